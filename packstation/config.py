@@ -1,0 +1,193 @@
+"""Station configuration: a TOML file (``--config`` or ``PACKSTATION_CONFIG``) or the embedded default.
+
+Without a file the station runs on an embedded SQLite database in the user's data folder,
+with simulated devices and demo data.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "packstation"
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or has a bad value."""
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    id: str = "BENCH-01"
+    name: str = "Bench 1"
+    demo: bool = False
+    idle_logout_s: int = 600
+    ship_from_name: str = "Packstation Demo Warehouse"
+    ship_from_line1: str = "1 Logistics Way"
+    ship_from_city: str = "Rotterdam"
+    ship_from_postcode: str = "3011 AA"
+    ship_from_country: str = "NL"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    local: str = ""  # SQLAlchemy URL or a file path; empty = data folder
+    central: str = ""  # PostgreSQL URL of the shared database (empty: standalone)
+
+
+@dataclass(frozen=True)
+class PackingConfig:
+    tolerance_pct: float = 5.0
+    tolerance_g: int = 20
+    gs1_company_prefix: str = "0614141"
+    sscc_extension: int = 0
+    carton_prefix: str = "BOX-"
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    port: str = ""
+    protocol: str = "simulated"  # mt-sics, toledo-8217, cas, adam, hid-pos, simulated
+    baudrate: int = 9600
+    unit: str = "kg"  # for protocols that do not send a unit (Toledo 8217)
+    stable_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    url: str = ""  # tcp://HOST:PORT, file:///PATH, usb://VID:PID, cups://QUEUE, /dev/ttyS0
+    language: str = "pdf"  # zpl, escpos, pdf
+    dpi: int = 203
+    size: str = "4x6"  # 4x6 or 100x150
+
+
+@dataclass(frozen=True)
+class ScannerConfig:
+    serial: tuple[str, ...] = ()
+    baudrate: int = 9600
+    wedge_max_interval_ms: int = 35
+    wedge_min_length: int = 3
+    evdev: tuple[str, ...] = ()
+    evdev_layout: str = "us"
+
+
+@dataclass(frozen=True)
+class Config:
+    station: StationConfig = field(default_factory=StationConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    packing: PackingConfig = field(default_factory=PackingConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
+    label_printer: PrinterConfig = field(default_factory=PrinterConfig)
+    document_printer: PrinterConfig = field(default_factory=PrinterConfig)
+    scanner: ScannerConfig = field(default_factory=ScannerConfig)
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
+    source: Path | None = None  # the TOML file it came from, if any
+
+    @property
+    def database_url(self) -> str:
+        local = self.database.local
+        if not local:
+            return f"sqlite:///{self.data_dir / 'packstation.db'}"
+        if "://" in local:
+            return local
+        return f"sqlite:///{Path(local).expanduser()}"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"
+
+
+def default_data_dir() -> Path:
+    override = os.environ.get("PACKSTATION_DATA_DIR")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+_SECTIONS = {
+    "station": StationConfig,
+    "database": DatabaseConfig,
+    "packing": PackingConfig,
+    "scale": ScaleConfig,
+    "label_printer": PrinterConfig,
+    "document_printer": PrinterConfig,
+    "scanner": ScannerConfig,
+}
+
+
+def _section(cls: type, name: str, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"[{name}] has an unknown key {key!r}; known keys: {', '.join(known)}")
+        default = getattr(cls(), key)
+        if isinstance(default, tuple):
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"[{name}] {key} must be a list of strings")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"[{name}] {key} must be true or false")
+        elif isinstance(default, int | float) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"[{name}] {key} must be a number, got {value!r}")
+            value = type(default)(value)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"[{name}] {key} must be a string, got {value!r}")
+        values[key] = value
+    return cls(**values)
+
+
+def parse_config(text: str, source: Path | None = None) -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source or 'config'}: not valid TOML: {exc}") from exc
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "data_dir":
+            kwargs["data_dir"] = Path(str(value)).expanduser()
+            continue
+        if key not in _SECTIONS:
+            raise ConfigError(f"unknown section [{key}]; known: {', '.join(_SECTIONS)}")
+        kwargs[key] = _section(_SECTIONS[key], key, value)
+    return Config(source=source, **kwargs)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load the TOML file at *path*, or ``$PACKSTATION_CONFIG``, or the embedded default."""
+    chosen = path or os.environ.get("PACKSTATION_CONFIG")
+    if not chosen:
+        return Config(station=StationConfig(demo=True))
+    p = Path(chosen).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from exc
+    return parse_config(text, source=p)
+
+
+def with_database(config: Config, url: str) -> Config:
+    return replace(config, database=replace(config.database, local=url))
+
+
+def to_toml_dict(config: Config) -> dict[str, Any]:
+    """The config as a dict ready for ``tomli_w.dumps`` (used by the settings dialog)."""
+    out: dict[str, Any] = {"data_dir": str(config.data_dir)}
+    for name in _SECTIONS:
+        section = getattr(config, name)
+        out[name] = {
+            f.name: list(v) if isinstance(v := getattr(section, f.name), tuple) else v
+            for f in fields(section)
+        }
+    return out
