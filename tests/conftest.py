@@ -1,0 +1,124 @@
+"""Root conftest: a safe environment for every test, and a throwaway PostgreSQL server.
+
+The environment is set here, at import time, because it must be in place before anything
+imports Qt or python-escpos or reads the station's data folder:
+
+- ``QT_QPA_PLATFORM=offscreen`` (unless set): widgets render without a display.
+- ``PACKSTATION_DATA_DIR`` points to a per-session temp folder, and ``PACKSTATION_CONFIG`` is
+  removed: tests never read or write the user's real station data or config.
+- ``ESCPOS_CAPABILITIES_PICKLE_DIR`` points to a temp folder: python-escpos caches its
+  capability database there instead of in the user's cache folder.
+
+Fixtures for subfolders live in their own conftest.py files.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+_SESSION_TMP = Path(tempfile.mkdtemp(prefix="packstation-tests-"))
+atexit.register(shutil.rmtree, _SESSION_TMP, ignore_errors=True)
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["PACKSTATION_DATA_DIR"] = str(_SESSION_TMP / "data")
+os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(_SESSION_TMP / "escpos")
+os.environ.pop("PACKSTATION_CONFIG", None)
+(_SESSION_TMP / "escpos").mkdir()
+
+
+def _load_pg_server() -> ModuleType:
+    """Import tests/pg_server.py by path: works with any pytest import mode, no sys.path edits."""
+    name = "packstation_tests_pg_server"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("pg_server.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+pg_server = _load_pg_server()
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+# -- markers ---------------------------------------------------------------------------------
+_PG_FIXTURES = {"pg_url", "fresh_pg_database", "pg_engine_url", "pg_server_instance"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that use the PostgreSQL fixtures get the ``postgres`` mark (for ``-m``)."""
+    for item in items:
+        if _PG_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``xvfb`` need a real X display and xdotool; skip them, saying why, if absent."""
+    if item.get_closest_marker("xvfb") is None:
+        return
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("needs an X server: no DISPLAY (scripts/run-tests runs pytest under xvfb-run -a)")
+    if shutil.which("xdotool") is None:
+        pytest.skip("needs xdotool (apt-get install xdotool)")
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_server_instance() -> Iterator[Any]:
+    """The session's private PostgreSQL server (a tests/pg_server.py ``PgServer``)."""
+    bindir = pg_server.find_bindir()
+    if bindir is None:
+        if _in_ci():
+            pytest.fail(f"{pg_server.NOT_INSTALLED}; CI must run the PostgreSQL tests")
+        pytest.skip(pg_server.NOT_INSTALLED)
+    server = pg_server.PgServer(bindir)
+    try:
+        server.start()
+    except pg_server.PgServerError as exc:
+        server.stop()
+        pytest.fail(f"could not start the test PostgreSQL server: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server_instance: Any) -> str:
+    """SQLAlchemy URL (``postgresql+psycopg2://...``) of a database shared by the session."""
+    return pg_server_instance.url(pg_server_instance.create_database("packstation_test"))
+
+
+@pytest.fixture
+def fresh_pg_database(pg_server_instance: Any) -> Iterator[str]:
+    """SQLAlchemy URL of a new empty database for this test only, dropped afterwards.
+
+    Dispose your engines before the test ends if you can; the drop closes leftovers anyway.
+    """
+    name = pg_server_instance.create_database()
+    try:
+        yield pg_server_instance.url(name)
+    finally:
+        pg_server_instance.drop_database(name)
+
+
+@pytest.fixture
+def pg_engine_url(fresh_pg_database: str) -> str:
+    """Same as ``fresh_pg_database``: a per-test empty database's SQLAlchemy URL."""
+    return fresh_pg_database
