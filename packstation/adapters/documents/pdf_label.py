@@ -1,0 +1,101 @@
+"""Shipping labels as PDF (reportlab): the fallback when no label printer is configured, and
+what a CUPS queue for a non-Zebra printer receives. Same layout as the ZPL label.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+import qrcode
+from reportlab.graphics.barcode.code128 import Code128 as RLCode128
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from packstation.adapters.documents.fonts import register_pdf_fonts
+from packstation.adapters.documents.label_layout import (
+    Box,
+    Code128,
+    Element,
+    QRCode,
+    Text,
+    layout_label,
+)
+from packstation.domain.documents import LabelData
+
+BASELINE = 0.8  # baseline sits this many em below the top of a text line
+
+
+def qr_matrix(data: str) -> list[list[bool]]:
+    """QR modules (error correction Q, no quiet zone), True for dark."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=0)
+    code.add_data(data.encode("utf-8"))
+    code.make(fit=True)
+    return code.get_matrix()
+
+
+def draw_qr(canvas: Canvas, data: str, x: float, y_top: float, side: float) -> None:
+    """Draw a QR code whose top-left corner is (x, y_top) in PDF points, within *side* points."""
+    matrix = qr_matrix(data)
+    n = len(matrix)
+    cell = side / (n + 0.0)
+    path = canvas.beginPath()
+    for r, row in enumerate(matrix):
+        c = 0
+        while c < n:
+            if row[c]:
+                start = c
+                while c < n and row[c]:
+                    c += 1
+                path.rect(x + start * cell, y_top - (r + 1) * cell, (c - start) * cell, cell)
+            else:
+                c += 1
+    canvas.drawPath(path, stroke=0, fill=1)
+
+
+def draw_code128(
+    canvas: Canvas, data: str, x: float, y_bottom: float, module: float, height: float, gs1: bool = False
+) -> float:
+    """Draw Code 128 (GS1-128 when *gs1*: FNC1 first) without quiet zones; returns its width."""
+    symbol = RLCode128("\xf1" + data if gs1 else data, barWidth=module, barHeight=height, quiet=0)
+    symbol.drawOn(canvas, x, y_bottom)
+    return float(symbol.width)
+
+
+def draw_elements(canvas: Canvas, elements: Iterable[Element], page_h_mm: float) -> None:
+    regular, bold = register_pdf_fonts()
+    for el in elements:
+        if isinstance(el, Text):
+            canvas.setFont(bold if el.bold else regular, el.size * mm)
+            canvas.drawString(el.x * mm, (page_h_mm - el.y - el.size * BASELINE) * mm, el.text)
+        elif isinstance(el, Box):
+            canvas.rect(el.x * mm, (page_h_mm - el.y - el.h) * mm, el.w * mm, el.h * mm, stroke=0, fill=1)
+        elif isinstance(el, Code128):
+            bottom = (page_h_mm - el.y - el.height) * mm
+            draw_code128(canvas, el.data, el.x * mm, bottom, el.module * mm, el.height * mm, el.gs1)
+        elif isinstance(el, QRCode):
+            draw_qr(canvas, el.data, el.x * mm, (page_h_mm - el.y) * mm, el.size * mm)
+        else:
+            raise TypeError(f"cannot draw {el!r} in PDF")
+
+
+def render_labels_pdf(labels: Iterable[LabelData], size: str = "4x6") -> bytes:
+    """One page per label, page size equal to the label size."""
+    out = io.BytesIO()
+    canvas: Canvas | None = None
+    for data in labels:
+        w, h, elements = layout_label(data, size)
+        if canvas is None:
+            canvas = Canvas(out, pagesize=(w * mm, h * mm), pageCompression=1)
+            canvas.setTitle(f"Shipping label {data.order_id}")
+            canvas.setCreator("packstation")
+        draw_elements(canvas, elements, h)
+        canvas.showPage()
+    if canvas is None:
+        raise ValueError("no labels to render")
+    canvas.save()
+    return out.getvalue()
+
+
+def render_label_pdf(data: LabelData, size: str = "4x6") -> bytes:
+    return render_labels_pdf([data], size)
