@@ -57,6 +57,29 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+def _hypothesis_profiles() -> None:
+    """Deterministic hypothesis runs with no per-example deadline (2 shared, busy cores).
+
+    ``HYPOTHESIS_PROFILE=explore`` brings back random search with more examples, locally.
+    """
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:
+        return
+    settings.register_profile(
+        "packstation",
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile("explore", deadline=None, max_examples=1000)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "packstation"))
+
+
+_hypothesis_profiles()
+
+
 # -- markers ---------------------------------------------------------------------------------
 _PG_FIXTURES = {"pg_url", "fresh_pg_database", "pg_engine_url", "pg_server_instance"}
 
