@@ -1,0 +1,254 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in ``migrations/`` create it.
+
+Change a table here, then add a migration (``alembic revision --autogenerate``): the station
+upgrades its database on start, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = DateTime(timezone=True)
+
+products = Table(
+    "products",
+    metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("weight_g", Integer, nullable=False),
+    Column("location", String(32), nullable=False, default=""),
+    Column("tracking", String(16), nullable=False, default="none"),
+    Column("content_hash", String(64), nullable=False, default=""),
+    Column("updated_at", TS, nullable=False),
+)
+
+barcodes = Table(
+    "barcodes",
+    metadata,
+    Column("code", String(64), primary_key=True),  # lookup key: GTIN-14 or upper-cased text
+    Column("sku", String(64), ForeignKey("products.sku"), nullable=False, index=True),
+    Column("qty", Integer, nullable=False, default=1),  # units a scan of this code counts
+)
+
+carton_types = Table(
+    "carton_types",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("tare_g", Integer, nullable=False),
+    Column("inner_l_mm", Integer, nullable=False, default=0),
+    Column("inner_w_mm", Integer, nullable=False, default=0),
+    Column("inner_h_mm", Integer, nullable=False, default=0),
+    Column("max_weight_g", Integer, nullable=False, default=0),
+    Column("content_hash", String(64), nullable=False, default=""),
+)
+
+stock_lots = Table(
+    "stock_lots",
+    metadata,
+    Column("sku", String(64), ForeignKey("products.sku"), nullable=False),
+    Column("lot", String(20), nullable=False),
+    Column("expiry", Date, nullable=True),
+    Column("location", String(32), nullable=False, default=""),
+    Column("qty", Integer, nullable=False, default=0),
+    PrimaryKeyConstraint("sku", "lot"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("channel", String(64), nullable=False),
+    Column("placed_at", TS, nullable=False),
+    Column("customer_name", String(200), nullable=False),
+    Column("customer_email", String(200), nullable=False, default=""),
+    Column("customer_phone", String(64), nullable=False, default=""),
+    Column("ship_name", String(200), nullable=False),
+    Column("ship_line1", String(200), nullable=False),
+    Column("ship_line2", String(200), nullable=False, default=""),
+    Column("ship_city", String(100), nullable=False),
+    Column("ship_region", String(100), nullable=False, default=""),
+    Column("ship_postcode", String(32), nullable=False),
+    Column("ship_country", String(2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("payment_method", String(16), nullable=False),
+    Column("payment_status", String(16), nullable=False),
+    Column("carrier", String(64), nullable=False),
+    Column("service", String(64), nullable=False, default=""),
+    Column("tracking_number", String(64), nullable=True, index=True),
+    Column("tote", String(64), nullable=True, index=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("wave_id", String(36), nullable=True),
+    Column("claimed_by", String(64), nullable=True),  # station id holding the order
+    Column("claimed_user", String(100), nullable=True),
+    Column("claimed_at", TS, nullable=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", String(64), ForeignKey("orders.order_id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(64), ForeignKey("products.sku"), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("unit_price", String(24), nullable=False),  # exact decimal string
+    Column("packed_qty", Integer, nullable=False, default=0),
+    Column("short_qty", Integer, nullable=False, default=0),
+    Column("short_reason", String(200), nullable=True),
+    PrimaryKeyConstraint("order_id", "line_no"),
+)
+
+cartons = Table(
+    "cartons",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", String(64), ForeignKey("orders.order_id"), nullable=False, index=True),
+    Column("seq", Integer, nullable=False),
+    Column("type_code", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("expected_g", Integer, nullable=True),
+    Column("measured_g", Integer, nullable=True),
+    Column("sscc", String(18), nullable=True, unique=True),
+    Column("tracking_number", String(64), nullable=True, index=True),
+    Column("override_by", String(100), nullable=True),
+    Column("opened_by", String(100), nullable=False),
+    Column("station_id", String(64), nullable=False),
+    Column("opened_at", TS, nullable=False),
+    Column("closed_at", TS, nullable=True),
+    UniqueConstraint("order_id", "seq", name="uq_cartons_order_seq"),
+)
+
+scans = Table(
+    "scans",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", String(64), ForeignKey("orders.order_id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("carton_seq", Integer, nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("barcode", String(64), nullable=False),
+    Column("lot", String(20), nullable=True),
+    Column("expiry", Date, nullable=True),
+    Column("serial", String(20), nullable=True),
+    Column("user_name", String(100), nullable=False),
+    Column("station_id", String(64), nullable=False),
+    Column("scanned_at", TS, nullable=False),
+    Column("undone_at", TS, nullable=True),
+    Column("undone_by", String(100), nullable=True),
+    Index("ix_scans_order_active", "order_id", "undone_at"),
+)
+
+# A serial may leave the warehouse once: the primary key refuses a second live scan of it.
+serial_registry = Table(
+    "serial_registry",
+    metadata,
+    Column("sku", String(64), nullable=False),
+    Column("serial", String(20), nullable=False),
+    Column("order_id", String(64), nullable=False),
+    Column("scan_id", String(36), nullable=False),
+    PrimaryKeyConstraint("sku", "serial"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("badge", String(64), nullable=False, unique=True),
+    Column("pin_hash", String(200), nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("failed_pins", Integer, nullable=False, default=0),
+    Column("locked_until", TS, nullable=True),
+    Column("created_at", TS, nullable=False),
+)
+
+# The outbox: every state change writes one row here in the same transaction.
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("kind", String(48), nullable=False),
+    Column("order_id", String(64), nullable=True, index=True),
+    Column("station_id", String(64), nullable=False),
+    Column("user_name", String(100), nullable=True),
+    Column("occurred_at", TS, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("pushed_at", TS, nullable=True),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+print_jobs = Table(
+    "print_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("printer", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+returns = Table(
+    "returns",
+    metadata,
+    Column("rma_id", String(64), primary_key=True),
+    Column("order_id", String(64), ForeignKey("orders.order_id"), nullable=False, index=True),
+    Column("reason", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+return_lines = Table(
+    "return_lines",
+    metadata,
+    Column("rma_id", String(64), ForeignKey("returns.rma_id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("grade", String(16), nullable=True),
+    Column("disposition", String(16), nullable=True),
+    PrimaryKeyConstraint("rma_id", "line_no"),
+)

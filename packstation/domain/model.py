@@ -1,0 +1,148 @@
+"""The things a packing bench deals with: products, carton types, orders and their lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Tracking(StrEnum):
+    NONE = "none"
+    LOT = "lot"
+    LOT_EXPIRY = "lot_expiry"
+    SERIAL = "serial"
+
+
+class Role(StrEnum):
+    PACKER = "packer"
+    LEAD = "lead"
+    RETURNS = "returns"
+    DISPATCH = "dispatch"
+    ADMIN = "admin"
+
+    @property
+    def can_authorise(self) -> bool:
+        """Leads (and admins) may override blocked cartons, short-ship, reprint, release claims."""
+        return self in (Role.LEAD, Role.ADMIN)
+
+
+class OrderStatus(StrEnum):
+    ON_HOLD = "on_hold"  # prepaid but not paid yet
+    RELEASED = "released"  # ready to pick
+    PICKING = "picking"  # in a pick wave
+    PACKING = "packing"  # claimed by a bench, or packing started
+    PACKED = "packed"  # to be picked up by the delivery agent
+    IN_TRANSIT = "in_transit"  # picked up and on the way
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+    @property
+    def packable(self) -> bool:
+        return self in (OrderStatus.RELEASED, OrderStatus.PICKING, OrderStatus.PACKING)
+
+
+@dataclass(frozen=True)
+class PackBarcode:
+    barcode: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class Product:
+    sku: str
+    name: str
+    weight_g: int
+    location: str = ""
+    tracking: Tracking = Tracking.NONE
+    barcodes: tuple[str, ...] = ()
+    pack_barcodes: tuple[PackBarcode, ...] = ()
+
+
+@dataclass(frozen=True)
+class CartonType:
+    code: str
+    name: str
+    tare_g: int
+    inner_l_mm: int = 0
+    inner_w_mm: int = 0
+    inner_h_mm: int = 0
+    max_weight_g: int = 0  # 0: no limit
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    badge: str
+    has_pin: bool = False
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    line1: str
+    line2: str = ""
+    city: str = ""
+    region: str = ""
+    postcode: str = ""
+    country: str = ""
+
+
+@dataclass
+class OrderLine:
+    line_no: int
+    sku: str
+    qty: int
+    unit_price: Decimal
+    packed: int = 0
+    short: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.qty - self.packed - self.short
+
+    @property
+    def complete(self) -> bool:
+        return self.remaining <= 0
+
+
+@dataclass
+class Order:
+    order_id: str
+    channel: str
+    placed_at: datetime
+    customer_name: str
+    customer_email: str
+    customer_phone: str
+    ship_to: Address
+    currency: str
+    payment_method: str  # prepaid | cod
+    payment_status: str  # paid | pending
+    carrier: str
+    service: str
+    tracking_number: str | None
+    status: OrderStatus
+    lines: list[OrderLine] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.unit_price * line.qty for line in self.lines), Decimal("0"))
+
+    @property
+    def cod_amount(self) -> Decimal | None:
+        """The amount the delivery agent collects (cash on delivery: the order total)."""
+        return self.total if self.payment_method == "cod" else None
+
+    def line_for(self, sku: str) -> OrderLine | None:
+        for line in self.lines:
+            if line.sku == sku:
+                return line
+        return None
+
+    @property
+    def complete(self) -> bool:
+        return all(line.complete for line in self.lines)

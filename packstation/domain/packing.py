@@ -1,0 +1,508 @@
+"""The packing rules: what a scan means for an order, when a carton may close, when an order is done.
+
+A :class:`PackSession` is the in-memory picture of one order being packed at one bench.
+Rules never change it directly: ``evaluate_*`` returns a decision, the service layer makes the
+decision durable, and only then ``apply_*`` changes the session. So a scan the database refused
+leaves the session exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+
+from packstation.domain.barcodes import Barcode, BarcodeKind, lookup_key
+from packstation.domain.model import CartonType, Order, OrderLine, Product, Tracking
+
+MAX_QTY = 9999
+MAX_LOT_LENGTH = 20  # GS1 AI (10)
+MAX_SERIAL_LENGTH = 20  # GS1 AI (21)
+
+
+class Tone(StrEnum):
+    """How a verdict is shown and heard at the bench."""
+
+    OK = "ok"  # green band, accept sound
+    ERROR = "error"  # red band, alarm
+    WARNING = "warning"  # amber band, already complete / over-scan
+    PROMPT = "prompt"  # blue band, the station needs something more
+    INFO = "info"  # neutral band
+
+
+class Verdict(StrEnum):
+    ACCEPTED = "accepted"
+    UNKNOWN_BARCODE = "unknown_barcode"
+    WRONG_ITEM = "wrong_item"
+    OVER_SCAN = "over_scan"
+    NEEDS_LOT = "needs_lot"
+    NEEDS_EXPIRY = "needs_expiry"
+    NEEDS_SERIAL = "needs_serial"
+    EXPIRED_LOT = "expired_lot"
+    SERIAL_ALREADY_SHIPPED = "serial_already_shipped"
+    INVALID_SCAN = "invalid_scan"
+    NO_ORDER = "no_order"
+    NEEDS_CARTON = "needs_carton"
+    NEEDS_QTY = "needs_qty"
+    QTY_SET = "qty_set"
+    CARTON_OPENED = "carton_opened"
+    CARTON_CLOSED = "carton_closed"
+    CARTON_BLOCKED = "carton_blocked"
+    NEEDS_WEIGHT = "needs_weight"
+    NEEDS_LEAD = "needs_lead"
+    NEEDS_PIN = "needs_pin"
+    LOGIN_REFUSED = "login_refused"
+    REPRINT_REQUESTED = "reprint_requested"
+    UNDONE = "undone"
+    NOTHING_TO_UNDO = "nothing_to_undo"
+    ORDER_OPENED = "order_opened"
+    ORDER_REFUSED = "order_refused"
+    ORDER_COMPLETE = "order_complete"
+    ORDER_RELEASED = "order_released"
+    SHORT_SHIPPED = "short_shipped"
+    NOT_ALLOWED = "not_allowed"
+    STORAGE_FAILED = "storage_failed"
+    LOGGED_IN = "logged_in"
+    LOGGED_OUT = "logged_out"
+
+    @property
+    def tone(self) -> Tone:
+        return _TONES.get(self, Tone.INFO)
+
+
+_TONES = {
+    Verdict.ACCEPTED: Tone.OK,
+    Verdict.CARTON_CLOSED: Tone.OK,
+    Verdict.ORDER_COMPLETE: Tone.OK,
+    Verdict.ORDER_OPENED: Tone.OK,
+    Verdict.LOGGED_IN: Tone.OK,
+    Verdict.UNKNOWN_BARCODE: Tone.ERROR,
+    Verdict.WRONG_ITEM: Tone.ERROR,
+    Verdict.EXPIRED_LOT: Tone.ERROR,
+    Verdict.SERIAL_ALREADY_SHIPPED: Tone.ERROR,
+    Verdict.INVALID_SCAN: Tone.ERROR,
+    Verdict.CARTON_BLOCKED: Tone.ERROR,
+    Verdict.ORDER_REFUSED: Tone.ERROR,
+    Verdict.STORAGE_FAILED: Tone.ERROR,
+    Verdict.NOT_ALLOWED: Tone.ERROR,
+    Verdict.OVER_SCAN: Tone.WARNING,
+    Verdict.NOTHING_TO_UNDO: Tone.WARNING,
+    Verdict.NO_ORDER: Tone.WARNING,
+    Verdict.NEEDS_LOT: Tone.PROMPT,
+    Verdict.NEEDS_EXPIRY: Tone.PROMPT,
+    Verdict.NEEDS_SERIAL: Tone.PROMPT,
+    Verdict.NEEDS_CARTON: Tone.PROMPT,
+    Verdict.NEEDS_QTY: Tone.PROMPT,
+    Verdict.QTY_SET: Tone.PROMPT,
+    Verdict.NEEDS_WEIGHT: Tone.PROMPT,
+    Verdict.NEEDS_LEAD: Tone.PROMPT,
+    Verdict.NEEDS_PIN: Tone.PROMPT,
+    Verdict.LOGIN_REFUSED: Tone.ERROR,
+}
+
+
+class CartonStatus(StrEnum):
+    OPEN = "open"
+    BLOCKED = "blocked"  # weighed out of tolerance: a lead overrides or the packer fixes it
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class PackedItem:
+    """One accepted scan: *qty* units of *sku* put into carton *carton_seq*."""
+
+    scan_id: str
+    line_no: int
+    sku: str
+    qty: int
+    carton_seq: int
+    barcode: str
+    user: str
+    lot: str | None = None
+    expiry: date | None = None
+    serial: str | None = None
+
+
+@dataclass
+class Carton:
+    seq: int
+    type: CartonType
+    status: CartonStatus = CartonStatus.OPEN
+    items: list[PackedItem] = field(default_factory=list)
+    measured_g: int | None = None
+    sscc: str | None = None
+    override_by: str | None = None
+    tracking_number: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not CartonStatus.CLOSED
+
+    @property
+    def unit_count(self) -> int:
+        return sum(item.qty for item in self.items)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A carton weight is accepted within the larger of *pct* percent and *grams*."""
+
+    pct: float = 5.0
+    grams: int = 20
+
+    def allowed(self, expected_g: int) -> int:
+        return max(round(expected_g * self.pct / 100), self.grams)
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """An item scan waiting for its lot, expiry or serial (asked for on the next scan)."""
+
+    sku: str
+    line_no: int
+    qty: int
+    barcode: str
+    lot: str | None = None
+    expiry: date | None = None
+    serial: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemDecision:
+    verdict: Verdict
+    message: str
+    item: PackedItem | None = None  # to record when accepted
+    pending: PendingItem | None = None  # the new pending state (None clears it)
+    sku: str | None = None
+
+
+@dataclass(frozen=True)
+class CloseDecision:
+    verdict: Verdict  # CARTON_CLOSED, CARTON_BLOCKED, NEEDS_CARTON, ...
+    message: str
+    expected_g: int = 0
+    measured_g: int = 0
+    allowed_g: int = 0
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%y%m%d", "%Y%m%d", "%d.%m.%Y", "%d/%m/%Y")
+
+
+def parse_expiry(text: str) -> date | None:
+    """An expiry date typed or scanned at the prompt (GS1 YYMMDD, ISO, or day-first)."""
+    text = text.strip()
+    m = re.fullmatch(r"(\d\d)(\d\d)(\d\d)", text)
+    if m and m.group(3) == "00":  # GS1: day 00 means the last day of the month
+        text = f"{m.group(1)}{m.group(2)}01"
+        first = datetime.strptime(text, "%y%m%d").date()
+        nxt = first.replace(year=first.year + (first.month == 12), month=first.month % 12 + 1)
+        return date.fromordinal(nxt.toordinal() - 1)
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass
+class PackSession:
+    """One order being packed at one bench."""
+
+    order: Order
+    products: dict[str, Product]  # the products on the order, by sku
+    cartons: list[Carton] = field(default_factory=list)
+    pending: PendingItem | None = None
+    pending_qty: int | None = None
+    awaiting_qty: bool = False
+    barcode_index: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.barcode_index:
+            self.barcode_index = build_barcode_index(self.products.values())
+
+    # --- reading the state -------------------------------------------------------------
+    @property
+    def open_carton(self) -> Carton | None:
+        for carton in reversed(self.cartons):
+            if carton.is_open:
+                return carton
+        return None
+
+    @property
+    def items(self) -> list[PackedItem]:
+        return [item for carton in self.cartons for item in carton.items]
+
+    def expected_weight(self, carton: Carton) -> int:
+        return carton.type.tare_g + sum(
+            self.products[item.sku].weight_g * item.qty for item in carton.items
+        )
+
+    @property
+    def complete(self) -> bool:
+        """Every line packed or short-shipped and no carton left open with items in it."""
+        return self.order.complete and all(not c.is_open or not c.items for c in self.cartons)
+
+    def serials(self) -> set[tuple[str, str]]:
+        return {(i.sku, i.serial) for i in self.items if i.serial}
+
+    def resolve(self, barcode: Barcode) -> tuple[Product, int] | None:
+        """The product on this order a barcode stands for, and how many units it counts."""
+        hit = self.barcode_index.get(barcode.value)
+        if hit is None:
+            return None
+        sku, multiple = hit
+        return self.products[sku], multiple
+
+    # --- item scans ---------------------------------------------------------------------
+    def evaluate_item(
+        self,
+        barcode: Barcode,
+        today: date,
+        *,
+        user: str,
+        scan_id: str,
+        serial_shipped: bool = False,
+    ) -> ItemDecision:
+        """Decide what an item scan does. *serial_shipped*: the scanned serial left in another order."""
+        hit = self.resolve(barcode)
+        if hit is None:
+            return ItemDecision(Verdict.WRONG_ITEM, "This item is not on the order. Put it aside.")
+        product, multiple = hit
+        line = self.order.line_for(product.sku)
+        assert line is not None  # the index only holds products on the order
+        qty = (self.pending_qty or 1) * multiple
+        if product.tracking is Tracking.SERIAL and qty != 1:
+            return ItemDecision(
+                Verdict.NOT_ALLOWED,
+                f"{product.name} is serial-tracked: scan each unit on its own.",
+                sku=product.sku,
+            )
+        if line.remaining <= 0:
+            return ItemDecision(
+                Verdict.OVER_SCAN,
+                f"{product.name}: all {line.qty} already packed. Put this one back.",
+                sku=product.sku,
+            )
+        if qty > line.remaining:
+            return ItemDecision(
+                Verdict.OVER_SCAN,
+                f"{product.name}: only {line.remaining} more needed, this scan counts {qty}.",
+                sku=product.sku,
+            )
+        if self.open_carton is None:
+            return ItemDecision(
+                Verdict.NEEDS_CARTON, "Open a carton first: scan a carton barcode (BOX-…).", sku=product.sku
+            )
+        pending = PendingItem(
+            sku=product.sku,
+            line_no=line.line_no,
+            qty=qty,
+            barcode=barcode.value,
+            lot=barcode.lot,
+            expiry=barcode.expiry,
+            serial=barcode.serial,
+        )
+        return self._complete_pending(pending, product, today, user, scan_id, serial_shipped)
+
+    def evaluate_detail(
+        self, text: str, today: date, *, user: str, scan_id: str, serial_shipped: bool = False
+    ) -> ItemDecision:
+        """The answer to a lot / expiry / serial prompt."""
+        pending = self.pending
+        if pending is None:
+            return ItemDecision(Verdict.INVALID_SCAN, "Nothing is waiting for a lot, expiry or serial.")
+        product = self.products[pending.sku]
+        text = text.strip()
+        need = self._missing(pending, product)
+        if need is Verdict.NEEDS_LOT:
+            if len(text) > MAX_LOT_LENGTH:
+                return ItemDecision(Verdict.INVALID_SCAN, f"A lot has at most {MAX_LOT_LENGTH} characters. Scan the lot again.", pending=pending, sku=pending.sku)
+            pending = replace(pending, lot=text)
+        elif need is Verdict.NEEDS_EXPIRY:
+            expiry = parse_expiry(text)
+            if expiry is None:
+                return ItemDecision(Verdict.INVALID_SCAN, "Not a date. Scan the expiry (YYMMDD or YYYY-MM-DD).", pending=pending, sku=pending.sku)
+            pending = replace(pending, expiry=expiry)
+        elif need is Verdict.NEEDS_SERIAL:
+            if len(text) > MAX_SERIAL_LENGTH:
+                return ItemDecision(Verdict.INVALID_SCAN, f"A serial has at most {MAX_SERIAL_LENGTH} characters. Scan it again.", pending=pending, sku=pending.sku)
+            pending = replace(pending, serial=text)
+        return self._complete_pending(pending, product, today, user, scan_id, serial_shipped)
+
+    @staticmethod
+    def _missing(pending: PendingItem, product: Product) -> Verdict | None:
+        if product.tracking in (Tracking.LOT, Tracking.LOT_EXPIRY) and not pending.lot:
+            return Verdict.NEEDS_LOT
+        if product.tracking is Tracking.LOT_EXPIRY and pending.expiry is None:
+            return Verdict.NEEDS_EXPIRY
+        if product.tracking is Tracking.SERIAL and not pending.serial:
+            return Verdict.NEEDS_SERIAL
+        return None
+
+    def _complete_pending(
+        self,
+        pending: PendingItem,
+        product: Product,
+        today: date,
+        user: str,
+        scan_id: str,
+        serial_shipped: bool,
+    ) -> ItemDecision:
+        if pending.expiry is not None and pending.expiry < today:
+            return ItemDecision(
+                Verdict.EXPIRED_LOT,
+                f"{product.name}: lot {pending.lot or '?'} expired on {pending.expiry.isoformat()}. Put it aside.",
+                sku=product.sku,
+            )
+        if pending.serial and product.tracking is Tracking.SERIAL:
+            if (product.sku, pending.serial) in self.serials() or serial_shipped:
+                return ItemDecision(
+                    Verdict.SERIAL_ALREADY_SHIPPED,
+                    f"{product.name}: serial {pending.serial} was already packed. Put this unit aside.",
+                    sku=product.sku,
+                )
+        need = self._missing(pending, product)
+        if need is not None:
+            what = {Verdict.NEEDS_LOT: "lot", Verdict.NEEDS_EXPIRY: "expiry date", Verdict.NEEDS_SERIAL: "serial number"}[need]
+            return ItemDecision(need, f"{product.name}: scan the {what}.", pending=pending, sku=product.sku)
+        carton = self.open_carton
+        assert carton is not None
+        item = PackedItem(
+            scan_id=scan_id,
+            line_no=pending.line_no,
+            sku=product.sku,
+            qty=pending.qty,
+            carton_seq=carton.seq,
+            barcode=pending.barcode,
+            user=user,
+            lot=pending.lot if product.tracking is not Tracking.NONE or pending.lot else None,
+            expiry=pending.expiry,
+            serial=pending.serial if product.tracking is Tracking.SERIAL else None,
+        )
+        line = self._line(pending.line_no)
+        after = line.packed + item.qty
+        return ItemDecision(
+            Verdict.ACCEPTED, f"{product.name}: {after} of {line.qty}", item=item, sku=product.sku
+        )
+
+    def apply_item(self, decision: ItemDecision) -> None:
+        """Make a decision visible in the session (call after it was stored)."""
+        if decision.item is not None:
+            item = decision.item
+            carton = self._carton(item.carton_seq)
+            carton.items.append(item)
+            if carton.status is CartonStatus.BLOCKED:  # the packer is fixing the carton
+                carton.status = CartonStatus.OPEN
+                carton.measured_g = None
+            self._line(item.line_no).packed += item.qty
+            self.pending = None
+            self.pending_qty = None
+        elif decision.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.NEEDS_SERIAL) or (
+            decision.verdict is Verdict.INVALID_SCAN and decision.pending is not None
+        ):
+            self.pending = decision.pending
+        else:  # a refused scan drops what it was part of
+            self.pending = None
+            self.pending_qty = None
+
+    # --- quantity -----------------------------------------------------------------------
+    def evaluate_quantity(self, barcode: Barcode) -> ItemDecision:
+        if barcode.kind is not BarcodeKind.NUMBER:
+            return ItemDecision(Verdict.INVALID_SCAN, "Scan or type a number for the quantity.")
+        qty = int(barcode.value)
+        if not 1 <= qty <= MAX_QTY:
+            return ItemDecision(Verdict.INVALID_SCAN, f"Quantity must be 1 to {MAX_QTY}.")
+        return ItemDecision(Verdict.QTY_SET, f"Quantity {qty}: scan the item.")
+
+    # --- cartons ------------------------------------------------------------------------
+    def evaluate_close(self, measured_g: int, tolerance: Tolerance) -> CloseDecision:
+        carton = self.open_carton
+        if carton is None:
+            return CloseDecision(Verdict.NEEDS_CARTON, "No carton is open.")
+        if not carton.items:
+            return CloseDecision(Verdict.NOT_ALLOWED, "The carton is empty: scan items into it first.")
+        expected = self.expected_weight(carton)
+        allowed = tolerance.allowed(expected)
+        diff = measured_g - expected
+        if carton.type.max_weight_g and measured_g > carton.type.max_weight_g:
+            return CloseDecision(
+                Verdict.CARTON_BLOCKED,
+                f"{measured_g} g is over the {carton.type.name} limit of {carton.type.max_weight_g} g. "
+                "Repack into a bigger carton or ask a lead.",
+                expected,
+                measured_g,
+                allowed,
+            )
+        if abs(diff) > allowed:
+            direction = "heavier" if diff > 0 else "lighter"
+            return CloseDecision(
+                Verdict.CARTON_BLOCKED,
+                f"Carton weighs {measured_g} g, expected {expected} g ± {allowed} g "
+                f"({abs(diff)} g {direction}). Check the contents, or ask a lead to override.",
+                expected,
+                measured_g,
+                allowed,
+            )
+        return CloseDecision(Verdict.CARTON_CLOSED, f"Carton {carton.seq} closed at {measured_g} g.", expected, measured_g, allowed)
+
+    def next_carton_seq(self) -> int:
+        return max((c.seq for c in self.cartons), default=0) + 1
+
+    def _carton(self, seq: int) -> Carton:
+        for carton in self.cartons:
+            if carton.seq == seq:
+                return carton
+        raise KeyError(f"no carton {seq}")
+
+    def _line(self, line_no: int) -> OrderLine:
+        for line in self.order.lines:
+            if line.line_no == line_no:
+                return line
+        raise KeyError(f"no line {line_no}")
+
+    def carton(self, seq: int) -> Carton:
+        return self._carton(seq)
+
+    def line(self, line_no: int) -> OrderLine:
+        return self._line(line_no)
+
+    # --- undo ---------------------------------------------------------------------------
+    def last_undoable(self, user: str, *, any_user: bool = False) -> PackedItem | None:
+        """The newest scan still in an unsealed carton, if it is *user*'s (or any, for a lead)."""
+        for carton in reversed(self.cartons):
+            if not carton.is_open:
+                continue
+            for item in reversed(carton.items):
+                if any_user or item.user == user:
+                    return item
+                return None
+        return None
+
+    def apply_undo(self, item: PackedItem) -> None:
+        carton = self._carton(item.carton_seq)
+        carton.items = [i for i in carton.items if i.scan_id != item.scan_id]
+        if carton.status is CartonStatus.BLOCKED:
+            carton.status = CartonStatus.OPEN
+            carton.measured_g = None
+        self._line(item.line_no).packed -= item.qty
+        self.pending = None
+        self.pending_qty = None
+
+    # --- short ship ---------------------------------------------------------------------
+    def short_lines(self) -> list[OrderLine]:
+        return [line for line in self.order.lines if line.remaining > 0]
+
+
+def build_barcode_index(products: Iterable[Product]) -> dict[str, tuple[str, int]]:
+    """Lookup key -> (sku, units per scan) for every unit and pack barcode of *products*."""
+    index: dict[str, tuple[str, int]] = {}
+    for product in products:
+        for code in product.barcodes:
+            index[lookup_key(code)] = (product.sku, 1)
+        for pack in product.pack_barcodes:
+            index[lookup_key(pack.barcode)] = (product.sku, pack.qty)
+        index.setdefault(product.sku.upper(), (product.sku, 1))
+    return index

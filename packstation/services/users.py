@@ -1,0 +1,131 @@
+"""Users: add, list, disable; badge (+ PIN) login with a lock-out after wrong PINs.
+
+PINs are stored only as argon2 hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from packstation.domain.model import Role, User
+from packstation.services.ports import UnitOfWork, UnitOfWorkFactory
+
+MAX_PIN_FAILURES = 5
+LOCK_DURATION = timedelta(minutes=5)
+_hasher = PasswordHasher()
+
+
+class UserError(ValueError):
+    """A user command or login that cannot be done; the message says why."""
+
+
+class PinRequired(UserError):
+    """The badge is known and has a PIN: ask for it."""
+
+    def __init__(self, user: User):
+        super().__init__(f"{user.name}: enter your PIN.")
+        self.user = user
+
+
+def _user(row: dict) -> User:  # type: ignore[type-arg]
+    return User(id=row["id"], name=row["name"], role=Role(row["role"]), badge=row["badge"],
+                has_pin=bool(row["pin_hash"]), active=bool(row["active"]))
+
+
+def validate_pin(pin: str) -> str:
+    pin = pin.strip()
+    if not pin.isdigit() or not 4 <= len(pin) <= 12:
+        raise UserError("A PIN is 4 to 12 digits.")
+    return pin
+
+
+def add_user(uow_factory: UnitOfWorkFactory, name: str, role: str, badge: str, pin: str | None = None) -> User:
+    name, badge = name.strip(), badge.strip()
+    if not name:
+        raise UserError("A user needs a name.")
+    try:
+        role_ = Role(role)
+    except ValueError:
+        raise UserError(f"Unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}.") from None
+    if len(badge) < 3 or any(ord(c) < 0x20 for c in badge):
+        raise UserError("A badge code has at least 3 printable characters.")
+    pin_hash = _hasher.hash(validate_pin(pin)) if pin else None
+    with uow_factory() as uow:
+        if uow.user_row(name=name):
+            raise UserError(f"There is already a user called {name!r}.")
+        if uow.user_row(badge=badge):
+            raise UserError(f"Badge {badge!r} already belongs to another user.")
+        user_id = uow.add_user(name, role_, badge, pin_hash)
+        uow.add_event("user.added", None, None, {"name": name, "role": role_.value, "pin": bool(pin_hash)})
+        uow.commit()
+    return User(id=user_id, name=name, role=role_, badge=badge, has_pin=bool(pin_hash))
+
+
+def list_users(uow_factory: UnitOfWorkFactory) -> list[User]:
+    with uow_factory(readonly=True) as uow:
+        return uow.list_users()
+
+
+def disable_user(uow_factory: UnitOfWorkFactory, name: str) -> User:
+    with uow_factory() as uow:
+        row = uow.user_row(name=name)
+        if row is None:
+            raise UserError(f"No user called {name!r}.")
+        uow.update_user(row["id"], active=False)
+        uow.add_event("user.disabled", None, None, {"name": name})
+        uow.commit()
+    return _user({**row, "active": False})
+
+
+def find_by_badge(uow: UnitOfWork, badge: str) -> User | None:
+    row = uow.user_row(badge=badge.strip())
+    return _user(row) if row and row["active"] else None
+
+
+def login(
+    uow_factory: UnitOfWorkFactory,
+    badge: str,
+    pin: str | None = None,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> User:
+    """The user behind *badge*. Raises PinRequired when a PIN is needed, UserError otherwise."""
+    with uow_factory() as uow:
+        row = uow.user_row(badge=badge.strip())
+        if row is None:
+            raise UserError("Unknown badge. Ask a lead to add you.")
+        if not row["active"]:
+            raise UserError(f"{row['name']} is disabled. Ask a lead.")
+        user = _user(row)
+        now = clock()
+        locked = row["locked_until"]
+        if locked is not None:
+            if locked.tzinfo is None:
+                locked = locked.replace(tzinfo=UTC)
+            if locked > now:
+                mins = max(1, round((locked - now).total_seconds() / 60))
+                raise UserError(f"Badge locked after wrong PINs; try again in {mins} min or ask a lead.")
+        if row["pin_hash"]:
+            if pin is None:
+                raise PinRequired(user)
+            try:
+                _hasher.verify(row["pin_hash"], pin)
+            except (VerificationError, InvalidHashError):
+                failures = row["failed_pins"] + 1
+                values: dict[str, object] = {"failed_pins": failures}
+                if failures >= MAX_PIN_FAILURES:
+                    values = {"failed_pins": 0, "locked_until": now + LOCK_DURATION}
+                uow.update_user(row["id"], **values)
+                uow.add_event("user.pin_failed", None, user.name, {"failures": failures})
+                uow.commit()
+                if failures >= MAX_PIN_FAILURES:
+                    raise UserError(f"Wrong PIN {MAX_PIN_FAILURES} times: badge locked for {int(LOCK_DURATION.total_seconds() // 60)} min.") from None
+                raise UserError(f"Wrong PIN ({MAX_PIN_FAILURES - failures} tries left).") from None
+        uow.update_user(row["id"], failed_pins=0, locked_until=None)
+        uow.add_event("user.login", None, user.name, {"station": uow.station_id})
+        uow.commit()
+    return user
