@@ -17,8 +17,8 @@ from packstation.domain.documents import (
     ManifestData,
     PackingSlipData,
     PickLine,
-    PickOrder,
     PicklistData,
+    PickOrder,
     SlipLine,
 )
 
@@ -42,7 +42,9 @@ SHIP_TO = Address(
 )
 
 
-def demo_label(carton_no: int = 1, carton_count: int = 2, tracking: str | None = "1Z999AA10123456784") -> LabelData:
+def demo_label(
+    carton_no: int = 1, carton_count: int = 2, tracking: str | None = "1Z999AA10123456784"
+) -> LabelData:
     return LabelData(
         ship_from=SHIP_FROM,
         ship_to=SHIP_TO,
@@ -68,7 +70,9 @@ def demo_packing_slip() -> PackingSlipData:
         carton_count=2,
         lines=(
             SlipLine("SKU-TEA-01", "Green tea, loose leaf 250 g", 3, 3, lots=("L2406A",)),
-            SlipLine("SKU-KETTLE", "Electric kettle 1.7 l, brushed steel", 1, 1, serials=("KT-88812",)),
+            SlipLine(
+                "SKU-KETTLE", "Electric kettle 1.7 l, brushed steel", 1, 1, serials=("KT-88812",)
+            ),
             SlipLine("SKU-CUP-6", "Porcelain cups, set of 6", 2, 1),
         ),
         return_instructions=(
@@ -99,7 +103,9 @@ def demo_picklist(orders: int = 12) -> PicklistData:
             sku, name, lot, expiry = products[(n + k * 2) % len(products)]
             aisle = "ABCD"[(n + k) % 4]
             location = f"{aisle}-{(n * 7 + k) % 12 + 1:02d}-{(n + k) % 4 + 1:02d}"
-            lines.append(PickLine(location, sku, name, 1 + (n + k) % 3, order_id, tote, lot, expiry))
+            lines.append(
+                PickLine(location, sku, name, 1 + (n + k) % 3, order_id, tote, lot, expiry)
+            )
     return PicklistData(
         wave_id="W-20261126-07",
         created_at="2026-11-26 14:05",
@@ -112,7 +118,13 @@ def demo_picklist(orders: int = 12) -> PicklistData:
 
 def demo_manifest() -> ManifestData:
     cartons = tuple(
-        ManifestCarton(sscc18(0, "0614141", n), f"WEB-{100230 + n // 2}", 1200 + 150 * n, f"1Z999AA1012345{n:04d}", "Economy Select")
+        ManifestCarton(
+            sscc18(0, "0614141", n),
+            f"WEB-{100230 + n // 2}",
+            1200 + 150 * n,
+            f"1Z999AA1012345{n:04d}",
+            "Economy Select",
+        )
         for n in range(1, 9)
     )
     return ManifestData(
@@ -134,8 +146,12 @@ def demo_credit_note() -> CreditNoteData:
         issuer=SHIP_FROM,
         currency="EUR",
         lines=(
-            CreditLine("SKU-CUP-6", "Porcelain cups, set of 6", 1, Decimal("24.95"), Decimal("0.21")),
-            CreditLine("SKU-TEA-01", "Green tea, loose leaf 250 g", 2, Decimal("7.50"), Decimal("0.09")),
+            CreditLine(
+                "SKU-CUP-6", "Porcelain cups, set of 6", 1, Decimal("24.95"), Decimal("0.21")
+            ),
+            CreditLine(
+                "SKU-TEA-01", "Green tea, loose leaf 250 g", 2, Decimal("7.50"), Decimal("0.09")
+            ),
         ),
         reason="Arrived damaged (two cups broken); tea returned unopened.",
         rma_id="RMA-WEB-100234",

@@ -48,7 +48,9 @@ class EscposDocument:
             normal_textsize=not double,
         )
 
-    def lines(self, text: str, bold: bool = False, double: bool = False, align: str = "left") -> None:
+    def lines(
+        self, text: str, bold: bool = False, double: bool = False, align: str = "left"
+    ) -> None:
         self.style(bold, double, align)
         width = self.columns // 2 if double else self.columns
         for paragraph in text.splitlines() or [""]:

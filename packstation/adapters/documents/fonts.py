@@ -52,7 +52,9 @@ def register_pdf_fonts() -> tuple[str, str]:
     """Register both fonts with reportlab once; returns (regular, bold) font names."""
     for name, filename in _FILES.items():
         pdfmetrics.registerFont(TTFont(name, str(font_dir() / filename)))
-    pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR, boldItalic=BOLD)
+    pdfmetrics.registerFontFamily(
+        REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR, boldItalic=BOLD
+    )
     return REGULAR, BOLD
 
 

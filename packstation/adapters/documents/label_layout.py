@@ -139,7 +139,9 @@ def layout_label(data: LabelData, size: str = "4x6") -> tuple[float, float, list
     els.append(Text(m, m, 2.2, "FROM", True))
     y = m + 2.8
     for line in data.ship_from.lines()[:5]:
-        block, y = _block(m, y, left_w, fit(line, left_w, 2.8, 1.8, 1, what="ship-from line"), False)
+        block, y = _block(
+            m, y, left_w, fit(line, left_w, 2.8, 1.8, 1, what="ship-from line"), False
+        )
         els += block
     carrier = fit(data.carrier.upper(), right_w, 7.0, 3.0, 2, bold=True, what="carrier name")
     block, y2 = _block(right_x, m, right_w, carrier, True)

@@ -54,7 +54,13 @@ def draw_qr(canvas: Canvas, data: str, x: float, y_top: float, side: float) -> N
 
 
 def draw_code128(
-    canvas: Canvas, data: str, x: float, y_bottom: float, module: float, height: float, gs1: bool = False
+    canvas: Canvas,
+    data: str,
+    x: float,
+    y_bottom: float,
+    module: float,
+    height: float,
+    gs1: bool = False,
 ) -> float:
     """Draw Code 128 (GS1-128 when *gs1*: FNC1 first) without quiet zones; returns its width."""
     symbol = RLCode128("\xf1" + data if gs1 else data, barWidth=module, barHeight=height, quiet=0)
@@ -69,7 +75,9 @@ def draw_elements(canvas: Canvas, elements: Iterable[Element], page_h_mm: float)
             canvas.setFont(bold if el.bold else regular, el.size * mm)
             canvas.drawString(el.x * mm, (page_h_mm - el.y - el.size * BASELINE) * mm, el.text)
         elif isinstance(el, Box):
-            canvas.rect(el.x * mm, (page_h_mm - el.y - el.h) * mm, el.w * mm, el.h * mm, stroke=0, fill=1)
+            canvas.rect(
+                el.x * mm, (page_h_mm - el.y - el.h) * mm, el.w * mm, el.h * mm, stroke=0, fill=1
+            )
         elif isinstance(el, Code128):
             bottom = (page_h_mm - el.y - el.height) * mm
             draw_code128(canvas, el.data, el.x * mm, bottom, el.module * mm, el.height * mm, el.gs1)

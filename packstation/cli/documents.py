@@ -1,0 +1,110 @@
+"""``packstation commands-sheet`` and ``packstation render-demo-label``.
+
+Neither needs the database: the command card prints fixed command values and the carton
+codes given on the command line; the demo label is made-up data with the station's own
+ship-from address. (``packstation picklist`` needs the database and lives with the orders
+commands.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from packstation.config import Config
+from packstation.domain.documents import Address, DocumentDataError
+
+DEFAULT_CARTONS = ("BOX-S", "BOX-M", "BOX-L", "BOX-XL")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    card = sub.add_parser(
+        "commands-sheet",
+        help="print the bench command card (command, carton-type and quantity barcodes) as PDF",
+    )
+    card.add_argument("--out", required=True, metavar="FILE.pdf", help="where to write the PDF")
+    card.add_argument(
+        "--carton",
+        action="append",
+        metavar="CODE",
+        help=f"a carton-type barcode to include (repeat the option; default: {' '.join(DEFAULT_CARTONS)})",
+    )
+    card.add_argument(
+        "--paper", choices=("A4", "Letter"), default="A4", help="paper size (default A4)"
+    )
+    card.add_argument(
+        "--no-quantities", action="store_true", help="leave out the quantity barcodes 1-10"
+    )
+    card.set_defaults(func=run_commands_sheet)
+
+    demo = sub.add_parser(
+        "render-demo-label", help="write a sample shipping label (ZPL, ESC/POS or PDF)"
+    )
+    demo.add_argument("--out", required=True, metavar="FILE", help="where to write the label")
+    demo.add_argument(
+        "--language",
+        choices=("zpl", "escpos", "pdf"),
+        help="printer language (default: [label_printer] language of the config)",
+    )
+    demo.add_argument(
+        "--dpi", type=int, choices=(203, 300), help="ZPL resolution (default: from the config)"
+    )
+    demo.add_argument(
+        "--size", choices=("4x6", "100x150"), help="label size (default: from the config)"
+    )
+    demo.set_defaults(func=run_render_demo_label)
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"packstation {command}: {message}", file=sys.stderr)
+    return 1
+
+
+def run_commands_sheet(args: argparse.Namespace, config: Config) -> int:
+    from packstation.adapters.documents.command_card import render_command_card
+    from packstation.domain.documents import CommandCardData
+
+    cartons = tuple(c.strip().upper() for c in (args.carton or DEFAULT_CARTONS))
+    quantities = () if args.no_quantities else tuple(range(1, 11))
+    out = Path(args.out)
+    try:
+        render_command_card(
+            CommandCardData(carton_types=cartons, quantities=quantities), out, args.paper
+        )
+    except DocumentDataError as exc:
+        return _fail("commands-sheet", str(exc))
+    except OSError as exc:
+        return _fail("commands-sheet", f"cannot write {out}: {exc.strerror or exc}")
+    print(f"Wrote the command card to {out} ({len(cartons)} carton types)")
+    return 0
+
+
+def run_render_demo_label(args: argparse.Namespace, config: Config) -> int:
+    from packstation.adapters.documents import write_label
+    from packstation.adapters.documents.demo import demo_label
+
+    printer = config.label_printer
+    language = args.language or printer.language
+    dpi = args.dpi or printer.dpi
+    size = args.size or printer.size
+    st = config.station
+    ship_from = Address(
+        name=st.ship_from_name,
+        line1=st.ship_from_line1,
+        city=st.ship_from_city,
+        postcode=st.ship_from_postcode,
+        country=st.ship_from_country,
+    )
+    data = replace(demo_label(), ship_from=ship_from)
+    out = Path(args.out)
+    try:
+        write_label(data, out, language, dpi, size)
+    except DocumentDataError as exc:
+        return _fail("render-demo-label", str(exc))
+    except OSError as exc:
+        return _fail("render-demo-label", f"cannot write {out}: {exc.strerror or exc}")
+    detail = {"zpl": f"{dpi} dpi, {size}", "escpos": "80 mm paper", "pdf": size}[language]
+    print(f"Wrote a demo {language} label ({detail}) to {out}")
+    return 0
