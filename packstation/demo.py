@@ -47,6 +47,16 @@ _FAMILIES = (
     ("TY", ["Wooden puzzle", "Plush bear", "Building blocks 500 pcs", "Card game", "Kite"], (80, 1500), "none"),
 )
 
+_VARIANTS = {
+    "TS": ("S", "M", "L", "XL", "navy", "black", "sand"),
+    "SH": ("EU 38", "EU 40", "EU 42", "EU 44", "EU 46"),
+    "CO": ("travel size", "refill", "duo pack", "unscented"),
+    "NU": ("vanilla", "chocolate", "unflavoured", "family pack"),
+    "HW": ("small", "large", "graphite", "sage"),
+    "EL": ("black", "white", "graphite", "2nd gen"),
+    "TY": ("age 3+", "age 6+", "travel edition"),
+}
+
 _CHANNELS = ("amazon-de", "amazon-fr", "zalando", "ebay", "shop-web", "shop-app", "bol.com")
 _CARRIERS = (("DHL", "Paket"), ("DHL", "Express"), ("UPS", "Standard"), ("DPD", "Classic"), ("PostNL", "Pakket"), ("GLS", "Business"))
 _PEOPLE = (
@@ -87,7 +97,7 @@ def catalog(count: int = 224, rnd: random.Random | None = None) -> list[dict[str
             aisle, bay, level = "ABCDEFGH"[n % 8], 1 + (n * 7) % 24, 1 + n % 5
             rec: dict[str, Any] = {
                 "sku": sku,
-                "name": name if variant == 0 else f"{name} — {('S', 'M', 'L', 'XL', 'blue', 'black', 'green', 'sand')[variant % 8]}",
+                "name": name if variant == 0 else f"{name} — {_VARIANTS[prefix][(variant - 1) % len(_VARIANTS[prefix])]}",
                 "barcodes": [ean],
                 "pack_barcodes": [],
                 "weight_g": rnd.randint(lo, hi),
@@ -143,6 +153,22 @@ def seed(uow_factory: UnitOfWorkFactory, *, today: date | None = None) -> None:
             raise RuntimeError("demo data rejected: " + "; ".join(map(str, report.rejected[:3])))
     for name, role, badge in DEMO_USERS:
         users.add_user(uow_factory, name, role, badge)
+    _seed_stock_lots(uow_factory, products, today or date.today())
+
+
+def _seed_stock_lots(uow_factory: UnitOfWorkFactory, products: list[dict[str, Any]], today: date) -> None:
+    """Two or three lots per lot-tracked product, one of them expired, so picklists choose the right lot."""
+    rows = []
+    for n, prod in enumerate(products):
+        if prod["tracking"] not in ("lot", "lot_expiry"):
+            continue
+        for k, days in enumerate((-20, 120 + n % 60, 400)):
+            rows.append({"sku": prod["sku"], "lot": f"L{n:03d}{'ABC'[k]}", "qty": 50, "location": prod["location"],
+                         "expiry": today + timedelta(days=days) if prod["tracking"] == "lot_expiry" else None})
+    with uow_factory() as uow:
+        uow.bulk_insert("stock_lots", rows)
+        uow.add_event("demo.stock_lots", None, None, {"lots": len(rows)})
+        uow.commit()
 
 
 def seed_if_empty(station: Any) -> bool:

@@ -18,6 +18,7 @@ _GROUPS = (
     "packstation.cli.users",
     "packstation.cli.devices",
     "packstation.cli.documents",
+    "packstation.cli.waves",
 )
 
 
