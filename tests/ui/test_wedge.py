@@ -1,0 +1,123 @@
+"""The keyboard-wedge filter: scanner bursts become scans, a person's typing reaches the field."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget  # noqa: E402
+
+from packstation.domain.barcodes import RawScan  # noqa: E402
+from packstation.ui.wedge import WedgeFilter  # noqa: E402
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def bench(qtbot):
+    clock = FakeClock()
+    window = QWidget()
+    layout = QVBoxLayout(window)
+    first, second = QLineEdit(), QLineEdit()
+    layout.addWidget(first)
+    layout.addWidget(second)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    first.setFocus()
+    wedge = WedgeFilter(max_interval_ms=35, min_length=3, clock=clock)
+    app = QApplication.instance()
+    app.installEventFilter(wedge)
+    scans: list[RawScan] = []
+    wedge.scanned.connect(scans.append)
+    yield clock, first, second, wedge, scans
+    app.removeEventFilter(wedge)
+
+
+def type_keys(qtbot, widget, clock, text: str, gap_s: float) -> None:
+    for ch in text:
+        clock.t += gap_s
+        qtbot.keyClick(widget, ch)
+
+
+def test_fast_burst_ending_in_enter_is_a_scan_and_never_lands_in_the_field(qtbot, bench):
+    clock, first, _second, _wedge, scans = bench
+    entered = []
+    first.returnPressed.connect(lambda: entered.append(True))
+    type_keys(qtbot, first, clock, "]C14006381333931", 0.004)
+    clock.t += 0.004
+    qtbot.keyClick(first, Qt.Key.Key_Return)
+    assert scans == [RawScan(data="4006381333931", symbology="]C1", source="wedge")]
+    qtbot.wait(80)  # give a wrongly armed replay timer the chance to fire
+    assert first.text() == ""
+    assert entered == []
+
+
+def test_scan_works_whichever_widget_has_focus(qtbot, bench):
+    clock, _first, second, _wedge, scans = bench
+    second.setFocus()
+    type_keys(qtbot, second, clock, "ORD-1001", 0.005)
+    clock.t += 0.005
+    qtbot.keyClick(second, Qt.Key.Key_Tab)
+    assert [s.data for s in scans] == ["ORD-1001"]
+    assert second.text() == ""
+
+
+def test_slow_typing_passes_through_in_order(qtbot, bench):
+    clock, first, _second, _wedge, scans = bench
+    type_keys(qtbot, first, clock, "hello", 0.200)
+    qtbot.waitUntil(lambda: first.text() == "hello", timeout=3000)
+    clock.t += 0.2
+    entered = []
+    first.returnPressed.connect(lambda: entered.append(True))
+    qtbot.keyClick(first, Qt.Key.Key_Return)
+    assert entered == [True]
+    assert scans == []
+
+
+def test_fast_but_too_short_burst_is_typing(qtbot, bench):
+    clock, first, _second, _wedge, scans = bench
+    entered = []
+    first.returnPressed.connect(lambda: entered.append(first.text()))
+    type_keys(qtbot, first, clock, "ab", 0.003)
+    clock.t += 0.003
+    qtbot.keyClick(first, Qt.Key.Key_Return)
+    assert scans == []
+    assert first.text() == "ab"
+    assert entered == ["ab"]  # the replayed keys arrived before the Enter
+
+
+def test_pause_before_enter_is_not_a_scan(qtbot, bench):
+    clock, first, _second, _wedge, scans = bench
+    type_keys(qtbot, first, clock, "12345", 0.004)
+    clock.t += 0.5
+    qtbot.keyClick(first, Qt.Key.Key_Return)
+    assert scans == []
+    assert first.text() == "12345"
+
+
+def test_typing_after_a_scan_still_reaches_the_field(qtbot, bench):
+    clock, first, _second, _wedge, scans = bench
+    type_keys(qtbot, first, clock, "ABC123", 0.004)
+    clock.t += 0.004
+    qtbot.keyClick(first, Qt.Key.Key_Return)
+    clock.t += 1.0
+    type_keys(qtbot, first, clock, "x", 0.3)
+    qtbot.waitUntil(lambda: first.text() == "x", timeout=3000)
+    assert [s.data for s in scans] == ["ABC123"]
+
+
+def test_from_config_reads_the_scanner_section(qapp):
+    from packstation.config import ScannerConfig
+
+    wedge = WedgeFilter.from_config(ScannerConfig(wedge_max_interval_ms=50, wedge_min_length=6))
+    assert wedge.max_interval_s == pytest.approx(0.05)
+    assert wedge.min_length == 6
