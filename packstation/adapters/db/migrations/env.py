@@ -1,8 +1,6 @@
 """Alembic environment: runs on the connection the station hands it (SQLite or PostgreSQL)."""
 
 from alembic import context
-from sqlalchemy import create_engine
-
 from packstation.adapters.db.tables import metadata
 
 config = context.config
@@ -20,10 +18,8 @@ def _run(conn) -> None:  # type: ignore[no-untyped-def]
         context.run_migrations()
 
 
-if connection is not None:
-    _run(connection)
-else:  # `alembic -x url=... revision --autogenerate` from a developer shell
-    url = context.get_x_argument(as_dictionary=True).get("url", "sqlite:///dev-migrations.db")
-    with create_engine(url).connect() as conn:
-        _run(conn)
-        conn.commit()
+if connection is None:
+    raise RuntimeError(
+        "run migrations through packstation.adapters.db.engine.migrate() or scripts/new-migration"
+    )
+_run(connection)
