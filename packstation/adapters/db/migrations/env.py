@@ -1,6 +1,7 @@
 """Alembic environment: runs on the connection the station hands it (SQLite or PostgreSQL)."""
 
 from alembic import context
+
 from packstation.adapters.db.tables import metadata
 
 config = context.config
