@@ -1,0 +1,394 @@
+"""Station core benchmark (issue 2): scan verdict latency, import throughput, start-up time, memory.
+
+Every measurement runs in its own subprocess on a fresh temporary data folder with a real
+SQLite file opened the way the station opens it (``build_station``: WAL, synchronous=FULL,
+BEGIN IMMEDIATE, Alembic migrations), and data goes in through the same import use cases a
+warehouse uses. Peak memory is the subprocess's ``ru_maxrss`` read with ``os.wait4``.
+
+    /tmp/venv/bin/python bench/bench_core.py            # everything (about 1-2 minutes)
+    /tmp/venv/bin/python bench/bench_core.py scan       # only some: scan, commit, import, start
+
+The figures are for the machine it runs on; docs/benchmarks.md records the reference run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CATALOG_SIZE = 50_000
+ORDER_LINES = 100
+SCANS = 2_000
+IMPORT_ORDERS = 20_000
+START_RUNS = 5
+
+TARGET_SCAN_P99_MS = 5.0
+TARGET_IMPORT_PER_S = 2_000.0
+TARGET_START_S = 1.5
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (p99 of 2,000 values is the 1,980th smallest)."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
+    return ordered[int(rank) - 1]
+
+
+def _station(data_dir: Path) -> Any:
+    from packstation.bootstrap import build_station
+    from packstation.config import Config, StationConfig
+
+    return build_station(Config(station=StationConfig(id="BENCH-01"), data_dir=data_dir), seed_demo=False)
+
+
+def _catalog_records() -> list[dict[str, Any]]:
+    from packstation.demo import catalog
+
+    return catalog(CATALOG_SIZE, random.Random(7))
+
+
+def _import_catalog(station: Any, products: list[dict[str, Any]]) -> float:
+    """Import the catalog and the carton types; returns the catalog import's seconds."""
+    from packstation.demo import CARTON_TYPES
+    from packstation.services.imports import import_records
+
+    start = time.perf_counter()
+    report = import_records(station.ctx.uow, "catalog", [(f"record {i}", r) for i, r in enumerate(products, 1)], "bench catalog")
+    elapsed = time.perf_counter() - start
+    if not report.ok or report.created != len(products):
+        raise SystemExit(f"catalog import failed: {report.summary()} {report.rejected[:3]}")
+    cartons = import_records(station.ctx.uow, "cartons", [(f"record {i}", r) for i, r in enumerate(CARTON_TYPES, 1)], "bench cartons")
+    if not cartons.ok:
+        raise SystemExit(f"carton import failed: {cartons.summary()}")
+    return elapsed
+
+
+def _order(order_id: str, lines: list[dict[str, Any]], i: int) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "channel": ("amazon-de", "shop-web", "zalando", "ebay")[i % 4],
+        "placed_at": f"2026-11-{1 + i % 25:02d}T{i % 24:02d}:{i % 60:02d}:00+00:00",
+        "customer": {"name": f"Customer {i}", "email": f"customer{i}@example.com", "phone": f"+31 6 {10000000 + i}"},
+        "ship_to": {"name": f"Customer {i}", "line1": f"Keizersgracht {1 + i % 900}", "line2": "", "city": "Amsterdam",
+                    "region": "", "postcode": "1015 CJ", "country": "NL"},
+        "currency": "EUR",
+        "payment": {"method": "prepaid", "status": "paid"},
+        "carrier": "DHL",
+        "service": "Paket",
+        "lines": lines,
+    }
+
+
+# --- measurements (each runs in its own subprocess) -------------------------------------------
+
+
+def measure_scan(tmp: Path) -> dict[str, Any]:
+    """2,000 item scans through Bench.scan on a 100-line order; every one must be ACCEPTED."""
+    from packstation.domain.packing import Verdict
+    from packstation.services import users
+    from packstation.services.imports import import_records
+
+    station = _station(tmp)
+    products = _catalog_records()
+    catalog_s = _import_catalog(station, products)
+    plain = [p for p in products if p["tracking"] == "none"]
+    picks = random.Random(3).sample(plain, ORDER_LINES)
+    per_line = -(-SCANS // ORDER_LINES)
+    lines = [{"sku": p["sku"], "qty": per_line, "unit_price": "9.95"} for p in picks]
+    report = import_records(station.ctx.uow, "orders", [("record 1", _order("SO-BENCH-1", lines, 1))], "bench order")
+    if not report.ok:
+        raise SystemExit(f"order import failed: {report.rejected}")
+    users.add_user(station.ctx.uow, "Bench Packer", "packer", "PACKER-B1")
+
+    bench = station.bench()
+    for code, want in (("PACKER-B1", Verdict.LOGGED_IN), ("SO-BENCH-1", Verdict.ORDER_OPENED), ("BOX-XL", Verdict.CARTON_OPENED)):
+        outcome = bench.scan(code)
+        if outcome.verdict is not want:
+            raise SystemExit(f"set-up scan {code}: expected {want}, got {outcome.verdict}: {outcome.message}")
+
+    codes = [p["barcodes"][0] for p in picks]
+    times: list[float] = []
+    clock = time.perf_counter_ns
+    for n in range(SCANS):
+        code = codes[n % ORDER_LINES]  # round-robin over the lines, like a mixed tote
+        start = clock()
+        outcome = bench.scan(code)
+        times.append((clock() - start) / 1e6)
+        if outcome.verdict is not Verdict.ACCEPTED:
+            raise SystemExit(f"scan {n + 1} ({code}): expected ACCEPTED, got {outcome.verdict}: {outcome.message}")
+    with station.uow(readonly=True) as uow:
+        stored = uow.count("scans")
+    station.close()
+    if stored != SCANS:
+        raise SystemExit(f"{stored} scans stored, expected {SCANS}")
+    return {
+        "catalog_s": catalog_s,
+        "p50_ms": _percentile(times, 50),
+        "p99_ms": _percentile(times, 99),
+        "max_ms": max(times),
+        "mean_ms": statistics.fmean(times),
+    }
+
+
+def measure_commit(tmp: Path) -> dict[str, Any]:
+    """A bare sqlite3 INSERT + COMMIT with WAL and synchronous=FULL: the floor under a scan."""
+    conn = sqlite3.connect(tmp / "bare.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
+    times: list[float] = []
+    clock = time.perf_counter_ns
+    for n in range(SCANS):
+        start = clock()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (payload) VALUES (?)", (f"scan {n}",))
+        conn.execute("COMMIT")
+        times.append((clock() - start) / 1e6)
+    conn.close()
+    return {"p50_ms": _percentile(times, 50), "p99_ms": _percentile(times, 99), "max_ms": max(times)}
+
+
+def measure_import(tmp: Path) -> dict[str, Any]:
+    """20,000 orders of 1-10 lines from an NDJSON file, after the 50,000-product catalog; then again."""
+    from packstation.services.imports import import_file
+
+    station = _station(tmp)
+    products = _catalog_records()
+    _import_catalog(station, products)
+    rnd = random.Random(20)
+    skus = [p["sku"] for p in products if p["tracking"] == "none"]
+    path = tmp / "orders.ndjson"
+    line_count = 0
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(IMPORT_ORDERS):
+            picks = rnd.sample(skus, rnd.randint(1, 10))
+            line_count += len(picks)
+            lines = [{"sku": s, "qty": rnd.randint(1, 3), "unit_price": f"{rnd.randint(1, 200)}.{rnd.choice(('00', '50', '99'))}"}
+                     for s in picks]
+            out.write(json.dumps(_order(f"SO-{100000 + i}", lines, i), ensure_ascii=False) + "\n")
+    figures: dict[str, Any] = {"lines": line_count, "file_mib": path.stat().st_size / 2**20}
+    for label, want in (("first", "created"), ("again", "unchanged")):
+        start = time.perf_counter()
+        report = import_file(station.ctx.uow, "orders", path)
+        elapsed = time.perf_counter() - start
+        if not report.ok or getattr(report, want) != IMPORT_ORDERS:
+            raise SystemExit(f"{label} import: {report.summary()} {report.rejected[:3]}")
+        figures[f"{label}_s"] = elapsed
+        figures[f"{label}_per_s"] = IMPORT_ORDERS / elapsed
+    station.close()
+    return figures
+
+
+MEASUREMENTS: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "scan": measure_scan,
+    "commit": measure_commit,
+    "import": measure_import,
+}
+
+
+def _child(name: str) -> None:
+    """Entry point of a measurement subprocess: one JSON line of figures on stdout."""
+    with tempfile.TemporaryDirectory(prefix=f"packstation-bench-{name}-") as tmp:
+        figures = MEASUREMENTS[name](Path(tmp))
+    print("@@" + json.dumps(figures))
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> tuple[int, str, float, float]:
+    """Run a subprocess; (exit status, output, wall seconds, peak RSS MiB of that process from wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    killer = threading.Timer(timeout, proc.kill)  # a hung child must not hang the benchmark
+    killer.start()
+    try:
+        output = proc.stdout.read()
+        # wait4, not proc.wait(): it also returns the child's own resource usage (ru_maxrss)
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    if wall >= timeout:
+        output += f"\n(killed after {timeout:.0f} s)"
+    return proc.returncode, output, wall, usage.ru_maxrss / 1024
+
+
+def run_measurement(name: str) -> tuple[dict[str, Any] | None, float, str]:
+    status, output, _, peak = _run([sys.executable, str(Path(__file__).resolve()), "--child", name])
+    for line in output.splitlines():
+        if line.startswith("@@"):
+            return json.loads(line[2:]), peak, ""
+    return None, peak, f"exit {status}: {output.strip()[-600:]}"
+
+
+_SHOWN = re.compile(r"window shown after ([0-9.]+) ?s")
+
+
+def measure_start() -> dict[str, Any]:
+    """`python -m packstation` offscreen until its window is shown: first start (demo seeding), warm start."""
+    base = dict(os.environ)
+    base.pop("PACKSTATION_CONFIG", None)
+    base.update(QT_QPA_PLATFORM="offscreen", PACKSTATION_QUIT_AFTER_SHOWN="1")
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="packstation-bench-start-") as tmp:
+        for phase in ("first", "warm"):
+            seconds: list[float] = []
+            peaks: list[float] = []
+            source = "window"
+            for run in range(START_RUNS):
+                data_dir = Path(tmp) / (f"first-{run}" if phase == "first" else "warm")
+                if phase == "warm" and run == 0:
+                    _run([sys.executable, "-m", "packstation"], {**base, "PACKSTATION_DATA_DIR": str(data_dir)}, timeout=60)
+                status, output, wall, peak = _run([sys.executable, "-m", "packstation"],
+                                                  {**base, "PACKSTATION_DATA_DIR": str(data_dir)}, timeout=60)
+                if status != 0:
+                    return {"error": f"`python -m packstation` exit {status}: {output.strip().splitlines()[-1:]}"}
+                shown = _SHOWN.search(output)
+                if shown is None:
+                    source = "process exit (upper bound: no 'window shown after' line)"
+                seconds.append(float(shown.group(1)) if shown else wall)
+                peaks.append(peak)
+            out[phase] = {"median_s": statistics.median(seconds), "max_s": max(seconds), "peak_mib": max(peaks),
+                          "source": source}
+    return out
+
+
+_CORE_START = (
+    "import time; t = time.perf_counter()\n"
+    "from packstation.config import load_config\n"
+    "from packstation.bootstrap import build_station\n"
+    "build_station(load_config()).close()\n"
+    "print(f'@@{time.perf_counter() - t}')\n"
+)
+
+
+def measure_core_start() -> dict[str, Any]:
+    """Without the window: interpreter + imports + build_station (migrations, demo seeding) to exit."""
+    base = dict(os.environ)
+    base.pop("PACKSTATION_CONFIG", None)
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="packstation-bench-core-start-") as tmp:
+        for phase in ("first", "warm"):
+            walls: list[float] = []
+            peaks: list[float] = []
+            for run in range(START_RUNS):
+                data_dir = Path(tmp) / (f"first-{run}" if phase == "first" else "warm")
+                env = {**base, "PACKSTATION_DATA_DIR": str(data_dir)}
+                if phase == "warm" and run == 0:
+                    _run([sys.executable, "-c", _CORE_START], env, timeout=60)
+                status, output, wall, peak = _run([sys.executable, "-c", _CORE_START], env, timeout=60)
+                if status != 0:
+                    return {"error": f"core start exit {status}: {output.strip()[-300:]}"}
+                walls.append(wall)
+                peaks.append(peak)
+            out[phase] = {"median_s": statistics.median(walls), "max_s": max(walls), "peak_mib": max(peaks)}
+    return out
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def _mark(ok: bool) -> str:
+    return "pass" if ok else "MISS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--child"]:
+        _child(args[1])
+        return 0
+    wanted = set(args) or {"scan", "commit", "import", "start"}
+    rows: list[tuple[str, str, str, str, str]] = []  # what, figure, target, mark, peak
+    notes: list[str] = []
+    misses = 0
+    began = time.perf_counter()
+
+    def row(what: str, figure: str, target: str = "", ok: bool | None = None, peak: float | None = None) -> None:
+        nonlocal misses
+        misses += ok is False
+        rows.append((what, figure, target, "" if ok is None else _mark(ok), f"{peak:.0f} MiB" if peak else ""))
+
+    if "scan" in wanted:
+        print("measuring scan verdicts (2,000 scans, 50,000-product catalog)…", flush=True)
+        fig, peak, err = run_measurement("scan")
+        if fig is None:
+            row("scan verdict", "FAILED", f"p99 <= {TARGET_SCAN_P99_MS:g} ms", False, peak)
+            notes.append("scan: " + err)
+        else:
+            row("scan verdict p50", f"{fig['p50_ms']:.2f} ms", "", None, peak)
+            row("scan verdict p99", f"{fig['p99_ms']:.2f} ms", f"<= {TARGET_SCAN_P99_MS:g} ms",
+                fig["p99_ms"] <= TARGET_SCAN_P99_MS)
+            row("scan verdict mean / max", f"{fig['mean_ms']:.2f} / {fig['max_ms']:.1f} ms")
+            row("(set-up) catalog import 50,000", f"{fig['catalog_s']:.1f} s ({CATALOG_SIZE / fig['catalog_s']:,.0f}/s)")
+    if "commit" in wanted:
+        print("measuring a bare SQLite commit…", flush=True)
+        fig, peak, err = run_measurement("commit")
+        if fig is None:
+            notes.append("commit: " + err)
+        else:
+            row("bare INSERT+COMMIT p50 / p99", f"{fig['p50_ms']:.2f} / {fig['p99_ms']:.2f} ms", "(reference)", None, peak)
+    if "import" in wanted:
+        print("measuring the import of 20,000 orders…", flush=True)
+        fig, peak, err = run_measurement("import")
+        if fig is None:
+            row("import 20,000 orders", "FAILED", f">= {TARGET_IMPORT_PER_S:,.0f} orders/s", False, peak)
+            notes.append("import: " + err)
+        else:
+            row(f"import 20,000 orders ({fig['lines']:,} lines)", f"{fig['first_per_s']:,.0f} orders/s ({fig['first_s']:.1f} s)",
+                f">= {TARGET_IMPORT_PER_S:,.0f}/s", fig["first_per_s"] >= TARGET_IMPORT_PER_S, peak)
+            row("import again (all unchanged)", f"{fig['again_per_s']:,.0f} orders/s ({fig['again_s']:.1f} s)",
+                f">= {TARGET_IMPORT_PER_S:,.0f}/s", fig["again_per_s"] >= TARGET_IMPORT_PER_S)
+    if "start" in wanted:
+        print("measuring start to first shown window (offscreen, 5 runs each)…", flush=True)
+        fig = measure_start()
+        if "error" in fig:
+            row("start to window", "n/a", f"<= {TARGET_START_S:g} s")
+            notes.append("start: the window cannot be measured yet: " + fig["error"])
+        else:
+            for phase, label in (("first", "first start (demo seeding)"), ("warm", "warm start")):
+                f = fig[phase]
+                row(f"{label} to window, median", f"{f['median_s']:.2f} s (max {f['max_s']:.2f})",
+                    f"<= {TARGET_START_S:g} s", f["median_s"] <= TARGET_START_S, f["peak_mib"])
+                if f["source"] != "window":
+                    notes.append(f"start ({phase}): measured to {f['source']}")
+        core = measure_core_start()
+        if "error" in core:
+            notes.append("core start: " + core["error"])
+        else:
+            for phase, label in (("first", "core start, first (seeding)"), ("warm", "core start, warm")):
+                f = core[phase]
+                row(f"{label}, median", f"{f['median_s']:.2f} s (max {f['max_s']:.2f})", "(part of start)", None,
+                    f["peak_mib"])
+
+    headers = ("measurement", "figure", "target", "", "peak RSS")
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(5)]
+    print()
+    for r in [headers, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+    for note in notes:
+        print("note:", note)
+    print(f"({time.perf_counter() - began:.0f} s in total; {os.cpu_count()} CPUs; peak RSS = ru_maxrss of the measuring subprocess)")
+    return 1 if misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
