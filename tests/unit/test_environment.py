@@ -55,3 +55,54 @@ def test_x_display_is_a_real_x_server() -> None:
     assert out.returncode == 0, f"xdotool cannot talk to DISPLAY={os.environ.get('DISPLAY')}: {out.stderr}"
     width, height = (int(v) for v in out.stdout.split())
     assert width > 0 and height > 0
+
+
+@pytest.mark.xvfb
+def test_qt_opens_a_real_x_window_that_xdotool_finds() -> None:
+    """The xcb platform plugin loads (all its Debian libraries present) and maps a window."""
+    import sys
+    import uuid
+
+    title = f"packstation-env-check-{uuid.uuid4().hex[:8]}"
+    script = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication, QLabel\n"
+        "app = QApplication(sys.argv)\n"
+        "w = QLabel('environment check'); w.setWindowTitle(sys.argv[1]); w.show()\n"
+        "sys.stdout.write('shown\\n'); sys.stdout.flush()\n"
+        "sys.stdin.readline()\n"  # stay up until the test closes stdin
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, title],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        first = proc.stdout.readline()
+        if first != "shown\n":
+            proc.kill()
+            _, err = proc.communicate(timeout=60)
+            pytest.fail(f"Qt could not open an xcb window: {err[-2000:]}")
+        found = subprocess.run(
+            ["xdotool", "search", "--sync", "--name", title],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert found.returncode == 0 and found.stdout.strip(), f"no X window titled {title}"
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=60)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
