@@ -30,6 +30,13 @@ class Station:
     def bench(self) -> Bench:
         return Bench(self.ctx, carton_prefix=self.config.packing.carton_prefix)
 
+    def output_desk(self):  # type: ignore[no-untyped-def]
+        """The bench's printers with the job journal on the station database."""
+        from packstation.adapters.db.print_journal import SqlPrintJournal
+        from packstation.printing import OutputDesk
+
+        return OutputDesk(self.config, SqlPrintJournal(self.engine, self.config.station.id, self.ctx.clock))
+
     def close(self) -> None:
         self.engine.dispose()
 

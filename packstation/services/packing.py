@@ -396,3 +396,51 @@ def short_ship(ctx: PackingContext, session: PackSession, lead: User, reason: st
 
 def is_carton_code(barcode: Barcode, prefix: str) -> bool:
     return barcode.kind is BarcodeKind.TEXT and barcode.value.startswith(prefix)
+
+
+# --- reprints -------------------------------------------------------------------------------
+
+REPRINT_REASONS = ("label damaged", "label lost", "printer jammed", "wrong printer", "carrier asked", "other")
+
+
+@dataclass(frozen=True)
+class ReprintPlan:
+    session: PackSession
+    cartons: tuple[Carton, ...]  # the sealed cartons whose labels print again
+    slip: bool  # the packing slip prints again (an order was scanned, not one carton)
+
+
+def plan_reprint(ctx: PackingContext, code: str, lead: User, reason: str, printer: str) -> ReprintPlan:
+    """A lead reprints a carton's label (scan its SSCC) or an order's labels and slip; audited.
+
+    Raises OrderRefused when there is nothing to reprint or the user is not a lead.
+    """
+    if not lead.role.can_authorise:
+        raise OrderRefused(f"{lead.name} is not a lead: reprints need a lead.")
+    if not reason.strip():
+        raise OrderRefused("A reprint needs a reason.")
+    code = code.strip()
+    sscc = code[2:] if code.startswith("00") and len(code) == 20 else code
+    with ctx.uow() as uow:
+        carton_hit = uow.carton_by_sscc(sscc)
+        order_id = carton_hit[0] if carton_hit else uow.find_order_id(code)
+        if order_id is None:
+            raise OrderRefused(f"No carton or order {code!r}.")
+        session = _load_session(uow, order_id)
+        sealed = [c for c in session.cartons if c.sscc]
+        chosen = [c for c in sealed if c.sscc == sscc] if carton_hit else sealed
+        if not chosen:
+            raise OrderRefused(f"Order {order_id} has no sealed carton yet: nothing to reprint.")
+        uow.add_event("label.reprinted", order_id, lead.name, {
+            "reason": reason, "printer": printer, "sscc": [c.sscc for c in chosen], "slip": not carton_hit,
+            "station": ctx.station_id,
+        })
+        uow.commit()
+    return ReprintPlan(session=session, cartons=tuple(chosen), slip=not carton_hit)
+
+
+def load_order_session(ctx: PackingContext, order_id: str) -> PackSession | None:
+    """The packing state of any order (read-only use: documents, lead view)."""
+    with ctx.uow(readonly=True) as uow:
+        real = uow.find_order_id(order_id)
+        return _load_session(uow, real) if real else None

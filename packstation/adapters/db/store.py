@@ -355,6 +355,10 @@ class SqlUnitOfWork:
             update(t.cartons).where(and_(t.cartons.c.order_id == order_id, t.cartons.c.seq == seq)).values(**values)
         )
 
+    def carton_by_sscc(self, sscc: str) -> tuple[str, int] | None:
+        row = self.conn.execute(select(t.cartons.c.order_id, t.cartons.c.seq).where(t.cartons.c.sscc == sscc)).first()
+        return (row[0], row[1]) if row else None
+
     def delete_carton(self, order_id: str, seq: int) -> None:
         self.conn.execute(delete(t.cartons).where(and_(t.cartons.c.order_id == order_id, t.cartons.c.seq == seq)))
 

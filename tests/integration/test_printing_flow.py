@@ -1,0 +1,134 @@
+"""Printing in the flow: labels and slips go through the journal to a real (simulated) TCP printer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from packstation.adapters.db import tables as t
+from packstation.adapters.devices.simulators.tcp_printer import TcpPrinterSimulator
+from packstation.bootstrap import Station, build_station
+from packstation.config import Config, PrinterConfig, StationConfig
+from packstation.domain.packing import Verdict
+from packstation.services.packing import OrderRefused, plan_reprint
+from packstation.services.users import find_by_badge
+
+
+def _station(tmp_path: Path, **printers: PrinterConfig) -> Station:
+    config = Config(station=StationConfig(id="BENCH-T", demo=True), data_dir=tmp_path, **printers)
+    return build_station(config)
+
+
+def _pack_one_carton(station: Station, order_id: str = "SO-10002"):  # type: ignore[no-untyped-def]
+    """Pack a whole demo order into one carton by scans; return the sealed session and carton."""
+    bench = station.bench()
+    assert bench.scan("PACKER-001").verdict is Verdict.LOGGED_IN
+    assert bench.scan(order_id).verdict is Verdict.ORDER_OPENED
+    session = bench.session
+    assert bench.scan("BOX-L").verdict is Verdict.CARTON_OPENED
+    for line in session.order.lines:
+        product = session.products[line.sku]
+        for n in range(line.qty):
+            out = bench.scan(product.barcodes[0])
+            answers = iter(["LOT1", "301231", f"SN-{line.sku}-{n}"])
+            while out.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.NEEDS_SERIAL):
+                out = bench.scan(next(answers))
+            assert out.verdict is Verdict.ACCEPTED, out.message
+    assert bench.scan("CMD-CLOSE-CARTON").verdict is Verdict.NEEDS_WEIGHT
+    carton = session.open_carton
+    done = bench.close_with_weight(session.expected_weight(carton))
+    assert done.verdict is Verdict.ORDER_COMPLETE, done.message
+    return session, carton
+
+
+def test_without_printers_documents_are_saved_as_pdf(tmp_path: Path) -> None:
+    station = _station(tmp_path)
+    session, carton = _pack_one_carton(station)
+    desk = station.output_desk()
+    label = desk.label(session, carton)
+    slip = desk.packing_slip(session)
+    assert label.ok and slip.ok
+    assert label.path is not None and label.path.read_bytes().startswith(b"%PDF")
+    assert slip.path is not None and slip.path.read_bytes().startswith(b"%PDF")
+    assert str(label.path) in label.message
+    if shutil.which("pdftoppm") and shutil.which("zbarimg"):
+        subprocess.run(["pdftoppm", "-r", "300", "-png", str(label.path), str(tmp_path / "label")], check=True)
+        decoded = subprocess.run(["zbarimg", "-q", str(tmp_path / "label-1.png")], capture_output=True, text=True).stdout
+        assert carton.sscc in decoded  # the GS1-128 SSCC barcode reads back
+    station.close()
+
+
+def test_label_goes_through_the_journal_to_the_printer(tmp_path: Path) -> None:
+    with TcpPrinterSimulator() as printer:
+        station = _station(tmp_path, label_printer=PrinterConfig(url=printer.url, language="zpl"))
+        session, carton = _pack_one_carton(station)
+        result = station.output_desk().label(session, carton)
+        assert result.ok, result.message
+        jobs = printer.wait_for_jobs(1)
+        assert carton.sscc in jobs[0].decode()
+        assert b"^XA" in jobs[0]
+        with station.uow(readonly=True) as uow:
+            rows = uow.conn.execute(select(t.print_jobs)).mappings().all()
+            kinds = [e["kind"] for e in uow.events_for(session.order.order_id)]
+        assert [(r["status"], r["kind"]) for r in rows] == [("done", "shipping_label")]
+        assert "print.queued" in kinds and "print.done" in kinds
+        station.close()
+
+
+def test_printer_off_keeps_the_job_and_a_retry_prints_it(tmp_path: Path) -> None:
+    printer = TcpPrinterSimulator()
+    station = _station(tmp_path, label_printer=PrinterConfig(url=printer.url, language="zpl"))
+    session, carton = _pack_one_carton(station)
+    printer.set_fault("refuse")
+    desk = station.output_desk()
+    failed = desk.label(session, carton)
+    assert not failed.ok and failed.job_id
+    assert "NOT printed" in failed.message
+    pending = desk.journal.pending()
+    assert [j.id for j in pending] == [failed.job_id] and pending[0].status == "failed"
+    # a new station object (e.g. after a restart) still sees the job and can retry it
+    station.close()
+    station = _station(tmp_path, label_printer=PrinterConfig(url=printer.url, language="zpl"))
+    printer.set_fault(None)
+    retried = station.output_desk().retry(failed.job_id)
+    assert retried.ok, retried.message
+    assert carton.sscc in printer.wait_for_jobs(1)[0].decode()
+    assert station.output_desk().journal.pending() == []
+    printer.stop()
+    station.close()
+
+
+def test_reprint_needs_a_lead_and_a_reason_and_is_audited(tmp_path: Path) -> None:
+    station = _station(tmp_path)
+    session, carton = _pack_one_carton(station)
+    with station.uow(readonly=True) as uow:
+        packer = find_by_badge(uow, "PACKER-001")
+        lead = find_by_badge(uow, "LEAD-001")
+    with pytest.raises(OrderRefused, match="not a lead"):
+        plan_reprint(station.ctx, carton.sscc, packer, "label damaged", "label")
+    with pytest.raises(OrderRefused, match="reason"):
+        plan_reprint(station.ctx, carton.sscc, lead, " ", "label")
+    plan = plan_reprint(station.ctx, "00" + carton.sscc, lead, "label damaged", "label")
+    assert [c.sscc for c in plan.cartons] == [carton.sscc] and not plan.slip
+    whole = plan_reprint(station.ctx, session.order.order_id, lead, "label lost", "label")
+    assert whole.slip and [c.sscc for c in whole.cartons] == [carton.sscc]
+    with station.uow(readonly=True) as uow:
+        audit = [e for e in uow.events_for(session.order.order_id) if e["kind"] == "label.reprinted"]
+    assert [(e["user"], e["data"]["reason"], e["data"]["printer"]) for e in audit] == [
+        ("Lee Lead", "label damaged", "label"), ("Lee Lead", "label lost", "label")]
+    assert json.dumps(audit)  # serialisable for the lead view and the central sync
+    station.close()
+
+
+def test_printer_config_errors_are_reported_not_raised(tmp_path: Path) -> None:
+    station = _station(tmp_path, label_printer=PrinterConfig(url="bogus://x", language="zpl"))
+    session, carton = _pack_one_carton(station)
+    result = station.output_desk().label(session, carton)
+    assert not result.ok and "not understood" in (result.error or "")
+    station.close()
+
