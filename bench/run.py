@@ -2,7 +2,8 @@
 
 A subprocess per benchmark keeps peak memory and start-up cost per benchmark, so the figures of
 one do not leak into the next. Each benchmark prints its own figures; this runner adds wall time
-and peak RSS, then a summary.
+and peak RSS (of the largest single process of that benchmark), then a summary. The exit status
+is non-zero if any benchmark exits non-zero (a crash, or a benchmark reporting a missed target).
 
     .venv/bin/python bench/run.py               # all benchmarks
     .venv/bin/python bench/run.py scan label    # only files whose name contains a word
@@ -27,6 +28,7 @@ _CHILD = """
 import importlib.util, resource, sys
 path = sys.argv[1]
 sys.path.insert(0, path.rsplit("/", 1)[0])  # sibling helper modules
+sys.argv = [path]  # the benchmark's own argv: no arguments, as if run directly
 spec = importlib.util.spec_from_file_location("__bench__", path)
 module = importlib.util.module_from_spec(spec)
 sys.modules["__bench__"] = module
@@ -35,7 +37,9 @@ if not callable(getattr(module, "main", None)):
     sys.exit(f"{path} has no main() function")
 result = module.main()
 sys.stdout.flush()
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# Largest single process: this one or any subprocess the benchmark waited for.
+peak_kib = max(resource.getrusage(who).ru_maxrss
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 print(f"@@peak_rss_kib={peak_kib}", file=sys.stderr)
 sys.exit(result if isinstance(result, int) else 0)
 """
@@ -88,14 +92,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"=== {path.stem} ===", flush=True)
             status, wall, peak = run_one(path, env)
             peak_text = f"{peak:.1f} MiB" if peak is not None else "n/a"
-            state = "ok" if status == 0 else f"FAILED (exit {status})"
+            state = "ok" if status == 0 else f"exit status {status}"
             print(f"--- {path.stem}: {state}, wall {wall:.2f} s, peak RSS {peak_text}\n", flush=True)
             summary.append((path.stem, status, wall, peak))
     print("=== summary ===")
     width = max(len(name) for name, *_ in summary)
     for name, status, wall, peak in summary:
         peak_text = f"{peak:8.1f} MiB" if peak is not None else "     n/a    "
-        print(f"{name:<{width}}  {'ok' if status == 0 else 'FAILED':<6}  {wall:8.2f} s  {peak_text}")
+        state = "ok" if status == 0 else f"exit {status}"
+        print(f"{name:<{width}}  {state:<7}  {wall:8.2f} s  {peak_text}")
     return 0 if all(status == 0 for _, status, _, _ in summary) else 1
 
 
