@@ -36,7 +36,7 @@ def create_pick_wave(
     now = clock()
     wave_id = f"W{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4].upper()}"
     with uow_factory() as uow:
-        rows = uow.select_rows("orders", {"status": OrderStatus.RELEASED.value}, order_by="placed_at")  # type: ignore[attr-defined]
+        rows = uow.select_rows("orders", {"status": OrderStatus.RELEASED.value}, order_by="placed_at")
         rows = [r for r in rows if r["claimed_by"] is None and (carrier is None or r["carrier"].lower() == carrier.lower())]
         rows.sort(key=lambda r: (r["placed_at"], r["order_id"]))
         rows = rows[:orders]
@@ -51,14 +51,14 @@ def create_pick_wave(
                 product = products[ln["sku"]]
                 lot = None
                 if product.tracking.value != "none":
-                    lot = _lot_to_take(uow.select_rows("stock_lots", {"sku": ln["sku"]}), now.date())  # type: ignore[attr-defined]
+                    lot = _lot_to_take(uow.select_rows("stock_lots", {"sku": ln["sku"]}), now.date())
                 lines.append(PickLine(
                     location=product.location, sku=product.sku, name=product.name, qty=ln["qty"],
                     order_id=r["order_id"], tote=r["tote"] or "",
                     lot=lot["lot"] if lot else "", expiry=lot["expiry"] if lot else None,
                     barcode=product.barcodes[0] if product.barcodes else product.sku,
                 ))
-            uow.update_row("orders", {"order_id": r["order_id"]},  # type: ignore[attr-defined]
+            uow.update_row("orders", {"order_id": r["order_id"]},
                            {"status": OrderStatus.PICKING.value, "wave_id": wave_id, "updated_at": now})
             uow.add_event("order.picking", r["order_id"], None, {"wave": wave_id})
         uow.commit()

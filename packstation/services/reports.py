@@ -23,6 +23,7 @@ def order_status(uow_factory: UnitOfWorkFactory, order_id: str) -> dict[str, Any
         if real is None:
             raise NotFound(f"No order {order_id!r}.")
         order = uow.order_row(real)
+        assert order is not None  # found by find_order_id in the same transaction
         lines = uow.order_lines_raw(real)
         cartons = uow.cartons_for(real)
         scans = uow.scans_for(real)

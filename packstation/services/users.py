@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,7 +32,7 @@ class PinRequired(UserError):
         self.user = user
 
 
-def _user(row: dict) -> User:  # type: ignore[type-arg]
+def _user(row: dict[str, Any]) -> User:
     return User(id=row["id"], name=row["name"], role=Role(row["role"]), badge=row["badge"],
                 has_pin=bool(row["pin_hash"]), active=bool(row["active"]))
 
