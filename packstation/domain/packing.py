@@ -187,23 +187,34 @@ class CloseDecision:
     allowed_g: int = 0
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%y%m%d", "%Y%m%d", "%d.%m.%Y", "%d/%m/%Y")
+# Each accepted shape with its format; anything else is no date. Shapes are matched whole so
+# a six-digit GS1 date can never be misread as a four-digit year ("261332" is not 2613-03-02).
+_DATE_SHAPES = (
+    (re.compile(r"\d{6}"), "%y%m%d"),
+    (re.compile(r"\d{8}"), "%Y%m%d"),
+    (re.compile(r"\d{4}-\d{1,2}-\d{1,2}"), "%Y-%m-%d"),
+    (re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}"), "%d.%m.%Y"),
+    (re.compile(r"\d{1,2}/\d{1,2}/\d{4}"), "%d/%m/%Y"),
+)
 
 
 def parse_expiry(text: str) -> date | None:
-    """An expiry date typed or scanned at the prompt (GS1 YYMMDD, ISO, or day-first)."""
+    """An expiry date typed or scanned at the prompt (GS1 YYMMDD, ISO, or day-first); None if it is no date."""
     text = text.strip()
-    m = re.fullmatch(r"(\d\d)(\d\d)(\d\d)", text)
-    if m and m.group(3) == "00":  # GS1: day 00 means the last day of the month
-        text = f"{m.group(1)}{m.group(2)}01"
-        first = datetime.strptime(text, "%y%m%d").date()
+    m = re.fullmatch(r"(\d\d)(\d\d)00", text)
+    if m:  # GS1: day 00 means the last day of the month
+        try:
+            first = datetime.strptime(f"{m.group(1)}{m.group(2)}01", "%y%m%d").date()
+        except ValueError:
+            return None  # month 13 and the like
         nxt = first.replace(year=first.year + (first.month == 12), month=first.month % 12 + 1)
         return date.fromordinal(nxt.toordinal() - 1)
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
+    for shape, fmt in _DATE_SHAPES:
+        if shape.fullmatch(text):
+            try:
+                return datetime.strptime(text, fmt).date()
+            except ValueError:
+                return None
     return None
 
 
