@@ -33,12 +33,22 @@ class FakeHidScale:
         self.silent = False
         self.unit = 2  # grams
         self.period_s = period_s
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sim-hid-scale", daemon=True)
         self._thread.start()
 
     def set_weight(self, grams: int) -> None:
-        self.grams = grams
+        with self._lock:  # a report built from the old weight is fully written before we return
+            self.grams = grams
+
+    def set(self, **state: object) -> None:
+        """Change grams / unit / status / motion / over / silent atomically between reports."""
+        with self._lock:
+            for name, value in state.items():
+                if name not in ("grams", "unit", "status", "motion", "over", "silent"):
+                    raise AttributeError(f"FakeHidScale has no setting {name!r}")
+                setattr(self, name, value)
 
     def report(self) -> bytes:
         if self.status is not None:
@@ -58,10 +68,11 @@ class FakeHidScale:
         while not self._stop.wait(self.period_s):
             if self.silent:
                 continue
-            try:
-                os.write(self._fd, self.report())
-            except BlockingIOError:
-                pass  # nobody reads and the pipe is full: a real device drops reports too
+            with self._lock:
+                try:
+                    os.write(self._fd, self.report())
+                except BlockingIOError:
+                    pass  # nobody reads and the pipe is full: a real device drops reports too
 
     def stop(self) -> None:
         self._stop.set()

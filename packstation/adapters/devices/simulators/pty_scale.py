@@ -73,13 +73,16 @@ class PtyScaleSimulator:
                 self._motion_until = time.monotonic() + float(moving)
 
     def set_overload(self, over: bool) -> None:
-        self.over = over
+        with self._lock:
+            self.over = over
 
     def set_silent(self, silent: bool) -> None:
-        self.silent = silent
+        with self._lock:
+            self.silent = silent
 
     def set_garbage(self, garbage: bool) -> None:
-        self.garbage = garbage
+        with self._lock:
+            self.garbage = garbage
 
     def stop(self) -> None:
         self._stop.set()
@@ -210,7 +213,7 @@ class PtyScaleSimulator:
             if self.protocol == "cas":
                 if time.monotonic() >= next_frame:
                     next_frame = time.monotonic() + self.period_s
-                    with self._lock:
+                    with self._lock:  # built and written before set_weight() returns
                         if self.silent:
                             frame = b""
                         elif self.garbage:
@@ -218,7 +221,7 @@ class PtyScaleSimulator:
                             frame += b"\r\n"
                         else:
                             frame = self._cas_frame()
-                    self._send(frame)
+                        self._send(frame)
                 buf = b""
                 continue
             if self.protocol == "toledo-8217":  # one-letter commands, no terminator

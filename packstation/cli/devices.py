@@ -1,0 +1,369 @@
+"""``packstation devices ...``: find, test and simulate scanners, scales and printers.
+
+list, read-scale, test-print, printer-status, listen-scanner, and simulate
+scale|printer|scanner (starts a simulator, prints the port to use, runs until Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from packstation.config import Config
+
+EXIT_OK, EXIT_DEVICE, EXIT_CONFIG = 0, 1, 2
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    devices = sub.add_parser("devices", help="find, test and simulate scanners, scales, printers")
+    dsub = devices.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
+
+    p = dsub.add_parser("list", help="serial ports, HID scales, USB printers and CUPS queues")
+    p.set_defaults(func=run_list)
+
+    p = dsub.add_parser("read-scale", help="print one stable weight from the configured scale")
+    p.add_argument("--json", action="store_true", help='print {"grams": ..., "stable": true}')
+    p.add_argument("--timeout", type=float, help="seconds to wait for a stable weight")
+    p.set_defaults(func=run_read_scale)
+
+    p = dsub.add_parser("test-print", help="print a small test label on the configured printer")
+    p.add_argument("--printer", choices=("label", "document"), default="label")
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.set_defaults(func=run_test_print)
+
+    p = dsub.add_parser("printer-status", help="ask the printer for its status (ZPL ~HS, ESC/POS)")
+    p.add_argument("--printer", choices=("label", "document"), default="label")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_printer_status)
+
+    p = dsub.add_parser("listen-scanner", help="print each scan from the configured scanners")
+    p.add_argument("--count", type=int, help="stop after this many scans")
+    p.add_argument("--timeout", type=float, help="stop after this many seconds")
+    p.set_defaults(func=run_listen_scanner)
+
+    sim = dsub.add_parser("simulate", help="run a device simulator until Ctrl-C")
+    ssub = sim.add_subparsers(dest="simulator", metavar="DEVICE", required=True)
+    p = ssub.add_parser("scale", help="a scale on a pty (or a HID report FIFO for hid-pos)")
+    p.add_argument("--protocol", default="mt-sics",
+                   choices=("mt-sics", "toledo-8217", "cas", "adam", "hid-pos"))
+    p.add_argument("--grams", type=int, default=1250)
+    p.add_argument("--unit", default="kg", choices=("g", "kg", "lb", "oz"))
+    p.set_defaults(func=run_simulate_scale)
+    p = ssub.add_parser("printer", help="a raw TCP label printer on 127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="TCP port (default: any free port)")
+    p.set_defaults(func=run_simulate_printer)
+    p = ssub.add_parser("scanner", help="a serial scanner on a pty; each line you type is scanned")
+    p.add_argument("--terminator", choices=("cr", "lf", "crlf"), default="cr")
+    p.add_argument("--aim", default="", help="AIM symbology prefix to send, e.g. ]C1")
+    p.set_defaults(func=run_simulate_scanner)
+
+
+def _err(message: str) -> None:
+    print(f"packstation devices: {message}", file=sys.stderr)
+
+
+# -- list ---------------------------------------------------------------------------------
+def run_list(args: argparse.Namespace, config: Config) -> int:
+    from packstation.adapters.devices.discovery import everything
+
+    found = everything()
+    if not found:
+        print("no serial ports, HID scales, USB printers or CUPS queues found")
+        return EXIT_OK
+    for item in found:
+        print(f"{item.kind:<12} {item.path:<32} {item.description}".rstrip())
+    return EXIT_OK
+
+
+# -- scale --------------------------------------------------------------------------------
+def run_read_scale(args: argparse.Namespace, config: Config) -> int:
+    from packstation.adapters.devices.scale_errors import ScaleError
+    from packstation.adapters.devices.scales import open_scale
+
+    try:
+        scale = open_scale(config.scale)
+    except ScaleError as exc:
+        _err(str(exc))
+        return EXIT_CONFIG if "[scale]" in str(exc) else EXIT_DEVICE
+    try:
+        grams = scale.read_stable(args.timeout)
+    except ScaleError as exc:
+        _err(str(exc))
+        return EXIT_DEVICE
+    finally:
+        scale.close()
+    if args.json:
+        print(json.dumps({"grams": grams, "stable": True}))
+    else:
+        print(f"{grams} g (stable)")
+    return EXIT_OK
+
+
+# -- printers -----------------------------------------------------------------------------
+def zpl_test_label(station: str, dpi: int = 203) -> bytes:
+    """A small ZPL label: a frame, the station name and a Code 128 to scan back."""
+    dots = dpi // 25  # ~1 mm
+    return (
+        "^XA^CI28^PW812\n"
+        f"^FO{dots * 5},{dots * 5}^GB{dots * 90},{dots * 45},4^FS\n"
+        f"^FO{dots * 10},{dots * 10}^A0N,50,50^FDPACKSTATION TEST^FS\n"
+        f"^FO{dots * 10},{dots * 20}^A0N,30,30^FDStation {station}^FS\n"
+        f"^FO{dots * 10},{dots * 28}^BCN,{dots * 12},Y,N,N^FDTEST-{station}^FS\n"
+        "^XZ\n"
+    ).encode()
+
+
+def _printer_config(args: argparse.Namespace, config: Config) -> Any:
+    return config.label_printer if args.printer == "label" else config.document_printer
+
+
+def test_print_bytes(language: str, station: str, dpi: int) -> bytes:
+    if language == "zpl":
+        return zpl_test_label(station, dpi)
+    if language == "escpos":
+        from packstation.adapters.devices.escpos_support import escpos_test_receipt
+
+        return escpos_test_receipt(station)
+    if language == "pdf":
+        import io
+
+        from reportlab.lib.units import mm
+        from reportlab.pdfgen.canvas import Canvas
+
+        buf = io.BytesIO()
+        canvas = Canvas(buf, pagesize=(100 * mm, 150 * mm))
+        canvas.setFont("Helvetica-Bold", 16)
+        canvas.drawString(10 * mm, 130 * mm, "PACKSTATION TEST")
+        canvas.setFont("Helvetica", 11)
+        canvas.drawString(10 * mm, 120 * mm, f"Station {station}")
+        canvas.showPage()
+        canvas.save()
+        return buf.getvalue()
+    raise ValueError(f"language {language!r} is not zpl, escpos or pdf")
+
+
+def run_test_print(args: argparse.Namespace, config: Config) -> int:
+    from packstation.adapters.devices.printing import MemoryJournal, PrintFailed, Spooler
+    from packstation.adapters.devices.transports import PrinterConfigError, open_transport
+
+    section = "label_printer" if args.printer == "label" else "document_printer"
+    printer = _printer_config(args, config)
+    if not printer.url:
+        _err(f"no {args.printer} printer is configured: set url in [{section}] "
+             "(tcp://HOST:9100, cups://QUEUE, usb://VID:PID, file:///PATH or a serial port)")
+        return EXIT_CONFIG
+    try:
+        transport = open_transport(printer.url)
+        data = test_print_bytes(printer.language, config.station.id, printer.dpi)
+    except (PrinterConfigError, ValueError) as exc:
+        _err(f"[{section}]: {exc}")
+        return EXIT_CONFIG
+    spooler = Spooler(MemoryJournal(), {args.printer: transport}, timeout_s=args.timeout)
+    try:
+        job = spooler.submit(args.printer, "test", data, ref="test-print")
+    except PrintFailed as exc:
+        _err(str(exc.cause))
+        return EXIT_DEVICE
+    print(f"sent a {printer.language} test print ({len(data)} bytes) to {printer.url} ({job})")
+    return EXIT_OK
+
+
+def run_printer_status(args: argparse.Namespace, config: Config) -> int:
+    from packstation.adapters.devices.printer_status import query_escpos_status, query_zebra_status
+    from packstation.adapters.devices.transports import PrinterError, open_transport
+
+    printer = _printer_config(args, config)
+    if not printer.url:
+        _err(f"no {args.printer} printer is configured")
+        return EXIT_CONFIG
+    try:
+        transport = open_transport(printer.url)
+        if printer.language == "zpl":
+            status: Any = query_zebra_status(transport)
+        elif printer.language == "escpos":
+            status = query_escpos_status(transport)
+        else:
+            _err(f"{printer.language} printers have no status query")
+            return EXIT_CONFIG
+    except PrinterError as exc:
+        _err(str(exc))
+        return EXIT_DEVICE
+    if args.json:
+        print(json.dumps({"ready": not status.problems, "problems": status.problems}))
+    else:
+        print("ready" if not status.problems else "; ".join(status.problems))
+    return EXIT_OK if not status.problems else EXIT_DEVICE
+
+
+# -- scanners -----------------------------------------------------------------------------
+def describe_scan(scan: Any) -> str:
+    from packstation.domain.barcodes import BarcodeError, interpret
+
+    head = f"{scan.source:<6} {scan.symbology or '-':<4} {scan.data!r}"
+    try:
+        code = interpret(scan)
+    except BarcodeError as exc:
+        return f"{head}  rejected: {exc}"
+    parts = [f"{code.kind.value} {code.value}"]
+    if code.lot:
+        parts.append(f"lot {code.lot}")
+    if code.expiry:
+        parts.append(f"expiry {code.expiry.isoformat()}")
+    if code.serial:
+        parts.append(f"serial {code.serial}")
+    return f"{head}  -> " + ", ".join(parts)
+
+
+def run_listen_scanner(args: argparse.Namespace, config: Config) -> int:
+    from packstation.adapters.devices.evdev_scanner import EvdevScannerReader
+    from packstation.adapters.devices.serial_scanner import SerialScannerReader
+
+    sc = config.scanner
+    if not sc.serial and not sc.evdev:
+        _err("no scanner is configured: set serial = [\"/dev/ttyACM0\"] or evdev = "
+             "[\"/dev/input/by-id/...-event-kbd\"] in [scanner] (wedge scanners type into the "
+             "station window instead)")
+        return EXIT_CONFIG
+    count = 0
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def on_scan(scan: Any) -> None:
+        nonlocal count
+        with lock:
+            if done.is_set():
+                return
+            print(describe_scan(scan), flush=True)
+            count += 1
+            if args.count and count >= args.count:
+                done.set()
+
+    def on_state(state: Any) -> None:
+        print(f"# {state}", file=sys.stderr, flush=True)
+
+    readers: list[Any] = [
+        SerialScannerReader(url, on_scan, baudrate=sc.baudrate, on_state=on_state)
+        for url in sc.serial
+    ]
+    readers += [EvdevScannerReader(p, on_scan, layout=sc.evdev_layout, on_state=on_state)
+                for p in sc.evdev]
+    for r in readers:
+        r.start()
+    print("listening; Ctrl-C to stop", file=sys.stderr, flush=True)
+    try:
+        done.wait(args.timeout)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for r in readers:
+            r.stop()
+    return EXIT_OK
+
+
+# -- simulators ---------------------------------------------------------------------------
+def _run_until_interrupted(commands: Callable[[str], None] | None = None) -> None:
+    """Feed stdin lines to *commands* (if any); then wait for Ctrl-C."""
+    try:
+        if commands is not None:
+            for line in sys.stdin:
+                if line.strip():
+                    commands(line.strip())
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+def _scale_command(sim: Any) -> Callable[[str], None]:
+    def handle(line: str) -> None:
+        word, _, arg = line.partition(" ")
+        on = arg.strip().lower() in ("on", "1", "true", "yes")
+        try:
+            if word.lstrip("-").isdigit():
+                sim.set_weight(int(word))
+            elif word in ("motion", "over", "silent", "garbage"):
+                if hasattr(sim, "set_silent"):  # a pty scale
+                    setter = {"motion": sim.set_motion, "over": sim.set_overload,
+                              "silent": sim.set_silent, "garbage": sim.set_garbage}[word]
+                    setter(on)
+                else:
+                    sim.set(**{word: on})
+            else:
+                print("commands: GRAMS | motion on|off | over on|off | silent on|off | "
+                      "garbage on|off", file=sys.stderr)
+                return
+        except AttributeError:
+            print(f"this simulator has no {word!r}", file=sys.stderr)
+            return
+        print(f"ok: {line}", flush=True)
+
+    return handle
+
+
+def run_simulate_scale(args: argparse.Namespace, config: Config) -> int:
+    if args.protocol == "hid-pos":
+        from packstation.adapters.devices.simulators.hid import FakeHidScale
+
+        sim: Any = FakeHidScale(args.grams)
+        port = sim.path
+    else:
+        from packstation.adapters.devices.simulators.pty_scale import PtyScaleSimulator
+
+        sim = PtyScaleSimulator(args.protocol, args.grams, unit=args.unit)
+        port = sim.port
+    print(f"{args.protocol} scale simulator on {port}", flush=True)
+    print(f'config: [scale] port = "{port}"  protocol = "{args.protocol}"'
+          + (f'  unit = "{args.unit}"' if args.protocol == "toledo-8217" else ""), flush=True)
+    print("type a weight in grams, or: motion on|off, over on|off, silent on|off, garbage on|off",
+          file=sys.stderr, flush=True)
+    try:
+        _run_until_interrupted(_scale_command(sim))
+    finally:
+        sim.stop()
+    return EXIT_OK
+
+
+def run_simulate_printer(args: argparse.Namespace, config: Config) -> int:
+    from packstation.adapters.devices.simulators.tcp_printer import TcpPrinterSimulator
+
+    sim = TcpPrinterSimulator(port=args.port)
+    print(f"label printer simulator on {sim.url}", flush=True)
+    print(f'config: [label_printer] url = "{sim.url}"  language = "zpl"', flush=True)
+    stop = threading.Event()
+
+    def report() -> None:
+        seen = 0
+        while not stop.is_set():
+            jobs = sim.wait_for_jobs(seen + 1, timeout_s=0.2)
+            for job in jobs[seen:]:
+                print(f"job {seen + 1}: {len(job)} bytes: {job[:60]!r}", flush=True)
+                seen += 1
+
+    t = threading.Thread(target=report, daemon=True)
+    t.start()
+    try:
+        _run_until_interrupted()
+    finally:
+        stop.set()
+        t.join(2)
+        sim.stop()
+    return EXIT_OK
+
+
+def run_simulate_scanner(args: argparse.Namespace, config: Config) -> int:
+    from packstation.adapters.devices.simulators.pty_scanner import PtyScannerSimulator
+
+    sim = PtyScannerSimulator(terminator=args.terminator, aim=args.aim or None)
+    print(f"serial scanner simulator on {sim.port}", flush=True)
+    print(f'config: [scanner] serial = ["{sim.port}"]', flush=True)
+    print("each line you type is sent as a scan (use \\x1d for GS)", file=sys.stderr, flush=True)
+    try:
+        _run_until_interrupted(lambda line: sim.scan(line.replace("\\x1d", "\x1d")))
+    finally:
+        sim.stop()
+    return EXIT_OK
