@@ -51,10 +51,13 @@ class EscposDocument:
     def lines(
         self, text: str, bold: bool = False, double: bool = False, align: str = "left"
     ) -> None:
+        if double and any(len(word) > self.columns // 2 for word in text.split()):
+            double = False  # shrink rather than cut a long name in the middle
         self.style(bold, double, align)
         width = self.columns // 2 if double else self.columns
         for paragraph in text.splitlines() or [""]:
-            for line in textwrap.wrap(paragraph, width, break_long_words=True) or [""]:
+            wrapped = textwrap.wrap(paragraph, width, break_long_words=True, break_on_hyphens=False)
+            for line in wrapped or [""]:
                 self.p.text(line + "\n")
 
     def rule(self) -> None:

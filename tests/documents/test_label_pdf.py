@@ -1,0 +1,96 @@
+"""PDF shipping labels, rasterised with pdftoppm and read back with zbarimg and pdftotext."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from doc_read import pdf_info, pdf_symbols, pdf_text
+from test_label_zpl import LONG_TO
+
+from packstation.adapters.documents import render_label
+from packstation.adapters.documents.demo import demo_label
+from packstation.adapters.documents.label_layout import qr_payload
+from packstation.adapters.documents.pdf_label import render_label_pdf, render_labels_pdf
+from packstation.domain.documents import DocumentDataError
+
+PT_PER_MM = 72 / 25.4
+
+
+@pytest.mark.parametrize(("size", "w_mm", "h_mm"), [("4x6", 101.6, 152.4), ("100x150", 100, 150)])
+def test_label_pdf_page_size_barcodes_and_text(
+    tmp_path: Path, size: str, w_mm: float, h_mm: float
+) -> None:
+    data = demo_label()
+    pdf = render_label_pdf(data, size)
+    info = pdf_info(pdf, tmp_path)
+    w, h = (float(v) for v in re.findall(r"[\d.]+", info["Page size"])[:2])
+    assert w == pytest.approx(w_mm * PT_PER_MM, abs=0.5) and h == pytest.approx(
+        h_mm * PT_PER_MM, abs=0.5
+    )
+    (page,) = pdf_symbols(pdf, tmp_path, dpi=200)
+    found = {(s.type, s.gs1, s.data) for s in page}
+    assert ("CODE-128", True, "00" + data.sscc) in found
+    assert ("QR-Code", False, qr_payload(data)) in found
+    assert ("CODE-128", False, data.tracking_number) in found
+    text = pdf_text(pdf, tmp_path)
+    for expected in (
+        "Zoë Παπαδοπούλου",
+        "Ёлка и Ко",
+        "Carton 1 of 2",
+        "2.345 kg",
+        "(00) 0 0614141 000000001 2",
+    ):
+        assert expected in text
+
+
+def test_label_without_tracking_number_says_so(tmp_path: Path) -> None:
+    pdf = render_label_pdf(replace(demo_label(), tracking_number=None))
+    (page,) = pdf_symbols(pdf, tmp_path)
+    assert [s.data for s in page if s.type == "CODE-128" and not s.gs1] == []
+    assert "assigned by the carrier" in pdf_text(pdf, tmp_path)
+
+
+def test_long_text_stays_on_the_pdf_label(tmp_path: Path) -> None:
+    data = replace(demo_label(), ship_to=LONG_TO, carrier="Deutsche Post DHL Paket International")
+    for size in ("4x6", "100x150"):
+        pdf = tmp_path / f"long-{size}.pdf"
+        pdf.write_bytes(render_label_pdf(data, size))
+        html = subprocess.run(
+            ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        page = re.search(r'<page width="([\d.]+)" height="([\d.]+)"', html)
+        assert page
+        pw, ph = float(page.group(1)), float(page.group(2))
+        words = re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+            html,
+        )
+        assert len(words) > 30
+        for x0, y0, x1, y1, word in words:
+            assert float(x0) >= 0 and float(y0) >= 0, word
+            assert float(x1) <= pw - 1 * PT_PER_MM, f"{word!r} runs off the label ({size})"
+            assert float(y1) <= ph - 1 * PT_PER_MM, f"{word!r} runs off the label ({size})"
+        text = pdf_text(pdf.read_bytes(), tmp_path)
+        assert "Κωνσταντινοπούλου" in text and "Логистика" in text and "Lüdenscheidt" in text
+
+
+def test_several_labels_one_page_each(tmp_path: Path) -> None:
+    labels = [demo_label(1, 3), demo_label(2, 3), demo_label(3, 3)]
+    pdf = render_labels_pdf(labels)
+    pages = pdf_symbols(pdf, tmp_path, dpi=150)
+    assert len(pages) == 3
+    for data, page in zip(labels, pages, strict=True):
+        assert "00" + data.sscc in {s.data for s in page if s.gs1}
+
+
+def test_render_label_dispatches_by_language() -> None:
+    data = demo_label()
+    assert render_label(data, "zpl").startswith(b"^XA\n^CI28")
+    assert render_label(data, "pdf").startswith(b"%PDF")
+    assert render_label(data, "escpos").startswith(b"\x1b@")
+    with pytest.raises(DocumentDataError, match="zpl, escpos, pdf"):
+        render_label(data, "epl")
