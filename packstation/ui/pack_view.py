@@ -1,0 +1,192 @@
+"""The pack view: order header, the lines to scan, and the cartons (open one with its expected weight)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from packstation.domain.packing import CartonStatus, PackSession
+from packstation.ui import theme
+from packstation.ui.lines_model import LinesModel
+
+
+def _value_label(bold: bool = False, size: int = 15) -> QLabel:
+    label = QLabel()
+    label.setFont(theme.font(size, bold=bold))
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    label.setWordWrap(True)
+    return label
+
+
+class OrderHeader(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("orderHeader")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        grid = QGridLayout(self)
+        grid.setHorizontalSpacing(24)
+        self.order_id = _value_label(bold=True, size=24)
+        self.channel = _value_label()
+        self.carrier = _value_label()
+        self.ship_to = _value_label()
+        self.payment = _value_label(bold=True)
+        grid.addWidget(self.order_id, 0, 0, 2, 1)
+        for col, (title, widget) in enumerate(
+            (("Channel", self.channel), ("Carrier", self.carrier), ("Ship to", self.ship_to),
+             ("Payment", self.payment)), start=1):
+            caption = QLabel(title.upper())
+            caption.setFont(theme.font(10, bold=True))
+            caption.setStyleSheet("color: #5f6b73;")
+            grid.addWidget(caption, 0, col)
+            grid.addWidget(widget, 1, col)
+        grid.setColumnStretch(3, 2)
+
+    def show_session(self, session: PackSession) -> None:
+        o = session.order
+        self.order_id.setText(o.order_id)
+        self.channel.setText(o.channel)
+        self.carrier.setText(f"{o.carrier} {o.service}".strip())
+        a = o.ship_to
+        place = " ".join(x for x in (a.postcode, a.city) if x)
+        self.ship_to.setText(", ".join(x for x in (a.name, a.line1, a.line2, place, a.country) if x))
+        cod = o.cod_amount
+        if cod is not None:
+            self.payment.setText(f"CASH ON DELIVERY — collect {o.currency} {cod:.2f}")
+            self.payment.setStyleSheet("color: #8a1c00;")
+        else:
+            self.payment.setText(f"Prepaid ({o.payment_status})")
+            self.payment.setStyleSheet("")
+
+
+class CartonPanel(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("cartonPanel")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setMinimumWidth(300)
+        box = QVBoxLayout(self)
+        title = QLabel("CARTONS")
+        title.setFont(theme.font(10, bold=True))
+        title.setStyleSheet("color: #5f6b73;")
+        self.open_carton = _value_label(bold=True, size=18)
+        self.expected = _value_label(bold=True, size=22)
+        self.contents = _value_label(size=13)
+        self.closed = _value_label(size=13)
+        box.addWidget(title)
+        box.addWidget(self.open_carton)
+        box.addWidget(self.expected)
+        box.addWidget(self.contents)
+        box.addSpacing(12)
+        box.addWidget(self.closed)
+        box.addStretch(1)
+
+    def show_session(self, session: PackSession) -> None:
+        carton = session.open_carton
+        if carton is None:
+            self.open_carton.setText("No carton open")
+            self.expected.setText("Scan a carton barcode (BOX-S, BOX-M, …)")
+            self.expected.setFont(theme.font(14))
+            self.contents.setText("")
+        else:
+            state = " — BLOCKED" if carton.status is CartonStatus.BLOCKED else ""
+            self.open_carton.setText(f"Carton {carton.seq}: {carton.type.name} ({carton.type.code}){state}")
+            self.expected.setFont(theme.font(22, bold=True))
+            expected = session.expected_weight(carton)
+            text = f"Expected {expected:,} g".replace(",", " ")
+            if carton.measured_g is not None:
+                text += f"\nMeasured {carton.measured_g:,} g".replace(",", " ")
+            self.expected.setText(text)
+            counts: dict[str, int] = {}
+            for item in carton.items:
+                counts[item.sku] = counts.get(item.sku, 0) + item.qty
+            self.contents.setText(
+                "\n".join(f"{qty} × {session.products[sku].name}" for sku, qty in counts.items())
+                or "Empty: scan the items."
+            )
+        sealed = [c for c in session.cartons if c.status is CartonStatus.CLOSED]
+        self.closed.setText("\n".join(
+            f"✔ Carton {c.seq} {c.type.code}: {c.measured_g} g, SSCC {c.sscc}" for c in sealed))
+
+
+class PackView(QWidget):
+    """The order being packed; when none is open, an invitation to scan one."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stack = QStackedWidget()
+        # no order
+        self.idle = QWidget()
+        idle_box = QVBoxLayout(self.idle)
+        self.greeting = _value_label(bold=True, size=28)
+        self.greeting.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint = _value_label(size=16)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        idle_box.addStretch(1)
+        idle_box.addWidget(self.greeting)
+        idle_box.addWidget(self.hint)
+        idle_box.addStretch(2)
+        # an order
+        self.order = QWidget()
+        self.header = OrderHeader()
+        self.model = LinesModel()
+        self.table = QTableView()
+        self.table.setObjectName("linesTable")
+        self.table.setModel(self.model)
+        self.table.setFont(theme.font(15))
+        self.table.horizontalHeader().setFont(theme.font(12, bold=True))
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setWordWrap(False)
+        self.cartons = CartonPanel()
+        body = QHBoxLayout()
+        body.addWidget(self.table, 3)
+        body.addWidget(self.cartons, 1)
+        order_box = QVBoxLayout(self.order)
+        order_box.setContentsMargins(0, 0, 0, 0)
+        order_box.addWidget(self.header)
+        order_box.addLayout(body, 1)
+        self.stack.addWidget(self.idle)
+        self.stack.addWidget(self.order)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+
+    def show_idle(self, user_name: str, suggestions: list[tuple[str, str]]) -> None:
+        self.model.set_session(None)
+        self.greeting.setText(f"{user_name}: scan an order number or tote")
+        hint = "Scan the order number on the picklist, or the tote barcode."
+        if suggestions:
+            hint += "\n\nDemo orders ready to pack (type one, then Enter):\n" + "\n".join(
+                f"{order_id}   (tote {tote})" for order_id, tote in suggestions)
+        self.hint.setText(hint)
+        self.stack.setCurrentWidget(self.idle)
+
+    def show_session(self, session: PackSession, last_sku: str | None) -> None:
+        self.header.show_session(session)
+        self.model.set_session(session)
+        self.cartons.show_session(session)
+        row = self.model.row_of_sku(last_sku) if last_sku else -1
+        if row >= 0:
+            self.table.selectRow(row)
+            self.table.scrollTo(self.model.index(row, 0))
+        else:
+            self.table.clearSelection()
+        self.stack.setCurrentWidget(self.order)
