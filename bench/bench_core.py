@@ -13,6 +13,7 @@ The figures are for the machine it runs on; docs/benchmarks.md records the refer
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOG_SIZE = 50_000
 ORDER_LINES = 100
 SCANS = 2_000
+SCAN_RUNS = 3  # p99 of each run; the median run is held against the target
 IMPORT_ORDERS = 20_000
 START_RUNS = 5
 
@@ -99,6 +101,18 @@ def _order(order_id: str, lines: list[dict[str, Any]], i: int) -> dict[str, Any]
 # --- measurements (each runs in its own subprocess) -------------------------------------------
 
 
+def _pressure() -> dict[str, int]:
+    """Microseconds some task on the machine stalled for CPU and for I/O (Linux PSI), if available."""
+    out: dict[str, int] = {}
+    for what in ("cpu", "io"):
+        try:
+            text = Path(f"/proc/pressure/{what}").read_text()
+        except OSError:
+            continue
+        out[what] = int(text.split("total=", 1)[1].split()[0])  # first line: "some"
+    return out
+
+
 def measure_scan(tmp: Path) -> dict[str, Any]:
     """2,000 item scans through Bench.scan on a 100-line order; every one must be ACCEPTED."""
     from packstation.domain.packing import Verdict
@@ -110,6 +124,8 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
     catalog_s = _import_catalog(station, products)
     plain = [p for p in products if p["tracking"] == "none"]
     picks = random.Random(3).sample(plain, ORDER_LINES)
+    del products, plain  # the station does not hold the catalog in memory; neither do we while timing
+    gc.collect()
     per_line = -(-SCANS // ORDER_LINES)
     lines = [{"sku": p["sku"], "qty": per_line, "unit_price": "9.95"} for p in picks]
     report = import_records(station.ctx.uow, "orders", [("record 1", _order("SO-BENCH-1", lines, 1))], "bench order")
@@ -125,14 +141,19 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
 
     codes = [p["barcodes"][0] for p in picks]
     times: list[float] = []
-    clock = time.perf_counter_ns
+    cpu: list[float] = []
+    clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
+    stalls_before, began = _pressure(), clock()
     for n in range(SCANS):
         code = codes[n % ORDER_LINES]  # round-robin over the lines, like a mixed tote
-        start = clock()
+        start, cpu_start = clock(), cpu_clock()
         outcome = bench.scan(code)
+        cpu.append((cpu_clock() - cpu_start) / 1e6)
         times.append((clock() - start) / 1e6)
         if outcome.verdict is not Verdict.ACCEPTED:
             raise SystemExit(f"scan {n + 1} ({code}): expected ACCEPTED, got {outcome.verdict}: {outcome.message}")
+    span_us = (clock() - began) / 1e3
+    stalls = {k: (v - stalls_before[k]) / span_us * 100 for k, v in _pressure().items() if k in stalls_before}
     with station.uow(readonly=True) as uow:
         stored = uow.count("scans")
     station.close()
@@ -144,6 +165,9 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
         "p99_ms": _percentile(times, 99),
         "max_ms": max(times),
         "mean_ms": statistics.fmean(times),
+        "cpu_p50_ms": _percentile(cpu, 50),
+        "cpu_p99_ms": _percentile(cpu, 99),
+        "stall_pct": stalls,
     }
 
 
@@ -328,17 +352,34 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((what, figure, target, "" if ok is None else _mark(ok), f"{peak:.0f} MiB" if peak else ""))
 
     if "scan" in wanted:
-        print("measuring scan verdicts (2,000 scans, 50,000-product catalog)…", flush=True)
-        fig, peak, err = run_measurement("scan")
-        if fig is None:
-            row("scan verdict", "FAILED", f"p99 <= {TARGET_SCAN_P99_MS:g} ms", False, peak)
-            notes.append("scan: " + err)
+        print(f"measuring scan verdicts ({SCAN_RUNS} runs of {SCANS:,} scans, {CATALOG_SIZE:,}-product catalog)…", flush=True)
+        runs: list[dict[str, Any]] = []
+        peaks: list[float] = []
+        for _ in range(SCAN_RUNS):
+            fig, peak, err = run_measurement("scan")
+            peaks.append(peak)
+            if fig is None:
+                notes.append("scan: " + err)
+                break
+            runs.append(fig)
+        if len(runs) < SCAN_RUNS:
+            row("scan verdict", "FAILED", f"p99 <= {TARGET_SCAN_P99_MS:g} ms", False, max(peaks))
         else:
-            row("scan verdict p50", f"{fig['p50_ms']:.2f} ms", "", None, peak)
-            row("scan verdict p99", f"{fig['p99_ms']:.2f} ms", f"<= {TARGET_SCAN_P99_MS:g} ms",
-                fig["p99_ms"] <= TARGET_SCAN_P99_MS)
-            row("scan verdict mean / max", f"{fig['mean_ms']:.2f} / {fig['max_ms']:.1f} ms")
-            row("(set-up) catalog import 50,000", f"{fig['catalog_s']:.1f} s ({CATALOG_SIZE / fig['catalog_s']:,.0f}/s)")
+            def med(key: str) -> float:
+                return statistics.median(r[key] for r in runs)
+
+            each = ", ".join(f"{r['p99_ms']:.2f}" for r in runs)
+            row("scan verdict p50", f"{med('p50_ms'):.2f} ms", "", None, max(peaks))
+            row(f"scan verdict p99 (runs: {each})", f"{med('p99_ms'):.2f} ms", f"<= {TARGET_SCAN_P99_MS:g} ms",
+                med("p99_ms") <= TARGET_SCAN_P99_MS)
+            row("scan verdict mean / max", f"{med('mean_ms'):.2f} / {max(r['max_ms'] for r in runs):.1f} ms")
+            row("scan CPU time p50 / p99", f"{med('cpu_p50_ms'):.2f} / {med('cpu_p99_ms'):.2f} ms", "(thread CPU only)")
+            row("(set-up) catalog import 50,000", f"{med('catalog_s'):.1f} s ({CATALOG_SIZE / med('catalog_s'):,.0f}/s)")
+            stalls = [r["stall_pct"] for r in runs if r["stall_pct"]]
+            if stalls:
+                notes.append("while scanning, some task on this machine was stalled waiting for CPU / I/O "
+                             + ", ".join(f"{s.get('cpu', 0):.0f} % / {s.get('io', 0):.0f} %" for s in stalls)
+                             + " of the time (Linux PSI, per run); high values mean other work on the shared machine")
     if "commit" in wanted:
         print("measuring a bare SQLite commit…", flush=True)
         fig, peak, err = run_measurement("commit")
