@@ -1,0 +1,205 @@
+"""`packstation devices ...` driven through packstation.cli.main with configs pointing at simulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from packstation.adapters.devices.simulators.hid import FakeHidScale
+from packstation.adapters.devices.simulators.pty_scanner import PtyScannerSimulator
+from packstation.cli import main
+from packstation.domain.barcodes import GS
+
+
+@pytest.mark.parametrize("protocol", ["mt-sics", "cas", "toledo-8217", "adam"])
+def test_read_scale_json(scale_sim, write_config, capsys, protocol):
+    sim = scale_sim(protocol, 2345)
+    cfg = write_config(f'[scale]\nport = "{sim.port}"\nprotocol = "{protocol}"\nbaudrate = 9600\n')
+    assert main(["--config", cfg, "devices", "read-scale", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"grams": 2345, "stable": True}
+
+
+def test_read_scale_hid(write_config, capsys):
+    with FakeHidScale(640) as sim:
+        cfg = write_config(f'[scale]\nport = "{sim.path}"\nprotocol = "hid-pos"\n')
+        assert main(["--config", cfg, "devices", "read-scale", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["grams"] == 640
+
+
+def test_read_scale_failure_goes_to_stderr_with_nonzero_exit(scale_sim, write_config, capsys):
+    sim = scale_sim("mt-sics", 2345)
+    sim.set_overload(True)
+    cfg = write_config(f'[scale]\nport = "{sim.port}"\nprotocol = "mt-sics"\n')
+    assert main(["--config", cfg, "devices", "read-scale", "--json", "--timeout", "2"]) == 1
+    out = capsys.readouterr()
+    assert out.out == "" and "over capacity" in out.err
+
+
+def test_read_scale_unknown_protocol_is_a_config_error(write_config, capsys):
+    cfg = write_config('[scale]\nport = "/dev/ttyS0"\nprotocol = "avery"\n')
+    assert main(["--config", cfg, "devices", "read-scale", "--json"]) == 2
+    assert "protocol 'avery' is unknown" in capsys.readouterr().err
+
+
+def test_test_print_zpl_reaches_the_printer(printer_sim, write_config, capsys):
+    cfg = write_config(
+        f'[station]\nid = "B7"\n[label_printer]\nurl = "{printer_sim.url}"\nlanguage = "zpl"\n'
+    )
+    assert main(["--config", cfg, "devices", "test-print"]) == 0
+    (job,) = printer_sim.wait_for_jobs(1)
+    assert job.startswith(b"^XA") and job.rstrip().endswith(b"^XZ") and b"^FDTEST-B7^FS" in job
+    assert "sent a zpl test print" in capsys.readouterr().out
+
+
+def test_test_print_escpos_and_pdf(printer_sim, write_config):
+    cfg = write_config(f'[label_printer]\nurl = "{printer_sim.url}"\nlanguage = "escpos"\n'
+                       f'[document_printer]\nurl = "{printer_sim.url}"\nlanguage = "pdf"\n')
+    assert main(["--config", cfg, "devices", "test-print"]) == 0
+    assert main(["--config", cfg, "devices", "test-print", "--printer", "document"]) == 0
+    escpos_job, pdf_job = printer_sim.wait_for_jobs(2)
+    assert escpos_job.startswith(b"\x1b@") and pdf_job.startswith(b"%PDF-")
+
+
+def test_test_print_without_printer_says_so(write_config, capsys):
+    cfg = write_config("[station]\nid = \"B1\"\n")
+    assert main(["--config", cfg, "devices", "test-print"]) == 2
+    assert "no label printer is configured" in capsys.readouterr().err
+
+
+def test_test_print_refused(printer_sim, write_config, capsys):
+    printer_sim.set_fault("refuse")
+    cfg = write_config(f'[label_printer]\nurl = "{printer_sim.url}"\nlanguage = "zpl"\n')
+    assert main(["--config", cfg, "devices", "test-print", "--timeout", "2"]) == 1
+    assert "refused the connection" in capsys.readouterr().err
+
+
+def test_printer_status(printer_sim, write_config, capsys):
+    cfg = write_config(f'[label_printer]\nurl = "{printer_sim.url}"\nlanguage = "zpl"\n')
+    assert main(["--config", cfg, "devices", "printer-status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"ready": True, "problems": []}
+    printer_sim.paper_out = True
+    assert main(["--config", cfg, "devices", "printer-status"]) == 1
+    assert "out of labels" in capsys.readouterr().out
+
+
+def test_listen_scanner_prints_symbology_and_gs1_fields(write_config, capsys):
+    with PtyScannerSimulator(terminator="crlf") as sim:
+        cfg = write_config(f'[scanner]\nserial = ["{sim.port}"]\n')
+
+        def scan_when_ready():
+            deadline = time.monotonic() + 5
+            while "connected" not in capsys_err() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            sim.scan("01040063813339311725063010LOT42", aim="]C1")
+            sim.scan("CMD-CLOSE-CARTON")
+
+        err_parts: list[str] = []
+
+        def capsys_err() -> str:
+            err_parts.append(capsys.readouterr().err)
+            return "".join(err_parts)
+
+        t = threading.Thread(target=scan_when_ready)
+        t.start()
+        try:
+            rc = main(["--config", cfg, "devices", "listen-scanner", "--count", "2",
+                       "--timeout", "10"])
+        finally:
+            t.join(10)
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0
+    assert out[0].startswith("serial ]C1") and "gtin 04006381333931" in out[0]
+    assert "lot LOT42" in out[0] and "expiry 2025-06-30" in out[0]
+    assert "command CMD-CLOSE-CARTON" in out[1]
+    assert GS not in "".join(out)
+
+
+def test_listen_scanner_without_scanner(write_config, capsys):
+    assert main(["--config", write_config(""), "devices", "listen-scanner"]) == 2
+    assert "no scanner is configured" in capsys.readouterr().err
+
+
+def test_list_runs(capsys):
+    assert main(["devices", "list"]) == 0
+    assert capsys.readouterr().out.strip()
+
+
+def _start(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "packstation", *args], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _interrupt(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
+def test_simulate_scale_then_read_it(write_config, capsys):
+    proc = _start(["devices", "simulate", "scale", "--protocol", "cas", "--grams", "980"])
+    try:
+        first = proc.stdout.readline()
+        port = first.rsplit(" on ", 1)[1].strip()
+        proc.stdin.write("1500\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "config: " + f'[scale] port = "{port}"  protocol = "cas"'
+        assert proc.stdout.readline().strip() == "ok: 1500"
+        cfg = write_config(f'[scale]\nport = "{port}"\nprotocol = "cas"\n')
+        assert main(["--config", cfg, "devices", "read-scale", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["grams"] == 1500
+    finally:
+        assert _interrupt(proc) == 0
+
+
+def test_simulate_printer_prints_its_url_and_jobs():
+    from packstation.adapters.devices.transports import open_transport
+
+    proc = _start(["devices", "simulate", "printer"])
+    try:
+        url = proc.stdout.readline().rsplit(" on ", 1)[1].strip()
+        proc.stdout.readline()
+        open_transport(url).send(b"^XA^XZ", timeout_s=5)
+        assert proc.stdout.readline().startswith("job 1: 6 bytes")
+    finally:
+        assert _interrupt(proc) == 0
+
+
+def test_simulate_scanner_sends_typed_lines(write_config):
+    from packstation.adapters.devices.serial_scanner import SerialScannerReader
+
+    proc = _start(["devices", "simulate", "scanner", "--aim", "]E0"])
+    got = []
+    arrived = threading.Event()
+    try:
+        port = proc.stdout.readline().rsplit(" on ", 1)[1].strip()
+        connected = threading.Event()
+        reader = SerialScannerReader(
+            port, lambda s: (got.append(s), arrived.set()),
+            on_state=lambda st: connected.set() if st.status.value == "connected" else None,
+        ).start()
+        try:
+            assert connected.wait(5)
+            proc.stdin.write("4006381333931\n")
+            proc.stdin.flush()
+            assert arrived.wait(5)
+        finally:
+            reader.stop()
+    finally:
+        assert _interrupt(proc) == 0
+    assert (got[0].data, got[0].symbology) == ("4006381333931", "]E0")
