@@ -60,7 +60,7 @@ def _lines_table(lines: list[PickLine], st: Styles, width: float) -> Table:
     rows: list[list[object]] = [
         ["#", "Location", "Product", "Lot to take", "Qty", "For", "Scan", "Done"]
     ]
-    widths = [0.04, 0.12, 0.25, 0.15, 0.05, 0.12, 0.22, 0.05]
+    widths = [0.04, 0.12, 0.27, 0.14, 0.05, 0.12, 0.21, 0.05]
     bar_w = width * widths[6]
     for n, line in enumerate(lines, start=1):
         lot = f"<b>{escape(line.lot)}</b>" if line.lot else "any"
