@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from packstation.adapters.db import tables as t
 from packstation.domain.model import (
@@ -83,7 +83,9 @@ class SqlUnitOfWork:
             pass
         finally:
             self.conn.close()
-        if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
+        if isinstance(exc, DBAPIError):
+            # Constraint violations too: a unique SSCC or serial taken by another bench must
+            # reach the packer as "not saved, scan again", not crash the bench.
             raise _storage_error(exc) from exc
 
     def commit(self) -> None:
@@ -136,14 +138,20 @@ class SqlUnitOfWork:
 
     # --- counters -----------------------------------------------------------------------
     def next_counter(self, name: str, start: int = 1) -> int:
-        """The next value of a persistent counter; never hands out the same value twice."""
-        res = self.conn.execute(
-            update(t.counters).where(t.counters.c.name == name).values(value=t.counters.c.value + 1)
-        )
-        if res.rowcount == 0:
-            self.conn.execute(insert(t.counters).values(name=name, value=start))
-            return start
-        return int(self.conn.execute(select(t.counters.c.value).where(t.counters.c.name == name)).scalar_one())
+        """The next value of a persistent counter; never hands out the same value twice.
+
+        One upsert statement, so two benches creating the counter at the same moment do not
+        collide on its primary key; the row lock serialises them on PostgreSQL. The value is
+        only reserved once this unit of work commits (see ``services.packing._seal``).
+        """
+        c = t.counters.c
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        stmt = upsert(t.counters).values(name=name, value=start)
+        stmt = stmt.on_conflict_do_update(index_elements=[c.name], set_={"value": c.value + 1})
+        return int(self.conn.execute(stmt.returning(c.value)).scalar_one())
 
     # --- catalog ------------------------------------------------------------------------
     def products_by_sku(self, skus: Iterable[str]) -> dict[str, Product]:
