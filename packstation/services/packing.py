@@ -231,9 +231,8 @@ def _seal(
 ) -> Outcome:
     order = session.order
     try:
+        sscc = _reserve_sscc(ctx)
         with ctx.uow() as uow:
-            serial = uow.next_counter("sscc")
-            sscc = sscc18(ctx.sscc_extension, ctx.gs1_company_prefix, serial)
             uow.update_carton(
                 order.order_id, carton.seq, status=CartonStatus.CLOSED.value, measured_g=measured_g,
                 expected_g=expected_g, sscc=sscc, override_by=override_by,
@@ -269,6 +268,20 @@ def _seal(
     return Outcome(Verdict.CARTON_CLOSED, msg, data=out)
 
 
+def _reserve_sscc(ctx: PackingContext) -> str:
+    """Take the next SSCC in a transaction of its own, committed before the carton is sealed.
+
+    If sealing then fails (the database refuses it, or an SSCC already exists because the
+    counter was restored from an old backup), the number stays used and the next attempt gets
+    a fresh one: an SSCC is never handed out twice, and a retry never hits the same conflict.
+    GS1 allows gaps in serial references.
+    """
+    with ctx.uow() as uow:
+        serial = uow.next_counter("sscc")
+        uow.commit()
+    return sscc18(ctx.sscc_extension, ctx.gs1_company_prefix, serial)
+
+
 # --- item scans -----------------------------------------------------------------------------
 
 
@@ -278,10 +291,15 @@ def _store_item(ctx: PackingContext, session: PackSession, decision: ItemDecisio
         return Outcome(decision.verdict, decision.message, sku=decision.sku)
     item = decision.item
     order_id = session.order.order_id
+    carton = session.carton(item.carton_seq)
     try:
         with ctx.uow() as uow:
             uow.insert_scan(order_id, item)
             uow.add_packed(order_id, item.line_no, item.qty)
+            if carton.status is CartonStatus.BLOCKED:
+                # the packer is fixing a blocked carton: it is open again and must be re-weighed,
+                # on disk too, or a restart would bring back the stale block and weight
+                uow.update_carton(order_id, carton.seq, status=CartonStatus.OPEN.value, measured_g=None)
             uow.add_event(
                 "scan.recorded", order_id, item.user,
                 {"scan_id": item.scan_id, "sku": item.sku, "qty": item.qty, "carton": item.carton_seq,
@@ -378,20 +396,37 @@ def short_ship(ctx: PackingContext, session: PackSession, lead: User, reason: st
         return Outcome(Verdict.NOT_ALLOWED, "Nothing is missing: every line is complete.")
     if not reason.strip():
         return Outcome(Verdict.NOT_ALLOWED, "A short-ship needs a reason.")
+    if not session.items:
+        return Outcome(Verdict.NOT_ALLOWED, "Nothing is packed yet: a short-ship would send an empty parcel. "
+                       "Release the order (CMD-CANCEL) and ask a lead.")
     order_id = session.order.order_id
+    # Everything already packed is in sealed cartons: nothing is left to close, so the
+    # short-ship itself finishes the order (otherwise it would stay claimed for ever).
+    finishes = not any(c.is_open and c.items for c in session.cartons)
+    empty = [c for c in session.cartons if c.is_open and not c.items]
     try:
         with ctx.uow() as uow:
             for line in short:
                 uow.set_short(order_id, line.line_no, line.short + line.remaining, reason)
             uow.add_event("order.short_shipped", order_id, lead.name,
                           {"reason": reason, "lines": [{"sku": ln.sku, "short": ln.remaining} for ln in short]})
+            if finishes:
+                for c in empty:
+                    uow.delete_carton(order_id, c.seq)
+                uow.release_claim(order_id, status=OrderStatus.PACKED)
+                uow.add_event("order.packed", order_id, lead.name, {"cartons": len(session.cartons) - len(empty)})
             uow.commit()
     except StorageError as exc:
         return _storage_failed(exc)
     missing = sum(line.remaining for line in short)
     for line in short:
         line.short += line.remaining
-    return Outcome(Verdict.SHORT_SHIPPED, f"Short-ship approved by {lead.name}: {missing} item(s) will not ship. Close the carton.")
+    text = f"Short-ship approved by {lead.name}: {missing} item(s) will not ship."
+    if finishes:
+        session.cartons = [c for c in session.cartons if c not in empty]
+        session.order.status = OrderStatus.PACKED
+        return Outcome(Verdict.ORDER_COMPLETE, f"{text} Order {order_id} packed.", data={"order_complete": True})
+    return Outcome(Verdict.SHORT_SHIPPED, f"{text} Close the carton.")
 
 
 def is_carton_code(barcode: Barcode, prefix: str) -> bool:
