@@ -1,0 +1,481 @@
+"""Packing whole orders the way a packer does, on a real SQLite file.
+
+Every action goes through ``Bench.scan`` (badges, orders, command and carton barcodes, items,
+lot/expiry/serial answers) or the packing use cases, and the results are read back from the
+database: what a restart, another bench or ``packstation status`` would see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from packstation_tests_station import (
+    BUDS_EAN,
+    MUG_EAN,
+    NOT_IN_CATALOG_EAN,
+    SERUM_EAN,
+    TEE_EAN,
+    TEE_SIX,
+    TOY_EAN,
+    StationFactory,
+    stock,
+)
+
+from packstation.adapters.db import tables
+from packstation.bootstrap import Station
+from packstation.domain.barcodes import GS, sscc18
+from packstation.domain.model import User
+from packstation.domain.packing import Verdict
+from packstation.services import packing as p
+from packstation.services.bench import Bench
+from packstation.services.packing import Outcome
+from packstation.services.reports import NotFound, order_status
+from packstation.services.users import find_by_badge
+
+TEE_G, SERUM_G, MUG_G, BUDS_G = 200, 100, 350, 80
+BOX_S, BOX_M = 150, 280
+
+
+def play(bench: Bench, *scans: str) -> list[Verdict]:
+    return [bench.scan(s).verdict for s in scans]
+
+
+def expect(bench: Bench, scan: str, verdict: Verdict) -> Outcome:
+    outcome = bench.scan(scan)
+    assert outcome.verdict is verdict, f"{scan!r}: {outcome.verdict} {outcome.message}"
+    return outcome
+
+
+def close(bench: Bench, grams: int, verdict: Verdict = Verdict.CARTON_CLOSED) -> Outcome:
+    expect(bench, "CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT)
+    assert bench.awaiting_weight
+    outcome = bench.close_with_weight(grams)
+    assert outcome.verdict is verdict, f"close at {grams} g: {outcome.verdict} {outcome.message}"
+    return outcome
+
+
+def status(station: Station, order_id: str) -> dict[str, Any]:
+    return order_status(station.ctx.uow, order_id)
+
+
+def events(station: Station) -> int:
+    with station.uow(readonly=True) as uow:
+        return uow.count("events")
+
+
+def login_and_open(station: Station, order_id: str, badge: str = "PACKER-001") -> Bench:
+    bench = station.bench()
+    expect(bench, badge, Verdict.LOGGED_IN)
+    expect(bench, order_id, Verdict.ORDER_OPENED)
+    return bench
+
+
+def user(station: Station, badge: str) -> User:
+    with station.uow(readonly=True) as uow:
+        found = find_by_badge(uow, badge)
+    assert found is not None
+    return found
+
+
+def gs1(ean: str, **ai: str) -> str:
+    codes = {"lot": "10", "expiry": "17", "serial": "21"}
+    return "]C101" + ean.zfill(14) + GS.join(codes[k] + v for k, v in ai.items())
+
+
+# --- whole orders ---------------------------------------------------------------------------------
+
+
+def test_whole_order_in_two_cartons_packed_by_scans(station: Station) -> None:
+    bench = station.bench()
+    assert play(bench, "PACKER-001", "TOTE-002", "BOX-M") == [Verdict.LOGGED_IN, Verdict.ORDER_OPENED, Verdict.CARTON_OPENED]
+    assert play(bench, TEE_SIX, TEE_EAN, TEE_EAN) == [Verdict.ACCEPTED] * 3
+    assert play(bench, SERUM_EAN, "B-77", "271231") == [Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.ACCEPTED]
+    assert play(bench, gs1(MUG_EAN, lot="M-1")) == [Verdict.ACCEPTED]
+    first = close(bench, BOX_M + 8 * TEE_G + SERUM_G + MUG_G + 30)
+    assert "1" in first.message or "left" in first.message
+    assert play(bench, "BOX-S", BUDS_EAN, "SN-0001", gs1(BUDS_EAN, serial="SN-0002")) == [
+        Verdict.CARTON_OPENED, Verdict.NEEDS_SERIAL, Verdict.ACCEPTED, Verdict.ACCEPTED]
+    last = close(bench, BOX_S + 2 * BUDS_G, Verdict.ORDER_COMPLETE)
+    assert bench.session is None
+
+    doc = status(station, "SO-2")
+    assert doc["status"] == "packed" and doc["claimed_by"] is None
+    assert [(c["seq"], c["type"], c["status"]) for c in doc["cartons"]] == [(1, "BOX-M", "closed"), (2, "BOX-S", "closed")]
+    ssccs = [c["sscc"] for c in doc["cartons"]]
+    assert ssccs == [first.data["sscc"], last.data["sscc"]] and len(set(ssccs)) == 2
+    assert all(len(s) == 18 and s.startswith("00614141") for s in ssccs)
+    lines = {ln["sku"]: ln for ln in doc["lines"]}
+    assert {k: (v["packed"], v["qty"]) for k, v in lines.items()} == {
+        "TS-1": (8, 8), "CO-1": (1, 1), "HW-1": (1, 1), "EL-1": (2, 2)}
+    assert lines["CO-1"]["scans"][0]["lot"] == "B-77" and lines["CO-1"]["scans"][0]["expiry"] == "2027-12-31"
+    assert sorted(s["serial"] for s in lines["EL-1"]["scans"]) == ["SN-0001", "SN-0002"]
+    assert [s["carton"] for s in lines["EL-1"]["scans"]] == [2, 2]
+    kinds = [e["kind"] for e in doc["events"]]
+    assert kinds[:3] == ["order.received", "order.claimed", "carton.opened"]
+    assert kinds[-1] == "order.packed" and kinds.count("carton.closed") == 2 and kinds.count("scan.recorded") == 7
+
+
+def test_wrong_item_unknown_barcode_and_over_scan_count_nothing(station: Station) -> None:
+    bench = login_and_open(station, "SO-1")
+    expect(bench, "BOX-S", Verdict.CARTON_OPENED)
+    wrong = expect(bench, TOY_EAN, Verdict.WRONG_ITEM)
+    assert "Wooden puzzle" in wrong.message
+    expect(bench, NOT_IN_CATALOG_EAN, Verdict.UNKNOWN_BARCODE)
+    expect(bench, TEE_SIX, Verdict.OVER_SCAN)  # six for a line of two
+    assert play(bench, TEE_EAN, TEE_EAN) == [Verdict.ACCEPTED] * 2
+    expect(bench, TEE_EAN, Verdict.OVER_SCAN)
+    doc = status(station, "SO-1")
+    assert doc["lines"][0]["packed"] == 2 and len(doc["lines"][0]["scans"]) == 2
+
+
+def test_quantity_command_counts_the_next_item(station: Station) -> None:
+    bench = login_and_open(station, "SO-5")
+    assert play(bench, "BOX-S", "CMD-QTY", "3", TEE_EAN) == [
+        Verdict.CARTON_OPENED, Verdict.NEEDS_QTY, Verdict.QTY_SET, Verdict.ACCEPTED]
+    close(bench, BOX_S + 3 * TEE_G, Verdict.ORDER_COMPLETE)
+    assert status(station, "SO-5")["lines"][0]["scans"][0]["qty"] == 3
+
+
+def test_expired_lot_is_refused_by_the_fixed_clock_date(station: Station) -> None:
+    bench = login_and_open(station, "SO-2")
+    expect(bench, "BOX-M", Verdict.CARTON_OPENED)
+    expect(bench, gs1(SERUM_EAN, expiry="260309", lot="OLD"), Verdict.EXPIRED_LOT)  # today is 2026-03-10
+    expect(bench, gs1(SERUM_EAN, expiry="260310", lot="NEW"), Verdict.ACCEPTED)
+
+
+def test_serial_shipped_in_another_order_is_refused_until_undone(station: Station) -> None:
+    bench = login_and_open(station, "SO-4")
+    assert play(bench, "BOX-S", gs1(BUDS_EAN, serial="SN-9")) == [Verdict.CARTON_OPENED, Verdict.ACCEPTED]
+    close(bench, BOX_S + BUDS_G, Verdict.ORDER_COMPLETE)
+    expect(bench, "SO-2", Verdict.ORDER_OPENED)
+    expect(bench, "BOX-M", Verdict.CARTON_OPENED)
+    expect(bench, gs1(BUDS_EAN, serial="SN-9"), Verdict.SERIAL_ALREADY_SHIPPED)
+    expect(bench, gs1(BUDS_EAN, serial="SN-10"), Verdict.ACCEPTED)
+    expect(bench, "CMD-UNDO", Verdict.UNDONE)  # SN-10 is free again
+    expect(bench, BUDS_EAN, Verdict.NEEDS_SERIAL)
+    expect(bench, "SN-10", Verdict.ACCEPTED)
+
+
+# --- SSCCs ------------------------------------------------------------------------------------------------
+
+
+def pack_single(station: Station, order_id: str, grams: int, scans: tuple[str, ...]) -> str:
+    bench = login_and_open(station, order_id)
+    assert play(bench, "BOX-S", *scans) == [Verdict.CARTON_OPENED] + [Verdict.ACCEPTED] * len(scans)
+    return close(bench, grams, Verdict.ORDER_COMPLETE).data["sscc"]
+
+
+def test_ssccs_keep_counting_across_a_new_station_on_the_same_file(station: Station, make_station: StationFactory) -> None:
+    first = pack_single(station, "SO-1", BOX_S + 2 * TEE_G, (TEE_EAN, TEE_EAN))
+    station.close()
+    again = make_station("BENCH-01")
+    second = pack_single(again, "SO-5", BOX_S + 3 * TEE_G, (TEE_EAN,) * 3)
+    assert int(second[8:17]) == int(first[8:17]) + 1
+    with again.uow(readonly=True) as uow:
+        rows = uow.select_rows("cartons")
+    assert sorted(r["sscc"] for r in rows) == sorted([first, second])
+
+
+def test_failed_seal_burns_its_sscc_and_the_retry_gets_a_new_one(station: Station) -> None:
+    """A counter behind the SSCCs in use (restored backup) must not block closing for ever."""
+    prefix = station.ctx.gs1_company_prefix
+    taken = sscc18(station.ctx.sscc_extension, prefix, 1)
+    with station.uow() as uow:  # a carton of another order already carries serial 1
+        uow.update_row("orders", {"order_id": "SO-HOLD"}, {"status": "packed"})
+        uow.conn.execute(sa.insert(tables.cartons).values(
+            id=str(uuid.uuid4()), order_id="SO-HOLD", seq=1, type_code="BOX-S", status="closed", sscc=taken,
+            opened_by="restore", station_id="OLD", opened_at=station.ctx.clock()))
+        uow.commit()
+    bench = login_and_open(station, "SO-1")
+    assert play(bench, "BOX-S", TEE_EAN, TEE_EAN) == [Verdict.CARTON_OPENED, Verdict.ACCEPTED, Verdict.ACCEPTED]
+    before = events(station)
+    expect(bench, "CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT)
+    failed = bench.close_with_weight(BOX_S + 2 * TEE_G)
+    assert failed.verdict is Verdict.STORAGE_FAILED and "NOT SAVED" in failed.message
+    assert events(station) == before  # nothing of the failed close was stored
+    doc = status(station, "SO-1")
+    assert doc["status"] == "packing" and doc["cartons"][0]["status"] == "open" and doc["cartons"][0]["sscc"] is None
+    retry = close(bench, BOX_S + 2 * TEE_G, Verdict.ORDER_COMPLETE)
+    assert retry.data["sscc"] == sscc18(0, prefix, 2)
+
+
+def test_sscc_counter_is_not_reused_after_a_rolled_back_unit_of_work(station: Station) -> None:
+    with station.uow() as uow:
+        assert uow.next_counter("sscc") == 1
+        uow.commit()
+    with station.uow() as uow:
+        assert uow.next_counter("sscc") == 2
+        # no commit: rolled back, value 2 was never handed to anyone
+    with station.uow() as uow:
+        assert uow.next_counter("sscc") == 2
+        assert uow.next_counter("sscc") == 3
+        uow.commit()
+    sscc = pack_single(station, "SO-1", BOX_S + 2 * TEE_G, (TEE_EAN, TEE_EAN))
+    assert int(sscc[8:17]) == 4
+
+
+# --- cartons: blocked, fixed, overridden --------------------------------------------------------------------
+
+
+def test_lead_overrides_a_blocked_carton_with_a_badge_scan(station: Station) -> None:
+    bench = login_and_open(station, "SO-1")
+    assert play(bench, "BOX-S", TEE_EAN, TEE_EAN) == [Verdict.CARTON_OPENED] + [Verdict.ACCEPTED] * 2
+    blocked = close(bench, 900, Verdict.CARTON_BLOCKED)
+    assert blocked.data["expected_g"] == BOX_S + 2 * TEE_G and blocked.data["allowed_g"] == 28
+    expect(bench, "PACKER-002", Verdict.UNKNOWN_BARCODE)  # a packer's badge overrides nothing
+    done = expect(bench, "LEAD-001", Verdict.ORDER_COMPLETE)
+    carton = status(station, "SO-1")["cartons"][0]
+    assert (carton["status"], carton["weight_g"], carton["override_by"], carton["sscc"]) == (
+        "closed", 900, "Lee Lead", done.data["sscc"])
+    assert "carton.overridden" in [e["kind"] for e in status(station, "SO-1")["events"]]
+
+
+def test_blocked_carton_fixed_by_a_scan_is_open_again_after_a_restart(station: Station, make_station: StationFactory) -> None:
+    bench = login_and_open(station, "SO-1")
+    play(bench, "BOX-S", TEE_EAN)
+    close(bench, BOX_S + 2 * TEE_G, Verdict.CARTON_BLOCKED)  # weighed with both tees, only one scanned
+    expect(bench, TEE_EAN, Verdict.ACCEPTED)
+    assert status(station, "SO-1")["cartons"][0]["status"] == "open"
+    assert status(station, "SO-1")["cartons"][0]["weight_g"] is None
+    again = make_station("BENCH-01").bench()
+    expect(again, "PACKER-001", Verdict.LOGGED_IN)
+    assert again.session is not None and again.session.open_carton is not None
+    assert again.session.open_carton.status.value == "open"
+    close(again, BOX_S + 2 * TEE_G, Verdict.ORDER_COMPLETE)
+
+
+def test_blocked_carton_fixed_by_undoing_the_extra_item(station: Station) -> None:
+    bench = login_and_open(station, "SO-1")
+    play(bench, "BOX-S", TEE_EAN, TEE_EAN)
+    close(bench, BOX_S + TEE_G, Verdict.CARTON_BLOCKED)  # one tee fell out
+    expect(bench, "CMD-UNDO", Verdict.UNDONE)
+    assert status(station, "SO-1")["cartons"][0]["status"] == "open"
+    close(bench, BOX_S + TEE_G, Verdict.CARTON_CLOSED)
+    doc = status(station, "SO-1")
+    assert doc["lines"][0]["packed"] == 1 and doc["undone_scans"] == 1
+
+
+def test_new_carton_command_and_carton_swap(station: Station) -> None:
+    bench = login_and_open(station, "SO-1")
+    expect(bench, "CMD-NEW-CARTON", Verdict.CARTON_OPENED)  # no carton yet: the lightest type
+    swapped = expect(bench, "BOX-M", Verdict.CARTON_OPENED)  # empty carton: swapped, not a second one
+    assert "now a Medium box" in swapped.message
+    expect(bench, TEE_EAN, Verdict.ACCEPTED)
+    expect(bench, "BOX-S", Verdict.NOT_ALLOWED)  # still open with an item in it
+    expect(bench, "BOX-NONE", Verdict.INVALID_SCAN)
+    assert [(c["seq"], c["type"]) for c in status(station, "SO-1")["cartons"]] == [(1, "BOX-M")]
+
+
+# --- undo ---------------------------------------------------------------------------------------------------
+
+
+def test_undo_own_scan_only_and_a_lead_undoes_anyones(station: Station) -> None:
+    bench = login_and_open(station, "SO-5")
+    play(bench, "BOX-S", TEE_EAN)
+    bench.logout()
+    expect(bench, "PACKER-002", Verdict.LOGGED_IN)  # resumes the order on this bench
+    expect(bench, "CMD-UNDO", Verdict.NOTHING_TO_UNDO)
+    expect(bench, "CMD-LOGOUT", Verdict.LOGGED_OUT)
+    expect(bench, "LEAD-001", Verdict.LOGGED_IN)
+    expect(bench, "CMD-UNDO", Verdict.UNDONE)
+    expect(bench, "CMD-UNDO", Verdict.NOTHING_TO_UNDO)
+    assert status(station, "SO-5")["lines"][0]["packed"] == 0
+
+
+# --- short-ship ------------------------------------------------------------------------------------------------
+
+
+def test_short_ship_needs_a_lead_badge_then_the_carton_closes_the_order(station: Station) -> None:
+    bench = login_and_open(station, "SO-3")
+    assert play(bench, "BOX-S", TEE_EAN, gs1(MUG_EAN, lot="M1")) == [Verdict.CARTON_OPENED] + [Verdict.ACCEPTED] * 2
+    expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
+    expect(bench, "PACKER-002", Verdict.NOT_ALLOWED)  # not a lead: the request is cancelled
+    expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
+    expect(bench, "LEAD-001", Verdict.SHORT_SHIPPED)
+    close(bench, BOX_S + TEE_G + MUG_G, Verdict.ORDER_COMPLETE)
+    doc = status(station, "SO-3")
+    mug = next(ln for ln in doc["lines"] if ln["sku"] == "HW-1")
+    assert (doc["status"], mug["packed"], mug["short"], mug["short_reason"]) == ("packed", 1, 1, "not available at pick")
+    short = next(e for e in doc["events"] if e["kind"] == "order.short_shipped")
+    assert short["user"] == "Lee Lead" and short["data"]["lines"] == [{"sku": "HW-1", "short": 1}]
+
+
+def test_short_ship_after_the_last_carton_was_sealed_finishes_the_order(station: Station) -> None:
+    bench = login_and_open(station, "SO-3")
+    play(bench, "BOX-S", TEE_EAN, gs1(MUG_EAN, lot="M1"))
+    close(bench, BOX_S + TEE_G + MUG_G, Verdict.CARTON_CLOSED)  # one mug still missing
+    expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
+    expect(bench, "LEAD-001", Verdict.ORDER_COMPLETE)
+    assert bench.session is None
+    doc = status(station, "SO-3")
+    assert doc["status"] == "packed" and doc["claimed_by"] is None
+    assert [e["kind"] for e in doc["events"]][-2:] == ["order.short_shipped", "order.packed"]
+
+
+def test_short_ship_of_an_order_with_nothing_packed_is_refused(station: Station) -> None:
+    bench = login_and_open(station, "SO-3", badge="LEAD-001")
+    refused = expect(bench, "CMD-SHORT", Verdict.NOT_ALLOWED)
+    assert "CMD-CANCEL" in refused.message
+    assert status(station, "SO-3")["status"] == "packing"
+
+
+# --- claims, release, resume -----------------------------------------------------------------------------------
+
+
+def test_order_claimed_by_another_bench_is_refused_with_its_name(station: Station, make_station: StationFactory) -> None:
+    login_and_open(station, "SO-1")
+    other = make_station("BENCH-07").bench()
+    expect(other, "PACKER-002", Verdict.LOGGED_IN)
+    refused = expect(other, "TOTE-001", Verdict.ORDER_REFUSED)
+    assert "BENCH-01" in refused.message and "Pat Packer" in refused.message
+    lead = user(station, "LEAD-001")
+    assert p.release_claim(other.ctx, "SO-1", user(station, "PACKER-002"), "").verdict is Verdict.NOT_ALLOWED
+    released = p.release_claim(other.ctx, "SO-1", lead, "bench 1 crashed")
+    assert released.verdict is Verdict.ORDER_RELEASED and "BENCH-01" in released.message
+    expect(other, "SO-1", Verdict.ORDER_OPENED)
+
+
+def test_cancel_releases_the_order_and_another_bench_resumes_it(station: Station, make_station: StationFactory) -> None:
+    bench = login_and_open(station, "SO-1")
+    play(bench, "BOX-S", TEE_EAN)
+    expect(bench, "CMD-CANCEL", Verdict.ORDER_RELEASED)
+    assert bench.session is None and status(station, "SO-1")["claimed_by"] is None
+    other = make_station("BENCH-02").bench()
+    expect(other, "PACKER-002", Verdict.LOGGED_IN)
+    opened = expect(other, "SO-1", Verdict.ORDER_OPENED)
+    assert "1 item(s)" in opened.message
+    assert other.session is not None and len(other.session.items) == 1
+    expect(other, TEE_EAN, Verdict.ACCEPTED)  # into the same open carton
+    close(other, BOX_S + 2 * TEE_G, Verdict.ORDER_COMPLETE)
+    doc = status(station, "SO-1")
+    assert {s["user"] for s in doc["lines"][0]["scans"]} == {"Pat Packer", "Olu Other"}
+    claims = [e["station"] for e in doc["events"] if e["kind"] == "order.claimed"]
+    assert claims == ["BENCH-01", "BENCH-02"]
+
+
+def test_crash_recovery_resumes_the_order_with_its_scans_and_cartons(station: Station, make_station: StationFactory) -> None:
+    bench = login_and_open(station, "SO-2")
+    play(bench, "BOX-M", TEE_SIX, TEE_EAN, TEE_EAN)
+    close(bench, BOX_M + 8 * TEE_G)
+    play(bench, "BOX-S", gs1(BUDS_EAN, serial="S-1"), MUG_EAN)  # the mug waits for its lot
+    before = bench.session
+    assert before is not None
+    station.close()  # power cut: the Bench and Station objects are gone
+
+    again = make_station("BENCH-01").bench()
+    welcome = expect(again, "PACKER-001", Verdict.LOGGED_IN)
+    assert welcome.data == {"resumed": "SO-2"}
+    after = again.session
+    assert after is not None
+    assert [(c.seq, c.type.code, c.status, c.sscc) for c in after.cartons] == [
+        (c.seq, c.type.code, c.status, c.sscc) for c in before.cartons]
+    assert sorted((i.scan_id, i.qty, i.serial) for i in after.items) == sorted((i.scan_id, i.qty, i.serial) for i in before.items)
+    assert [ln.packed for ln in after.order.lines] == [ln.packed for ln in before.order.lines]
+    assert after.pending is None  # an unanswered prompt is not stored: the mug is scanned again
+    assert play(again, MUG_EAN, "M-9", BUDS_EAN, "S-2", SERUM_EAN, "B1", "271231") == [
+        Verdict.NEEDS_LOT, Verdict.ACCEPTED, Verdict.NEEDS_SERIAL, Verdict.ACCEPTED,
+        Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.ACCEPTED]
+    close(again, BOX_S + 2 * BUDS_G + MUG_G + SERUM_G, Verdict.ORDER_COMPLETE)
+
+
+def test_held_packed_and_unknown_orders_are_refused_with_a_reason(station: Station) -> None:
+    bench = station.bench()
+    expect(bench, "PACKER-001", Verdict.LOGGED_IN)
+    assert "on hold" in expect(bench, "SO-HOLD", Verdict.ORDER_REFUSED).message
+    assert "No order or tote" in expect(bench, "SO-404", Verdict.ORDER_REFUSED).message
+    expect(bench, "SO-5", Verdict.ORDER_OPENED)
+    play(bench, "BOX-S", "CMD-QTY", "3", TEE_EAN)
+    close(bench, BOX_S + 3 * TEE_G, Verdict.ORDER_COMPLETE)
+    assert "already packed" in expect(bench, "SO-5", Verdict.ORDER_REFUSED).message
+
+
+def test_scans_with_nobody_logged_in_or_no_order_open(station: Station) -> None:
+    bench = station.bench()
+    expect(bench, "CMD-CLOSE-CARTON", Verdict.NOT_ALLOWED)
+    expect(bench, "NOBODY-1", Verdict.LOGIN_REFUSED)
+    expect(bench, "PACKER-001", Verdict.LOGGED_IN)
+    for command in ("CMD-CLOSE-CARTON", "CMD-UNDO", "CMD-SHORT", "CMD-CANCEL"):
+        expect(bench, command, Verdict.NO_ORDER)
+    expect(bench, TEE_EAN, Verdict.ORDER_REFUSED)  # an item is no order number
+    assert bench.session is None
+    assert bench.close_with_weight(500).verdict is Verdict.NO_ORDER
+    assert expect(bench, "A\x1bB", Verdict.INVALID_SCAN).message.startswith("Unreadable scan")
+
+
+def test_claim_next_hands_out_the_oldest_released_orders_one_each(station: Station, make_station: StationFactory) -> None:
+    packer = user(station, "PACKER-001")
+    other = make_station("BENCH-02")
+    got = [p.claim_next_order(ctx, packer) for ctx in (station.ctx, other.ctx, station.ctx)]
+    assert [s.order.order_id if s else None for s in got] == ["SO-1", "SO-2", "SO-3"]
+    assert status(station, "SO-2")["claimed_by"] == "BENCH-02"
+
+
+# --- events and the status document ------------------------------------------------------------------------------
+
+
+def test_every_state_change_writes_exactly_its_events(station: Station) -> None:
+    bench = station.bench()
+    steps: list[tuple[str | int, Verdict, int]] = [
+        ("PACKER-001", Verdict.LOGGED_IN, 1),  # user.login
+        ("SO-3", Verdict.ORDER_OPENED, 1),  # order.claimed
+        ("BOX-S", Verdict.CARTON_OPENED, 1),  # carton.opened
+        ("BOX-M", Verdict.CARTON_OPENED, 1),  # carton.changed
+        (TEE_EAN, Verdict.ACCEPTED, 1),  # scan.recorded
+        (TOY_EAN, Verdict.WRONG_ITEM, 0),
+        (MUG_EAN, Verdict.NEEDS_LOT, 0),  # nothing stored until the item is complete
+        ("M-1", Verdict.ACCEPTED, 1),
+        ("CMD-UNDO", Verdict.UNDONE, 1),  # scan.undone
+        ("CMD-QTY", Verdict.NEEDS_QTY, 0),
+        ("2", Verdict.QTY_SET, 0),
+        (MUG_EAN, Verdict.NEEDS_LOT, 0),
+        ("M-2", Verdict.ACCEPTED, 1),
+        ("CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT, 0),
+        (100, Verdict.CARTON_BLOCKED, 1),  # carton.blocked
+        ("CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT, 0),
+        (BOX_M + TEE_G + 2 * MUG_G, Verdict.ORDER_COMPLETE, 2),  # carton.closed + order.packed
+    ]
+    for action, verdict, new_events in steps:
+        before = events(station)
+        outcome = bench.close_with_weight(action) if isinstance(action, int) else bench.scan(action)
+        assert outcome.verdict is verdict, f"{action!r}: {outcome.verdict} {outcome.message}"
+        assert events(station) - before == new_events, f"{action!r} wrote {events(station) - before} events"
+    with station.uow(readonly=True) as uow:
+        rows = uow.select_rows("events")
+    ids = [r["id"] for r in rows]
+    assert len(set(ids)) == len(ids)
+    assert all(uuid.UUID(i).version == 4 for i in ids)
+    assert all(r["station_id"] == "BENCH-01" for r in rows if r["order_id"] == "SO-3" and r["kind"] != "order.received")
+
+
+def test_status_document_of_an_order_in_progress(station: Station) -> None:
+    bench = login_and_open(station, "SO-2")
+    play(bench, "BOX-M", TEE_EAN, TEE_EAN, "CMD-UNDO", gs1(BUDS_EAN, serial="SN-5"))
+    doc = status(station, "TOTE-002")  # a tote finds its order too
+    assert doc["order_id"] == "SO-2" and doc["status"] == "packing" and doc["claimed_by"] == "BENCH-01"
+    assert doc["carrier"] == "DHL" and doc["service"] == "Paket"
+    assert doc["payment"] == {"method": "prepaid", "status": "paid", "currency": "EUR"}
+    assert doc["ship_to"]["city"] == "Berlin" and doc["ship_to"]["country"] == "DE"
+    lines = {ln["sku"]: ln for ln in doc["lines"]}
+    assert (lines["TS-1"]["packed"], lines["TS-1"]["qty"], lines["TS-1"]["name"]) == (1, 8, "Cotton tee")
+    assert lines["EL-1"]["scans"] == [
+        {**lines["EL-1"]["scans"][0], "qty": 1, "carton": 1, "serial": "SN-5", "lot": None, "user": "Pat Packer"}]
+    assert doc["undone_scans"] == 1
+    assert doc["cartons"] == [{"seq": 1, "type": "BOX-M", "status": "open", "expected_g": None, "weight_g": None,
+                               "sscc": None, "tracking_number": None, "override_by": None, "closed_at": None}]
+    assert [e["kind"] for e in doc["events"]] == [
+        "order.received", "order.claimed", "carton.opened", "scan.recorded", "scan.recorded", "scan.undone",
+        "scan.recorded"]
+    with pytest.raises(NotFound):
+        status(station, "SO-404")
+
+
+def test_a_station_on_an_empty_file_migrates_and_stocks(make_station: StationFactory) -> None:
+    fresh = make_station("BENCH-09")
+    with fresh.uow(readonly=True) as uow:
+        assert uow.count("orders") == 0
+    stock(fresh)
+    with fresh.uow(readonly=True) as uow:
+        assert uow.count("orders") == 6 and uow.count("users") == 3
