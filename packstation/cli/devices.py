@@ -49,8 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sim = dsub.add_parser("simulate", help="run a device simulator until Ctrl-C")
     ssub = sim.add_subparsers(dest="simulator", metavar="DEVICE", required=True)
     p = ssub.add_parser("scale", help="a scale on a pty (or a HID report FIFO for hid-pos)")
-    p.add_argument("--protocol", default="mt-sics",
-                   choices=("mt-sics", "toledo-8217", "cas", "adam", "hid-pos"))
+    p.add_argument(
+        "--protocol",
+        default="mt-sics",
+        choices=("mt-sics", "toledo-8217", "cas", "adam", "hid-pos"),
+    )
     p.add_argument("--grams", type=int, default=1250)
     p.add_argument("--unit", default="kg", choices=("g", "kg", "lb", "oz"))
     p.set_defaults(func=run_simulate_scale)
@@ -154,8 +157,10 @@ def run_test_print(args: argparse.Namespace, config: Config) -> int:
     section = "label_printer" if args.printer == "label" else "document_printer"
     printer = _printer_config(args, config)
     if not printer.url:
-        _err(f"no {args.printer} printer is configured: set url in [{section}] "
-             "(tcp://HOST:9100, cups://QUEUE, usb://VID:PID, file:///PATH or a serial port)")
+        _err(
+            f"no {args.printer} printer is configured: set url in [{section}] "
+            "(tcp://HOST:9100, cups://QUEUE, usb://VID:PID, file:///PATH or a serial port)"
+        )
         return EXIT_CONFIG
     try:
         transport = open_transport(printer.url)
@@ -225,9 +230,11 @@ def run_listen_scanner(args: argparse.Namespace, config: Config) -> int:
 
     sc = config.scanner
     if not sc.serial and not sc.evdev:
-        _err("no scanner is configured: set serial = [\"/dev/ttyACM0\"] or evdev = "
-             "[\"/dev/input/by-id/...-event-kbd\"] in [scanner] (wedge scanners type into the "
-             "station window instead)")
+        _err(
+            'no scanner is configured: set serial = ["/dev/ttyACM0"] or evdev = '
+            '["/dev/input/by-id/...-event-kbd"] in [scanner] (wedge scanners type into the '
+            "station window instead)"
+        )
         return EXIT_CONFIG
     count = 0
     done = threading.Event()
@@ -250,8 +257,9 @@ def run_listen_scanner(args: argparse.Namespace, config: Config) -> int:
         SerialScannerReader(url, on_scan, baudrate=sc.baudrate, on_state=on_state)
         for url in sc.serial
     ]
-    readers += [EvdevScannerReader(p, on_scan, layout=sc.evdev_layout, on_state=on_state)
-                for p in sc.evdev]
+    readers += [
+        EvdevScannerReader(p, on_scan, layout=sc.evdev_layout, on_state=on_state) for p in sc.evdev
+    ]
     for r in readers:
         r.start()
     print("listening; Ctrl-C to stop", file=sys.stderr, flush=True)
@@ -288,14 +296,21 @@ def _scale_command(sim: Any) -> Callable[[str], None]:
                 sim.set_weight(int(word))
             elif word in ("motion", "over", "silent", "garbage"):
                 if hasattr(sim, "set_silent"):  # a pty scale
-                    setter = {"motion": sim.set_motion, "over": sim.set_overload,
-                              "silent": sim.set_silent, "garbage": sim.set_garbage}[word]
+                    setter = {
+                        "motion": sim.set_motion,
+                        "over": sim.set_overload,
+                        "silent": sim.set_silent,
+                        "garbage": sim.set_garbage,
+                    }[word]
                     setter(on)
                 else:
                     sim.set(**{word: on})
             else:
-                print("commands: GRAMS | motion on|off | over on|off | silent on|off | "
-                      "garbage on|off", file=sys.stderr)
+                print(
+                    "commands: GRAMS | motion on|off | over on|off | silent on|off | "
+                    "garbage on|off",
+                    file=sys.stderr,
+                )
                 return
         except AttributeError:
             print(f"this simulator has no {word!r}", file=sys.stderr)
@@ -317,10 +332,16 @@ def run_simulate_scale(args: argparse.Namespace, config: Config) -> int:
         sim = PtyScaleSimulator(args.protocol, args.grams, unit=args.unit)
         port = sim.port
     print(f"{args.protocol} scale simulator on {port}", flush=True)
-    print(f'config: [scale] port = "{port}"  protocol = "{args.protocol}"'
-          + (f'  unit = "{args.unit}"' if args.protocol == "toledo-8217" else ""), flush=True)
-    print("type a weight in grams, or: motion on|off, over on|off, silent on|off, garbage on|off",
-          file=sys.stderr, flush=True)
+    print(
+        f'config: [scale] port = "{port}"  protocol = "{args.protocol}"'
+        + (f'  unit = "{args.unit}"' if args.protocol == "toledo-8217" else ""),
+        flush=True,
+    )
+    print(
+        "type a weight in grams, or: motion on|off, over on|off, silent on|off, garbage on|off",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         _run_until_interrupted(_scale_command(sim))
     finally:

@@ -22,7 +22,11 @@ from packstation.domain.barcodes import RawScan
 
 _ENDS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab}
 _MODIFIER_KEYS = {
-    Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_AltGr, Qt.Key.Key_Meta,
+    Qt.Key.Key_Shift,
+    Qt.Key.Key_Control,
+    Qt.Key.Key_Alt,
+    Qt.Key.Key_AltGr,
+    Qt.Key.Key_Meta,
     Qt.Key.Key_CapsLock,
 }
 
@@ -115,18 +119,21 @@ class WedgeFilter(QObject):
             return False
         text = event.text()
         typed = len(text) == 1 and (text.isprintable() or text == "\x1d")
-        no_command = not event.modifiers() & (
-            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
-            | Qt.KeyboardModifier.MetaModifier
-        ) or text == "\x1d"
+        no_command = (
+            not event.modifiers()
+            & (
+                Qt.KeyboardModifier.ControlModifier
+                | Qt.KeyboardModifier.AltModifier
+                | Qt.KeyboardModifier.MetaModifier
+            )
+            or text == "\x1d"
+        )
         if not (typed and no_command):
             self.flush()
             return False
         if self._held and not fast:
             self.flush()  # a pause: what was held is a person's typing
-        self._held.append(
-            _Held(obj, int(key), event.modifiers(), text, event.isAutoRepeat())
-        )
+        self._held.append(_Held(obj, int(key), event.modifiers(), text, event.isAutoRepeat()))
         self._swallowed_releases.append(int(key))
         self._last = now
         self._timer.start()

@@ -59,8 +59,10 @@ def test_test_print_zpl_reaches_the_printer(printer_sim, write_config, capsys):
 
 
 def test_test_print_escpos_and_pdf(printer_sim, write_config):
-    cfg = write_config(f'[label_printer]\nurl = "{printer_sim.url}"\nlanguage = "escpos"\n'
-                       f'[document_printer]\nurl = "{printer_sim.url}"\nlanguage = "pdf"\n')
+    cfg = write_config(
+        f'[label_printer]\nurl = "{printer_sim.url}"\nlanguage = "escpos"\n'
+        f'[document_printer]\nurl = "{printer_sim.url}"\nlanguage = "pdf"\n'
+    )
     assert main(["--config", cfg, "devices", "test-print"]) == 0
     assert main(["--config", cfg, "devices", "test-print", "--printer", "document"]) == 0
     escpos_job, pdf_job = printer_sim.wait_for_jobs(2)
@@ -68,7 +70,7 @@ def test_test_print_escpos_and_pdf(printer_sim, write_config):
 
 
 def test_test_print_without_printer_says_so(write_config, capsys):
-    cfg = write_config("[station]\nid = \"B1\"\n")
+    cfg = write_config('[station]\nid = "B1"\n')
     assert main(["--config", cfg, "devices", "test-print"]) == 2
     assert "no label printer is configured" in capsys.readouterr().err
 
@@ -109,8 +111,9 @@ def test_listen_scanner_prints_symbology_and_gs1_fields(write_config, capsys):
         t = threading.Thread(target=scan_when_ready)
         t.start()
         try:
-            rc = main(["--config", cfg, "devices", "listen-scanner", "--count", "2",
-                       "--timeout", "10"])
+            rc = main(
+                ["--config", cfg, "devices", "listen-scanner", "--count", "2", "--timeout", "10"]
+            )
         finally:
             t.join(10)
     out = capsys.readouterr().out.splitlines()
@@ -133,8 +136,11 @@ def test_list_runs(capsys):
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "packstation", *args], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "packstation", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
@@ -158,7 +164,10 @@ def test_simulate_scale_then_read_it(write_config, capsys):
         port = first.rsplit(" on ", 1)[1].strip()
         proc.stdin.write("1500\n")
         proc.stdin.flush()
-        assert proc.stdout.readline().strip() == "config: " + f'[scale] port = "{port}"  protocol = "cas"'
+        assert (
+            proc.stdout.readline().strip()
+            == "config: " + f'[scale] port = "{port}"  protocol = "cas"'
+        )
         assert proc.stdout.readline().strip() == "ok: 1500"
         cfg = write_config(f'[scale]\nport = "{port}"\nprotocol = "cas"\n')
         assert main(["--config", cfg, "devices", "read-scale", "--json"]) == 0
@@ -190,7 +199,8 @@ def test_simulate_scanner_sends_typed_lines(write_config):
         port = proc.stdout.readline().rsplit(" on ", 1)[1].strip()
         connected = threading.Event()
         reader = SerialScannerReader(
-            port, lambda s: (got.append(s), arrived.set()),
+            port,
+            lambda s: (got.append(s), arrived.set()),
             on_state=lambda st: connected.set() if st.status.value == "connected" else None,
         ).start()
         try:

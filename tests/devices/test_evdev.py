@@ -21,9 +21,20 @@ from packstation.adapters.devices.state import Status
 from packstation.domain.barcodes import GS
 
 # US layout key codes, from linux/input-event-codes.h
-CODES = {"1": 2, "2": 3, "0": 11, "a": 30, "b": 48, "c": 46, "o": 24, "r": 19, "d": 32,
-         "-": 12, "z": 44, "y": 21}
-
+CODES = {
+    "1": 2,
+    "2": 3,
+    "0": 11,
+    "a": 30,
+    "b": 48,
+    "c": 46,
+    "o": 24,
+    "r": 19,
+    "d": 32,
+    "-": 12,
+    "z": 44,
+    "y": 21,
+}
 
 
 def keystrokes(text: str, end: int = k.KEY_ENTER) -> bytes:
@@ -52,18 +63,27 @@ def test_decodes_shifted_text_and_enter():
 
 
 def test_tab_ends_a_scan_and_ctrl_bracket_types_gs():
-    ctrl_gs = (encode_event(EV_KEY, k.KEY_LEFTCTRL, 1) + encode_event(EV_KEY, 27, 1)
-               + encode_event(EV_KEY, 27, 0) + encode_event(EV_KEY, k.KEY_LEFTCTRL, 0))
+    ctrl_gs = (
+        encode_event(EV_KEY, k.KEY_LEFTCTRL, 1)
+        + encode_event(EV_KEY, 27, 1)
+        + encode_event(EV_KEY, 27, 0)
+        + encode_event(EV_KEY, k.KEY_LEFTCTRL, 0)
+    )
     data = keystrokes("10ab", end=k.KEY_TAB)[:-48] + ctrl_gs + keystrokes("21", end=k.KEY_TAB)
     assert EvdevDecoder("us").feed(data) == ["10ab" + GS + "21"]
 
 
 def test_key_repeat_and_caps_lock():
     dec = EvdevDecoder("us")
-    data = (encode_event(EV_KEY, k.KEY_CAPSLOCK, 1) + encode_event(EV_KEY, k.KEY_CAPSLOCK, 0)
-            + encode_event(EV_KEY, CODES["a"], 1) + encode_event(EV_KEY, CODES["a"], 2)
-            + encode_event(EV_KEY, CODES["a"], 0) + encode_event(EV_KEY, CODES["1"], 1)
-            + encode_event(EV_KEY, k.KEY_ENTER, 1))
+    data = (
+        encode_event(EV_KEY, k.KEY_CAPSLOCK, 1)
+        + encode_event(EV_KEY, k.KEY_CAPSLOCK, 0)
+        + encode_event(EV_KEY, CODES["a"], 1)
+        + encode_event(EV_KEY, CODES["a"], 2)
+        + encode_event(EV_KEY, CODES["a"], 0)
+        + encode_event(EV_KEY, CODES["1"], 1)
+        + encode_event(EV_KEY, k.KEY_ENTER, 1)
+    )
     assert dec.feed(data) == ["AA1"]
 
 
@@ -105,8 +125,9 @@ def test_grab_fails_clearly_on_something_that_is_no_input_device(tmp_path):
     path = tmp_path / "event0"
     path.write_bytes(b"")
     states: queue.Queue = queue.Queue()
-    reader = EvdevScannerReader(str(path), lambda s: None, grab=True, on_state=states.put,
-                                retry_s=0.05).start()
+    reader = EvdevScannerReader(
+        str(path), lambda s: None, grab=True, on_state=states.put, retry_s=0.05
+    ).start()
     try:
         state = states.get(timeout=5)
     finally:

@@ -36,7 +36,11 @@ def test_parse_paper_out_and_paused():
 def test_parse_head_open_ribbon_out_buffer_full():
     st = parse_host_status(HS_HEAD_OPEN_RIBBON_OUT)
     assert (st.head_open, st.ribbon_out, st.buffer_full, st.over_temperature) == (
-        True, True, True, True)
+        True,
+        True,
+        True,
+        True,
+    )
     assert st.formats_in_buffer == 2 and st.labels_remaining == 5
 
 

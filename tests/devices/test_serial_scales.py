@@ -33,8 +33,9 @@ def scale_for(scale_sim):
 
     def make(protocol: str, grams: int = 0, unit: str | None = None, **kw):
         sim = scale_sim(protocol, grams, **({"unit": unit} if unit else {}), **kw)
-        scale = open_scale(ScaleConfig(port=sim.port, protocol=protocol, unit=unit or "kg",
-                                       stable_timeout_s=3.0))
+        scale = open_scale(
+            ScaleConfig(port=sim.port, protocol=protocol, unit=unit or "kg", stable_timeout_s=3.0)
+        )
         opened.append(scale)
         return sim, scale
 

@@ -70,8 +70,14 @@ def reader_on():
 
     def start(url: str) -> Collector:
         c = Collector()
-        r = SerialScannerReader(url, c.scans.put, on_state=c.on_state,
-                                on_reject=c.rejected.append, backoff_s=0.05, max_backoff_s=0.2)
+        r = SerialScannerReader(
+            url,
+            c.scans.put,
+            on_state=c.on_state,
+            on_reject=c.rejected.append,
+            backoff_s=0.05,
+            max_backoff_s=0.2,
+        )
         readers.append(r.start())
         c.wait_state(Status.CONNECTED)
         return c
@@ -100,7 +106,11 @@ def test_aim_identifier_and_gs1_fields(reader_on):
     assert scan.symbology == "]C1" and scan.source == "serial"
     code = interpret(scan)
     assert (code.value, code.lot, code.serial, code.expiry.isoformat()) == (
-        "04006381333931", "AB-12", "SN999", "2027-12-31")
+        "04006381333931",
+        "AB-12",
+        "SN999",
+        "2027-12-31",
+    )
 
 
 def test_garbage_is_rejected_and_reading_continues(reader_on):
@@ -111,7 +121,9 @@ def test_garbage_is_rejected_and_reading_continues(reader_on):
         sim.scan("STILL-HERE")
         assert c.next_scan().data == "STILL-HERE"
     assert [("UTF-8" in r.reason, "0x00" in r.reason) for r in c.rejected] == [
-        (True, False), (False, True)]
+        (True, False),
+        (False, True),
+    ]
 
 
 def test_unplug_reports_disconnected_and_replug_reconnects(reader_on):
@@ -133,8 +145,9 @@ def test_unplug_reports_disconnected_and_replug_reconnects(reader_on):
 
 def test_missing_port_is_reported_then_retried(tmp_path):
     c = Collector()
-    r = SerialScannerReader(str(tmp_path / "ttyACM9"), c.scans.put, on_state=c.on_state,
-                            backoff_s=0.05).start()
+    r = SerialScannerReader(
+        str(tmp_path / "ttyACM9"), c.scans.put, on_state=c.on_state, backoff_s=0.05
+    ).start()
     try:
         state = c.wait_state(Status.DISCONNECTED)
         assert "No such file" in state.reason

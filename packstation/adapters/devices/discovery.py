@@ -46,7 +46,9 @@ def hid_devices() -> list[Found]:
 
 def usb_printers() -> list[Found]:
     """Kernel usblp devices (file:///dev/usb/lpN) and, with pyusb, printer-class devices."""
-    found = [Found("usb-printer", f"file://{dev}", "usblp") for dev in sorted(glob.glob("/dev/usb/lp*"))]
+    found = [
+        Found("usb-printer", f"file://{dev}", "usblp") for dev in sorted(glob.glob("/dev/usb/lp*"))
+    ]
     try:
         import usb.core  # type: ignore[import-not-found]
     except ImportError:

@@ -57,4 +57,3 @@ def escpos_test_receipt(station: str, profile: str = "default") -> bytes:
         p.barcode("{BTEST-" + station, "CODE128", function_type="B", pos="BELOW")
     p.cut()
     return bytes(p.output)
-

@@ -162,8 +162,13 @@ class EvdevScannerReader:
                 fd = self._open()
             except OSError as exc:
                 gone = exc.errno in (errno.ENOENT, errno.ENODEV)
-                self.on_state(DeviceState(self.name, Status.DISCONNECTED if gone else Status.ERROR,
-                                          exc.strerror or str(exc)))
+                self.on_state(
+                    DeviceState(
+                        self.name,
+                        Status.DISCONNECTED if gone else Status.ERROR,
+                        exc.strerror or str(exc),
+                    )
+                )
                 if self._stop.wait(self.retry_s):
                     break
                 continue

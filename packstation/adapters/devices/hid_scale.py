@@ -78,9 +78,14 @@ class HidPosScale:
         try:
             self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
-            hint = " (add your user to the group owning it, or a udev rule)" if exc.errno in (
-                errno.EACCES, errno.EPERM) else ""
-            raise ScaleDisconnected(f"cannot open the USB scale {path}: {exc.strerror}{hint}") from exc
+            hint = (
+                " (add your user to the group owning it, or a udev rule)"
+                if exc.errno in (errno.EACCES, errno.EPERM)
+                else ""
+            )
+            raise ScaleDisconnected(
+                f"cannot open the USB scale {path}: {exc.strerror}{hint}"
+            ) from exc
 
     def _drain(self) -> None:
         """Drop reports the kernel buffered while nobody was reading: they are stale."""
@@ -105,7 +110,9 @@ class HidPosScale:
             except BlockingIOError:
                 continue
             except OSError as exc:
-                raise ScaleDisconnected(f"the USB scale {self.path} vanished: {exc.strerror}") from exc
+                raise ScaleDisconnected(
+                    f"the USB scale {self.path} vanished: {exc.strerror}"
+                ) from exc
             if not chunk:  # FIFO with no writer: nothing is sending reports
                 time.sleep(min(0.02, max(0.0, remaining)))
                 continue
@@ -119,8 +126,11 @@ class HidPosScale:
         if report.status == UNDER_ZERO:
             raise ScaleBelowZero()
         if report.status in (FAULT, NEEDS_CALIBRATION, NEEDS_REZERO):
-            what = {FAULT: "a fault", NEEDS_CALIBRATION: "that it needs calibration",
-                    NEEDS_REZERO: "that it needs re-zeroing"}[report.status]
+            what = {
+                FAULT: "a fault",
+                NEEDS_CALIBRATION: "that it needs calibration",
+                NEEDS_REZERO: "that it needs re-zeroing",
+            }[report.status]
             raise ScaleFault(
                 f"the USB scale reports {what}: empty it, switch it off and on, press zero"
             )

@@ -82,7 +82,7 @@ def parse_host_status(reply: bytes) -> ZebraStatus:
     if len(frames) < 2 or len(frames[0]) < 12 or len(frames[1]) < 11:
         raise StatusParseError(
             f"the printer's ~HS reply is not a Zebra host status ({reply[:60]!r}): "
-            "is [label_printer] language = \"zpl\" right for this printer?"
+            'is [label_printer] language = "zpl" right for this printer?'
         )
     one, two = frames[0], frames[1]
 
@@ -107,8 +107,13 @@ def parse_host_status(reply: bytes) -> ZebraStatus:
 
 
 def format_host_status(
-    *, paper_out: bool = False, paused: bool = False, head_open: bool = False,
-    ribbon_out: bool = False, formats: int = 0, labels_remaining: int = 0,
+    *,
+    paper_out: bool = False,
+    paused: bool = False,
+    head_open: bool = False,
+    ribbon_out: bool = False,
+    formats: int = 0,
+    labels_remaining: int = 0,
 ) -> bytes:
     """A ``~HS`` reply as a Zebra sends it (used by the printer simulator)."""
     b = int
@@ -160,13 +165,16 @@ def parse_escpos_status(n: int, byte: int) -> EscposStatus:
     if n == OFFLINE:
         return EscposStatus(
             online=not byte & 0x40 and not byte & 0x20 and not byte & 0x04,
-            cover_open=bool(byte & 0x04), paper_out=bool(byte & 0x20), error=bool(byte & 0x40),
+            cover_open=bool(byte & 0x04),
+            paper_out=bool(byte & 0x20),
+            error=bool(byte & 0x40),
         )
     if n == ERROR:
         return EscposStatus(online=not byte & 0x6C, error=bool(byte & 0x6C))
     if n == PAPER:
-        return EscposStatus(paper_near_end=bool(byte & 0x0C), paper_out=bool(byte & 0x60),
-                            online=not byte & 0x60)
+        return EscposStatus(
+            paper_near_end=bool(byte & 0x0C), paper_out=bool(byte & 0x60), online=not byte & 0x60
+        )
     raise ValueError(f"DLE EOT n must be 1-4, got {n}")
 
 
@@ -179,6 +187,9 @@ def query_escpos_status(transport: Transport, timeout_s: float = 2.0) -> EscposS
     a = parse_escpos_status(OFFLINE, offline[-1])
     b = parse_escpos_status(PAPER, paper[-1])
     return EscposStatus(
-        online=a.online and b.online, cover_open=a.cover_open, error=a.error,
-        paper_out=a.paper_out or b.paper_out, paper_near_end=b.paper_near_end,
+        online=a.online and b.online,
+        cover_open=a.cover_open,
+        error=a.error,
+        paper_out=a.paper_out or b.paper_out,
+        paper_near_end=b.paper_near_end,
     )

@@ -58,8 +58,9 @@ class MemoryJournal:
     def record(self, printer: str, kind: str, payload: bytes, ref: str) -> str:
         with self._lock:
             job_id = f"job-{next(self._ids)}"
-            self.jobs[job_id] = Job(job_id, printer, kind, bytes(payload), ref,
-                                    created_at=datetime.now(UTC))
+            self.jobs[job_id] = Job(
+                job_id, printer, kind, bytes(payload), ref, created_at=datetime.now(UTC)
+            )
             return job_id
 
     def _update(self, job_id: str, **changes: object) -> None:

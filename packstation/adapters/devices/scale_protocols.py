@@ -82,11 +82,15 @@ MT_SICS = ScaleProtocol(
             re.compile(rb"^S (?P<code>[I+\-])$"),
             codes={b"I": Cond.BUSY, b"+": Cond.OVER, b"-": Cond.UNDER},
         ),
-        Frame(re.compile(rb"^Z (?P<code>[AI+\-])$"),
-              codes={b"A": Cond.ACK, b"I": Cond.BUSY, b"+": Cond.OVER, b"-": Cond.UNDER}),
+        Frame(
+            re.compile(rb"^Z (?P<code>[AI+\-])$"),
+            codes={b"A": Cond.ACK, b"I": Cond.BUSY, b"+": Cond.OVER, b"-": Cond.UNDER},
+        ),
         Frame(re.compile(rb"^T S +" + _NUM + rb" *(?P<unit>[a-zA-Z]+)$"), cond=Cond.ACK),
-        Frame(re.compile(rb"^T (?P<code>[I+\-])$"),
-              codes={b"I": Cond.BUSY, b"+": Cond.OVER, b"-": Cond.UNDER}),
+        Frame(
+            re.compile(rb"^T (?P<code>[I+\-])$"),
+            codes={b"I": Cond.BUSY, b"+": Cond.OVER, b"-": Cond.UNDER},
+        ),
         Frame(re.compile(rb"^(?P<code>E[STL])$"), cond=Cond.REJECTED),
     ),
 )

@@ -112,8 +112,8 @@ def open_scale(config: object) -> Scale:
         return SimulatedScale(stable_timeout_s=timeout)
     if not port:
         raise ScaleConfigError(
-            f"[scale] protocol is {protocol!r} but no port is set: add port = \"/dev/ttyUSB0\" "
-            "(or a pyserial URL), or use protocol = \"simulated\""
+            f'[scale] protocol is {protocol!r} but no port is set: add port = "/dev/ttyUSB0" '
+            '(or a pyserial URL), or use protocol = "simulated"'
         )
     if protocol == "hid-pos":
         from packstation.adapters.devices.hid_scale import HidPosScale

@@ -61,13 +61,22 @@ class LineFramer:
         if not line:
             return []  # the LF of a CRLF, or a blank line
         if len(line) > self.max_length:
-            return [Rejected(f"scan of {len(line)} bytes is longer than {self.max_length}", line[:64])]
+            return [
+                Rejected(f"scan of {len(line)} bytes is longer than {self.max_length}", line[:64])
+            ]
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return [Rejected(f"not UTF-8 ({exc.reason} at byte {exc.start}): check the scanner's "
-                             "interface settings (baud rate, code page)", line[:64])]
-        bad = sorted({f"0x{ord(c):02X}" for c in text if (ord(c) < 0x20 and c != GS) or ord(c) == 0x7F})
+            return [
+                Rejected(
+                    f"not UTF-8 ({exc.reason} at byte {exc.start}): check the scanner's "
+                    "interface settings (baud rate, code page)",
+                    line[:64],
+                )
+            ]
+        bad = sorted(
+            {f"0x{ord(c):02X}" for c in text if (ord(c) < 0x20 and c != GS) or ord(c) == 0x7F}
+        )
         if bad:
             return [Rejected(f"control characters {', '.join(bad)} in the scan", line[:64])]
         return [RawScan.from_wire(text, source=self.source)]

@@ -218,8 +218,10 @@ class SerialScale:
             raise ScaleGarbage(self.port, last_garbage, self.protocol.name)
         if self.protocol.silent_when_unstable and not answered:
             raise ScaleNoAnswer(
-                self.port, timeout, " (this protocol stays silent while the weight moves: "
-                "if it was moving, keep the carton still and weigh again)"
+                self.port,
+                timeout,
+                " (this protocol stays silent while the weight moves: "
+                "if it was moving, keep the carton still and weigh again)",
             )
         raise ScaleNotSettled(timeout)
 
@@ -262,4 +264,3 @@ class SerialScale:
 
     def close(self) -> None:
         self._ser.close()
-

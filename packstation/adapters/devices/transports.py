@@ -43,7 +43,9 @@ class Transport(Protocol):
 
     def send(self, data: bytes, timeout_s: float = DEFAULT_TIMEOUT_S) -> None: ...
 
-    def query(self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None) -> bytes: ...
+    def query(
+        self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None
+    ) -> bytes: ...
 
 
 class TcpTransport:
@@ -94,7 +96,9 @@ class TcpTransport:
                     "check the printer, then retry the job"
                 ) from exc
 
-    def query(self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None) -> bytes:
+    def query(
+        self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None
+    ) -> bytes:
         """Send *request*; collect the reply until ``until(reply)`` holds, EOF or timeout."""
         deadline = time.monotonic() + timeout_s
         sock = self._connect(timeout_s)
@@ -110,7 +114,9 @@ class TcpTransport:
                     reply += chunk
             except TimeoutError:
                 if not reply:
-                    raise PrinterTimeout(f"printer {self.url} did not answer within {timeout_s:g} s") from None
+                    raise PrinterTimeout(
+                        f"printer {self.url} did not answer within {timeout_s:g} s"
+                    ) from None
             except (ConnectionResetError, BrokenPipeError) as exc:
                 raise PrinterVanished(f"printer {self.url} dropped the connection: {exc}") from exc
         return reply
@@ -147,7 +153,9 @@ class SerialTransport:
         finally:
             port.close()
 
-    def query(self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None) -> bytes:
+    def query(
+        self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None
+    ) -> bytes:
         port = self._open(timeout_s)
         try:
             port.reset_input_buffer()
@@ -178,18 +186,25 @@ class CupsTransport:
             raise PrinterUnreachable("the CUPS 'lp' command is missing: install cups-client")
         try:
             done = subprocess.run(
-                [lp, "-d", self.queue, "-o", "raw"], input=data, capture_output=True,
-                timeout=timeout_s, check=False,
+                [lp, "-d", self.queue, "-o", "raw"],
+                input=data,
+                capture_output=True,
+                timeout=timeout_s,
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            raise PrinterTimeout(f"CUPS did not take the job for {self.queue} in {timeout_s:g} s") from exc
+            raise PrinterTimeout(
+                f"CUPS did not take the job for {self.queue} in {timeout_s:g} s"
+            ) from exc
         if done.returncode != 0:
             err = done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}"
             raise PrinterUnreachable(
                 f"CUPS refused the job for queue {self.queue!r}: {err} (see `lpstat -p {self.queue}`)"
             )
 
-    def query(self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None) -> bytes:
+    def query(
+        self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None
+    ) -> bytes:
         raise PrinterError("a CUPS queue cannot pass a printer's status back")
 
 
@@ -207,7 +222,9 @@ class FileTransport:
         except OSError as exc:
             raise PrinterUnreachable(f"cannot write to {self.path}: {exc.strerror}") from exc
 
-    def query(self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None) -> bytes:
+    def query(
+        self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None
+    ) -> bytes:
         raise PrinterError(f"{self.url} is a file: it cannot answer a status query")
 
 
@@ -239,7 +256,9 @@ class UsbTransport:
         finally:
             printer.close()
 
-    def query(self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None) -> bytes:
+    def query(
+        self, request: bytes, timeout_s: float = 2.0, until: Callable[[bytes], bool] | None = None
+    ) -> bytes:
         printer = self._printer(timeout_s)
         try:
             printer._raw(request)
@@ -281,7 +300,11 @@ def open_transport(url: str, *, baudrate: int = 9600) -> Transport:
             ) from exc
         return UsbTransport(vid, pid)
     serial_schemes = ("rfc2217", "socket", "loop", "spy", "alt", "hwgrep")
-    if (scheme == "" and url.startswith("/")) or scheme in serial_schemes or url.upper().startswith("COM"):
+    if (
+        (scheme == "" and url.startswith("/"))
+        or scheme in serial_schemes
+        or url.upper().startswith("COM")
+    ):
         return SerialTransport(url, baudrate)
     raise PrinterConfigError(
         f"printer url {url!r} is not understood: use tcp://HOST:PORT, file:///PATH, "

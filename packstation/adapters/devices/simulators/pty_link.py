@@ -14,7 +14,9 @@ from pathlib import Path
 
 
 class PtyLink:
-    def __init__(self, link_dir: str | os.PathLike[str] | None = None, name: str = "ttySIM") -> None:
+    def __init__(
+        self, link_dir: str | os.PathLike[str] | None = None, name: str = "ttySIM"
+    ) -> None:
         self._own_dir = link_dir is None
         folder = Path(link_dir) if link_dir else Path(tempfile.mkdtemp(prefix="packstation-sim-"))
         self.link = folder / name

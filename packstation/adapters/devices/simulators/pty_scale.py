@@ -50,7 +50,9 @@ class PtyScaleSimulator:
         self._rng = random.Random(8217)
         self._link = PtyLink(name=f"scale-{protocol}")
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name=f"sim-scale-{protocol}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._serve, name=f"sim-scale-{protocol}", daemon=True
+        )
         self._thread.start()
 
     # -- what the test / demo controls ------------------------------------------------------
@@ -230,4 +232,6 @@ class PtyScaleSimulator:
                 *lines, buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
                 cmds = [line.strip() for line in lines if line.strip()]
             for cmd in cmds:
+                if self.baudrate:  # the command itself took this long on the wire
+                    time.sleep((len(cmd) + 2) * 10 / self.baudrate)
                 self._send(self._reply(cmd))

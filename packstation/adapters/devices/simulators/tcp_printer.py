@@ -89,7 +89,9 @@ class TcpPrinterSimulator:
         out = b""
         if b"~HS" in data:
             out += format_host_status(
-                paper_out=self.paper_out, paused=self.paused, head_open=self.head_open,
+                paper_out=self.paper_out,
+                paused=self.paused,
+                head_open=self.head_open,
                 formats=len(self.jobs) % 1000,
             )
         i = data.find(b"\x10\x04")
