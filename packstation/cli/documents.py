@@ -19,7 +19,7 @@ from packstation.domain.documents import Address, DocumentDataError
 DEFAULT_CARTONS = ("BOX-S", "BOX-M", "BOX-L", "BOX-XL")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     card = sub.add_parser(
         "commands-sheet",
         help="print the bench command card (command, carton-type and quantity barcodes) as PDF",

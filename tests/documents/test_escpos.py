@@ -125,3 +125,10 @@ def test_braces_in_code128_data_are_escaped() -> None:
     data = replace(demo_label(), tracking_number="AB{C12")
     parsed = parse(render_label_escpos(data))
     assert parsed.barcodes[0].data == b"{BAB{{C12"
+
+
+def test_a_tracking_number_that_cannot_be_code128_is_printed_as_text() -> None:
+    data = replace(demo_label(), tracking_number="ТРЕК-1")
+    parsed = parse(render_label_escpos(data))
+    assert "ТРЕК-1 (no barcode: not printable as Code 128)" in " ".join(parsed.text().split())
+    assert [b.data[:4] for b in parsed.barcodes] == [b"{C{1"]

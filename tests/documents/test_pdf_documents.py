@@ -214,3 +214,28 @@ def test_command_card_scans_back_every_command_carton_and_quantity(tmp_path: Pat
 def test_command_card_refuses_a_carton_code_that_is_a_command() -> None:
     with pytest.raises(DocumentDataError, match="not a command"):
         render_command_card(CommandCardData(carton_types=("BOX-S", "CMD-UNDO")))
+
+
+def test_a_value_that_cannot_be_a_barcode_is_printed_as_text_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    data = PicklistData(
+        wave_id="W-ODD",
+        created_at="2026-11-26 14:05",
+        orders=(PickOrder("O-1", "T-1", 2),),
+        lines=(
+            PickLine("A-01-01", "SKU-Ω", "Greek code", 1, "O-1", "T-1"),
+            PickLine("A-01-02", "SKU-OK", "Plain code", 1, "O-1", "T-1"),
+        ),
+    )
+    pdf = render_picklist(data)
+    (page,) = pdf_symbols(pdf, tmp_path, dpi=300)
+    assert {"SKU-OK", "T-1", "W-ODD"} <= {s.data for s in page}
+    text = pdf_text(pdf, tmp_path)
+    assert "SKU-Ω" in text and "no barcode" in text
+
+
+def test_an_empty_wave_still_prints_its_header(tmp_path: Path) -> None:
+    data = PicklistData(wave_id="W-EMPTY", created_at="2026-11-26 14:05", orders=(), lines=())
+    text = pdf_text(render_picklist(data), tmp_path)
+    assert "Picklist W-EMPTY" in text and "0 orders · 0 lines · 0 units" in text

@@ -70,6 +70,10 @@ class EscposDocument:
             code = "{C{1" + data if len(data) % 2 == 0 else "{B{1" + data
         else:
             code = "{B" + data.replace("{", "{{")
+        if not (data.isascii() and data.isprintable()) or len(code) > 255:
+            # GS k carries at most 255 bytes of ASCII; print the value so nothing is lost
+            self.lines(f"{data} (no barcode: not printable as Code 128)")
+            return
         # _hw_barcode, not barcode(): the public method prints a notice on stdout.
         self.p._hw_barcode(code, "CODE128", height, width, "OFF", "A", True, "B", True)
         self.p.text("\n")

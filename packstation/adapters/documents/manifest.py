@@ -15,6 +15,7 @@ from packstation.adapters.documents.pdf_common import (
     Styles,
     address_para,
     barcode,
+    barcode_or_note,
     build_pdf,
     page_size,
     para,
@@ -34,7 +35,7 @@ def render_manifest(data: ManifestData, path: str | Path | None = None, size: st
                     para(f"Created {data.created_at}", st.body),
                 ],
                 [
-                    barcode(data.manifest_id, 10 * mm, 0.3 * mm, width * 0.4),
+                    barcode_or_note(data.manifest_id, 10 * mm, 0.3 * mm, width * 0.4, st.small),
                     para(data.manifest_id, st.center),
                 ],
             ],

@@ -16,7 +16,7 @@ from packstation.adapters.documents.pdf_common import (
     GRID,
     Styles,
     address_para,
-    barcode,
+    barcode_or_note,
     build_pdf,
     page_size,
     para,
@@ -35,7 +35,7 @@ def render_packing_slip_pdf(
                 address_para(data.ship_from.lines(), st.body),
                 [
                     para("Packing slip", st.title),
-                    barcode(data.order_id, 10 * mm, 0.3 * mm, width * 0.45),
+                    barcode_or_note(data.order_id, 10 * mm, 0.3 * mm, width * 0.45, st.small),
                 ],
             ],
             [
@@ -103,7 +103,7 @@ def render_packing_slip_pdf(
         if data.return_code:
             story += [
                 Spacer(1, 3 * mm),
-                barcode(data.return_code, 14 * mm, 0.33 * mm, width * 0.6),
+                barcode_or_note(data.return_code, 14 * mm, 0.33 * mm, width * 0.6, st.small),
                 para(f"Return code {data.return_code}", st.strong),
             ]
     return build_pdf(

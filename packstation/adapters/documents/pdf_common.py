@@ -97,6 +97,21 @@ def barcode(
     return symbol
 
 
+def barcode_or_note(
+    value: str,
+    height: float,
+    module: float,
+    max_width: float,
+    style: ParagraphStyle,
+) -> Flowable:
+    """A barcode, or, when *value* cannot be one (not ASCII, too long), the value as text with
+    the reason, so the document still prints and the reader sees why the barcode is missing."""
+    try:
+        return barcode(value, height, module, max_width)
+    except DocumentDataError as exc:
+        return para(f"{value}\n(no barcode: {exc})", style)
+
+
 def money(amount: Decimal, currency: str = "") -> str:
     text = f"{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
     return f"{currency} {text}".strip()

@@ -18,7 +18,7 @@ from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 from packstation.adapters.documents.pdf_common import (
     GRID,
     Styles,
-    barcode,
+    barcode_or_note,
     build_pdf,
     page_size,
     para,
@@ -48,7 +48,7 @@ def _orders_table(data: PicklistData, st: Styles, width: float) -> Table:
                 para(order.order_id, st.strong),
                 para(order.tote or "-", st.body),
                 str(order.line_count),
-                barcode(code, height=8 * mm, module=0.25 * mm, max_width=bar_w - 6),
+                barcode_or_note(code, 8 * mm, 0.25 * mm, bar_w - 6, st.small),
             ]
         )
     table = Table(rows, colWidths=[width * 0.25, width * 0.2, width * 0.1, bar_w], repeatRows=1)
@@ -75,9 +75,7 @@ def _lines_table(lines: list[PickLine], st: Styles, width: float) -> Table:
                 Paragraph(lot, st.body),
                 para(str(line.qty), st.big),
                 para(target, st.small),
-                barcode(
-                    line.barcode or line.sku, height=7 * mm, module=0.25 * mm, max_width=bar_w - 6
-                ),
+                barcode_or_note(line.barcode or line.sku, 7 * mm, 0.25 * mm, bar_w - 6, st.small),
                 "\u2610",
             ]
         )
@@ -97,7 +95,7 @@ def render_picklist(data: PicklistData, path: str | Path | None = None, size: st
         [
             [
                 para(f"Picklist {data.wave_id}", st.title),
-                barcode(data.wave_id, height=10 * mm, module=0.3 * mm, max_width=width * 0.4),
+                barcode_or_note(data.wave_id, 10 * mm, 0.3 * mm, width * 0.4, st.small),
             ],
             [
                 para(
