@@ -19,7 +19,7 @@ from packstation.config import Config
 EXIT_OK, EXIT_DEVICE, EXIT_CONFIG = 0, 1, 2
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     devices = sub.add_parser("devices", help="find, test and simulate scanners, scales, printers")
     dsub = devices.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
 

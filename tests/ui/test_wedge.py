@@ -121,3 +121,22 @@ def test_from_config_reads_the_scanner_section(qapp):
     wedge = WedgeFilter.from_config(ScannerConfig(wedge_max_interval_ms=50, wedge_min_length=6))
     assert wedge.max_interval_s == pytest.approx(0.05)
     assert wedge.min_length == 6
+
+
+def test_keys_delivered_through_the_window_like_real_input(qtbot, bench):
+    """Platform key events reach the QWindow first, then the focus widget: act once."""
+    from PySide6.QtTest import QTest
+
+    clock, first, _second, _wedge, scans = bench
+    handle = first.window().windowHandle()
+    for ch in "BOX-M":
+        clock.t += 0.004
+        QTest.keyClick(handle, ch)
+    clock.t += 0.004
+    QTest.keyClick(handle, Qt.Key.Key_Return)
+    assert [s.data for s in scans] == ["BOX-M"]
+    assert first.text() == ""
+    for ch in "ok":
+        clock.t += 0.3
+        QTest.keyClick(handle, ch)
+    qtbot.waitUntil(lambda: first.text() == "ok", timeout=3000)

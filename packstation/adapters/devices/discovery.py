@@ -50,7 +50,7 @@ def usb_printers() -> list[Found]:
         Found("usb-printer", f"file://{dev}", "usblp") for dev in sorted(glob.glob("/dev/usb/lp*"))
     ]
     try:
-        import usb.core  # type: ignore[import-not-found]
+        import usb.core
     except ImportError:
         return found
     try:
