@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+
+import pytest
 
 from packstation.adapters.devices.escpos_support import (
     dummy_printer,
     escpos_test_receipt,
+    open_escpos,
 )
-from packstation.adapters.devices.transports import open_transport
+from packstation.adapters.devices.simulators.pty_link import PtyLink
+from packstation.adapters.devices.transports import PrinterConfigError, open_transport
 
 
 def test_test_receipt_is_what_python_escpos_renders(capsys):
@@ -52,3 +57,56 @@ def test_importing_escpos_leaves_logging_alone(tmp_path):
         check=True,
     )
     assert out.stdout.strip() == "0"
+
+
+def _same_commands(p) -> None:
+    p.hw("INIT")
+    p.set(align="center", bold=True)
+    p.textln("ORDER 10042")
+    p.cut()
+
+
+def test_python_escpos_network_printer_against_the_simulator(printer_sim):
+    reference = dummy_printer()
+    _same_commands(reference)
+    p = open_escpos(printer_sim.url)
+    p.open()
+    _same_commands(p)
+    p.close()
+    assert printer_sim.wait_for_jobs(1) == [reference.output]
+
+
+def test_python_escpos_file_printer(tmp_path):
+    reference = dummy_printer()
+    _same_commands(reference)
+    out = tmp_path / "lp0"
+    out.touch()
+    p = open_escpos(f"file://{out}")
+    p.open()
+    _same_commands(p)
+    p.close()
+    assert out.read_bytes() == reference.output
+
+
+def test_python_escpos_serial_printer_through_a_pty():
+    reference = dummy_printer()
+    _same_commands(reference)
+    link = PtyLink(name="escpos")
+    try:
+        p = open_escpos(link.path, timeout_s=2)
+        p.open()
+        _same_commands(p)
+        p.close()
+        received = b""
+        while len(received) < len(reference.output):
+            ready, _, _ = select.select([link.master], [], [], 5)
+            assert ready, f"only {received!r} arrived"
+            received += os.read(link.master, 4096)
+    finally:
+        link.close()
+    assert received == reference.output
+
+
+def test_open_escpos_rejects_cups():
+    with pytest.raises(PrinterConfigError, match="cannot be driven by python-escpos"):
+        open_escpos("cups://Receipts")

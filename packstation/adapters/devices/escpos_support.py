@@ -57,3 +57,39 @@ def escpos_test_receipt(station: str, profile: str = "default") -> bytes:
         p.barcode("{BTEST-" + station, "CODE128", function_type="B", pos="BELOW")
     p.cut()
     return bytes(p.output)
+
+
+def open_escpos(
+    url: str, *, profile: str = "default", baudrate: int = 9600, timeout_s: float = 10.0
+):  # noqa: ANN201
+    """A python-escpos printer object for a printer URL, for code that drives escpos directly.
+
+    ``tcp://`` -> Network, a device path -> Serial, ``usb://VID:PID`` -> Usb, ``file://`` ->
+    File. The device opens on first use; call ``close()`` after the job. Jobs that must not
+    be lost go through the spooler instead (render with :func:`dummy_printer`, then submit).
+    """
+    from urllib.parse import unquote, urlparse
+
+    from packstation.adapters.devices.transports import PrinterConfigError
+
+    printer = import_escpos_printer()
+    parsed = urlparse(url)
+    scheme = parsed.scheme.lower()
+    if scheme == "tcp" and parsed.hostname:
+        return printer.Network(
+            parsed.hostname, parsed.port or 9100, timeout=timeout_s, profile=profile
+        )
+    if scheme == "file" and parsed.path:
+        return printer.File(unquote(parsed.path), profile=profile)
+    if scheme == "usb":
+        vid, _, pid = (parsed.netloc or parsed.path).partition(":")
+        try:
+            return printer.Usb(int(vid, 16), int(pid, 16), profile=profile)
+        except ValueError as exc:
+            raise PrinterConfigError(f"printer url {url!r} is not usb://VID:PID in hex") from exc
+    if scheme == "" and url.startswith("/"):
+        return printer.Serial(url, baudrate=baudrate, timeout=timeout_s, profile=profile)
+    raise PrinterConfigError(
+        f"printer url {url!r} cannot be driven by python-escpos: use tcp://, file://, usb:// "
+        "or a serial device path"
+    )
