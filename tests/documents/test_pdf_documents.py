@@ -121,7 +121,7 @@ def test_picklist_walks_the_bins_in_order_with_lots_and_barcodes(tmp_path: Path)
     assert positions == sorted(positions), "lines are not in walking order"
     assert "LOT-EARLY" in text and "exp 2027-01-31" in text
     assert "Ωμέγα προϊόν" in text
-    (page,) = pdf_symbols(pdf, tmp_path, dpi=300)
+    (page,) = pdf_symbols(pdf, tmp_path, dpi=200)
     found = [s.data for s in page]
     for value in ("W-TEST-1", "SKU-B10", "SKU-A2", "4006381333931", "SKU-A10", "T-1", "T-2"):
         assert value in found, value
@@ -140,7 +140,7 @@ def test_large_picklist_spans_pages_and_every_barcode_scans(tmp_path: Path) -> N
     # unique product codes, so a barcode missing anywhere is noticed (zbar reports each value once)
     lines = tuple(replace(line, sku=f"SKU-{n:04d}") for n, line in enumerate(base.lines))
     data = replace(base, lines=lines)
-    pages = pdf_symbols(render_picklist(data), tmp_path, dpi=300)
+    pages = pdf_symbols(render_picklist(data), tmp_path, dpi=200)
     assert len(pages) > 1
     decoded = {s.data for page in pages for s in page}
     expected = {line.sku for line in lines} | {o.tote for o in data.orders} | {data.wave_id}
@@ -153,7 +153,7 @@ def test_large_picklist_spans_pages_and_every_barcode_scans(tmp_path: Path) -> N
 def test_manifest_lists_cartons_with_sscc_tracking_and_totals(tmp_path: Path) -> None:
     data = demo_manifest()
     pdf = render_manifest(data)
-    (page,) = pdf_symbols(pdf, tmp_path, dpi=300)
+    (page,) = pdf_symbols(pdf, tmp_path, dpi=200)
     gs1 = {s.data for s in page if s.gs1}
     assert gs1 == {"00" + c.sscc for c in data.cartons}
     assert data.manifest_id in {s.data for s in page if not s.gs1}
@@ -229,7 +229,7 @@ def test_a_value_that_cannot_be_a_barcode_is_printed_as_text_with_the_reason(
         ),
     )
     pdf = render_picklist(data)
-    (page,) = pdf_symbols(pdf, tmp_path, dpi=300)
+    (page,) = pdf_symbols(pdf, tmp_path, dpi=200)
     assert {"SKU-OK", "T-1", "W-ODD"} <= {s.data for s in page}
     text = pdf_text(pdf, tmp_path)
     assert "SKU-Ω" in text and "no barcode" in text
