@@ -90,7 +90,7 @@ class TcpTransport:
                     f"printer {self.url} stopped taking data for {timeout_s:g} s: check for "
                     "paper out, an open head or a pause; the job is kept for a retry"
                 ) from exc
-            except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
+            except OSError as exc:  # reset, broken pipe, ENOTCONN after a reset, ...
                 raise PrinterVanished(
                     f"printer {self.url} dropped the connection mid-job ({exc.strerror or exc}); "
                     "check the printer, then retry the job"
@@ -117,7 +117,7 @@ class TcpTransport:
                     raise PrinterTimeout(
                         f"printer {self.url} did not answer within {timeout_s:g} s"
                     ) from None
-            except (ConnectionResetError, BrokenPipeError) as exc:
+            except OSError as exc:
                 raise PrinterVanished(f"printer {self.url} dropped the connection: {exc}") from exc
         return reply
 
