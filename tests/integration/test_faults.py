@@ -1,0 +1,386 @@
+"""Fault injection on the station core: read-only database, full disk, SIGKILL mid-packing.
+
+A scan is acknowledged to the packer only once it is durable. When the database cannot take
+the write the bench answers STORAGE_FAILED with a message that says what to do, the in-memory
+session stays as it was and nothing is stored; once the fault is gone the same scan works.
+
+How the faults are made (the tests run as root in CI, and root ignores file permissions, so a
+chmod would not make SQLite fail):
+
+- read-only: the station's connections are reopened either through a ``mode=ro`` URI (SQLite
+  then opens the file O_RDONLY, exactly what it falls back to when a non-root user has lost
+  write permission) or with ``PRAGMA query_only=ON`` (SQLite refuses every write itself).
+  Both give SQLITE_READONLY, the error a real read-only file gives. A chmod variant runs too
+  when the tests do not run as root.
+- full disk: the database lives on a small tmpfs mounted for the test, and a filler file
+  takes the remaining space (skipped, saying why, where mount is not permitted).
+  ``PRAGMA max_page_count`` was not used: it only fails writes that need a new page, and a
+  scan row usually fits in a page that has room, so it would not fail reliably.
+- crash: a worker process packs through Bench.scan and is killed with SIGKILL at random
+  moments, 25 times; the database must hold every acknowledged scan exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import random
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from sqlalchemy import event
+
+from packstation.adapters.db.engine import make_engine
+from packstation.adapters.db.store import SqlUnitOfWork
+from packstation.bootstrap import Station, build_station
+from packstation.domain.packing import Verdict
+
+HELPERS_PATH = Path(__file__).with_name("helpers_faults.py")
+
+
+def _helpers() -> ModuleType:
+    name = "packstation_tests_helpers_faults"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HELPERS_PATH)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+hf = _helpers()
+
+
+@pytest.fixture
+def packing(tmp_path: Path) -> Iterator[tuple[Station, object]]:
+    """A station with a packer logged in, an order claimed and a carton open with one item."""
+    order_ids = hf.seed_for_packing(tmp_path / "data", orders=3)
+    station = build_station(hf.station_config(tmp_path / "data"), seed_demo=False)
+    bench = station.bench()
+    assert bench.scan(hf.BADGE).verdict is Verdict.LOGGED_IN
+    assert bench.scan(order_ids[0]).verdict is Verdict.ORDER_OPENED
+    assert hf.pack_next_unit(bench).verdict is Verdict.ACCEPTED
+    try:
+        yield station, bench
+    finally:
+        station.close()
+
+
+def _snapshot(bench: object) -> tuple:
+    s = bench.session  # type: ignore[attr-defined]
+    return (
+        s.order.order_id,
+        [(ln.line_no, ln.packed, ln.short) for ln in s.order.lines],
+        [(c.seq, c.status, c.measured_g, c.sscc, [i.scan_id for i in c.items]) for c in s.cartons],
+        s.pending,
+        s.pending_qty,
+    )
+
+
+def _db_path(station: Station) -> Path:
+    return Path(station.engine.url.database or "")
+
+
+# --- read-only database ---------------------------------------------------------------------
+
+
+def _read_only_uri(station: Station, bench: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    # make_engine creates the parent folder of the URL's "database" part; for a file: URI that
+    # is a relative "file:..." folder, so keep it inside tmp_path (see the report).
+    monkeypatch.chdir(tmp_path)
+    ro = make_engine(f"sqlite:///file:{_db_path(station)}?mode=ro&uri=true")
+    ctx = bench.ctx  # type: ignore[attr-defined]
+
+    def ro_uow(readonly: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(ro, ctx.station_id, ctx.clock, readonly=readonly)
+
+    bench.ctx = dataclasses.replace(ctx, uow=ro_uow)  # type: ignore[attr-defined]
+
+    def restore() -> None:
+        bench.ctx = ctx  # type: ignore[attr-defined]
+        ro.dispose()
+
+    return restore
+
+
+def _read_only_pragma(station: Station, bench: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    def query_only(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.execute("PRAGMA query_only=ON")
+
+    event.listen(station.engine, "connect", query_only)
+    station.engine.dispose()  # pooled connections are reopened with the pragma
+
+    def restore() -> None:
+        event.remove(station.engine, "connect", query_only)
+        station.engine.dispose()
+
+    return restore
+
+
+def _read_only_chmod(station: Station, bench: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    if os.geteuid() == 0:
+        pytest.skip("root ignores file permissions; the mode=ro and query_only variants cover this")
+    db = _db_path(station)
+    files = [db.parent, db, *(p for p in db.parent.glob(db.name + "-*"))]
+    modes = {p: p.stat().st_mode for p in files}
+    station.engine.dispose()
+    for p in files:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+
+    def restore() -> None:
+        for p, mode in modes.items():
+            p.chmod(mode)
+        station.engine.dispose()
+
+    return restore
+
+
+@pytest.mark.parametrize("make_read_only", [_read_only_uri, _read_only_pragma, _read_only_chmod],
+                         ids=["mode-ro-uri", "query-only", "chmod"])
+def test_scan_on_a_read_only_database_is_refused_and_not_acknowledged(
+    packing: tuple[Station, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    make_read_only: Callable[..., Callable[[], None]],
+) -> None:
+    station, bench = packing
+    before_db = hf.table_counts(station)
+    before_session = _snapshot(bench)
+    restore = make_read_only(station, bench, tmp_path, monkeypatch)
+    try:
+        item = hf.pack_next_unit(bench)
+        close = bench.scan("CMD-CLOSE-CARTON")
+        sealed = bench.close_with_weight(close.data["expected_g"])
+    finally:
+        restore()
+    for out in (item, sealed):
+        assert out.verdict is Verdict.STORAGE_FAILED, out
+        assert "NOT SAVED" in out.message and "scan again" in out.message
+        assert "read-only" in out.message and "Ask IT" in out.message
+        assert not out.accepted
+        assert "scan_id" not in out.data and "sscc" not in out.data
+    assert _snapshot(bench) == before_session
+    assert hf.table_counts(station) == before_db
+    # the fault is gone: the same scan is taken and stored
+    again = hf.pack_next_unit(bench)
+    assert again.verdict is Verdict.ACCEPTED, again
+    assert hf.table_counts(station)["scans"] == before_db["scans"] + 1
+
+
+def test_login_on_a_read_only_database_says_so(tmp_path: Path) -> None:
+    hf.seed_for_packing(tmp_path / "data", orders=1)
+    station = build_station(hf.station_config(tmp_path / "data"), seed_demo=False)
+    try:
+        bench = station.bench()
+        restore = _read_only_pragma(station, bench, tmp_path, pytest.MonkeyPatch())
+        try:
+            out = bench.scan(hf.BADGE)
+        finally:
+            restore()
+        assert out.verdict is Verdict.STORAGE_FAILED and "read-only" in out.message
+        assert bench.user is None
+        assert bench.scan(hf.BADGE).verdict is Verdict.LOGGED_IN
+    finally:
+        station.close()
+
+
+# --- full disk --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MiB tmpfs mounted for this test (needs CAP_SYS_ADMIN, as root in CI has)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", str(mnt)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({res.stderr.strip() or res.returncode}); "
+                    "run as root with CAP_SYS_ADMIN to test a full disk")
+    try:
+        yield mnt
+    finally:
+        if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _fill(folder: Path) -> Path:
+    filler = folder / "filler.bin"
+    chunk = b"\0" * 65536
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError:
+            pass
+        try:  # the last few blocks, one page at a time
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler
+
+
+def test_scan_on_a_full_disk_is_refused_and_not_acknowledged(small_disk: Path) -> None:
+    order_ids = hf.seed_for_packing(small_disk / "data", orders=3)
+    station = build_station(hf.station_config(small_disk / "data"), seed_demo=False)
+    try:
+        bench = station.bench()
+        assert bench.scan(hf.BADGE).verdict is Verdict.LOGGED_IN
+        assert bench.scan(order_ids[0]).verdict is Verdict.ORDER_OPENED
+        assert hf.pack_next_unit(bench).verdict is Verdict.ACCEPTED
+        before_db = hf.table_counts(station)
+        before_session = _snapshot(bench)
+        # empty the WAL so the next write must allocate new blocks, then take every free block
+        with sqlite3.connect(_db_path(station)) as conn:
+            assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+        filler = _fill(small_disk)
+        try:
+            assert os.statvfs(small_disk).f_bavail == 0
+            out = hf.pack_next_unit(bench)
+        finally:
+            filler.unlink()
+        assert out.verdict is Verdict.STORAGE_FAILED, out
+        assert "NOT SAVED" in out.message and "disk is full" in out.message and "free space" in out.message
+        assert "scan_id" not in out.data
+        assert _snapshot(bench) == before_session
+        assert hf.table_counts(station) == before_db
+        again = hf.pack_next_unit(bench)
+        assert again.verdict is Verdict.ACCEPTED, again
+        with sqlite3.connect(_db_path(station)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        station.close()
+
+
+# --- SIGKILL in the middle of packing -------------------------------------------------------------
+
+KILLS = 22
+MAX_ACKS_PER_RUN = 60
+ORDERS = 350  # about 4.7 scans each: more than KILLS * MAX_ACKS_PER_RUN
+
+
+def _start_worker(data_dir: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(HELPERS_PATH), "worker", str(data_dir), "BENCH-KILL"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )
+
+
+class _Lines:
+    """Lines from the worker's stdout, read straight from the pipe (no hidden buffering)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]):
+        assert proc.stdout is not None
+        self.fd = proc.stdout.fileno()
+        self.buf = b""
+        self.eof = False
+
+    def read(self, until: float) -> list[str]:
+        """Complete lines that arrive before the monotonic time *until* (or EOF)."""
+        while not self.eof:
+            wait = until - time.monotonic()
+            ready, _, _ = select.select([self.fd], [], [], max(0.0, wait))
+            if ready:
+                chunk = os.read(self.fd, 65536)
+                self.eof = not chunk
+                self.buf += chunk
+                if b"\n" in self.buf:
+                    break
+            elif wait <= 0:
+                break
+        *lines, self.buf = self.buf.split(b"\n")
+        return [ln.decode() for ln in lines]
+
+    def rest(self) -> list[str]:
+        while not self.eof:
+            self.read(time.monotonic() + 30)
+        lines, self.buf = self.buf.decode().splitlines(), b""
+        return lines
+
+
+def test_sigkill_while_packing_loses_no_acknowledged_scan(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    hf.seed_for_packing(data, orders=ORDERS)
+    rnd = random.Random(20261126)
+    acked: list[str] = []
+    resumed = 0
+    kills = 0
+    finished = False
+
+    def take(line: str) -> None:
+        nonlocal finished
+        if line.startswith("ACK "):
+            acked.append(line.split()[1])
+        elif line.startswith("DONE"):
+            finished = True
+        elif not line.startswith("READY"):
+            raise AssertionError(f"worker reported {line!r}")
+
+    while kills < KILLS and not finished:
+        proc = _start_worker(data)
+        lines = _Lines(proc)
+        try:
+            first: list[str] = []
+            deadline = time.monotonic() + 60
+            while not first and not lines.eof and time.monotonic() < deadline:
+                first = lines.read(deadline)
+            assert first and first[0].startswith("READY"), f"worker did not start: {first}"
+            resumed += first[0].split()[1] != "-"
+            for line in first[1:]:
+                take(line)
+            # kill at a random moment, or after at most MAX_ACKS_PER_RUN scans so that the
+            # workload (ORDERS orders) lasts for every kill whatever the machine's speed
+            kill_at = time.monotonic() + rnd.uniform(0.0, 0.25)
+            cap = len(acked) + rnd.randint(1, MAX_ACKS_PER_RUN)
+            while time.monotonic() < kill_at and not finished and not lines.eof and len(acked) < cap:
+                for line in lines.read(kill_at):
+                    take(line)
+            if not finished:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+            for line in lines.rest():  # printed (so acknowledged) before the kill landed
+                take(line)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+            assert proc.stdout is not None
+            proc.stdout.close()
+        assert proc.returncode in (0, -signal.SIGKILL), proc.returncode
+    assert kills >= 20, f"only {kills} kills: the workload ran out"
+    assert resumed >= 1, "no restart resumed a claimed order"
+    assert len(acked) >= 50 and len(set(acked)) == len(acked)
+
+    conn = sqlite3.connect(data / "packstation.db")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = {r[0]: r[1] for r in conn.execute("SELECT id, undone_at FROM scans")}
+        missing = [a for a in acked if a not in stored]
+        assert not missing, f"{len(missing)} acknowledged scans are not in the database"
+        assert all(stored[a] is None for a in acked)
+        bad_lines = conn.execute(
+            """SELECT l.order_id, l.line_no, l.qty, l.packed_qty, COALESCE(SUM(s.qty), 0)
+                 FROM order_lines l LEFT JOIN scans s
+                   ON s.order_id = l.order_id AND s.line_no = l.line_no AND s.undone_at IS NULL
+                GROUP BY l.order_id, l.line_no
+               HAVING l.packed_qty != COALESCE(SUM(s.qty), 0) OR l.packed_qty > l.qty"""
+        ).fetchall()
+        assert bad_lines == []
+        # every stored scan has its event (same transaction) and vice versa
+        events = conn.execute("SELECT count(*) FROM events WHERE kind = 'scan.recorded'").fetchone()[0]
+        assert events == len(stored)
+        held = conn.execute("SELECT count(*) FROM orders WHERE status = 'packing'").fetchone()[0]
+        assert held <= 1  # one bench, one claimed order at most
+        packed = conn.execute("SELECT count(*) FROM orders WHERE status = 'packed'").fetchone()[0]
+        assert packed >= 1
+    finally:
+        conn.close()
