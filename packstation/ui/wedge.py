@@ -128,8 +128,8 @@ class WedgeFilter(QObject):
             )
             or text == "\x1d"
         )
-        if not (typed and no_command):
-            self.flush()
+        if not (typed and no_command) or event.isAutoRepeat():
+            self.flush()  # a held-down key repeats fast, but a scanner never auto-repeats
             return False
         if self._held and not fast:
             self.flush()  # a pause: what was held is a person's typing

@@ -140,3 +140,20 @@ def test_keys_delivered_through_the_window_like_real_input(qtbot, bench):
         clock.t += 0.3
         QTest.keyClick(handle, ch)
     qtbot.waitUntil(lambda: first.text() == "ok", timeout=3000)
+
+
+def test_held_down_key_auto_repeat_is_typing(qtbot, bench):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+
+    clock, first, _second, _wedge, scans = bench
+    for i in range(5):
+        clock.t += 0.004
+        event = QKeyEvent(
+            QEvent.Type.KeyPress, Qt.Key.Key_X, Qt.KeyboardModifier.NoModifier, "x", i > 0
+        )
+        QApplication.sendEvent(first, event)
+    clock.t += 0.004
+    qtbot.keyClick(first, Qt.Key.Key_Return)
+    assert scans == []
+    assert first.text() == "xxxxx"
