@@ -239,3 +239,10 @@ def test_an_empty_wave_still_prints_its_header(tmp_path: Path) -> None:
     data = PicklistData(wave_id="W-EMPTY", created_at="2026-11-26 14:05", orders=(), lines=())
     text = pdf_text(render_picklist(data), tmp_path)
     assert "Picklist W-EMPTY" in text and "0 orders · 0 lines · 0 units" in text
+
+
+def test_packing_slip_names_the_customer_when_someone_else_receives_it(tmp_path: Path) -> None:
+    slip = replace(demo_packing_slip(), customer_name="Nikos Buyer")
+    assert "Customer Nikos Buyer" in pdf_text(render_packing_slip_pdf(slip), tmp_path)
+    same = replace(slip, customer_name=slip.ship_to.name)
+    assert "Customer" not in pdf_text(render_packing_slip_pdf(same), tmp_path)

@@ -128,6 +128,8 @@ def render_packing_slip_escpos(data: PackingSlipData, profile: str = DEFAULT_PRO
     doc.rule()
     doc.lines("Ship to", bold=True)
     doc.lines("\n".join(data.ship_to.lines()))
+    if data.customer_name and data.customer_name != data.ship_to.name:
+        doc.lines(f"Customer: {data.customer_name}")
     doc.rule()
     doc.lines("Qty  Item", bold=True)
     for line in data.lines:

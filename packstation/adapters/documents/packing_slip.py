@@ -43,7 +43,12 @@ def render_packing_slip_pdf(
                 para(
                     f"Order {data.order_id}\nDate {data.order_date.isoformat()}"
                     + (f"\nChannel {data.channel}" if data.channel else "")
-                    + f"\nCartons {data.carton_count}",
+                    + f"\nCartons {data.carton_count}"
+                    + (
+                        f"\nCustomer {data.customer_name}"
+                        if data.customer_name and data.customer_name != data.ship_to.name
+                        else ""
+                    ),
                     st.strong,
                 ),
             ],
@@ -88,6 +93,7 @@ def render_packing_slip_pdf(
             )
         short_table = Table(short_rows, colWidths=[width * w for w in (0.22, 0.6, 0.18)])
         short_table.setStyle(GRID)
+        short_table.setStyle(TableStyle([("ALIGN", (2, 0), (2, 0), "RIGHT")]))
         story += [
             Spacer(1, 5 * mm),
             para("Not in this shipment", st.h2),
