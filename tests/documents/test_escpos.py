@@ -132,3 +132,20 @@ def test_a_tracking_number_that_cannot_be_code128_is_printed_as_text() -> None:
     parsed = parse(render_label_escpos(data))
     assert "ТРЕК-1 (no barcode: not printable as Code 128)" in " ".join(parsed.text().split())
     assert [b.data[:4] for b in parsed.barcodes] == [b"{C{1"]
+
+
+def test_barcode_and_qr_bytes_match_python_escpos_public_api() -> None:
+    """We call Dummy's internal _hw_barcode (the public barcode() prints to stdout); the bytes
+    must be exactly what the public barcode() and qr() produce for the same request."""
+    from escpos.printer import Dummy
+
+    data = demo_label()
+    raw = render_label_escpos(data)
+    reference = Dummy(profile="TM-T88V")
+    reference.barcode(
+        "{C{100" + data.sscc, "CODE128", height=120, width=3, pos="OFF", function_type="B"
+    )
+    reference.qr(qr_payload(data), size=6, native=True)
+    barcode_bytes, qr_bytes = bytes(reference.output).split(b"\x1d(k", 1)
+    assert barcode_bytes in raw
+    assert b"\x1d(k" + qr_bytes in raw
