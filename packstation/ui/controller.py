@@ -49,6 +49,16 @@ class StationController(QObject):
         self.weighing = False
         return self._emit(self.bench.logout())
 
+    def idle_logout(self, idle_s: int) -> Outcome:
+        """Log out after *idle_s* seconds without a scan; the order stays claimed for this bench."""
+        self.weighing = False
+        name = self.bench.user.name if self.bench.user else "nobody"
+        order = self.bench.session.order.order_id if self.bench.session else None
+        self.bench.logout()
+        minutes = f"{idle_s // 60} min" if idle_s >= 60 else f"{idle_s} s"
+        keep = f" Order {order} stays with this bench: log in to continue it." if order else ""
+        return self._emit(Outcome(Verdict.LOGGED_OUT, f"{name} logged out after {minutes} without a scan.{keep}"))
+
     def close_with_weight(self, grams: int) -> Outcome:
         """A weight typed or read by hand (e.g. the lead view's close button)."""
         self.weighing = False

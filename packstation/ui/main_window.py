@@ -1,14 +1,15 @@
-"""The station window: verdict band on top, login or pack view below, a scan line at the bottom.
+"""The station window: verdict band on top, login or pack view below, a scan line at the bottom,
+device states in the status bar.
 
 Scans reach the bench through the application-wide keyboard-wedge filter (whichever widget
-has focus) or, when typed by hand, through the scan line (Enter submits). The window never
-changes bench state itself: it hands inputs to the :class:`StationController` and redraws from
-``bench`` whenever an outcome arrives.
+has focus), the serial/evdev scanner readers, or the scan line (typed by hand, Enter submits).
+The window never changes bench state itself: it hands inputs to the :class:`StationController`
+and redraws from ``bench`` whenever an outcome arrives.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -16,34 +17,48 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from packstation.adapters.devices.state import DeviceState, Status
 from packstation.bootstrap import Station
 from packstation.domain.barcodes import RawScan
+from packstation.domain.packing import Tone, Verdict
 from packstation.services.packing import Outcome
 from packstation.ui import theme
 from packstation.ui.controller import StationController
+from packstation.ui.device_manager import DeviceManager
+from packstation.ui.device_signals import DeviceSignals
 from packstation.ui.login_view import LoginView
 from packstation.ui.pack_view import PackView
 from packstation.ui.queries import ready_orders
+from packstation.ui.sounds import SoundPlayer
+from packstation.ui.status_bar import DeviceStatusBar
 from packstation.ui.verdict_band import VerdictBand
 from packstation.ui.wedge import WedgeFilter
+
+_USER_INPUT = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
 
 
 class MainWindow(QMainWindow):
     first_exposed = Signal()
 
     def __init__(self, station: Station, controller: StationController, *,
+                 signals: DeviceSignals, devices: DeviceManager, sounds: SoundPlayer,
                  install_wedge: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.station = station
         self.controller = controller
         self.bench = controller.bench
+        self.signals = signals
+        self.devices = devices
+        self.sounds = sounds
         self.demo = station.config.station.demo
         self._exposed = False
+        self._closed = False
         self.setWindowTitle(f"packstation — {station.config.station.name} ({station.config.station.id})")
         self.resize(1280, 860)
 
@@ -53,10 +68,17 @@ class MainWindow(QMainWindow):
         self.user_label = QLabel()
         self.user_label.setObjectName("userLabel")
         self.user_label.setFont(theme.font(13))
+        self.lead_button = QPushButton("Lead view…")
+        self.settings_button = QPushButton("Devices…")
+        for button in (self.lead_button, self.settings_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setVisible(False)
         top = QHBoxLayout()
         top.addWidget(self.station_label)
         top.addStretch(1)
         top.addWidget(self.user_label)
+        top.addWidget(self.lead_button)
+        top.addWidget(self.settings_button)
 
         self.band = VerdictBand()
         self.login = LoginView(demo=self.demo)
@@ -85,18 +107,41 @@ class MainWindow(QMainWindow):
         box.addLayout(scan_row)
         self.setCentralWidget(central)
 
+        self.status = DeviceStatusBar()
+        self.setStatusBar(self.status)
+        for slot, state in devices.states.items():
+            self.status.show_state(slot, state)
+        devices.state_changed.connect(self.status.show_state)
+        self.status.show_state("sound", DeviceState(
+            "sound", Status.CONNECTED if sounds.available else Status.DISCONNECTED,
+            "on" if sounds.available else sounds.reason))
+
         self.scan_edit.returnPressed.connect(self._typed_scan)
         self.login.pin_entered.connect(self.controller.enter_pin)
+        self.pack.lead.reason_chosen.connect(self._short_reason)
         self.controller.outcome.connect(self._on_outcome)
+        self.signals.scanned.connect(self.on_scan)
+        self.signals.scan_rejected.connect(self._scan_rejected)
+        self.lead_button.clicked.connect(self.open_lead_view)
+        self.settings_button.clicked.connect(self.open_settings)
+
+        idle_s = station.config.station.idle_logout_s
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setSingleShot(True)
+        self.idle_timer.setInterval(max(0, idle_s) * 1000)
+        self.idle_timer.timeout.connect(self._idle)
+        self._idle_enabled = idle_s > 0
 
         self.wedge: WedgeFilter | None = None
         app = QApplication.instance()
-        if install_wedge and app is not None:
-            self.wedge = WedgeFilter.from_config(station.config.scanner, parent=self)
-            self.wedge.scanned.connect(self.on_scan)
-            app.installEventFilter(self.wedge)
+        if app is not None:
+            app.installEventFilter(self)  # any key or click counts as activity (idle logout)
+            if install_wedge:
+                self.wedge = WedgeFilter.from_config(station.config.scanner, parent=self)
+                self.wedge.scanned.connect(self.on_scan)
+                app.installEventFilter(self.wedge)
 
-        self.band.show_text(self.band.tone, "READY", "Scan your badge to log in.")
+        self.band.show_text(Tone.INFO, "READY", "Scan your badge to log in.")
         self.refresh()
 
     # --- inputs -----------------------------------------------------------------------------
@@ -117,30 +162,89 @@ class MainWindow(QMainWindow):
             return
         self.controller.scan(RawScan.from_wire(text, source="keyboard"))
 
+    def _scan_rejected(self, reason: str) -> None:
+        self.band.show_text(Tone.ERROR, "SCAN NOT READ", f"{reason} Scan again.")
+        self.sounds.play(Tone.ERROR)
+
+    def _short_reason(self, reason: str) -> None:
+        request = self.bench.lead_request
+        if request is not None and request.action == "short" and reason:
+            # Bench has no setter for the reason yet; the request object is the only way in.
+            request.reason = reason
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if event.type() in _USER_INPUT:
+            self._touch()
+        return False
+
+    def _touch(self) -> None:
+        if self._idle_enabled and self.bench.user is not None:
+            self.idle_timer.start()
+
+    def _idle(self) -> None:
+        if self.bench.user is None:
+            return
+        if self.controller.weighing:  # never log out in the middle of a weighing
+            self.idle_timer.start()
+            return
+        self.controller.idle_logout(self.idle_timer.interval() // 1000)
+
     # --- output -----------------------------------------------------------------------------
     def _on_outcome(self, outcome: Outcome) -> None:
         self.band.show_verdict(outcome.verdict, outcome.message)
         custom = outcome.data.get("headline") if outcome.data else None
         if custom:
             self.band.headline.setText(str(custom))
+        if outcome.verdict.tone is not Tone.INFO:
+            self.sounds.play(outcome.verdict.tone)
+        if outcome.verdict is Verdict.STORAGE_FAILED:
+            self.devices.database_failed(outcome.message)
+        elif self.devices.states.get("database", None) is not None and \
+                self.devices.states["database"].status is Status.ERROR:
+            self.devices.check_database()
         self.refresh(outcome)
+        self._touch()
 
     def refresh(self, outcome: Outcome | None = None) -> None:
         bench = self.bench
-        if bench.user is None:
+        user = bench.user
+        lead = user is not None and user.role.can_authorise
+        self.lead_button.setVisible(lead)
+        self.settings_button.setVisible(lead)
+        if user is None:
+            self.idle_timer.stop()
             self.user_label.setText("Not logged in")
             self.login.ask_pin(bench.pin_user.name if bench.pin_user is not None else None)
             self.pages.setCurrentWidget(self.login)
         else:
-            self.user_label.setText(f"{bench.user.name} ({bench.user.role.value})")
+            self.user_label.setText(f"{user.name} ({user.role.value})")
             if bench.session is None:
                 hints = ready_orders(self.station.ctx.uow) if self.demo else []
-                self.pack.show_idle(bench.user.name, hints)
+                self.pack.show_idle(user.name, hints)
             else:
-                self.pack.show_session(bench.session, outcome.sku if outcome else None)
+                request = bench.lead_request
+                self.pack.show_session(bench.session, outcome.sku if outcome else None,
+                                       request.action if request is not None else None)
             self.pages.setCurrentWidget(self.pack)
         if bench.pin_user is None:
             self.scan_edit.setFocus()
+
+    # --- lead tools -------------------------------------------------------------------------
+    def open_lead_view(self) -> None:
+        from packstation.ui.lead_view import LeadView
+
+        if self.bench.user is None or not self.bench.user.role.can_authorise:
+            return
+        dialog = LeadView(self.station, self.bench.user, parent=self)
+        dialog.exec()
+        self.refresh()
+
+    def open_settings(self) -> None:
+        from packstation.ui.settings_dialog import SettingsDialog
+
+        if self.bench.user is None or not self.bench.user.role.can_authorise:
+            return
+        SettingsDialog(self.station.config, parent=self).exec()
 
     # --- lifecycle --------------------------------------------------------------------------
     def event(self, event: QEvent) -> bool:
@@ -155,10 +259,15 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.idle_timer.stop()
         app = QApplication.instance()
-        if self.wedge is not None and app is not None:
-            app.removeEventFilter(self.wedge)
-            self.wedge = None
+        if app is not None:
+            app.removeEventFilter(self)
+            if self.wedge is not None:
+                app.removeEventFilter(self.wedge)
+                self.wedge = None
         self.controller.close()
-
-
+        self.devices.close()

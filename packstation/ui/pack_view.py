@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QListWidget,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -120,6 +121,49 @@ class CartonPanel(QFrame):
             f"✔ Carton {c.seq} {c.type.code}: {c.measured_g} g, SSCC {c.sscc}" for c in sealed))
 
 
+SHORT_REASONS = (
+    "not available at pick",
+    "damaged in stock",
+    "stock count wrong",
+    "customer accepts a partial shipment",
+)
+
+
+class LeadPanel(QFrame):
+    """Shown while the bench waits for a lead: what for, and (short-ship) the reason to record."""
+
+    reason_chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("leadPanel")
+        self.setStyleSheet("QFrame#leadPanel { border: 3px solid #1565c0; border-radius: 6px; }")
+        self.title = _value_label(bold=True, size=20)
+        self.detail = _value_label(size=14)
+        self.reasons = QListWidget()
+        self.reasons.setObjectName("shortReasons")
+        self.reasons.setFont(theme.font(15))
+        self.reasons.addItems(SHORT_REASONS)
+        self.reasons.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.reasons.setMaximumHeight(150)
+        self.reasons.currentTextChanged.connect(self.reason_chosen)
+        box = QHBoxLayout(self)
+        words = QVBoxLayout()
+        words.addWidget(self.title)
+        words.addWidget(self.detail)
+        words.addStretch(1)
+        box.addLayout(words, 2)
+        box.addWidget(self.reasons, 1)
+
+    def show_request(self, title: str, detail: str, *, reasons: bool) -> None:
+        self.title.setText(title)
+        self.detail.setText(detail)
+        self.reasons.setVisible(reasons)
+        if reasons and self.reasons.currentRow() < 0:
+            self.reasons.setCurrentRow(0)
+        self.setVisible(True)
+
+
 class PackView(QWidget):
     """The order being packed; when none is open, an invitation to scan one."""
 
@@ -156,12 +200,15 @@ class PackView(QWidget):
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setWordWrap(False)
         self.cartons = CartonPanel()
+        self.lead = LeadPanel()
+        self.lead.setVisible(False)
         body = QHBoxLayout()
         body.addWidget(self.table, 3)
         body.addWidget(self.cartons, 1)
         order_box = QVBoxLayout(self.order)
         order_box.setContentsMargins(0, 0, 0, 0)
         order_box.addWidget(self.header)
+        order_box.addWidget(self.lead)
         order_box.addLayout(body, 1)
         self.stack.addWidget(self.idle)
         self.stack.addWidget(self.order)
@@ -179,8 +226,25 @@ class PackView(QWidget):
         self.hint.setText(hint)
         self.stack.setCurrentWidget(self.idle)
 
-    def show_session(self, session: PackSession, last_sku: str | None) -> None:
+    def show_session(self, session: PackSession, last_sku: str | None,
+                     lead_action: str | None = None) -> None:
         self.header.show_session(session)
+        carton = session.open_carton
+        if lead_action == "short":
+            missing = ", ".join(f"{ln.remaining} × {session.products[ln.sku].name}" for ln in session.short_lines())
+            self.lead.show_request("Short-ship: a lead scans their badge to approve",
+                                   f"Missing: {missing}. Pick the reason on the right.", reasons=True)
+        elif lead_action == "reprint":
+            self.lead.show_request("Reprint: a lead scans their badge", "The reprint is recorded with the lead's name.",
+                                   reasons=False)
+        elif carton is not None and carton.status is CartonStatus.BLOCKED:
+            self.lead.show_request(
+                f"Carton {carton.seq} is BLOCKED (weighed {carton.measured_g} g, expected "
+                f"{session.expected_weight(carton)} g)",
+                "Lead: scan your badge to accept the weight — or fix the carton (CMD-UNDO or scan the "
+                "missing item) and scan CMD-CLOSE-CARTON again.", reasons=False)
+        else:
+            self.lead.setVisible(False)
         self.model.set_session(session)
         self.cartons.show_session(session)
         row = self.model.row_of_sku(last_sku) if last_sku else -1
