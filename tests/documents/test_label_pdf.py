@@ -94,3 +94,36 @@ def test_render_label_dispatches_by_language() -> None:
     assert render_label(data, "escpos").startswith(b"\x1b@")
     with pytest.raises(DocumentDataError, match="zpl, escpos, pdf"):
         render_label(data, "epl")
+
+
+def test_big_numbers_in_the_order_block_stay_clear_of_the_qr_code(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from packstation.adapters.documents.label_layout import MARGIN
+
+    data = replace(
+        demo_label(),
+        order_id="MARKETPLACE-ORDER-2026-0000123456",
+        carton_no=118,
+        carton_count=120,
+        weight_g=1_234_567,
+        cod_amount=Decimal("123456.78"),
+        cod_currency="EUR",
+    )
+    pdf = tmp_path / "big.pdf"
+    pdf.write_bytes(render_label_pdf(data))
+    html = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    qr_left = (101.6 - MARGIN - 28.0) * PT_PER_MM
+    words = dict(
+        (word, float(x1))
+        for x1, word in re.findall(
+            r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)</word>', html
+        )
+    )
+    for word in ("MARKETPLACE-ORDER-2026-0000123456", "120", "1234.567", "123456.78"):
+        assert word in words, word
+        assert words[word] < qr_left, f"{word} runs into the QR code"
+    (page,) = pdf_symbols(pdf.read_bytes(), tmp_path)
+    assert ("QR-Code", qr_payload(data)) in {(s.type, s.data) for s in page}

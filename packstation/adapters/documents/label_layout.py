@@ -161,16 +161,21 @@ def layout_label(data: LabelData, size: str = "4x6") -> tuple[float, float, list
     qr = 28.0
     info_w = inner - qr - 3.0
     y = row_c + 1.0
-    order = fit(f"Order {data.order_id}", info_w, 4.5, 2.2, 2, bold=True, what="order id")
+    order = fit(f"Order {data.order_id}", info_w, 4.5, 2.2, 1, bold=True, what="order id")
     block, y = _block(m, y, info_w, order, True)
     els += block
-    els.append(Text(m, y + 0.5, 7.0, f"Carton {data.carton_no} of {data.carton_count}", True))
+    carton = f"Carton {data.carton_no} of {data.carton_count}"
+    size = fit(carton, info_w, 7.0, 3.0, 1, bold=True, what="carton count").size
+    els.append(Text(m, y + 0.5, size, carton, True))
     y += 9.0
-    els.append(Text(m, y, 4.5, f"Weight {format_weight(data.weight_g)}", False))
+    weight = f"Weight {format_weight(data.weight_g)}"
+    els.append(Text(m, y, fit(weight, info_w, 4.5, 2.5, 1, what="weight").size, weight, False))
     y += 6.0
     if data.cod_amount is not None:
         cod = f"COD {data.cod_currency} {data.cod_amount:.2f}"
-        els.append(Text(m, y, 4.5, cod, True))
+        els.append(
+            Text(m, y, fit(cod, info_w, 4.5, 2.5, 1, True, what="COD amount").size, cod, True)
+        )
     els.append(QRCode(w - m - qr, row_c + 0.5, qr, qr_payload(data)))
     row_d = row_c + 30.0
     els.append(Box(m, row_d, inner, 0.5))
