@@ -173,3 +173,20 @@ def test_second_carton_gets_its_own_sscc(zpl_renderer, tmp_path: Path) -> None:
     sscc = payload + str(gs1_check_digit(payload))
     assert ("CODE-128", "00" + sscc) in symbols
     assert ("QR-Code", f"PS1|WEB-100234|2/2|{sscc}") in symbols
+
+
+def test_every_ship_from_line_is_printed() -> None:
+    full = Address(
+        name="Packstation Demo Warehouse",
+        company="Fulfilment Unit 7",
+        line1="1 Logistics Way",
+        line2="Gate 4, dock 12",
+        city="Rotterdam",
+        postcode="3011 AA",
+        region="Zuid-Holland",
+        country="NL",
+    )
+    fmt = parse(render_label_zpl(replace(demo_label(), ship_from=full)))
+    texts = [f.data for f in fmt.fields if f.data]
+    for line in full.lines():
+        assert line in texts, line

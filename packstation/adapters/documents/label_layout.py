@@ -138,7 +138,7 @@ def layout_label(data: LabelData, size: str = "4x6") -> tuple[float, float, list
     right_w = w - m - right_x
     els.append(Text(m, m, 2.2, "FROM", True))
     y = m + 2.8
-    for line in data.ship_from.lines()[:5]:
+    for line in data.ship_from.lines():  # every line; row A grows and ship-to shrinks
         block, y = _block(
             m, y, left_w, fit(line, left_w, 2.8, 1.8, 1, what="ship-from line"), False
         )
