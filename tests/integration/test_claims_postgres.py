@@ -1,0 +1,182 @@
+"""The central PostgreSQL database: whole orders, claim races between benches, SSCC counter.
+
+Each bench is a separate Station (own engine, own connection pool, own station id) on the
+test's fresh database, and the benches run in threads that start together at a barrier, so
+their transactions really overlap on the server.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from packstation.bootstrap import Station
+from packstation.domain.model import User
+from packstation.domain.packing import Verdict
+from packstation.services import packing as p
+from packstation.services.reports import order_status
+from packstation.services.users import find_by_badge
+
+from packstation_tests_station import (  # isort: skip
+    BUDS_EAN,
+    MUG_EAN,
+    SERUM_EAN,
+    TEE_EAN,
+    TEE_SIX,
+    StationFactory,
+    order,
+    stock,
+)
+
+BENCHES = 6
+JOIN_TIMEOUT_S = 120  # generous: two shared cores
+
+
+def user(station: Station, badge: str) -> User:
+    with station.uow(readonly=True) as uow:
+        found = find_by_badge(uow, badge)
+    assert found is not None
+    return found
+
+
+def run_together(work: list[Callable[[], Any]]) -> list[Any]:
+    """Run each callable in its own thread, all released at once; results or exceptions, in order."""
+    barrier = threading.Barrier(len(work))
+    results: list[Any] = [None] * len(work)
+
+    def runner(i: int) -> None:
+        try:
+            barrier.wait(timeout=JOIN_TIMEOUT_S)
+            results[i] = work[i]()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            results[i] = exc
+
+    threads = [threading.Thread(target=runner, args=(i,), name=f"bench-{i}") for i in range(len(work))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(JOIN_TIMEOUT_S)
+    assert not any(thread.is_alive() for thread in threads), "a bench thread hung"
+    return results
+
+
+def test_whole_order_packed_on_postgresql(pg_station: Station) -> None:
+    bench = pg_station.bench()
+    scans = ["PACKER-001", "TOTE-002", "BOX-M", TEE_SIX, TEE_EAN, TEE_EAN, SERUM_EAN, "B1", "271231",
+             MUG_EAN, "M1", "]d20105900000000145" + "21SN-1", BUDS_EAN, "SN-2", "CMD-CLOSE-CARTON"]
+    verdicts = [bench.scan(s).verdict for s in scans]
+    assert Verdict.ACCEPTED in verdicts and verdicts[-1] is Verdict.NEEDS_WEIGHT, verdicts
+    assert verdicts.count(Verdict.ACCEPTED) == 7, verdicts
+    done = bench.close_with_weight(280 + 8 * 200 + 100 + 350 + 2 * 80)
+    assert done.verdict is Verdict.ORDER_COMPLETE, done.message
+    doc = order_status(pg_station.ctx.uow, "SO-2")
+    assert doc["status"] == "packed" and doc["cartons"][0]["sscc"] == done.data["sscc"]
+    assert sorted(s["serial"] for ln in doc["lines"] for s in ln["scans"] if s["serial"]) == ["SN-1", "SN-2"]
+    assert doc["lines"][1]["scans"][0]["expiry"] == "2027-12-31"
+
+
+def test_claim_race_has_exactly_one_winner_and_the_others_hear_its_name(
+    pg_station: Station, make_pg_station: StationFactory
+) -> None:
+    benches = [make_pg_station(f"BENCH-{i:02d}") for i in range(BENCHES)]
+    packer = user(pg_station, "PACKER-001")
+    for order_id in ("SO-1", "SO-2", "SO-3"):
+        results = run_together([lambda s=s, o=order_id: p.claim_order(s.ctx, packer, o) for s in benches])
+        winners = [(i, r) for i, r in enumerate(results) if isinstance(r, p.PackSession)]
+        assert len(winners) == 1, results
+        winner = benches[winners[0][0]].ctx.station_id
+        refused = [r for r in results if not isinstance(r, p.PackSession)]
+        assert all(isinstance(r, p.OrderRefused) for r in refused), refused
+        assert all(winner in str(r) for r in refused), [str(r) for r in refused]
+        doc = order_status(pg_station.ctx.uow, order_id)
+        assert doc["claimed_by"] == winner
+        assert [e["station"] for e in doc["events"] if e["kind"] == "order.claimed"] == [winner]
+
+
+def test_concurrent_claim_next_never_hands_one_order_to_two_benches(
+    make_pg_station: StationFactory,
+) -> None:
+    first = make_pg_station("BENCH-00")
+    many = [order(f"SO-{n:03d}", {"TS-1": 1}, hours_ago=100 - n) for n in range(30)]
+    stock(first, many + [order("SO-HELD", {"TS-1": 1}, payment=("prepaid", "pending"))])
+    benches = [first] + [make_pg_station(f"BENCH-{i:02d}") for i in range(1, BENCHES)]
+    packer = user(first, "PACKER-001")
+
+    def drain(station: Station) -> list[str]:
+        got = []
+        while (session := p.claim_next_order(station.ctx, packer)) is not None:
+            got.append(session.order.order_id)
+        return got
+
+    results = run_together([lambda s=s: drain(s) for s in benches])
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    claimed = [order_id for got in results for order_id in got]
+    assert len(claimed) == len(set(claimed)), "an order was handed to two benches"
+    assert set(claimed) <= {o["order_id"] for o in many}  # never the held order
+    with first.uow(readonly=True) as uow:
+        rows = uow.select_rows("orders")
+    holders = {r["order_id"]: r["claimed_by"] for r in rows}
+    for station, got in zip(benches, results, strict=True):
+        assert all(holders[o] == station.ctx.station_id for o in got)
+    assert holders["SO-HELD"] is None
+    # SKIP LOCKED may hand a bench nothing while others still hold locks; a final pass gets the rest
+    leftover = drain(first)
+    assert set(claimed) | set(leftover) == {o["order_id"] for o in many}
+
+
+def test_sscc_counter_under_concurrency_never_duplicates(pg_station: Station, make_pg_station: StationFactory) -> None:
+    benches = [make_pg_station(f"BENCH-{i:02d}") for i in range(BENCHES)]
+    per_bench = 25
+
+    def take(station: Station) -> list[int]:
+        values = []
+        for _ in range(per_bench):
+            with station.uow() as uow:
+                values.append(uow.next_counter("sscc-race"))
+                uow.commit()
+        return values
+
+    results = run_together([lambda s=s: take(s) for s in benches])
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    values = sorted(v for got in results for v in got)
+    assert values == list(range(1, BENCHES * per_bench + 1))
+
+
+def test_cartons_sealed_at_the_same_moment_get_different_ssccs(
+    pg_station: Station, make_pg_station: StationFactory
+) -> None:
+    benches = [pg_station] + [make_pg_station(f"BENCH-{i:02d}") for i in range(1, 4)]
+    ready = []
+    for station, order_id in zip(benches, ("SO-1", "SO-3", "SO-4", "SO-5"), strict=True):
+        bench = station.bench()
+        scans = {"SO-1": [TEE_EAN] * 2, "SO-3": [TEE_EAN, MUG_EAN, "M1", MUG_EAN, "M2"],
+                 "SO-4": [BUDS_EAN, "SN-44"], "SO-5": [TEE_EAN] * 3}[order_id]
+        verdicts = [bench.scan(s).verdict for s in ["PACKER-001", order_id, "BOX-M", *scans, "CMD-CLOSE-CARTON"]]
+        assert verdicts[-1] is Verdict.NEEDS_WEIGHT, (order_id, verdicts)
+        assert bench.session is not None and bench.session.open_carton is not None
+        ready.append((bench, bench.session.expected_weight(bench.session.open_carton)))
+    results = run_together([lambda b=b, g=g: b.close_with_weight(g) for b, g in ready])
+    assert all(getattr(r, "verdict", None) is Verdict.ORDER_COMPLETE for r in results), results
+    ssccs = [r.data["sscc"] for r in results]
+    assert len(set(ssccs)) == len(ssccs)
+
+
+@pytest.mark.parametrize("badge", ["PACKER-001"])
+def test_the_same_station_id_may_reclaim_its_own_order_after_a_crash(
+    pg_station: Station, make_pg_station: StationFactory, badge: str
+) -> None:
+    bench = pg_station.bench()
+    assert [bench.scan(s).verdict for s in (badge, "SO-1", "BOX-S", TEE_EAN)] == [
+        Verdict.LOGGED_IN, Verdict.ORDER_OPENED, Verdict.CARTON_OPENED, Verdict.ACCEPTED]
+    pg_station.close()
+    again = make_pg_station("BENCH-01").bench()
+    welcome = again.scan(badge)
+    assert welcome.data == {"resumed": "SO-1"}
+    assert again.session is not None and again.session.order.lines[0].packed == 1
+    refused = make_pg_station("BENCH-02").bench()
+    refused.scan("PACKER-002")
+    outcome = refused.scan("SO-1")
+    assert outcome.verdict is Verdict.ORDER_REFUSED and "BENCH-01" in outcome.message
