@@ -141,6 +141,9 @@ def _section(cls: type, name: str, raw: Any) -> Any:
         elif isinstance(default, int | float) and not isinstance(default, bool):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ConfigError(f"[{name}] {key} must be a number, got {value!r}")
+            if isinstance(default, int) and value != int(value):
+                # int(20.5) would silently become 20: say so instead
+                raise ConfigError(f"[{name}] {key} must be a whole number, got {value!r}")
             value = type(default)(value)
         elif isinstance(default, str) and not isinstance(value, str):
             raise ConfigError(f"[{name}] {key} must be a string, got {value!r}")
@@ -161,7 +164,25 @@ def parse_config(text: str, source: Path | None = None) -> Config:
         if key not in _SECTIONS:
             raise ConfigError(f"unknown section [{key}]; known: {', '.join(_SECTIONS)}")
         kwargs[key] = _section(_SECTIONS[key], key, value)
-    return Config(source=source, **kwargs)
+    config = Config(source=source, **kwargs)
+    _check_values(config)
+    return config
+
+
+def _check_values(config: Config) -> None:
+    """Values that parse but would fail later (at the first carton close, say): refuse them now."""
+    packing = config.packing
+    prefix = packing.gs1_company_prefix
+    if not (prefix.isascii() and prefix.isdigit() and 6 <= len(prefix) <= 12):
+        raise ConfigError(f"[packing] gs1_company_prefix must be your GS1 company prefix, 6 to 12 digits; got {prefix!r}")
+    if not 0 <= packing.sscc_extension <= 9:
+        raise ConfigError(f"[packing] sscc_extension must be one digit, 0 to 9; got {packing.sscc_extension}")
+    if packing.tolerance_pct < 0 or packing.tolerance_g < 0:
+        raise ConfigError("[packing] tolerance_pct and tolerance_g cannot be negative")
+    if not packing.carton_prefix.strip():
+        raise ConfigError("[packing] carton_prefix cannot be empty (e.g. \"BOX-\")")
+    if not config.station.id.strip():
+        raise ConfigError("[station] id cannot be empty: other benches see it when this one holds an order")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

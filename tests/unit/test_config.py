@@ -1,0 +1,152 @@
+"""Station configuration: the embedded default, TOML files, and clear errors for bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from packstation.config import (
+    Config,
+    ConfigError,
+    load_config,
+    parse_config,
+    to_toml_dict,
+    with_database,
+)
+
+FULL = """
+data_dir = "/srv/packstation"
+
+[station]
+id = "BENCH-07"
+name = "Bench 7"
+
+[database]
+local = "/srv/packstation/bench7.db"
+central = "postgresql+psycopg2://pack@central/packstation"
+
+[packing]
+tolerance_pct = 3
+tolerance_g = 25
+gs1_company_prefix = "4012345"
+sscc_extension = 3
+
+[scale]
+port = "socket://127.0.0.1:4001"
+protocol = "mt-sics"
+baudrate = 9600
+
+[label_printer]
+url = "tcp://10.0.0.20:9100"
+language = "zpl"
+
+[scanner]
+serial = "/dev/ttyACM0"
+"""
+
+
+def test_no_file_and_no_environment_is_the_embedded_demo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PACKSTATION_CONFIG", raising=False)
+    monkeypatch.setenv("PACKSTATION_DATA_DIR", str(tmp_path / "data"))
+    config = load_config()
+    assert config.station.demo is True and config.source is None
+    assert config.data_dir == tmp_path / "data"
+    assert config.database_url == f"sqlite:///{tmp_path / 'data' / 'packstation.db'}"
+    assert config.scale.protocol == "simulated"
+
+
+def test_a_full_file_is_read_with_every_section(tmp_path: Path) -> None:
+    path = tmp_path / "bench.toml"
+    path.write_text(FULL, encoding="utf-8")
+    config = load_config(path)
+    assert config.source == path and config.station.demo is False
+    assert (config.station.id, config.station.name) == ("BENCH-07", "Bench 7")
+    assert config.database_url == "sqlite:////srv/packstation/bench7.db"
+    assert config.database.central.startswith("postgresql+psycopg2://")
+    assert (config.packing.tolerance_pct, config.packing.tolerance_g) == (3.0, 25)
+    assert isinstance(config.packing.tolerance_pct, float)
+    assert (config.packing.gs1_company_prefix, config.packing.sscc_extension) == ("4012345", 3)
+    assert config.scale.port == "socket://127.0.0.1:4001" and config.scale.protocol == "mt-sics"
+    assert config.label_printer.url == "tcp://10.0.0.20:9100" and config.label_printer.language == "zpl"
+    assert config.scanner.serial == ("/dev/ttyACM0",)  # one string is a list of one
+    assert config.data_dir == Path("/srv/packstation")
+
+
+def test_the_environment_variable_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "env.toml"
+    path.write_text('[station]\nid = "BENCH-ENV"\n', encoding="utf-8")
+    monkeypatch.setenv("PACKSTATION_CONFIG", str(path))
+    assert load_config().station.id == "BENCH-ENV"
+
+
+@pytest.mark.parametrize(
+    ("local", "url"),
+    [
+        ("", None),
+        ("/var/lib/ps/station.db", "sqlite:////var/lib/ps/station.db"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2://u@h/db"),
+        ("sqlite:///relative.db", "sqlite:///relative.db"),
+    ],
+)
+def test_database_url_from_a_path_or_a_url(local: str, url: str | None, tmp_path: Path) -> None:
+    config = with_database(Config(data_dir=tmp_path), local)
+    assert config.database_url == (url or f"sqlite:///{tmp_path / 'packstation.db'}")
+
+
+def test_a_file_that_cannot_be_read_says_which(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file .*missing.toml"):
+        load_config(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[station\nid = 1", "not valid TOML"),
+        ("[printer]\nurl = 'x'", r"unknown section \[printer\]"),
+        ("[station]\nbench = 'x'", "unknown key 'bench'; known keys: id, name"),
+        ("station = 3", r"\[station\] must be a table"),
+        ("[station]\ndemo = 'yes'", "demo must be true or false"),
+        ("[scale]\nbaudrate = '9600'", "baudrate must be a number"),
+        ("[scale]\nbaudrate = true", "baudrate must be a number"),
+        ("[scanner]\nserial = [1, 2]", "serial must be a list of strings"),
+        ("[station]\nid = 7", "id must be a string"),
+    ],
+)
+def test_bad_files_are_refused_with_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(text)
+
+
+def test_a_fractional_value_for_a_whole_number_is_refused_not_truncated() -> None:
+    with pytest.raises(ConfigError, match="tolerance_g must be a whole number, got 20.5"):
+        parse_config("[packing]\ntolerance_g = 20.5")
+    assert parse_config("[packing]\ntolerance_g = 20.0").packing.tolerance_g == 20
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[packing]\ngs1_company_prefix = "12345"', "6 to 12 digits"),
+        ('[packing]\ngs1_company_prefix = "1234567890123"', "6 to 12 digits"),
+        ('[packing]\ngs1_company_prefix = "40123A5"', "6 to 12 digits"),
+        ("[packing]\nsscc_extension = 10", "0 to 9"),
+        ("[packing]\ntolerance_pct = -1", "cannot be negative"),
+        ('[packing]\ncarton_prefix = " "', "carton_prefix cannot be empty"),
+        ('[station]\nid = ""', "id cannot be empty"),
+    ],
+)
+def test_values_that_would_fail_at_the_bench_are_refused_at_start(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(text)
+
+
+def test_settings_round_trip_through_toml(tmp_path: Path) -> None:
+    original = parse_config(FULL)
+    path = tmp_path / "saved.toml"
+    path.write_text(tomli_w.dumps(to_toml_dict(original)), encoding="utf-8")
+    again = load_config(path)
+    assert again.source == path
+    assert to_toml_dict(again) == to_toml_dict(original)
+    assert again.packing == original.packing and again.scanner == original.scanner
