@@ -123,52 +123,65 @@ LONG_TO = Address(
 )
 
 
-def test_rendered_labels_scan_back(zpl_renderer, tmp_path: Path) -> None:
-    data = replace(demo_label(), cod_amount=Decimal("49.90"), cod_currency="EUR")
-    jobs = []
+COD_LABEL = replace(demo_label(), cod_amount=Decimal("49.90"), cod_currency="EUR")
+LONG_LABEL = replace(demo_label(), ship_to=LONG_TO, carrier="Deutsche Post DHL Paket International")
+SECOND_LABEL = replace(demo_label(2, 2), sscc=sscc18(0, "0614141", 987654321))
+MARGIN_MM = 30  # the long-text labels are rendered on a canvas this much larger
+
+
+def _enlarged(zpl: str, w: float, h: float, dpmm: int) -> str:
+    big_w, big_h = round((w + MARGIN_MM) * dpmm), round((h + MARGIN_MM) * dpmm)
+    return zpl.replace(f"^PW{round(w * dpmm)}", f"^PW{big_w}").replace(
+        f"^LL{round(h * dpmm)}", f"^LL{big_h}"
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(zpl_renderer, tmp_path_factory) -> dict[tuple[str, int, str], Path]:
+    """Every label the tests below look at, rendered in one run of the WASM renderer."""
+    out_dir = tmp_path_factory.mktemp("zpl")
+    jobs, keys = [], []
     for dpi, size in COMBOS:
         w, h = SIZES_MM[size]
         jobs.append(
-            (render_label_zpl(data, dpi, size), w, h, dpi, tmp_path / f"label-{dpi}-{size}.png")
+            (render_label_zpl(COD_LABEL, dpi, size), w, h, dpi, out_dir / f"cod-{dpi}-{size}.png")
         )
-    for png in zpl_renderer.render(jobs):
-        symbols = zbar(png)
-        by_type = {(s.type, s.gs1): s.data for s in symbols}
-        assert by_type.get(("CODE-128", True)) == "00" + data.sscc, png.name
-        assert by_type.get(("QR-Code", False)) == qr_payload(data), png.name
-        assert by_type.get(("CODE-128", False)) == data.tracking_number, png.name
+        keys.append(("cod", dpi, size))
+        big = _enlarged(render_label_zpl(LONG_LABEL, dpi, size), w, h, DPMM[dpi])
+        jobs.append((big, w + MARGIN_MM, h + MARGIN_MM, dpi, out_dir / f"long-{dpi}-{size}.png"))
+        keys.append(("long", dpi, size))
+    jobs.append((render_label_zpl(SECOND_LABEL), 101.6, 152.4, 203, out_dir / "second.png"))
+    keys.append(("second", 203, "4x6"))
+    return dict(zip(keys, zpl_renderer.render(jobs), strict=True))
 
 
-def test_long_names_stay_inside_the_label(zpl_renderer, tmp_path: Path) -> None:
-    """Render on a canvas 30 mm larger than the label and look for ink outside it."""
-    data = replace(demo_label(), ship_to=LONG_TO, carrier="Deutsche Post DHL Paket International")
-    jobs = []
-    for dpi, size in COMBOS:
-        w, h = SIZES_MM[size]
-        dpmm = DPMM[dpi]
-        zpl = render_label_zpl(data, dpi, size)
-        big_w, big_h = round((w + 30) * dpmm), round((h + 30) * dpmm)
-        zpl = zpl.replace(f"^PW{round(w * dpmm)}", f"^PW{big_w}").replace(
-            f"^LL{round(h * dpmm)}", f"^LL{big_h}"
-        )
-        jobs.append((zpl, w + 30, h + 30, dpi, tmp_path / f"long-{dpi}-{size}.png"))
-    for (_, w, h, dpi, _), png in zip(jobs, zpl_renderer.render(jobs), strict=True):
-        dpmm = DPMM[dpi]
-        image = Image.open(png).convert("L")
-        ink = image.point(lambda v: 255 if v < 128 else 0).getbbox()
-        assert ink is not None
-        # the canvas is the label plus 30 mm; the label itself ends 30 mm earlier
-        label_w, label_h = (w - 30) * dpmm, (h - 30) * dpmm
-        assert ink[2] <= label_w - 1 * dpmm, f"ink reaches x={ink[2]} of {label_w} ({png.name})"
-        assert ink[3] <= label_h - 1 * dpmm, f"ink reaches y={ink[3]} of {label_h} ({png.name})"
-        symbols = {s.data for s in zbar(png)}
-        assert "00" + data.sscc in symbols
+@pytest.mark.parametrize(("dpi", "size"), COMBOS)
+def test_rendered_labels_scan_back(rendered, dpi: int, size: str) -> None:
+    png = rendered[("cod", dpi, size)]
+    by_type = {(s.type, s.gs1): s.data for s in zbar(png)}
+    assert by_type.get(("CODE-128", True)) == "00" + COD_LABEL.sscc
+    assert by_type.get(("QR-Code", False)) == qr_payload(COD_LABEL)
+    assert by_type.get(("CODE-128", False)) == COD_LABEL.tracking_number
 
 
-def test_second_carton_gets_its_own_sscc(zpl_renderer, tmp_path: Path) -> None:
-    data = replace(demo_label(2, 2), sscc=sscc18(0, "0614141", 987654321))
-    (png,) = zpl_renderer.render([(render_label_zpl(data), 101.6, 152.4, 203, tmp_path / "c2.png")])
-    symbols = {(s.type, s.data) for s in zbar(png)}
+@pytest.mark.parametrize(("dpi", "size"), COMBOS)
+def test_long_names_stay_inside_the_label(rendered, dpi: int, size: str) -> None:
+    """Rendered on a canvas 30 mm larger than the label: no ink may fall outside the label."""
+    png = rendered[("long", dpi, size)]
+    w, h = SIZES_MM[size]
+    dpmm = DPMM[dpi]
+    image = Image.open(png).convert("L")
+    expected = ((w + MARGIN_MM) * dpmm, (h + MARGIN_MM) * dpmm)
+    assert image.size == pytest.approx(expected, abs=1.5), "canvas is not the enlarged label"
+    ink = image.point(lambda v: 255 if v < 128 else 0).getbbox()
+    assert ink is not None
+    assert ink[2] <= w * dpmm - 1 * dpmm, f"ink reaches x={ink[2]} of {w * dpmm}"
+    assert ink[3] <= h * dpmm - 1 * dpmm, f"ink reaches y={ink[3]} of {h * dpmm}"
+    assert "00" + LONG_LABEL.sscc in {s.data for s in zbar(png)}
+
+
+def test_second_carton_gets_its_own_sscc(rendered) -> None:
+    symbols = {(s.type, s.data) for s in zbar(rendered[("second", 203, "4x6")])}
     payload = "00614141987654321"
     sscc = payload + str(gs1_check_digit(payload))
     assert ("CODE-128", "00" + sscc) in symbols
