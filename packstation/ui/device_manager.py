@@ -41,7 +41,7 @@ def probe_printer(slot: str, section: object) -> DeviceState:
     url = str(getattr(section, "url", "") or "")
     language = str(getattr(section, "language", "pdf"))
     if not url:
-        return DeviceState(slot, Status.CONNECTED, "PDF files in the documents folder")
+        return DeviceState(slot, Status.CONNECTED, "PDF files")
     try:
         transport = open_transport(url)
         if url.startswith("file:"):

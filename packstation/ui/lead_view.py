@@ -196,6 +196,8 @@ class LeadView(QDialog):
         self.shift_caption.setText(f"Last {SHIFT_HOURS} hours (since {since:%Y-%m-%d %H:%M} UTC), all benches.")
         rows = []
         for fig in shift_figures(self.station.ctx.uow, since):
+            if not (fig.scans or fig.orders or fig.cartons or fig.errors):
+                continue  # logged in, did nothing to count (e.g. a lead who only approved)
             rate = fig.scans_per_hour
             errors = ", ".join(f"{what}: {n}" for what, n in sorted(fig.errors.items())) or "none"
             rows.append([fig.user, str(fig.orders), str(fig.items), str(fig.cartons),

@@ -39,8 +39,8 @@ class LinesModel(QAbstractTableModel):
                 product = session.products[line.sku]
                 barcode = _typed(product.barcodes[0]) if product.barcodes else line.sku
                 if pending is not None and pending.line_no == line.line_no:
-                    state = "waiting for " + {"lot": "lot", "lot_expiry": "lot / expiry",
-                                              "serial": "serial"}.get(product.tracking.value, "details")
+                    state = "waiting: " + {"lot": "lot", "lot_expiry": "lot, expiry",
+                                           "serial": "serial"}.get(product.tracking.value, "details")
                 elif line.short and line.remaining <= 0:
                     state = f"short {line.short}"
                 elif line.remaining <= 0:

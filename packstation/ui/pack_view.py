@@ -31,6 +31,11 @@ def _value_label(bold: bool = False, size: int = 15) -> QLabel:
     return label
 
 
+def _grams(value: int) -> str:
+    """2516 -> '2 516 g' with no-break spaces, so a weight never wraps."""
+    return f"{value:,}\u00a0g".replace(",", "\u00a0")
+
+
 class OrderHeader(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,7 +81,7 @@ class CartonPanel(QFrame):
         super().__init__(parent)
         self.setObjectName("cartonPanel")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(280)
         box = QVBoxLayout(self)
         title = QLabel("CARTONS")
         title.setFont(theme.font(10, bold=True))
@@ -105,9 +110,9 @@ class CartonPanel(QFrame):
             self.open_carton.setText(f"Carton {carton.seq}: {carton.type.name} ({carton.type.code}){state}")
             self.expected.setFont(theme.font(22, bold=True))
             expected = session.expected_weight(carton)
-            text = f"Expected {expected:,} g".replace(",", " ")
+            text = f"Expected {_grams(expected)}"
             if carton.measured_g is not None:
-                text += f"\nMeasured {carton.measured_g:,} g".replace(",", " ")
+                text += f"\nMeasured {_grams(carton.measured_g)}"
             self.expected.setText(text)
             counts: dict[str, int] = {}
             for item in carton.items:
@@ -198,12 +203,12 @@ class PackView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.table.setWordWrap(False)
+        self.table.setWordWrap(True)  # a long product name wraps rather than being cut
         self.cartons = CartonPanel()
         self.lead = LeadPanel()
         self.lead.setVisible(False)
         body = QHBoxLayout()
-        body.addWidget(self.table, 3)
+        body.addWidget(self.table, 4)
         body.addWidget(self.cartons, 1)
         order_box = QVBoxLayout(self.order)
         order_box.setContentsMargins(0, 0, 0, 0)

@@ -24,6 +24,19 @@ def _wait(app: object, cond: Callable[[], bool], timeout_s: float = 10.0) -> Non
         time.sleep(0.01)
 
 
+def _pack_all(controller: object, window: object, order_id: str, carton: str) -> None:
+    c = controller
+    c.scan(order_id)  # type: ignore[attr-defined]
+    c.scan(carton)  # type: ignore[attr-defined]
+    session = c.bench.session  # type: ignore[attr-defined]
+    for line in session.order.lines:
+        code = session.products[line.sku].barcodes[0]
+        for _ in range(line.qty):
+            c.scan(code)  # type: ignore[attr-defined]
+    c.scan("05900001000014")  # type: ignore[attr-defined]  # one wrong item, for the figures
+    c.scan("CMD-CLOSE-CARTON")  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "docs/img")
@@ -55,11 +68,38 @@ def main(argv: list[str] | None = None) -> int:
 
         shot("login.png")
         bench = window.controller
-        for code in ("PACKER-001", "SO-10009", "BOX-M", "05900001000007", "05900001000007"):
+        bench.scan("PACKER-001")
+        # a finished order first, so the lead view has figures to show
+        _pack_all(bench, window, "SO-10009", "BOX-M")
+        _wait(app, lambda: bench.bench.session is None)
+        for code in ("SO-10001", "BOX-L"):
             bench.scan(code)
-        shot("pack-view.png")
-        bench.scan("05900001000014")  # a product that is not on SO-10009
+        lines = bench.bench.session.order.lines
+        products = bench.bench.session.products
+        first = products[lines[0].sku].barcodes[0]
+        for lot in ("L2611-A", "L2611-A"):
+            bench.scan(first)
+            bench.scan(lot)
+        bench.scan("05900001000014")  # a product that is not on the order
         shot("wrong-item.png")
+        second = products[lines[1].sku].barcodes[0]
+        bench.scan(second)
+        shot("pack-view.png")  # mid-order, the band asking for the lot
+        bench.scan("CMD-UNDO")
+        bench.scan("CMD-SHORT")
+        shot("short-ship-lead.png")
+        bench.scan("CMD-LOGOUT")
+        bench.scan("LEAD-001")
+        from packstation.ui.lead_view import LeadView
+
+        view = LeadView(station, bench.bench.user, parent=window)
+        view.tabs.setCurrentIndex(1)
+        view.resize(1100, 520)
+        view.show()
+        app.processEvents()
+        view.grab().save(str(out / "lead-view.png"))
+        print(out / "lead-view.png")
+        view.close()
         window.shutdown()
         window.close()
         station.close()

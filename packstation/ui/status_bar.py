@@ -6,7 +6,7 @@ reason), ○ not connected yet.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 from packstation.adapters.devices.state import DeviceState, Status
 from packstation.ui import theme
@@ -18,7 +18,7 @@ _LOOK = {
 }
 _TITLES = {"scale": "Scale", "label printer": "Label printer", "document printer": "Slip printer",
            "database": "Database", "sound": "Sound"}
-MAX_REASON = 60
+MAX_REASON = 40
 
 
 def title_of(slot: str) -> str:
@@ -39,15 +39,18 @@ class DeviceStatusBar(QStatusBar):
         if label is None:
             label = QLabel()
             label.setObjectName(f"status:{slot}")
-            label.setFont(theme.font(11))
+            label.setFont(theme.font(10))
+            # a long reason may shrink (the full text is in the tooltip); it never widens the window
+            label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(60)
             self.addPermanentWidget(label) if slot == "database" else self.addWidget(label)
             self.entries[slot] = label
         self.states[slot] = state
         symbol, colour = _LOOK[state.status]
         reason = state.reason
         short = reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
-        word = {Status.CONNECTED: "", Status.DISCONNECTED: "not connected: ",
+        word = {Status.CONNECTED: "", Status.DISCONNECTED: "off: ",
                 Status.ERROR: "FAILED: "}[state.status]
         label.setText(f"{symbol} {title_of(slot)}: {word}{short}".rstrip(": "))
         label.setToolTip(str(state))
-        label.setStyleSheet(f"color: {colour}; padding: 0 8px;")
+        label.setStyleSheet(f"color: {colour}; padding: 0 4px;")

@@ -71,7 +71,7 @@ def test_each_verdict_plays_its_tone_and_the_status_bar_says_why_sound_is_off(qt
         outcome = type_scan(window, code)
     assert outcome.verdict is Verdict.OVER_SCAN
     assert window.sounds.played[-1] is Tone.WARNING
-    assert window.status.entries["sound"].text() == "○ Sound: not connected: no audio output device"
+    assert window.status.entries["sound"].text() == "○ Sound: off: no audio output device"
 
 
 # --- status bar ---------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def test_pack_a_whole_order_with_wrong_item_lots_and_expiry(qtbot, type_scan, wi
             while outcome.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.NEEDS_SERIAL):
                 assert window.band.tone is Tone.PROMPT
                 state = table_rows(window)[rows.index(row)]["State"]
-                assert state.startswith("waiting for")
+                assert state.startswith("waiting: ")
                 if outcome.verdict is Verdict.NEEDS_LOT:
                     assert window.band.headline.text() == "SCAN THE LOT"
                     outcome = type_scan(window, f"LOT{unit}A")
