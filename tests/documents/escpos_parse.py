@@ -40,6 +40,7 @@ class Parsed:
     initialised_first: bool = False
     cut: bool = False
     code_pages: set[int] = field(default_factory=set)
+    rasters: list[tuple[int, int, bytes]] = field(default_factory=list)  # (width, height, bits)
 
     def text(self) -> str:
         return "\n".join(t for t, _, _ in self.lines)
@@ -126,6 +127,13 @@ def parse(stream: bytes) -> Parsed:
             elif cmd == ord("V"):
                 out.cut = True
                 i += 3 if stream[i + 2] in (0, 1, 48, 49) else 4
+            elif cmd == ord("v") and stream[i + 2] == ord("0"):  # GS v 0 m xL xH yL yH: raster
+                x_bytes = stream[i + 4] | stream[i + 5] << 8
+                rows = stream[i + 6] | stream[i + 7] << 8
+                data = stream[i + 8 : i + 8 + x_bytes * rows]
+                assert len(data) == x_bytes * rows, "raster image shorter than announced"
+                out.rasters.append((x_bytes * 8, rows, data))
+                i += 8 + x_bytes * rows
             elif cmd == ord("L") or cmd == ord("W"):
                 i += 4
             else:

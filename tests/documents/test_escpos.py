@@ -149,3 +149,16 @@ def test_barcode_and_qr_bytes_match_python_escpos_public_api() -> None:
     barcode_bytes, qr_bytes = bytes(reference.output).split(b"\x1d(k", 1)
     assert barcode_bytes in raw
     assert b"\x1d(k" + qr_bytes in raw
+
+
+def test_a_script_without_printer_code_page_is_printed_as_an_image() -> None:
+    armenian = "Արամ Խաչատրյան"
+    data = replace(demo_label(), ship_to=replace(demo_label().ship_to, name=armenian))
+    parsed = parse(render_label_escpos(data))
+    assert "?" not in parsed.text() and armenian not in parsed.text()
+    assert parsed.rasters, "the Armenian name was not sent as an image"
+    for width, height, bits in parsed.rasters:
+        assert width <= 512  # TM-T88V paper width in dots
+        assert any(bits), "blank raster"
+        # bits are 1 for black; the text's top line is not all black
+        assert bits[: width // 8] != b"\xff" * (width // 8)

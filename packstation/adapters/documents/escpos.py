@@ -23,7 +23,9 @@ if not os.environ.get("ESCPOS_CAPABILITIES_PICKLE_DIR"):
     os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(_cache)
 
 from escpos.printer import Dummy  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
+from packstation.adapters.documents.fonts import font_path  # noqa: E402
 from packstation.adapters.documents.label_layout import format_weight, qr_payload, sscc_hri  # noqa: E402
 from packstation.domain.documents import LabelData, PackingSlipData  # noqa: E402
 
@@ -48,9 +50,45 @@ class EscposDocument:
             normal_textsize=not double,
         )
 
+    def printable(self, text: str) -> bool:
+        """True when every character exists in one of the printer's code pages."""
+        encoder = self.p.magic.encoder
+        return all(
+            ch.isascii() or encoder.find_suitable_encoding(ch) is not None for ch in set(text)
+        )
+
+    def raster_lines(self, text: str, bold: bool = False, double: bool = False) -> None:
+        """Text in a script the printer has no code page for (Armenian, Georgian, ...), drawn
+        with the bundled font and sent as a raster image, so it is printed rather than '?'."""
+        px = 48 if double else 24  # font A is 12 x 24 dots
+        font = ImageFont.truetype(str(font_path(bold)), px)
+        width = int(self.p.profile.profile_data["media"]["width"]["pixels"])
+        rows: list[str] = []
+        for paragraph in text.splitlines() or [""]:
+            current = ""
+            for word in paragraph.split():
+                candidate = f"{current} {word}" if current else word
+                if current and font.getlength(candidate) > width:
+                    rows.append(current)
+                    candidate = word
+                current = candidate
+            rows.append(current)
+        height = int(px * 1.25)
+        for row in rows:
+            natural = max(width, int(font.getlength(row)) + 1)
+            image = Image.new("L", (natural, height), 255)
+            ImageDraw.Draw(image).text((0, 0), row, font=font, fill=0)
+            if natural > width:  # one word wider than the paper: shrink it, never cut it
+                image = image.resize((width, max(1, height * width // natural)))
+            self.p.image(image.point(lambda v: 0 if v < 128 else 255).convert("1"))
+
     def lines(
         self, text: str, bold: bool = False, double: bool = False, align: str = "left"
     ) -> None:
+        if not self.printable(text):
+            self.style(bold, double, align)
+            self.raster_lines(text, bold, double)
+            return
         if double and any(len(word) > self.columns // 2 for word in text.split()):
             double = False  # shrink rather than cut a long name in the middle
         self.style(bold, double, align)
