@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -209,9 +210,10 @@ def measure_import(tmp: Path) -> dict[str, Any]:
             out.write(json.dumps(_order(f"SO-{100000 + i}", lines, i), ensure_ascii=False) + "\n")
     figures: dict[str, Any] = {"lines": line_count, "file_mib": path.stat().st_size / 2**20}
     for label, want in (("first", "created"), ("again", "unchanged")):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         report = import_file(station.ctx.uow, "orders", path)
         elapsed = time.perf_counter() - start
+        figures[f"{label}_cpu_s"] = time.process_time() - cpu_start
         if not report.ok or getattr(report, want) != IMPORT_ORDERS:
             raise SystemExit(f"{label} import: {report.summary()} {report.rejected[:3]}")
         figures[f"{label}_s"] = elapsed
@@ -234,8 +236,18 @@ def _child(name: str) -> None:
     print("@@" + json.dumps(figures))
 
 
-def _run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> tuple[int, str, float, float]:
-    """Run a subprocess; (exit status, output, wall seconds, peak RSS MiB of that process from wait4)."""
+@dataclass
+class _Proc:
+    """A finished subprocess: exit status, output, wall seconds, CPU seconds, peak RSS (MiB)."""
+
+    status: int
+    output: str
+    wall_s: float
+    cpu_s: float
+    peak_mib: float
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 300) -> _Proc:
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -244,7 +256,7 @@ def _run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 30
     killer.start()
     try:
         output = proc.stdout.read()
-        # wait4, not proc.wait(): it also returns the child's own resource usage (ru_maxrss)
+        # wait4, not proc.wait(): it also returns this child's own resource usage
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
         killer.cancel()
@@ -253,78 +265,56 @@ def _run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 30
     proc.stdout.close()
     if wall >= timeout:
         output += f"\n(killed after {timeout:.0f} s)"
-    return proc.returncode, output, wall, usage.ru_maxrss / 1024
+    return _Proc(proc.returncode, output, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def run_measurement(name: str) -> tuple[dict[str, Any] | None, float, str]:
-    status, output, _, peak = _run([sys.executable, str(Path(__file__).resolve()), "--child", name])
-    for line in output.splitlines():
+    done = _run([sys.executable, str(Path(__file__).resolve()), "--child", name])
+    for line in done.output.splitlines():
         if line.startswith("@@"):
-            return json.loads(line[2:]), peak, ""
-    return None, peak, f"exit {status}: {output.strip()[-600:]}"
+            return json.loads(line[2:]), done.peak_mib, ""
+    return None, done.peak_mib, f"exit {done.status}: {done.output.strip()[-600:]}"
 
 
 _SHOWN = re.compile(r"window shown after ([0-9.]+) ?s")
 
+_CORE_START = (
+    "from packstation.config import load_config\n"
+    "from packstation.bootstrap import build_station\n"
+    "build_station(load_config()).close()\n"
+)
 
-def measure_start() -> dict[str, Any]:
-    """`python -m packstation` offscreen until its window is shown: first start (demo seeding), warm start."""
-    base = dict(os.environ)
-    base.pop("PACKSTATION_CONFIG", None)
-    base.update(QT_QPA_PLATFORM="offscreen", PACKSTATION_QUIT_AFTER_SHOWN="1")
+
+def measure_start(argv: list[str], env: dict[str, str], label: str) -> dict[str, Any]:
+    """Start *argv* START_RUNS times in a new data folder each (first start) and in one seeded folder (warm).
+
+    The figure is the "window shown after X s" the window prints, else the wall time to exit.
+    """
+    env = {**os.environ, **env}
+    env.pop("PACKSTATION_CONFIG", None)
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="packstation-bench-start-") as tmp:
         for phase in ("first", "warm"):
             seconds: list[float] = []
+            cpu: list[float] = []
             peaks: list[float] = []
             source = "window"
             for run in range(START_RUNS):
                 data_dir = Path(tmp) / (f"first-{run}" if phase == "first" else "warm")
+                run_env = {**env, "PACKSTATION_DATA_DIR": str(data_dir)}
                 if phase == "warm" and run == 0:
-                    _run([sys.executable, "-m", "packstation"], {**base, "PACKSTATION_DATA_DIR": str(data_dir)}, timeout=60)
-                status, output, wall, peak = _run([sys.executable, "-m", "packstation"],
-                                                  {**base, "PACKSTATION_DATA_DIR": str(data_dir)}, timeout=60)
-                if status != 0:
-                    return {"error": f"`python -m packstation` exit {status}: {output.strip().splitlines()[-1:]}"}
-                shown = _SHOWN.search(output)
+                    _run(argv, run_env, timeout=60)  # creates and seeds the data folder
+                done = _run(argv, run_env, timeout=60)
+                if done.status != 0:
+                    return {"error": f"{label} exit {done.status}: {done.output.strip().splitlines()[-1:]}"}
+                shown = _SHOWN.search(done.output)
                 if shown is None:
-                    source = "process exit (upper bound: no 'window shown after' line)"
-                seconds.append(float(shown.group(1)) if shown else wall)
-                peaks.append(peak)
-            out[phase] = {"median_s": statistics.median(seconds), "max_s": max(seconds), "peak_mib": max(peaks),
-                          "source": source}
-    return out
-
-
-_CORE_START = (
-    "import time; t = time.perf_counter()\n"
-    "from packstation.config import load_config\n"
-    "from packstation.bootstrap import build_station\n"
-    "build_station(load_config()).close()\n"
-    "print(f'@@{time.perf_counter() - t}')\n"
-)
-
-
-def measure_core_start() -> dict[str, Any]:
-    """Without the window: interpreter + imports + build_station (migrations, demo seeding) to exit."""
-    base = dict(os.environ)
-    base.pop("PACKSTATION_CONFIG", None)
-    out: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="packstation-bench-core-start-") as tmp:
-        for phase in ("first", "warm"):
-            walls: list[float] = []
-            peaks: list[float] = []
-            for run in range(START_RUNS):
-                data_dir = Path(tmp) / (f"first-{run}" if phase == "first" else "warm")
-                env = {**base, "PACKSTATION_DATA_DIR": str(data_dir)}
-                if phase == "warm" and run == 0:
-                    _run([sys.executable, "-c", _CORE_START], env, timeout=60)
-                status, output, wall, peak = _run([sys.executable, "-c", _CORE_START], env, timeout=60)
-                if status != 0:
-                    return {"error": f"core start exit {status}: {output.strip()[-300:]}"}
-                walls.append(wall)
-                peaks.append(peak)
-            out[phase] = {"median_s": statistics.median(walls), "max_s": max(walls), "peak_mib": max(peaks)}
+                    source = "process exit"
+                seconds.append(float(shown.group(1)) if shown else done.wall_s)
+                cpu.append(done.cpu_s)
+                peaks.append(done.peak_mib)
+            out[phase] = {"median_s": statistics.median(seconds), "max_s": max(seconds),
+                          "cpu_s": statistics.median(cpu), "peak_mib": max(peaks), "source": source}
     return out
 
 
@@ -344,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, str, str, str, str]] = []  # what, figure, target, mark, peak
     notes: list[str] = []
     misses = 0
-    began = time.perf_counter()
+    began, stalls_before = time.perf_counter(), _pressure()
 
     def row(what: str, figure: str, target: str = "", ok: bool | None = None, peak: float | None = None) -> None:
         nonlocal misses
@@ -394,31 +384,41 @@ def main(argv: list[str] | None = None) -> int:
             row("import 20,000 orders", "FAILED", f">= {TARGET_IMPORT_PER_S:,.0f} orders/s", False, peak)
             notes.append("import: " + err)
         else:
-            row(f"import 20,000 orders ({fig['lines']:,} lines)", f"{fig['first_per_s']:,.0f} orders/s ({fig['first_s']:.1f} s)",
+            row(f"import 20,000 orders ({fig['lines']:,} lines)", f"{fig['first_per_s']:,.0f} orders/s ({fig['first_s']:.1f} s, CPU {fig['first_cpu_s']:.1f})",
                 f">= {TARGET_IMPORT_PER_S:,.0f}/s", fig["first_per_s"] >= TARGET_IMPORT_PER_S, peak)
-            row("import again (all unchanged)", f"{fig['again_per_s']:,.0f} orders/s ({fig['again_s']:.1f} s)",
+            row("import again (all unchanged)", f"{fig['again_per_s']:,.0f} orders/s ({fig['again_s']:.1f} s, CPU {fig['again_cpu_s']:.1f})",
                 f">= {TARGET_IMPORT_PER_S:,.0f}/s", fig["again_per_s"] >= TARGET_IMPORT_PER_S)
     if "start" in wanted:
-        print("measuring start to first shown window (offscreen, 5 runs each)…", flush=True)
-        fig = measure_start()
-        if "error" in fig:
+        print(f"measuring start to first shown window (offscreen, {START_RUNS} runs each)…", flush=True)
+        window = measure_start([sys.executable, "-m", "packstation"],
+                               {"QT_QPA_PLATFORM": "offscreen", "PACKSTATION_QUIT_AFTER_SHOWN": "1"}, "python -m packstation")
+        if "error" in window:
             row("start to window", "n/a", f"<= {TARGET_START_S:g} s")
-            notes.append("start: the window cannot be measured yet: " + fig["error"])
+            notes.append("start: the window could not be measured: " + window["error"])
         else:
             for phase, label in (("first", "first start (demo seeding)"), ("warm", "warm start")):
-                f = fig[phase]
-                row(f"{label} to window, median", f"{f['median_s']:.2f} s (max {f['max_s']:.2f})",
+                f = window[phase]
+                row(f"{label} to window, median", f"{f['median_s']:.2f} s (max {f['max_s']:.2f}, CPU {f['cpu_s']:.2f})",
                     f"<= {TARGET_START_S:g} s", f["median_s"] <= TARGET_START_S, f["peak_mib"])
                 if f["source"] != "window":
-                    notes.append(f"start ({phase}): measured to {f['source']}")
-        core = measure_core_start()
+                    notes.append(f"start ({phase}): no 'window shown after' line; measured to process exit (upper bound)")
+        core = measure_start([sys.executable, "-c", _CORE_START], {}, "core start")
         if "error" in core:
             notes.append("core start: " + core["error"])
         else:
             for phase, label in (("first", "core start, first (seeding)"), ("warm", "core start, warm")):
                 f = core[phase]
-                row(f"{label}, median", f"{f['median_s']:.2f} s (max {f['max_s']:.2f})", "(part of start)", None,
-                    f["peak_mib"])
+                row(f"{label}, median", f"{f['median_s']:.2f} s (max {f['max_s']:.2f}, CPU {f['cpu_s']:.2f})",
+                    "(no Qt; to exit)", None, f["peak_mib"])
+
+    stalls_after = _pressure()
+    span_us = (time.perf_counter() - began) * 1e6
+    busy = {k: (v - stalls_before[k]) / span_us * 100 for k, v in stalls_after.items() if k in stalls_before}
+    if busy:
+        notes.append("over the whole benchmark, some task on this machine was stalled waiting for "
+                     + " and ".join(f"{k.upper()} {v:.0f} %" for k, v in busy.items()) + " of the time"
+                     + (": the machine was busy, so wall-clock figures are inflated; compare the CPU figures"
+                        if busy.get("cpu", 0) > 20 else ""))
 
     headers = ("measurement", "figure", "target", "", "peak RSS")
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(5)]
