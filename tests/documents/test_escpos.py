@@ -157,7 +157,7 @@ def test_a_script_without_printer_code_page_is_printed_as_an_image() -> None:
     parsed = parse(render_label_escpos(data))
     assert "?" not in parsed.text() and armenian not in parsed.text()
     assert parsed.rasters, "the Armenian name was not sent as an image"
-    for width, height, bits in parsed.rasters:
+    for width, _height, bits in parsed.rasters:
         assert width <= 512  # TM-T88V paper width in dots
         assert any(bits), "blank raster"
         # bits are 1 for black; the text's top line is not all black
