@@ -30,6 +30,7 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PRICE = re.compile(r"^\d{1,12}(\.\d{1,4})?$")
+_SUFFIXES = (".json", ".ndjson", ".jsonl", ".csv")
 
 
 class ImportFileError(ValueError):
@@ -79,9 +80,31 @@ Progress = Callable[[int, int], None]
 # --- reading files ------------------------------------------------------------------------
 
 
+def _wide_encoding(data: bytes) -> str | None:
+    """'UTF-16' / 'UTF-32' when the bytes are that (by BOM, or by the NULs of mostly-ASCII text)."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    head = data[:400]
+    if len(head) < 8:
+        return None
+
+    def mostly_nul(part: bytes) -> bool:
+        return part.count(0) >= 0.9 * len(part)
+
+    if mostly_nul(head[1::4] + head[2::4]) and (mostly_nul(head[3::4]) or mostly_nul(head[0::4])):
+        return "UTF-32"
+    if (mostly_nul(head[1::2]) and not mostly_nul(head[0::2])) or (mostly_nul(head[0::2]) and not mostly_nul(head[1::2])):
+        return "UTF-16"
+    return None
+
+
 def read_records(path: Path, kind: str) -> list[tuple[str, dict[str, Any]]]:
     """(position, record) pairs from a JSON array, NDJSON or CSV file (chosen by extension)."""
     suffix = path.suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ImportFileError(f"{path.name}: unknown file type {suffix!r}; use .json (an array), .ndjson/.jsonl or .csv.")
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -91,16 +114,27 @@ def read_records(path: Path, kind: str) -> list[tuple[str, dict[str, Any]]]:
         raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    wide = _wide_encoding(data)
+    if wide:
+        raise ImportFileError(
+            f"{path.name} is {wide} text, not UTF-8. Save it as UTF-8 (in Excel: \"CSV UTF-8\"; "
+            "in an editor: encoding UTF-8) and import it again."
+        )
+    if b"\x00" in data:
+        raise ImportFileError(
+            f"{path.name} contains NUL bytes: it is a binary file, not {suffix} text. "
+            "Export the records as JSON, NDJSON or CSV and import that file."
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ImportFileError(
-            f"{path.name} is not UTF-8 text (bad byte 0x{data[exc.start]:02X} on line {line}). "
-            "Save it as UTF-8 and import it again."
+            f"{path.name} is not UTF-8 text (bad byte 0x{data[exc.start]:02X} on line {line}; "
+            "Latin-1 or Windows-1252 files look like this). Save it as UTF-8 and import it again."
         ) from None
-    if "\x00" in text:
-        raise ImportFileError(f"{path.name} contains NUL bytes: it is a binary file, not {suffix or 'text'}.")
+    if not text.strip():
+        raise ImportFileError(f"{path.name} is empty. Export the records again and import the new file.")
     if suffix == ".json":
         return _read_json(text, path.name)
     if suffix in (".ndjson", ".jsonl"):
@@ -114,17 +148,25 @@ def _read_json(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
     try:
         doc = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise ImportFileError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
+        raise ImportFileError(
+            f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}. "
+            "A .json file must hold one JSON array of records; fix the file or export it again."
+        ) from None
     if isinstance(doc, dict):
         raise ImportFileError(f"{name}: expected a JSON array of records, found an object. Wrap the records in [ ].")
     if not isinstance(doc, list):
         raise ImportFileError(f"{name}: expected a JSON array of records.")
+    if not doc:
+        raise ImportFileError(f"{name} holds no records (an empty array).")
     return [(f"record {i}", rec) for i, rec in enumerate(doc, 1)]
 
 
 def _read_ndjson(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, Any]] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # Split on LF only: str.splitlines() also splits on U+2028, U+0085 and friends, which
+    # JSON allows unescaped inside strings (a name with a line separator broke the record).
+    for n, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
@@ -146,18 +188,37 @@ def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
 _LINE_FIELDS = {"orders": ("sku", "qty", "unit_price"), "returns": ("sku", "qty")}
 
 
-def _read_csv(text: str, name: str, kind: str) -> list[tuple[str, dict[str, Any]]]:
+def _csv_rows(text: str, name: str) -> list[tuple[int, list[str]]]:
+    """(physical line number, cells) per CSV row; quoted fields may span lines.
+
+    The field size limit is lifted to the file size for the read, so an over-long field is
+    reported against its record (with the field's name) instead of failing the whole file.
+    """
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(max(old_limit, len(text) + 1))
+    rows: list[tuple[int, list[str]]] = []
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        reader = csv.reader(io.StringIO(text, newline=""))
+        start = 1
+        for row in reader:
+            rows.append((start, row))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise ImportFileError(f"{name} is not valid CSV: {exc}.") from None
-    if not rows or not rows[0]:
+        raise ImportFileError(f"{name} is not valid CSV: {exc} (near line {start}). Fix the file and import it again.") from None
+    finally:
+        csv.field_size_limit(old_limit)
+    return rows
+
+
+def _read_csv(text: str, name: str, kind: str) -> list[tuple[str, dict[str, Any]]]:
+    rows = _csv_rows(text, name)
+    if not rows or not any(cell.strip() for cell in rows[0][1]):
         raise ImportFileError(f"{name} is empty: the first line must name the columns.")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
     out: list[tuple[str, Any]] = []
     grouped: dict[str, tuple[str, dict[str, Any]]] = {}
     key_field = {"orders": "order_id", "returns": "rma_id"}.get(kind)
-    for n, row in enumerate(rows[1:], 2):
+    for n, row in rows[1:]:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
@@ -195,6 +256,8 @@ def _read_csv(text: str, name: str, kind: str) -> list[tuple[str, dict[str, Any]
             rec["lines"] = [line] if line else []
             grouped[key or f"#{n}"] = (f"line {n}", rec)
             out.append((f"line {n}", rec))
+    if not out:
+        raise ImportFileError(f"{name} holds no records: only the header line.")
     return out
 
 
@@ -488,11 +551,12 @@ def import_records(
             if not isinstance(rec, dict):
                 raise RecordError(f"expected an object, got {type(rec).__name__}")
             key, row, children = validate(rec)
-            if kind == "tracking":  # several updates per order are fine; keep them in file order
-                key = pos
         except RecordError as exc:
             report.rejected.append(Rejection(pos, key, str(exc)))
             continue
+        if kind == "tracking":  # several updates per order are fine; keep them in file order
+            row["key"] = key
+            key = pos
         if key in plan.rows:
             report.rejected.append(Rejection(pos, key, f"appears twice in the file (first at {plan.positions[key]})"))
             continue
@@ -505,10 +569,11 @@ def import_records(
         _APPLY[kind](uow, plan, report, clock())
         if report.rejected:
             return report  # rolled back on exit: nothing stored
-        uow.add_event(f"import.{kind}", None, None,
-                      {"file": name, "records": report.records, "created": report.created,
-                       "updated": report.updated, "unchanged": report.unchanged})
-        uow.commit()
+        if report.created or report.updated:  # a file imported again changes nothing, not even events
+            uow.add_event(f"import.{kind}", None, None,
+                          {"file": name, "records": report.records, "created": report.created,
+                           "updated": report.updated, "unchanged": report.unchanged})
+            uow.commit()
     if progress:
         progress(len(records) * 2, len(records) * 2)
     return report
@@ -629,15 +694,15 @@ def _apply_tracking(uow: Any, plan: _Plan, report: ImportReport, now: datetime) 
                 {"order_id": c["order_id"]} for c in uow.select_rows("cartons", {"tracking_number": row["tracking_number"]})
             ]
             if not hits:
-                report.rejected.append(Rejection(plan.positions[k], k, f"no order has tracking number {row['tracking_number']}"))
+                report.rejected.append(Rejection(plan.positions[k], row["key"], f"no order has tracking number {row['tracking_number']}"))
                 continue
             order_id = hits[0]["order_id"]
         order = uow.order_row(order_id)
         if order is None:
-            report.rejected.append(Rejection(plan.positions[k], k, f"order {order_id} does not exist"))
+            report.rejected.append(Rejection(plan.positions[k], row["key"], f"order {order_id} does not exist"))
             continue
         if order["status"] not in _RANK:
-            report.rejected.append(Rejection(plan.positions[k], k, f"order {order_id} is {order['status']}: it has not been packed"))
+            report.rejected.append(Rejection(plan.positions[k], row["key"], f"order {order_id} is {order['status']}: it has not been packed"))
             continue
         if _RANK[order["status"]] >= _RANK[row["status"]]:
             report.unchanged += 1

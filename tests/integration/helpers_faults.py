@@ -13,9 +13,12 @@ reads is a scan the station acknowledged to the packer.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,28 @@ def station_config(data_dir: Path, station_id: str = "BENCH-01") -> Any:
     from packstation.config import Config, StationConfig
 
     return Config(data_dir=Path(data_dir), station=StationConfig(id=station_id, demo=False))
+
+
+_template: list[Path] = []
+
+
+def new_station(data_dir: Path, station_id: str = "BENCH-01") -> Any:
+    """A station on a new, empty, migrated database in *data_dir*.
+
+    The first call migrates a template database; later calls copy it (a fresh Alembic
+    upgrade per test costs several times more than the test itself).
+    """
+    from packstation.bootstrap import build_station
+
+    if not _template:
+        folder = Path(tempfile.mkdtemp(prefix="packstation-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        build_station(station_config(folder), seed_demo=False).close()
+        _template.append(folder / "packstation.db")
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_template[0], data_dir / "packstation.db")
+    return build_station(station_config(data_dir, station_id), seed_demo=False)
 
 
 def scan_code(product: Any, n: int, tag: str = "") -> str:
@@ -96,11 +121,10 @@ def table_counts(station: Any) -> dict[str, int]:
 def seed_for_packing(data_dir: Path, orders: int = 40) -> list[str]:
     """A station database with the demo catalog, cartons, a packer and *orders* released orders."""
     from packstation import demo
-    from packstation.bootstrap import build_station
     from packstation.services import users
     from packstation.services.imports import import_records
 
-    station = build_station(station_config(data_dir), seed_demo=False)
+    station = new_station(data_dir)
     try:
         products = demo.catalog(60)
         records = demo.orders(products, orders)

@@ -17,7 +17,7 @@ chmod would not make SQLite fail):
   ``PRAGMA max_page_count`` was not used: it only fails writes that need a new page, and a
   scan row usually fits in a page that has room, so it would not fail reliably.
 - crash: a worker process packs through Bench.scan and is killed with SIGKILL at random
-  moments, 25 times; the database must hold every acknowledged scan exactly once.
+  moments, 20 times; the database must hold every acknowledged scan exactly once.
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ def test_scan_on_a_full_disk_is_refused_and_not_acknowledged(small_disk: Path) -
 
 # --- SIGKILL in the middle of packing -------------------------------------------------------------
 
-KILLS = 22
+KILLS = 20
 MAX_ACKS_PER_RUN = 60
 ORDERS = 350  # about 4.7 scans each: more than KILLS * MAX_ACKS_PER_RUN
 

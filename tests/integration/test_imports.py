@@ -1,0 +1,451 @@
+"""Imports of catalog, cartons, orders, returns and tracking files into a real SQLite station.
+
+Every test checks what is stored by counting rows: a refused file stores nothing, an imported
+file stores everything, and a file imported again changes nothing (rows and events alike).
+The sample files in tests/fixtures/ are the README examples.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from packstation import demo
+from packstation.bootstrap import Station
+from packstation.services.imports import ImportFileError, import_file
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def _helpers() -> ModuleType:
+    name = "packstation_tests_helpers_faults"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("helpers_faults.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+hf = _helpers()
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Any:
+    st = hf.new_station(tmp_path / "data")
+    yield st
+    st.close()
+
+
+def _import(station: Station, kind: str, path: Path) -> Any:
+    return import_file(station.ctx.uow, kind, path)
+
+
+def _rows(station: Station, table: str, **where: Any) -> list[dict[str, Any]]:
+    with station.uow(readonly=True) as uow:
+        return uow.select_rows(table, where or None)
+
+
+def _base(station: Station) -> None:
+    for kind, name in (("catalog", "catalog.json"), ("cartons", "cartons.csv")):
+        report = _import(station, kind, FIXTURES / name)
+        assert report.ok, report.rejected
+
+
+def _flatten(rec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in rec.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _orders_csv(records: list[dict[str, Any]]) -> str:
+    """Orders as CSV, one row per line item, nested fields as dotted columns."""
+    rows = []
+    for rec in records:
+        head = _flatten({k: v for k, v in rec.items() if k != "lines"})
+        rows += [{**head, **line} for line in rec["lines"]]
+    return _csv(rows)
+
+
+def _catalog_csv(records: list[dict[str, Any]]) -> str:
+    rows = [{**{k: v for k, v in r.items() if k not in ("barcodes", "pack_barcodes")},
+             "barcodes": "|".join(r.get("barcodes", [])),
+             "pack_barcodes": "|".join(f"{p['barcode']}:{p['qty']}" for p in r.get("pack_barcodes", []))}
+            for r in records]
+    return _csv(rows)
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    header = list(dict.fromkeys(k for row in rows for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _write(path: Path, records: list[dict[str, Any]], kind: str) -> Path:
+    if path.suffix == ".json":
+        path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    elif path.suffix == ".ndjson":
+        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    else:
+        path.write_text(_orders_csv(records) if kind == "orders" else _catalog_csv(records), encoding="utf-8")
+    return path
+
+
+def _order(order_id: str = "WEB-1", **changes: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "order_id": order_id, "channel": "shop-web", "placed_at": "2026-11-20T09:15:00+01:00",
+        "customer": {"name": "Anna Schmidt", "email": "anna@example.com", "phone": "+49 30 1"},
+        "ship_to": {"name": "Anna Schmidt", "line1": "Hauptstraße 12", "line2": "", "city": "Berlin",
+                    "region": "", "postcode": "10115", "country": "DE"},
+        "currency": "EUR", "payment": {"method": "prepaid", "status": "paid"},
+        "carrier": "DHL", "service": "Paket",
+        "lines": [{"sku": "TS-2001", "qty": 2, "unit_price": "19.95"}],
+    }
+    rec.update(changes)
+    return rec
+
+
+# --- the sample files, in every format ------------------------------------------------------------
+
+
+def test_sample_files_import_in_every_format(station: Station) -> None:
+    cat = _import(station, "catalog", FIXTURES / "catalog.json")
+    assert (cat.records, cat.created, cat.ok) == (5, 5, True)
+    assert "5 new" in cat.summary()
+    codes = {(r["code"], r["sku"], r["qty"]) for r in _rows(station, "barcodes")}
+    assert ("18712345000018", "TS-2001", 6) in codes  # pack barcode counts 6
+    assert ("EARBUDS-BLK", "EL-2005", 1) in codes  # second barcode
+    assert len(codes) == 8
+
+    cartons = _import(station, "cartons", FIXTURES / "cartons.csv")
+    assert (cartons.records, cartons.created) == (4, 4)
+    box_m = _rows(station, "carton_types", code="BOX-M")[0]
+    assert (box_m["tare_g"], box_m["inner_l_mm"], box_m["inner_w_mm"], box_m["inner_h_mm"], box_m["max_weight_g"]) == (
+        280, 350, 250, 150, 10000)
+
+    nd = _import(station, "orders", FIXTURES / "orders.ndjson")
+    assert (nd.records, nd.created, nd.ok) == (4, 4, True)
+    rows = _import(station, "orders", FIXTURES / "orders.csv")
+    assert (rows.records, rows.created, rows.ok) == (3, 3, True)  # 5 CSV rows, 3 orders
+    status = {r["order_id"]: r["status"] for r in _rows(station, "orders")}
+    assert status == {
+        "WEB-5001": "released", "AMZ-302-7781": "released", "COD-9001": "released",
+        "WEB-5002": "on_hold",  # prepaid, payment pending
+        "ZAL-88001": "released", "EBY-4410": "on_hold", "COD-9002": "released",  # COD is released
+    }
+    zal = sorted((r["line_no"], r["sku"], r["qty"], r["unit_price"]) for r in _rows(station, "order_lines", order_id="ZAL-88001"))
+    assert zal == [(1, "TS-2001", 3, "19.95"), (2, "SH-2002", 1, "89.00")]
+    amz = _rows(station, "orders", order_id="AMZ-302-7781")[0]
+    assert amz["tracking_number"] == "1Z999AA10123456784" and amz["ship_region"] == "Île-de-France"
+    assert _rows(station, "orders", order_id="COD-9002")[0]["ship_line1"] == "ul. Marszałkowska 84"
+    received = [e for e in _rows(station, "events") if e["kind"] == "order.received"]
+    assert len(received) == 7
+
+
+def test_csv_catalog_equals_the_json_catalog(station: Station) -> None:
+    _import(station, "catalog", FIXTURES / "catalog.json")
+    before = hf.table_counts(station)
+    report = _import(station, "catalog", FIXTURES / "catalog.csv")
+    assert (report.records, report.unchanged, report.created, report.updated) == (5, 5, 0, 0)
+    assert hf.table_counts(station) == before
+
+
+@pytest.mark.parametrize("kind, name", [
+    ("catalog", "catalog.json"), ("catalog", "catalog.csv"), ("cartons", "cartons.csv"),
+    ("orders", "orders.ndjson"), ("orders", "orders.csv"),
+])
+def test_importing_the_same_file_again_changes_nothing(station: Station, kind: str, name: str) -> None:
+    if kind == "orders":
+        _base(station)
+    first = _import(station, kind, FIXTURES / name)
+    assert first.ok and first.created == first.records
+    before = hf.table_counts(station)
+    events = _rows(station, "events")
+    again = _import(station, kind, FIXTURES / name)
+    assert again.ok
+    assert (again.created, again.updated, again.unchanged) == (0, 0, again.records)
+    assert f"{again.records} unchanged" in again.summary()
+    assert hf.table_counts(station) == before
+    assert _rows(station, "events") == events  # not even an "import" event
+
+
+def test_returns_and_tracking_after_packing(station: Station) -> None:
+    _base(station)
+    _import(station, "orders", FIXTURES / "orders.ndjson")
+    refused = _import(station, "returns", FIXTURES / "returns.json")
+    assert not refused.ok and "shipped 0" in refused.rejected[0].reason  # nothing packed yet
+    bench = station.bench()
+    assert bench.scan(hf.BADGE).verdict.value == "login_refused"  # no users yet
+    from packstation.services import users
+
+    users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
+    bench.scan(hf.BADGE)
+    hf.pack_order(bench, "WEB-5001")
+    hf.pack_order(bench, "AMZ-302-7781")
+
+    rma = _import(station, "returns", FIXTURES / "returns.json")
+    assert (rma.ok, rma.created) == (True, 1)
+    assert _rows(station, "returns")[0]["status"] == "initiated"
+    assert [(r["sku"], r["qty"]) for r in _rows(station, "return_lines")] == [("TS-2001", 1)]
+
+    track = _import(station, "tracking", FIXTURES / "tracking.csv")
+    assert track.ok, track.rejected
+    assert (track.records, track.updated) == (3, 3)
+    status = {r["order_id"]: r["status"] for r in _rows(station, "orders") if r["order_id"] in ("WEB-5001", "AMZ-302-7781")}
+    assert status == {"WEB-5001": "delivered", "AMZ-302-7781": "in_transit"}  # found by its tracking number
+    before = hf.table_counts(station)
+    again = _import(station, "tracking", FIXTURES / "tracking.csv")
+    assert (again.updated, again.unchanged) == (0, 3)
+    assert hf.table_counts(station) == before
+
+
+def test_tracking_rejection_names_the_order_not_the_position(station: Station, tmp_path: Path) -> None:
+    _base(station)
+    _import(station, "orders", FIXTURES / "orders.ndjson")
+    report = _import(station, "tracking", FIXTURES / "tracking.csv")  # nothing packed yet
+    assert [(r.position, r.key) for r in report.rejected] == [
+        ("line 2", "WEB-5001"), ("line 3", "1Z999AA10123456784"), ("line 4", "WEB-5001")]
+    assert str(report.rejected[0]) == "line 2 (WEB-5001): order WEB-5001 is released: it has not been packed"
+
+
+def test_changed_order_is_updated_and_a_paid_hold_is_released(station: Station, tmp_path: Path) -> None:
+    _base(station)
+    held = _order("WEB-7", payment={"method": "prepaid", "status": "pending"})
+    assert _import(station, "orders", _write(tmp_path / "a.json", [held], "orders")).created == 1
+    assert _rows(station, "orders", order_id="WEB-7")[0]["status"] == "on_hold"
+    paid = _order("WEB-7", payment={"method": "prepaid", "status": "paid"})
+    report = _import(station, "orders", _write(tmp_path / "b.json", [paid], "orders"))
+    assert (report.created, report.updated) == (0, 1)
+    assert _rows(station, "orders", order_id="WEB-7")[0]["status"] == "released"
+    assert [e["kind"] for e in _rows(station, "events") if e["order_id"] == "WEB-7"] == ["order.received", "order.updated"]
+
+
+# --- orders with missing or contradictory data ----------------------------------------------------
+
+
+BAD_ORDERS = [
+    ("no customer name", {"customer": {"email": "a@example.com"}}, "customer.name is missing"),
+    ("COD already paid", {"payment": {"method": "cod", "status": "paid"}}, "cash on delivery cannot already be paid"),
+    ("unknown payment method", {"payment": {"method": "card", "status": "paid"}}, "payment.method must be prepaid or cod"),
+    ("no payment status", {"payment": {"method": "prepaid"}}, "payment.status must be paid or pending"),
+    ("same sku twice", {"lines": [{"sku": "TS-2001", "qty": 1, "unit_price": "1.00"},
+                                  {"sku": "TS-2001", "qty": 2, "unit_price": "1.00"}]}, "appears twice"),
+    ("zero quantity", {"lines": [{"sku": "TS-2001", "qty": 0, "unit_price": "1.00"}]}, "lines[1].qty must be at least 1"),
+    ("comma price", {"lines": [{"sku": "TS-2001", "qty": 1, "unit_price": "12,50"}]}, "unit_price must be a decimal string"),
+    ("no lines", {"lines": []}, "needs at least one line"),
+    ("country name", {"ship_to": {"name": "A", "line1": "B", "city": "C", "postcode": "1", "country": "Germany"}}, "country"),
+    ("no address", {"ship_to": None}, "ship_to is missing"),
+    ("bad date", {"placed_at": "20/11/2026"}, "placed_at must be an ISO 8601 date-time"),
+    ("bad currency", {"currency": "euro"}, "currency"),
+    ("bad e-mail", {"customer": {"name": "A", "email": "not-an-address"}}, "is not an e-mail address"),
+    ("unknown sku", {"lines": [{"sku": "NOPE-1", "qty": 1, "unit_price": "1.00"}]}, "unknown sku NOPE-1: import the catalog first"),
+]
+
+
+_NOT_CSV = ("no lines", "no address")  # a CSV row always has a line and address columns
+
+
+@pytest.mark.parametrize("suffix, label, change, reason", [
+    pytest.param(suffix, *bad, id=f"{bad[0]}{suffix}")
+    for bad in BAD_ORDERS for suffix in (".json", ".ndjson", ".csv")
+    if not (suffix == ".csv" and bad[0] in _NOT_CSV)
+])
+def test_order_with_missing_or_contradictory_data_is_refused(
+    station: Station, tmp_path: Path, suffix: str, label: str, change: dict[str, Any], reason: str,
+) -> None:
+    _base(station)
+    records = [_order("OK-1"), _order("BAD-2", **change), _order("OK-3")]
+    before = hf.table_counts(station)
+    report = _import(station, "orders", _write(tmp_path / f"orders{suffix}", records, "orders"))
+    assert not report.ok
+    assert len(report.rejected) == 1, report.rejected
+    rej = report.rejected[0]
+    expected_pos = {".json": "record 2", ".ndjson": "line 2", ".csv": "line 3"}[suffix]
+    assert (rej.position, rej.key) == (expected_pos, "BAD-2")
+    assert reason in rej.reason
+    assert "nothing was imported" in report.summary()
+    assert hf.table_counts(station) == before  # the good orders were not stored either
+
+
+def test_refused_at_store_time_still_stores_nothing(station: Station, tmp_path: Path) -> None:
+    """The last order names an unknown SKU (found only against the database): no order lands."""
+    _base(station)
+    records = [_order(f"OK-{i}") for i in range(50)] + [_order("BAD", lines=[{"sku": "GHOST", "qty": 1, "unit_price": "1"}])]
+    before = hf.table_counts(station)
+    report = _import(station, "orders", _write(tmp_path / "o.ndjson", records, "orders"))
+    assert [(r.position, r.key) for r in report.rejected] == [("line 51", "BAD")]
+    assert hf.table_counts(station) == before
+
+
+def test_duplicate_records_and_barcode_conflicts_are_refused(station: Station, tmp_path: Path) -> None:
+    recs = demo.catalog(3)
+    dup = [*recs, dict(recs[1])]
+    report = _import(station, "catalog", _write(tmp_path / "dup.json", dup, "catalog"))
+    assert [(r.position, r.key) for r in report.rejected] == [("record 4", recs[1]["sku"])]
+    assert "appears twice in the file (first at record 2)" in report.rejected[0].reason
+    clash = [recs[0], {**recs[1], "barcodes": recs[0]["barcodes"]}]
+    report = _import(station, "catalog", _write(tmp_path / "clash.csv", clash, "catalog"))
+    assert not report.ok and "is also given to" in report.rejected[0].reason
+    assert hf.table_counts(station)["products"] == 0
+
+
+# --- bad input from the field ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ndjson", ".csv"])
+def test_one_bad_record_among_ten_thousand_refuses_the_file(station: Station, tmp_path: Path, suffix: str) -> None:
+    records = demo.catalog(10_001)
+    bad = records[7345]
+    bad["weight_g"] = "heavy"
+    path = _write(tmp_path / f"big{suffix}", records, "catalog")
+    report = _import(station, "catalog", path)
+    expected_pos = {".json": "record 7346", ".ndjson": "line 7346", ".csv": "line 7347"}[suffix]
+    assert report.records == 10_001
+    assert [(r.position, r.key) for r in report.rejected] == [(expected_pos, bad["sku"])]
+    assert "weight_g must be a whole number, got 'heavy'" in report.rejected[0].reason
+    counts = hf.table_counts(station)
+    assert counts["products"] == counts["barcodes"] == counts["events"] == 0
+    # fixed, the same file goes in whole
+    bad["weight_g"] = 250
+    report = _import(station, "catalog", _write(path, records, "catalog"))
+    assert report.ok and report.created == 10_001
+    assert hf.table_counts(station)["products"] == 10_001
+
+
+ENCODINGS = [
+    ("utf-16 with BOM", lambda t: t.encode("utf-16"), "is UTF-16 text, not UTF-8"),
+    ("utf-16le, no BOM", lambda t: t.encode("utf-16-le"), "is UTF-16 text, not UTF-8"),
+    ("utf-16be, no BOM", lambda t: t.encode("utf-16-be"), "is UTF-16 text, not UTF-8"),
+    ("latin-1", lambda t: t.encode("latin-1"), "is not UTF-8 text (bad byte 0xE8 on line"),
+]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ndjson", ".csv"])
+@pytest.mark.parametrize("label, encode, message", ENCODINGS, ids=[e[0] for e in ENCODINGS])
+def test_file_in_the_wrong_encoding_is_refused(station: Station, tmp_path: Path, suffix: str, label: str, encode: Any, message: str) -> None:
+    rec = {"sku": "FR-1", "name": "Crème brûlée torch, È edition", "weight_g": 300, "barcodes": [], "pack_barcodes": []}
+    utf8 = _write(tmp_path / f"ok{suffix}", [rec], "catalog")
+    wrong = tmp_path / f"wrong{suffix}"
+    wrong.write_bytes(encode(utf8.read_text(encoding="utf-8")))
+    with pytest.raises(ImportFileError) as err:
+        _import(station, "catalog", wrong)
+    assert message in str(err.value) and "Save it as UTF-8" in str(err.value)
+    assert hf.table_counts(station)["products"] == 0
+    assert _import(station, "catalog", utf8).created == 1  # the UTF-8 file is fine
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("csv.json", b"sku,name,weight_g\nA-1,Mug,300\n", "is not valid JSON: Expecting value at line 1, column 1"),
+    ("cut.json", b'[{"sku": "A-1", "name": "Mug", "weight_g": 3', "is not valid JSON"),
+    ("object.json", b'{"sku": "A-1", "name": "Mug", "weight_g": 300}', "expected a JSON array of records, found an object"),
+    ("binary.json", b"%PDF-1.4\n\x00\x01\x02 stream", "contains NUL bytes: it is a binary file"),
+    ("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "contains NUL bytes"),
+])
+def test_file_that_is_not_what_it_says_is_refused(station: Station, tmp_path: Path, name: str, data: bytes, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ImportFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        _import(station, "catalog", path)
+    assert hf.table_counts(station)["products"] == 0
+
+
+def test_ndjson_line_that_is_not_json_is_named(station: Station, tmp_path: Path) -> None:
+    lines = [json.dumps(r) for r in demo.catalog(5)]
+    lines.insert(3, '{"sku": "X-1", "name": "broken", ')
+    path = tmp_path / "c.ndjson"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    report = _import(station, "catalog", path)
+    assert [r.position for r in report.rejected] == ["line 4"]
+    assert report.rejected[0].reason.startswith("not valid JSON")
+    assert hf.table_counts(station)["products"] == 0
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("empty.json", b"", "is empty"), ("empty.ndjson", b"", "is empty"), ("empty.csv", b"", "is empty"),
+    ("blank.json", b"  \n\n", "is empty"), ("bom-only.csv", b"\xef\xbb\xbf", "is empty"),
+    ("array.json", b"[]", "holds no records"), ("header.csv", b"sku,name,weight_g\n", "holds no records"),
+])
+def test_empty_file_is_refused(station: Station, tmp_path: Path, name: str, data: bytes, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ImportFileError, match=message):
+        _import(station, "catalog", path)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ndjson", ".csv"])
+def test_huge_field_is_refused_with_its_record(station: Station, tmp_path: Path, suffix: str) -> None:
+    records = demo.catalog(3)
+    records[1]["name"] = "N" * 2_000_000  # 2 MB, far over csv's default 128 KiB field limit
+    report = _import(station, "catalog", _write(tmp_path / f"huge{suffix}", records, "catalog"))
+    pos = {".json": "record 2", ".ndjson": "line 2", ".csv": "line 3"}[suffix]
+    assert [(r.position, r.key, r.reason) for r in report.rejected] == [
+        (pos, records[1]["sku"], "name is longer than 200 characters")]
+    assert hf.table_counts(station)["products"] == 0
+
+
+def test_unknown_extension_and_kind_are_refused(station: Station, tmp_path: Path) -> None:
+    for name in ("catalog.xml", "catalog.txt", "catalog.xlsx", "catalog"):
+        path = tmp_path / name
+        path.write_text("[]", encoding="utf-8")
+        with pytest.raises(ImportFileError, match="unknown file type .*use .json"):
+            _import(station, "catalog", path)
+    with pytest.raises(ImportFileError, match="unknown import kind 'products'; use one of catalog, cartons"):
+        _import(station, "products", FIXTURES / "catalog.json")
+    with pytest.raises(ImportFileError, match="cannot read"):
+        _import(station, "catalog", tmp_path / "missing.json")
+
+
+# --- reading details that used to go wrong ---------------------------------------------------------
+
+
+def test_ndjson_keeps_unicode_line_separators_inside_strings(station: Station, tmp_path: Path) -> None:
+    """U+2028 / U+0085 are legal unescaped in JSON strings; they must not split the record."""
+    _base(station)
+    rec = _order("SEP-1", customer={"name": "Anna\u2028Schmidt", "email": "a@example.com"},
+                 ship_to={"name": "Anna", "line1": "Hauptstraße 12", "line2": "Hof\u0085links", "city": "Berlin",
+                          "postcode": "10115", "country": "DE"})
+    path = tmp_path / "sep.ndjson"
+    path.write_text(json.dumps(rec, ensure_ascii=False) + "\r\n" + json.dumps(_order("SEP-2"), ensure_ascii=False) + "\r\n", encoding="utf-8")
+    report = _import(station, "orders", path)
+    assert report.ok, report.rejected
+    assert report.created == 2
+    assert _rows(station, "orders", order_id="SEP-1")[0]["customer_name"] == "Anna\u2028Schmidt"
+
+
+def test_csv_positions_are_file_lines_even_after_a_multiline_field(station: Station, tmp_path: Path) -> None:
+    text = (
+        "sku,name,weight_g\n"
+        'A-1,"Mug\nwith a line break",300\n'  # lines 2-3: one record
+        "A-2,Plate,400\n"  # line 4
+        "A-3,Bowl,heavy\n"  # line 5
+    )
+    path = tmp_path / "c.csv"
+    path.write_text(text, encoding="utf-8")
+    report = _import(station, "catalog", path)
+    assert [(r.position, r.key) for r in report.rejected] == [("line 2", "A-1"), ("line 5", "A-3")]
+    assert "control characters" in report.rejected[0].reason
+
+
+def test_progress_is_reported_while_importing(station: Station, tmp_path: Path) -> None:
+    path = _write(tmp_path / "c.ndjson", demo.catalog(3000), "catalog")
+    calls: list[tuple[int, int]] = []
+    report = import_file(station.ctx.uow, "catalog", path, progress=lambda done, total: calls.append((done, total)))
+    assert report.ok
+    assert len(calls) >= 3
+    assert calls == sorted(calls) and calls[-1][0] == calls[-1][1]
