@@ -77,6 +77,7 @@ class DeviceManager(QObject):
         self._readers: list[object] = []
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(2)
+        self._pool.setExpiryTimeout(0)  # no idle threads left behind
         self._closed = False
         signals.state_changed.connect(self._reader_state)
         self._probed.connect(self._set)

@@ -66,6 +66,7 @@ class SettingsDialog(QDialog):
         self.saved_to: Path | None = None
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)
+        self.pool.setExpiryTimeout(0)  # no idle threads left behind
         self.setWindowTitle("Devices")
         self.resize(760, 560)
         # scale

@@ -44,6 +44,7 @@ def station(tmp_path: Path) -> Iterator[Station]:
 @pytest.fixture
 def make_window(qtbot, station: Station):
     """Build a station window (fast simulated scale) on *station*, or on another station."""
+    from packstation.ui.sounds import SoundPlayer
     from packstation.ui.station_window import create_window
     from packstation.ui.weighing import SimulatedWeigher
 
@@ -51,6 +52,8 @@ def make_window(qtbot, station: Station):
 
     def make(on: Station | None = None, **kwargs):
         weigher = kwargs.pop("weigher", None) or SimulatedWeigher(delay_ms=1, seed=5)
+        # silent unless a test brings its own player: a developer's sound card must not change results
+        kwargs.setdefault("sounds", SoundPlayer(output_present=lambda: False))
         window = create_window(on or station, weigher=weigher, **kwargs)
         qtbot.addWidget(window)
         window.show()
