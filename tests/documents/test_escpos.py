@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from escpos_parse import parse
-from test_label_zpl import LONG_TO
+from samples import LONG_TO
 
 from packstation.adapters.documents.demo import demo_label, demo_packing_slip
 from packstation.adapters.documents.escpos import render_label_escpos, render_packing_slip_escpos

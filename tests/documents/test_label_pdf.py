@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from doc_read import pdf_info, pdf_symbols, pdf_text
-from test_label_zpl import LONG_TO
+from samples import LONG_TO
 
 from packstation.adapters.documents import render_label
 from packstation.adapters.documents.demo import demo_label

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from doc_read import zbar
 from PIL import Image
+from samples import LONG_TO
 from zpl_parse import graphic_size, gs1_check_digit, parse
 
 from packstation.adapters.documents.demo import demo_label
@@ -110,18 +111,6 @@ def test_an_address_that_cannot_fit_is_refused_not_cut() -> None:
 
 
 # --- rendered by zpl-renderer-js (Zebrash) and decoded with zbarimg -------------------------
-
-LONG_TO = Address(
-    name="Βασιλική Κωνσταντινοπούλου-Αλεξανδροπούλου Παπαγεωργίου",
-    company="Общество с ограниченной ответственностью «Северо-Западная Логистика»",
-    line1="Hauptstraße 123, Hinterhaus, Aufgang C, 4. Obergeschoss links, bei Müller-Lüdenscheidt",
-    line2="Wohnung 17, Klingel defekt: bitte beim Nachbarn im Erdgeschoss rechts abgeben",
-    city="Castrop-Rauxel-Obercastrop-Rauxel",
-    region="Nordrhein-Westfalen",
-    postcode="44575",
-    country="DE",
-)
-
 
 COD_LABEL = replace(demo_label(), cod_amount=Decimal("49.90"), cod_currency="EUR")
 LONG_LABEL = replace(demo_label(), ship_to=LONG_TO, carrier="Deutsche Post DHL Paket International")
