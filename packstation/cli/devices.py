@@ -274,9 +274,21 @@ def run_listen_scanner(args: argparse.Namespace, config: Config) -> int:
 
 
 # -- simulators ---------------------------------------------------------------------------
-def _run_until_interrupted(commands: Callable[[str], None] | None = None) -> None:
-    """Feed stdin lines to *commands* (if any); then wait for Ctrl-C."""
+def _serve(
+    stop: Callable[[], None],
+    banner: list[str],
+    hint: str,
+    commands: Callable[[str], None] | None = None,
+) -> int:
+    """Print where the simulator is, feed stdin lines to *commands*, run until Ctrl-C.
+
+    Everything after the simulator exists runs under one KeyboardInterrupt guard, so Ctrl-C
+    at any moment stops it cleanly with exit code 0.
+    """
     try:
+        for line in banner:
+            print(line, flush=True)
+        print(hint, file=sys.stderr, flush=True)
         if commands is not None:
             for line in sys.stdin:
                 if line.strip():
@@ -285,35 +297,36 @@ def _run_until_interrupted(commands: Callable[[str], None] | None = None) -> Non
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
+    finally:
+        stop()
+    return EXIT_OK
 
 
 def _scale_command(sim: Any) -> Callable[[str], None]:
     def handle(line: str) -> None:
         word, _, arg = line.partition(" ")
         on = arg.strip().lower() in ("on", "1", "true", "yes")
-        try:
-            if word.lstrip("-").isdigit():
-                sim.set_weight(int(word))
-            elif word in ("motion", "over", "silent", "garbage"):
-                if hasattr(sim, "set_silent"):  # a pty scale
-                    setter = {
-                        "motion": sim.set_motion,
-                        "over": sim.set_overload,
-                        "silent": sim.set_silent,
-                        "garbage": sim.set_garbage,
-                    }[word]
-                    setter(on)
-                else:
-                    sim.set(**{word: on})
-            else:
-                print(
-                    "commands: GRAMS | motion on|off | over on|off | silent on|off | "
-                    "garbage on|off",
-                    file=sys.stderr,
-                )
+        if word.lstrip("-").isdigit():
+            sim.set_weight(int(word))
+        elif word in ("motion", "over", "silent", "garbage"):
+            if hasattr(sim, "set_silent"):  # a pty scale
+                setter = {
+                    "motion": sim.set_motion,
+                    "over": sim.set_overload,
+                    "silent": sim.set_silent,
+                    "garbage": sim.set_garbage,
+                }[word]
+                setter(on)
+            elif word == "garbage":
+                print("the HID simulator has no garbage mode", file=sys.stderr)
                 return
-        except AttributeError:
-            print(f"this simulator has no {word!r}", file=sys.stderr)
+            else:
+                sim.set(**{word: on})
+        else:
+            print(
+                "commands: GRAMS | motion on|off | over on|off | silent on|off | garbage on|off",
+                file=sys.stderr,
+            )
             return
         print(f"ok: {line}", flush=True)
 
@@ -331,60 +344,58 @@ def run_simulate_scale(args: argparse.Namespace, config: Config) -> int:
 
         sim = PtyScaleSimulator(args.protocol, args.grams, unit=args.unit)
         port = sim.port
-    print(f"{args.protocol} scale simulator on {port}", flush=True)
-    print(
-        f'config: [scale] port = "{port}"  protocol = "{args.protocol}"'
-        + (f'  unit = "{args.unit}"' if args.protocol == "toledo-8217" else ""),
-        flush=True,
-    )
-    print(
+    unit = f'  unit = "{args.unit}"' if args.protocol == "toledo-8217" else ""
+    return _serve(
+        sim.stop,
+        [
+            f"{args.protocol} scale simulator on {port}",
+            f'config: [scale] port = "{port}"  protocol = "{args.protocol}"{unit}',
+        ],
         "type a weight in grams, or: motion on|off, over on|off, silent on|off, garbage on|off",
-        file=sys.stderr,
-        flush=True,
+        _scale_command(sim),
     )
-    try:
-        _run_until_interrupted(_scale_command(sim))
-    finally:
-        sim.stop()
-    return EXIT_OK
 
 
 def run_simulate_printer(args: argparse.Namespace, config: Config) -> int:
     from packstation.adapters.devices.simulators.tcp_printer import TcpPrinterSimulator
 
     sim = TcpPrinterSimulator(port=args.port)
-    print(f"label printer simulator on {sim.url}", flush=True)
-    print(f'config: [label_printer] url = "{sim.url}"  language = "zpl"', flush=True)
-    stop = threading.Event()
+    done = threading.Event()
 
     def report() -> None:
         seen = 0
-        while not stop.is_set():
+        while not done.is_set():
             jobs = sim.wait_for_jobs(seen + 1, timeout_s=0.2)
             for job in jobs[seen:]:
                 print(f"job {seen + 1}: {len(job)} bytes: {job[:60]!r}", flush=True)
                 seen += 1
 
-    t = threading.Thread(target=report, daemon=True)
-    t.start()
-    try:
-        _run_until_interrupted()
-    finally:
-        stop.set()
-        t.join(2)
+    reporter = threading.Thread(target=report, daemon=True)
+
+    def stop() -> None:
+        done.set()
+        if reporter.is_alive():
+            reporter.join(2)
         sim.stop()
-    return EXIT_OK
+
+    reporter.start()
+    return _serve(
+        stop,
+        [
+            f"label printer simulator on {sim.url}",
+            f'config: [label_printer] url = "{sim.url}"  language = "zpl"',
+        ],
+        "jobs are listed as they arrive; Ctrl-C to stop",
+    )
 
 
 def run_simulate_scanner(args: argparse.Namespace, config: Config) -> int:
     from packstation.adapters.devices.simulators.pty_scanner import PtyScannerSimulator
 
     sim = PtyScannerSimulator(terminator=args.terminator, aim=args.aim or None)
-    print(f"serial scanner simulator on {sim.port}", flush=True)
-    print(f'config: [scanner] serial = ["{sim.port}"]', flush=True)
-    print("each line you type is sent as a scan (use \\x1d for GS)", file=sys.stderr, flush=True)
-    try:
-        _run_until_interrupted(lambda line: sim.scan(line.replace("\\x1d", "\x1d")))
-    finally:
-        sim.stop()
-    return EXIT_OK
+    return _serve(
+        sim.stop,
+        [f"serial scanner simulator on {sim.port}", f'config: [scanner] serial = ["{sim.port}"]'],
+        "each line you type is sent as a scan (use \\x1d for GS)",
+        lambda line: sim.scan(line.replace("\\x1d", "\x1d")),
+    )

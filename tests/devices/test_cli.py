@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -134,69 +135,84 @@ def test_list_runs(capsys):
     assert capsys.readouterr().out.strip()
 
 
-def _start(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "packstation", *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+class SimProcess:
+    """`python -m packstation devices simulate ...` with stdout lines readable with a timeout."""
 
+    def __init__(self, args: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "packstation", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-def _interrupt(proc: subprocess.Popen[str]) -> int:
-    proc.send_signal(signal.SIGINT)
-    try:
-        return proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+
+    def line(self, timeout: float = 30.0) -> str:
+        return self._lines.get(timeout=timeout)
+
+    def send(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=20)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._reader.join(5)
+            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if stream:
+                    stream.close()
 
 
 def test_simulate_scale_then_read_it(write_config, capsys):
-    proc = _start(["devices", "simulate", "scale", "--protocol", "cas", "--grams", "980"])
+    sim = SimProcess(["devices", "simulate", "scale", "--protocol", "cas", "--grams", "980"])
     try:
-        first = proc.stdout.readline()
-        port = first.rsplit(" on ", 1)[1].strip()
-        proc.stdin.write("1500\n")
-        proc.stdin.flush()
-        assert (
-            proc.stdout.readline().strip()
-            == "config: " + f'[scale] port = "{port}"  protocol = "cas"'
-        )
-        assert proc.stdout.readline().strip() == "ok: 1500"
+        port = sim.line().rsplit(" on ", 1)[1].strip()
+        assert sim.line().strip() == f'config: [scale] port = "{port}"  protocol = "cas"'
+        sim.send("1500\n")
+        assert sim.line().strip() == "ok: 1500"
         cfg = write_config(f'[scale]\nport = "{port}"\nprotocol = "cas"\n')
         assert main(["--config", cfg, "devices", "read-scale", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["grams"] == 1500
     finally:
-        assert _interrupt(proc) == 0
+        assert sim.interrupt() == 0
 
 
 def test_simulate_printer_prints_its_url_and_jobs():
     from packstation.adapters.devices.transports import open_transport
 
-    proc = _start(["devices", "simulate", "printer"])
+    sim = SimProcess(["devices", "simulate", "printer"])
     try:
-        url = proc.stdout.readline().rsplit(" on ", 1)[1].strip()
-        proc.stdout.readline()
+        url = sim.line().rsplit(" on ", 1)[1].strip()
+        sim.line()
         open_transport(url).send(b"^XA^XZ", timeout_s=5)
-        assert proc.stdout.readline().startswith("job 1: 6 bytes")
+        assert sim.line().startswith("job 1: 6 bytes")
     finally:
-        assert _interrupt(proc) == 0
+        assert sim.interrupt() == 0
 
 
 def test_simulate_scanner_sends_typed_lines(write_config):
     from packstation.adapters.devices.serial_scanner import SerialScannerReader
 
-    proc = _start(["devices", "simulate", "scanner", "--aim", "]E0"])
+    sim = SimProcess(["devices", "simulate", "scanner", "--aim", "]E0"])
     got = []
     arrived = threading.Event()
     try:
-        port = proc.stdout.readline().rsplit(" on ", 1)[1].strip()
+        port = sim.line().rsplit(" on ", 1)[1].strip()
         connected = threading.Event()
         reader = SerialScannerReader(
             port,
@@ -205,11 +221,10 @@ def test_simulate_scanner_sends_typed_lines(write_config):
         ).start()
         try:
             assert connected.wait(5)
-            proc.stdin.write("4006381333931\n")
-            proc.stdin.flush()
+            sim.send("4006381333931\n")
             assert arrived.wait(5)
         finally:
             reader.stop()
     finally:
-        assert _interrupt(proc) == 0
+        assert sim.interrupt() == 0
     assert (got[0].data, got[0].symbology) == ("4006381333931", "]E0")
