@@ -92,7 +92,7 @@ class Bench:
         if session.awaiting_qty:
             return p.set_quantity(session, bc)
         if session.pending is not None and (bc.kind in (BarcodeKind.TEXT, BarcodeKind.NUMBER) or session.resolve(bc) is None) \
-                and not self._is_carton(bc):
+                and not self._is_carton(bc) and not self._catalogue_item(bc):
             return p.record_detail(self.ctx, session, self.user, bc.raw or bc.value)
         if self._is_carton(bc):
             return p.open_carton(self.ctx, session, self.user, bc.value)
@@ -139,6 +139,18 @@ class Bench:
                 self.session = None
             return outcome
         return Outcome(Verdict.INVALID_SCAN, f"Unknown command {cmd}.")
+
+    def _catalogue_item(self, bc: Barcode) -> bool:
+        """A GTIN of a catalogue product is an item scan, never the answer to a lot/serial prompt.
+
+        (A packer who grabs the wrong product at the lot prompt gets WRONG ITEM instead of that
+        product's barcode stored as the lot.) A numeric lot that merely looks like a GTIN and is
+        no product's barcode is still taken as the answer.
+        """
+        if bc.kind is not BarcodeKind.GTIN:
+            return False
+        with self.ctx.uow(readonly=True) as uow:
+            return uow.product_by_barcode(bc.value) is not None
 
     def _is_carton(self, bc: Barcode) -> bool:
         return bc.kind is BarcodeKind.TEXT and bc.value.startswith(self.carton_prefix)

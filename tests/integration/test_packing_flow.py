@@ -159,6 +159,18 @@ def test_serial_shipped_in_another_order_is_refused_until_undone(station: Statio
     expect(bench, "SN-10", Verdict.ACCEPTED)
 
 
+def test_another_products_barcode_at_the_lot_prompt_is_a_wrong_item_not_the_lot(station: Station) -> None:
+    bench = login_and_open(station, "SO-3")
+    assert play(bench, "BOX-S", MUG_EAN) == [Verdict.CARTON_OPENED, Verdict.NEEDS_LOT]
+    wrong = expect(bench, TOY_EAN, Verdict.WRONG_ITEM)
+    assert "Wooden puzzle" in wrong.message
+    assert bench.session is not None and bench.session.pending is None
+    # a numeric lot that happens to have a valid GTIN check digit, but is no product, is a lot
+    assert play(bench, MUG_EAN, NOT_IN_CATALOG_EAN) == [Verdict.NEEDS_LOT, Verdict.ACCEPTED]
+    scans = status(station, "SO-3")["lines"][1]["scans"]
+    assert [s["lot"] for s in scans] == [NOT_IN_CATALOG_EAN]
+
+
 # --- SSCCs ------------------------------------------------------------------------------------------------
 
 
