@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from packstation.config import Config
 from packstation.services.imports import KINDS, ImportFileError, import_file
@@ -18,21 +19,51 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def _progress_bar(done: int, total: int) -> None:
-    width = 40
-    filled = width * done // max(total, 1)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * done // max(total, 1):3d}%")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+class ProgressBar:
+    """A one-line bar redrawn in place on an interactive terminal.
+
+    Drawn on stderr so the summary on stdout stays clean for scripts; :meth:`close` ends the
+    line even when the import stopped early (rejected records), so the summary does not land
+    on the half-drawn bar.
+    """
+
+    def __init__(self, stream: TextIO, width: int = 40):
+        self.stream = stream
+        self.width = width
+        self._open = False
+
+    def __call__(self, done: int, total: int) -> None:
+        total = max(total, 1)
+        done = min(done, total)
+        filled = self.width * done // total
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {100 * done // total:3d}%")
+        self._open = done < total
+        if not self._open:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
+
+def progress_for(stream: TextIO) -> ProgressBar | None:
+    """A bar when *stream* is a terminal; None when it is piped or redirected (logs, scripts)."""
+    try:
+        interactive = stream.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    return ProgressBar(stream) if interactive else None
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     from packstation.bootstrap import build_station
 
+    progress = progress_for(sys.stderr)
     station = build_station(config, seed_demo=False)
     try:
-        progress = _progress_bar if sys.stderr.isatty() else None
         report = import_file(station.ctx.uow, args.kind, args.file, progress=progress)
     except ImportFileError as exc:
         print(f"packstation import: {exc}", file=sys.stderr)
@@ -42,6 +73,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(f"packstation import: {exc}. Nothing was imported.", file=sys.stderr)
         return 3
     finally:
+        if progress is not None:
+            progress.close()
         station.close()
     print(report.summary())
     for rejection in report.rejected:

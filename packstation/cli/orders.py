@@ -7,6 +7,7 @@ import json
 import sys
 
 from packstation.config import Config
+from packstation.services.ports import StorageError
 from packstation.services.reports import NotFound, order_status
 
 
@@ -24,8 +25,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
     try:
         status = order_status(station.ctx.uow, args.order_id)
     except NotFound as exc:
-        print(f"packstation status: {exc}", file=sys.stderr)
+        print(f"packstation status: {exc} Check the order number (or tote) and try again.", file=sys.stderr)
         return 1
+    except StorageError as exc:
+        print(f"packstation status: {exc}", file=sys.stderr)
+        return 3
     finally:
         station.close()
     if args.json:

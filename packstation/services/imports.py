@@ -319,7 +319,9 @@ def _when(rec: dict[str, Any], name: str) -> datetime:
         raise RecordError(f"{name} must be an ISO 8601 date-time, got {value!r}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return when
+    # Stored in UTC: SQLite keeps no offset (09:15+01:00 would read back as 09:15), which put
+    # orders from different time zones in the wrong order for claim-next and reports.
+    return when.astimezone(UTC)
 
 
 def _hash(obj: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from packstation.services.ports import UnitOfWorkFactory
@@ -13,7 +13,22 @@ class NotFound(LookupError):
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime | date) else value
+    """ISO 8601; a date-time without an offset is UTC (SQLite keeps none; we store UTC)."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _iso_text(value: Any) -> Any:
+    """The same for a date-time already turned into text by the store."""
+    if isinstance(value, str):
+        try:
+            return _iso(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return _iso(value)
 
 
 def order_status(uow_factory: UnitOfWorkFactory, order_id: str) -> dict[str, Any]:
@@ -54,7 +69,8 @@ def order_status(uow_factory: UnitOfWorkFactory, order_id: str) -> dict[str, Any
                 "short": ln["short_qty"],
                 "short_reason": ln["short_reason"],
                 "scans": [
-                    {"qty": s["qty"], "carton": s["carton_seq"], "lot": s["lot"], "expiry": _iso(s["expiry"]),
+                    {"id": s["id"], "qty": s["qty"], "carton": s["carton_seq"], "barcode": s["barcode"],
+                     "lot": s["lot"], "expiry": _iso(s["expiry"]),
                      "serial": s["serial"], "user": s["user_name"], "at": _iso(s["scanned_at"])}
                     for s in by_line.get(ln["line_no"], [])
                 ],
@@ -68,5 +84,5 @@ def order_status(uow_factory: UnitOfWorkFactory, order_id: str) -> dict[str, Any
             for c in cartons
         ],
         "undone_scans": len(scans) - len(active),
-        "events": events,
+        "events": [{**e, "at": _iso_text(e.get("at"))} for e in events],
     }
