@@ -140,10 +140,13 @@ CAS = ScaleProtocol(
     ),
 )
 
+# Adam AZExtra / CBK style (cf. Odoo's IoT driver): 4800 8N1 by default; "P" prints the
+# displayed weight. The scale stays silent while the weight moves, and AZExtra models also
+# stay silent when the weight has not changed since the last answer.
 ADAM = ScaleProtocol(
     name="adam",
-    description="Adam Equipment (P prints the weight; silent while the weight moves)",
-    baudrate=9600,
+    description="Adam Equipment (P prints the weight; silent while moving or unchanged)",
+    baudrate=4800,
     poll=b"P",
     zero=b"Z",
     tare=b"T",

@@ -220,8 +220,8 @@ class SerialScale:
             raise ScaleNoAnswer(
                 self.port,
                 timeout,
-                " (this protocol stays silent while the weight moves: "
-                "if it was moving, keep the carton still and weigh again)",
+                " (this scale stays silent while the weight moves, and some models while the weight "
+                "is unchanged: keep the carton still, or lift it and put it back)",
             )
         raise ScaleNotSettled(timeout)
 
