@@ -101,7 +101,10 @@ def claim_order(ctx: PackingContext, user: User, code: str) -> PackSession:
 
 
 def claim_next_order(ctx: PackingContext, user: User, carrier: str | None = None) -> PackSession | None:
-    """Claim the oldest released order no bench holds (for benches working a queue)."""
+    """Claim the oldest packable order no bench holds (for benches working a queue).
+
+    Packable: released, picked in a wave, or put back half-packed (CMD-CANCEL, lead release).
+    """
     with ctx.uow() as uow:
         order_id = uow.claim_next(user.name, carrier)
         if order_id is None:

@@ -16,6 +16,7 @@ from packstation_tests_station import (
     BUDS_EAN,
     MUG_EAN,
     NOT_IN_CATALOG_EAN,
+    NOW,
     SERUM_EAN,
     TEE_EAN,
     TEE_SIX,
@@ -32,6 +33,7 @@ from packstation.domain.packing import Verdict
 from packstation.services import packing as p
 from packstation.services.bench import Bench
 from packstation.services.packing import Outcome
+from packstation.services.picking import create_pick_wave
 from packstation.services.reports import NotFound, order_status
 from packstation.services.users import find_by_badge
 
@@ -423,6 +425,21 @@ def test_claim_next_hands_out_the_oldest_released_orders_one_each(station: Stati
     got = [p.claim_next_order(ctx, packer) for ctx in (station.ctx, other.ctx, station.ctx)]
     assert [s.order.order_id if s else None for s in got] == ["SO-1", "SO-2", "SO-3"]
     assert status(station, "SO-2")["claimed_by"] == "BENCH-02"
+
+
+def test_claim_next_also_hands_out_picked_and_put_back_orders(station: Station) -> None:
+    packer = user(station, "PACKER-001")
+    create_pick_wave(station.ctx.uow, 2, clock=lambda: NOW)  # SO-1 and SO-2 are being picked
+    bench = login_and_open(station, "SO-3")
+    play(bench, "BOX-S", TEE_EAN)
+    expect(bench, "CMD-CANCEL", Verdict.ORDER_RELEASED)  # SO-3 half packed, put back
+    statuses = {o: status(station, o)["status"] for o in ("SO-1", "SO-2", "SO-3", "SO-4")}
+    assert statuses == {"SO-1": "picking", "SO-2": "picking", "SO-3": "packing", "SO-4": "released"}
+    got = []
+    while (session := p.claim_next_order(station.ctx, packer)) is not None:
+        got.append(session.order.order_id)
+    assert got == ["SO-1", "SO-2", "SO-3", "SO-4", "SO-5"]  # oldest first; never the held order
+    assert status(station, "SO-3")["lines"][0]["packed"] == 1
 
 
 # --- events and the status document ------------------------------------------------------------------------------

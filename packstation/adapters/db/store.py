@@ -266,11 +266,17 @@ class SqlUnitOfWork:
         return res.rowcount == 1
 
     def claim_next(self, user: str, carrier: str | None = None) -> str | None:
-        """Claim the oldest released order nobody holds (SKIP LOCKED on PostgreSQL)."""
+        """Claim the oldest packable order nobody holds (SKIP LOCKED on PostgreSQL).
+
+        Packable: released, in a pick wave (picking), or put back half-packed by CMD-CANCEL or
+        a lead (packing, unclaimed). Released-only would starve a queue bench once orders go
+        through pick waves, and strand every order a bench had released.
+        """
         c = t.orders.c
+        packable = [s.value for s in OrderStatus if s.packable]
         q = (
             select(c.order_id)
-            .where(and_(c.status == OrderStatus.RELEASED.value, c.claimed_by.is_(None)))
+            .where(and_(c.status.in_(packable), c.claimed_by.is_(None)))
             .order_by(c.placed_at, c.order_id)
             .limit(1)
             .with_for_update(skip_locked=True)
