@@ -11,7 +11,13 @@ import queue
 import threading
 from collections.abc import Callable
 
-from packstation.adapters.devices.scale_errors import ScaleDisconnected, ScaleError
+from packstation.adapters.devices.scale_errors import (
+    ScaleDisconnected,
+    ScaleError,
+    ScaleFault,
+    ScaleGarbage,
+    ScaleNoAnswer,
+)
 from packstation.adapters.devices.scales import Scale
 from packstation.adapters.devices.state import DeviceState, StateCallback, Status, ignore_state
 
@@ -69,7 +75,11 @@ class ScaleWorker:
             except ScaleDisconnected as exc:
                 self.on_state(DeviceState(self.name, Status.DISCONNECTED, str(exc)))
                 self.on_error(exc)
-            except ScaleError as exc:
+            except (ScaleNoAnswer, ScaleGarbage, ScaleFault) as exc:
+                self.on_state(DeviceState(self.name, Status.ERROR, str(exc)))
+                self.on_error(exc)
+            except ScaleError as exc:  # moving, over capacity, below zero: the scale works
+                self.on_state(DeviceState(self.name, Status.CONNECTED))
                 self.on_error(exc)
             except Exception as exc:  # noqa: BLE001 - never let the worker die silently
                 log.exception("scale worker: unexpected error")
