@@ -192,3 +192,12 @@ def test_every_ship_from_line_is_printed() -> None:
     texts = [f.data for f in fmt.fields if f.data]
     for line in full.lines():
         assert line in texts, line
+
+
+def test_only_windows_1252_text_is_left_to_the_printer_font() -> None:
+    from packstation.adapters.documents.zpl import is_native
+
+    assert is_native("Müller Straße 5, Évry, Ærø — 12 €")
+    assert not is_native("Łódź")  # Latin Extended-A: not in font 0's code page 1252
+    assert not is_native("Ёлка")
+    assert not is_native("tab\there")

@@ -1,9 +1,9 @@
 """Shipping labels in ZPL II for Zebra printers (203 and 300 dpi, UTF-8 via ``^CI28``).
 
-Text the printer's built-in scalable font 0 can show (Latin scripts) is sent as text; any
-other script (Greek, Cyrillic, ...) is rasterised with the bundled DejaVu font and sent as a
-``^GF`` graphic, because most printers have no Greek or Cyrillic font loaded and would
-print boxes or nothing. The SSCC is a GS1-128 symbol: Code 128 started in subset C with
+Text the printer's built-in scalable font 0 can show (the Windows-1252 Latin repertoire) is
+sent as text; anything else (Polish, Czech, Greek, Cyrillic, ...) is rasterised with the
+bundled DejaVu font and sent as a ``^GF`` graphic, because most printers have no font for
+those scripts loaded and would print boxes or nothing. The SSCC is a GS1-128 symbol: Code 128 started in subset C with
 FNC1 (``>;>8``) followed by AI 00 and the 18 digits.
 """
 
@@ -26,7 +26,6 @@ from packstation.adapters.documents.label_layout import (
 from packstation.domain.documents import DocumentDataError, LabelData
 
 SUPPORTED_DPI = (203, 300)
-_NATIVE_LIMIT = 0x0250  # Basic Latin .. Latin Extended-B: printer font 0 covers these
 _QR_BYTES_ECC_Q = (11, 20, 32, 46, 60, 74, 86, 108, 130, 151, 177, 203, 241, 258, 292)
 
 
@@ -45,7 +44,14 @@ def _field_data(text: str) -> str:
 
 
 def is_native(text: str) -> bool:
-    return all(0x20 <= ord(ch) < _NATIVE_LIMIT for ch in text)
+    """Text the printer's font 0 can show: Zebra documents its repertoire as Code Page 1252."""
+    if not text.isprintable():
+        return False
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=16)
