@@ -7,6 +7,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from packstation.adapters.devices.scan_framing import LineFramer, Rejected
 from packstation.adapters.devices.serial_scanner import SerialScannerReader
@@ -167,3 +169,27 @@ def test_loop_url_works_like_a_device():
     finally:
         r.stop()
     assert (scan.data, scan.symbology) == ("4006381333931", "]E0")
+
+
+@given(
+    scans=st.lists(
+        st.text(
+            st.characters(min_codepoint=0x20, max_codepoint=0x2FF, exclude_characters="\x7f"),
+            min_size=1,
+            max_size=40,
+        ).filter(lambda t: not t.startswith("]")),
+        min_size=1,
+        max_size=8,
+    ),
+    ends=st.lists(st.sampled_from([b"\r", b"\n", b"\r\n"]), min_size=8, max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=10),
+)
+def test_framing_does_not_depend_on_how_reads_split_the_stream(scans, ends, cuts):
+    stream = b"".join(s.encode("utf-8") + e for s, e in zip(scans, ends, strict=False))
+    framer = LineFramer("serial")
+    out = []
+    last = 0
+    for cut in sorted({c % (len(stream) + 1) for c in cuts}) + [len(stream)]:
+        out += framer.feed(stream[last:cut])
+        last = cut
+    assert [o.data for o in out] == scans
