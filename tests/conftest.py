@@ -18,6 +18,7 @@ import atexit
 import importlib.util
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -80,6 +81,26 @@ def _hypothesis_profiles() -> None:
 _hypothesis_profiles()
 
 
+# -- SIGTERM ---------------------------------------------------------------------------------
+_MAIN_PID = os.getpid()
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (``timeout``, a CI job cancelled) ends the run like Ctrl+C: fixtures tear down,
+    so the PostgreSQL server is stopped and temp folders are removed. Forked children die as
+    usual."""
+    if os.getpid() != _MAIN_PID:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
+
+
 # -- markers ---------------------------------------------------------------------------------
 _PG_FIXTURES = {"pg_url", "fresh_pg_database", "pg_engine_url", "pg_server_instance"}
 
@@ -110,6 +131,7 @@ def pg_server_instance() -> Iterator[Any]:
         if _in_ci():
             pytest.fail(f"{pg_server.NOT_INSTALLED}; CI must run the PostgreSQL tests")
         pytest.skip(pg_server.NOT_INSTALLED)
+    pg_server.reap_stale(bindir)
     server = pg_server.PgServer(bindir)
     try:
         server.start()

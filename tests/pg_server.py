@@ -50,6 +50,43 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def reap_stale(bindir: Path) -> list[Path]:
+    """Stop and delete servers left by test runs that were killed (SIGKILL, power loss).
+
+    Each server folder holds ``owner.pid``, the pid of the pytest process that started it; a
+    folder whose owner is gone is stopped (``pg_ctl stop -m immediate``) and removed. Returns
+    the folders removed. Folders of live runs and of other users are left alone.
+    """
+    removed = []
+    pattern = "packstation-pg-*"
+    folders = set(glob.glob(os.path.join(tempfile.gettempdir(), pattern)))
+    folders.update(glob.glob(os.path.join("/tmp", pattern)))
+    for folder in sorted(folders):
+        root = Path(folder)
+        try:
+            owner = int((root / "owner.pid").read_text().strip())
+        except (OSError, ValueError):
+            continue  # not ours, or still being created
+        if _pid_alive(owner):
+            continue
+        server = PgServer(bindir)
+        server.root = root
+        server._running = (root / "data" / "postmaster.pid").exists()
+        server.stop()
+        removed.append(root)
+    return removed
+
+
 class PgServer:
     """One private PostgreSQL cluster: ``start()``, ``create_database()``, ``stop()``."""
 
@@ -124,6 +161,7 @@ class PgServer:
         base = "/tmp" if self.as_root else None
         self.root = Path(tempfile.mkdtemp(prefix="packstation-pg-", dir=base))
         atexit.register(self.stop)
+        (self.root / "owner.pid").write_text(f"{os.getpid()}\n")  # for reap_stale()
         self.sockdir.mkdir()
         if self.as_root:
             for path in (self.root, self.sockdir):
