@@ -9,6 +9,7 @@ import sys
 from packstation.config import Config
 from packstation.domain.model import Role
 from packstation.services import users
+from packstation.services.ports import StorageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -46,6 +47,9 @@ def run_add(args: argparse.Namespace, config: Config) -> int:
     except users.UserError as exc:
         print(f"packstation users add: {exc}", file=sys.stderr)
         return 1
+    except StorageError as exc:
+        print(f"packstation users add: {exc}", file=sys.stderr)
+        return 3
     finally:
         station.close()
     print(f"Added {user.name} ({user.role.value}), badge {user.badge}" + (", with PIN" if user.has_pin else ""))
@@ -71,6 +75,9 @@ def run_disable(args: argparse.Namespace, config: Config) -> int:
     except users.UserError as exc:
         print(f"packstation users disable: {exc}", file=sys.stderr)
         return 1
+    except StorageError as exc:
+        print(f"packstation users disable: {exc}", file=sys.stderr)
+        return 3
     finally:
         station.close()
     print(f"Disabled {user.name}.")

@@ -12,6 +12,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from packstation.domain.barcodes import COMMANDS
 from packstation.domain.model import Role, User
 from packstation.services.ports import UnitOfWork, UnitOfWorkFactory
 
@@ -54,6 +55,9 @@ def add_user(uow_factory: UnitOfWorkFactory, name: str, role: str, badge: str, p
         raise UserError(f"Unknown role {role!r}; use one of: {', '.join(r.value for r in Role)}.") from None
     if len(badge) < 3 or any(ord(c) < 0x20 for c in badge):
         raise UserError("A badge code has at least 3 printable characters.")
+    if badge.upper() in COMMANDS:
+        # the bench reads a command barcode as a command, so this badge could never log in
+        raise UserError(f"{badge!r} is a bench command barcode; give the user another badge code.")
     pin_hash = _hasher.hash(validate_pin(pin)) if pin else None
     with uow_factory() as uow:
         if uow.user_row(name=name):
@@ -75,7 +79,9 @@ def disable_user(uow_factory: UnitOfWorkFactory, name: str) -> User:
     with uow_factory() as uow:
         row = uow.user_row(name=name)
         if row is None:
-            raise UserError(f"No user called {name!r}.")
+            raise UserError(f"No user called {name!r}. 'packstation users list' shows the names.")
+        if not row["active"]:  # already disabled: nothing to change, no second event
+            return _user(row)
         uow.update_user(row["id"], active=False)
         uow.add_event("user.disabled", None, None, {"name": name})
         uow.commit()
