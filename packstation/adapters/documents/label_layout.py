@@ -165,8 +165,8 @@ def layout_label(data: LabelData, size: str = "4x6") -> tuple[float, float, list
     block, y = _block(m, y, info_w, order, True)
     els += block
     carton = f"Carton {data.carton_no} of {data.carton_count}"
-    size = fit(carton, info_w, 7.0, 3.0, 1, bold=True, what="carton count").size
-    els.append(Text(m, y + 0.5, size, carton, True))
+    carton_size = fit(carton, info_w, 7.0, 3.0, 1, bold=True, what="carton count").size
+    els.append(Text(m, y + 0.5, carton_size, carton, True))
     y += 9.0
     weight = f"Weight {format_weight(data.weight_g)}"
     els.append(Text(m, y, fit(weight, info_w, 4.5, 2.5, 1, what="weight").size, weight, False))
