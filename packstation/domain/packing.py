@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from packstation.domain.barcodes import Barcode, BarcodeKind, lookup_key
@@ -153,7 +154,13 @@ class Tolerance:
     grams: int = 20
 
     def allowed(self, expected_g: int) -> int:
-        return max(round(expected_g * self.pct / 100), self.grams)
+        """The largest whole-gram difference still within tolerance.
+
+        Rounded down, in exact decimal arithmetic: 5 % of 1750 g is 87.5 g, so 87 g is in and
+        88 g is out (``round()`` gave 88 here but 62 for 62.5 g: banker's rounding).
+        """
+        pct = Decimal(str(self.pct)) * expected_g / 100
+        return max(int(pct), self.grams)
 
 
 @dataclass(frozen=True)
