@@ -54,7 +54,10 @@ class Bench:
             return Outcome(Verdict.NOT_ALLOWED, "No badge is waiting for a PIN.")
         badge = self.pin_user.badge
         self.pin_user = None
-        return self._login(badge, pin)
+        try:
+            return self._login(badge, pin)
+        except StorageError as exc:  # as in scan(): the window shows it, the packer tries again
+            return Outcome(Verdict.STORAGE_FAILED, f"NOT SAVED — scan your badge again. {exc}")
 
     def close_with_weight(self, grams: int) -> Outcome:
         """The stable weight read after CMD-CLOSE-CARTON (or from a close button)."""

@@ -31,6 +31,7 @@ from packstation.domain.barcodes import GS, sscc18
 from packstation.domain.model import User
 from packstation.domain.packing import Verdict
 from packstation.services import packing as p
+from packstation.services import users
 from packstation.services.bench import Bench
 from packstation.services.packing import Outcome
 from packstation.services.picking import create_pick_wave
@@ -440,6 +441,26 @@ def test_claim_next_also_hands_out_picked_and_put_back_orders(station: Station) 
         got.append(session.order.order_id)
     assert got == ["SO-1", "SO-2", "SO-3", "SO-4", "SO-5"]  # oldest first; never the held order
     assert status(station, "SO-3")["lines"][0]["packed"] == 1
+
+
+def read_only(station: Station) -> None:
+    """SQLite itself refuses every write from now on (SQLITE_READONLY, as a read-only file)."""
+
+    def query_only(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA query_only=ON")
+
+    sa.event.listen(station.engine, "connect", query_only)
+    station.engine.dispose()
+
+
+def test_pin_entry_on_a_read_only_database_is_refused_with_a_hint(station: Station) -> None:
+    users.add_user(station.ctx.uow, "Pia Pin", "packer", "PACKER-PIN", pin="4321")
+    bench = station.bench()
+    expect(bench, "PACKER-PIN", Verdict.NEEDS_PIN)
+    read_only(station)
+    outcome = bench.enter_pin("4321")
+    assert outcome.verdict is Verdict.STORAGE_FAILED
+    assert "read-only" in outcome.message and bench.user is None
 
 
 # --- events and the status document ------------------------------------------------------------------------------
