@@ -234,3 +234,9 @@ def test_simulated_scale_for_the_demo():
     scale.set_weight(1600)
     with pytest.raises(ScaleBelowZero):
         scale.read_stable()
+
+
+def test_a_scale_port_in_use_is_refused_with_a_reason(scale_for):
+    sim, _scale = scale_for("mt-sics", 100)  # the first one holds the port
+    with pytest.raises(ScaleDisconnected, match="another `devices read-scale`"):
+        open_scale(ScaleConfig(port=sim.port, protocol="mt-sics"))

@@ -56,10 +56,16 @@ class SerialScale:
                 stopbits=protocol.stopbits,
                 timeout=0.05,
                 write_timeout=1.0,
+                exclusive=True,  # two readers on one scale would steal each other's replies
             )
         except (serial.SerialException, OSError, ValueError) as exc:
+            busy = (
+                " (is the station or another `devices read-scale` using it?)"
+                if ("lock" in str(exc).lower())
+                else ""
+            )
             raise ScaleDisconnected(
-                f"cannot open the scale port {port}: {exc}; check the cable and [scale] port"
+                f"cannot open the scale port {port}: {exc}{busy}; check the cable and [scale] port"
             ) from exc
 
     # -- framing -------------------------------------------------------------------------

@@ -75,7 +75,9 @@ class SerialScannerReader:
         last_reason = None
         while not self._stop.is_set():
             try:
-                port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.25)
+                port = serial.serial_for_url(
+                    self.url, baudrate=self.baudrate, timeout=0.25, exclusive=True
+                )
             except (serial.SerialException, OSError, ValueError) as exc:
                 reason = _reason(exc)
                 if reason != last_reason:
