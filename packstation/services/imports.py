@@ -144,12 +144,38 @@ def read_records(path: Path, kind: str) -> list[tuple[str, dict[str, Any]]]:
     raise ImportFileError(f"{path.name}: unknown file type {suffix!r}; use .json (an array), .ndjson/.jsonl or .csv.")
 
 
+def _parse_int(digits: str) -> int | Decimal:
+    # A long digit string stays a Decimal: int() refuses over 4300 digits with a ValueError,
+    # and the field checks reject it as too large with the record's position.
+    return int(digits) if len(digits) <= 20 else Decimal(digits)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number in JSON")
+
+
+def _loads(text: str) -> Any:
+    """json.loads with exact decimals, bounded integers and no NaN/Infinity.
+
+    Raises json.JSONDecodeError, ValueError (NaN, Infinity) or RecursionError (nesting).
+    """
+    return json.loads(text, parse_float=Decimal, parse_int=_parse_int, parse_constant=_no_constant)
+
+
+def _json_problem(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+    if isinstance(exc, RecursionError):
+        return "arrays or objects are nested too deeply"
+    return str(exc)
+
+
 def _read_json(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
     try:
-        doc = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
+        doc = _loads(text)
+    except (ValueError, RecursionError) as exc:
         raise ImportFileError(
-            f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}. "
+            f"{name} is not valid JSON: {_json_problem(exc)}. "
             "A .json file must hold one JSON array of records; fix the file or export it again."
         ) from None
     if isinstance(doc, dict):
@@ -170,9 +196,11 @@ def _read_ndjson(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
         if not line.strip():
             continue
         try:
-            out.append((f"line {n}", json.loads(line, parse_float=Decimal)))
+            out.append((f"line {n}", _loads(line)))
         except json.JSONDecodeError as exc:
             out.append((f"line {n}", RecordError(f"not valid JSON: {exc.msg} at column {exc.colno}")))
+        except (ValueError, RecursionError) as exc:
+            out.append((f"line {n}", RecordError(f"not valid JSON: {_json_problem(exc)}")))
     if not out:
         raise ImportFileError(f"{name} holds no records.")
     return out
@@ -280,7 +308,21 @@ def _text(rec: dict[str, Any], name: str, *, required: bool = True, max_len: int
     return value
 
 
-def _int(rec: dict[str, Any], name: str, *, minimum: int = 0, required: bool = True, default: int = 0) -> int:
+def _show(value: Any, limit: int = 40) -> str:
+    """A value for an error message, cut short: a 2 MB field must not become a 2 MB message."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+MAX_GRAMS = 1_000_000  # 1 t: more is a unit mistake (kg for g), not a parcel
+MAX_MM = 10_000
+MAX_QTY = 9_999  # what the bench accepts for one line (domain.packing.MAX_QTY)
+
+
+def _int(
+    rec: dict[str, Any], name: str, *, minimum: int = 0, maximum: int = 2_147_483_647,
+    required: bool = True, default: int = 0,
+) -> int:
     value = rec.get(name)
     if value is None or value == "":
         if required:
@@ -288,6 +330,12 @@ def _int(rec: dict[str, Any], name: str, *, minimum: int = 0, required: bool = T
         return default
     if isinstance(value, bool):
         raise RecordError(f"{name} must be a whole number")
+    # Bound the size before converting: int(Decimal("1e999999999")) would build a
+    # billion-digit number from a 13-byte field.
+    if isinstance(value, Decimal) and (not value.is_finite() or value.adjusted() > 18):
+        raise RecordError(f"{name} must be at most {maximum}, got {_show(value)}")
+    if isinstance(value, str) and len(value.strip()) > 20:
+        raise RecordError(f"{name} must be a whole number up to {maximum}, got {_show(value)}")
     try:
         if isinstance(value, str):
             number = int(value.strip())
@@ -297,10 +345,12 @@ def _int(rec: dict[str, Any], name: str, *, minimum: int = 0, required: bool = T
             number = int(value)
         else:
             number = int(value)
-    except (ValueError, TypeError):
-        raise RecordError(f"{name} must be a whole number, got {value!r}") from None
+    except (ValueError, TypeError, OverflowError):
+        raise RecordError(f"{name} must be a whole number, got {_show(value)}") from None
     if number < minimum:
-        raise RecordError(f"{name} must be at least {minimum}, got {number}")
+        raise RecordError(f"{name} must be at least {minimum}, got {_show(number)}")
+    if number > maximum:  # also keeps huge numbers from overflowing the database column
+        raise RecordError(f"{name} must be at most {maximum}, got {_show(number)}")
     return number
 
 
@@ -343,7 +393,7 @@ class _Plan:
 def _catalog(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
     sku = _text(rec, "sku", max_len=64)
     name = _text(rec, "name")
-    weight = _int(rec, "weight_g", minimum=0)
+    weight = _int(rec, "weight_g", minimum=0, maximum=MAX_GRAMS)
     location = _text(rec, "location", required=False, max_len=32)
     tracking = _text(rec, "tracking", required=False) or "none"
     if tracking not in {t.value for t in Tracking}:
@@ -363,7 +413,7 @@ def _catalog(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, A
         if not isinstance(pack, dict):
             raise RecordError("pack_barcodes must be a list of {barcode, qty}")
         code = _text(pack, "barcode", max_len=64)
-        qty = _int(pack, "qty", minimum=2)
+        qty = _int(pack, "qty", minimum=2, maximum=MAX_QTY)
         codes.append({"code": lookup_key(code), "sku": sku, "qty": qty})
     seen: set[str] = set()
     for c in codes:
@@ -383,11 +433,11 @@ def _carton(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, An
     row = {
         "code": code,
         "name": _text(rec, "name", max_len=100),
-        "tare_g": _int(rec, "tare_g", minimum=0),
-        "inner_l_mm": _int(inner, "l", required=False),
-        "inner_w_mm": _int(inner, "w", required=False),
-        "inner_h_mm": _int(inner, "h", required=False),
-        "max_weight_g": _int(rec, "max_weight_g", required=False),
+        "tare_g": _int(rec, "tare_g", minimum=0, maximum=MAX_GRAMS),
+        "inner_l_mm": _int(inner, "l", maximum=MAX_MM, required=False),
+        "inner_w_mm": _int(inner, "w", maximum=MAX_MM, required=False),
+        "inner_h_mm": _int(inner, "h", maximum=MAX_MM, required=False),
+        "max_weight_g": _int(rec, "max_weight_g", maximum=MAX_GRAMS, required=False),
     }
     row["content_hash"] = _hash(row)
     return code, row, []
@@ -445,7 +495,7 @@ def _order(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any
             raise RecordError(f"lines[{i}] is not an object")
         try:
             sku = _text(ln, "sku", max_len=64)
-            qty = _int(ln, "qty", minimum=1)
+            qty = _int(ln, "qty", minimum=1, maximum=MAX_QTY)
             price = ln.get("unit_price")
             if isinstance(price, float):
                 raise RecordError("unit_price must be a decimal string such as \"12.50\"")
@@ -495,7 +545,7 @@ def _return(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, An
         if not isinstance(ln, dict):
             raise RecordError(f"lines[{i}] is not an object")
         try:
-            lines.append({"rma_id": rma, "line_no": i, "sku": _text(ln, "sku", max_len=64), "qty": _int(ln, "qty", minimum=1)})
+            lines.append({"rma_id": rma, "line_no": i, "sku": _text(ln, "sku", max_len=64), "qty": _int(ln, "qty", minimum=1, maximum=MAX_QTY)})
         except RecordError as exc:
             raise RecordError(f"lines[{i}].{exc}") from None
     row = {"rma_id": rma, "order_id": _text(rec, "order_id", max_len=64), "reason": _text(rec, "reason"), "status": status}
@@ -546,7 +596,7 @@ def import_records(
     plan = _Plan()
     validate = _VALIDATORS[kind]
     for n, (pos, rec) in enumerate(records, 1):
-        key = str(rec.get(_KEY[kind], "")) if isinstance(rec, dict) else ""
+        key = str(rec.get(_KEY[kind], ""))[:64] if isinstance(rec, dict) else ""
         try:
             if isinstance(rec, RecordError):
                 raise rec
@@ -657,17 +707,37 @@ def _apply_orders(uow: Any, plan: _Plan, report: ImportReport, now: datetime) ->
 
 def _apply_returns(uow: Any, plan: _Plan, report: ImportReport, now: datetime) -> None:
     orders = uow.existing("orders", "order_id", sorted({r["order_id"] for r in plan.rows.values()}))
+    in_file: dict[tuple[str, str], int] = {}  # (order, sku) -> units on earlier returns in this file
     for k, row in plan.rows.items():
-        order = orders.get(row["order_id"])
+        order_id = row["order_id"]
+        order = orders.get(order_id)
         if order is None:
-            report.rejected.append(Rejection(plan.positions[k], k, f"order {row['order_id']} does not exist"))
+            report.rejected.append(Rejection(plan.positions[k], k, f"order {order_id} does not exist"))
             continue
-        shipped = {ln["sku"]: ln["packed_qty"] for ln in uow.select_rows("order_lines", {"order_id": row["order_id"]})}
+        if order["status"] not in _RANK:
+            report.rejected.append(Rejection(plan.positions[k], k,
+                                             f"order {order_id} is {order['status']}: only a packed or shipped order can be returned"))
+            continue
+        shipped = {ln["sku"]: ln["packed_qty"] for ln in uow.select_rows("order_lines", {"order_id": order_id})}
+        # Units already on other returns of this order count too: two RMAs for the one unit
+        # shipped would each pass on their own.
+        on_file: dict[str, int] = {}
+        for other in uow.select_rows("returns", {"order_id": order_id}):
+            if other["rma_id"] != k:
+                for ln in uow.select_rows("return_lines", {"rma_id": other["rma_id"]}):
+                    on_file[ln["sku"]] = on_file.get(ln["sku"], 0) + ln["qty"]
+        wanted: dict[str, int] = {}
         for ln in plan.children[k]:
-            if ln["qty"] > shipped.get(ln["sku"], 0):
+            wanted[ln["sku"]] = wanted.get(ln["sku"], 0) + ln["qty"]
+        for sku, qty in wanted.items():
+            before = on_file.get(sku, 0) + in_file.get((order_id, sku), 0)
+            if before + qty > shipped.get(sku, 0):
+                also = f", and {before} are already on other returns" if before else ""
                 report.rejected.append(Rejection(plan.positions[k], k,
-                                                 f"returns {ln['qty']} × {ln['sku']} but order {row['order_id']} shipped {shipped.get(ln['sku'], 0)}"))
+                                                 f"returns {qty} × {sku} but order {order_id} shipped {shipped.get(sku, 0)}{also}"))
                 break
+        for sku, qty in wanted.items():
+            in_file[(order_id, sku)] = in_file.get((order_id, sku), 0) + qty
     new, changed, existing = _split(uow, "returns", "rma_id", plan, report)
     for k in changed:
         old = existing[k]

@@ -189,7 +189,8 @@ def test_returns_and_tracking_after_packing(station: Station) -> None:
     _base(station)
     _import(station, "orders", FIXTURES / "orders.ndjson")
     refused = _import(station, "returns", FIXTURES / "returns.json")
-    assert not refused.ok and "shipped 0" in refused.rejected[0].reason  # nothing packed yet
+    assert not refused.ok  # nothing packed yet
+    assert refused.rejected[0].reason == "order WEB-5001 is released: only a packed or shipped order can be returned"
     bench = station.bench()
     assert bench.scan(hf.BADGE).verdict.value == "login_refused"  # no users yet
     from packstation.services import users
@@ -449,3 +450,71 @@ def test_progress_is_reported_while_importing(station: Station, tmp_path: Path) 
     assert report.ok
     assert len(calls) >= 3
     assert calls == sorted(calls) and calls[-1][0] == calls[-1][1]
+
+
+def test_a_unit_can_only_be_returned_once(station: Station, tmp_path: Path) -> None:
+    _base(station)
+    _import(station, "orders", FIXTURES / "orders.ndjson")
+    from packstation.services import users
+
+    users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
+    bench = station.bench()
+    bench.scan(hf.BADGE)
+    hf.pack_order(bench, "WEB-5001")  # 2 × TS-2001, 1 × CO-2003
+
+    def rma(rma_id: str, *lines: tuple[str, int]) -> dict[str, Any]:
+        return {"rma_id": rma_id, "order_id": "WEB-5001", "reason": "damaged",
+                "lines": [{"sku": sku, "qty": qty} for sku, qty in lines]}
+
+    # two lines of the same SKU add up; two returns in one file add up
+    report = _import(station, "returns", _write(tmp_path / "a.json", [rma("R-1", ("TS-2001", 2), ("TS-2001", 1))], "returns"))
+    assert [r.reason for r in report.rejected] == ["returns 3 × TS-2001 but order WEB-5001 shipped 2"]
+    report = _import(station, "returns", _write(tmp_path / "b.json", [rma("R-1", ("TS-2001", 1)), rma("R-2", ("TS-2001", 2))], "returns"))
+    assert [(r.key, r.reason) for r in report.rejected] == [
+        ("R-2", "returns 2 × TS-2001 but order WEB-5001 shipped 2, and 1 are already on other returns")]
+    assert hf.table_counts(station)["returns"] == 0
+    # one return stored; a second file cannot return the same unit again
+    assert _import(station, "returns", _write(tmp_path / "c.json", [rma("R-1", ("TS-2001", 2))], "returns")).created == 1
+    report = _import(station, "returns", _write(tmp_path / "d.json", [rma("R-9", ("TS-2001", 1))], "returns"))
+    assert "2 are already on other returns" in report.rejected[0].reason
+    # the stored return itself may still change (it is not counted against itself)
+    report = _import(station, "returns", _write(tmp_path / "e.json", [rma("R-1", ("TS-2001", 1), ("CO-2003", 1))], "returns"))
+    assert (report.ok, report.updated) == (True, 1)
+
+
+@pytest.mark.parametrize("body, reason", [
+    ('{"sku": "A-1", "name": "Mug", "weight_g": %s}' % ("9" * 5000), "weight_g must be at most 1000000, got 9999"),
+    ('{"sku": "A-1", "name": "Mug", "weight_g": 1e999999999}', "weight_g must be at most 1000000, got 1E+999999999"),
+    ('{"sku": "A-1", "name": "Mug", "weight_g": 99999999999999999999}', "weight_g must be at most 1000000"),
+    ('{"sku": "A-1", "name": "Mug", "weight_g": NaN}', "not valid JSON: NaN is not a number in JSON"),
+    ('{"sku": "A-1", "name": "Mug", "weight_g": 1, "x": %s}' % ("[" * 50_000 + "]" * 50_000), "nested too deeply"),
+])
+def test_numbers_and_nesting_that_used_to_crash_are_rejected(station: Station, tmp_path: Path, body: str, reason: str) -> None:
+    """Each of these raised OverflowError/ValueError/RecursionError (a traceback) or hung."""
+    path = tmp_path / "c.ndjson"
+    path.write_text(json.dumps({"sku": "OK-1", "name": "Plate", "weight_g": 400}) + "\n" + body + "\n", encoding="utf-8")
+    report = _import(station, "catalog", path)
+    assert [r.position for r in report.rejected] == ["line 2"]
+    assert reason in report.rejected[0].reason
+    assert len(str(report.rejected[0])) < 200  # the message does not repeat a huge value
+    assert hf.table_counts(station)["products"] == 0
+    whole = tmp_path / "c.json"
+    whole.write_text("[" + body + "]", encoding="utf-8")
+    try:
+        report = _import(station, "catalog", whole)
+    except ImportFileError as exc:
+        assert "is not valid JSON" in str(exc)
+    else:
+        assert not report.ok and reason in report.rejected[0].reason
+
+
+@pytest.mark.parametrize("field, value", [("weight_g", 2_000_000), ("qty", 10_000)])
+def test_quantities_beyond_what_a_bench_can_handle_are_refused(station: Station, tmp_path: Path, field: str, value: int) -> None:
+    _base(station)
+    if field == "weight_g":
+        recs = [{"sku": "HEAVY-1", "name": "Anvil", "weight_g": value}]
+        report = _import(station, "catalog", _write(tmp_path / "c.json", recs, "catalog"))
+    else:
+        recs = [_order("BIG-1", lines=[{"sku": "TS-2001", "qty": value, "unit_price": "1.00"}])]
+        report = _import(station, "orders", _write(tmp_path / "o.json", recs, "orders"))
+    assert not report.ok and f"must be at most {value - 1 if field == 'qty' else 1_000_000}" in report.rejected[0].reason
