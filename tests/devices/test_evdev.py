@@ -133,3 +133,30 @@ def test_grab_fails_clearly_on_something_that_is_no_input_device(tmp_path):
     finally:
         reader.stop()
     assert state.status is Status.ERROR and state.reason
+
+
+def test_reader_reports_a_vanished_device_and_reopens_it(tmp_path):
+    fifo = tmp_path / "event3"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    scans: queue.Queue = queue.Queue()
+    states: queue.Queue = queue.Queue()
+    reader = EvdevScannerReader(
+        str(fifo), scans.put, grab=False, on_state=states.put, retry_s=0.05
+    ).start()
+    try:
+        assert states.get(timeout=5).status is Status.CONNECTED
+        os.write(writer, keystrokes("abc"))
+        assert scans.get(timeout=5).data == "abc"
+        os.close(writer)  # the device goes away: the reader sees end of input
+        writer = -1
+        gone = states.get(timeout=5)
+        assert gone.status is Status.DISCONNECTED and "end of input" in gone.reason
+        assert states.get(timeout=5).status is Status.CONNECTED  # reopened
+        writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.write(writer, keystrokes("ord-1"))
+        assert scans.get(timeout=5).data == "ord-1"
+    finally:
+        reader.stop()
+        if writer >= 0:
+            os.close(writer)
