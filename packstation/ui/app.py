@@ -41,16 +41,19 @@ def run_station(config: Config) -> int:
     app.setStyle("Fusion")
     theme.load_fonts()
     app.setFont(theme.font(12))
+    probe = os.environ.get("PACKSTATION_QUIT_AFTER_SHOWN") == "1"
     try:
         station = build_station(config)
     except Exception as exc:  # noqa: BLE001 - shown to the person at the bench, then exit
-        QMessageBox.critical(None, "packstation cannot start",
-                             f"The station database could not be opened:\n\n{exc}\n\n"
-                             "Check [database] in the config file, or the data folder's permissions.")
-        print(f"packstation: cannot start: {exc}", file=sys.stderr)
+        text = (f"The station database could not be opened: {exc}\n"
+                f"Database: {config.database_url}\n"
+                "Check [database] in the config file, or the data folder's permissions and free space.")
+        print(f"packstation: cannot start. {text}", file=sys.stderr)
+        if not probe:  # a person is watching: say it on the screen too
+            QMessageBox.critical(None, "packstation cannot start", text)
         return 1
     window: MainWindow = create_window(station)
-    if os.environ.get("PACKSTATION_QUIT_AFTER_SHOWN") == "1":
+    if probe:
         def shown() -> None:
             print(f"window shown after {process_age_s():.3f} s", flush=True)
             QTimer.singleShot(0, app.quit)  # let the paint finish first

@@ -7,22 +7,31 @@ emits ``outcome`` after the bench state changed, so views redraw from ``bench`` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Signal
 
 from packstation.domain.barcodes import RawScan
-from packstation.domain.packing import Verdict
+from packstation.domain.packing import PackSession, Verdict
+from packstation.services import packing, users
 from packstation.services.bench import Bench
 from packstation.services.packing import Outcome
 from packstation.ui.weighing import Weigher
+
+if TYPE_CHECKING:
+    from packstation.ui.print_queue import PrintQueue
 
 
 class StationController(QObject):
     outcome = Signal(object)  # Outcome, after the bench state changed
 
-    def __init__(self, bench: Bench, weigher: Weigher, parent: QObject | None = None) -> None:
+    def __init__(self, bench: Bench, weigher: Weigher, printer: PrintQueue | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.bench = bench
         self.weigher = weigher
+        self.printer = printer
+        self.reprint_reason = packing.REPRINT_REASONS[0]
         self.weighing = False
         self.last: Outcome | None = None
         weigher.weighed.connect(self._on_weighed)
@@ -32,7 +41,8 @@ class StationController(QObject):
     def scan(self, scan: RawScan | str) -> Outcome:
         if isinstance(scan, str):
             scan = RawScan.from_wire(scan.strip(), source="keyboard")
-        outcome = self.bench.scan(scan)
+        session = self.bench.session
+        outcome = self._print_after(session, self.bench.scan(scan))
         if outcome.verdict is Verdict.NEEDS_WEIGHT:
             self.weighing = True
             self._emit(outcome)
@@ -62,7 +72,38 @@ class StationController(QObject):
     def close_with_weight(self, grams: int) -> Outcome:
         """A weight typed or read by hand (e.g. the lead view's close button)."""
         self.weighing = False
-        return self._emit(self.bench.close_with_weight(grams))
+        session = self.bench.session
+        return self._emit(self._print_after(session, self.bench.close_with_weight(grams)))
+
+    # --- printing -------------------------------------------------------------------------
+    def _print_after(self, session: PackSession | None, outcome: Outcome) -> Outcome:
+        """Queue the documents an outcome calls for: a sealed carton's label, the slip, a reprint."""
+        verdict = outcome.verdict
+        if verdict is Verdict.REPRINT_REQUESTED:
+            return self._reprint(outcome)
+        if self.printer is None or session is None:
+            return outcome
+        if verdict in (Verdict.CARTON_CLOSED, Verdict.ORDER_COMPLETE) and "seq" in outcome.data:
+            self.printer.carton_sealed(session, session.carton(int(outcome.data["seq"])))
+        if verdict is Verdict.ORDER_COMPLETE:
+            self.printer.order_complete(session)
+        return outcome
+
+    def _reprint(self, outcome: Outcome) -> Outcome:
+        order_id = str(outcome.data.get("order_id", ""))
+        lead_name = outcome.data.get("lead")
+        lead = next((u for u in users.list_users(self.bench.ctx.uow) if u.name == lead_name), None)
+        if lead is None or self.printer is None:
+            return Outcome(Verdict.NOT_ALLOWED, "Reprint: no printer output on this station.")
+        try:
+            plan = packing.plan_reprint(self.bench.ctx, order_id, lead, self.reprint_reason, "label")
+        except packing.OrderRefused as exc:
+            return Outcome(Verdict.NOT_ALLOWED, f"Reprint refused: {exc}")
+        self.printer.reprint(plan)
+        what = f"{len(plan.cartons)} label(s)" + (" and the packing slip" if plan.slip else "")
+        return Outcome(Verdict.REPRINT_REQUESTED,
+                       f"Reprint approved by {lead.name} ({self.reprint_reason}): {what} printing.",
+                       data=outcome.data)
 
     # --- weight ---------------------------------------------------------------------------
     def _on_weighed(self, grams: int) -> None:
@@ -87,3 +128,5 @@ class StationController(QObject):
     def close(self) -> None:
         self.weighing = False
         self.weigher.close()
+        if self.printer is not None:
+            self.printer.close()

@@ -154,6 +154,10 @@ class DeviceManager(QObject):
         """A scan could not be saved: show it until the next successful check."""
         self._set("database", DeviceState("database", Status.ERROR, reason))
 
+    def report(self, slot: str, state: DeviceState) -> None:
+        """A state learnt elsewhere (e.g. a print job's result) for the status bar."""
+        self._set(slot, state)
+
     def _set(self, slot: str, state: DeviceState) -> None:
         if self._closed:
             return

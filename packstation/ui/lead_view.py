@@ -31,6 +31,7 @@ from packstation.domain.model import Role, User
 from packstation.domain.packing import Tone
 from packstation.services import packing, users
 from packstation.ui import theme
+from packstation.ui.print_queue import PrintQueue
 from packstation.ui.queries import claimed_orders, shift_figures
 
 SHIFT_HOURS = 12
@@ -64,10 +65,11 @@ class _Message(QLabel):
 
 
 class LeadView(QDialog):
-    def __init__(self, station: Station, lead: User, *, now: datetime | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, station: Station, lead: User, *, printer: PrintQueue | None = None,
+                 now: datetime | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.station, self.lead = station, lead
+        self.printer = printer
         self.now = now
         self.setWindowTitle(f"Lead view — {lead.name}")
         self.resize(1100, 650)
@@ -75,6 +77,10 @@ class LeadView(QDialog):
         self.tabs.addTab(self._claims_tab(), "Stuck orders")
         self.tabs.addTab(self._shift_tab(), "Shift figures")
         self.tabs.addTab(self._users_tab(), "Users")
+        self.jobs = _table(["Job", "Kind", "For", "Status", "Tries", "Why"])
+        if printer is not None:
+            self.tabs.addTab(self._jobs_tab(), "Print jobs")
+            printer.printed.connect(self._printed)
         self.message = _Message()
         self.message.setFont(theme.font(13, bold=True))
         self.message.setWordWrap(True)
@@ -186,8 +192,34 @@ class LeadView(QDialog):
         self._say(Tone.OK, f"{name} is disabled: their badge no longer logs in.")
         self.reload()
 
+    # --- print jobs -----------------------------------------------------------------------
+    def _jobs_tab(self) -> QWidget:
+        page = QWidget()
+        self.retry_button = QPushButton("Retry the selected job")
+        self.retry_button.clicked.connect(self.retry_selected)
+        box = QVBoxLayout(page)
+        box.addWidget(QLabel("Labels and slips that did not print. Fix the printer, then retry."))
+        box.addWidget(self.jobs, 1)
+        box.addWidget(self.retry_button)
+        return page
+
+    def retry_selected(self) -> None:
+        row = self.jobs.currentRow()
+        if row < 0 or self.printer is None:
+            self._say(Tone.WARNING, "Select a job first.")
+            return
+        self.printer.retry(self.jobs.item(row, 0).text())
+        self._say(Tone.PROMPT, "Printing again…")
+
+    def _printed(self, result: object) -> None:
+        self._say(Tone.OK if result.ok else Tone.ERROR, result.message)  # type: ignore[attr-defined]
+        self.reload()
+
     # --- common ---------------------------------------------------------------------------
     def reload(self) -> None:
+        if self.printer is not None:
+            _fill(self.jobs, [[j.id, j.kind, j.ref, j.status, str(j.attempts), j.reason]
+                              for j in self.printer.pending_jobs()])
         _fill(self.claims, [[c["order_id"], c["station"], c["user"],
                              c["since"].strftime("%Y-%m-%d %H:%M") if c["since"] else "", c["status"]]
                             for c in claimed_orders(self.station.ctx.uow)])

@@ -9,6 +9,8 @@ and redraws from ``bench`` whenever an outcome arrives.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
@@ -39,6 +41,9 @@ from packstation.ui.sounds import SoundPlayer
 from packstation.ui.status_bar import DeviceStatusBar
 from packstation.ui.verdict_band import VerdictBand
 from packstation.ui.wedge import WedgeFilter
+
+if TYPE_CHECKING:
+    from packstation.printing import Printed
 
 _USER_INPUT = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
 
@@ -122,6 +127,8 @@ class MainWindow(QMainWindow):
         self.controller.outcome.connect(self._on_outcome)
         self.signals.scanned.connect(self.on_scan)
         self.signals.scan_rejected.connect(self._scan_rejected)
+        if controller.printer is not None:
+            controller.printer.printed.connect(self._on_printed)
         self.lead_button.clicked.connect(self.open_lead_view)
         self.settings_button.clicked.connect(self.open_settings)
 
@@ -168,9 +175,26 @@ class MainWindow(QMainWindow):
 
     def _short_reason(self, reason: str) -> None:
         request = self.bench.lead_request
-        if request is not None and request.action == "short" and reason:
+        if request is None or not reason:
+            return
+        if request.action == "short":
             # Bench has no setter for the reason yet; the request object is the only way in.
             request.reason = reason
+        elif request.action == "reprint":
+            self.controller.reprint_reason = reason
+
+    def _on_printed(self, result: Printed) -> None:
+        slot = "document printer" if result.kind == "packing_slip" else "label printer"
+        what = "SLIP" if result.kind == "packing_slip" else "LABEL"
+        if result.ok:
+            how = "last one saved as PDF" if result.path is not None else "last one sent"
+            self.devices.report(slot, DeviceState(slot, Status.CONNECTED, how))
+            return
+        self.devices.report(slot, DeviceState(slot, Status.ERROR, result.error or "failed"))
+        self.band.show_text(Tone.ERROR, f"{what} NOT PRINTED",
+                            f"{result.message} The job is kept: fix the printer, then a lead retries it "
+                            "(Lead view → Print jobs).")
+        self.sounds.play(Tone.ERROR)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
         if event.type() in _USER_INPUT:
@@ -235,7 +259,7 @@ class MainWindow(QMainWindow):
 
         if self.bench.user is None or not self.bench.user.role.can_authorise:
             return
-        dialog = LeadView(self.station, self.bench.user, parent=self)
+        dialog = LeadView(self.station, self.bench.user, printer=self.controller.printer, parent=self)
         dialog.exec()
         self.refresh()
 

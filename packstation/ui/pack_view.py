@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from packstation.domain.packing import CartonStatus, PackSession
+from packstation.services.packing import REPRINT_REASONS
 from packstation.ui import theme
 from packstation.ui.lines_model import LinesModel
 
@@ -148,7 +149,6 @@ class LeadPanel(QFrame):
         self.reasons = QListWidget()
         self.reasons.setObjectName("shortReasons")
         self.reasons.setFont(theme.font(15))
-        self.reasons.addItems(SHORT_REASONS)
         self.reasons.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.reasons.setMaximumHeight(150)
         self.reasons.currentTextChanged.connect(self.reason_chosen)
@@ -160,12 +160,15 @@ class LeadPanel(QFrame):
         box.addLayout(words, 2)
         box.addWidget(self.reasons, 1)
 
-    def show_request(self, title: str, detail: str, *, reasons: bool) -> None:
+    def show_request(self, title: str, detail: str, *, reasons: tuple[str, ...] = ()) -> None:
         self.title.setText(title)
         self.detail.setText(detail)
-        self.reasons.setVisible(reasons)
-        if reasons and self.reasons.currentRow() < 0:
+        shown = tuple(self.reasons.item(i).text() for i in range(self.reasons.count()))
+        if reasons and shown != reasons:
+            self.reasons.clear()
+            self.reasons.addItems(list(reasons))
             self.reasons.setCurrentRow(0)
+        self.reasons.setVisible(bool(reasons))
         self.setVisible(True)
 
 
@@ -238,16 +241,18 @@ class PackView(QWidget):
         if lead_action == "short":
             missing = ", ".join(f"{ln.remaining} × {session.products[ln.sku].name}" for ln in session.short_lines())
             self.lead.show_request("Short-ship: a lead scans their badge to approve",
-                                   f"Missing: {missing}. Pick the reason on the right.", reasons=True)
+                                   f"Missing: {missing}. Pick the reason on the right.", reasons=SHORT_REASONS)
         elif lead_action == "reprint":
-            self.lead.show_request("Reprint: a lead scans their badge", "The reprint is recorded with the lead's name.",
-                                   reasons=False)
+            self.lead.show_request("Reprint: a lead scans their badge",
+                                   "Every sealed carton's label and the packing slip print again; the reprint "
+                                   "is recorded with the lead's name and the reason on the right.",
+                                   reasons=REPRINT_REASONS)
         elif carton is not None and carton.status is CartonStatus.BLOCKED:
             self.lead.show_request(
                 f"Carton {carton.seq} is BLOCKED (weighed {carton.measured_g} g, expected "
                 f"{session.expected_weight(carton)} g)",
                 "Lead: scan your badge to accept the weight — or fix the carton (CMD-UNDO or scan the "
-                "missing item) and scan CMD-CLOSE-CARTON again.", reasons=False)
+                "missing item) and scan CMD-CLOSE-CARTON again.")
         else:
             self.lead.setVisible(False)
         self.model.set_session(session)

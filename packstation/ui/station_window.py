@@ -11,6 +11,7 @@ from packstation.ui.controller import StationController
 from packstation.ui.device_manager import DeviceManager
 from packstation.ui.device_signals import DeviceSignals
 from packstation.ui.main_window import MainWindow
+from packstation.ui.print_queue import PrintQueue
 from packstation.ui.sounds import SoundPlayer
 from packstation.ui.weighing import Weigher, make_weigher
 
@@ -19,11 +20,13 @@ def create_window(station: Station, *, weigher: Weigher | None = None, sounds: S
                   install_wedge: bool = True, start_readers: bool = True) -> MainWindow:
     signals = DeviceSignals()
     weigher = weigher or make_weigher(station.config, signals)
-    controller = StationController(station.bench(), weigher)
+    printer = PrintQueue(station.output_desk)
+    controller = StationController(station.bench(), weigher, printer)
     devices = DeviceManager(station, signals, start_readers=start_readers)
     window = MainWindow(station, controller, signals=signals, devices=devices,
                         sounds=sounds or SoundPlayer(), install_wedge=install_wedge)
     for child in (signals, controller, devices, window.sounds):
         child.setParent(window)
     weigher.setParent(controller)
+    printer.setParent(controller)
     return window

@@ -28,3 +28,18 @@ def test_process_age_counts_from_process_start():
     first = process_age_s()
     second = process_age_s()
     assert 0 < first <= second
+
+
+def test_a_database_that_cannot_be_opened_is_reported_and_exits_non_zero(tmp_path: Path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    config = tmp_path / "station.toml"
+    config.write_text(f'[database]\nlocal = "{blocker}/sub/packstation.db"\n', encoding="utf-8")
+    env = {**os.environ, "PACKSTATION_QUIT_AFTER_SHOWN": "1", "QT_QPA_PLATFORM": "offscreen",
+           "PACKSTATION_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-m", "packstation", "--config", str(config)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "packstation: cannot start. The station database could not be opened" in proc.stderr
+    assert "Check [database]" in proc.stderr
+    assert "window shown" not in proc.stdout

@@ -1,20 +1,16 @@
-"""Core bugs found while building the window (reported to the core owner; strict xfail, so the
-test turns red — and must be un-marked — the moment the core is fixed)."""
+"""Core bugs found while building the window, kept as regression tests once the core fixed them."""
 
 from __future__ import annotations
-
-import pytest
 
 from packstation.domain.packing import Verdict
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: Bench takes a catalogue GTIN as the answer to a lot prompt")
 def test_a_product_barcode_scanned_at_a_lot_prompt_is_not_taken_as_the_lot(station):
     """A packer scans a lot-tracked item (lot prompt), then by mistake another product's EAN.
 
-    Bench._dispatch sends any barcode the *order* cannot resolve to record_detail while a prompt
-    is pending, so the other product's GTIN is stored as the lot. A GTIN of a catalogue product
-    is never a lot: it should be refused as WRONG ITEM (and the prompt kept or dropped).
+    Bench._dispatch used to send any barcode the *order* cannot resolve to record_detail while a
+    prompt was pending, so the other product's GTIN was stored as the lot (fixed in 468e480). A
+    GTIN of a catalogue product is never a lot: it is refused as WRONG ITEM.
     """
     bench = station.bench()
     for code in ("PACKER-001", "SO-10001", "BOX-L"):
