@@ -382,5 +382,49 @@ def test_sigkill_while_packing_loses_no_acknowledged_scan(tmp_path: Path) -> Non
         assert held <= 1  # one bench, one claimed order at most
         packed = conn.execute("SELECT count(*) FROM orders WHERE status = 'packed'").fetchone()[0]
         assert packed >= 1
+        # a packed order is complete and sealed; every sealed carton has its SSCC and its event
+        incomplete = conn.execute(
+            """SELECT o.order_id FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+                WHERE o.status = 'packed' AND l.packed_qty + l.short_qty != l.qty
+               UNION SELECT o.order_id FROM orders o JOIN cartons c ON c.order_id = o.order_id
+                WHERE o.status = 'packed' AND (c.status != 'closed' OR c.sscc IS NULL)"""
+        ).fetchall()
+        assert incomplete == []
+        closed = conn.execute("SELECT count(*), count(DISTINCT sscc) FROM cartons WHERE status = 'closed'").fetchone()
+        assert closed[0] == closed[1] >= packed
+        assert conn.execute("SELECT count(*) FROM events WHERE kind = 'carton.closed'").fetchone()[0] == closed[0]
+        assert conn.execute("SELECT count(*) FROM events WHERE kind = 'order.packed'").fetchone()[0] == packed
     finally:
         conn.close()
+
+
+def test_cli_on_a_read_only_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Reading commands still work; writing ones say what is wrong and change nothing."""
+    from packstation.cli import main
+
+    data = tmp_path / "data"
+    order_ids = hf.seed_for_packing(data, orders=2)
+    station = build_station(hf.station_config(data), seed_demo=False)
+    before = hf.table_counts(station)
+    station.close()
+    monkeypatch.chdir(tmp_path)  # make_engine's stray "file:" folder (see the module doc) lands here
+    cfg = tmp_path / "ro.toml"
+    cfg.write_text(f'data_dir = "{data}"\n[database]\nlocal = "sqlite:///file:{data / "packstation.db"}?mode=ro&uri=true"\n',
+                   encoding="utf-8")
+    assert main(["--config", str(cfg), "status", order_ids[0], "--json"]) == 0
+    assert main(["--config", str(cfg), "users", "list"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(cfg), "users", "add", "Sam Spare", "--role", "packer", "--badge", "SPARE-1"]) == 3
+    assert "The database file is read-only. Ask IT" in capsys.readouterr().err
+    fixtures = Path(__file__).parents[1] / "fixtures"
+    # the same cartons as stored: nothing to write, so this works even read-only
+    assert main(["--config", str(cfg), "import", "cartons", str(fixtures / "cartons.csv")]) == 0
+    assert "4 unchanged" in capsys.readouterr().out
+    assert main(["--config", str(cfg), "import", "catalog", str(fixtures / "catalog.json")]) == 3
+    err = capsys.readouterr().err
+    assert "read-only" in err and "Nothing was imported." in err
+    station = build_station(hf.station_config(data), seed_demo=False)
+    try:
+        assert hf.table_counts(station) == before
+    finally:
+        station.close()
