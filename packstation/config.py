@@ -17,6 +17,11 @@ import platformdirs
 APP_NAME = "packstation"
 
 
+SCALE_PROTOCOLS = ("mt-sics", "toledo-8217", "cas", "adam", "hid-pos", "simulated")
+PRINTER_LANGUAGES = ("zpl", "escpos", "pdf")
+LABEL_SIZES = ("4x6", "100x150")
+
+
 class ConfigError(ValueError):
     """The configuration file is missing, unreadable or has a bad value."""
 
@@ -53,7 +58,7 @@ class PackingConfig:
 class ScaleConfig:
     port: str = ""
     protocol: str = "simulated"  # mt-sics, toledo-8217, cas, adam, hid-pos, simulated
-    baudrate: int = 9600
+    baudrate: int = 0  # 0: the protocol's factory default (9600; Adam 4800)
     unit: str = "kg"  # for protocols that do not send a unit (Toledo 8217)
     stable_timeout_s: float = 5.0
 
@@ -64,6 +69,7 @@ class PrinterConfig:
     language: str = "pdf"  # zpl, escpos, pdf
     dpi: int = 203
     size: str = "4x6"  # 4x6 or 100x150
+    baudrate: int = 9600  # serial printers only
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,16 @@ def _check_values(config: Config) -> None:
         raise ConfigError("[packing] carton_prefix cannot be empty (e.g. \"BOX-\")")
     if not config.station.id.strip():
         raise ConfigError("[station] id cannot be empty: other benches see it when this one holds an order")
+    if config.scale.protocol not in SCALE_PROTOCOLS:
+        raise ConfigError(f"[scale] protocol must be one of {', '.join(SCALE_PROTOCOLS)}; got {config.scale.protocol!r}")
+    for name in ("label_printer", "document_printer"):
+        printer: PrinterConfig = getattr(config, name)
+        if printer.language not in PRINTER_LANGUAGES:
+            raise ConfigError(f"[{name}] language must be one of {', '.join(PRINTER_LANGUAGES)}; got {printer.language!r}")
+        if printer.size not in LABEL_SIZES:
+            raise ConfigError(f"[{name}] size must be one of {', '.join(LABEL_SIZES)}; got {printer.size!r}")
+        if printer.dpi not in (203, 300):
+            raise ConfigError(f"[{name}] dpi must be 203 or 300; got {printer.dpi}")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

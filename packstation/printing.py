@@ -63,7 +63,7 @@ class OutputDesk:
 
     def _transport(self, name: str):  # type: ignore[no-untyped-def]
         cfg = self._printer(name)
-        return open_transport(cfg.url, baudrate=self.config.scanner.baudrate)
+        return open_transport(cfg.url, baudrate=cfg.baudrate)
 
     def _save(self, folder: str, name: str, pdf: bytes) -> Path:
         target = self.config.documents_dir / folder

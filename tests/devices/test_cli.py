@@ -46,7 +46,15 @@ def test_read_scale_failure_goes_to_stderr_with_nonzero_exit(scale_sim, write_co
 def test_read_scale_unknown_protocol_is_a_config_error(write_config, capsys):
     cfg = write_config('[scale]\nport = "/dev/ttyS0"\nprotocol = "avery"\n')
     assert main(["--config", cfg, "devices", "read-scale", "--json"]) == 2
-    assert "protocol 'avery' is unknown" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "[scale] protocol must be one of" in err and "'avery'" in err
+
+
+def test_config_knows_exactly_the_protocols_the_drivers_speak():
+    from packstation.adapters.devices.scale_protocols import PROTOCOLS
+    from packstation.config import SCALE_PROTOCOLS
+
+    assert set(SCALE_PROTOCOLS) == set(PROTOCOLS) | {"hid-pos", "simulated"}
 
 
 def test_test_print_zpl_reaches_the_printer(printer_sim, write_config, capsys):

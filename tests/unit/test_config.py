@@ -150,3 +150,23 @@ def test_settings_round_trip_through_toml(tmp_path: Path) -> None:
     assert again.source == path
     assert to_toml_dict(again) == to_toml_dict(original)
     assert again.packing == original.packing and again.scanner == original.scanner
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[scale]\nprotocol = 'mettler'", "[scale] protocol must be one of mt-sics"),
+        ("[label_printer]\nlanguage = 'epl'", "[label_printer] language must be one of zpl"),
+        ("[document_printer]\nsize = 'A6'", "[document_printer] size must be one of 4x6"),
+        ("[label_printer]\ndpi = 600", "dpi must be 203 or 300"),
+    ],
+)
+def test_device_values_the_station_cannot_drive_are_refused(toml: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(toml)
+    assert message in str(err.value)
+
+
+def test_scale_baudrate_zero_means_the_protocol_default() -> None:
+    assert parse_config("[scale]\nprotocol = 'adam'").scale.baudrate == 0
+    assert parse_config("[label_printer]\nurl = '/dev/ttyS0'\nbaudrate = 19200").label_printer.baudrate == 19200
