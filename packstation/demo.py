@@ -151,9 +151,14 @@ def seed(uow_factory: UnitOfWorkFactory, *, today: date | None = None) -> None:
         report = import_records(uow_factory, kind, [(f"record {i}", r) for i, r in enumerate(records, 1)], f"demo {kind}")
         if not report.ok:  # a bug in the demo generator, not a user error
             raise RuntimeError("demo data rejected: " + "; ".join(map(str, report.rejected[:3])))
+    with uow_factory(readonly=True) as uow:
+        existing = {u.name for u in uow.list_users()}
+        has_lots = bool(uow.count("stock_lots"))
     for name, role, badge in DEMO_USERS:
-        users.add_user(uow_factory, name, role, badge)
-    _seed_stock_lots(uow_factory, products, today or date.today())
+        if name not in existing:  # a seed interrupted earlier may have added some
+            users.add_user(uow_factory, name, role, badge)
+    if not has_lots:
+        _seed_stock_lots(uow_factory, products, today or date.today())
 
 
 def _seed_stock_lots(uow_factory: UnitOfWorkFactory, products: list[dict[str, Any]], today: date) -> None:
@@ -172,9 +177,15 @@ def _seed_stock_lots(uow_factory: UnitOfWorkFactory, products: list[dict[str, An
 
 
 def seed_if_empty(station: Any) -> bool:
-    """Seed the demo data when the station database has no products yet."""
+    """Seed the demo data when the station database has no products or no users yet.
+
+    Each seeding step is its own transaction, so a first start killed after the orders were
+    imported left products but no users: nobody could ever log in, and the old check
+    (products only) never seeded again. With no users nobody can have packed anything, so
+    running the (idempotent) imports again is safe.
+    """
     with station.ctx.uow(readonly=True) as uow:
-        if uow.count("products"):
+        if uow.count("products") and uow.count("users"):
             return False
     seed(station.ctx.uow)
     return True

@@ -518,3 +518,33 @@ def test_quantities_beyond_what_a_bench_can_handle_are_refused(station: Station,
         recs = [_order("BIG-1", lines=[{"sku": "TS-2001", "qty": value, "unit_price": "1.00"}])]
         report = _import(station, "orders", _write(tmp_path / "o.json", recs, "orders"))
     assert not report.ok and f"must be at most {value - 1 if field == 'qty' else 1_000_000}" in report.rejected[0].reason
+
+
+def test_demo_seed_interrupted_after_the_imports_is_finished_on_the_next_start(tmp_path: Path) -> None:
+    """The demo goes in through the imports; a first start killed before the users were added
+    left a station nobody could log in to, and it was never seeded again."""
+    from packstation.bootstrap import build_station
+    from packstation.config import Config, StationConfig
+    from packstation.domain.packing import Verdict
+    from packstation.services.imports import import_records
+
+    config = Config(data_dir=tmp_path / "demo", station=StationConfig(demo=True))
+    station = build_station(config, seed_demo=False)
+    try:
+        products = demo.catalog()
+        for kind, recs in (("catalog", products), ("cartons", list(demo.CARTON_TYPES)), ("orders", demo.orders(products))):
+            assert import_records(station.ctx.uow, kind, [(f"record {i}", r) for i, r in enumerate(recs, 1)], kind).ok
+    finally:
+        station.close()
+    station = build_station(config)  # the next start, as the embedded demo does it
+    try:
+        counts = hf.table_counts(station)
+        assert counts["users"] == len(demo.DEMO_USERS) and counts["orders"] == 60 and counts["stock_lots"] > 0
+        assert station.bench().scan("PACKER-001").verdict is Verdict.LOGGED_IN
+    finally:
+        station.close()
+    station = build_station(config)  # and a complete demo is left alone
+    try:
+        assert hf.table_counts(station) == {**counts, "events": counts["events"] + 1}  # the login above
+    finally:
+        station.close()
