@@ -294,6 +294,19 @@ def test_status_of_an_unknown_order(capsys: pytest.CaptureFixture[str], config_f
     assert "No order 'SO-404'" in err and "Check the order number" in err
 
 
+def test_status_by_tote(capsys: pytest.CaptureFixture[str], config_file: Path) -> None:
+    _import_samples(capsys, config_file)
+    assert _cli(capsys, config_file, "import", "orders", str(FIXTURES / "orders.csv"))[0] == 0
+    code, out, _ = _cli(capsys, config_file, "status", "TOTE-101", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["order_id"] == "ZAL-88001" and [ln["qty"] for ln in doc["lines"]] == [3, 1]
+    assert doc["payment"] == {"method": "prepaid", "status": "paid", "currency": "EUR"}
+    code, out, err = _cli(capsys, config_file, "status", "SO-404", "--json")
+    assert code == 1 and out == ""
+    assert "No order 'SO-404'" in err and "Check the order number" in err
+
+
 def test_order_times_are_stored_in_utc_so_the_oldest_is_claimed_first(capsys: pytest.CaptureFixture[str], config_file: Path) -> None:
     """COD-9001 was placed at 12:05+05:30 (06:35 UTC), before WEB-5001 at 09:15+01:00 (08:15 UTC)."""
     _import_samples(capsys, config_file)

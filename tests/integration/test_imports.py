@@ -548,3 +548,23 @@ def test_demo_seed_interrupted_after_the_imports_is_finished_on_the_next_start(t
         assert hf.table_counts(station) == {**counts, "events": counts["events"] + 1}  # the login above
     finally:
         station.close()
+
+
+def test_an_order_being_packed_cannot_be_changed_by_an_import(station: Station, tmp_path: Path) -> None:
+    _base(station)
+    _import(station, "orders", FIXTURES / "orders.ndjson")
+    from packstation.services import users
+
+    users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
+    bench = station.bench()
+    bench.scan(hf.BADGE)
+    assert bench.scan("WEB-5001").verdict.value == "order_opened"
+    assert _import(station, "orders", FIXTURES / "orders.ndjson").unchanged == 4  # same content: fine
+    changed = [json.loads(line) for line in (FIXTURES / "orders.ndjson").read_text(encoding="utf-8").splitlines()]
+    changed[0]["lines"][0]["qty"] = 5
+    before = hf.table_counts(station)
+    report = _import(station, "orders", _write(tmp_path / "o.ndjson", changed, "orders"))
+    assert [(r.position, r.key, r.reason) for r in report.rejected] == [
+        ("line 1", "WEB-5001", "order already exists and is packing: it can no longer be changed")]
+    assert hf.table_counts(station) == before
+    assert [ln["qty"] for ln in _rows(station, "order_lines", order_id="WEB-5001")] == [2, 1]
