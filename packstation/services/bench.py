@@ -45,7 +45,7 @@ class Bench:
         except BarcodeError as exc:
             return Outcome(Verdict.INVALID_SCAN, f"Unreadable scan: {exc}.")
         try:
-            return self._dispatch(barcode)
+            return self._after(self._dispatch(barcode))
         except StorageError as exc:
             return Outcome(Verdict.STORAGE_FAILED, f"NOT SAVED — scan again. {exc}")
 
@@ -216,6 +216,6 @@ class Bench:
                        data={"order_id": order.order_id})
 
     def _after(self, outcome: Outcome) -> Outcome:
-        if outcome.verdict is Verdict.ORDER_COMPLETE:
-            self.session = None
+        if outcome.verdict is Verdict.ORDER_COMPLETE or outcome.data.get("claim_lost"):
+            self.session = None  # packed, or no longer this bench's order
         return outcome

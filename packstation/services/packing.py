@@ -60,6 +60,34 @@ def _storage_failed(exc: StorageError) -> Outcome:
     return Outcome(Verdict.STORAGE_FAILED, f"NOT SAVED — scan again. {exc}")
 
 
+class _ClaimLost(Exception):
+    """Raised inside a unit of work (so it rolls back) when this bench no longer holds the order."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+def _hold_claim(ctx: PackingContext, uow: UnitOfWork, order_id: str) -> None:
+    """Refuse to change an order this bench no longer holds (a lead released it, another bench took it).
+
+    Without this, a bench still showing the order would keep storing scans and cartons while
+    another bench packs the same order: everything counted twice. The outcome carries
+    ``claim_lost`` so the bench drops the order.
+    """
+    holder, holder_user, status = uow.order_claim(order_id)
+    if holder == ctx.station_id:
+        return
+    if holder:
+        why = f"is now being packed at {holder} by {holder_user}"
+    elif status == OrderStatus.PACKED.value:
+        why = "is already packed"
+    else:
+        why = "was released from this bench (by a lead): scan it again to continue it"
+    raise _ClaimLost(Outcome(Verdict.ORDER_REFUSED, f"NOT SAVED — order {order_id} {why}. Put the items aside.",
+                             data={"claim_lost": True, "holder": holder}))
+
+
 # --- claim / resume / release -------------------------------------------------------------
 
 
@@ -130,11 +158,14 @@ def release_order(ctx: PackingContext, session: PackSession, user: User) -> Outc
     """Put the order back (CMD-CANCEL): its scans and cartons stay, any bench may continue it."""
     try:
         with ctx.uow() as uow:
+            _hold_claim(ctx, uow, session.order.order_id)
             uow.release_claim(session.order.order_id)
             uow.add_event("order.released", session.order.order_id, user.name, {"station": ctx.station_id})
             uow.commit()
     except StorageError as exc:
         return _storage_failed(exc)
+    except _ClaimLost as lost:
+        return lost.outcome
     return Outcome(Verdict.ORDER_RELEASED, f"Order {session.order.order_id} released. Scan the next order.")
 
 
@@ -162,6 +193,7 @@ def open_carton(ctx: PackingContext, session: PackSession, user: User, type_code
     order_id = session.order.order_id
     try:
         with ctx.uow() as uow:
+            _hold_claim(ctx, uow, order_id)
             ctype = uow.carton_type(type_code)
             if ctype is None:
                 return Outcome(Verdict.INVALID_SCAN, f"No carton type {type_code!r}. Scan a carton barcode from the card.")
@@ -181,6 +213,8 @@ def open_carton(ctx: PackingContext, session: PackSession, user: User, type_code
             uow.commit()
     except StorageError as exc:
         return _storage_failed(exc)
+    except _ClaimLost as lost:
+        return lost.outcome
     session.cartons.append(carton)
     return Outcome(Verdict.CARTON_OPENED, f"Carton {carton.seq} ({ctype.name}) open: scan the items.", data={"seq": carton.seq})
 
@@ -195,11 +229,14 @@ def close_carton(ctx: PackingContext, session: PackSession, user: User, measured
         assert carton is not None
         try:
             with ctx.uow() as uow:
+                _hold_claim(ctx, uow, order_id)
                 uow.update_carton(order_id, carton.seq, status=CartonStatus.BLOCKED.value, measured_g=measured_g, expected_g=decision.expected_g)
                 uow.add_event("carton.blocked", order_id, user.name, {"seq": carton.seq, **data})
                 uow.commit()
         except StorageError as exc:
             return _storage_failed(exc)
+        except _ClaimLost as lost:
+            return lost.outcome
         carton.status = CartonStatus.BLOCKED
         carton.measured_g = measured_g
         return Outcome(Verdict.CARTON_BLOCKED, decision.message, data={"seq": carton.seq, **data})
@@ -236,6 +273,7 @@ def _seal(
     try:
         sscc = _reserve_sscc(ctx)
         with ctx.uow() as uow:
+            _hold_claim(ctx, uow, order.order_id)
             uow.update_carton(
                 order.order_id, carton.seq, status=CartonStatus.CLOSED.value, measured_g=measured_g,
                 expected_g=expected_g, sscc=sscc, override_by=override_by,
@@ -254,6 +292,8 @@ def _seal(
             uow.commit()
     except StorageError as exc:
         return _storage_failed(exc)
+    except _ClaimLost as lost:
+        return lost.outcome
     carton.status = CartonStatus.CLOSED
     carton.measured_g = measured_g
     carton.sscc = sscc
@@ -297,6 +337,7 @@ def _store_item(ctx: PackingContext, session: PackSession, decision: ItemDecisio
     carton = session.carton(item.carton_seq)
     try:
         with ctx.uow() as uow:
+            _hold_claim(ctx, uow, order_id)
             uow.insert_scan(order_id, item)
             uow.add_packed(order_id, item.line_no, item.qty)
             if carton.status is CartonStatus.BLOCKED:
@@ -311,6 +352,8 @@ def _store_item(ctx: PackingContext, session: PackSession, decision: ItemDecisio
             uow.commit()
     except StorageError as exc:
         return _storage_failed(exc)
+    except _ClaimLost as lost:
+        return lost.outcome
     session.apply_item(decision)
     line = session.line(item.line_no)
     return Outcome(Verdict.ACCEPTED, decision.message, sku=item.sku,
@@ -375,6 +418,7 @@ def undo_last_scan(ctx: PackingContext, session: PackSession, user: User) -> Out
         return Outcome(Verdict.NOTHING_TO_UNDO, "Nothing to undo: the last scan is in a sealed carton or is not yours.")
     try:
         with ctx.uow() as uow:
+            _hold_claim(ctx, uow, session.order.order_id)
             uow.undo_scan(item, user.name)
             uow.add_packed(session.order.order_id, item.line_no, -item.qty)
             uow.add_event("scan.undone", session.order.order_id, user.name, {"scan_id": item.scan_id, "sku": item.sku, "qty": item.qty})
@@ -384,6 +428,8 @@ def undo_last_scan(ctx: PackingContext, session: PackSession, user: User) -> Out
             uow.commit()
     except StorageError as exc:
         return _storage_failed(exc)
+    except _ClaimLost as lost:
+        return lost.outcome
     session.apply_undo(item)
     product = session.products[item.sku]
     line = session.line(item.line_no)
@@ -409,6 +455,7 @@ def short_ship(ctx: PackingContext, session: PackSession, lead: User, reason: st
     empty = [c for c in session.cartons if c.is_open and not c.items]
     try:
         with ctx.uow() as uow:
+            _hold_claim(ctx, uow, order_id)
             for line in short:
                 uow.set_short(order_id, line.line_no, line.short + line.remaining, reason)
             uow.add_event("order.short_shipped", order_id, lead.name,
@@ -421,6 +468,8 @@ def short_ship(ctx: PackingContext, session: PackSession, lead: User, reason: st
             uow.commit()
     except StorageError as exc:
         return _storage_failed(exc)
+    except _ClaimLost as lost:
+        return lost.outcome
     missing = sum(line.remaining for line in short)
     for line in short:
         line.short += line.remaining

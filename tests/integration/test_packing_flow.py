@@ -353,6 +353,44 @@ def test_order_claimed_by_another_bench_is_refused_with_its_name(station: Statio
     expect(other, "SO-1", Verdict.ORDER_OPENED)
 
 
+def test_a_bench_whose_order_was_taken_over_stores_nothing_more(station: Station, make_station: StationFactory) -> None:
+    """A lead released bench 1's order and bench 2 took it: bench 1 must not keep packing it."""
+    stale = login_and_open(station, "SO-5")
+    play(stale, "BOX-S", TEE_EAN)
+    bench2 = make_station("BENCH-02")
+    assert p.release_claim(bench2.ctx, "SO-5", user(station, "LEAD-001"), "packer went home").verdict is Verdict.ORDER_RELEASED
+    other = login_and_open(bench2, "SO-5", badge="PACKER-002")
+    before = events(station)
+    refused = expect(stale, TEE_EAN, Verdict.ORDER_REFUSED)
+    assert "BENCH-02" in refused.message and "Olu Other" in refused.message
+    assert stale.session is None  # the stale bench lets go of the order
+    assert events(station) == before
+    assert status(station, "SO-5")["lines"][0]["packed"] == 1
+    assert play(other, TEE_EAN, TEE_EAN) == [Verdict.ACCEPTED, Verdict.ACCEPTED]
+    close(other, BOX_S + 3 * TEE_G, Verdict.ORDER_COMPLETE)
+
+
+@pytest.mark.parametrize("action", ["CMD-UNDO", "CMD-CANCEL", "BOX-M", "CMD-CLOSE-CARTON", "CMD-SHORT"])
+def test_every_change_checks_the_order_is_still_this_benchs(station: Station, make_station: StationFactory, action: str) -> None:
+    bench = login_and_open(station, "SO-5", badge="LEAD-001")
+    play(bench, "BOX-S", TEE_EAN)
+    if action == "BOX-M":
+        expect(bench, "CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT)
+        assert bench.close_with_weight(BOX_S + TEE_G).verdict is Verdict.CARTON_CLOSED
+    bench2 = make_station("BENCH-02")
+    p.release_claim(bench2.ctx, "SO-5", user(station, "LEAD-001"), "test")
+    login_and_open(bench2, "SO-5", badge="PACKER-002")
+    before = events(station)
+    if action == "CMD-CLOSE-CARTON":
+        expect(bench, action, Verdict.NEEDS_WEIGHT)
+        outcome = bench.close_with_weight(BOX_S + TEE_G)
+    else:
+        outcome = bench.scan(action)
+    assert outcome.verdict is Verdict.ORDER_REFUSED and "BENCH-02" in outcome.message, outcome
+    assert bench.session is None and events(station) == before
+    assert status(station, "SO-5")["claimed_by"] == "BENCH-02"
+
+
 def test_cancel_releases_the_order_and_another_bench_resumes_it(station: Station, make_station: StationFactory) -> None:
     bench = login_and_open(station, "SO-1")
     play(bench, "BOX-S", TEE_EAN)

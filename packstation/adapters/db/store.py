@@ -235,10 +235,16 @@ class SqlUnitOfWork:
         )
 
     def order_claim(self, order_id: str) -> tuple[str | None, str | None, str]:
+        """Who holds *order_id* (station, user) and its status; the row stays locked until commit.
+
+        The lock (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers)
+        keeps a lead's release or another bench's claim from slipping in between a bench's
+        "is this order still mine?" check and the change it then stores.
+        """
         row = self.conn.execute(
-            select(t.orders.c.claimed_by, t.orders.c.claimed_user, t.orders.c.status).where(
-                t.orders.c.order_id == order_id
-            )
+            select(t.orders.c.claimed_by, t.orders.c.claimed_user, t.orders.c.status)
+            .where(t.orders.c.order_id == order_id)
+            .with_for_update()
         ).one()
         return row[0], row[1], row[2]
 
