@@ -50,6 +50,10 @@ _ERROR_EVENTS = {
 }
 
 
+# events a lead may write on a packer's order; they count for the packer who packed it
+_ORDER_LEVEL = {"order.packed", "carton.closed", "carton.overridden", "order.short_shipped"}
+
+
 def _utc(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -60,6 +64,8 @@ def shift_figures(uow_factory: Callable[..., Any], since: datetime,
                   station_id: str | None = None) -> list[PackerFigures]:
     """Orders, items, cartons, errors by kind and scans per hour per person since *since*.
 
+    An order sealed or short-shipped by a lead counts for the packer who scanned its items.
+
     Refused scans (wrong item, over-scan …) appear under their verdict once the core records
     them as ``scan.refused`` events with a ``verdict`` field.
     """
@@ -67,14 +73,19 @@ def shift_figures(uow_factory: Callable[..., Any], since: datetime,
     with uow_factory(readonly=True) as uow:
         rows = uow.select_rows("events", order_by="seq")
     people: dict[str, PackerFigures] = {}
+    packer_of: dict[str, str] = {}  # order id -> who scanned its items last
     for row in rows:
         user = row["user_name"]
         if not user or (station_id and row["station_id"] != station_id):
             continue
+        kind = row["kind"]
+        if kind == "scan.recorded" and row["order_id"]:
+            packer_of[row["order_id"]] = user
+        if kind in _ORDER_LEVEL and row["order_id"] in packer_of:
+            user = packer_of[row["order_id"]]  # a lead's override or short-ship: the packer's order
         at = _utc(row["occurred_at"])
         if at < since:
             continue
-        kind = row["kind"]
         fig = people.setdefault(user, PackerFigures(user))
         payload = json.loads(row["payload"] or "{}")
         if kind == "scan.recorded":

@@ -24,7 +24,7 @@ def _wait(app: object, cond: Callable[[], bool], timeout_s: float = 10.0) -> Non
         time.sleep(0.01)
 
 
-def _pack_all(controller: object, window: object, order_id: str, carton: str) -> None:
+def _pack_all(controller: object, window: object, order_id: str, carton: str, undo: bool = False) -> None:
     c = controller
     c.scan(order_id)  # type: ignore[attr-defined]
     c.scan(carton)  # type: ignore[attr-defined]
@@ -33,6 +33,14 @@ def _pack_all(controller: object, window: object, order_id: str, carton: str) ->
         code = session.products[line.sku].barcodes[0]
         for _ in range(line.qty):
             c.scan(code)  # type: ignore[attr-defined]
+            while c.last.verdict.value in ("needs_lot", "needs_expiry", "needs_serial"):  # type: ignore[attr-defined]
+                c.scan("2099-12-31" if c.last.verdict.value == "needs_expiry" else "L2611-A")  # type: ignore[attr-defined]
+            if undo:
+                undo = False
+                c.scan("CMD-UNDO")  # type: ignore[attr-defined]
+                c.scan(code)  # type: ignore[attr-defined]
+                while c.last.verdict.value in ("needs_lot", "needs_expiry", "needs_serial"):  # type: ignore[attr-defined]
+                    c.scan("2099-12-31" if c.last.verdict.value == "needs_expiry" else "L2611-A")  # type: ignore[attr-defined]
     c.scan("05900001000014")  # type: ignore[attr-defined]  # one wrong item, for the figures
     c.scan("CMD-CLOSE-CARTON")  # type: ignore[attr-defined]
 
@@ -56,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setFont(theme.font(12))
     with tempfile.TemporaryDirectory() as tmp:
         station = build_station(Config(station=StationConfig(demo=True), data_dir=Path(tmp)))
-        window = create_window(station, weigher=SimulatedWeigher(delay_ms=1, noise_g=0), install_wedge=False)
+        weigher = SimulatedWeigher(delay_ms=1, noise_g=0)
+        window = create_window(station, weigher=weigher, install_wedge=False)
         window.resize(1400, 900)
         window.show()
         app.processEvents()
@@ -72,6 +81,19 @@ def main(argv: list[str] | None = None) -> int:
         # a finished order first, so the lead view has figures to show
         _pack_all(bench, window, "SO-10009", "BOX-M")
         _wait(app, lambda: bench.bench.session is None)
+        # a second packer with an undo and a carton that weighed wrong, for the shift figures
+        from packstation.services import users
+
+        users.add_user(station.ctx.uow, "Sam Packer", "packer", "PACKER-002")
+        bench.scan("CMD-LOGOUT")
+        bench.scan("PACKER-002")
+        weigher.offset_g = 400
+        _pack_all(bench, window, "SO-10011", "BOX-S", undo=True)
+        _wait(app, lambda: bench.last is not None and bench.last.verdict.value == "carton_blocked")
+        weigher.offset_g = 0
+        bench.scan("LEAD-001")  # the lead overrides on the spot
+        bench.scan("CMD-LOGOUT")
+        bench.scan("PACKER-001")
         for code in ("SO-10001", "BOX-L"):
             bench.scan(code)
         lines = bench.bench.session.order.lines
@@ -92,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.scan("LEAD-001")
         from packstation.ui.lead_view import LeadView
 
-        view = LeadView(station, bench.bench.user, parent=window)
+        view = LeadView(station, bench.bench.user, printer=bench.printer, parent=window)
         view.tabs.setCurrentIndex(1)
         view.resize(1100, 520)
         view.show()

@@ -188,6 +188,15 @@ def test_blocked_carton_asks_for_a_lead_who_overrides_it(qtbot, type_scan, make_
     assert status["status"] == "packed"
     assert status["cartons"][0]["override_by"] == "Lee Lead"
 
+    from datetime import UTC, datetime, timedelta
+
+    from packstation.ui.queries import shift_figures
+
+    figures = {f.user: f for f in shift_figures(station.ctx.uow, datetime.now(UTC) - timedelta(hours=1))}
+    assert (figures["Pat Packer"].orders, figures["Pat Packer"].cartons) == (1, 1)  # the lead's seal counts for Pat
+    assert figures["Pat Packer"].errors == {"blocked cartons": 1}
+    assert "Lee Lead" not in figures or figures["Lee Lead"].orders == 0
+
 
 # --- logout, idle, crash recovery -----------------------------------------------------------------
 def test_cmd_logout_returns_to_the_badge_screen(qtbot, type_scan, window):
