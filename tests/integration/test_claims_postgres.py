@@ -7,8 +7,12 @@ their transactions really overlap on the server.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,6 +98,62 @@ def test_claim_race_has_exactly_one_winner_and_the_others_hear_its_name(
         doc = order_status(pg_station.ctx.uow, order_id)
         assert doc["claimed_by"] == winner
         assert [e["station"] for e in doc["events"] if e["kind"] == "order.claimed"] == [winner]
+
+
+_CLAIM_IN_A_PROCESS = """
+import json, sys
+from pathlib import Path
+from packstation.bootstrap import build_station
+from packstation.config import Config, DatabaseConfig, StationConfig
+from packstation.services import packing
+from packstation.services.users import login
+
+url, station_id, order_id, data_dir = sys.argv[1:5]
+config = Config(station=StationConfig(id=station_id), database=DatabaseConfig(local=url), data_dir=Path(data_dir))
+station = build_station(config, seed_demo=False)
+packer = login(station.ctx.uow, "PACKER-001")
+print("ready", flush=True)
+sys.stdin.readline()  # the go signal: every process claims at the same moment
+try:
+    packing.claim_order(station.ctx, packer, order_id)
+    print(json.dumps({"station": station_id, "won": True}), flush=True)
+except packing.OrderRefused as exc:
+    print(json.dumps({"station": station_id, "won": False, "message": str(exc)}), flush=True)
+finally:
+    station.close()
+"""
+
+
+def test_claim_race_between_processes_has_exactly_one_winner(
+    pg_station: Station, fresh_pg_database: str, tmp_path: Path
+) -> None:
+    """Separate processes (own interpreter, own driver connections), as real benches are."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _CLAIM_IN_A_PROCESS, fresh_pg_database, f"BENCH-P{i}", "SO-4",
+                          str(tmp_path / f"data{i}")],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(3)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert line.strip() == "ready", (line, proc.stderr.read() if proc.stderr else "")
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outputs = [proc.communicate(timeout=JOIN_TIMEOUT_S) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    winners = [r["station"] for r in results if r["won"]]
+    assert len(winners) == 1, results
+    assert all(winners[0] in r["message"] for r in results if not r["won"]), results
+    assert order_status(pg_station.ctx.uow, "SO-4")["claimed_by"] == winners[0]
 
 
 def test_concurrent_claim_next_never_hands_one_order_to_two_benches(
