@@ -409,11 +409,15 @@ def _catalog(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, A
     packs = rec.get("pack_barcodes") or []
     if not isinstance(packs, list):
         raise RecordError("pack_barcodes must be a list of {barcode, qty}")
-    for pack in packs:
+    for i, pack in enumerate(packs, 1):
         if not isinstance(pack, dict):
             raise RecordError("pack_barcodes must be a list of {barcode, qty}")
-        code = _text(pack, "barcode", max_len=64)
-        qty = _int(pack, "qty", minimum=2, maximum=MAX_QTY)
+        try:
+            code = _text(pack, "barcode", max_len=64)
+            qty = _int(pack, "qty", minimum=2, maximum=MAX_QTY)
+        except RecordError as exc:  # say which pack barcode ("qty is missing" alone is a riddle)
+            hint = " (in CSV: barcode:qty)" if str(exc).endswith("is missing") else ""
+            raise RecordError(f"pack_barcodes[{i}].{exc}{hint}") from None
         codes.append({"code": lookup_key(code), "sku": sku, "qty": qty})
     seen: set[str] = set()
     for c in codes:
@@ -430,13 +434,15 @@ def _carton(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, An
     inner = rec.get("inner_mm") or {}
     if not isinstance(inner, dict):
         raise RecordError("inner_mm must be an object {l, w, h}")
+    try:
+        dims = {f"inner_{d}_mm": _int(inner, d, maximum=MAX_MM, required=False) for d in ("l", "w", "h")}
+    except RecordError as exc:
+        raise RecordError(f"inner_mm.{exc}") from None
     row = {
         "code": code,
         "name": _text(rec, "name", max_len=100),
         "tare_g": _int(rec, "tare_g", minimum=0, maximum=MAX_GRAMS),
-        "inner_l_mm": _int(inner, "l", maximum=MAX_MM, required=False),
-        "inner_w_mm": _int(inner, "w", maximum=MAX_MM, required=False),
-        "inner_h_mm": _int(inner, "h", maximum=MAX_MM, required=False),
+        **dims,
         "max_weight_g": _int(rec, "max_weight_g", maximum=MAX_GRAMS, required=False),
     }
     row["content_hash"] = _hash(row)

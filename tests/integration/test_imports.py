@@ -568,3 +568,18 @@ def test_an_order_being_packed_cannot_be_changed_by_an_import(station: Station, 
         ("line 1", "WEB-5001", "order already exists and is packing: it can no longer be changed")]
     assert hf.table_counts(station) == before
     assert [ln["qty"] for ln in _rows(station, "order_lines", order_id="WEB-5001")] == [2, 1]
+
+
+@pytest.mark.parametrize("kind, text, reason", [
+    ("catalog", "sku,name,weight_g,barcodes,pack_barcodes\nA-1,Mug,300,8712345000011,18712345000018\n",
+     "pack_barcodes[1].qty is missing (in CSV: barcode:qty)"),
+    ("catalog", "sku,name,weight_g,pack_barcodes\nA-1,Mug,300,18712345000018:1\n",
+     "pack_barcodes[1].qty must be at least 2, got 1"),
+    ("cartons", "code,name,tare_g,inner_mm.l,inner_mm.w,inner_mm.h\nBOX-Q,Odd box,100,30 cm,200,100\n",
+     "inner_mm.l must be a whole number, got '30 cm'"),
+])
+def test_nested_field_errors_name_the_nested_field(station: Station, tmp_path: Path, kind: str, text: str, reason: str) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(text, encoding="utf-8")
+    report = _import(station, kind, path)
+    assert [(r.position, r.reason) for r in report.rejected] == [("line 2", reason)]
