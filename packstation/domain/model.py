@@ -134,8 +134,14 @@ class Order:
 
     @property
     def cod_amount(self) -> Decimal | None:
-        """The amount the delivery agent collects (cash on delivery: the order total)."""
-        return self.total if self.payment_method == "cod" else None
+        """The amount the delivery agent collects (cash on delivery: the order total).
+
+        Short-shipped units are not in the parcel, so they are not collected: the customer
+        pays for what arrives (the label prints this figure).
+        """
+        if self.payment_method != "cod":
+            return None
+        return sum((line.unit_price * (line.qty - line.short) for line in self.lines), Decimal("0"))
 
     def line_for(self, sku: str) -> OrderLine | None:
         for line in self.lines:

@@ -503,3 +503,13 @@ def test_barcode_for_a_product_that_is_not_on_the_order_does_not_resolve() -> No
     assert session.resolve(Barcode(kind=interpret(TOY_EAN).kind, value=interpret(TOY_EAN).value)) is None
     hit = session.resolve(interpret(TEE_SIX_PACK))
     assert hit is not None and hit[0] is TEE and hit[1] == 6
+
+
+def test_cash_on_delivery_collects_the_total_of_what_ships() -> None:
+    order = make_order(tee=2, mug=1)  # 3 x 9.99
+    assert order.total == Decimal("29.97") and order.cod_amount is None  # prepaid
+    order.payment_method, order.payment_status = "cod", "pending"
+    assert order.cod_amount == Decimal("29.97")
+    order.lines[1].short = 1  # the mug is short-shipped: the courier must not collect for it
+    assert order.cod_amount == Decimal("19.98")
+    assert order.total == Decimal("29.97")  # the order's own total is unchanged
