@@ -157,7 +157,23 @@ class MainWindow(QMainWindow):
         if self.bench.pin_user is not None and scan.data.strip().isdigit():
             self.controller.enter_pin(scan.data.strip())  # a PIN typed fast into the PIN field
             return
+        if self._pick_reason(scan.data.strip()):
+            return
         self.controller.scan(scan)
+
+    def _pick_reason(self, text: str) -> bool:
+        """While a lead is awaited, a number scanned or typed picks that reason from the list
+        (so nobody needs the mouse); anything else goes to the bench as usual."""
+        reasons = self.pack.lead.reasons
+        if self.bench.lead_request is None or not reasons.isVisible() or not text.isdigit():
+            return False
+        number = int(text)
+        if not 1 <= number <= reasons.count():
+            return False
+        reasons.setCurrentRow(number - 1)
+        self.band.show_text(Tone.PROMPT, "LEAD: SCAN YOUR BADGE",
+                            f"Reason {number}: {self.pack.lead.current_reason()}.")
+        return True
 
     def _typed_scan(self) -> None:
         text = self.scan_edit.text().strip()
@@ -166,6 +182,8 @@ class MainWindow(QMainWindow):
             return
         if self.bench.pin_user is not None and text.isdigit():
             self.controller.enter_pin(text)
+            return
+        if self._pick_reason(text):
             return
         self.controller.scan(RawScan.from_wire(text, source="keyboard"))
 

@@ -151,7 +151,8 @@ class LeadPanel(QFrame):
         self.reasons.setFont(theme.font(15))
         self.reasons.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.reasons.setMaximumHeight(150)
-        self.reasons.currentTextChanged.connect(self.reason_chosen)
+        self.choices: tuple[str, ...] = ()
+        self.reasons.currentRowChanged.connect(self._row_changed)
         box = QHBoxLayout(self)
         words = QVBoxLayout()
         words.addWidget(self.title)
@@ -163,13 +164,23 @@ class LeadPanel(QFrame):
     def show_request(self, title: str, detail: str, *, reasons: tuple[str, ...] = ()) -> None:
         self.title.setText(title)
         self.detail.setText(detail)
-        shown = tuple(self.reasons.item(i).text() for i in range(self.reasons.count()))
-        if reasons and shown != reasons:
+        if reasons and self.choices != reasons:
+            self.choices = ()
             self.reasons.clear()
-            self.reasons.addItems(list(reasons))
+            self.choices = reasons
+            self.reasons.addItems([f"{n}  {reason}" for n, reason in enumerate(reasons, 1)])
             self.reasons.setCurrentRow(0)
         self.reasons.setVisible(bool(reasons))
         self.setVisible(True)
+
+
+    def current_reason(self) -> str:
+        row = self.reasons.currentRow()
+        return self.choices[row] if 0 <= row < len(self.choices) else ""
+
+    def _row_changed(self, row: int) -> None:
+        if 0 <= row < len(self.choices):
+            self.reason_chosen.emit(self.choices[row])
 
 
 class PackView(QWidget):
@@ -241,7 +252,8 @@ class PackView(QWidget):
         if lead_action == "short":
             missing = ", ".join(f"{ln.remaining} × {session.products[ln.sku].name}" for ln in session.short_lines())
             self.lead.show_request("Short-ship: a lead scans their badge to approve",
-                                   f"Missing: {missing}. Pick the reason on the right.", reasons=SHORT_REASONS)
+                                   f"Missing: {missing}. Pick the reason on the right (touch it, or scan its number).",
+                                   reasons=SHORT_REASONS)
         elif lead_action == "reprint":
             self.lead.show_request("Reprint: a lead scans their badge",
                                    "Every sealed carton's label and the packing slip print again; the reprint "

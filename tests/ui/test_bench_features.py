@@ -142,7 +142,7 @@ def test_short_ship_asks_a_lead_with_reasons_and_records_the_chosen_one(qtbot, t
     panel = window.pack.lead
     assert panel.isVisible() and panel.reasons.isVisible()
     assert "Short-ship" in panel.title.text()
-    item = panel.reasons.findItems("damaged in stock", Qt.MatchFlag.MatchExactly)[0]
+    item = panel.reasons.findItems("2  damaged in stock", Qt.MatchFlag.MatchExactly)[0]
     rect = panel.reasons.visualItemRect(item)
     qtbot.mouseClick(panel.reasons.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.bench.lead_request.reason == "damaged in stock"
@@ -152,6 +152,21 @@ def test_short_ship_asks_a_lead_with_reasons_and_records_the_chosen_one(qtbot, t
     status = reports.order_status(station.ctx.uow, "SO-10009")
     shorts = [ln for ln in status["lines"] if ln["short"]]
     assert shorts and all(ln["short_reason"] == "damaged in stock" for ln in shorts)
+
+
+def test_a_scanned_number_picks_the_short_ship_reason(qtbot, type_scan, window, station):
+    pack_first_unit(window, type_scan)
+    type_scan(window, "CMD-SHORT")
+    before = window.controller.last
+    window.scan_edit.setFocus()
+    qtbot.keyClicks(window.scan_edit, "3")
+    qtbot.keyClick(window.scan_edit, Qt.Key.Key_Return)
+    assert window.controller.last is before  # the number never reached the bench
+    assert window.bench.lead_request.reason == "stock count wrong"
+    assert window.band.message.text() == "Reason 3: stock count wrong."
+    assert type_scan(window, "LEAD-001").verdict is Verdict.SHORT_SHIPPED
+    shorts = [ln for ln in reports.order_status(station.ctx.uow, "SO-10009")["lines"] if ln["short"]]
+    assert shorts and {ln["short_reason"] for ln in shorts} == {"stock count wrong"}
 
 
 def test_a_packer_badge_cannot_approve_a_short_ship(qtbot, type_scan, window):

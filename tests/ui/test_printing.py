@@ -96,7 +96,7 @@ def test_reprint_needs_a_lead_and_records_the_chosen_reason(qtbot, type_scan, wi
     assert type_scan(window, "CMD-REPRINT").verdict is Verdict.NEEDS_LEAD
     panel = window.pack.lead
     assert panel.isVisible() and "Reprint" in panel.title.text()
-    item = panel.reasons.findItems("label lost", Qt.MatchFlag.MatchExactly)[0]
+    item = panel.reasons.findItems("2  label lost", Qt.MatchFlag.MatchExactly)[0]
     qtbot.mouseClick(panel.reasons.viewport(), Qt.MouseButton.LeftButton,
                      pos=panel.reasons.visualItemRect(item).center())
     done = type_scan(window, "LEAD-001")
