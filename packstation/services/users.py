@@ -88,9 +88,25 @@ def disable_user(uow_factory: UnitOfWorkFactory, name: str) -> User:
     return _user({**row, "active": False})
 
 
+def _locked_until(row: dict[str, Any], now: datetime) -> datetime | None:
+    locked = row["locked_until"]
+    if locked is None:
+        return None
+    if locked.tzinfo is None:  # SQLite keeps no offset; we store UTC
+        locked = locked.replace(tzinfo=UTC)
+    return locked if locked > now else None
+
+
 def find_by_badge(uow: UnitOfWork, badge: str) -> User | None:
+    """The active user behind a badge scanned to approve something (a lead's override).
+
+    A badge locked after wrong PINs approves nothing until the lock ends: otherwise a found
+    lead badge whose PIN someone failed to guess still authorised short-ships and overrides.
+    """
     row = uow.user_row(badge=badge.strip())
-    return _user(row) if row and row["active"] else None
+    if row is None or not row["active"] or _locked_until(row, uow.clock()) is not None:
+        return None
+    return _user(row)
 
 
 def login(
@@ -109,13 +125,10 @@ def login(
             raise UserError(f"{row['name']} is disabled. Ask a lead.")
         user = _user(row)
         now = clock()
-        locked = row["locked_until"]
+        locked = _locked_until(row, now)
         if locked is not None:
-            if locked.tzinfo is None:
-                locked = locked.replace(tzinfo=UTC)
-            if locked > now:
-                mins = max(1, round((locked - now).total_seconds() / 60))
-                raise UserError(f"Badge locked after wrong PINs; try again in {mins} min or ask a lead.")
+            mins = max(1, round((locked - now).total_seconds() / 60))
+            raise UserError(f"Badge locked after wrong PINs; try again in {mins} min or ask a lead.")
         if row["pin_hash"]:
             if pin is None:
                 raise PinRequired(user)

@@ -247,3 +247,31 @@ def test_unknown_badge_is_refused_with_what_to_do(tmp_path: Path) -> None:
         assert out.verdict is Verdict.LOGIN_REFUSED and out.message == "Unknown badge. Ask a lead to add you."
     finally:
         station.close()
+
+
+def test_a_locked_lead_badge_approves_nothing(tmp_path: Path) -> None:
+    order_ids = hf.seed_for_packing(tmp_path / "data", orders=2)
+    station = _station_at(tmp_path / "data")
+    try:
+        users.add_user(station.ctx.uow, "Lee Lead", "lead", "LEAD-0042", PIN)
+        lead_bench = station.bench()
+        for _ in range(5):
+            assert lead_bench.scan("LEAD-0042").verdict is Verdict.NEEDS_PIN
+            lead_bench.enter_pin("999999")
+        bench = station.bench()
+        assert bench.scan(hf.BADGE).verdict is Verdict.LOGGED_IN
+        assert bench.scan(order_ids[0]).verdict is Verdict.ORDER_OPENED
+        assert hf.pack_next_unit(bench).verdict is Verdict.ACCEPTED
+        assert bench.scan("CMD-SHORT").verdict is Verdict.NEEDS_LEAD
+        out = bench.scan("LEAD-0042")
+        assert out.verdict is Verdict.NOT_ALLOWED and "not a lead's badge" in out.message
+        with station.uow(readonly=True) as uow:
+            assert sum(ln["short_qty"] for ln in uow.select_rows("order_lines", {"order_id": order_ids[0]})) == 0
+    finally:
+        station.close()
+
+
+def _station_at(data: Path) -> Any:
+    from packstation.bootstrap import build_station
+
+    return build_station(hf.station_config(data), seed_demo=False)
