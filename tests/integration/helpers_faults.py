@@ -8,7 +8,9 @@ the SIGKILL test::
 The worker logs in, resumes the order its bench holds (or claims the next released one) and
 packs orders through :meth:`Bench.scan` only, like a packer at the bench. It prints
 ``ACK <scan id>`` (flushed) only after ``scan()`` returned ACCEPTED, so every line the parent
-reads is a scan the station acknowledged to the packer.
+reads is a scan the station acknowledged to the packer. Every fifth scan is taken back with
+CMD-UNDO: ``UNDOING <id>`` before (if killed now, the scan may or may not be undone) and
+``UNDONE <id>`` once the undo was acknowledged.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ def worker(data_dir: str, station_id: str) -> int:
         return 1
     print(f"READY {out.data.get('resumed', '-')}", flush=True)
     tag = f"{os.getpid() % 10000}T{int(time.time() * 1000) % 100000}"
+    acks = 0
     while True:
         if bench.session is None:
             order_id = _next_released(station)
@@ -175,9 +178,18 @@ def worker(data_dir: str, station_id: str) -> int:
             out = pack_next_unit(bench, tag)
             if out.verdict is Verdict.ACCEPTED:
                 print(f"ACK {out.data['scan_id']}", flush=True)
+                acks += 1
             else:
                 print(f"ERROR scan {out}", flush=True)
                 return 1
+            if acks % 5 == 0:  # every fifth scan is taken back again (CMD-UNDO)
+                item = bench.session.last_undoable(bench.user.name)
+                print(f"UNDOING {item.scan_id}", flush=True)  # may or may not be undone if killed now
+                out = bench.scan("CMD-UNDO")
+                if out.verdict is not Verdict.UNDONE:
+                    print(f"ERROR undo {out}", flush=True)
+                    return 1
+                print(f"UNDONE {item.scan_id}", flush=True)
         else:
             out = close_carton(bench)
             if out.verdict not in (Verdict.ORDER_COMPLETE, Verdict.CARTON_CLOSED):

@@ -316,10 +316,17 @@ def test_sigkill_while_packing_loses_no_acknowledged_scan(tmp_path: Path) -> Non
     kills = 0
     finished = False
 
+    undoing: set[str] = set()
+    undone: set[str] = set()
+
     def take(line: str) -> None:
         nonlocal finished
         if line.startswith("ACK "):
             acked.append(line.split()[1])
+        elif line.startswith("UNDOING "):
+            undoing.add(line.split()[1])
+        elif line.startswith("UNDONE "):
+            undone.add(line.split()[1])
         elif line.startswith("DONE"):
             finished = True
         elif not line.startswith("READY"):
@@ -366,7 +373,9 @@ def test_sigkill_while_packing_loses_no_acknowledged_scan(tmp_path: Path) -> Non
         stored = {r[0]: r[1] for r in conn.execute("SELECT id, undone_at FROM scans")}
         missing = [a for a in acked if a not in stored]
         assert not missing, f"{len(missing)} acknowledged scans are not in the database"
-        assert all(stored[a] is None for a in acked)
+        # an acknowledged undo is stored; a scan is undone only if its undo was under way
+        assert undone and all(stored[a] is not None for a in undone)
+        assert all(stored[a] is None for a in acked if a not in undoing)
         bad_lines = conn.execute(
             """SELECT l.order_id, l.line_no, l.qty, l.packed_qty, COALESCE(SUM(s.qty), 0)
                  FROM order_lines l LEFT JOIN scans s
@@ -378,6 +387,8 @@ def test_sigkill_while_packing_loses_no_acknowledged_scan(tmp_path: Path) -> Non
         # every stored scan has its event (same transaction) and vice versa
         events = conn.execute("SELECT count(*) FROM events WHERE kind = 'scan.recorded'").fetchone()[0]
         assert events == len(stored)
+        undone_events = conn.execute("SELECT count(*) FROM events WHERE kind = 'scan.undone'").fetchone()[0]
+        assert undone_events == sum(v is not None for v in stored.values())
         held = conn.execute("SELECT count(*) FROM orders WHERE status = 'packing'").fetchone()[0]
         assert held <= 1  # one bench, one claimed order at most
         packed = conn.execute("SELECT count(*) FROM orders WHERE status = 'packed'").fetchone()[0]
