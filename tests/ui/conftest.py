@@ -30,6 +30,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.qt_log_ignore(QT_IGNORED))
 
 
+@pytest.fixture(autouse=True)
+def no_threads_left_behind():
+    """Every reader, worker and simulator thread a test starts is stopped by its end."""
+    import threading
+
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate() if t not in before and t.is_alive()
+            and not isinstance(t, threading._DummyThread)]  # Qt's pool threads seen from Python
+    for thread in left:  # give a thread that is just finishing a moment
+        thread.join(5)
+    left = [t.name for t in left if t.is_alive()]
+    assert not left, f"threads left running: {left}"
+
+
 def demo_config(data_dir: Path, **station: object) -> Config:
     return Config(station=StationConfig(demo=True, **station), data_dir=data_dir)  # type: ignore[arg-type]
 
