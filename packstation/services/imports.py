@@ -692,6 +692,7 @@ def _apply_orders(uow: Any, plan: _Plan, report: ImportReport, now: datetime) ->
         missing = sorted({ln["sku"] for ln in lines} - known)
         if missing:
             report.rejected.append(Rejection(plan.positions[k], k, f"unknown sku {', '.join(missing)}: import the catalog first"))
+    _check_totes(uow, plan, report)
     new, changed, existing = _split(uow, "orders", "order_id", plan, report)
     for k in changed:
         old = existing[k]
@@ -709,6 +710,38 @@ def _apply_orders(uow: Any, plan: _Plan, report: ImportReport, now: datetime) ->
     for k in changed:
         uow.add_event("order.updated", k, None, {"status": plan.rows[k]["status"]})
     report.created, report.updated = len(new), len(changed)
+
+
+_OPEN = (OrderStatus.ON_HOLD.value, OrderStatus.RELEASED.value, OrderStatus.PICKING.value, OrderStatus.PACKING.value)
+
+
+def _check_totes(uow: Any, plan: _Plan, report: ImportReport) -> None:
+    """A tote carries one open order: scanning it at the bench must find exactly that order.
+
+    Totes are reused once an order is packed, so only open (not yet packed) orders count.
+    """
+    first: dict[str, str] = {}
+    for k, row in plan.rows.items():
+        tote = row["tote"]
+        if tote is None:
+            continue
+        if tote in first:
+            report.rejected.append(Rejection(plan.positions[k], k, f"tote {tote} is also given to order {first[tote]} in this file"))
+        else:
+            first[tote] = k
+    if not first:
+        return
+    # One query per 500 totes; a tote found on some other order is looked at in full (it may
+    # be on several: finished ones, which do not count, and at most one open one).
+    for tote, hit in uow.existing("orders", "tote", sorted(first)).items():
+        k = first[tote]
+        holders = [hit] if hit["order_id"] == k else uow.select_rows("orders", {"tote": tote})
+        for other in holders:
+            if other["order_id"] != k and other["status"] in _OPEN:
+                report.rejected.append(Rejection(plan.positions[k], k,
+                                                 f"tote {tote} already holds open order {other['order_id']} ({other['status']}); "
+                                                 "use another tote or pack that order first"))
+                break
 
 
 def _apply_returns(uow: Any, plan: _Plan, report: ImportReport, now: datetime) -> None:

@@ -583,3 +583,40 @@ def test_nested_field_errors_name_the_nested_field(station: Station, tmp_path: P
     path.write_text(text, encoding="utf-8")
     report = _import(station, kind, path)
     assert [(r.position, r.reason) for r in report.rejected] == [("line 2", reason)]
+
+
+def test_a_tote_holds_one_open_order(station: Station, tmp_path: Path) -> None:
+    """Totes are reused once packed; two open orders on one tote would make a tote scan ambiguous."""
+    _base(station)
+    from packstation.services import users
+
+    users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
+    assert _import(station, "orders", _write(tmp_path / "a.json", [_order("OLD-1", tote="TOTE-9")], "orders")).ok
+    report = _import(station, "orders", _write(tmp_path / "b.json", [_order("NEW-2", tote="TOTE-9")], "orders"))
+    assert [(r.key, r.reason) for r in report.rejected] == [
+        ("NEW-2", "tote TOTE-9 already holds open order OLD-1 (released); use another tote or pack that order first")]
+    bench = station.bench()
+    bench.scan(hf.BADGE)
+    hf.pack_order(bench, "TOTE-9")  # packs OLD-1; the tote is free again
+    assert _import(station, "orders", _write(tmp_path / "b.json", [_order("NEW-2", tote="TOTE-9")], "orders")).ok
+    assert _import(station, "orders", _write(tmp_path / "b.json", [_order("NEW-2", tote="TOTE-9")], "orders")).unchanged == 1
+    report = _import(station, "orders", _write(tmp_path / "c.json", [_order("NEW-3", tote="TOTE-7"), _order("NEW-4", tote="TOTE-7")], "orders"))
+    assert [(r.key, r.reason) for r in report.rejected] == [("NEW-4", "tote TOTE-7 is also given to order NEW-3 in this file")]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "adapters/db/store.py find_order_id: a tote scan matches every order that ever used the tote and "
+    "takes the first row, so after the tote is reused the bench claims the old, packed order "
+    "('Order OLD-1 is already packed'); it should prefer the open order on that tote"))
+def test_a_reused_tote_opens_its_open_order(station: Station, tmp_path: Path) -> None:
+    _base(station)
+    from packstation.services import users
+
+    users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
+    _import(station, "orders", _write(tmp_path / "a.json", [_order("OLD-1", tote="TOTE-9")], "orders"))
+    bench = station.bench()
+    bench.scan(hf.BADGE)
+    hf.pack_order(bench, "TOTE-9")
+    assert _import(station, "orders", _write(tmp_path / "b.json", [_order("NEW-2", tote="TOTE-9")], "orders")).ok
+    out = bench.scan("TOTE-9")
+    assert out.verdict.value == "order_opened" and out.data["order_id"] == "NEW-2", out
