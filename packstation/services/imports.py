@@ -780,7 +780,10 @@ def _apply_returns(uow: Any, plan: _Plan, report: ImportReport, now: datetime) -
     new, changed, existing = _split(uow, "returns", "rma_id", plan, report)
     for k in changed:
         old = existing[k]
-        if old["status"] not in ("initiated", "picked") or old["order_id"] != plan.rows[k]["order_id"]:
+        if old["order_id"] != plan.rows[k]["order_id"]:
+            report.rejected.append(Rejection(plan.positions[k], k,
+                                             f"return already exists for order {old['order_id']}, not {plan.rows[k]['order_id']}"))
+        elif old["status"] not in ("initiated", "picked"):
             report.rejected.append(Rejection(plan.positions[k], k, f"return already exists and is {old['status']}"))
     if report.rejected:
         return

@@ -49,6 +49,11 @@ def add_user(uow_factory: UnitOfWorkFactory, name: str, role: str, badge: str, p
     name, badge = name.strip(), badge.strip()
     if not name:
         raise UserError("A user needs a name.")
+    # the column sizes (PostgreSQL enforces them; SQLite would silently store anything)
+    if len(name) > 100 or any(ord(c) < 0x20 for c in name):
+        raise UserError("A user name has at most 100 printable characters.")
+    if len(badge) > 64:
+        raise UserError("A badge code has at most 64 characters.")
     try:
         role_ = Role(role)
     except ValueError:

@@ -477,6 +477,9 @@ def test_a_unit_can_only_be_returned_once(station: Station, tmp_path: Path) -> N
     assert _import(station, "returns", _write(tmp_path / "c.json", [rma("R-1", ("TS-2001", 2))], "returns")).created == 1
     report = _import(station, "returns", _write(tmp_path / "d.json", [rma("R-9", ("TS-2001", 1))], "returns"))
     assert "2 are already on other returns" in report.rejected[0].reason
+    moved = {**rma("R-1", ("TS-2001", 1)), "order_id": "AMZ-302-7781"}
+    report = _import(station, "returns", _write(tmp_path / "f.json", [moved], "returns"))
+    assert "return already exists for order WEB-5001, not AMZ-302-7781" in [r.reason for r in report.rejected]
     # the stored return itself may still change (it is not counted against itself)
     report = _import(station, "returns", _write(tmp_path / "e.json", [rma("R-1", ("TS-2001", 1), ("CO-2003", 1))], "returns"))
     assert (report.ok, report.updated) == (True, 1)

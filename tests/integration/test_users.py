@@ -152,6 +152,8 @@ def test_duplicate_name_or_badge_is_refused(capsys: pytest.CaptureFixture[str], 
     (["Cmd User", "--role", "packer", "--badge", "CMD-UNDO"], "is a bench command barcode"),
     (["Short Badge", "--role", "packer", "--badge", "AB"], "at least 3 printable characters"),
     (["   ", "--role", "packer", "--badge", "PACKER-9"], "A user needs a name"),
+    (["N" * 101, "--role", "packer", "--badge", "PACKER-9"], "at most 100 printable characters"),
+    (["Long Badge", "--role", "packer", "--badge", "B" * 65], "at most 64 characters"),
 ])
 def test_unusable_user_is_refused(capsys: pytest.CaptureFixture[str], config_file: Path, args: list[str], message: str) -> None:
     code, _, err = _cli(capsys, config_file, "users", "add", *args)
