@@ -16,6 +16,7 @@ from packstation.domain.packing import PackSession, Verdict
 from packstation.services import packing, users
 from packstation.services.bench import Bench
 from packstation.services.packing import Outcome
+from packstation.services.ports import StorageError
 from packstation.ui.weighing import Weigher
 
 if TYPE_CHECKING:
@@ -92,13 +93,17 @@ class StationController(QObject):
     def _reprint(self, outcome: Outcome) -> Outcome:
         order_id = str(outcome.data.get("order_id", ""))
         lead_name = outcome.data.get("lead")
-        lead = next((u for u in users.list_users(self.bench.ctx.uow) if u.name == lead_name), None)
-        if lead is None or self.printer is None:
-            return Outcome(Verdict.NOT_ALLOWED, "Reprint: no printer output on this station.")
+        if self.printer is None:
+            return Outcome(Verdict.NOT_ALLOWED, "Reprint: this station has no printer output.")
         try:
+            lead = next((u for u in users.list_users(self.bench.ctx.uow) if u.name == lead_name), None)
+            if lead is None:
+                return Outcome(Verdict.NOT_ALLOWED, f"Reprint: no user {lead_name!r}.")
             plan = packing.plan_reprint(self.bench.ctx, order_id, lead, self.reprint_reason, "label")
         except packing.OrderRefused as exc:
             return Outcome(Verdict.NOT_ALLOWED, f"Reprint refused: {exc}")
+        except StorageError as exc:
+            return Outcome(Verdict.STORAGE_FAILED, f"Reprint NOT recorded — scan CMD-REPRINT again. {exc}")
         self.printer.reprint(plan)
         what = f"{len(plan.cartons)} label(s)" + (" and the packing slip" if plan.slip else "")
         return Outcome(Verdict.REPRINT_REQUESTED,

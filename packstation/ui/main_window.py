@@ -30,6 +30,7 @@ from packstation.bootstrap import Station
 from packstation.domain.barcodes import RawScan
 from packstation.domain.packing import Tone, Verdict
 from packstation.services.packing import Outcome
+from packstation.services.ports import StorageError
 from packstation.ui import theme
 from packstation.ui.controller import StationController
 from packstation.ui.device_manager import DeviceManager
@@ -261,7 +262,10 @@ class MainWindow(QMainWindow):
         else:
             self.user_label.setText(f"{user.name} ({user.role.value})")
             if bench.session is None:
-                hints = ready_orders(self.station.ctx.uow) if self.demo else []
+                try:
+                    hints = ready_orders(self.station.ctx.uow) if self.demo else []
+                except StorageError:  # only a hint; the status bar shows the database state
+                    hints = []
                 self.pack.show_idle(user.name, hints)
             else:
                 request = bench.lead_request

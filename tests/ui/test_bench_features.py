@@ -274,3 +274,29 @@ def test_idle_logout_can_be_switched_off(qtbot, type_scan, tmp_path, make_window
         window.shutdown()
     finally:
         st.close()
+
+
+def test_a_scan_the_database_refuses_shows_not_saved_and_the_database_fails(qtbot, type_scan, window, station):
+    from sqlalchemy import event
+
+    code = pack_first_unit(window, type_scan)
+
+    def read_only(dbapi_conn, _record):
+        dbapi_conn.execute("PRAGMA query_only = ON")
+
+    event.listen(station.engine, "connect", read_only)
+    station.engine.dispose()  # new connections refuse every write, like a locked-down disk
+    try:
+        refused = type_scan(window, code)
+        assert refused.verdict is Verdict.STORAGE_FAILED
+        assert window.band.headline.text() == "NOT SAVED"
+        assert window.band.tone is Tone.ERROR
+        assert window.status.states["database"].status is Status.ERROR
+        assert window.status.entries["database"].text().startswith("✖ Database: FAILED: ")
+        assert rows_of(window)[0]["Scanned"] == "1"  # nothing was counted
+    finally:
+        event.remove(station.engine, "connect", read_only)
+        station.engine.dispose()
+    assert type_scan(window, code).verdict is Verdict.ACCEPTED
+    assert window.status.states["database"].status is Status.CONNECTED
+    assert rows_of(window)[0]["Scanned"] == "2"
