@@ -12,6 +12,7 @@ import importlib.util
 import io
 import json
 import sys
+from datetime import UTC
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -623,3 +624,44 @@ def test_a_reused_tote_opens_its_open_order(station: Station, tmp_path: Path) ->
     assert _import(station, "orders", _write(tmp_path / "b.json", [_order("NEW-2", tote="TOTE-9")], "orders")).ok
     out = bench.scan("TOTE-9")
     assert out.verdict.value == "order_opened" and out.data["order_id"] == "NEW-2", out
+
+
+# --- the same on PostgreSQL (the central database) ----------------------------------------------
+
+
+@pytest.fixture
+def pg_station(tmp_path: Path, fresh_pg_database: str) -> Any:
+    from packstation.bootstrap import build_station
+    from packstation.config import with_database
+
+    st = build_station(with_database(hf.station_config(tmp_path / "data"), fresh_pg_database), seed_demo=False)
+    yield st
+    st.close()
+
+
+def _pg_counts(station: Station) -> dict[str, int]:
+    with station.uow(readonly=True) as uow:
+        return {t: uow.count(t) for t in ("products", "barcodes", "carton_types", "orders", "order_lines", "events")}
+
+
+def test_postgresql_imports_every_format_once(pg_station: Station) -> None:
+    for kind, name in (("catalog", "catalog.json"), ("catalog", "catalog.csv"), ("cartons", "cartons.csv"),
+                       ("orders", "orders.ndjson"), ("orders", "orders.csv")):
+        first = _import(pg_station, kind, FIXTURES / name)
+        assert first.ok, first.rejected
+        before = _pg_counts(pg_station)
+        again = _import(pg_station, kind, FIXTURES / name)
+        assert (again.created, again.updated, again.unchanged) == (0, 0, again.records)
+        assert _pg_counts(pg_station) == before
+    status = {r["order_id"]: r["status"] for r in _rows(pg_station, "orders")}
+    assert status["WEB-5002"] == status["EBY-4410"] == "on_hold" and status["COD-9002"] == "released"
+    placed = _rows(pg_station, "orders", order_id="COD-9001")[0]["placed_at"]
+    assert placed.astimezone(UTC).isoformat() == "2026-11-20T06:35:00+00:00"
+
+
+def test_postgresql_one_bad_record_stores_nothing(pg_station: Station, tmp_path: Path) -> None:
+    records = demo.catalog(2000)
+    records[1500]["weight_g"] = 2_147_483_648  # over PostgreSQL's integer: a record error, not a failed file
+    report = _import(pg_station, "catalog", _write(tmp_path / "c.ndjson", records, "catalog"))
+    assert [(r.position, r.key) for r in report.rejected] == [("line 1501", records[1500]["sku"])]
+    assert _pg_counts(pg_station)["products"] == 0
