@@ -6,6 +6,9 @@ the migrated schema must match the metadata the code queries (autogenerate finds
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,3 +99,69 @@ def test_sqlite_station_database_uses_wal_and_full_sync(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     finally:
         eng.dispose()
+
+
+_START_A_BENCH = """
+import sys
+from packstation.adapters.db.engine import make_engine, migrate
+engine = make_engine(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()  # go: every bench upgrades at the same moment
+migrate(engine)
+engine.dispose()
+print("up", flush=True)
+"""
+
+
+def test_benches_starting_together_on_a_new_central_database_all_come_up(fresh_pg_database: str) -> None:
+    """After a deploy every bench starts at once and runs the upgrade: none may fail."""
+    procs = [subprocess.Popen([sys.executable, "-c", _START_A_BENCH, fresh_pg_database], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert [(proc.returncode, out.strip()) for proc, (out, _) in zip(procs, outputs, strict=True)] == [(0, "up")] * 4, [
+        err[-2000:] for _, err in outputs]
+    engine = make_engine(fresh_pg_database)
+    try:
+        assert current_revision(engine) == head_revision()
+        assert schema_diff(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_upgrades_in_threads_of_one_process_do_not_overlap(fresh_pg_database: str) -> None:
+    """Alembic's state is module-global: two threads upgrading at once must take turns."""
+    engines = [make_engine(fresh_pg_database) for _ in range(3)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(engines))
+
+    def start(engine: sa.Engine) -> None:
+        try:
+            barrier.wait(timeout=60)
+            migrate(engine)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(e,), daemon=True) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert not any(thread.is_alive() for thread in threads), "an upgrade hung"
+        assert errors == []
+        assert current_revision(engines[0]) == head_revision()
+    finally:
+        for engine in engines:
+            engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -59,10 +60,33 @@ def alembic_config() -> AlembicConfig:
     return cfg
 
 
+# Alembic keeps the running migration in module-level state (alembic.context, alembic.op):
+# two upgrades in one process must not overlap.
+_MIGRATING = threading.Lock()
+# Any fixed number: the PostgreSQL advisory lock every station takes around its upgrade.
+_PG_MIGRATION_LOCK = 0x7061636B  # "pack"
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (no-op when it already is)."""
+    """Bring the schema to the newest migration (no-op when it already is).
+
+    Every bench runs this on start. On the shared PostgreSQL database several benches start
+    at once after a deploy, so the upgrade runs under a session advisory lock: the first
+    bench migrates, the others wait and then find nothing to do (without the lock two of
+    them would both try to create the same tables).
+    """
     cfg = alembic_config()
-    with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-        conn.commit()
+    with _MIGRATING, engine.connect() as conn:
+        locked = conn.dialect.name == "postgresql"
+        if locked:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATION_LOCK})")
+            conn.commit()
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+        finally:
+            if locked:
+                conn.rollback()
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATION_LOCK})")
+                conn.commit()
