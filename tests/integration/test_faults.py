@@ -518,3 +518,38 @@ def test_starting_on_a_full_disk_says_the_disk_is_full(small_disk: Path) -> None
             raise AssertionError(f"raw {type(exc).__name__}: {exc}") from exc
     finally:
         filler.unlink()
+
+
+def test_import_killed_midway_leaves_all_or_nothing(tmp_path: Path) -> None:
+    """SIGKILL a first import of 10,000 products at random moments: the catalog is empty or complete."""
+    import json
+
+    from packstation import demo
+
+    records = demo.catalog(10_000)
+    all_codes = sum(len(r["barcodes"]) + len(r["pack_barcodes"]) for r in records)
+    big = tmp_path / "catalog.ndjson"
+    big.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    rnd = random.Random(7)
+    outcomes = []
+    for n in range(6):
+        data = tmp_path / f"data{n}"
+        hf.new_station(data).close()
+        cfg = tmp_path / f"station{n}.toml"
+        cfg.write_text(f'data_dir = "{data}"\n', encoding="utf-8")
+        cmd = [sys.executable, "-m", "packstation", "--config", str(cfg), "import", "catalog", str(big)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(rnd.uniform(0.4, 1.4))
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+        with sqlite3.connect(data / "packstation.db") as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            products, codes = (conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("products", "barcodes"))
+            events = conn.execute("SELECT count(*) FROM events WHERE kind = 'import.catalog'").fetchone()[0]
+        assert (products, codes, events) in ((0, 0, 0), (10_000, all_codes, 1)), (products, codes, events)
+        outcomes.append(products)
+        if products == 0 and outcomes.count(0) == 1:  # killed before the commit: the file then goes in whole
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            assert res.returncode == 0 and "10000 new" in res.stdout, res.stderr
