@@ -240,3 +240,25 @@ def test_the_same_station_id_may_reclaim_its_own_order_after_a_crash(
     refused.scan("PACKER-002")
     outcome = refused.scan("SO-1")
     assert outcome.verdict is Verdict.ORDER_REFUSED and "BENCH-01" in outcome.message
+
+
+def test_one_serial_scanned_at_two_benches_at_once_ships_once(pg_station: Station, make_pg_station: StationFactory) -> None:
+    second = make_pg_station("BENCH-02")
+    benches = []
+    for station, order_id, badge in ((pg_station, "SO-2", "PACKER-001"), (second, "SO-4", "PACKER-002")):
+        bench = station.bench()
+        assert [bench.scan(s).verdict for s in (badge, order_id, "BOX-S")] == [
+            Verdict.LOGGED_IN, Verdict.ORDER_OPENED, Verdict.CARTON_OPENED]
+        benches.append(bench)
+    same_unit = "]d201" + BUDS_EAN.zfill(14) + "21SN-TWIN"
+    results = run_together([lambda b=b: b.scan(same_unit) for b in benches])
+    assert [getattr(r, "verdict", r) for r in results].count(Verdict.ACCEPTED) == 1, results
+    loser = next(r for r in results if r.verdict is not Verdict.ACCEPTED)
+    # the loser either saw the serial already registered, or its insert was refused: never both stored
+    assert loser.verdict in (Verdict.SERIAL_ALREADY_SHIPPED, Verdict.STORAGE_FAILED), loser
+    with pg_station.uow(readonly=True) as uow:
+        assert len(uow.select_rows("serial_registry", {"serial": "SN-TWIN"})) == 1
+        assert sum(1 for s in uow.select_rows("scans") if s["serial"] == "SN-TWIN") == 1
+    # scanning it again at the losing bench now names the problem
+    loser_bench = benches[[r.verdict for r in results].index(loser.verdict)]
+    assert loser_bench.scan(same_unit).verdict is Verdict.SERIAL_ALREADY_SHIPPED
