@@ -174,7 +174,9 @@ class Bench:
         lead = self._lead(bc)
         if lead is None:
             self.lead_request = None
-            return Outcome(Verdict.NOT_ALLOWED, "That is not a lead's badge. Request cancelled.")
+            # nothing was counted: if the packer scanned an item here, say so
+            return Outcome(Verdict.NOT_ALLOWED, "That is not a lead's badge: request cancelled. "
+                           "If you scanned an item, it was not counted: scan it again.")
         return self._perform_lead(lead)
 
     def _perform_lead(self, lead: User) -> Outcome:

@@ -309,6 +309,9 @@ def test_short_ship_needs_a_lead_badge_then_the_carton_closes_the_order(station:
     expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
     expect(bench, "PACKER-002", Verdict.NOT_ALLOWED)  # not a lead: the request is cancelled
     expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
+    swallowed = expect(bench, TEE_EAN, Verdict.NOT_ALLOWED)  # an item while a lead is awaited
+    assert "not counted: scan it again" in swallowed.message
+    expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
     expect(bench, "LEAD-001", Verdict.SHORT_SHIPPED)
     close(bench, BOX_S + TEE_G + MUG_G, Verdict.ORDER_COMPLETE)
     doc = status(station, "SO-3")
