@@ -11,6 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from packstation.domain.barcodes import GS, Barcode, gtin_check_digit, interpret
 from packstation.domain.model import (
@@ -513,3 +515,36 @@ def test_cash_on_delivery_collects_the_total_of_what_ships() -> None:
     order.lines[1].short = 1  # the mug is short-shipped: the courier must not collect for it
     assert order.cod_amount == Decimal("19.98")
     assert order.total == Decimal("29.97")  # the order's own total is unchanged
+
+
+_ACTIONS = st.lists(
+    st.one_of(
+        st.sampled_from([TEE_EAN, TEE_SIX_PACK, TOY_EAN, MUG_EAN, BUDS_EAN, "undo", "lead-undo"]),
+        st.integers(1, 12).map(lambda n: ("qty", n)),
+        st.text("ABC123", min_size=1, max_size=4).map(lambda t: ("answer", t)),
+    ),
+    max_size=40,
+)
+
+
+@given(_ACTIONS)
+def test_any_scan_sequence_keeps_counts_and_cartons_consistent(actions: list[object]) -> None:
+    session = make_session(tee=8, mug=2, buds=2)
+    for action in actions:
+        if action in ("undo", "lead-undo"):
+            item = session.last_undoable(PACKER, any_user=action == "lead-undo")
+            if item is not None:
+                session.apply_undo(item)
+        elif isinstance(action, tuple) and action[0] == "qty":
+            session.pending_qty = action[1]
+        elif isinstance(action, tuple):
+            answer(session, action[1])
+        else:
+            scan(session, str(action))
+        for line in session.order.lines:
+            assert 0 <= line.packed <= line.qty
+            assert line.packed == sum(i.qty for i in session.items if i.line_no == line.line_no)
+        serials = [i.serial for i in session.items if i.serial]
+        assert len(serials) == len(set(serials))
+        assert all(i.lot for i in session.items if i.sku == MUG.sku)
+        assert all(i.qty == 1 and i.serial for i in session.items if i.sku == BUDS.sku)
