@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from packstation.adapters.db import tables as t
@@ -146,11 +147,11 @@ class SqlUnitOfWork:
         """
         c = t.counters.c
         if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as upsert
+            pg = postgresql.insert(t.counters).values(name=name, value=start)
+            stmt: Any = pg.on_conflict_do_update(index_elements=[c.name], set_={"value": c.value + 1})
         else:
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        stmt = upsert(t.counters).values(name=name, value=start)
-        stmt = stmt.on_conflict_do_update(index_elements=[c.name], set_={"value": c.value + 1})
+            lite = sqlite.insert(t.counters).values(name=name, value=start)
+            stmt = lite.on_conflict_do_update(index_elements=[c.name], set_={"value": c.value + 1})
         return int(self.conn.execute(stmt.returning(c.value)).scalar_one())
 
     # --- catalog ------------------------------------------------------------------------
