@@ -6,6 +6,7 @@ the migrated schema must match the metadata the code queries (autogenerate finds
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -18,8 +19,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from packstation.adapters.db.engine import alembic_config, make_engine, migrate
+from packstation.adapters.db.engine import DatabaseError, alembic_config, make_engine, migrate
 from packstation.adapters.db.tables import metadata
+from packstation.services.ports import StorageError
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -165,3 +167,41 @@ def test_upgrades_in_threads_of_one_process_do_not_overlap(fresh_pg_database: st
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_a_read_only_file_uri_opens_the_existing_file_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "data" / "station.db"
+    writable = make_engine(f"sqlite:///{db}")
+    migrate(writable)
+    writable.dispose()
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    ro = make_engine(f"sqlite:///file:{db}?mode=ro&uri=true")
+    try:
+        with ro.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar_one() == 0
+    finally:
+        ro.dispose()
+    assert list(work.iterdir()) == []  # no stray 'file:' folder
+
+
+def test_a_data_folder_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    with pytest.raises(DatabaseError, match="Cannot create the station's data folder .*not-a-folder"):
+        make_engine(f"sqlite:///{blocker / 'station.db'}")
+
+
+def test_an_unreachable_central_server_is_a_clear_error_at_start() -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    engine = make_engine(f"postgresql+psycopg2://nobody@127.0.0.1:{port}/packstation?connect_timeout=5")
+    try:
+        with pytest.raises(StorageError, match="The database server cannot be reached"):
+            migrate(engine)
+    finally:
+        engine.dispose()

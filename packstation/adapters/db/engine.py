@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,13 +10,63 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+
+from packstation.services.ports import StorageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-class DatabaseError(RuntimeError):
-    """The station database cannot be opened or written; the message says what to do."""
+class DatabaseError(StorageError):
+    """The station database cannot be opened or written; the message says what to do.
+
+    A StorageError, so every place that already reports storage failures (bench, CLI) shows
+    it with its hint instead of a traceback.
+    """
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if str(url.query.get("uri", "")).lower() == "true" or url.database.startswith("file:"):
+        return Path(url.database.removeprefix("file:").split("?", 1)[0]).expanduser()
+    return Path(url.database).expanduser()
+
+
+def _disk_nearly_full(url: URL | None) -> bool:
+    path = _sqlite_file(url) if url is not None else None
+    if path is None:
+        return False
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free < 1024 * 1024
+    except OSError:
+        return False
+
+
+def database_hint(exc: BaseException, url: URL | None = None) -> str:
+    """What a packer or lead reads when the database refuses: what happened and what to do."""
+    text = str(getattr(exc, "orig", None) or exc) or exc.__class__.__name__
+    low = text.lower()
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        hint = "The database file is read-only. Ask IT to check the station's data folder permissions."
+    elif "disk is full" in low or "no space" in low or ("disk i/o error" in low and _disk_nearly_full(url)):
+        hint = "The disk is full. Ask IT to free space on this station."
+    elif "disk i/o error" in low:
+        hint = "The disk could not be read or written. Ask IT to check the station's disk."
+    elif "locked" in low or "busy" in low:
+        hint = "The database is busy. Scan again in a moment."
+    elif "unable to open database file" in low:
+        hint = "The station database cannot be opened. Ask IT to check that the data folder exists and is writable."
+    elif "could not connect" in low or "connection" in low or "server closed" in low:
+        hint = "The database server cannot be reached. Check the network, then scan again."
+    else:
+        hint = "The database refused the change. Scan again; if it repeats, call a lead."
+    first = text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
+    return f"{hint} ({first})"
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
@@ -28,8 +79,14 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, future=True)
 
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    path = _sqlite_file(parsed)
+    # A file: URI (uri=true, e.g. mode=ro) names an existing file with options: create nothing.
+    if path is not None and str(parsed.query.get("uri", "")).lower() != "true":
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"Cannot create the station's data folder {path.parent}: "
+                                f"{exc.strerror or exc}. Ask IT to check the disk and the data_dir setting.") from exc
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")
@@ -76,6 +133,13 @@ def migrate(engine: Engine) -> None:
     bench migrates, the others wait and then find nothing to do (without the lock two of
     them would both try to create the same tables).
     """
+    try:
+        _upgrade(engine)
+    except DBAPIError as exc:  # the first connection of a start: full disk, read-only file, no server
+        raise DatabaseError(database_hint(exc, engine.url)) from exc
+
+
+def _upgrade(engine: Engine) -> None:
     cfg = alembic_config()
     with _MIGRATING, engine.connect() as conn:
         locked = conn.dialect.name == "postgresql"

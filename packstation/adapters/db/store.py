@@ -14,11 +14,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import URL, Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from packstation.adapters.db import tables as t
+from packstation.adapters.db.engine import database_hint
 from packstation.domain.model import (
     Address,
     CartonType,
@@ -37,20 +38,8 @@ from packstation.services.ports import StorageError
 Clock = Callable[[], datetime]
 
 
-def _storage_error(exc: Exception) -> StorageError:
-    text = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
-    low = text.lower()
-    if "readonly" in low or "read-only" in low or "read only" in low:
-        hint = "The database file is read-only. Ask IT to check the station's data folder permissions."
-    elif "disk is full" in low or "database or disk is full" in low or "no space" in low:
-        hint = "The disk is full. Ask IT to free space on this station."
-    elif "locked" in low or "busy" in low:
-        hint = "The database is busy. Scan again in a moment."
-    elif "could not connect" in low or "connection" in low or "server closed" in low:
-        hint = "The database server cannot be reached. Check the network, then scan again."
-    else:
-        hint = "The database refused the change. Scan again; if it repeats, call a lead."
-    return StorageError(f"{hint} ({text.strip().splitlines()[0]})")
+def _storage_error(exc: Exception, url: URL | None = None) -> StorageError:
+    return StorageError(database_hint(exc, url))
 
 
 class SqlUnitOfWork:
@@ -73,7 +62,7 @@ class SqlUnitOfWork:
             self.conn = conn
             self._tx = conn.begin()
         except (OperationalError, DBAPIError) as exc:
-            raise _storage_error(exc) from exc
+            raise _storage_error(exc, self._engine.url) from exc
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -87,13 +76,13 @@ class SqlUnitOfWork:
         if isinstance(exc, DBAPIError):
             # Constraint violations too: a unique SSCC or serial taken by another bench must
             # reach the packer as "not saved, scan again", not crash the bench.
-            raise _storage_error(exc) from exc
+            raise _storage_error(exc, self._engine.url) from exc
 
     def commit(self) -> None:
         try:
             self._tx.commit()
         except DBAPIError as exc:
-            raise _storage_error(exc) from exc
+            raise _storage_error(exc, self._engine.url) from exc
         self._committed = True
 
     def rollback(self) -> None:
@@ -185,12 +174,31 @@ class SqlUnitOfWork:
 
     # --- orders -------------------------------------------------------------------------
     def find_order_id(self, code: str) -> str | None:
-        """An order id from a scanned order number or tote barcode."""
+        """An order id from a scanned order number or tote barcode.
+
+        An order number wins over a tote. Totes are reused: once an order is packed its tote
+        goes back to picking and is linked to a new order, so a tote means the order in it
+        that can still be packed (the newest one if several), not the first one ever linked.
+        """
         c = t.orders.c
-        row = self.conn.execute(
-            select(c.order_id).where(or_(c.order_id == code, c.tote == code, func.upper(c.order_id) == code.upper()))
-        ).first()
-        return row[0] if row else None
+        rows = self.conn.execute(
+            select(c.order_id, c.status, c.placed_at).where(
+                or_(c.order_id == code, c.tote == code, func.upper(c.order_id) == code.upper())
+            )
+        ).all()
+        if not rows:
+            return None
+        packable = {s.value for s in OrderStatus if s.packable}
+
+        def rank(row: Any) -> tuple[int, int, int, Any]:
+            return (
+                row.order_id == code,
+                row.order_id.upper() == code.upper(),
+                row.status in packable,
+                row.placed_at,
+            )
+
+        return str(max(rows, key=rank).order_id)
 
     def load_order(self, order_id: str) -> Order | None:
         r = self.conn.execute(select(t.orders).where(t.orders.c.order_id == order_id)).mappings().first()
