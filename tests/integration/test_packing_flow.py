@@ -22,6 +22,7 @@ from packstation_tests_station import (
     TEE_SIX,
     TOY_EAN,
     StationFactory,
+    order,
     stock,
 )
 
@@ -33,6 +34,7 @@ from packstation.domain.packing import Verdict
 from packstation.services import packing as p
 from packstation.services import users
 from packstation.services.bench import Bench
+from packstation.services.imports import import_records
 from packstation.services.packing import Outcome
 from packstation.services.picking import create_pick_wave
 from packstation.services.reports import NotFound, order_status
@@ -446,6 +448,18 @@ def test_held_packed_and_unknown_orders_are_refused_with_a_reason(station: Stati
     play(bench, "BOX-S", "CMD-QTY", "3", TEE_EAN)
     close(bench, BOX_S + 3 * TEE_G, Verdict.ORDER_COMPLETE)
     assert "already packed" in expect(bench, "SO-5", Verdict.ORDER_REFUSED).message
+
+
+def test_a_reused_tote_opens_the_order_now_in_it(station: Station) -> None:
+    pack_single(station, "TOTE-001", BOX_S + 2 * TEE_G, (TEE_EAN, TEE_EAN))  # SO-1 packed
+    report = import_records(station.ctx.uow, "orders", [("record 1", order("SO-9", {"TS-1": 1}, tote="TOTE-001"))],
+                            "next wave", clock=lambda: NOW)
+    assert report.ok, report.rejected
+    bench = station.bench()
+    expect(bench, "PACKER-001", Verdict.LOGGED_IN)
+    opened = expect(bench, "TOTE-001", Verdict.ORDER_OPENED)
+    assert opened.data["order_id"] == "SO-9"
+    assert status(station, "SO-1")["status"] == "packed"  # the order number still finds the old one
 
 
 def test_scans_with_nobody_logged_in_or_no_order_open(station: Station) -> None:
