@@ -7,6 +7,7 @@ database: what a restart, another bench or ``packstation status`` would see.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -394,6 +395,30 @@ def test_every_change_checks_the_order_is_still_this_benchs(station: Station, ma
     assert outcome.verdict is Verdict.ORDER_REFUSED and "BENCH-02" in outcome.message, outcome
     assert bench.session is None and events(station) == before
     assert status(station, "SO-5")["claimed_by"] == "BENCH-02"
+
+
+def test_benches_sharing_one_sqlite_file_race_for_an_order_and_one_wins(station: Station, make_station: StationFactory) -> None:
+    benches = [make_station(f"BENCH-{i:02d}") for i in range(2, 6)]
+    packer = user(station, "PACKER-001")
+    barrier = threading.Barrier(len(benches))
+    results: list[object] = [None] * len(benches)
+
+    def claim(i: int) -> None:
+        barrier.wait(timeout=60)
+        try:
+            results[i] = p.claim_order(benches[i].ctx, packer, "SO-2").order.order_id
+        except p.OrderRefused as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=claim, args=(i,), daemon=True) for i in range(len(benches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads)
+    winners = [benches[i].ctx.station_id for i, r in enumerate(results) if r == "SO-2"]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, p.OrderRefused) and winners[0] in str(r) for r in results if r != "SO-2"), results
 
 
 def test_cancel_releases_the_order_and_another_bench_resumes_it(station: Station, make_station: StationFactory) -> None:
