@@ -220,7 +220,8 @@ def test_failed_seal_burns_its_sscc_and_the_retry_gets_a_new_one(station: Statio
     assert retry.data["sscc"] == sscc18(0, prefix, 2)
 
 
-def test_sscc_counter_is_not_reused_after_a_rolled_back_unit_of_work(station: Station) -> None:
+def test_a_counter_value_is_handed_out_only_when_its_unit_of_work_commits(station: Station) -> None:
+    """A rolled-back reservation hands nothing out (so 2 comes again); the seal commits its own."""
     with station.uow() as uow:
         assert uow.next_counter("sscc") == 1
         uow.commit()
