@@ -101,7 +101,12 @@ class Config:
             return f"sqlite:///{self.data_dir / 'packstation.db'}"
         if "://" in local:
             return local
-        return f"sqlite:///{Path(local).expanduser()}"
+        path = Path(local).expanduser()
+        if not path.is_absolute():
+            # relative to the station's data folder, not to wherever the station was started
+            # from (a desktop launcher and a shell would otherwise open two different files)
+            path = self.data_dir / path
+        return f"sqlite:///{path}"
 
     @property
     def documents_dir(self) -> Path:

@@ -88,6 +88,7 @@ def test_the_environment_variable_names_the_file(monkeypatch: pytest.MonkeyPatch
         ("/var/lib/ps/station.db", "sqlite:////var/lib/ps/station.db"),
         ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2://u@h/db"),
         ("sqlite:///relative.db", "sqlite:///relative.db"),
+        ("~/bench.db", f"sqlite:///{Path.home() / 'bench.db'}"),
     ],
 )
 def test_database_url_from_a_path_or_a_url(local: str, url: str | None, tmp_path: Path) -> None:
@@ -170,3 +171,9 @@ def test_device_values_the_station_cannot_drive_are_refused(toml: str, message: 
 def test_scale_baudrate_zero_means_the_protocol_default() -> None:
     assert parse_config("[scale]\nprotocol = 'adam'").scale.baudrate == 0
     assert parse_config("[label_printer]\nurl = '/dev/ttyS0'\nbaudrate = 19200").label_printer.baudrate == 19200
+
+
+def test_a_relative_database_file_lives_in_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = parse_config(f'data_dir = "{tmp_path / "data"}"\n[database]\nlocal = "bench07.db"\n')
+    assert config.database_url == f"sqlite:///{tmp_path / 'data' / 'bench07.db'}"
