@@ -102,13 +102,10 @@ def lookup_key(code: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Validate raw scanner text and turn GS substitutes into GS. Raises BarcodeError."""
+    """Validate raw scanner text (length, control characters) and trim it. Raises BarcodeError."""
+    text = text.strip(" \r\n\t")
     if len(text) > MAX_SCAN_LENGTH:
         raise BarcodeError(f"scan is {len(text)} characters long; at most {MAX_SCAN_LENGTH} are accepted")
-    text = text.strip(" \r\n\t")
-    for sub in GS_SUBSTITUTES:
-        if sub in text:
-            text = text.replace(sub, GS)
     if not text:
         raise BarcodeError("empty scan")
     bad = [ch for ch in text if (ord(ch) < 0x20 and ch != GS) or ord(ch) == 0x7F]
@@ -116,6 +113,25 @@ def clean(text: str) -> str:
         shown = ", ".join(sorted({f"0x{ord(c):02X}" for c in bad}))
         raise BarcodeError(f"scan contains control characters ({shown}); rescan the item")
     return text
+
+
+def substitute_gs(data: str) -> str:
+    """Turn keyboard-wedge GS substitutes into GS, in text that starts like a GS1 element string.
+
+    Only GS1 element strings carry GS, and they start with an AI (digits) or a leading FNC1.
+    Anything else keeps its characters: a '~' in a QR code's URL, an order number or a badge
+    is a '~', not a field separator.
+    """
+    for sub in GS_SUBSTITUTES:
+        if data.startswith(sub):
+            data = GS + data[len(sub) :]
+            break
+    if not data[:1].isascii() or not (data[:1].isdigit() or data[:1] == GS):
+        return data
+    for sub in GS_SUBSTITUTES:
+        if sub in data:
+            data = data.replace(sub, GS)
+    return data
 
 
 def _gs1(data: str, symbology: str | None) -> Barcode | None:
@@ -161,6 +177,7 @@ def interpret(scan: RawScan | str) -> Barcode:
         symbology, data = data[:3], data[3:]
         if not data:
             raise BarcodeError("scan holds only a symbology identifier")
+    data = substitute_gs(data)
     upper = data.upper()
     if upper in COMMANDS:
         return Barcode(BarcodeKind.COMMAND, upper, symbology, raw=data)

@@ -109,6 +109,22 @@ def test_keyboard_wedge_gs_substitutes_separate_fields(substitute: str) -> None:
     assert barcode.expiry == date(2026, 3, 31)
 
 
+@pytest.mark.parametrize("substitute", GS_SUBSTITUTES)
+def test_substitute_after_an_aim_prefix_and_as_leading_fnc1(substitute: str) -> None:
+    barcode = interpret(f"{substitute}01{GTIN_OF_ELEMENT_STRING}10LOT1{substitute}21S9")
+    assert (barcode.value, barcode.lot, barcode.serial) == (GTIN_OF_ELEMENT_STRING, "LOT1", "S9")
+    raw = RawScan(data=f"]C101{GTIN_OF_ELEMENT_STRING}10LOT2{substitute}21S8")  # AIM prefix not split off yet
+    barcode = interpret(raw)
+    assert (barcode.symbology, barcode.lot, barcode.serial) == ("]C1", "LOT2", "S8")
+
+
+@pytest.mark.parametrize("text", ["]Q3https://shop.example/~anna", "TOTE~7", "SO-1{GS}A", "BADGE^]9"])
+def test_substitute_characters_in_text_that_is_no_gs1_data_are_kept(text: str) -> None:
+    barcode = interpret(text)
+    assert barcode.kind is BarcodeKind.TEXT
+    assert GS not in barcode.value and barcode.raw == RawScan.from_wire(text).data
+
+
 def test_gs_in_something_that_is_no_element_string_is_refused() -> None:
     with pytest.raises(BarcodeError, match="GS1"):
         interpret(f"HELLO{GS}WORLD")
@@ -245,6 +261,7 @@ def test_ten_thousand_character_scan_is_refused_with_its_length() -> None:
     with pytest.raises(BarcodeError, match="10000 characters"):
         interpret("A" * 10_000)
     interpret("A" * MAX_SCAN_LENGTH)  # the limit itself is fine
+    interpret("A" * MAX_SCAN_LENGTH + "\r\n")  # the terminator does not count
 
 
 # --- properties ----------------------------------------------------------------------------------------------
