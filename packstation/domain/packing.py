@@ -387,7 +387,12 @@ class PackSession:
             what = {Verdict.NEEDS_LOT: "lot", Verdict.NEEDS_EXPIRY: "expiry date", Verdict.NEEDS_SERIAL: "serial number"}[need]
             return ItemDecision(need, f"{product.name}: scan the {what}.", pending=pending, sku=product.sku)
         carton = self.open_carton
-        assert carton is not None
+        if carton is None:  # the carton was sealed while the prompt waited for this answer
+            return ItemDecision(
+                Verdict.NEEDS_CARTON,
+                f"{product.name}: no carton is open. Scan a carton barcode, then scan the item again.",
+                sku=product.sku,
+            )
         item = PackedItem(
             scan_id=scan_id,
             line_no=pending.line_no,

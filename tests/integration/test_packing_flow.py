@@ -137,6 +137,16 @@ def test_wrong_item_unknown_barcode_and_over_scan_count_nothing(station: Station
     assert doc["lines"][0]["packed"] == 2 and len(doc["lines"][0]["scans"]) == 2
 
 
+def test_sealing_the_carton_while_a_lot_prompt_waits_does_not_lose_or_crash(station: Station) -> None:
+    bench = login_and_open(station, "SO-3")
+    assert play(bench, "BOX-S", TEE_EAN, MUG_EAN) == [Verdict.CARTON_OPENED, Verdict.ACCEPTED, Verdict.NEEDS_LOT]
+    close(bench, BOX_S + TEE_G)
+    expect(bench, "LOT-1", Verdict.NEEDS_CARTON)
+    assert play(bench, "BOX-M", MUG_EAN, "LOT-1", MUG_EAN, "LOT-1") == [
+        Verdict.CARTON_OPENED, Verdict.NEEDS_LOT, Verdict.ACCEPTED, Verdict.NEEDS_LOT, Verdict.ACCEPTED]
+    close(bench, BOX_M + 2 * MUG_G, Verdict.ORDER_COMPLETE)
+
+
 def test_quantity_command_counts_the_next_item(station: Station) -> None:
     bench = login_and_open(station, "SO-5")
     assert play(bench, "BOX-S", "CMD-QTY", "3", TEE_EAN) == [

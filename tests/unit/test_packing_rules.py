@@ -273,6 +273,16 @@ def test_serial_already_shipped_in_another_order_is_refused() -> None:
     assert packed(session, "EL-1") == 0
 
 
+def test_an_answer_after_the_carton_was_sealed_asks_for_a_carton_and_counts_nothing() -> None:
+    session = make_session(tee=1, mug=1)
+    scan(session, TEE_EAN)
+    assert scan(session, MUG_EAN).verdict is Verdict.NEEDS_LOT
+    session.cartons[0].status = CartonStatus.CLOSED  # CMD-CLOSE-CARTON while the prompt waited
+    decision = answer(session, "M-1")
+    assert decision.verdict is Verdict.NEEDS_CARTON and "scan the item again" in decision.message
+    assert session.pending is None and packed(session, "HW-1") == 0
+
+
 def test_an_answer_with_nothing_pending_is_refused() -> None:
     session = make_session()
     assert answer(session, "LOT").verdict is Verdict.INVALID_SCAN
