@@ -30,9 +30,9 @@ from packstation.bootstrap import Station
 from packstation.domain.model import Role, User
 from packstation.domain.packing import Tone
 from packstation.services import packing, users
+from packstation.services.stats import claimed_orders, shift_figures
 from packstation.ui import theme
 from packstation.ui.print_queue import PrintQueue
-from packstation.ui.queries import claimed_orders, shift_figures
 
 SHIFT_HOURS = 12
 

@@ -31,13 +31,13 @@ from packstation.domain.barcodes import RawScan
 from packstation.domain.packing import Tone, Verdict
 from packstation.services.packing import Outcome
 from packstation.services.ports import StorageError
+from packstation.services.stats import ready_orders
 from packstation.ui import theme
 from packstation.ui.controller import StationController
 from packstation.ui.device_manager import DeviceManager
 from packstation.ui.device_signals import DeviceSignals
 from packstation.ui.login_view import LoginView
 from packstation.ui.pack_view import PackView
-from packstation.ui.queries import ready_orders
 from packstation.ui.sounds import SoundPlayer
 from packstation.ui.status_bar import DeviceStatusBar
 from packstation.ui.verdict_band import VerdictBand

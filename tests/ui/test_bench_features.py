@@ -205,7 +205,7 @@ def test_blocked_carton_asks_for_a_lead_who_overrides_it(qtbot, type_scan, make_
 
     from datetime import UTC, datetime, timedelta
 
-    from packstation.ui.queries import shift_figures
+    from packstation.services.stats import shift_figures
 
     figures = {f.user: f for f in shift_figures(station.ctx.uow, datetime.now(UTC) - timedelta(hours=1))}
     assert (figures["Pat Packer"].orders, figures["Pat Packer"].cartons) == (1, 1)  # the lead's seal counts for Pat

@@ -11,8 +11,8 @@ from packstation.bootstrap import build_station
 from packstation.config import StationConfig, load_config
 from packstation.domain.packing import Verdict
 from packstation.services import users
+from packstation.services.stats import shift_figures
 from packstation.ui.lead_view import LeadView
-from packstation.ui.queries import shift_figures
 from packstation.ui.settings_dialog import SettingsDialog
 
 

@@ -126,6 +126,13 @@ class SqlUnitOfWork:
             for r in rows
         ]
 
+    def events_since(self, since: datetime) -> list[dict[str, Any]]:
+        """Events that happened at or after *since*, oldest first (lead figures)."""
+        rows = self.conn.execute(
+            select(t.events).where(t.events.c.occurred_at >= since).order_by(t.events.c.seq)
+        ).mappings()
+        return [dict(r) for r in rows]
+
     # --- counters -----------------------------------------------------------------------
     def next_counter(self, name: str, start: int = 1) -> int:
         """The next value of a persistent counter; never hands out the same value twice.

@@ -1,18 +1,16 @@
-"""Small read-side queries the window needs and the services do not offer (yet).
-
-Kept here, apart from the widgets, so they can move into ``packstation.services`` unchanged.
-"""
+"""Read-side figures for the lead: the shift per person, held orders, orders ready to pack."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from packstation.services.ports import UnitOfWorkFactory
 
-def ready_orders(uow_factory: Callable[..., Any], limit: int = 6) -> list[tuple[str, str]]:
+
+def ready_orders(uow_factory: UnitOfWorkFactory, limit: int = 6) -> list[tuple[str, str]]:
     """(order id, tote) of released orders no bench holds, oldest first (demo hints)."""
     with uow_factory(readonly=True) as uow:
         rows = uow.select_rows("orders", {"status": "released"}, order_by="order_id")
@@ -57,10 +55,10 @@ _ORDER_LEVEL = {"order.packed", "carton.closed", "carton.overridden", "order.sho
 def _utc(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def shift_figures(uow_factory: Callable[..., Any], since: datetime,
+def shift_figures(uow_factory: UnitOfWorkFactory, since: datetime,
                   station_id: str | None = None) -> list[PackerFigures]:
     """Orders, items, cartons, errors by kind and scans per hour per person since *since*.
 
@@ -71,7 +69,7 @@ def shift_figures(uow_factory: Callable[..., Any], since: datetime,
     """
     since = _utc(since)
     with uow_factory(readonly=True) as uow:
-        rows = uow.select_rows("events", order_by="seq")
+        rows = uow.events_since(since)
     people: dict[str, PackerFigures] = {}
     packer_of: dict[str, str] = {}  # order id -> who scanned its items last
     for row in rows:
@@ -84,8 +82,6 @@ def shift_figures(uow_factory: Callable[..., Any], since: datetime,
         if kind in _ORDER_LEVEL and row["order_id"] in packer_of:
             user = packer_of[row["order_id"]]  # a lead's override or short-ship: the packer's order
         at = _utc(row["occurred_at"])
-        if at < since:
-            continue
         fig = people.setdefault(user, PackerFigures(user))
         payload = json.loads(row["payload"] or "{}")
         if kind == "scan.recorded":
@@ -108,7 +104,7 @@ def shift_figures(uow_factory: Callable[..., Any], since: datetime,
     return sorted(people.values(), key=lambda f: f.user)
 
 
-def claimed_orders(uow_factory: Callable[..., Any]) -> list[dict[str, Any]]:
+def claimed_orders(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
     """Orders some bench holds (claimed and not yet packed), oldest claim first."""
     with uow_factory(readonly=True) as uow:
         rows = uow.select_rows("orders", order_by="claimed_at")
