@@ -192,8 +192,8 @@ class SettingsDialog(QDialog):
             Tone.ERROR, f"Scale: {error}") if error else self._say(Tone.OK, f"Scale reads {grams} g (stable)."))
 
     def test_print(self, which: str) -> None:
+        from packstation.adapters.devices.selftest import test_page_bytes
         from packstation.adapters.devices.transports import open_transport
-        from packstation.cli.devices import test_print_bytes
 
         cfg = self.edited_config()
         section = cfg.label_printer if which == "label" else cfg.document_printer
@@ -202,7 +202,7 @@ class SettingsDialog(QDialog):
             return
 
         def send() -> int:
-            data = test_print_bytes(section.language, cfg.station.id, section.dpi)
+            data = test_page_bytes(section.language, cfg.station.id, section.dpi)
             open_transport(section.url).send(data)
             return len(data)
 
