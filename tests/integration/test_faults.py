@@ -441,10 +441,6 @@ def test_cli_on_a_read_only_database(tmp_path: Path, monkeypatch: pytest.MonkeyP
         station.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "adapters/db/engine.py make_engine: for a SQLite file: URI (sqlite:///file:/abs/db?mode=ro&uri=true) "
-    "it mkdirs Path('file:/abs').parent relative to the working directory, leaving a stray 'file:' folder; "
-    "it should take the path from the URI (or skip mkdir for uri=true)"))
 def test_make_engine_with_a_file_uri_creates_no_stray_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hf.new_station(tmp_path / "data").close()
     work = tmp_path / "cwd"
@@ -497,11 +493,6 @@ def test_import_on_a_full_disk_stores_nothing_and_says_so(small_disk: Path, caps
         running.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "adapters/db/engine.py / bootstrap.py: starting on an already full disk (no -wal/-shm yet) fails in "
-    "make_engine's connect hook (PRAGMA journal_mode=WAL -> 'disk I/O error') and build_station raises a raw "
-    "sqlalchemy OperationalError: the CLI and the window show a traceback instead of 'The disk is full...'. "
-    "engine.DatabaseError exists for this but is never raised"))
 def test_starting_on_a_full_disk_says_the_disk_is_full(small_disk: Path) -> None:
     from packstation.adapters.db.engine import DatabaseError
     from packstation.services.ports import StorageError

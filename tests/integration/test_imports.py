@@ -608,10 +608,6 @@ def test_a_tote_holds_one_open_order(station: Station, tmp_path: Path) -> None:
     assert [(r.key, r.reason) for r in report.rejected] == [("NEW-4", "tote TOTE-7 is also given to order NEW-3 in this file")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "adapters/db/store.py find_order_id: a tote scan matches every order that ever used the tote and "
-    "takes the first row, so after the tote is reused the bench claims the old, packed order "
-    "('Order OLD-1 is already packed'); it should prefer the open order on that tote"))
 def test_a_reused_tote_opens_its_open_order(station: Station, tmp_path: Path) -> None:
     _base(station)
     from packstation.services import users
