@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from packstation.config import ConfigError, load_config
+from packstation.services.ports import StorageError
 
 _GROUPS = (
     "packstation.cli.imports",
@@ -50,8 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"packstation: {exc}", file=sys.stderr)
         return 2
-    if args.command is None:
-        from packstation.ui.app import run_station
+    try:
+        if args.command is None:
+            from packstation.ui.app import run_station
 
-        return run_station(config)
-    return int(args.func(args, config) or 0)
+            return run_station(config)
+        return int(args.func(args, config) or 0)
+    except StorageError as exc:  # the database cannot be opened or written: say why, no traceback
+        print(f"packstation: {exc}", file=sys.stderr)
+        return 3

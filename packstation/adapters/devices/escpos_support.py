@@ -1,42 +1,11 @@
-"""Importing python-escpos safely, and ESC/POS bytes built with it.
-
-python-escpos has three import-time habits we must tame: escpos.capabilities calls
-``logging.basicConfig()`` (so the app's logging must be configured after it, with
-force=True), it pickles its capability database into ``ESCPOS_CAPABILITIES_PICKLE_DIR``
-(or a fresh temp folder each run), and barcode rendering prints to stdout.
-"""
+"""ESC/POS bytes built with python-escpos (imported through packstation.adapters.escpos_lib)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import logging
-import os
-from pathlib import Path
-from types import ModuleType
 
-
-def _pickle_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "packstation" / "escpos"
-
-
-def import_escpos_printer() -> ModuleType:
-    """``escpos.printer``, imported with a stable pickle folder and the root logger restored."""
-    if "ESCPOS_CAPABILITIES_PICKLE_DIR" not in os.environ:
-        folder = _pickle_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(folder)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    import escpos.printer
-
-    # escpos.capabilities ran logging.basicConfig(): undo it unless logging was already set up
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    return escpos.printer
+from packstation.adapters.escpos_lib import import_escpos_printer
 
 
 def dummy_printer(profile: str = "default"):  # noqa: ANN201 - escpos has no typed API

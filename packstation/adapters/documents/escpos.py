@@ -10,24 +10,16 @@ QR codes with ``GS ( k``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import textwrap
-from pathlib import Path
 
-# python-escpos pickles its capability database next to its sources unless told otherwise;
-# the folder has to exist before the import.
-if not os.environ.get("ESCPOS_CAPABILITIES_PICKLE_DIR"):
-    _cache = Path(tempfile.gettempdir()) / "packstation-escpos"
-    _cache.mkdir(parents=True, exist_ok=True)
-    os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(_cache)
+from PIL import Image, ImageDraw, ImageFont
 
-from escpos.printer import Dummy  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+from packstation.adapters.documents.fonts import font_path
+from packstation.adapters.documents.label_layout import format_weight, qr_payload, sscc_hri
+from packstation.adapters.escpos_lib import import_escpos_printer
+from packstation.domain.documents import LabelData, PackingSlipData
 
-from packstation.adapters.documents.fonts import font_path  # noqa: E402
-from packstation.adapters.documents.label_layout import format_weight, qr_payload, sscc_hri  # noqa: E402
-from packstation.domain.documents import LabelData, PackingSlipData  # noqa: E402
+Dummy = import_escpos_printer().Dummy
 
 DEFAULT_PROFILE = "TM-T88V"  # 80 mm, 42 columns in font A
 
