@@ -7,6 +7,7 @@ session. A scan is acknowledged (a verdict other than STORAGE_FAILED) only once 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from packstation.domain.packing import (
     Verdict,
 )
 from packstation.services.ports import StorageError, UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -328,10 +331,30 @@ def _reserve_sscc(ctx: PackingContext) -> str:
 # --- item scans -----------------------------------------------------------------------------
 
 
-def _store_item(ctx: PackingContext, session: PackSession, decision: ItemDecision) -> Outcome:
+_REFUSALS = frozenset({Verdict.WRONG_ITEM, Verdict.UNKNOWN_BARCODE, Verdict.OVER_SCAN, Verdict.EXPIRED_LOT,
+                       Verdict.SERIAL_ALREADY_SHIPPED, Verdict.NOT_ALLOWED})
+
+
+def _refused(ctx: PackingContext, session: PackSession, user: User, outcome: Outcome, barcode: str) -> Outcome:
+    """Record a refused item scan (the lead's error figures count them), then show it.
+
+    The refusal changes nothing, so if it cannot be recorded the verdict still stands.
+    """
+    try:
+        with ctx.uow() as uow:
+            uow.add_event("scan.refused", session.order.order_id, user.name,
+                          {"verdict": outcome.verdict.value, "sku": outcome.sku, "barcode": barcode})
+            uow.commit()
+    except StorageError:
+        log.warning("could not record refused scan %s on %s", barcode, session.order.order_id)
+    return outcome
+
+
+def _store_item(ctx: PackingContext, session: PackSession, decision: ItemDecision, user: User, barcode: str) -> Outcome:
     if decision.item is None:
         session.apply_item(decision)
-        return Outcome(decision.verdict, decision.message, sku=decision.sku)
+        outcome = Outcome(decision.verdict, decision.message, sku=decision.sku)
+        return _refused(ctx, session, user, outcome, barcode) if decision.verdict in _REFUSALS else outcome
     item = decision.item
     order_id = session.order.order_id
     carton = session.carton(item.carton_seq)
@@ -373,14 +396,16 @@ def record_item_scan(ctx: PackingContext, session: PackSession, user: User, barc
         session.pending = None
         session.pending_qty = None
         if hit is None:
-            return Outcome(Verdict.UNKNOWN_BARCODE, f"Unknown barcode {barcode.raw or barcode.value}. Put the item aside for a lead.")
-        return Outcome(Verdict.WRONG_ITEM, f"WRONG ITEM: {hit[0].name} ({hit[0].sku}) is not on this order. Put it aside.", sku=hit[0].sku)
+            outcome = Outcome(Verdict.UNKNOWN_BARCODE, f"Unknown barcode {barcode.raw or barcode.value}. Put the item aside for a lead.")
+        else:
+            outcome = Outcome(Verdict.WRONG_ITEM, f"WRONG ITEM: {hit[0].name} ({hit[0].sku}) is not on this order. Put it aside.", sku=hit[0].sku)
+        return _refused(ctx, session, user, outcome, barcode.value)
     serial_shipped = False
     if barcode.serial:
         product, _ = session.resolve(barcode)  # type: ignore[misc]
         serial_shipped = _serial_shipped(ctx, product.sku, barcode.serial)
     decision = session.evaluate_item(barcode, today, user=user.name, scan_id=scan_id, serial_shipped=serial_shipped)
-    return _store_item(ctx, session, decision)
+    return _store_item(ctx, session, decision, user, barcode.value)
 
 
 def record_detail(ctx: PackingContext, session: PackSession, user: User, text: str) -> Outcome:
@@ -391,7 +416,7 @@ def record_detail(ctx: PackingContext, session: PackSession, user: User, text: s
     if pending is not None and session.products[pending.sku].tracking.value == "serial":
         serial_shipped = _serial_shipped(ctx, pending.sku, text.strip())
     decision = session.evaluate_detail(text, today, user=user.name, scan_id=str(uuid.uuid4()), serial_shipped=serial_shipped)
-    return _store_item(ctx, session, decision)
+    return _store_item(ctx, session, decision, user, pending.barcode if pending else text.strip())
 
 
 def _serial_shipped(ctx: PackingContext, sku: str, serial: str) -> bool:

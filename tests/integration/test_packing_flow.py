@@ -137,6 +137,24 @@ def test_wrong_item_unknown_barcode_and_over_scan_count_nothing(station: Station
     assert doc["lines"][0]["packed"] == 2 and len(doc["lines"][0]["scans"]) == 2
 
 
+def test_refused_scans_are_recorded_for_the_leads_error_figures(station: Station) -> None:
+    from datetime import timedelta
+
+    from packstation.services.stats import shift_figures
+
+    bench = login_and_open(station, "SO-1")
+    expect(bench, "BOX-S", Verdict.CARTON_OPENED)
+    play(bench, TOY_EAN, TOY_EAN, NOT_IN_CATALOG_EAN, TEE_SIX)
+    with station.uow(readonly=True) as uow:
+        refused = [e for e in uow.events_for("SO-1") if e["kind"] == "scan.refused"]
+    assert [(e["user"], e["data"]["verdict"]) for e in refused] == [
+        ("Pat Packer", "wrong_item"), ("Pat Packer", "wrong_item"),
+        ("Pat Packer", "unknown_barcode"), ("Pat Packer", "over_scan")]
+    assert status(station, "SO-1")["lines"][0]["packed"] == 0  # recorded, never counted
+    figures = {f.user: f for f in shift_figures(station.ctx.uow, NOW - timedelta(days=1))}
+    assert figures["Pat Packer"].errors == {"wrong item": 2, "unknown barcode": 1, "over scan": 1}
+
+
 def test_sealing_the_carton_while_a_lot_prompt_waits_does_not_lose_or_crash(station: Station) -> None:
     bench = login_and_open(station, "SO-3")
     assert play(bench, "BOX-S", TEE_EAN, MUG_EAN) == [Verdict.CARTON_OPENED, Verdict.ACCEPTED, Verdict.NEEDS_LOT]
@@ -565,7 +583,7 @@ def test_every_state_change_writes_exactly_its_events(station: Station) -> None:
         ("BOX-S", Verdict.CARTON_OPENED, 1),  # carton.opened
         ("BOX-M", Verdict.CARTON_OPENED, 1),  # carton.changed
         (TEE_EAN, Verdict.ACCEPTED, 1),  # scan.recorded
-        (TOY_EAN, Verdict.WRONG_ITEM, 0),
+        (TOY_EAN, Verdict.WRONG_ITEM, 1),  # scan.refused (the lead's error figures)
         (MUG_EAN, Verdict.NEEDS_LOT, 0),  # nothing stored until the item is complete
         ("M-1", Verdict.ACCEPTED, 1),
         ("CMD-UNDO", Verdict.UNDONE, 1),  # scan.undone
