@@ -67,6 +67,13 @@ class Bench:
         outcome = p.close_carton(self.ctx, self.session, self.user, grams)
         return self._after(outcome)
 
+    def set_lead_reason(self, reason: str) -> bool:
+        """The reason picked for the awaited lead action (short-ship, reprint); False if none awaits."""
+        if self.lead_request is None or not reason.strip():
+            return False
+        self.lead_request.reason = reason.strip()
+        return True
+
     def logout(self) -> Outcome:
         name = self.user.name if self.user else "nobody"
         self.user = None

@@ -196,10 +196,8 @@ class MainWindow(QMainWindow):
         request = self.bench.lead_request
         if request is None or not reason:
             return
-        if request.action == "short":
-            # Bench has no setter for the reason yet; the request object is the only way in.
-            request.reason = reason
-        elif request.action == "reprint":
+        self.bench.set_lead_reason(reason)
+        if request.action == "reprint":
             self.controller.reprint_reason = reason
 
     def _on_printed(self, result: Printed) -> None:

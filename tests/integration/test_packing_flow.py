@@ -353,6 +353,17 @@ def test_short_ship_needs_a_lead_badge_then_the_carton_closes_the_order(station:
     assert short["user"] == "Lee Lead" and short["data"]["lines"] == [{"sku": "HW-1", "short": 1}]
 
 
+def test_the_reason_picked_for_a_short_ship_is_stored_with_the_lines(station: Station) -> None:
+    bench = login_and_open(station, "SO-3")
+    assert play(bench, "BOX-S", TEE_EAN) == [Verdict.CARTON_OPENED, Verdict.ACCEPTED]
+    assert not bench.set_lead_reason("damaged in the tote")  # nothing awaits a lead yet
+    expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
+    assert bench.set_lead_reason("  damaged in the tote ")
+    expect(bench, "LEAD-001", Verdict.SHORT_SHIPPED)
+    mug = next(ln for ln in status(station, "SO-3")["lines"] if ln["sku"] == "HW-1")
+    assert (mug["short"], mug["short_reason"]) == (2, "damaged in the tote")
+
+
 def test_short_ship_after_the_last_carton_was_sealed_finishes_the_order(station: Station) -> None:
     bench = login_and_open(station, "SO-3")
     play(bench, "BOX-S", TEE_EAN, gs1(MUG_EAN, lot="M1"))
