@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from packstation.services.ports import UnitOfWorkFactory
@@ -13,12 +13,8 @@ class NotFound(LookupError):
 
 
 def _iso(value: Any) -> Any:
-    """ISO 8601; a date-time without an offset is UTC (SQLite keeps none; we store UTC)."""
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    """ISO 8601 (stored date-times come back time-zone aware, in UTC)."""
+    return value.isoformat() if isinstance(value, datetime | date) else value
 
 
 def _iso_text(value: Any) -> Any:

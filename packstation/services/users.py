@@ -97,8 +97,6 @@ def _locked_until(row: dict[str, Any], now: datetime) -> datetime | None:
     locked = row["locked_until"]
     if locked is None:
         return None
-    if locked.tzinfo is None:  # SQLite keeps no offset; we store UTC
-        locked = locked.replace(tzinfo=UTC)
     return locked if locked > now else None
 
 

@@ -6,6 +6,8 @@ upgrades its database on start, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -23,6 +25,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
     naming_convention={
@@ -33,7 +37,29 @@ metadata = MetaData(
     }
 )
 
-TS = DateTime(timezone=True)
+class UTCDateTime(TypeDecorator[datetime]):
+    """A point in time, stored in UTC and always read back time-zone aware.
+
+    SQLite has no time-zone type: without this a value written as ``12:05+05:30`` would read
+    back as a naive ``12:05``, and the same column would be aware on PostgreSQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+TS = UTCDateTime()
 
 products = Table(
     "products",
