@@ -6,7 +6,9 @@ benchmarks all start here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine
 
@@ -41,8 +43,13 @@ class Station:
         self.engine.dispose()
 
 
-def build_station(config: Config, *, seed_demo: bool | None = None) -> Station:
-    """Open (and upgrade) the database; seed demo data on the embedded default's first start."""
+def build_station(
+    config: Config, *, seed_demo: bool | None = None, clock: Callable[[], datetime] | None = None
+) -> Station:
+    """Open (and upgrade) the database; seed demo data on the embedded default's first start.
+
+    *clock* (default: UTC now) dates everything the station decides and stores.
+    """
     engine = make_engine(config.database_url)
     migrate(engine)
     station_id = config.station.id
@@ -56,6 +63,7 @@ def build_station(config: Config, *, seed_demo: bool | None = None) -> Station:
         tolerance=Tolerance(config.packing.tolerance_pct, config.packing.tolerance_g),
         gs1_company_prefix=config.packing.gs1_company_prefix,
         sscc_extension=config.packing.sscc_extension,
+        **({"clock": clock} if clock is not None else {}),
     )
     station = Station(config=config, engine=engine, ctx=ctx)
     if seed_demo if seed_demo is not None else config.station.demo:

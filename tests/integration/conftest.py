@@ -7,7 +7,6 @@ every tracking kind, two carton types, a handful of orders and three users.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -128,8 +127,7 @@ def _factory(url: str, data_dir: Path) -> Iterator[StationFactory]:
     built: list[Station] = []
 
     def make(station_id: str = "BENCH-01", *, clock: Callable[[], datetime] | None = None) -> Station:
-        station = build_station(config_for(url, data_dir, station_id), seed_demo=False)
-        station.ctx = dataclasses.replace(station.ctx, clock=clock or TickingClock())
+        station = build_station(config_for(url, data_dir, station_id), seed_demo=False, clock=clock or TickingClock())
         built.append(station)
         return station
 

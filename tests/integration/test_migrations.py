@@ -205,3 +205,31 @@ def test_an_unreachable_central_server_is_a_clear_error_at_start() -> None:
             migrate(engine)
     finally:
         engine.dispose()
+
+
+def test_0002_numbers_the_scans_already_stored_in_the_order_they_were_made(engine: sa.Engine) -> None:
+    from alembic import command
+
+    cfg = alembic_config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.commit()
+    t0 = "2026-03-10 09:00:00"
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO products (sku, name, weight_g, location, tracking, content_hash, updated_at)"
+                             " VALUES ('TS-1', 'Tee', 200, 'A-1', 'none', '', :t)"), {"t": t0})
+        conn.execute(sa.text(
+            "INSERT INTO orders (order_id, channel, placed_at, customer_name, customer_email, customer_phone, ship_name,"
+            " ship_line1, ship_line2, ship_city, ship_region, ship_postcode, ship_country, currency, payment_method,"
+            " payment_status, carrier, service, status, content_hash, created_at, updated_at) VALUES ('SO-1', 'web', :t,"
+            " 'A', '', '', 'A', 'L1', '', 'C', '', 'P', 'DE', 'EUR', 'prepaid', 'paid', 'DHL', '', 'packing', '', :t, :t)"),
+            {"t": t0})
+        for scan_id, minute in (("b", "09:02"), ("a", "09:01"), ("c", "09:02")):
+            conn.execute(sa.text(
+                "INSERT INTO scans (id, order_id, line_no, sku, carton_seq, qty, barcode, user_name, station_id, scanned_at)"
+                " VALUES (:id, 'SO-1', 1, 'TS-1', 1, 1, 'X', 'p', 'B1', :t)"), {"id": scan_id, "t": f"2026-03-10 {minute}:00"})
+    migrate(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, seq FROM scans ORDER BY seq")).all()
+    assert [tuple(r) for r in rows] == [("a", 1), ("b", 2), ("c", 3)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -138,8 +139,6 @@ def test_wrong_item_unknown_barcode_and_over_scan_count_nothing(station: Station
 
 
 def test_refused_scans_are_recorded_for_the_leads_error_figures(station: Station) -> None:
-    from datetime import timedelta
-
     from packstation.services.stats import shift_figures
 
     bench = login_and_open(station, "SO-1")
@@ -330,6 +329,21 @@ def test_undo_own_scan_only_and_a_lead_undoes_anyones(station: Station) -> None:
     expect(bench, "CMD-UNDO", Verdict.UNDONE)
     expect(bench, "CMD-UNDO", Verdict.NOTHING_TO_UNDO)
     assert status(station, "SO-5")["lines"][0]["packed"] == 0
+
+
+def test_after_a_restart_undo_takes_back_the_newest_scan_even_if_the_clock_stepped_back(
+        make_station: StationFactory) -> None:
+    ticks = iter(range(10_000))  # a clock that steps back a second at every reading
+    station = make_station(clock=lambda: NOW - timedelta(seconds=next(ticks)))
+    stock(station)
+    bench = login_and_open(station, "SO-3")
+    assert play(bench, "BOX-S", TEE_EAN, gs1(MUG_EAN, lot="M1")) == [Verdict.CARTON_OPENED] + [Verdict.ACCEPTED] * 2
+    again = make_station().bench()  # the bench restarts and resumes the order from the database
+    expect(again, "PACKER-001", Verdict.LOGGED_IN)
+    undone = expect(again, "CMD-UNDO", Verdict.UNDONE)
+    assert undone.sku == "HW-1"  # the mug, scanned last, though its timestamp is the older one
+    lines = {ln["sku"]: ln["packed"] for ln in status(station, "SO-3")["lines"]}
+    assert lines == {"TS-1": 1, "HW-1": 0}
 
 
 # --- short-ship ------------------------------------------------------------------------------------------------

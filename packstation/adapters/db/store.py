@@ -365,7 +365,7 @@ class SqlUnitOfWork:
         for s in self.conn.execute(
             select(t.scans)
             .where(and_(t.scans.c.order_id == order_id, t.scans.c.undone_at.is_(None)))
-            .order_by(t.scans.c.scanned_at, t.scans.c.id)
+            .order_by(t.scans.c.seq)
         ).mappings():
             cartons[s["carton_seq"]].items.append(_packed(s))
         return list(cartons.values())
@@ -399,8 +399,14 @@ class SqlUnitOfWork:
         self.conn.execute(delete(t.cartons).where(and_(t.cartons.c.order_id == order_id, t.cartons.c.seq == seq)))
 
     def insert_scan(self, order_id: str, item: PackedItem) -> None:
+        # the next number in this order's scan sequence; the write transaction (BEGIN IMMEDIATE,
+        # or the order row locked by the claim check on PostgreSQL) keeps it unique
+        seq = self.conn.execute(
+            select(func.coalesce(func.max(t.scans.c.seq), 0) + 1).where(t.scans.c.order_id == order_id)
+        ).scalar_one()
         self.conn.execute(
             insert(t.scans).values(
+                seq=seq,
                 id=item.scan_id,
                 order_id=order_id,
                 line_no=item.line_no,
@@ -434,7 +440,7 @@ class SqlUnitOfWork:
 
     def scans_for(self, order_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(
-            select(t.scans).where(t.scans.c.order_id == order_id).order_by(t.scans.c.scanned_at, t.scans.c.id)
+            select(t.scans).where(t.scans.c.order_id == order_id).order_by(t.scans.c.seq)
         ).mappings()
         return [dict(r) for r in rows]
 

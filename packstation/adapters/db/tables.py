@@ -190,7 +190,11 @@ scans = Table(
     Column("scanned_at", TS, nullable=False),
     Column("undone_at", TS, nullable=True),
     Column("undone_by", String(100), nullable=True),
+    # the order's scans in the order they happened (undo takes back the highest); timestamps
+    # can tie or step back with the clock, this cannot
+    Column("seq", Integer, nullable=False, server_default="0"),
     Index("ix_scans_order_active", "order_id", "undone_at"),
+    Index("ix_scans_order_seq", "order_id", "seq"),
 )
 
 # A serial may leave the warehouse once: the primary key refuses a second live scan of it.
