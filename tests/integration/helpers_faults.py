@@ -1,6 +1,6 @@
 """Shared helpers for the import, CLI, users and fault tests, and the SIGKILL worker.
 
-Loaded by path from the tests (``load_helpers()`` in each test module), and run as a script by
+Imported by the tests as ``helpers_faults`` (pytest puts tests/integration on sys.path), and run as a script by
 the SIGKILL test::
 
     python tests/integration/helpers_faults.py worker DATA_DIR STATION_ID

@@ -7,7 +7,6 @@ one runs it under a pseudo-terminal to see the progress bar.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -17,9 +16,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import helpers_faults as hf
 import pytest
 
 from packstation import demo
@@ -33,18 +32,6 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 REPO = Path(__file__).parents[2]
 
 
-def _helpers() -> ModuleType:
-    name = "packstation_tests_helpers_faults"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("helpers_faults.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-hf = _helpers()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ chmod would not make SQLite fail):
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import random
 import select
@@ -34,8 +33,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
+import helpers_faults as hf
 import pytest
 from sqlalchemy import event
 
@@ -47,18 +46,6 @@ from packstation.domain.packing import Verdict
 HELPERS_PATH = Path(__file__).with_name("helpers_faults.py")
 
 
-def _helpers() -> ModuleType:
-    name = "packstation_tests_helpers_faults"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HELPERS_PATH)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-hf = _helpers()
 
 
 @pytest.fixture

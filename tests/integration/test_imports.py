@@ -8,15 +8,13 @@ The sample files in tests/fixtures/ are the README examples.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
-import sys
 from datetime import UTC
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import helpers_faults as hf
 import pytest
 
 from packstation import demo
@@ -26,18 +24,6 @@ from packstation.services.imports import ImportFileError, import_file
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
-def _helpers() -> ModuleType:
-    name = "packstation_tests_helpers_faults"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("helpers_faults.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-hf = _helpers()
 
 
 @pytest.fixture

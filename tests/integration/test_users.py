@@ -7,16 +7,15 @@ command line or the output.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import io
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import helpers_faults as hf
 import pytest
 from argon2 import PasswordHasher
 
@@ -29,18 +28,6 @@ REPO = Path(__file__).parents[2]
 PIN = "860315"
 
 
-def _helpers() -> ModuleType:
-    name = "packstation_tests_helpers_faults"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("helpers_faults.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-hf = _helpers()
 
 
 @pytest.fixture
