@@ -11,7 +11,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from packstation.domain.barcodes import gtin_check_digit
+from packstation.domain.barcodes import with_check_digit
 from packstation.services import users
 from packstation.services.imports import import_records
 from packstation.services.ports import UnitOfWorkFactory
@@ -76,12 +76,12 @@ _PEOPLE = (
 
 def _ean13(n: int) -> str:
     payload = f"590{n:09d}"
-    return payload + str(gtin_check_digit(payload))
+    return with_check_digit(payload)
 
 
 def _gtin14(indicator: int, ean13: str) -> str:
     payload = f"{indicator}{ean13[:-1]}"
-    return payload + str(gtin_check_digit(payload))
+    return with_check_digit(payload)
 
 
 def catalog(count: int = 224, rnd: random.Random | None = None) -> list[dict[str, Any]]:

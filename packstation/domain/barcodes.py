@@ -86,6 +86,11 @@ def gtin_check_digit(payload: str) -> int:
     return (10 - total % 10) % 10
 
 
+def with_check_digit(payload: str) -> str:
+    """*payload* followed by its GS1 check digit (GTIN, SSCC)."""
+    return payload + str(gtin_check_digit(payload))
+
+
 def normalize_gtin(code: str) -> str | None:
     """EAN-8, UPC-A, EAN-13 or GTIN-14 with a valid check digit -> zero-padded GTIN-14."""
     if not code.isascii() or not code.isdigit() or len(code) not in (8, 12, 13, 14):
@@ -206,4 +211,4 @@ def sscc18(extension: int, company_prefix: str, serial: int) -> str:
     if serial < 0 or serial >= 10**width:
         raise ValueError(f"SSCC serial {serial} does not fit in {width} digits for this company prefix")
     payload = f"{extension}{company_prefix}{serial:0{width}d}"
-    return payload + str(gtin_check_digit(payload))
+    return with_check_digit(payload)

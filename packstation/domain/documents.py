@@ -12,23 +12,18 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from packstation.domain.barcodes import gtin_check_digit
+
 
 class DocumentDataError(ValueError):
     """A document record that cannot be printed as given (say, an SSCC with a bad check digit)."""
-
-
-def _gs1_check_digit(payload: str) -> int:
-    total = 0
-    for i, ch in enumerate(reversed(payload)):
-        total += int(ch) * (3 if i % 2 == 0 else 1)
-    return (10 - total % 10) % 10
 
 
 def validate_sscc(sscc: str) -> str:
     """Return *sscc* if it is 18 digits with a correct GS1 check digit, else raise."""
     if len(sscc) != 18 or not sscc.isascii() or not sscc.isdigit():
         raise DocumentDataError(f"SSCC {sscc!r} must be exactly 18 digits")
-    expected = _gs1_check_digit(sscc[:17])
+    expected = gtin_check_digit(sscc[:17])
     if int(sscc[17]) != expected:
         raise DocumentDataError(
             f"SSCC {sscc} has check digit {sscc[17]}, expected {expected}; "

@@ -18,7 +18,7 @@ import pytest
 
 from packstation.bootstrap import Station, build_station
 from packstation.config import Config, DatabaseConfig, StationConfig
-from packstation.domain.barcodes import gtin_check_digit
+from packstation.domain.barcodes import with_check_digit
 from packstation.services import users
 from packstation.services.imports import import_records
 
@@ -44,12 +44,12 @@ class TickingClock:
 
 def ean13(n: int) -> str:
     payload = f"590{n:09d}"
-    return payload + str(gtin_check_digit(payload))
+    return with_check_digit(payload)
 
 
 def gtin14(indicator: int, ean: str) -> str:
     payload = f"{indicator}{ean[:-1]}"
-    return payload + str(gtin_check_digit(payload))
+    return with_check_digit(payload)
 
 
 TEE_EAN, SERUM_EAN, MUG_EAN, BUDS_EAN, TOY_EAN = (ean13(n) for n in (11, 12, 13, 14, 15))

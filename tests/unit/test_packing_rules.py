@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from packstation.domain.barcodes import GS, Barcode, gtin_check_digit, interpret
+from packstation.domain.barcodes import GS, Barcode, interpret, with_check_digit
 from packstation.domain.model import (
     Address,
     CartonType,
@@ -43,12 +43,12 @@ OTHER_PACKER = "Olu Other"
 
 def ean13(n: int) -> str:
     payload = f"590{n:09d}"
-    return payload + str(gtin_check_digit(payload))
+    return with_check_digit(payload)
 
 
 def gtin14(indicator: int, ean: str) -> str:
     payload = f"{indicator}{ean[:-1]}"
-    return payload + str(gtin_check_digit(payload))
+    return with_check_digit(payload)
 
 
 TEE_EAN, SERUM_EAN, MUG_EAN, BUDS_EAN, TOY_EAN = (ean13(n) for n in (1, 2, 3, 4, 5))
