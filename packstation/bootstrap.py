@@ -42,6 +42,12 @@ class Station:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def build_station(
     config: Config, *, seed_demo: bool | None = None, clock: Callable[[], datetime] | None = None

@@ -62,9 +62,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from packstation.bootstrap import build_station
 
     progress = progress_for(sys.stderr)
-    station = build_station(config, seed_demo=False)
     try:
-        report = import_file(station.ctx.uow, args.kind, args.file, progress=progress)
+        with build_station(config, seed_demo=False) as station:
+            report = import_file(station.ctx.uow, args.kind, args.file, progress=progress)
     except ImportFileError as exc:
         print(f"packstation import: {exc}", file=sys.stderr)
         print("Nothing was imported.", file=sys.stderr)
@@ -75,7 +75,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
     finally:
         if progress is not None:
             progress.close()
-        station.close()
     print(report.summary())
     for rejection in report.rejected:
         print(f"  rejected {rejection}")

@@ -7,7 +7,6 @@ import json
 import sys
 
 from packstation.config import Config
-from packstation.services.ports import StorageError
 from packstation.services.reports import NotFound, order_status
 
 
@@ -21,17 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace, config: Config) -> int:
     from packstation.bootstrap import build_station
 
-    station = build_station(config, seed_demo=False)
     try:
-        status = order_status(station.ctx.uow, args.order_id)
+        with build_station(config, seed_demo=False) as station:
+            status = order_status(station.ctx.uow, args.order_id)
     except NotFound as exc:
         print(f"packstation status: {exc} Check the order number (or tote) and try again.", file=sys.stderr)
         return 1
-    except StorageError as exc:
-        print(f"packstation status: {exc}", file=sys.stderr)
-        return 3
-    finally:
-        station.close()
     if args.json:
         print(json.dumps(status, indent=2, ensure_ascii=False))
         return 0

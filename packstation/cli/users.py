@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 from packstation.config import Config
 from packstation.domain.model import Role
 from packstation.services import users
-from packstation.services.ports import StorageError
+
+if TYPE_CHECKING:
+    from packstation.bootstrap import Station
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     dis.set_defaults(func=run_disable)
 
 
-def _station(config: Config):  # type: ignore[no-untyped-def]
+def _station(config: Config) -> Station:
     from packstation.bootstrap import build_station
 
     return build_station(config, seed_demo=False)
@@ -41,27 +44,19 @@ def run_add(args: argparse.Namespace, config: Config) -> int:
         if not pin:
             print("packstation users add: no PIN on standard input.", file=sys.stderr)
             return 2
-    station = _station(config)
     try:
-        user = users.add_user(station.ctx.uow, args.name, args.role, args.badge, pin)
+        with _station(config) as station:
+            user = users.add_user(station.ctx.uow, args.name, args.role, args.badge, pin)
     except users.UserError as exc:
         print(f"packstation users add: {exc}", file=sys.stderr)
         return 1
-    except StorageError as exc:
-        print(f"packstation users add: {exc}", file=sys.stderr)
-        return 3
-    finally:
-        station.close()
     print(f"Added {user.name} ({user.role.value}), badge {user.badge}" + (", with PIN" if user.has_pin else ""))
     return 0
 
 
 def run_list(args: argparse.Namespace, config: Config) -> int:
-    station = _station(config)
-    try:
+    with _station(config) as station:
         rows = users.list_users(station.ctx.uow)
-    finally:
-        station.close()
     print(f"{'name':<20} {'role':<9} {'badge':<16} pin  active")
     for u in rows:
         print(f"{u.name:<20} {u.role.value:<9} {u.badge:<16} {'yes' if u.has_pin else 'no ':<4} {'yes' if u.active else 'no'}")
@@ -69,16 +64,11 @@ def run_list(args: argparse.Namespace, config: Config) -> int:
 
 
 def run_disable(args: argparse.Namespace, config: Config) -> int:
-    station = _station(config)
     try:
-        user = users.disable_user(station.ctx.uow, args.name)
+        with _station(config) as station:
+            user = users.disable_user(station.ctx.uow, args.name)
     except users.UserError as exc:
         print(f"packstation users disable: {exc}", file=sys.stderr)
         return 1
-    except StorageError as exc:
-        print(f"packstation users disable: {exc}", file=sys.stderr)
-        return 3
-    finally:
-        station.close()
     print(f"Disabled {user.name}.")
     return 0

@@ -25,14 +25,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.orders < 1:
         print("packstation picklist: --orders must be at least 1.", file=sys.stderr)
         return 2
-    station = build_station(config)
     try:
-        data = create_pick_wave(station.ctx.uow, args.orders, carrier=args.carrier, station=config.station.id)
+        with build_station(config) as station:
+            data = create_pick_wave(station.ctx.uow, args.orders, carrier=args.carrier, station=config.station.id)
     except NothingToPick as exc:
         print(f"packstation picklist: {exc}", file=sys.stderr)
         return 1
-    finally:
-        station.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     render_picklist(data, args.out)
     units = sum(line.qty for line in data.lines)
