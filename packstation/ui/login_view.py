@@ -1,9 +1,17 @@
-"""The login screen: scan your badge; a PIN field appears when the badge has one."""
+"""The login screen: scan your badge; a PIN field and an on-screen keypad appear when it has a PIN."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from packstation.ui import theme
 
@@ -41,34 +49,57 @@ class LoginView(QWidget):
         self.pin.setFont(theme.font(22))
         self.pin.setMaxLength(12)
         self.pin.setFixedWidth(260)
-        self.pin_ok = QPushButton("OK")
-        self.pin_ok.setFont(theme.font(18))
         pin_row = QHBoxLayout(self.pin_box)
         pin_row.addStretch(1)
         pin_row.addWidget(self.pin_label)
         pin_row.addWidget(self.pin)
-        pin_row.addWidget(self.pin_ok)
         pin_row.addStretch(1)
-        self.pin_box.setVisible(False)
+        # the on-screen keypad: benches have touch screens and no keyboard
+        self.keypad = QWidget()
+        self.keypad.setObjectName("pinKeypad")
+        grid = QGridLayout(self.keypad)
+        self.keys: dict[str, QPushButton] = {}
+        for n, key in enumerate(("1", "2", "3", "4", "5", "6", "7", "8", "9", "⌫", "0", "OK")):
+            button = QPushButton(key)
+            button.setFont(theme.font(24, bold=True))
+            button.setMinimumSize(96, 72)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep the focus (and the wedge) on the PIN field
+            button.clicked.connect(lambda _=False, k=key: self._key(k))
+            grid.addWidget(button, n // 3, n % 3)
+            self.keys[key] = button
+        pin_column = QVBoxLayout()
+        pin_column.addWidget(self.pin_box)
+        pin_column.addWidget(self.keypad, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.pin_panel = QWidget()
+        self.pin_panel.setLayout(pin_column)
+        self.pin_panel.setVisible(False)
         self.pin.returnPressed.connect(self._submit_pin)
-        self.pin_ok.clicked.connect(self._submit_pin)
         box = QVBoxLayout(self)
         box.addStretch(1)
         box.addWidget(self.title)
         box.addSpacing(16)
-        box.addWidget(self.pin_box)
+        box.addWidget(self.pin_panel)
         box.addWidget(self.demo_hint)
         box.addStretch(2)
 
     def ask_pin(self, name: str | None) -> None:
         """Show the PIN field for *name*, or hide it (None)."""
         self.pin.clear()
-        self.pin_box.setVisible(name is not None)
+        self.pin_panel.setVisible(name is not None)
         if name is not None:
             self.title.setText(f"{name}: enter your PIN")
             self.pin.setFocus()
         else:
             self.title.setText("Scan your badge")
+
+    def _key(self, key: str) -> None:
+        if key == "OK":
+            self._submit_pin()
+        elif key == "⌫":
+            self.pin.backspace()
+        elif len(self.pin.text()) < self.pin.maxLength():
+            self.pin.insert(key)
+        self.pin.setFocus()
 
     def _submit_pin(self) -> None:
         pin = self.pin.text()

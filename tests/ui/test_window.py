@@ -63,6 +63,20 @@ def test_pin_is_asked_for_a_badge_with_a_pin(qtbot, type_scan, window, station):
     assert not window.login.pin_box.isVisible()
 
 
+def test_pin_entered_on_the_on_screen_keypad(qtbot, type_scan, window, station):
+    users.add_user(station.ctx.uow, "Tom Touch", "packer", "TOUCH-BADGE-1", pin="2580")
+    assert type_scan(window, "TOUCH-BADGE-1").verdict is Verdict.NEEDS_PIN
+    keypad = window.login.keys
+    assert window.login.keypad.isVisible() and set(keypad) == set("0123456789") | {"⌫", "OK"}
+    for key in ("2", "5", "9", "⌫", "8", "0"):
+        qtbot.mouseClick(keypad[key], Qt.MouseButton.LeftButton)
+    assert window.login.pin.text() == "2580"  # the backspace took the 9 back
+    qtbot.mouseClick(keypad["OK"], Qt.MouseButton.LeftButton)
+    assert window.controller.last.verdict is Verdict.LOGGED_IN
+    assert "Tom Touch" in window.user_label.text()
+    assert not window.login.keypad.isVisible()
+
+
 def test_pack_a_whole_order_with_wrong_item_lots_and_expiry(qtbot, type_scan, window, station):
     type_scan(window, "PACKER-001")
     opened = type_scan(window, "SO-10001")
