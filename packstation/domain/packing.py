@@ -56,6 +56,7 @@ class Verdict(StrEnum):
     NEEDS_PIN = "needs_pin"
     LOGIN_REFUSED = "login_refused"
     REPRINT_REQUESTED = "reprint_requested"
+    NEEDS_REPRINT_TARGET = "needs_reprint_target"
     UNDONE = "undone"
     NOTHING_TO_UNDO = "nothing_to_undo"
     ORDER_OPENED = "order_opened"
@@ -100,6 +101,7 @@ _TONES = {
     Verdict.NEEDS_WEIGHT: Tone.PROMPT,
     Verdict.NEEDS_LEAD: Tone.PROMPT,
     Verdict.NEEDS_PIN: Tone.PROMPT,
+    Verdict.NEEDS_REPRINT_TARGET: Tone.PROMPT,
     Verdict.LOGIN_REFUSED: Tone.ERROR,
 }
 

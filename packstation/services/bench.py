@@ -37,6 +37,7 @@ class Bench:
         self.pin_user: User | None = None  # badge scanned, waiting for the PIN
         self.lead_request: _LeadRequest | None = None
         self.awaiting_weight = False
+        self.reprint_lead: User | None = None  # a lead approved a reprint; the next scan says of what
 
     # --- entry points ---------------------------------------------------------------------
     def scan(self, scan: RawScan | str) -> Outcome:
@@ -79,6 +80,7 @@ class Bench:
         self.user = None
         self.session = None  # the claim stays: logging in again resumes the order
         self.lead_request = None
+        self.reprint_lead = None
         self.awaiting_weight = False
         return Outcome(Verdict.LOGGED_OUT, f"{name} logged out. Scan your badge.")
 
@@ -92,7 +94,15 @@ class Bench:
             return self.logout()
         if self.lead_request is not None and not bc.is_command:
             return self._lead_badge(bc)
+        if self.reprint_lead is not None:
+            lead, self.reprint_lead = self.reprint_lead, None
+            if not bc.is_command:  # a carton label (SSCC) or an order number / tote
+                return Outcome(Verdict.REPRINT_REQUESTED, f"Reprint approved by {lead.name}.",
+                               data={"code": bc.value if bc.kind is BarcodeKind.SSCC else (bc.raw or bc.value),
+                                     "lead": lead.name})
         if self.session is None:
+            if bc.is_command and bc.value == "CMD-REPRINT":
+                return self._ask_lead("reprint", "Reprint: a lead scans their badge, then the carton label or order.")
             if bc.is_command:
                 return Outcome(Verdict.NO_ORDER, "No order open: scan an order number or tote first.")
             return self._claim(bc)
@@ -190,6 +200,10 @@ class Bench:
         request, self.lead_request = self.lead_request, None
         assert request is not None
         if self.session is None:
+            if request.action == "reprint":  # nothing open: ask which carton or order
+                self.reprint_lead = lead
+                return Outcome(Verdict.NEEDS_REPRINT_TARGET,
+                               f"Reprint approved by {lead.name}: scan the carton's label (SSCC) or the order number.")
             return Outcome(Verdict.NO_ORDER, "No order open.")
         if request.action == "short":
             return self._after(p.short_ship(self.ctx, self.session, lead, request.reason or SHORT_REASON_DEFAULT))

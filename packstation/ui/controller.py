@@ -91,7 +91,7 @@ class StationController(QObject):
         return outcome
 
     def _reprint(self, outcome: Outcome) -> Outcome:
-        order_id = str(outcome.data.get("order_id", ""))
+        code = str(outcome.data.get("code") or outcome.data.get("order_id", ""))
         lead_name = outcome.data.get("lead")
         if self.printer is None:
             return Outcome(Verdict.NOT_ALLOWED, "Reprint: this station has no printer output.")
@@ -99,7 +99,7 @@ class StationController(QObject):
             lead = next((u for u in users.list_users(self.bench.ctx.uow) if u.name == lead_name), None)
             if lead is None:
                 return Outcome(Verdict.NOT_ALLOWED, f"Reprint: no user {lead_name!r}.")
-            plan = packing.plan_reprint(self.bench.ctx, order_id, lead, self.reprint_reason, "label")
+            plan = packing.plan_reprint(self.bench.ctx, code, lead, self.reprint_reason, "label")
         except packing.OrderRefused as exc:
             return Outcome(Verdict.NOT_ALLOWED, f"Reprint refused: {exc}")
         except StorageError as exc:

@@ -107,3 +107,37 @@ def test_reprint_needs_a_lead_and_records_the_chosen_reason(qtbot, type_scan, wi
     events = reports.order_status(station.ctx.uow, "SO-10009")["events"]
     audit = [e for e in events if e["kind"] == "label.reprinted"]
     assert [(e["user"], e["data"]["reason"]) for e in audit] == [("Lee Lead", "label lost")]
+
+
+def test_a_lead_reprints_a_sealed_cartons_label_by_scanning_it_after_the_order_is_done(
+        qtbot, type_scan, window, station):
+    type_scan(window, "PACKER-001")
+    type_scan(window, "SO-10009")
+    type_scan(window, "BOX-M")
+    model = window.pack.model
+    for row in range(model.rowCount()):
+        code = model.data(model.index(row, 2))
+        needed = int(model.data(model.index(row, 5)))
+        for _ in range(needed):
+            outcome = type_scan(window, code)
+            answers = iter(["LOT-9", "301231", f"SN-{row}-{_}"])
+            while outcome.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.NEEDS_SERIAL):
+                outcome = type_scan(window, next(answers))
+            assert outcome.verdict is Verdict.ACCEPTED, outcome.message
+    type_scan(window, "CMD-CLOSE-CARTON")
+    qtbot.waitUntil(lambda: window.controller.last.verdict is Verdict.ORDER_COMPLETE, timeout=10_000)
+    printer = window.controller.printer
+    qtbot.waitUntil(lambda: len(printer.results) == 2, timeout=30_000)  # label and slip
+    sscc = reports.order_status(station.ctx.uow, "SO-10009")["cartons"][0]["sscc"]
+
+    assert window.bench.session is None
+    assert type_scan(window, "CMD-REPRINT").verdict is Verdict.NEEDS_LEAD
+    assert type_scan(window, "LEAD-001").verdict is Verdict.NEEDS_REPRINT_TARGET
+    assert window.band.headline.text() == "SCAN WHAT TO REPRINT"
+    done = type_scan(window, "]C100" + sscc)  # the GS1-128 barcode on the carton's label
+    assert done.verdict is Verdict.REPRINT_REQUESTED, done.message
+    assert "1 label(s)" in done.message and "slip" not in done.message
+    qtbot.waitUntil(lambda: len(printer.results) == 3, timeout=30_000)
+    assert printer.results[-1].kind == "shipping_label" and printer.results[-1].ok
+    audit = [e for e in reports.order_status(station.ctx.uow, "SO-10009")["events"] if e["kind"] == "label.reprinted"]
+    assert [(e["user"], e["data"]["sscc"]) for e in audit] == [("Lee Lead", [sscc])]
