@@ -95,11 +95,11 @@ class Bench:
         if self.lead_request is not None and not bc.is_command:
             return self._lead_badge(bc)
         if self.reprint_lead is not None:
-            lead, self.reprint_lead = self.reprint_lead, None
+            approver, self.reprint_lead = self.reprint_lead, None
             if not bc.is_command:  # a carton label (SSCC) or an order number / tote
-                return Outcome(Verdict.REPRINT_REQUESTED, f"Reprint approved by {lead.name}.",
+                return Outcome(Verdict.REPRINT_REQUESTED, f"Reprint approved by {approver.name}.",
                                data={"code": bc.value if bc.kind is BarcodeKind.SSCC else (bc.raw or bc.value),
-                                     "lead": lead.name})
+                                     "lead": approver.name})
         if self.session is None:
             if bc.is_command and bc.value == "CMD-REPRINT":
                 return self._ask_lead("reprint", "Reprint: a lead scans their badge, then the carton label or order.")
