@@ -12,7 +12,7 @@ press + release per character, posted through ``QCoreApplication.postEvent`` to 
 widget (so the wedge filter on the QApplication sees them first), ``KEY_GAP_MS`` apart, then
 Enter. Waiting between keys runs the event loop (``processEvents``), never ``sleep``.
 
-    .venv/bin/python bench/bench_ui.py            # everything (about 2-3 minutes)
+    .venv/bin/python bench/bench_ui.py            # both parts (about 2 minutes)
     .venv/bin/python bench/bench_ui.py scan       # only some: scan, memory
 
 Exit status 1 when a target is missed. docs/benchmarks.md records the reference run.
