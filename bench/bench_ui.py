@@ -61,23 +61,6 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def _cushion_none() -> None:
-    """Work around a PySide6 6.12.0 bug on Python 3.11 so the benchmark survives.
-
-    Every call of a Qt method that returns ``void`` (``setText``, ``setStyleSheet``,
-    ``QTimer.start``, ``postEvent``, ...) takes one reference to ``None`` it never gave back;
-    on Python 3.11 None is not immortal, so after a few tens of thousands of such calls the
-    interpreter aborts ("Fatal Python error: none_dealloc"). The window makes dozens per scan,
-    so it would abort within the benchmark. Raising None's count once (no memory involved)
-    keeps the process alive and changes nothing that is timed.
-    """
-    import ctypes
-
-    if sys.version_info < (3, 12):  # from 3.12 on these are immortal and the bug is harmless
-        for singleton in (None, True, False):  # True/False lose references the same way
-            ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40
-
-
 def _rss_mib() -> float:
     """VmRSS of this process after a full garbage collection."""
     gc.collect()
@@ -271,7 +254,6 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
 
     from packstation.domain.packing import Verdict
 
-    _cushion_none()
     station, plain = _station_with_catalog(tmp)
     picks = random.Random(3).sample(plain, ORDER_LINES)
     lines = [{"sku": p["sku"], "qty": UNITS_PER_LINE, "unit_price": "9.95"} for p in picks]
@@ -417,7 +399,6 @@ def measure_memory(tmp: Path) -> dict[str, Any]:
     from packstation.domain.packing import Verdict
     from packstation.ui.weighing import SimulatedWeigher
 
-    _cushion_none()
     station, plain = _station_with_catalog(tmp)
     rnd = random.Random(5)
     orders = []
@@ -582,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{f['p50']:.1f} / {f['p99']:.1f} ms",
                 f"(incl. the scanner's {fig['burst_ms']:g} ms of typing)")
             for key, what in (("bench", "time inside Bench.scan (use case + commit)"),
-                              ("to_row", "Enter -> row shows the new count (modelReset)"),
+                              ("to_row", "Enter -> row shows the new count (model signal)"),
                               ("to_outcome", "Enter -> window's outcome slot returned"),
                               ("to_paint", "Enter -> band paint event begins"),
                               ("to_idle", "Enter -> window idle again (all work done)"),

@@ -27,30 +27,28 @@ Index = QModelIndex | QPersistentModelIndex
 class LinesModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
+        self._order_id: str | None = None
         self._rows: list[tuple[Any, ...]] = []
         self._states: list[str] = []
 
-    def set_session(self, session: PackSession | None) -> None:
+    def set_session(self, session: PackSession | None) -> list[int] | None:
+        """Show *session*'s lines. Returns the rows that changed, or None after a full reset.
+
+        A scan changes one or two lines: for the same order only those rows are updated
+        (dataChanged), so the view does not re-measure every cell of a long order per scan.
+        """
+        rows, states = _rows(session)
+        order_id = session.order.order_id if session is not None else None
+        if order_id is not None and order_id == self._order_id and len(rows) == len(self._rows):
+            changed = [i for i, (old, new) in enumerate(zip(self._rows, rows, strict=True)) if old != new]
+            self._rows, self._states = rows, states
+            for i in changed:
+                self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+            return changed
         self.beginResetModel()
-        self._rows, self._states = [], []
-        if session is not None:
-            pending = session.pending
-            for line in session.order.lines:
-                product = session.products[line.sku]
-                barcode = _typed(product.barcodes[0]) if product.barcodes else line.sku
-                if pending is not None and pending.line_no == line.line_no:
-                    state = "waiting: " + {"lot": "lot", "lot_expiry": "lot, expiry",
-                                           "serial": "serial"}.get(product.tracking.value, "details")
-                elif line.short and line.remaining <= 0:
-                    state = f"short {line.short}"
-                elif line.remaining <= 0:
-                    state = "✔ complete"
-                else:
-                    state = f"{line.remaining} to scan"
-                self._rows.append((product.name, line.sku, barcode, product.location,
-                                   _TRACKING[product.tracking], line.qty, line.packed, state))
-                self._states.append(state)
+        self._order_id, self._rows, self._states = order_id, rows, states
         self.endResetModel()
+        return None
 
     def row_of_sku(self, sku: str) -> int:
         for i, row in enumerate(self._rows):
@@ -87,6 +85,30 @@ class LinesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section]
         return None
+
+
+def _rows(session: PackSession | None) -> tuple[list[tuple[Any, ...]], list[str]]:
+    rows: list[tuple[Any, ...]] = []
+    states: list[str] = []
+    if session is None:
+        return rows, states
+    pending = session.pending
+    for line in session.order.lines:
+        product = session.products[line.sku]
+        barcode = _typed(product.barcodes[0]) if product.barcodes else line.sku
+        if pending is not None and pending.line_no == line.line_no:
+            state = "waiting: " + {"lot": "lot", "lot_expiry": "lot, expiry",
+                                   "serial": "serial"}.get(product.tracking.value, "details")
+        elif line.short and line.remaining <= 0:
+            state = f"short {line.short}"
+        elif line.remaining <= 0:
+            state = "✔ complete"
+        else:
+            state = f"{line.remaining} to scan"
+        rows.append((product.name, line.sku, barcode, product.location,
+                     _TRACKING[product.tracking], line.qty, line.packed, state))
+        states.append(state)
+    return rows, states
 
 
 def _typed(code: str) -> str:

@@ -210,8 +210,8 @@ class PackView(QWidget):
         self.table.setFont(theme.font(15))
         self.table.horizontalHeader().setFont(theme.font(12, bold=True))
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # sized to the contents once per order (see show_session), not re-measured on every scan
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -267,7 +267,13 @@ class PackView(QWidget):
                 "missing item) and scan CMD-CLOSE-CARTON again.")
         else:
             self.lead.setVisible(False)
-        self.model.set_session(session)
+        changed = self.model.set_session(session)
+        if changed is None:  # a new order: size the table to it once
+            self.table.resizeColumnsToContents()
+            self.table.resizeRowsToContents()
+        else:
+            for r in changed:  # a line's state text can wrap onto another line
+                self.table.resizeRowToContents(r)
         self.cartons.show_session(session)
         row = self.model.row_of_sku(last_sku) if last_sku else -1
         if row >= 0:
