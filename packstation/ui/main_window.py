@@ -204,7 +204,7 @@ class MainWindow(QMainWindow):
         slot = "document printer" if result.kind == "packing_slip" else "label printer"
         what = "SLIP" if result.kind == "packing_slip" else "LABEL"
         if result.ok:
-            how = "last one saved as PDF" if result.path is not None else "last one sent"
+            how = f"no printer: saved as PDF {result.path}" if result.path is not None else "last one sent"
             self.devices.report(slot, DeviceState(slot, Status.CONNECTED, how))
             return
         self.devices.report(slot, DeviceState(slot, Status.ERROR, result.error or "failed"))

@@ -40,7 +40,9 @@ def test_demo_station_saves_label_and_slip_as_pdf_after_the_order(qtbot, type_sc
     assert label.path.read_bytes().startswith(b"%PDF") and sscc in label.path.name
     assert slip.path.read_bytes().startswith(b"%PDF")
     assert station.config.documents_dir in label.path.parents
-    assert window.status.entries["label printer"].text() == "✔ Label printer: last one saved as PDF"
+    entry = window.status.entries["label printer"]  # the window says where the PDF went
+    assert entry.text().startswith("✔ Label printer: no printer: saved as PDF")
+    assert str(label.path) in entry.text() + entry.toolTip()
     assert window.band.headline.text() == "ORDER COMPLETE"  # a good print does not hide the verdict
 
 
