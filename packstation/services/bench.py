@@ -36,11 +36,12 @@ class Bench:
         self.session: PackSession | None = None
         self.pin_user: User | None = None  # badge scanned, waiting for the PIN
         self.lead_request: _LeadRequest | None = None
-        self.awaiting_weight = False
+        self.weighing_for: tuple[str, int] | None = None  # (order, carton) waiting for its weight
         self.reprint_lead: User | None = None  # a lead approved a reprint; the next scan says of what
 
     # --- entry points ---------------------------------------------------------------------
     def scan(self, scan: RawScan | str) -> Outcome:
+        self.weighing_for = None  # any scan means the packer moved on: a late weight is stale
         try:
             barcode = interpret(scan)
         except BarcodeError as exc:
@@ -61,12 +62,23 @@ class Bench:
             return Outcome(Verdict.STORAGE_FAILED, f"NOT SAVED — scan your badge again. {exc}")
 
     def close_with_weight(self, grams: int) -> Outcome:
-        """The stable weight read after CMD-CLOSE-CARTON (or from a close button)."""
-        self.awaiting_weight = False
+        """The stable weight read after CMD-CLOSE-CARTON, for the carton that command named.
+
+        A weight that arrives after the packer scanned something else, or for a carton that is
+        no longer the open one, closes nothing: it could be the wrong carton's.
+        """
+        wanted, self.weighing_for = self.weighing_for, None
         if self.session is None or self.user is None:
             return Outcome(Verdict.NO_ORDER, "No order is open.")
+        carton = self.session.open_carton
+        if wanted is None or carton is None or wanted != (self.session.order.order_id, carton.seq):
+            return Outcome(Verdict.NOT_ALLOWED, "No carton is waiting for its weight: scan CMD-CLOSE-CARTON again.")
         outcome = p.close_carton(self.ctx, self.session, self.user, grams)
         return self._after(outcome)
+
+    @property
+    def awaiting_weight(self) -> bool:
+        return self.weighing_for is not None
 
     def set_lead_reason(self, reason: str) -> bool:
         """The reason picked for the awaited lead action (short-ship, reprint); False if none awaits."""
@@ -81,7 +93,7 @@ class Bench:
         self.session = None  # the claim stays: logging in again resumes the order
         self.lead_request = None
         self.reprint_lead = None
-        self.awaiting_weight = False
+        self.weighing_for = None
         return Outcome(Verdict.LOGGED_OUT, f"{name} logged out. Scan your badge.")
 
     # --- dispatch ---------------------------------------------------------------------------
@@ -131,7 +143,7 @@ class Bench:
                 return Outcome(Verdict.NEEDS_CARTON, "No carton is open.")
             if not carton.items:
                 return Outcome(Verdict.NOT_ALLOWED, "The carton is empty: scan items into it first.")
-            self.awaiting_weight = True
+            self.weighing_for = (session.order.order_id, carton.seq)
             return Outcome(Verdict.NEEDS_WEIGHT, f"Put carton {carton.seq} on the scale…",
                            data={"seq": carton.seq, "expected_g": session.expected_weight(carton)})
         if cmd == "CMD-NEW-CARTON":

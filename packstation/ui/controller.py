@@ -120,7 +120,7 @@ class StationController(QObject):
         if not self.weighing:
             return
         self.weighing = False
-        self.bench.awaiting_weight = False
+        self.bench.weighing_for = None
         self._emit(Outcome(Verdict.NOT_ALLOWED,
                            f"Scale: {reason} Check the scale, then scan CMD-CLOSE-CARTON again.",
                            data={"headline": "SCALE ERROR"}))

@@ -346,6 +346,21 @@ def test_after_a_restart_undo_takes_back_the_newest_scan_even_if_the_clock_stepp
     assert lines == {"TS-1": 1, "HW-1": 0}
 
 
+def test_a_weight_that_arrives_after_the_packer_moved_on_closes_nothing(station: Station) -> None:
+    bench = login_and_open(station, "SO-1")
+    assert play(bench, "BOX-S", TEE_EAN, "CMD-CLOSE-CARTON") == [Verdict.CARTON_OPENED, Verdict.ACCEPTED, Verdict.NEEDS_WEIGHT]
+    expect(bench, "CMD-CANCEL", Verdict.ORDER_RELEASED)  # the packer gives the order up mid-weighing
+    assert play(bench, "SO-5", "BOX-S", TEE_EAN) == [Verdict.ORDER_OPENED, Verdict.CARTON_OPENED, Verdict.ACCEPTED]
+    late = bench.close_with_weight(BOX_S + TEE_G)  # SO-1's weighing finally answers
+    assert late.verdict is Verdict.NOT_ALLOWED and "CMD-CLOSE-CARTON again" in late.message
+    assert bench.session is not None and bench.session.open_carton is not None  # SO-5's carton still open
+    assert [c["status"] for c in status(station, "SO-5")["cartons"]] == ["open"]
+    expect(bench, "CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT)
+    expect(bench, TEE_EAN, Verdict.ACCEPTED)  # another item after asking for the weight
+    assert bench.close_with_weight(BOX_S + 2 * TEE_G).verdict is Verdict.NOT_ALLOWED
+    close(bench, BOX_S + 2 * TEE_G)  # asked again, weighed, sealed
+
+
 # --- short-ship ------------------------------------------------------------------------------------------------
 
 
