@@ -240,3 +240,14 @@ def test_a_scale_port_in_use_is_refused_with_a_reason(scale_for):
     sim, _scale = scale_for("mt-sics", 100)  # the first one holds the port
     with pytest.raises(ScaleDisconnected, match="another `devices read-scale`"):
         open_scale(ScaleConfig(port=sim.port, protocol="mt-sics"))
+
+
+@pytest.mark.parametrize("protocol", ALL)
+def test_an_unplugged_scale_is_reported_as_disconnected(scale_for, protocol):
+    """A pulled cable must surface as ScaleDisconnected (so the worker reopens the port later),
+    not as termios.error from flushing a dead port."""
+    sim, scale = scale_for(protocol, 1234)
+    assert scale.read_stable() == 1234
+    sim.stop()  # the simulator's pty closes: the device is gone
+    with pytest.raises(ScaleDisconnected):
+        scale.read_stable(timeout_s=1.0)

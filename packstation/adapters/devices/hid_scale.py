@@ -96,6 +96,8 @@ class HidPosScale:
                     return
             except BlockingIOError:
                 return
+            except OSError as exc:  # ENODEV: unplugged while nobody was reading
+                raise ScaleDisconnected(f"the USB scale {self.path} vanished: {exc.strerror}") from exc
 
     def _next_report(self, deadline: float) -> HidReport | None:
         while len(self._buf) < REPORT.size:

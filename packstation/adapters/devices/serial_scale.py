@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import termios
 import time
 from decimal import Decimal
 
@@ -121,10 +122,21 @@ class SerialScale:
             return cond, grams
         return None
 
-    def _send(self, command: bytes) -> None:
+    def _flush(self) -> None:
+        """Drop what the scale sent before we asked: it is stale.
+
+        On a port whose device is gone this fails with termios.error (neither an OSError nor
+        a SerialException): that too means the scale was unplugged.
+        """
         try:
             self._ser.reset_input_buffer()
-            self._buf.clear()
+        except (serial.SerialException, OSError, termios.error) as exc:
+            raise ScaleDisconnected(f"the scale on {self.port} is not answering the port: {exc}") from exc
+        self._buf.clear()
+
+    def _send(self, command: bytes) -> None:
+        self._flush()
+        try:
             self._ser.write(command + self.protocol.eol)
         except (serial.SerialException, OSError) as exc:
             raise ScaleDisconnected(f"cannot write to the scale on {self.port}: {exc}") from exc
@@ -164,8 +176,7 @@ class SerialScale:
         """One reading for live display; raises on overload, below zero, silence or garbage."""
         deadline = time.monotonic() + self.protocol.answer_timeout_s
         if self.protocol.poll is None:
-            self._ser.reset_input_buffer()
-            self._buf.clear()
+            self._flush()
         garbage = 0
         while True:
             got = self._poll_once(deadline)
@@ -191,8 +202,7 @@ class SerialScale:
         start = time.monotonic()
         deadline = start + timeout
         if self.protocol.poll is None:
-            self._ser.reset_input_buffer()
-            self._buf.clear()
+            self._flush()
         answered = False
         garbage = 0
         last_garbage = b""
