@@ -15,9 +15,10 @@ from packstation.adapters.devices.printing import PrintFailed, PrintJournal, Spo
 from packstation.adapters.devices.transports import PrinterError, open_transport
 from packstation.adapters.documents import render_label
 from packstation.config import Config, PrinterConfig
-from packstation.domain.documents import Address
+from packstation.domain.documents import Address, DocumentDataError
 from packstation.domain.packing import Carton, PackSession
 from packstation.services.documents import label_data, packing_slip_data
+from packstation.services.ports import StorageError
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,13 @@ class Printed:
         return self.error is None
 
     @property
+    def kept(self) -> bool:
+        """The job is in the journal: a lead can retry it from the print queue."""
+        return self.job_id is not None
+
+    @property
     def message(self) -> str:
-        what = "Label" if self.kind == "shipping_label" else "Packing slip"
+        what = {"shipping_label": "Label", "packing_slip": "Packing slip"}.get(self.kind, "Print job")
         if self.error:
             return f"{what} NOT printed: {self.error}"
         if self.path is not None:
@@ -79,9 +85,23 @@ class OutputDesk:
             return Printed(kind, ref, job_id=exc.job_id, error=str(exc))
         except PrinterError as exc:  # not even recorded (bad URL): nothing was sent
             return Printed(kind, ref, error=str(exc))
+        except StorageError as exc:  # the journal could not record it: nothing was sent
+            return Printed(kind, ref, error=f"the print job could not be recorded: {exc}")
         return Printed(kind, ref, job_id=job_id)
 
     def label(self, session: PackSession, carton: Carton) -> Printed:
+        try:
+            return self._label(session, carton)
+        except (DocumentDataError, OSError) as exc:  # could not be rendered or saved: nothing sent
+            return Printed("shipping_label", f"{session.order.order_id}/{carton.sscc}", error=str(exc))
+
+    def packing_slip(self, session: PackSession) -> Printed:
+        try:
+            return self._packing_slip(session)
+        except (DocumentDataError, OSError) as exc:
+            return Printed("packing_slip", session.order.order_id, error=str(exc))
+
+    def _label(self, session: PackSession, carton: Carton) -> Printed:
         cfg = self.config.label_printer
         data = label_data(session, carton, ship_from(self.config),
                           company_prefix_length=len(self.config.packing.gs1_company_prefix))
@@ -91,7 +111,7 @@ class OutputDesk:
             return Printed("shipping_label", ref, path=self._save("labels", f"{session.order.order_id}-{carton.sscc}.pdf", pdf))
         return self._send("label", "shipping_label", render_label(data, cfg.language, cfg.dpi, cfg.size), ref)
 
-    def packing_slip(self, session: PackSession) -> Printed:
+    def _packing_slip(self, session: PackSession) -> Printed:
         cfg = self.config.document_printer
         data = packing_slip_data(session, ship_from(self.config))
         ref = session.order.order_id

@@ -208,9 +208,9 @@ class MainWindow(QMainWindow):
             self.devices.report(slot, DeviceState(slot, Status.CONNECTED, how))
             return
         self.devices.report(slot, DeviceState(slot, Status.ERROR, result.error or "failed"))
-        self.band.show_text(Tone.ERROR, f"{what} NOT PRINTED",
-                            f"{result.message} The job is kept: fix the printer, then a lead retries it "
-                            "(Lead view → Print jobs).")
+        then = ("The job is kept: fix the printer, then a lead retries it (Lead view → Print jobs)."
+                if result.kept else "Nothing was recorded: once fixed, a lead scans CMD-REPRINT.")
+        self.band.show_text(Tone.ERROR, f"{what} NOT PRINTED", f"{result.message} {then}")
         self.sounds.play(Tone.ERROR)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API

@@ -11,11 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from packstation.adapters.db import tables as t
+from packstation.adapters.devices.printing import MemoryJournal
 from packstation.adapters.devices.simulators.tcp_printer import TcpPrinterSimulator
 from packstation.bootstrap import Station, build_station
 from packstation.config import Config, PrinterConfig, StationConfig
 from packstation.domain.packing import Verdict
+from packstation.printing import OutputDesk
 from packstation.services.packing import OrderRefused, plan_reprint
+from packstation.services.ports import StorageError
 from packstation.services.users import find_by_badge
 
 
@@ -132,3 +135,42 @@ def test_printer_config_errors_are_reported_not_raised(tmp_path: Path) -> None:
     assert not result.ok and "not understood" in (result.error or "")
     station.close()
 
+
+
+class _BrokenJournal(MemoryJournal):
+    """A journal whose database refuses writes (read-only or full disk)."""
+
+    def __init__(self, fail: str) -> None:
+        super().__init__()
+        self.fail = fail
+
+    def record(self, printer: str, kind: str, payload: bytes, ref: str) -> str:
+        if self.fail == "record":
+            raise StorageError("The disk is full. Ask IT to free space on this station.")
+        return super().record(printer, kind, payload, ref)
+
+    def mark_done(self, job_id: str) -> None:
+        if self.fail == "mark_done":
+            raise StorageError("The database is busy. Scan again in a moment.")
+        super().mark_done(job_id)
+
+
+def test_a_label_the_journal_cannot_record_is_not_sent_and_says_so(tmp_path: Path) -> None:
+    with TcpPrinterSimulator() as printer:
+        station = _station(tmp_path, label_printer=PrinterConfig(url=printer.url, language="zpl"))
+        session, carton = _pack_one_carton(station)
+        result = OutputDesk(station.config, _BrokenJournal("record")).label(session, carton)
+        assert not result.ok and not result.kept
+        assert "could not be recorded" in result.message and "disk is full" in result.message
+        assert printer.jobs == []  # never sent: so never printed twice by a later reprint
+        station.close()
+
+
+def test_a_label_that_printed_is_not_reported_failed_when_marking_it_done_fails(tmp_path: Path) -> None:
+    with TcpPrinterSimulator() as printer:
+        station = _station(tmp_path, label_printer=PrinterConfig(url=printer.url, language="zpl"))
+        session, carton = _pack_one_carton(station)
+        result = OutputDesk(station.config, _BrokenJournal("mark_done")).label(session, carton)
+        assert result.ok, result.message
+        assert carton.sscc in printer.wait_for_jobs(1)[0].decode()
+        station.close()

@@ -127,7 +127,10 @@ class Spooler:
             except Exception as exc:
                 self.journal.mark_failed(job_id, f"unexpected error: {exc!r}")
                 raise
-            self.journal.mark_done(job_id)
+            try:
+                self.journal.mark_done(job_id)
+            except Exception:  # printed all the same: a failure here must not say "not printed"
+                log.exception("print job %s was sent but could not be marked done", job_id)
 
     def retry(self, job_id: str) -> None:
         job = next((j for j in self.journal.pending() if j.id == job_id), None)
