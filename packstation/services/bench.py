@@ -233,8 +233,8 @@ class Bench:
             return Outcome(Verdict.NEEDS_PIN, f"{need.user.name}: enter your PIN.")
         except users.UserError as exc:
             return Outcome(Verdict.LOGIN_REFUSED, str(exc))
-        self.user = user
-        self.session = p.resume_session(self.ctx)
+        session = p.resume_session(self.ctx)  # first: if this read fails, nobody is half logged in
+        self.user, self.session = user, session
         if self.session is not None:
             return Outcome(Verdict.LOGGED_IN, f"Welcome back, {user.name}. Order {self.session.order.order_id} is still open here.",
                            data={"resumed": self.session.order.order_id})
