@@ -69,15 +69,20 @@ def database_hint(exc: BaseException, url: URL | None = None) -> str:
     return f"{hint} ({first})"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = 5_000) -> Engine:
     """An engine for *url*. SQLite gets WAL, synchronous=FULL and BEGIN IMMEDIATE writes.
 
     Connections opened with ``execution_options(readonly=True)`` begin a deferred
     transaction instead, so readers never queue behind the write lock.
+
+    Scans are stored on the window's thread, so waits are bounded: a bench that cannot get the
+    write lock (a big import holds it) or reach the server within a few seconds says
+    "database busy / cannot be reached, scan again" instead of freezing.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+        connect_args = {"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {}
+        return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
 
     path = _sqlite_file(parsed)
     # A file: URI (uri=true, e.g. mode=ro) names an existing file with options: create nothing.
