@@ -63,7 +63,7 @@ class LabelData:
     service: str
     order_id: str
     carton_no: int
-    carton_count: int
+    carton_count: int | None  # None: not known yet (more cartons of the order may follow)
     weight_g: int
     sscc: str  # 18 digits, check digit included
     tracking_number: str | None = None
@@ -73,7 +73,7 @@ class LabelData:
 
     def __post_init__(self) -> None:
         validate_sscc(self.sscc)
-        if not 1 <= self.carton_no <= self.carton_count:
+        if self.carton_no < 1 or (self.carton_count is not None and self.carton_no > self.carton_count):
             raise DocumentDataError(
                 f"carton {self.carton_no} of {self.carton_count} is impossible; "
                 "carton_no must be between 1 and carton_count"
@@ -84,6 +84,11 @@ class LabelData:
             raise DocumentDataError("company_prefix_length must be 6 to 12 digits")
         if self.cod_amount is not None and not self.cod_currency:
             raise DocumentDataError("a cash-on-delivery amount needs its currency (cod_currency)")
+
+    @property
+    def carton_of(self) -> str:
+        """"2 of 3", or "2" while the order's carton count is not known yet."""
+        return f"{self.carton_no} of {self.carton_count}" if self.carton_count else str(self.carton_no)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import date
 
 from packstation.domain.documents import Address as DocAddress
 from packstation.domain.documents import LabelData, PackingSlipData, SlipLine
-from packstation.domain.model import Address
+from packstation.domain.model import Address, OrderStatus
 from packstation.domain.packing import Carton, PackSession
 
 RETURN_INSTRUCTIONS = (
@@ -21,7 +21,12 @@ def doc_address(a: Address, phone: str = "") -> DocAddress:
 
 
 def label_data(session: PackSession, carton: Carton, ship_from: DocAddress, *, company_prefix_length: int) -> LabelData:
-    """The shipping label of a sealed carton (n of m counts the cartons with items)."""
+    """The shipping label of a sealed carton.
+
+    "n of m" counts the cartons with items; while the order is still being packed the total is
+    not known (another carton may follow), so the label says only "Carton n" rather than a
+    count that would be wrong. Reprints after the order is packed carry the full count.
+    """
     if carton.sscc is None or carton.measured_g is None:
         raise ValueError(f"carton {carton.seq} is not sealed yet")
     order = session.order
@@ -33,7 +38,7 @@ def label_data(session: PackSession, carton: Carton, ship_from: DocAddress, *, c
         service=order.service,
         order_id=order.order_id,
         carton_no=[c.seq for c in filled].index(carton.seq) + 1,
-        carton_count=max(len(filled), 1),
+        carton_count=len(filled) if order.status is OrderStatus.PACKED or session.complete else None,
         weight_g=carton.measured_g,
         sscc=carton.sscc,
         tracking_number=carton.tracking_number or order.tracking_number,

@@ -174,3 +174,49 @@ def test_a_label_that_printed_is_not_reported_failed_when_marking_it_done_fails(
         assert result.ok, result.message
         assert carton.sscc in printer.wait_for_jobs(1)[0].decode()
         station.close()
+
+
+def test_a_label_printed_before_the_last_carton_does_not_claim_a_total(tmp_path: Path) -> None:
+    from packstation.printing import ship_from
+    from packstation.services.documents import label_data
+
+    station = _station(tmp_path)
+    bench = station.bench()
+    bench.scan("PACKER-001")
+    from packstation import demo
+
+    order = next(o["order_id"] for o in demo.orders(demo.catalog())
+                 if len(o["lines"]) > 1 and o["payment"]["status"] == "paid")
+    assert bench.scan(order).verdict is Verdict.ORDER_OPENED
+    session = bench.session
+
+    def pack_line(line):  # type: ignore[no-untyped-def]
+        product = session.products[line.sku]
+        for n in range(line.qty):
+            out = bench.scan(product.barcodes[0])
+            answers = iter(["LOT1", "301231", f"SN-{line.sku}-{n}"])
+            while out.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.NEEDS_SERIAL):
+                out = bench.scan(next(answers))
+            assert out.verdict is Verdict.ACCEPTED, out.message
+
+    def seal(expected):  # type: ignore[no-untyped-def]
+        assert bench.scan("CMD-CLOSE-CARTON").verdict is Verdict.NEEDS_WEIGHT
+        carton = session.open_carton
+        assert bench.close_with_weight(session.expected_weight(carton)).verdict is expected
+        return carton
+
+    frm = ship_from(station.config)
+    bench.scan("BOX-L")
+    pack_line(session.order.lines[0])
+    first = seal(Verdict.CARTON_CLOSED)
+    early = label_data(session, first, frm, company_prefix_length=7)
+    assert early.carton_of == "1" and early.carton_count is None  # more cartons may follow
+    bench.scan("BOX-L")
+    for line in session.order.lines[1:]:
+        pack_line(line)
+    last = seal(Verdict.ORDER_COMPLETE)
+    assert label_data(session, last, frm, company_prefix_length=7).carton_of == "2 of 2"
+    assert label_data(session, first, frm, company_prefix_length=7).carton_of == "1 of 2"  # a reprint
+    pdf = station.output_desk().label(session, first)
+    assert pdf.ok and order in str(pdf.path)
+    station.close()

@@ -134,7 +134,7 @@ def render_label_escpos(data: LabelData, profile: str = DEFAULT_PROFILE) -> byte
     doc.lines("\n".join(rest), bold=True)
     doc.rule()
     doc.lines(f"Order {data.order_id}", bold=True)
-    doc.lines(f"Carton {data.carton_no} of {data.carton_count}", bold=True, double=True)
+    doc.lines(f"Carton {data.carton_of}", bold=True, double=True)
     doc.lines(f"Weight {format_weight(data.weight_g)}")
     if data.cod_amount is not None:
         doc.lines(f"COD {data.cod_currency} {data.cod_amount:.2f}", bold=True, double=True)

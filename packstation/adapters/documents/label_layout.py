@@ -73,7 +73,7 @@ def sscc_hri(sscc: str, company_prefix_length: int = 7) -> str:
 
 def qr_payload(data: LabelData) -> str:
     """What the label's QR code carries: order, carton n/m and SSCC, pipe separated."""
-    return f"PS1|{data.order_id}|{data.carton_no}/{data.carton_count}|{data.sscc}"
+    return f"PS1|{data.order_id}|{data.carton_no}/{data.carton_count or '?'}|{data.sscc}"
 
 
 def format_weight(grams: int) -> str:
@@ -164,7 +164,7 @@ def layout_label(data: LabelData, size: str = "4x6") -> tuple[float, float, list
     order = fit(f"Order {data.order_id}", info_w, 4.5, 2.2, 1, bold=True, what="order id")
     block, y = _block(m, y, info_w, order, True)
     els += block
-    carton = f"Carton {data.carton_no} of {data.carton_count}"
+    carton = f"Carton {data.carton_of}"
     carton_size = fit(carton, info_w, 7.0, 3.0, 1, bold=True, what="carton count").size
     els.append(Text(m, y + 0.5, carton_size, carton, True))
     y += 9.0
