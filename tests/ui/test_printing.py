@@ -65,6 +65,9 @@ def test_refusing_printer_keeps_the_job_and_a_lead_retries_it(qtbot, type_scan, 
             assert window.band.tone is Tone.ERROR
             assert "Lead view → Print jobs" in window.band.message.text()
             assert window.status.states["label printer"].status is Status.ERROR
+            # the slip (saved as PDF) is still on the print thread: let it finish, or its result
+            # would land in the lead view's message after the retry below
+            qtbot.waitUntil(lambda: len(window.controller.printer.results) == 2, timeout=30_000)
 
             lead = next(u for u in users.list_users(st.ctx.uow) if u.name == "Lee Lead")
             view = LeadView(st, lead, printer=window.controller.printer)
