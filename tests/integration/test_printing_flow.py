@@ -220,3 +220,22 @@ def test_a_label_printed_before_the_last_carton_does_not_claim_a_total(tmp_path:
     pdf = station.output_desk().label(session, first)
     assert pdf.ok and order in str(pdf.path)
     station.close()
+
+
+def test_each_bench_sees_and_retries_only_its_own_failed_jobs(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from packstation.adapters.db.print_journal import SqlPrintJournal
+
+    station = _station(tmp_path)
+    other = build_station(replace(station.config, station=replace(station.config.station, id="BENCH-B")))
+    mine = SqlPrintJournal(station.engine, "BENCH-T")
+    theirs = SqlPrintJournal(other.engine, "BENCH-B")
+    job_a = mine.record("label", "shipping_label", b"^XA^XZ", "SO-1/0")
+    job_b = theirs.record("label", "shipping_label", b"^XA^XZ", "SO-2/0")
+    mine.mark_failed(job_a, "printer off")
+    theirs.mark_failed(job_b, "printer off")
+    assert [j.id for j in mine.pending()] == [job_a]
+    assert [j.id for j in theirs.pending()] == [job_b]
+    other.close()
+    station.close()

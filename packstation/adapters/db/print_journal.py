@@ -33,7 +33,8 @@ class SqlPrintJournal:
         now = self._clock()
         with self._uow() as uow:
             uow.conn.execute(insert(t.print_jobs).values(
-                id=job_id, printer=printer, kind=kind, ref=ref, payload=payload, status=PENDING,
+                id=job_id, printer=printer, station_id=self._station, kind=kind, ref=ref, payload=payload,
+                status=PENDING,
                 attempts=0, created_at=now, updated_at=now,
             ))
             uow.add_event("print.queued", _order_ref(ref), None, {"job": job_id, "printer": printer, "kind": kind, "ref": ref})
@@ -61,7 +62,11 @@ class SqlPrintJournal:
     def pending(self) -> list[Job]:
         c = t.print_jobs.c
         with SqlUnitOfWork(self._engine, self._station, self._clock, readonly=True) as uow:
-            rows = uow.conn.execute(select(t.print_jobs).where(c.status != DONE).order_by(c.created_at, c.id)).mappings().all()
+            rows = uow.conn.execute(
+                select(t.print_jobs)
+                .where(c.status != DONE, c.station_id == self._station)  # this bench's printers only
+                .order_by(c.created_at, c.id)
+            ).mappings().all()
         return [
             Job(id=r["id"], printer=r["printer"], kind=r["kind"], payload=bytes(r["payload"]), ref=r["ref"],
                 status=r["status"], reason=r["error"] or "", attempts=r["attempts"], created_at=r["created_at"])

@@ -249,6 +249,8 @@ print_jobs = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("printer", String(200), nullable=False),
+    # the bench whose printer it is: on a shared database one bench must not retry another's labels
+    Column("station_id", String(64), nullable=False, server_default="", index=True),
     Column("kind", String(32), nullable=False),
     Column("ref", String(64), nullable=False),
     Column("payload", LargeBinary, nullable=False),
