@@ -143,9 +143,6 @@ class Carton:
     def is_open(self) -> bool:
         return self.status is not CartonStatus.CLOSED
 
-    @property
-    def unit_count(self) -> int:
-        return sum(item.qty for item in self.items)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from packstation.domain.barcodes import Barcode, BarcodeKind, sscc18
+from packstation.domain.barcodes import Barcode, sscc18
 from packstation.domain.model import OrderStatus, User
 from packstation.domain.packing import (
     Carton,
@@ -506,10 +506,6 @@ def short_ship(ctx: PackingContext, session: PackSession, lead: User, reason: st
     return Outcome(Verdict.SHORT_SHIPPED, f"{text} Close the carton.")
 
 
-def is_carton_code(barcode: Barcode, prefix: str) -> bool:
-    return barcode.kind is BarcodeKind.TEXT and barcode.value.startswith(prefix)
-
-
 # --- reprints -------------------------------------------------------------------------------
 
 REPRINT_REASONS = ("label damaged", "label lost", "printer jammed", "wrong printer", "carrier asked", "other")
@@ -549,10 +545,3 @@ def plan_reprint(ctx: PackingContext, code: str, lead: User, reason: str, printe
         })
         uow.commit()
     return ReprintPlan(session=session, cartons=tuple(chosen), slip=not carton_hit)
-
-
-def load_order_session(ctx: PackingContext, order_id: str) -> PackSession | None:
-    """The packing state of any order (read-only use: documents, lead view)."""
-    with ctx.uow(readonly=True) as uow:
-        real = uow.find_order_id(order_id)
-        return _load_session(uow, real) if real else None

@@ -142,7 +142,7 @@ class DeviceManager(QObject):
         name = f"{url.get_backend_name()} {url.database or ''}".strip()
         try:
             with self.station.ctx.uow(readonly=True) as uow:
-                uow.count("orders")
+                uow.ping()
         except StorageError as exc:
             state = DeviceState("database", Status.ERROR, str(exc))
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -51,7 +51,6 @@ class SqlUnitOfWork:
         self.clock = clock
         self._readonly = readonly
         self.conn: Connection
-        self._committed = False
 
     # --- transaction --------------------------------------------------------------------
     def __enter__(self) -> SqlUnitOfWork:
@@ -83,10 +82,7 @@ class SqlUnitOfWork:
             self._tx.commit()
         except DBAPIError as exc:
             raise _storage_error(exc, self._engine.url) from exc
-        self._committed = True
 
-    def rollback(self) -> None:
-        self._tx.rollback()
 
     @property
     def dialect(self) -> str:
@@ -174,6 +170,10 @@ class SqlUnitOfWork:
     def carton_types(self) -> list[CartonType]:
         rows = self.conn.execute(select(t.carton_types).order_by(t.carton_types.c.tare_g)).mappings()
         return [_carton_type(r) for r in rows]
+
+    def ping(self) -> None:
+        """A round trip to the database (status bar check)."""
+        self.conn.exec_driver_sql("SELECT 1")
 
     def count(self, table: str) -> int:
         tbl = t.metadata.tables[table]
@@ -489,19 +489,15 @@ class SqlUnitOfWork:
     def existing(self, table: str, key: str, values: Sequence[str]) -> dict[str, dict[str, Any]]:
         tbl = t.metadata.tables[table]
         out: dict[str, dict[str, Any]] = {}
-        for i in range(0, len(values), 500):
-            chunk = values[i : i + 500]
+        for chunk in _chunks(values):
             for r in self.conn.execute(select(tbl).where(tbl.c[key].in_(chunk))).mappings():
                 out[r[key]] = dict(r)
         return out
 
     def known_skus(self, skus: Iterable[str]) -> set[str]:
-        wanted = sorted(set(skus))
         found: set[str] = set()
-        for i in range(0, len(wanted), 500):
-            found.update(
-                r[0] for r in self.conn.execute(select(t.products.c.sku).where(t.products.c.sku.in_(wanted[i : i + 500])))
-            )
+        for chunk in _chunks(sorted(set(skus))):
+            found.update(r[0] for r in self.conn.execute(select(t.products.c.sku).where(t.products.c.sku.in_(chunk))))
         return found
 
     def bulk_insert(self, table: str, rows: list[dict[str, Any]]) -> None:
@@ -510,8 +506,8 @@ class SqlUnitOfWork:
 
     def bulk_delete(self, table: str, key: str, values: Sequence[str]) -> None:
         tbl = t.metadata.tables[table]
-        for i in range(0, len(values), 500):
-            self.conn.execute(delete(tbl).where(tbl.c[key].in_(values[i : i + 500])))
+        for chunk in _chunks(values):
+            self.conn.execute(delete(tbl).where(tbl.c[key].in_(chunk)))
 
     def update_row(self, table: str, where: dict[str, Any], values: dict[str, Any]) -> int:
         tbl = t.metadata.tables[table]
@@ -526,6 +522,12 @@ class SqlUnitOfWork:
         if order_by:
             q = q.order_by(tbl.c[order_by])
         return [dict(r) for r in self.conn.execute(q).mappings()]
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """Slices small enough for one IN (...) list on every database."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 def _iso(value: datetime | date | None) -> str | None:
