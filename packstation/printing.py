@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packstation.adapters.devices.printing import PrintFailed, PrintJournal, Spooler
-from packstation.adapters.devices.transports import PrinterError, open_transport
+from packstation.adapters.devices.transports import PrinterError, open_printer
 from packstation.adapters.documents import render_label
 from packstation.config import Config, PrinterConfig
 from packstation.domain.documents import Address, DocumentDataError
@@ -68,8 +68,7 @@ class OutputDesk:
         return self.config.label_printer if name == "label" else self.config.document_printer
 
     def _transport(self, name: str):  # type: ignore[no-untyped-def]
-        cfg = self._printer(name)
-        return open_transport(cfg.url, baudrate=cfg.baudrate)
+        return open_printer(self._printer(name))
 
     def _save(self, folder: str, name: str, pdf: bytes) -> Path:
         target = self.config.documents_dir / folder

@@ -115,7 +115,7 @@ def _printer_config(args: argparse.Namespace, config: Config) -> Any:
 
 def run_test_print(args: argparse.Namespace, config: Config) -> int:
     from packstation.adapters.devices.printing import MemoryJournal, PrintFailed, Spooler
-    from packstation.adapters.devices.transports import PrinterConfigError, open_transport
+    from packstation.adapters.devices.transports import PrinterConfigError, open_printer
 
     section = "label_printer" if args.printer == "label" else "document_printer"
     printer = _printer_config(args, config)
@@ -126,7 +126,7 @@ def run_test_print(args: argparse.Namespace, config: Config) -> int:
         )
         return EXIT_CONFIG
     try:
-        transport = open_transport(printer.url)
+        transport = open_printer(printer)
         data = test_page_bytes(printer.language, config.station.id, printer.dpi)
     except (PrinterConfigError, ValueError) as exc:
         _err(f"[{section}]: {exc}")
@@ -142,30 +142,26 @@ def run_test_print(args: argparse.Namespace, config: Config) -> int:
 
 
 def run_printer_status(args: argparse.Namespace, config: Config) -> int:
-    from packstation.adapters.devices.printer_status import query_escpos_status, query_zebra_status
-    from packstation.adapters.devices.transports import PrinterError, open_transport
+    from packstation.adapters.devices.printer_status import query_status
+    from packstation.adapters.devices.transports import PrinterError, open_printer
 
     printer = _printer_config(args, config)
     if not printer.url:
         _err(f"no {args.printer} printer is configured")
         return EXIT_CONFIG
     try:
-        transport = open_transport(printer.url)
-        if printer.language == "zpl":
-            status: Any = query_zebra_status(transport)
-        elif printer.language == "escpos":
-            status = query_escpos_status(transport)
-        else:
-            _err(f"{printer.language} printers have no status query")
-            return EXIT_CONFIG
+        problems = query_status(open_printer(printer), printer.language)
     except PrinterError as exc:
         _err(str(exc))
         return EXIT_DEVICE
+    if problems is None:
+        _err(f"{printer.language} printers have no status query")
+        return EXIT_CONFIG
     if args.json:
-        print(json.dumps({"ready": not status.problems, "problems": status.problems}))
+        print(json.dumps({"ready": not problems, "problems": problems}))
     else:
-        print("ready" if not status.problems else "; ".join(status.problems))
-    return EXIT_OK if not status.problems else EXIT_DEVICE
+        print("ready" if not problems else "; ".join(problems))
+    return EXIT_OK if not problems else EXIT_DEVICE
 
 
 # -- scanners -----------------------------------------------------------------------------

@@ -35,25 +35,22 @@ class _Probe(QRunnable):
 
 def probe_printer(slot: str, section: object) -> DeviceState:
     """Ask a printer for its status (ZPL ~HS, ESC/POS DLE EOT); may take seconds: not on the GUI thread."""
-    from packstation.adapters.devices.printer_status import query_escpos_status, query_zebra_status
-    from packstation.adapters.devices.transports import PrinterError, open_transport
+    from packstation.adapters.devices.printer_status import query_status
+    from packstation.adapters.devices.transports import PrinterError, open_printer
 
     url = str(getattr(section, "url", "") or "")
     language = str(getattr(section, "language", "pdf"))
     if not url:
         return DeviceState(slot, Status.CONNECTED, "PDF files")
     try:
-        transport = open_transport(url)
+        transport = open_printer(section)
         if url.startswith("file:"):
             folder = Path(url[len("file://"):]).parent
             if not os.access(folder, os.W_OK):
                 return DeviceState(slot, Status.ERROR, f"cannot write to {folder}")
             return DeviceState(slot, Status.CONNECTED, f"{language} to {url}")
-        if language == "zpl":
-            problems = query_zebra_status(transport).problems
-        elif language == "escpos":
-            problems = query_escpos_status(transport).problems
-        else:
+        problems = query_status(transport, language)
+        if problems is None:
             return DeviceState(slot, Status.CONNECTED, f"{language} to {url} (no status query)")
     except PrinterError as exc:
         return DeviceState(slot, Status.ERROR, str(exc))

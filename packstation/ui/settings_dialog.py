@@ -193,7 +193,7 @@ class SettingsDialog(QDialog):
 
     def test_print(self, which: str) -> None:
         from packstation.adapters.devices.selftest import test_page_bytes
-        from packstation.adapters.devices.transports import open_transport
+        from packstation.adapters.devices.transports import open_printer
 
         cfg = self.edited_config()
         section = cfg.label_printer if which == "label" else cfg.document_printer
@@ -203,7 +203,7 @@ class SettingsDialog(QDialog):
 
         def send() -> int:
             data = test_page_bytes(section.language, cfg.station.id, section.dpi)
-            open_transport(section.url).send(data)
+            open_printer(section).send(data)
             return len(data)
 
         self._say(Tone.PROMPT, f"Sending a test print to {section.url}…")

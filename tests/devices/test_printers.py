@@ -141,3 +141,14 @@ def test_usb_printer_prints():  # pragma: no cover
 def test_tcp_default_port_is_9100():
     t = open_transport("tcp://printer.local")
     assert isinstance(t, TcpTransport) and t.port == 9100 and t.host == "printer.local"
+
+
+def test_a_printer_section_opens_with_its_own_baud_rate():
+    """Every way in (printing, status probe, test print, settings dialog) goes through
+    open_printer, so a serial printer at 19200 baud is never opened at 9600."""
+    from packstation.adapters.devices.transports import SerialTransport, open_printer
+    from packstation.config import PrinterConfig
+
+    transport = open_printer(PrinterConfig(url="loop://", language="zpl", baudrate=19200))
+    assert isinstance(transport, SerialTransport) and transport.baudrate == 19200
+    assert open_printer(PrinterConfig(url="/dev/ttyS3", language="escpos")).baudrate == 9600

@@ -193,3 +193,12 @@ def query_escpos_status(transport: Transport, timeout_s: float = 2.0) -> EscposS
         paper_out=a.paper_out or b.paper_out,
         paper_near_end=b.paper_near_end,
     )
+
+
+def query_status(transport: Transport, language: str) -> list[str] | None:
+    """The printer's problems in words ([] when ready); None when the language has no status query."""
+    if language == "zpl":
+        return query_zebra_status(transport).problems
+    if language == "escpos":
+        return query_escpos_status(transport).problems
+    return None

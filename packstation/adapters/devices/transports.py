@@ -310,3 +310,9 @@ def open_transport(url: str, *, baudrate: int = 9600) -> Transport:
         f"printer url {url!r} is not understood: use tcp://HOST:PORT, file:///PATH, "
         "usb://VID:PID, cups://QUEUE or a serial device path"
     )
+
+
+def open_printer(printer_config: object) -> Transport:
+    """The transport for a ``[label_printer]`` / ``[document_printer]`` section (URL and baud rate)."""
+    return open_transport(str(getattr(printer_config, "url", "")),
+                          baudrate=int(getattr(printer_config, "baudrate", 9600) or 9600))
