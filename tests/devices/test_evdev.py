@@ -160,3 +160,23 @@ def test_reader_reports_a_vanished_device_and_reopens_it(tmp_path):
         reader.stop()
         if writer >= 0:
             os.close(writer)
+
+
+def test_a_failing_consumer_does_not_stop_the_reader(tmp_path):
+    fifo = tmp_path / "event8"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    scans: queue.Queue = queue.Queue()
+
+    def consumer(scan):  # the window's slot raises on the first scan
+        if scan.data == "abc":
+            raise RuntimeError("consumer bug")
+        scans.put(scan)
+
+    reader = EvdevScannerReader(str(fifo), consumer, grab=False).start()
+    try:
+        os.write(writer, keystrokes("abc") + keystrokes("ORD-1"))
+        assert scans.get(timeout=5).data == "ORD-1"
+    finally:
+        reader.stop()
+        os.close(writer)

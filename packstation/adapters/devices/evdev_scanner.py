@@ -141,6 +141,9 @@ class EvdevScannerReader:
         self._stop.set()
         os.write(self._wake_w, b"x")
         self._thread.join(timeout_s)
+        if self._thread.is_alive():  # still reading: leave its wake pipe open rather than pull it away
+            log.warning("%s: reader thread did not stop within %.0f s", self.name, timeout_s)
+            return
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -206,6 +209,9 @@ class EvdevScannerReader:
                     log.warning("%s: rejected %r: %s", self.name, item.data, item.reason)
                     if self.on_reject:
                         self.on_reject(item)
-                else:
+                    continue
+                try:  # a failing consumer must not kill the reader (as in the serial reader)
                     self.on_scan(RawScan.from_wire(item, source="evdev"))
+                except Exception:
+                    log.exception("%s: scan callback failed for %r", self.name, item)
         return None
