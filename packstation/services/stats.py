@@ -13,8 +13,8 @@ from packstation.services.ports import UnitOfWorkFactory
 def ready_orders(uow_factory: UnitOfWorkFactory, limit: int = 6) -> list[tuple[str, str]]:
     """(order id, tote) of released orders no bench holds, oldest first (demo hints)."""
     with uow_factory(readonly=True) as uow:
-        rows = uow.select_rows("orders", {"status": "released"}, order_by="order_id")
-    return [(r["order_id"], r["tote"] or "—") for r in rows if not r["claimed_by"]][:limit]
+        rows = uow.ready_orders(limit)
+    return [(order_id, tote or "—") for order_id, tote in rows]
 
 
 @dataclass
@@ -107,9 +107,9 @@ def shift_figures(uow_factory: UnitOfWorkFactory, since: datetime,
 def claimed_orders(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
     """Orders some bench holds (claimed and not yet packed), oldest claim first."""
     with uow_factory(readonly=True) as uow:
-        rows = uow.select_rows("orders", order_by="claimed_at")
+        rows = uow.claimed_orders()
     return [
         {"order_id": r["order_id"], "station": r["claimed_by"], "user": r["claimed_user"] or "",
          "since": r["claimed_at"], "status": r["status"]}
-        for r in rows if r["claimed_by"]
+        for r in rows
     ]

@@ -678,3 +678,16 @@ def test_a_station_on_an_empty_file_migrates_and_stocks(make_station: StationFac
     stock(fresh)
     with fresh.uow(readonly=True) as uow:
         assert uow.count("orders") == 6 and uow.count("users") == 3
+
+
+def test_lead_lists_held_orders_and_ready_orders_from_the_database(station: Station) -> None:
+    from packstation.services.stats import claimed_orders, ready_orders
+
+    assert claimed_orders(station.ctx.uow) == []
+    login_and_open(station, "SO-2")
+    held = claimed_orders(station.ctx.uow)
+    assert [(h["order_id"], h["station"], h["user"], h["status"]) for h in held] == [
+        ("SO-2", "BENCH-01", "Pat Packer", "packing")]
+    ready = ready_orders(station.ctx.uow, limit=10)
+    assert ("SO-1", "TOTE-001") in ready and all(o not in dict(ready) for o in ("SO-2", "SO-HOLD"))
+    assert len(ready_orders(station.ctx.uow, limit=2)) == 2

@@ -321,6 +321,21 @@ class SqlUnitOfWork:
             update(t.orders).where(t.orders.c.order_id == order_id).values(status=status.value, updated_at=self.clock())
         )
 
+    def claimed_orders(self) -> list[dict[str, Any]]:
+        """Orders some bench holds, oldest claim first (the lead's stuck-orders list)."""
+        c = t.orders.c
+        q = (select(c.order_id, c.claimed_by, c.claimed_user, c.claimed_at, c.status)
+             .where(c.claimed_by.is_not(None)).order_by(c.claimed_at))
+        return [dict(r) for r in self.conn.execute(q).mappings()]
+
+    def ready_orders(self, limit: int) -> list[tuple[str, str | None]]:
+        """(order id, tote) of released orders no bench holds, by order number."""
+        c = t.orders.c
+        q = (select(c.order_id, c.tote)
+             .where(and_(c.status == OrderStatus.RELEASED.value, c.claimed_by.is_(None)))
+             .order_by(c.order_id).limit(limit))
+        return [(r[0], r[1]) for r in self.conn.execute(q)]
+
     def claimed_order(self) -> str | None:
         """The order this station holds (after a crash or a power cut)."""
         row = self.conn.execute(
