@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from packstation.domain.packing import CartonStatus, PackSession
 from packstation.services.packing import REPRINT_REASONS
 from packstation.ui import theme
-from packstation.ui.lines_model import LinesModel
+from packstation.ui.lines_model import COLUMNS, LinesModel
 
 
 def _value_label(bold: bool = False, size: int = 15) -> QLabel:
@@ -183,6 +183,9 @@ class LeadPanel(QFrame):
             self.reason_chosen.emit(self.choices[row])
 
 
+_LATER_STATES = ("✔ complete", "waiting: lot, expiry", "short 9999")
+
+
 class PackView(QWidget):
     """The order being packed; when none is open, an invitation to scan one."""
 
@@ -270,6 +273,11 @@ class PackView(QWidget):
         changed = self.model.set_session(session)
         if changed is None:  # a new order: size the table to it once
             self.table.resizeColumnsToContents()
+            # the state column must also fit what it will say later, not just "n to scan"
+            metrics = self.table.fontMetrics()
+            widest = max(metrics.horizontalAdvance(t) for t in _LATER_STATES) + 16
+            state = len(COLUMNS) - 1
+            self.table.setColumnWidth(state, max(self.table.columnWidth(state), widest))
             self.table.resizeRowsToContents()
         else:
             for r in changed:  # a line's state text can wrap onto another line
