@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchlib import mark, percentile, pressure, stall_pct
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CATALOG_SIZE = 50_000
@@ -47,11 +49,6 @@ TARGET_START_S = 1.5
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (p99 of 2,000 values is the 1,980th smallest)."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
-    return ordered[int(rank) - 1]
 
 
 def _station(data_dir: Path) -> Any:
@@ -125,16 +122,6 @@ def _order(order_id: str, lines: list[dict[str, Any]], i: int) -> dict[str, Any]
 # --- measurements (each runs in its own subprocess) -------------------------------------------
 
 
-def _pressure() -> dict[str, int]:
-    """Microseconds some task on the machine stalled for CPU and for I/O (Linux PSI), if any."""
-    out: dict[str, int] = {}
-    for what in ("cpu", "io"):
-        try:
-            text = Path(f"/proc/pressure/{what}").read_text()
-        except OSError:
-            continue
-        out[what] = int(text.split("total=", 1)[1].split()[0])  # first line: "some"
-    return out
 
 
 def measure_scan(tmp: Path) -> dict[str, Any]:
@@ -194,7 +181,7 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
             commit_ns[0] += clock() - start
 
     SqlUnitOfWork.commit = timed_commit  # type: ignore[method-assign]
-    stalls_before, began = _pressure(), clock()
+    stalls_before, began = pressure(), clock()
     try:
         for n in range(SCANS):
             code = codes[n % ORDER_LINES]  # round-robin over the lines, like a mixed tote
@@ -211,12 +198,7 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
                 )
     finally:
         SqlUnitOfWork.commit = real_commit  # type: ignore[method-assign]
-    span_us = (clock() - began) / 1e3
-    stalls = {
-        k: (v - stalls_before[k]) / span_us * 100
-        for k, v in _pressure().items()
-        if k in stalls_before
-    }
+    stalls = stall_pct(stalls_before, (clock() - began) / 1e9)
     with station.uow(readonly=True) as uow:
         stored = uow.count("scans")
     station.close()
@@ -230,15 +212,15 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
         "bare_p50_ms": bare["p50_ms"],
         "bare_p99_ms": bare["p99_ms"],
         "catalog_s": catalog_s,
-        "p50_ms": _percentile(times, 50),
-        "p99_ms": _percentile(times, 99),
+        "p50_ms": percentile(times, 50),
+        "p99_ms": percentile(times, 99),
         "max_ms": max(times),
         "mean_ms": statistics.fmean(times),
-        "cpu_p50_ms": _percentile(cpu, 50),
-        "cpu_p99_ms": _percentile(cpu, 99),
-        "commit_p50_ms": _percentile(in_commit, 50),
-        "commit_p99_ms": _percentile(in_commit, 99),
-        "other_p99_ms": _percentile([t - c for t, c in zip(times, in_commit, strict=True)], 99),
+        "cpu_p50_ms": percentile(cpu, 50),
+        "cpu_p99_ms": percentile(cpu, 99),
+        "commit_p50_ms": percentile(in_commit, 50),
+        "commit_p99_ms": percentile(in_commit, 99),
+        "other_p99_ms": percentile([t - c for t, c in zip(times, in_commit, strict=True)], 99),
         "slow": len(slow),
         "slow_commit_share": sum(in_commit[i] for i in slow) / sum(times[i] for i in slow)
         if slow
@@ -267,8 +249,8 @@ def measure_commit(tmp: Path) -> dict[str, Any]:
             times.append((clock() - start) / 1e6)
     conn.close()
     return {
-        "p50_ms": _percentile(times, 50),
-        "p99_ms": _percentile(times, 99),
+        "p50_ms": percentile(times, 50),
+        "p99_ms": percentile(times, 99),
         "max_ms": max(times),
     }
 
@@ -426,8 +408,6 @@ def measure_start(argv: list[str], env: dict[str, str], label: str) -> dict[str,
 # --- report ----------------------------------------------------------------------------------
 
 
-def _mark(ok: bool) -> str:
-    return "pass" if ok else "MISS"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -439,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, str, str, str, str]] = []  # what, figure, target, mark, peak
     notes: list[str] = []
     misses = 0
-    began, stalls_before = time.perf_counter(), _pressure()
+    began, stalls_before = time.perf_counter(), pressure()
 
     def row(
         what: str, figure: str, target: str = "", ok: bool | None = None, peak: float | None = None
@@ -451,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                 what,
                 figure,
                 target,
-                "" if ok is None else _mark(ok),
+                "" if ok is None else mark(ok),
                 f"{peak:.0f} MiB" if peak else "",
             )
         )
@@ -601,13 +581,7 @@ def main(argv: list[str] | None = None) -> int:
                     f["peak_mib"],
                 )
 
-    stalls_after = _pressure()
-    span_us = (time.perf_counter() - began) * 1e6
-    busy = {
-        k: (v - stalls_before[k]) / span_us * 100
-        for k, v in stalls_after.items()
-        if k in stalls_before
-    }
+    busy = stall_pct(stalls_before, time.perf_counter() - began)
     if busy:
         notes.append(
             "over the whole benchmark, some task on this machine was stalled waiting for "

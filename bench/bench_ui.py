@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchlib import mark, percentile, pressure, stall_pct
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,11 +56,6 @@ STATION_ID = "BENCH-UI"
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    """Nearest-rank percentile (p99 of 1,000 values is the 990th smallest)."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * pct // 100))  # ceil
-    return ordered[int(rank) - 1]
 
 
 def _rss_mib() -> float:
@@ -70,20 +67,8 @@ def _rss_mib() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def _pressure() -> dict[str, int]:
-    """Microseconds some task on the machine stalled for CPU and for I/O (Linux PSI), if any."""
-    out: dict[str, int] = {}
-    for what in ("cpu", "io"):
-        try:
-            text = Path(f"/proc/pressure/{what}").read_text()
-        except OSError:
-            continue
-        out[what] = int(text.split("total=", 1)[1].split()[0])  # first line: "some"
-    return out
 
 
-def _stall_pct(before: dict[str, int], span_s: float) -> dict[str, float]:
-    return {k: (v - before[k]) / (span_s * 1e6) * 100 for k, v in _pressure().items() if k in before}
 
 
 def _order(order_id: str, lines: list[dict[str, Any]], i: int) -> dict[str, Any]:
@@ -327,7 +312,7 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
     to_idle: list[float] = []  # Enter -> the event loop has nothing left to do
     turns: list[float] = []  # the longest event-loop turn while each burst was typed
     clock = time.perf_counter_ns
-    stalls_before, began = _pressure(), time.perf_counter()
+    stalls_before, began = pressure(), time.perf_counter()
     for n in range(SCANS):
         sku = skus[n % ORDER_LINES]  # round-robin over the lines, like a mixed tote
         row = n % ORDER_LINES
@@ -362,7 +347,7 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
         turns.append(ui.longest_turn_ns / 1e6)
 
     span = time.perf_counter() - began
-    stalls = _stall_pct(stalls_before, span)
+    stalls = stall_pct(stalls_before, span)
     ui.close()
     with station.uow(readonly=True) as uow:
         stored = uow.count("scans")
@@ -372,7 +357,7 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
     burst_ms = (len(next(iter(codes.values())))) * KEY_GAP_MS
 
     def pct(values: list[float]) -> dict[str, float]:
-        return {"p50": _percentile(values, 50), "p99": _percentile(values, 99), "max": max(values),
+        return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values),
                 "mean": statistics.fmean(values)}
 
     return {
@@ -445,7 +430,7 @@ def measure_memory(tmp: Path) -> dict[str, Any]:
     rss.append((1, _rss_mib()))
     per_order: list[float] = []
     scans = 0
-    stalls_before, began = _pressure(), time.perf_counter()
+    stalls_before, began = pressure(), time.perf_counter()
     for n, (order_id, items) in enumerate(plan[1:], 2):
         t = time.perf_counter()
         pack(order_id, items)
@@ -457,7 +442,7 @@ def measure_memory(tmp: Path) -> dict[str, Any]:
             rss.append((n, _rss_mib()))
             began += time.perf_counter() - paused  # the RSS reads are not packing time
     span = time.perf_counter() - began
-    stalls = _stall_pct(stalls_before, span)
+    stalls = stall_pct(stalls_before, span)
     printed = list(printer.results) if printer is not None else []
     ui.close()
     with station.uow(readonly=True) as uow:
@@ -469,7 +454,7 @@ def measure_memory(tmp: Path) -> dict[str, Any]:
     return {
         "rss": rss,
         "first_s": first_s,
-        "order_ms": {"p50": _percentile(per_order, 50) * 1e3, "p99": _percentile(per_order, 99) * 1e3,
+        "order_ms": {"p50": percentile(per_order, 50) * 1e3, "p99": percentile(per_order, 99) * 1e3,
                      "mean": statistics.fmean(per_order) * 1e3},
         "scans_per_order": scans / len(per_order),
         "printed": len(printed),
@@ -515,8 +500,6 @@ def _run_child(name: str, timeout_s: float = 240) -> tuple[dict[str, Any] | None
     return None, usage.ru_maxrss / 1024, f"exit {proc.returncode}: {output.strip()[-800:]}"
 
 
-def _mark(ok: bool) -> str:
-    return "pass" if ok else "MISS"
 
 
 def _stalls(fig: dict[str, Any]) -> str:
@@ -542,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             peak: float | None = None) -> None:
         nonlocal misses
         misses += ok is False
-        rows.append((what, figure, target, "" if ok is None else _mark(ok),
+        rows.append((what, figure, target, "" if ok is None else mark(ok),
                      f"{peak:.0f} MiB" if peak else ""))
 
     began = time.perf_counter()
