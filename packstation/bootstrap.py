@@ -1,46 +1,95 @@
-"""The composition root: builds the database, the use-case context and the bench from a Config.
+"""The composition root: builds the database, the use-case context, the desks, the printers and the
+workers from a Config.
 
-Nothing else creates engines or reads the config; the window, the CLI, the tests and the
-benchmarks all start here.
+Nothing else creates engines or reads the config to build services: the window, the CLI, the
+tests and the benchmarks all start here and then use what :class:`Station` hands them (use
+cases through ``ctx``, desks through :meth:`Station.terminal`, sessions for scripts through
+:meth:`Station.system_session`).
 """
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-
-from sqlalchemy import Engine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 from packstation.adapters.db.engine import make_engine, migrate
-from packstation.adapters.db.store import SqlUnitOfWork
-from packstation.config import Config
+from packstation.adapters.db.numbers import LocalBlocks, SeriesRange
+from packstation.adapters.db.uow import SqlUnitOfWork
+from packstation.adapters.devices.printers import StationPrinters
+from packstation.adapters.documents.jobs import PrinterSlot, StationDocuments
+from packstation.config import Config, PrinterConfig, ScaleConfig, ScannerConfig
+from packstation.domain.documents import Address as DocAddress
+from packstation.domain.identity import ActorKind, Desk, Role, Session
 from packstation.domain.packing import Tolerance
+from packstation.services.auth import Authenticator
 from packstation.services.bench import Bench
-from packstation.services.packing import PackingContext
+from packstation.services.context import Context, PackingSettings
+from packstation.services.ports import UnitOfWork
+from packstation.services.terminal import ComingSoonDesk, DeskFactory, Terminal
+from packstation.workers import PrintWorker
+
+
+@dataclass(frozen=True)
+class StationInfo:
+    """What the window shows of its station (no config access needed there)."""
+
+    id: str
+    name: str
+    demo: bool
+    idle_logout_s: int
+    fullscreen: bool
+    documents_dir: Path
+    database: str  # a description for people ("SQLite …/packstation.db"), never a password
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """The device sections of the config, as values for the device readers and the devices dialog."""
+
+    scale: ScaleConfig
+    scanner: ScannerConfig
+    label_printer: PrinterConfig
+    document_printer: PrinterConfig
+    config_file: Path | None
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 @dataclass
 class Station:
-    config: Config
-    engine: Engine
-    ctx: PackingContext
+    ctx: Context
+    info: StationInfo
+    devices: DeviceSettings
+    printers: StationPrinters
+    print_worker: PrintWorker
+    _dispose: Callable[[], None]
+    desks: dict[Desk, DeskFactory] = field(default_factory=dict)
 
-    def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return self.ctx.uow(readonly=readonly)  # type: ignore[return-value]
+    # --- what drivers use -----------------------------------------------------------------
+    def terminal(self) -> Terminal:
+        return Terminal(self.ctx, self.desks)
 
-    def bench(self) -> Bench:
-        return Bench(self.ctx, carton_prefix=self.config.packing.carton_prefix)
+    def system_session(self, kind: ActorKind = ActorKind.CLI, name: str | None = None, role: Role = Role.ADMIN) -> Session:
+        """A session for the command line or an import, naming the operating-system user."""
+        return self.ctx.auth.system(kind, name or os_user(), role)
 
-    def output_desk(self):  # type: ignore[no-untyped-def]
-        """The bench's printers with the job journal on the station database."""
-        from packstation.adapters.db.print_journal import SqlPrintJournal
-        from packstation.printing import OutputDesk
+    def uow(self, *, readonly: bool = False) -> UnitOfWork:
+        return self.ctx.uow(readonly=readonly)
 
-        return OutputDesk(self.config, SqlPrintJournal(self.engine, self.config.station.id, self.ctx.clock))
+    def start_workers(self) -> None:
+        self.print_worker.start()
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.print_worker.stop()
+        self._dispose()
 
     def __enter__(self) -> Station:
         return self
@@ -49,34 +98,78 @@ class Station:
         self.close()
 
 
-def build_station(
-    config: Config, *, seed_demo: bool | None = None, clock: Callable[[], datetime] | None = None
-) -> Station:
-    """Open (and upgrade) the database; seed demo data on the embedded default's first start.
+def _slot(cfg: PrinterConfig) -> PrinterSlot:
+    return PrinterSlot(url=cfg.url, language=cfg.language, dpi=cfg.dpi, size=cfg.size)
 
-    *clock* (default: UTC now) dates everything the station decides and stores.
-    """
+
+def build_station(config: Config, *, seed_demo: bool | None = None, clock: Callable[[], datetime] | None = None,
+                  auth_key: bytes | None = None) -> Station:
+    """Open (and upgrade) the database and build everything on it; seed demo data on the embedded
+    default's first start. *clock* (default: UTC now) dates everything the station decides and
+    stores."""
+    clock = clock or (lambda: datetime.now(UTC))
     engine = make_engine(config.database_url)
     migrate(engine)
     station_id = config.station.id
+    first, last = config.sscc_range
+    blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
 
-    def uow_factory(readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, station_id, ctx.clock, readonly=readonly)
+    def uow_factory(*, readonly: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(engine, station_id, blocks, readonly=readonly)
 
-    ctx = PackingContext(
-        uow=uow_factory,
-        station_id=station_id,
-        tolerance=Tolerance(config.packing.tolerance_pct, config.packing.tolerance_g),
-        gs1_company_prefix=config.packing.gs1_company_prefix,
-        sscc_extension=config.packing.sscc_extension,
-        **({"clock": clock} if clock is not None else {}),
+    s = config.station
+    documents = StationDocuments(
+        ship_from=DocAddress(name=s.ship_from_name, line1=s.ship_from_line1, city=s.ship_from_city,
+                             postcode=s.ship_from_postcode, country=s.ship_from_country),
+        label_printer=_slot(config.label_printer), document_printer=_slot(config.document_printer),
     )
-    station = Station(config=config, engine=engine, ctx=ctx)
-    if seed_demo if seed_demo is not None else config.station.demo:
+    auth = Authenticator(uow_factory, station_id, clock, lead_pin_required=config.security.lead_pin_required,
+                         key=auth_key)
+    p = config.packing
+    ctx = Context(
+        uow=uow_factory, auth=auth, station_id=station_id, documents=documents, clock=clock,
+        packing=PackingSettings(tolerance=Tolerance(p.tolerance_pct, p.tolerance_g), gs1_company_prefix=p.gs1_company_prefix,
+                                sscc_extension=p.sscc_extension, carton_prefix=p.carton_prefix,
+                                accept_typed_sku=p.accept_typed_sku, unknown_lot=p.unknown_lot),
+    )
+    printers = StationPrinters(config.documents_dir, {"label": config.label_printer.baudrate,
+                                                      "document": config.document_printer.baudrate})
+    worker = PrintWorker(ctx, auth.system(ActorKind.SYSTEM, "print-worker"), printers)
+    documents.on_wake = worker.wake
+    url = engine.url
+    info = StationInfo(id=station_id, name=s.name, demo=s.demo, idle_logout_s=s.idle_logout_s, fullscreen=s.fullscreen,
+                       documents_dir=config.documents_dir,
+                       database=f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}")
+    station = Station(
+        ctx=ctx, info=info, printers=printers, print_worker=worker, _dispose=engine.dispose,
+        devices=DeviceSettings(config.scale, config.scanner, config.label_printer, config.document_printer,
+                               config.source),
+        desks={Desk.BENCH: Bench,
+               Desk.DOCK: lambda c, sess: ComingSoonDesk(c, sess, Desk.DOCK),
+               Desk.RETURNS: lambda c, sess: ComingSoonDesk(c, sess, Desk.RETURNS)},
+    )
+    if seed_demo if seed_demo is not None else s.demo:
         from packstation.demo import seed_if_empty
 
         seed_if_empty(station)
     return station
 
 
-__all__ = ["Station", "build_station"]
+# --- devices: the one place that turns device settings into open devices ----------------------
+
+
+def open_scale(settings: Config | DeviceSettings):  # type: ignore[no-untyped-def]
+    """The configured scale, opened (raises ScaleError with what to check)."""
+    from packstation.adapters.devices.scales import open_scale as _open
+
+    return _open(settings.scale)
+
+
+def open_printer(settings: Config | DeviceSettings, slot: str):  # type: ignore[no-untyped-def]
+    """The transport of the ``label`` or ``document`` printer (raises PrinterError)."""
+    from packstation.adapters.devices.transports import open_printer as _open
+
+    return _open(settings.label_printer if slot == "label" else settings.document_printer)
+
+
+__all__ = ["DeviceSettings", "Station", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]

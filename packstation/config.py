@@ -32,6 +32,7 @@ class StationConfig:
     name: str = "Bench 1"
     demo: bool = False
     idle_logout_s: int = 600
+    fullscreen: bool = False  # full screen instead of maximized
     ship_from_name: str = "Packstation Demo Warehouse"
     ship_from_line1: str = "1 Logistics Way"
     ship_from_city: str = "Rotterdam"
@@ -52,6 +53,22 @@ class PackingConfig:
     gs1_company_prefix: str = "0614141"
     sscc_extension: int = 0
     carton_prefix: str = "BOX-"
+    accept_typed_sku: bool = False  # a SKU typed on the keyboard counts as an item scan
+    unknown_lot: str = "refuse"  # refuse | warn: a scanned lot the stock records do not know
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    lead_pin_required: bool = True  # leads and admins log in and approve with badge + PIN
+
+
+@dataclass(frozen=True)
+class NumbersConfig:
+    """This station's range of each number series (used until a central database hands out blocks)."""
+
+    sscc_first: int = 1
+    sscc_last: int = 0  # 0: as many as the GS1 company prefix leaves room for
+    block_size: int = 100
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,8 @@ class Config:
     label_printer: PrinterConfig = field(default_factory=PrinterConfig)
     document_printer: PrinterConfig = field(default_factory=PrinterConfig)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    numbers: NumbersConfig = field(default_factory=NumbersConfig)
     data_dir: Path = field(default_factory=lambda: default_data_dir())
     source: Path | None = None  # the TOML file it came from, if any
 
@@ -107,6 +126,11 @@ class Config:
             # from (a desktop launcher and a shell would otherwise open two different files)
             path = self.data_dir / path
         return f"sqlite:///{path}"
+
+    @property
+    def sscc_range(self) -> tuple[int, int]:
+        digits = 16 - len(self.packing.gs1_company_prefix)
+        return self.numbers.sscc_first, self.numbers.sscc_last or 10**digits - 1
 
     @property
     def documents_dir(self) -> Path:
@@ -128,6 +152,8 @@ _SECTIONS = {
     "label_printer": PrinterConfig,
     "document_printer": PrinterConfig,
     "scanner": ScannerConfig,
+    "security": SecurityConfig,
+    "numbers": NumbersConfig,
 }
 
 
@@ -192,6 +218,17 @@ def _check_values(config: Config) -> None:
         raise ConfigError("[packing] tolerance_pct and tolerance_g cannot be negative")
     if not packing.carton_prefix.strip():
         raise ConfigError("[packing] carton_prefix cannot be empty (e.g. \"BOX-\")")
+    if packing.unknown_lot not in ("refuse", "warn"):
+        raise ConfigError(f"[packing] unknown_lot must be refuse or warn; got {packing.unknown_lot!r}")
+    serial_digits = 16 - len(prefix)
+    numbers = config.numbers
+    if numbers.sscc_first < 1 or (numbers.sscc_last and numbers.sscc_last < numbers.sscc_first):
+        raise ConfigError("[numbers] sscc_first must be at least 1 and sscc_last (if set) not below it")
+    if max(numbers.sscc_first, numbers.sscc_last) >= 10**serial_digits:
+        raise ConfigError(f"[numbers] an SSCC serial has {serial_digits} digits with the company prefix {prefix}: "
+                          f"the range must stay below {10**serial_digits}")
+    if numbers.block_size < 1:
+        raise ConfigError("[numbers] block_size must be at least 1")
     if not config.station.id.strip():
         raise ConfigError("[station] id cannot be empty: other benches see it when this one holds an order")
     if config.scale.protocol not in SCALE_PROTOCOLS:

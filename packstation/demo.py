@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from packstation.domain.barcodes import with_check_digit
+from packstation.domain.identity import ActorKind
 from packstation.services import users
 from packstation.services.imports import import_records
-from packstation.services.ports import UnitOfWorkFactory
 
 DEMO_USERS = (
     ("Pat Packer", "packer", "PACKER-001"),
@@ -144,36 +144,40 @@ def orders(products: list[dict[str, Any]], count: int = 60, rnd: random.Random |
     return out
 
 
-def seed(uow_factory: UnitOfWorkFactory, *, today: date | None = None) -> None:
-    """Load the demo catalog, cartons, orders and users (through the import use cases)."""
+DEMO_LEAD_PIN = "1234"  # shown on the demo login screen; leads approve with badge + PIN
+
+
+def seed(station: Any, *, today: date | None = None) -> None:
+    """Load the demo catalog, cartons, orders, stock lots and users (through the import use cases)."""
+    ctx = station.ctx
+    session = station.system_session(ActorKind.IMPORT, "demo")
     products = catalog()
-    for kind, records in (("catalog", products), ("cartons", list(CARTON_TYPES)), ("orders", orders(products))):
-        report = import_records(uow_factory, kind, [(f"record {i}", r) for i, r in enumerate(records, 1)], f"demo {kind}")
+    today = today or ctx.clock().date()
+    for kind, records in (("catalog", products), ("cartons", list(CARTON_TYPES)), ("orders", orders(products)),
+                          ("stock", stock_lots(products, today))):
+        report = import_records(ctx, session, kind, [(f"record {i}", r) for i, r in enumerate(records, 1)], f"demo {kind}")
         if not report.ok:  # a bug in the demo generator, not a user error
             raise RuntimeError("demo data rejected: " + "; ".join(map(str, report.rejected[:3])))
-    with uow_factory(readonly=True) as uow:
-        existing = {u.name for u in uow.list_users()}
-        has_lots = bool(uow.count("stock_lots"))
+    admin = station.system_session(ActorKind.SYSTEM, "demo")
+    with ctx.uow(readonly=True) as uow:
+        existing = {u.name for u in uow.users.list()}
     for name, role, badge in DEMO_USERS:
         if name not in existing:  # a seed interrupted earlier may have added some
-            users.add_user(uow_factory, name, role, badge)
-    if not has_lots:
-        _seed_stock_lots(uow_factory, products, today or date.today())
+            users.add_user(ctx, admin, name, role, badge, DEMO_LEAD_PIN if role == "lead" else None)
 
 
-def _seed_stock_lots(uow_factory: UnitOfWorkFactory, products: list[dict[str, Any]], today: date) -> None:
-    """Two or three lots per lot-tracked product, one of them expired, so picklists choose the right lot."""
+def stock_lots(products: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
+    """Two or three lots per lot-tracked product, one of them expired, so picklists choose the right
+    lot and the bench can show an expired lot refused."""
     rows = []
     for n, prod in enumerate(products):
         if prod["tracking"] not in ("lot", "lot_expiry"):
             continue
         for k, days in enumerate((-20, 120 + n % 60, 400)):
+            expiry = today + timedelta(days=days) if prod["tracking"] == "lot_expiry" else None
             rows.append({"sku": prod["sku"], "lot": f"L{n:03d}{'ABC'[k]}", "qty": 50, "location": prod["location"],
-                         "expiry": today + timedelta(days=days) if prod["tracking"] == "lot_expiry" else None})
-    with uow_factory() as uow:
-        uow.bulk_insert("stock_lots", rows)
-        uow.add_event("demo.stock_lots", None, None, {"lots": len(rows)})
-        uow.commit()
+                         "expiry": expiry.isoformat() if expiry else ""})
+    return rows
 
 
 def seed_if_empty(station: Any) -> bool:
@@ -184,8 +188,9 @@ def seed_if_empty(station: Any) -> bool:
     (products only) never seeded again. With no users nobody can have packed anything, so
     running the (idempotent) imports again is safe.
     """
+    first_sku = catalog(1)[0]["sku"]
     with station.ctx.uow(readonly=True) as uow:
-        if uow.count("products") and uow.count("users"):
+        if uow.catalog.known_skus([first_sku]) and uow.users.list():
             return False
-    seed(station.ctx.uow)
+    seed(station)
     return True

@@ -87,10 +87,10 @@ def run_list(args: argparse.Namespace, config: Config) -> int:
 # -- scale --------------------------------------------------------------------------------
 def run_read_scale(args: argparse.Namespace, config: Config) -> int:
     from packstation.adapters.devices.scale_errors import ScaleError
-    from packstation.adapters.devices.scales import open_scale
+    from packstation.bootstrap import open_scale
 
     try:
-        scale = open_scale(config.scale)
+        scale = open_scale(config)
     except ScaleError as exc:
         _err(str(exc))
         return EXIT_CONFIG if "[scale]" in str(exc) else EXIT_DEVICE
@@ -114,8 +114,8 @@ def _printer_config(args: argparse.Namespace, config: Config) -> Any:
 
 
 def run_test_print(args: argparse.Namespace, config: Config) -> int:
-    from packstation.adapters.devices.printing import MemoryJournal, PrintFailed, Spooler
-    from packstation.adapters.devices.transports import PrinterConfigError, open_printer
+    from packstation.adapters.devices.transports import PrinterConfigError, PrinterError
+    from packstation.bootstrap import open_printer
 
     section = "label_printer" if args.printer == "label" else "document_printer"
     printer = _printer_config(args, config)
@@ -126,31 +126,31 @@ def run_test_print(args: argparse.Namespace, config: Config) -> int:
         )
         return EXIT_CONFIG
     try:
-        transport = open_printer(printer)
+        transport = open_printer(config, args.printer)
         data = test_page_bytes(printer.language, config.station.id, printer.dpi)
     except (PrinterConfigError, ValueError) as exc:
         _err(f"[{section}]: {exc}")
         return EXIT_CONFIG
-    spooler = Spooler(MemoryJournal(), {args.printer: transport}, timeout_s=args.timeout)
     try:
-        job = spooler.submit(args.printer, "test", data, ref="test-print")
-    except PrintFailed as exc:
-        _err(str(exc.cause))
+        transport.send(data, args.timeout)
+    except PrinterError as exc:
+        _err(str(exc))
         return EXIT_DEVICE
-    print(f"sent a {printer.language} test print ({len(data)} bytes) to {printer.url} ({job})")
+    print(f"sent a {printer.language} test print ({len(data)} bytes) to {printer.url}")
     return EXIT_OK
 
 
 def run_printer_status(args: argparse.Namespace, config: Config) -> int:
     from packstation.adapters.devices.printer_status import query_status
-    from packstation.adapters.devices.transports import PrinterError, open_printer
+    from packstation.adapters.devices.transports import PrinterError
+    from packstation.bootstrap import open_printer
 
     printer = _printer_config(args, config)
     if not printer.url:
         _err(f"no {args.printer} printer is configured")
         return EXIT_CONFIG
     try:
-        problems = query_status(open_printer(printer), printer.language)
+        problems = query_status(open_printer(config, args.printer), printer.language)
     except PrinterError as exc:
         _err(str(exc))
         return EXIT_DEVICE

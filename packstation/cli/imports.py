@@ -1,4 +1,4 @@
-"""``packstation import catalog|cartons|orders|returns|tracking FILE``."""
+"""``packstation import catalog|cartons|orders|returns|tracking|stock FILE``."""
 
 from __future__ import annotations
 
@@ -60,11 +60,13 @@ def progress_for(stream: TextIO) -> ProgressBar | None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     from packstation.bootstrap import build_station
+    from packstation.domain.identity import ActorKind
 
     progress = progress_for(sys.stderr)
     try:
         with build_station(config, seed_demo=False) as station:
-            report = import_file(station.ctx.uow, args.kind, args.file, progress=progress)
+            session = station.system_session(ActorKind.IMPORT)
+            report = import_file(station.ctx, session, args.kind, args.file, progress=progress)
     except ImportFileError as exc:
         print(f"packstation import: {exc}", file=sys.stderr)
         print("Nothing was imported.", file=sys.stderr)

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
     try:
         with build_station(config, seed_demo=False) as station:
-            status = order_status(station.ctx.uow, args.order_id)
+            status = order_status(station.ctx, station.system_session(), args.order_id)
     except NotFound as exc:
         print(f"packstation status: {exc} Check the order number (or tote) and try again.", file=sys.stderr)
         return 1

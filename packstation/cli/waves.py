@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 2
     try:
         with build_station(config) as station:
-            data = create_pick_wave(station.ctx.uow, args.orders, carrier=args.carrier, station=config.station.id)
+            data = create_pick_wave(station.ctx, station.system_session(), args.orders, carrier=args.carrier)
     except NothingToPick as exc:
         print(f"packstation picklist: {exc}", file=sys.stderr)
         return 1

@@ -234,3 +234,23 @@ class CommandCardData:
     commands: tuple[str, ...] = ()  # empty: every command in packstation.domain.barcodes
     carton_types: tuple[str, ...] = ("BOX-S", "BOX-M", "BOX-L", "BOX-XL")
     quantities: tuple[int, ...] = tuple(range(1, 11))
+
+
+_SAFE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def safe_file_name(*parts: str, suffix: str = ".pdf", max_len: int = 120) -> str:
+    """A file name made from ids (order, SSCC) that can never leave its folder.
+
+    Letters, digits, ``-`` and ``_`` are kept; anything else (``/``, ``..``, NUL, spaces,
+    accents) becomes ``_``; the name is cut to *max_len*. When the ids had to be changed, a
+    short hash of the originals is appended, so two different ids never share a file name.
+    """
+    import hashlib
+
+    original = "-".join(parts)
+    cleaned = "".join(ch if ch in _SAFE_CHARS else "_" for ch in original).strip("_-") or "document"
+    if cleaned != original or len(cleaned) > max_len:
+        digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        cleaned = f"{cleaned[: max_len - 11]}-{digest}"
+    return cleaned + suffix

@@ -1,11 +1,17 @@
-"""The things a packing bench deals with: products, carton types, orders and their lines."""
+"""The things a packing bench deals with: products, carton types, orders and their lines.
+
+(``Role`` lives in ``domain.identity`` and ``OrderStatus`` in ``domain.lifecycle``; both are
+re-exported here.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+
+from packstation.domain.identity import Role
+from packstation.domain.lifecycle import OrderStatus
 
 
 class Tracking(StrEnum):
@@ -13,34 +19,6 @@ class Tracking(StrEnum):
     LOT = "lot"
     LOT_EXPIRY = "lot_expiry"
     SERIAL = "serial"
-
-
-class Role(StrEnum):
-    PACKER = "packer"
-    LEAD = "lead"
-    RETURNS = "returns"
-    DISPATCH = "dispatch"
-    ADMIN = "admin"
-
-    @property
-    def can_authorise(self) -> bool:
-        """Leads (and admins) may override blocked cartons, short-ship, reprint, release claims."""
-        return self in (Role.LEAD, Role.ADMIN)
-
-
-class OrderStatus(StrEnum):
-    ON_HOLD = "on_hold"  # prepaid but not paid yet
-    RELEASED = "released"  # ready to pick
-    PICKING = "picking"  # in a pick wave
-    PACKING = "packing"  # claimed by a bench, or packing started
-    PACKED = "packed"  # to be picked up by the delivery agent
-    IN_TRANSIT = "in_transit"  # picked up and on the way
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-
-    @property
-    def packable(self) -> bool:
-        return self in (OrderStatus.RELEASED, OrderStatus.PICKING, OrderStatus.PACKING)
 
 
 @dataclass(frozen=True)
@@ -79,6 +57,7 @@ class User:
     badge: str
     has_pin: bool = False
     active: bool = True
+    locked_until: datetime | None = None  # after too many wrong PINs
 
 
 @dataclass(frozen=True)
@@ -100,6 +79,7 @@ class OrderLine:
     unit_price: Decimal
     packed: int = 0
     short: int = 0
+    short_reason: str | None = None
 
     @property
     def remaining(self) -> int:
@@ -127,6 +107,8 @@ class Order:
     tracking_number: str | None
     status: OrderStatus
     lines: list[OrderLine] = field(default_factory=list)
+    tote: str | None = None  # the tote barcode a bench may scan instead of the order number
+    wave_id: str | None = None
 
     @property
     def total(self) -> Decimal:
@@ -152,3 +134,18 @@ class Order:
     @property
     def complete(self) -> bool:
         return all(line.complete for line in self.lines)
+
+
+@dataclass(frozen=True)
+class StockLot:
+    """A lot of a product the warehouse holds (stock import, receipts): what a bench may accept."""
+
+    sku: str
+    lot: str
+    expiry: date | None = None
+    location: str = ""
+    qty: int = 0
+
+
+__all__ = ["Address", "CartonType", "Order", "OrderLine", "OrderStatus", "PackBarcode", "Product", "Role",
+           "StockLot", "Tracking", "User"]

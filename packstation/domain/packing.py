@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from packstation.domain.barcodes import Barcode, BarcodeKind, lookup_key
-from packstation.domain.model import CartonType, Order, OrderLine, Product, Tracking
+from packstation.domain.model import CartonType, Order, OrderLine, Product, StockLot, Tracking
 
 MAX_QTY = 9999
 MAX_LOT_LENGTH = 20  # GS1 AI (10)
@@ -43,6 +44,7 @@ class Verdict(StrEnum):
     NEEDS_SERIAL = "needs_serial"
     EXPIRED_LOT = "expired_lot"
     SERIAL_ALREADY_SHIPPED = "serial_already_shipped"
+    UNKNOWN_LOT = "unknown_lot"  # a lot the warehouse's stock does not know for that product
     INVALID_SCAN = "invalid_scan"
     NO_ORDER = "no_order"
     NEEDS_CARTON = "needs_carton"
@@ -54,6 +56,9 @@ class Verdict(StrEnum):
     NEEDS_WEIGHT = "needs_weight"
     NEEDS_LEAD = "needs_lead"
     NEEDS_PIN = "needs_pin"
+    NEEDS_DESK = "needs_desk"  # a lead or admin chooses the desk after login
+    NEEDS_REASON = "needs_reason"  # a lead's action waits for its reason (picked by number)
+    WEIGHING = "weighing"  # the scale is being read: wait for the verdict
     LOGIN_REFUSED = "login_refused"
     REPRINT_REQUESTED = "reprint_requested"
     NEEDS_REPRINT_TARGET = "needs_reprint_target"
@@ -84,6 +89,7 @@ _TONES = {
     Verdict.WRONG_ITEM: Tone.ERROR,
     Verdict.EXPIRED_LOT: Tone.ERROR,
     Verdict.SERIAL_ALREADY_SHIPPED: Tone.ERROR,
+    Verdict.UNKNOWN_LOT: Tone.ERROR,
     Verdict.INVALID_SCAN: Tone.ERROR,
     Verdict.CARTON_BLOCKED: Tone.ERROR,
     Verdict.ORDER_REFUSED: Tone.ERROR,
@@ -101,6 +107,9 @@ _TONES = {
     Verdict.NEEDS_WEIGHT: Tone.PROMPT,
     Verdict.NEEDS_LEAD: Tone.PROMPT,
     Verdict.NEEDS_PIN: Tone.PROMPT,
+    Verdict.NEEDS_DESK: Tone.PROMPT,
+    Verdict.NEEDS_REASON: Tone.PROMPT,
+    Verdict.WEIGHING: Tone.WARNING,
     Verdict.NEEDS_REPRINT_TARGET: Tone.PROMPT,
     Verdict.LOGIN_REFUSED: Tone.ERROR,
 }
@@ -126,6 +135,8 @@ class PackedItem:
     lot: str | None = None
     expiry: date | None = None
     serial: str | None = None
+    source: str = "wedge"  # how the code arrived: wedge (scanner burst), serial, evdev, typed
+    scanned_at: datetime | None = None  # set when stored
 
 
 @dataclass
@@ -138,6 +149,8 @@ class Carton:
     sscc: str | None = None
     override_by: str | None = None
     tracking_number: str | None = None
+    expected_g: int | None = None  # tare plus items, when it was weighed
+    closed_at: datetime | None = None  # set by the store when sealed
 
     @property
     def is_open(self) -> bool:
@@ -173,6 +186,7 @@ class PendingItem:
     lot: str | None = None
     expiry: date | None = None
     serial: str | None = None
+    source: str = "wedge"  # how the item's own scan arrived
 
 
 @dataclass(frozen=True)
@@ -182,6 +196,7 @@ class ItemDecision:
     item: PackedItem | None = None  # to record when accepted
     pending: PendingItem | None = None  # the new pending state (None clears it)
     sku: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # e.g. {"lot_unverified": True}
 
 
 @dataclass(frozen=True)
@@ -282,8 +297,15 @@ class PackSession:
         user: str,
         scan_id: str,
         serial_shipped: bool = False,
+        source: str = "wedge",
+        known_lots: list[StockLot] | None = None,
+        unknown_lot: str = "refuse",
     ) -> ItemDecision:
-        """Decide what an item scan does. *serial_shipped*: the scanned serial left in another order."""
+        """Decide what an item scan does. *serial_shipped*: the scanned serial left in another order.
+
+        *known_lots*: the warehouse's lots of the product (None or empty: none known, the lot
+        is taken as scanned and marked unverified); *unknown_lot* says what a lot that is not
+        among them gets: ``refuse`` (default) or ``warn`` (accepted, marked unverified)."""
         hit = self.resolve(barcode)
         if hit is None:
             return ItemDecision(Verdict.WRONG_ITEM, "This item is not on the order. Put it aside.")
@@ -321,11 +343,13 @@ class PackSession:
             lot=barcode.lot,
             expiry=barcode.expiry,
             serial=barcode.serial,
+            source=source,
         )
-        return self._complete_pending(pending, product, today, user, scan_id, serial_shipped)
+        return self._complete_pending(pending, product, today, user, scan_id, serial_shipped, known_lots, unknown_lot)
 
     def evaluate_detail(
-        self, text: str, today: date, *, user: str, scan_id: str, serial_shipped: bool = False
+        self, text: str, today: date, *, user: str, scan_id: str, serial_shipped: bool = False,
+        known_lots: list[StockLot] | None = None, unknown_lot: str = "refuse",
     ) -> ItemDecision:
         """The answer to a lot / expiry / serial prompt."""
         pending = self.pending
@@ -347,7 +371,7 @@ class PackSession:
             if len(text) > MAX_SERIAL_LENGTH:
                 return ItemDecision(Verdict.INVALID_SCAN, f"A serial has at most {MAX_SERIAL_LENGTH} characters. Scan it again.", pending=pending, sku=pending.sku)
             pending = replace(pending, serial=text)
-        return self._complete_pending(pending, product, today, user, scan_id, serial_shipped)
+        return self._complete_pending(pending, product, today, user, scan_id, serial_shipped, known_lots, unknown_lot)
 
     @staticmethod
     def _missing(pending: PendingItem, product: Product) -> Verdict | None:
@@ -367,7 +391,15 @@ class PackSession:
         user: str,
         scan_id: str,
         serial_shipped: bool,
+        known_lots: list[StockLot] | None = None,
+        unknown_lot: str = "refuse",
     ) -> ItemDecision:
+        data: dict[str, Any] = {}
+        if pending.lot and product.tracking in (Tracking.LOT, Tracking.LOT_EXPIRY):
+            checked = self._check_lot(pending, product, known_lots, unknown_lot, today)
+            if isinstance(checked, ItemDecision):
+                return checked
+            pending, data = checked
         if pending.expiry is not None and pending.expiry < today:
             return ItemDecision(
                 Verdict.EXPIRED_LOT,
@@ -384,7 +416,7 @@ class PackSession:
         need = self._missing(pending, product)
         if need is not None:
             what = {Verdict.NEEDS_LOT: "lot", Verdict.NEEDS_EXPIRY: "expiry date", Verdict.NEEDS_SERIAL: "serial number"}[need]
-            return ItemDecision(need, f"{product.name}: scan the {what}.", pending=pending, sku=product.sku)
+            return ItemDecision(need, f"{product.name}: scan the {what}.", pending=pending, sku=product.sku, data=data)
         carton = self.open_carton
         if carton is None:  # the carton was sealed while the prompt waited for this answer
             return ItemDecision(
@@ -403,12 +435,53 @@ class PackSession:
             lot=pending.lot if product.tracking is not Tracking.NONE or pending.lot else None,
             expiry=pending.expiry,
             serial=pending.serial if product.tracking is Tracking.SERIAL else None,
+            source=pending.source,
         )
         line = self._line(pending.line_no)
         after = line.packed + item.qty
-        return ItemDecision(
-            Verdict.ACCEPTED, f"{product.name}: {after} of {line.qty}", item=item, sku=product.sku
-        )
+        message = f"{product.name}: {after} of {line.qty}"
+        if data.get("lot_unverified"):
+            message += f" (lot {item.lot} not in the stock records: taken as scanned)"
+        return ItemDecision(Verdict.ACCEPTED, message, item=item, sku=product.sku, data=data)
+
+    @staticmethod
+    def _check_lot(pending: PendingItem, product: Product, known: list[StockLot] | None,
+                   unknown_lot: str, today: date) -> ItemDecision | tuple[PendingItem, dict[str, Any]]:
+        """A lot against the warehouse's stock: known lots only, expiry from stock.
+
+        Returns the refusal, or the pending item with the stock's expiry filled in and the
+        data to record (``lot_unverified`` when no stock record vouches for the lot)."""
+        assert pending.lot is not None
+        if not known:
+            return pending, {"lot_unverified": True}
+        match = next((lot for lot in known if lot.lot.upper() == pending.lot.upper()), None)
+        if match is None:
+            if unknown_lot == "warn":
+                return pending, {"lot_unverified": True}
+            listed = ", ".join(lot.lot for lot in known[:5]) + (" …" if len(known) > 5 else "")
+            return ItemDecision(Verdict.UNKNOWN_LOT,
+                                f"{product.name}: lot {pending.lot} is not one of this warehouse's lots ({listed}). "
+                                "Check the lot on the item and scan it again (CMD-UNDO: put the item aside).",
+                                pending=replace(pending, lot=None), sku=product.sku)
+        pending = replace(pending, lot=match.lot)
+        if match.expiry is not None:
+            if pending.expiry is not None and pending.expiry != match.expiry and match.expiry >= today:
+                # (a stock expiry in the past is refused as an expired lot just after this)
+                return ItemDecision(Verdict.INVALID_SCAN,
+                                    f"{product.name}: lot {match.lot} expires on {match.expiry.isoformat()} "
+                                    f"by the stock records, not {pending.expiry.isoformat()}. Put it aside for a lead.",
+                                    sku=product.sku, data={"headline": "EXPIRY DOES NOT MATCH"})
+            pending = replace(pending, expiry=match.expiry)
+        return pending, {}
+
+    def resolved_by_sku(self, barcode: Barcode) -> bool:
+        """The scan named the product by its SKU text rather than by one of its barcodes."""
+        hit = self.barcode_index.get(barcode.value)
+        if hit is None:
+            return False
+        product = self.products[hit[0]]
+        return barcode.value == product.sku.upper() and barcode.value not in product.barcodes and \
+            barcode.value not in {p.barcode for p in product.pack_barcodes}
 
     def apply_item(self, decision: ItemDecision) -> None:
         """Make a decision visible in the session (call after it was stored)."""
@@ -423,7 +496,7 @@ class PackSession:
             self.pending = None
             self.pending_qty = None
         elif decision.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.NEEDS_SERIAL) or (
-            decision.verdict is Verdict.INVALID_SCAN and decision.pending is not None
+            decision.verdict in (Verdict.INVALID_SCAN, Verdict.UNKNOWN_LOT) and decision.pending is not None
         ):
             self.pending = decision.pending
         else:  # a refused scan drops what it was part of

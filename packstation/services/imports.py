@@ -15,16 +15,35 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from packstation.domain.barcodes import lookup_key
-from packstation.domain.model import OrderStatus, Tracking
-from packstation.services.ports import UnitOfWorkFactory
+from packstation.domain.identity import Permission, Session
+from packstation.domain.lifecycle import (
+    OrderStatus,
+    ReturnStatus,
+    TransitionRefused,
+    arrival_status,
+)
+from packstation.domain.model import (
+    Address,
+    CartonType,
+    Order,
+    OrderLine,
+    PackBarcode,
+    Product,
+    StockLot,
+    Tracking,
+)
+from packstation.domain.returns import Return, ReturnLine
+from packstation.services.context import Context, record
+from packstation.services.lifecycle import change_status
+from packstation.services.ports import UnitOfWork
 
-KINDS = ("catalog", "cartons", "orders", "returns", "tracking")
+KINDS = ("catalog", "cartons", "orders", "returns", "tracking", "stock")
 MAX_FILE_BYTES = 512 * 1024 * 1024
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -308,6 +327,21 @@ def _text(rec: dict[str, Any], name: str, *, required: bool = True, max_len: int
     return value
 
 
+_ID_CHARS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:#+@/ -]*$")
+
+
+def _ident(rec: dict[str, Any], name: str, *, max_len: int = 64) -> str:
+    """An id (order, SKU, RMA, tote, carton code): printable ASCII letters, digits and . _ : # + @ / - space.
+
+    Ids reach file names, barcodes and URLs; ``../../../escaped``, NUL or a leading dot are
+    refused here (the document folder also writes only safe names, whatever an id holds)."""
+    value = _text(rec, name, max_len=max_len)
+    if not _ID_CHARS.match(value) or ".." in value or "//" in value:
+        raise RecordError(f"{name} {_show(value)} may hold only letters, digits and . _ : # + @ / - "
+                          "(starting with a letter or digit, no '..')")
+    return value
+
+
 def _show(value: Any, limit: int = 40) -> str:
     """A value for an error message, cut short: a 2 MB field must not become a 2 MB message."""
     text = repr(value) if isinstance(value, str) else str(value)
@@ -391,7 +425,7 @@ class _Plan:
 
 
 def _catalog(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
-    sku = _text(rec, "sku", max_len=64)
+    sku = _ident(rec, "sku")
     name = _text(rec, "name")
     weight = _int(rec, "weight_g", minimum=0, maximum=MAX_GRAMS)
     location = _text(rec, "location", required=False, max_len=32)
@@ -430,7 +464,7 @@ def _catalog(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, A
 
 
 def _carton(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
-    code = _text(rec, "code", max_len=32).upper()
+    code = _ident(rec, "code", max_len=32).upper()
     inner = rec.get("inner_mm") or {}
     if not isinstance(inner, dict):
         raise RecordError("inner_mm must be an object {l, w, h}")
@@ -465,7 +499,7 @@ def _address(a: dict[str, Any]) -> dict[str, str]:
 
 
 def _order(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
-    order_id = _text(rec, "order_id", max_len=64)
+    order_id = _ident(rec, "order_id")
     customer = _obj(rec, "customer")
     try:
         cust_name = _text(customer, "name")
@@ -500,7 +534,7 @@ def _order(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any
         if not isinstance(ln, dict):
             raise RecordError(f"lines[{i}] is not an object")
         try:
-            sku = _text(ln, "sku", max_len=64)
+            sku = _ident(ln, "sku")
             qty = _int(ln, "qty", minimum=1, maximum=MAX_QTY)
             price = ln.get("unit_price")
             if isinstance(price, float):
@@ -531,15 +565,15 @@ def _order(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any
         "carrier": _text(rec, "carrier", max_len=64),
         "service": _text(rec, "service", required=False, max_len=64),
         "tracking_number": tracking_number,
-        "tote": _text(rec, "tote", required=False, max_len=64) or None,
-        "status": (OrderStatus.ON_HOLD if method == "prepaid" and status != "paid" else OrderStatus.RELEASED).value,
+        "tote": (_ident(rec, "tote") if _text(rec, "tote", required=False) else None),
+        "status": arrival_status(method, status).value,
     }
     row["content_hash"] = _hash([row, [(ln["sku"], ln["qty"], ln["unit_price"]) for ln in lines]])
     return order_id, row, lines
 
 
 def _return(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
-    rma = _text(rec, "rma_id", max_len=64)
+    rma = _ident(rec, "rma_id")
     status = _text(rec, "status", required=False) or "initiated"
     if status not in ("initiated", "picked"):
         raise RecordError(f"status must be initiated or picked, got {status!r}")
@@ -554,7 +588,7 @@ def _return(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, An
             lines.append({"rma_id": rma, "line_no": i, "sku": _text(ln, "sku", max_len=64), "qty": _int(ln, "qty", minimum=1, maximum=MAX_QTY)})
         except RecordError as exc:
             raise RecordError(f"lines[{i}].{exc}") from None
-    row = {"rma_id": rma, "order_id": _text(rec, "order_id", max_len=64), "reason": _text(rec, "reason"), "status": status}
+    row = {"rma_id": rma, "order_id": _ident(rec, "order_id"), "reason": _text(rec, "reason"), "status": status}
     row["content_hash"] = _hash([row, [(ln["sku"], ln["qty"]) for ln in lines]])
     return rma, row, lines
 
@@ -571,33 +605,36 @@ def _tracking(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, 
     return order_id or number, row, []
 
 
-_VALIDATORS = {"catalog": _catalog, "cartons": _carton, "orders": _order, "returns": _return, "tracking": _tracking}
+def _stock(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    sku = _ident(rec, "sku")
+    lot = _text(rec, "lot", max_len=20)
+    expiry_text = _text(rec, "expiry", required=False, max_len=10)
+    expiry = None
+    if expiry_text:
+        try:
+            expiry = date.fromisoformat(expiry_text)
+        except ValueError:
+            raise RecordError(f"expiry must be a date YYYY-MM-DD, got {expiry_text!r}") from None
+    row = {"sku": sku, "lot": lot, "expiry": expiry, "location": _text(rec, "location", required=False, max_len=32),
+           "qty": _int(rec, "qty", minimum=0, maximum=10**9)}
+    return f"{sku}\x1f{lot}", row, []
 
 
-def import_file(
-    uow_factory: UnitOfWorkFactory,
-    kind: str,
-    path: Path,
-    *,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    progress: Progress | None = None,
-) -> ImportReport:
+_VALIDATORS = {"catalog": _catalog, "cartons": _carton, "orders": _order, "returns": _return, "tracking": _tracking,
+               "stock": _stock}
+
+
+def import_file(ctx: Context, session: Session, kind: str, path: Path, *, progress: Progress | None = None) -> ImportReport:
     """Validate the whole file, then store it whole (or, if anything is rejected, not at all)."""
     if kind not in KINDS:
         raise ImportFileError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
-    return import_records(uow_factory, kind, read_records(path, kind), path.name, clock=clock, progress=progress)
+    return import_records(ctx, session, kind, read_records(path, kind), path.name, progress=progress)
 
 
-def import_records(
-    uow_factory: UnitOfWorkFactory,
-    kind: str,
-    records: list[tuple[str, Any]],
-    name: str,
-    *,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    progress: Progress | None = None,
-) -> ImportReport:
+def import_records(ctx: Context, session: Session, kind: str, records: list[tuple[str, Any]], name: str, *,
+                   progress: Progress | None = None) -> ImportReport:
     """Validate (position, record) pairs and store them in one transaction, or none of them."""
+    ctx.auth.require(session, Permission.IMPORT, "An import")
     report = ImportReport(kind=kind, file=name, records=len(records))
     plan = _Plan()
     validate = _VALIDATORS[kind]
@@ -616,53 +653,62 @@ def import_records(
             row["key"] = key
             key = pos
         if key in plan.rows:
-            report.rejected.append(Rejection(pos, key, f"appears twice in the file (first at {plan.positions[key]})"))
+            shown = key.replace("\x1f", " lot ")
+            report.rejected.append(Rejection(pos, shown, f"appears twice in the file (first at {plan.positions[key]})"))
             continue
         plan.rows[key] = row
         plan.children[key] = children
         plan.positions[key] = pos
         if progress and n % 1000 == 0:
             progress(n, len(records) * 2)
-    with uow_factory() as uow:
-        _APPLY[kind](uow, plan, report, clock())
+    with ctx.uow() as uow:
+        _APPLY[kind](uow, ctx, session, plan, report)
         if report.rejected:
             return report  # rolled back on exit: nothing stored
         if report.created or report.updated:  # a file imported again changes nothing, not even events
-            uow.add_event(f"import.{kind}", None, None,
-                          {"file": name, "records": report.records, "created": report.created,
-                           "updated": report.updated, "unchanged": report.unchanged})
+            record(uow, ctx, session, f"import.{kind}", None,
+                   {"file": name, "records": report.records, "created": report.created,
+                    "updated": report.updated, "unchanged": report.unchanged})
             uow.commit()
     if progress:
         progress(len(records) * 2, len(records) * 2)
     return report
 
 
-_KEY = {"catalog": "sku", "cartons": "code", "orders": "order_id", "returns": "rma_id", "tracking": "order_id"}
+_KEY = {"catalog": "sku", "cartons": "code", "orders": "order_id", "returns": "rma_id", "tracking": "order_id",
+        "stock": "sku"}
 
 
-def _split(uow: Any, table: str, key: str, plan: _Plan, report: ImportReport) -> tuple[list[str], list[str], dict[str, dict[str, Any]]]:
-    existing = uow.existing(table, key, list(plan.rows))
+def _split(existing: dict[str, str], plan: _Plan, report: ImportReport) -> tuple[list[str], list[str]]:
+    """Record ids new to the store, and those whose content changed (the rest count as unchanged)."""
     new, changed = [], []
     for k, row in plan.rows.items():
         old = existing.get(k)
         if old is None:
             new.append(k)
-        elif old.get("content_hash") == row["content_hash"]:
+        elif old == row["content_hash"]:
             report.unchanged += 1
         else:
             changed.append(k)
-    return new, changed, existing
+    return new, changed
 
 
-def _apply_catalog(uow: Any, plan: _Plan, report: ImportReport, now: datetime) -> None:
-    new, changed, _ = _split(uow, "products", "sku", plan, report)
+def _product(row: dict[str, Any], codes: list[dict[str, Any]]) -> Product:
+    return Product(sku=row["sku"], name=row["name"], weight_g=row["weight_g"], location=row["location"],
+                   tracking=Tracking(row["tracking"]),
+                   barcodes=tuple(c["code"] for c in codes if c["qty"] == 1),
+                   pack_barcodes=tuple(PackBarcode(c["code"], c["qty"]) for c in codes if c["qty"] != 1))
+
+
+def _apply_catalog(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
+    new, changed = _split(uow.catalog.imported_products(list(plan.rows)), plan, report)
     touched = set(new) | set(changed)
     codes = [c for k in touched for c in plan.children[k]]
-    owners = uow.existing("barcodes", "code", [c["code"] for c in codes])
+    owners = uow.catalog.barcode_owners([c["code"] for c in codes])
     for c in codes:
         owner = owners.get(c["code"])
-        if owner and owner["sku"] != c["sku"] and owner["sku"] not in touched:
-            report.rejected.append(Rejection(plan.positions[c["sku"]], c["sku"], f"barcode {c['code']} already belongs to {owner['sku']}"))
+        if owner and owner != c["sku"] and owner not in touched:
+            report.rejected.append(Rejection(plan.positions[c["sku"]], c["sku"], f"barcode {c['code']} already belongs to {owner}"))
     claimed: dict[str, str] = {}
     for c in codes:
         other = claimed.setdefault(c["code"], c["sku"])
@@ -670,52 +716,70 @@ def _apply_catalog(uow: Any, plan: _Plan, report: ImportReport, now: datetime) -
             report.rejected.append(Rejection(plan.positions[c["sku"]], c["sku"], f"barcode {c['code']} is also given to {other} in this file"))
     if report.rejected:
         return
-    uow.bulk_delete("barcodes", "sku", changed)
-    for k in changed:
-        uow.update_row("products", {"sku": k}, {**plan.rows[k], "updated_at": now})
-    uow.bulk_insert("products", [{**plan.rows[k], "updated_at": now} for k in new])
-    uow.bulk_insert("barcodes", codes)
+    keys = [k for k in plan.rows if k in touched]
+    uow.catalog.put_products([(_product(plan.rows[k], plan.children[k]), plan.rows[k]["content_hash"]) for k in keys],
+                             ctx.clock())
     report.created, report.updated = len(new), len(changed)
 
 
-def _apply_cartons(uow: Any, plan: _Plan, report: ImportReport, now: datetime) -> None:
-    new, changed, _ = _split(uow, "carton_types", "code", plan, report)
-    for k in changed:
-        uow.update_row("carton_types", {"code": k}, plan.rows[k])
-    uow.bulk_insert("carton_types", [plan.rows[k] for k in new])
+def _apply_cartons(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
+    new, changed = _split(uow.catalog.imported_cartons(list(plan.rows)), plan, report)
+    rows = [plan.rows[k] for k in plan.rows if k in set(new) | set(changed)]
+    uow.catalog.put_cartons([(CartonType(code=r["code"], name=r["name"], tare_g=r["tare_g"], inner_l_mm=r["inner_l_mm"],
+                                         inner_w_mm=r["inner_w_mm"], inner_h_mm=r["inner_h_mm"],
+                                         max_weight_g=r["max_weight_g"]), r["content_hash"]) for r in rows])
     report.created, report.updated = len(new), len(changed)
 
 
-def _apply_orders(uow: Any, plan: _Plan, report: ImportReport, now: datetime) -> None:
-    known = uow.known_skus(ln["sku"] for lines in plan.children.values() for ln in lines)
+def _order_obj(row: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
+    return Order(
+        order_id=row["order_id"], channel=row["channel"], placed_at=row["placed_at"],
+        customer_name=row["customer_name"], customer_email=row["customer_email"], customer_phone=row["customer_phone"],
+        ship_to=Address(name=row["ship_name"], line1=row["ship_line1"], line2=row["ship_line2"], city=row["ship_city"],
+                        region=row["ship_region"], postcode=row["ship_postcode"], country=row["ship_country"]),
+        currency=row["currency"], payment_method=row["payment_method"], payment_status=row["payment_status"],
+        carrier=row["carrier"], service=row["service"], tracking_number=row["tracking_number"],
+        status=OrderStatus(row["status"]), tote=row["tote"],
+        lines=[OrderLine(line_no=ln["line_no"], sku=ln["sku"], qty=ln["qty"], unit_price=Decimal(ln["unit_price"]))
+               for ln in lines],
+    )
+
+
+_CHANGEABLE = (OrderStatus.ON_HOLD.value, OrderStatus.RELEASED.value, OrderStatus.RECEIVED.value)
+
+
+def _apply_orders(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
+    known = uow.catalog.known_skus(ln["sku"] for lines in plan.children.values() for ln in lines)
     for k, lines in plan.children.items():
         missing = sorted({ln["sku"] for ln in lines} - known)
         if missing:
             report.rejected.append(Rejection(plan.positions[k], k, f"unknown sku {', '.join(missing)}: import the catalog first"))
     _check_totes(uow, plan, report)
-    new, changed, existing = _split(uow, "orders", "order_id", plan, report)
+    existing = uow.orders.imported(list(plan.rows))
+    new, changed = _split({k: v.fingerprint for k, v in existing.items()}, plan, report)
     for k in changed:
         old = existing[k]
-        if old["status"] not in (OrderStatus.ON_HOLD.value, OrderStatus.RELEASED.value) or old["claimed_by"]:
-            report.rejected.append(Rejection(plan.positions[k], k, f"order already exists and is {old['status']}: it can no longer be changed"))
+        if old.status not in _CHANGEABLE or old.held_by:
+            report.rejected.append(Rejection(plan.positions[k], k, f"order already exists and is {old.status}: it can no longer be changed"))
     if report.rejected:
         return
-    uow.bulk_delete("order_lines", "order_id", changed)
-    for k in changed:
-        uow.update_row("orders", {"order_id": k}, {**plan.rows[k], "updated_at": now})
-    uow.bulk_insert("orders", [{**plan.rows[k], "created_at": now, "updated_at": now} for k in new])
-    uow.bulk_insert("order_lines", [ln for k in new + changed for ln in plan.children[k]])
+    now = ctx.clock()
+    uow.orders.add_many([(_order_obj(plan.rows[k], plan.children[k]), plan.rows[k]["content_hash"]) for k in new], now)
     for k in new:
-        uow.add_event("order.received", k, None, {"status": plan.rows[k]["status"], "channel": plan.rows[k]["channel"]})
+        record(uow, ctx, session, "order.received", k, {"status": plan.rows[k]["status"], "channel": plan.rows[k]["channel"]})
     for k in changed:
-        uow.add_event("order.updated", k, None, {"status": plan.rows[k]["status"]})
+        order = _order_obj(plan.rows[k], plan.children[k])
+        old_status = OrderStatus(existing[k].status)
+        order.status = old_status
+        uow.orders.replace(order, plan.rows[k]["content_hash"], now)
+        record(uow, ctx, session, "order.updated", k, {"status": plan.rows[k]["status"]})
+        target = OrderStatus(plan.rows[k]["status"])
+        if target is not old_status:  # paid meanwhile (or no longer): through the lifecycle
+            change_status(uow, ctx, session, k, old_status, target)
     report.created, report.updated = len(new), len(changed)
 
 
-_OPEN = (OrderStatus.ON_HOLD.value, OrderStatus.RELEASED.value, OrderStatus.PICKING.value, OrderStatus.PACKING.value)
-
-
-def _check_totes(uow: Any, plan: _Plan, report: ImportReport) -> None:
+def _check_totes(uow: UnitOfWork, plan: _Plan, report: ImportReport) -> None:
     """A tote carries one open order: scanning it at the bench must find exactly that order.
 
     Totes are reused once an order is packed, so only open (not yet packed) orders count.
@@ -729,42 +793,34 @@ def _check_totes(uow: Any, plan: _Plan, report: ImportReport) -> None:
             report.rejected.append(Rejection(plan.positions[k], k, f"tote {tote} is also given to order {first[tote]} in this file"))
         else:
             first[tote] = k
-    if not first:
-        return
-    # One query per 500 totes; a tote found on some other order is looked at in full (it may
-    # be on several: finished ones, which do not count, and at most one open one).
-    for tote, hit in uow.existing("orders", "tote", sorted(first)).items():
-        k = first[tote]
-        holders = [hit] if hit["order_id"] == k else uow.select_rows("orders", {"tote": tote})
-        for other in holders:
-            if other["order_id"] != k and other["status"] in _OPEN:
-                report.rejected.append(Rejection(plan.positions[k], k,
-                                                 f"tote {tote} already holds open order {other['order_id']} ({other['status']}); "
-                                                 "use another tote or pack that order first"))
-                break
+    for tote, k in first.items():
+        other = uow.orders.open_order_with_tote(tote, k)
+        if other is not None:
+            report.rejected.append(Rejection(plan.positions[k], k,
+                                             f"tote {tote} already holds open order {other[0]} ({other[1].value}); "
+                                             "use another tote or pack that order first"))
 
 
-def _apply_returns(uow: Any, plan: _Plan, report: ImportReport, now: datetime) -> None:
-    orders = uow.existing("orders", "order_id", sorted({r["order_id"] for r in plan.rows.values()}))
+def _apply_returns(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
     in_file: dict[tuple[str, str], int] = {}  # (order, sku) -> units on earlier returns in this file
     for k, row in plan.rows.items():
         order_id = row["order_id"]
-        order = orders.get(order_id)
+        order = uow.orders.get(order_id)
         if order is None:
             report.rejected.append(Rejection(plan.positions[k], k, f"order {order_id} does not exist"))
             continue
-        if order["status"] not in _RANK:
+        if not order.status.shipped:
             report.rejected.append(Rejection(plan.positions[k], k,
-                                             f"order {order_id} is {order['status']}: only a packed or shipped order can be returned"))
+                                             f"order {order_id} is {order.status.value}: only a packed or shipped order can be returned"))
             continue
-        shipped = {ln["sku"]: ln["packed_qty"] for ln in uow.select_rows("order_lines", {"order_id": order_id})}
+        shipped = {ln.sku: ln.packed for ln in order.lines}
         # Units already on other returns of this order count too: two RMAs for the one unit
         # shipped would each pass on their own.
         on_file: dict[str, int] = {}
-        for other in uow.select_rows("returns", {"order_id": order_id}):
-            if other["rma_id"] != k:
-                for ln in uow.select_rows("return_lines", {"rma_id": other["rma_id"]}):
-                    on_file[ln["sku"]] = on_file.get(ln["sku"], 0) + ln["qty"]
+        for other in uow.returns.for_order(order_id):
+            if other.rma_id != k:
+                for rline in other.lines:
+                    on_file[rline.sku] = on_file.get(rline.sku, 0) + rline.qty
         wanted: dict[str, int] = {}
         for ln in plan.children[k]:
             wanted[ln["sku"]] = wanted.get(ln["sku"], 0) + ln["qty"]
@@ -777,54 +833,71 @@ def _apply_returns(uow: Any, plan: _Plan, report: ImportReport, now: datetime) -
                 break
         for sku, qty in wanted.items():
             in_file[(order_id, sku)] = in_file.get((order_id, sku), 0) + qty
-    new, changed, existing = _split(uow, "returns", "rma_id", plan, report)
+    existing = uow.returns.imported(list(plan.rows))
+    new, changed = _split({k: v.fingerprint for k, v in existing.items()}, plan, report)
     for k in changed:
         old = existing[k]
-        if old["order_id"] != plan.rows[k]["order_id"]:
+        if old.order_id != plan.rows[k]["order_id"]:
             report.rejected.append(Rejection(plan.positions[k], k,
-                                             f"return already exists for order {old['order_id']}, not {plan.rows[k]['order_id']}"))
-        elif old["status"] not in ("initiated", "picked"):
-            report.rejected.append(Rejection(plan.positions[k], k, f"return already exists and is {old['status']}"))
+                                             f"return already exists for order {old.order_id}, not {plan.rows[k]['order_id']}"))
+        elif old.status not in ("initiated", "picked"):
+            report.rejected.append(Rejection(plan.positions[k], k, f"return already exists and is {old.status}"))
     if report.rejected:
         return
-    uow.bulk_delete("return_lines", "rma_id", changed)
-    for k in changed:
-        uow.update_row("returns", {"rma_id": k}, {**plan.rows[k], "updated_at": now})
-    uow.bulk_insert("returns", [{**plan.rows[k], "created_at": now, "updated_at": now} for k in new])
-    uow.bulk_insert("return_lines", [ln for k in new + changed for ln in plan.children[k]])
+    now = ctx.clock()
     for k in new + changed:
-        uow.add_event("return." + plan.rows[k]["status"], plan.rows[k]["order_id"], None, {"rma_id": k})
+        row = plan.rows[k]
+        ret = Return(rma_id=k, order_id=row["order_id"], reason=row["reason"], status=ReturnStatus(row["status"]),
+                     lines=[ReturnLine(line_no=ln["line_no"], sku=ln["sku"], qty=ln["qty"]) for ln in plan.children[k]])
+        uow.returns.put(ret, row["content_hash"], now)
+        record(uow, ctx, session, "return." + row["status"], row["order_id"], {"rma_id": k})
     report.created, report.updated = len(new), len(changed)
 
 
-_RANK = {OrderStatus.PACKED.value: 0, OrderStatus.IN_TRANSIT.value: 1, OrderStatus.DELIVERED.value: 2}
-
-
-def _apply_tracking(uow: Any, plan: _Plan, report: ImportReport, now: datetime) -> None:
+def _apply_tracking(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
     for k, row in plan.rows.items():
-        order_id = row["order_id"]
+        order_id = row["order_id"] or uow.orders.find_by_tracking(row["tracking_number"])
         if not order_id:
-            hits = uow.select_rows("orders", {"tracking_number": row["tracking_number"]}) or [
-                {"order_id": c["order_id"]} for c in uow.select_rows("cartons", {"tracking_number": row["tracking_number"]})
-            ]
-            if not hits:
-                report.rejected.append(Rejection(plan.positions[k], row["key"], f"no order has tracking number {row['tracking_number']}"))
-                continue
-            order_id = hits[0]["order_id"]
-        order = uow.order_row(order_id)
+            report.rejected.append(Rejection(plan.positions[k], row["key"], f"no order has tracking number {row['tracking_number']}"))
+            continue
+        order = uow.orders.get(order_id)
         if order is None:
             report.rejected.append(Rejection(plan.positions[k], row["key"], f"order {order_id} does not exist"))
             continue
-        if order["status"] not in _RANK:
-            report.rejected.append(Rejection(plan.positions[k], row["key"], f"order {order_id} is {order['status']}: it has not been packed"))
+        if not order.status.shipped:
+            report.rejected.append(Rejection(plan.positions[k], row["key"], f"order {order_id} is {order.status.value}: it has not been packed"))
             continue
-        if _RANK[order["status"]] >= _RANK[row["status"]]:
+        target = OrderStatus(row["status"])
+        if order.status.stage >= target.stage:  # never backwards; a repeat changes nothing
             report.unchanged += 1
             continue
-        uow.set_order_status(order_id, OrderStatus(row["status"]))
-        uow.add_event(f"order.{row['status']}", order_id, None, {"at": row["at"], "tracking_number": row["tracking_number"] or None})
+        try:
+            change_status(uow, ctx, session, order_id, order.status, target,
+                          at=row["at"], tracking_number=row["tracking_number"] or None)
+        except TransitionRefused as exc:
+            report.rejected.append(Rejection(plan.positions[k], row["key"], str(exc)))
+            continue
         report.updated += 1
 
 
-_APPLY = {"catalog": _apply_catalog, "cartons": _apply_cartons, "orders": _apply_orders, "returns": _apply_returns, "tracking": _apply_tracking}
+def _apply_stock(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
+    """Stock lots (sku, lot, expiry, location, qty): what the bench checks a scanned lot against."""
+    known = uow.catalog.known_skus(row["sku"] for row in plan.rows.values())
+    lots: list[StockLot] = []
+    for k, row in plan.rows.items():
+        if row["sku"] not in known:
+            report.rejected.append(Rejection(plan.positions[k], row["sku"], f"unknown sku {row['sku']}: import the catalog first"))
+            continue
+        lots.append(StockLot(sku=row["sku"], lot=row["lot"], expiry=row["expiry"], location=row["location"], qty=row["qty"]))
+    if report.rejected:
+        return
+    before = {(lot.sku, lot.lot): lot for sku in {x.sku for x in lots} for lot in uow.catalog.lots(sku)}
+    fresh = [lot for lot in lots if before.get((lot.sku, lot.lot)) != lot]
+    report.unchanged = len(lots) - len(fresh)
+    report.created = sum(1 for lot in fresh if (lot.sku, lot.lot) not in before)
+    report.updated = len(fresh) - report.created
+    uow.catalog.put_lots(fresh)
 
+
+_APPLY = {"catalog": _apply_catalog, "cartons": _apply_cartons, "orders": _apply_orders, "returns": _apply_returns,
+          "tracking": _apply_tracking, "stock": _apply_stock}

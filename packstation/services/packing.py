@@ -1,66 +1,39 @@
 """Packing use cases: claim an order, record scans, open/close cartons, undo, short-ship, release.
 
-Each verb takes the context and what it needs, decides with the domain rules, stores the
-change and its event in one transaction, and only after the commit changes the in-memory
-session. A scan is acknowledged (a verdict other than STORAGE_FAILED) only once committed.
+Each verb takes the context, the acting session (checked here, not by the caller) and what it
+needs; decides with the domain rules; stores the change, its events and any print jobs in one
+transaction; and only after the commit changes the in-memory :class:`PackSession`. A scan is
+acknowledged (a verdict other than STORAGE_FAILED) only once committed.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from packstation.domain.barcodes import Barcode, sscc18
-from packstation.domain.model import OrderStatus, User
-from packstation.domain.packing import (
-    Carton,
-    CartonStatus,
-    ItemDecision,
-    PackSession,
-    Tolerance,
-    Verdict,
-)
-from packstation.services.ports import StorageError, UnitOfWork, UnitOfWorkFactory
+from packstation.domain.identity import Permission, Session
+from packstation.domain.lifecycle import OrderStatus, TransitionRefused, describe
+from packstation.domain.packing import Carton, CartonStatus, ItemDecision, PackSession, Verdict
+from packstation.services import printing
+from packstation.services.context import Context, record
+from packstation.services.lifecycle import change_status
+from packstation.services.outcome import Outcome, storage_failed
+from packstation.services.ports import StorageError, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class PackingContext:
-    """What the packing use cases need; built once by the composition root."""
-
-    uow: UnitOfWorkFactory
-    station_id: str
-    tolerance: Tolerance = Tolerance()
-    gs1_company_prefix: str = "0614141"
-    sscc_extension: int = 0
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The verdict the bench shows and sounds for one action."""
-
-    verdict: Verdict
-    message: str
-    sku: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def accepted(self) -> bool:
-        return self.verdict.tone.value in ("ok", "info", "prompt")
+__all__ = [
+    "OrderRefused", "Outcome", "claim_next_order", "claim_order", "close_carton", "open_carton", "override_carton",
+    "record_detail", "record_item_scan", "release_claim", "release_order", "reprint_code", "resume_session",
+    "set_quantity", "short_ship", "undo_last_scan",
+]
 
 
 class OrderRefused(Exception):
     """The order cannot be packed here (unknown, held by another bench, not released)."""
-
-
-def _storage_failed(exc: StorageError) -> Outcome:
-    return Outcome(Verdict.STORAGE_FAILED, f"NOT SAVED — scan again. {exc}")
 
 
 class _ClaimLost(Exception):
@@ -71,477 +44,555 @@ class _ClaimLost(Exception):
         self.outcome = outcome
 
 
-def _hold_claim(ctx: PackingContext, uow: UnitOfWork, order_id: str) -> None:
+def _hold_claim(ctx: Context, uow: UnitOfWork, order_id: str) -> None:
     """Refuse to change an order this bench no longer holds (a lead released it, another bench took it).
 
     Without this, a bench still showing the order would keep storing scans and cartons while
     another bench packs the same order: everything counted twice. The outcome carries
     ``claim_lost`` so the bench drops the order.
     """
-    holder, holder_user, status = uow.order_claim(order_id)
-    if holder == ctx.station_id:
+    claim = uow.orders.hold(order_id)
+    if claim.station_id == ctx.station_id:
         return
-    if holder:
-        why = f"is now being packed at {holder} by {holder_user}"
-    elif status == OrderStatus.PACKED.value:
+    if claim.station_id:
+        why = f"is now being packed at {claim.station_id} by {claim.user}"
+    elif claim.status is OrderStatus.PACKED:
         why = "is already packed"
+    elif claim.status is OrderStatus.CANCELLED:
+        why = "was cancelled"
     else:
         why = "was released from this bench (by a lead): scan it again to continue it"
     raise _ClaimLost(Outcome(Verdict.ORDER_REFUSED, f"NOT SAVED — order {order_id} {why}. Put the items aside.",
-                             data={"claim_lost": True, "holder": holder}))
+                             data={"claim_lost": True, "holder": claim.station_id}))
+
+
+def _guarded(fn: Any) -> Any:
+    """Run a change; storage failures and lost claims become the outcome the bench shows."""
+    try:
+        return fn()
+    except StorageError as exc:
+        return storage_failed(exc)
+    except _ClaimLost as lost:
+        return lost.outcome
 
 
 # --- claim / resume / release -------------------------------------------------------------
 
 
-def _load_session(uow: UnitOfWork, order_id: str) -> PackSession:
-    order = uow.load_order(order_id)
+def _load(uow: UnitOfWork, order_id: str) -> PackSession:
+    order = uow.orders.get(order_id)
     assert order is not None
-    products = uow.products_by_sku(line.sku for line in order.lines)
-    types = {ct.code: ct for ct in uow.carton_types()}
-    cartons = uow.load_cartons(order_id, types)
-    return PackSession(order=order, products=products, cartons=cartons)
+    products = uow.catalog.products(line.sku for line in order.lines)
+    types = {ct.code: ct for ct in uow.catalog.carton_types()}
+    return PackSession(order=order, products=products, cartons=uow.shipments.cartons(order_id, types))
 
 
-def claim_order(ctx: PackingContext, user: User, code: str) -> PackSession:
+def claim_order(ctx: Context, session: Session, code: str) -> PackSession:
     """Claim the order with this number (or tote barcode) for this bench. Raises OrderRefused."""
+    ctx.auth.require(session, Permission.PACK, "Packing")
     with ctx.uow() as uow:
-        order_id = uow.find_order_id(code.strip())
+        order_id = uow.orders.find_id(code.strip())
         if order_id is None:
             raise OrderRefused(f"No order or tote {code!r}. Check the order number and scan again.")
-        holder, holder_user, status = uow.order_claim(order_id)
-        if holder and holder != ctx.station_id:
-            raise OrderRefused(f"Order {order_id} is being packed at {holder} by {holder_user}. Ask a lead to release it.")
-        state = OrderStatus(status)
-        if not state.packable:
-            why = {
-                OrderStatus.ON_HOLD: "is on hold (payment not received)",
-                OrderStatus.PACKED: "is already packed",
-                OrderStatus.IN_TRANSIT: "has already shipped",
-                OrderStatus.DELIVERED: "has been delivered",
-                OrderStatus.CANCELLED: "was cancelled",
-            }.get(state, f"is {state.value}")
-            raise OrderRefused(f"Order {order_id} {why}: it cannot be packed.")
-        if not uow.try_claim(order_id, user.name):
-            holder, holder_user, _ = uow.order_claim(order_id)
-            raise OrderRefused(f"Order {order_id} was just claimed by {holder} ({holder_user}).")
-        uow.add_event("order.claimed", order_id, user.name, {"station": ctx.station_id})
-        session = _load_session(uow, order_id)
+        claim = uow.orders.hold(order_id)
+        if claim.station_id and claim.station_id != ctx.station_id:
+            raise OrderRefused(f"Order {order_id} is being packed at {claim.station_id} by {claim.user}. "
+                               "Ask a lead to release it.")
+        if not claim.status.packable:
+            raise OrderRefused(f"Order {order_id} {describe(claim.status)}: it cannot be packed.")
+        if not uow.orders.try_claim(order_id, ctx.station_id, session.name, ctx.clock()):
+            again = uow.orders.hold(order_id)
+            raise OrderRefused(f"Order {order_id} was just claimed by {again.station_id} ({again.user}).")
+        if claim.status is not OrderStatus.PACKING:
+            change_status(uow, ctx, session, order_id, claim.status, OrderStatus.PACKING)
+        record(uow, ctx, session, "order.claimed", order_id, {"station": ctx.station_id})
+        pack = _load(uow, order_id)
         uow.commit()
-    return session
+    return pack
 
 
-def claim_next_order(ctx: PackingContext, user: User, carrier: str | None = None) -> PackSession | None:
+def claim_next_order(ctx: Context, session: Session, carrier: str | None = None) -> PackSession | None:
     """Claim the oldest packable order no bench holds (for benches working a queue).
 
     Packable: released, picked in a wave, or put back half-packed (CMD-CANCEL, lead release).
     """
+    ctx.auth.require(session, Permission.PACK, "Packing")
     with ctx.uow() as uow:
-        order_id = uow.claim_next(user.name, carrier)
+        order_id = uow.orders.claim_next(ctx.station_id, session.name, ctx.clock(), carrier)
         if order_id is None:
             return None
-        uow.add_event("order.claimed", order_id, user.name, {"station": ctx.station_id, "next": True})
-        session = _load_session(uow, order_id)
+        claim = uow.orders.hold(order_id)
+        if claim.status is not OrderStatus.PACKING:
+            change_status(uow, ctx, session, order_id, claim.status, OrderStatus.PACKING)
+        record(uow, ctx, session, "order.claimed", order_id, {"station": ctx.station_id, "next": True})
+        pack = _load(uow, order_id)
         uow.commit()
-    return session
+    return pack
 
 
-def resume_session(ctx: PackingContext) -> PackSession | None:
-    """The order this bench was packing before a crash or power cut, with its scans and cartons."""
-    with ctx.uow() as uow:
-        order_id = uow.claimed_order()
-        if order_id is None:
-            return None
-        session = _load_session(uow, order_id)
-        uow.commit()
-    return session
+def resume_session(ctx: Context, session: Session) -> PackSession | None:
+    """The order this bench was packing before a crash, a power cut or a logout."""
+    ctx.auth.require(session, Permission.PACK, "Packing")
+    with ctx.uow(readonly=True) as uow:
+        order_id = uow.orders.held_by(ctx.station_id)
+        return _load(uow, order_id) if order_id is not None else None
 
 
-def release_order(ctx: PackingContext, session: PackSession, user: User) -> Outcome:
+def release_order(ctx: Context, session: Session, pack: PackSession) -> Outcome:
     """Put the order back (CMD-CANCEL): its scans and cartons stay, any bench may continue it."""
-    try:
+    ctx.auth.require(session, Permission.PACK, "Putting an order back")
+    order_id = pack.order.order_id
+
+    def run() -> Outcome:
         with ctx.uow() as uow:
-            _hold_claim(ctx, uow, session.order.order_id)
-            uow.release_claim(session.order.order_id)
-            uow.add_event("order.released", session.order.order_id, user.name, {"station": ctx.station_id})
+            _hold_claim(ctx, uow, order_id)
+            uow.orders.release(order_id)
+            record(uow, ctx, session, "order.put_back", order_id, {"station": ctx.station_id})
             uow.commit()
-    except StorageError as exc:
-        return _storage_failed(exc)
-    except _ClaimLost as lost:
-        return lost.outcome
-    return Outcome(Verdict.ORDER_RELEASED, f"Order {session.order.order_id} released. Scan the next order.")
+        return Outcome(Verdict.ORDER_RELEASED, f"Order {order_id} released. Scan the next order.")
+
+    return _guarded(run)
 
 
-def release_claim(ctx: PackingContext, order_id: str, lead: User, reason: str) -> Outcome:
+def release_claim(ctx: Context, session: Session, order_id: str, reason: str) -> Outcome:
     """A lead frees an order held by another bench (the bench crashed or the packer left)."""
-    if not lead.role.can_authorise:
-        return Outcome(Verdict.NOT_ALLOWED, "Only a lead can release another bench's order.")
+    ctx.auth.require(session, Permission.RELEASE_CLAIM, "Releasing another bench's order")
+    if not reason.strip():
+        return Outcome(Verdict.NOT_ALLOWED, "Give a reason: it is recorded with the release.")
     with ctx.uow() as uow:
-        real_id = uow.find_order_id(order_id)
+        real_id = uow.orders.find_id(order_id)
         if real_id is None:
             return Outcome(Verdict.ORDER_REFUSED, f"No order {order_id!r}.")
-        holder, holder_user, _ = uow.order_claim(real_id)
-        if holder is None:
+        claim = uow.orders.hold(real_id)
+        if claim.station_id is None:
             return Outcome(Verdict.ORDER_RELEASED, f"Order {real_id} was not claimed.")
-        uow.release_claim(real_id)
-        uow.add_event("order.claim_released", real_id, lead.name, {"from_station": holder, "from_user": holder_user, "reason": reason})
+        uow.orders.release(real_id)
+        record(uow, ctx, session, "order.claim_released", real_id,
+               {"from_station": claim.station_id, "from_user": claim.user, "reason": reason.strip()})
         uow.commit()
-    return Outcome(Verdict.ORDER_RELEASED, f"Order {real_id} released from {holder}.")
+    return Outcome(Verdict.ORDER_RELEASED, f"Order {real_id} released from {claim.station_id}.")
 
 
 # --- cartons ----------------------------------------------------------------------------------
 
 
-def open_carton(ctx: PackingContext, session: PackSession, user: User, type_code: str) -> Outcome:
-    order_id = session.order.order_id
-    try:
+def open_carton(ctx: Context, session: Session, pack: PackSession, type_code: str) -> Outcome:
+    ctx.auth.require(session, Permission.PACK, "Opening a carton")
+    order_id = pack.order.order_id
+
+    def run() -> Outcome:
         with ctx.uow() as uow:
             _hold_claim(ctx, uow, order_id)
-            ctype = uow.carton_type(type_code)
+            ctype = uow.catalog.carton_type(type_code)
             if ctype is None:
                 return Outcome(Verdict.INVALID_SCAN, f"No carton type {type_code!r}. Scan a carton barcode from the card.")
-            current = session.open_carton
+            current = pack.open_carton
             if current is not None and not current.items:
                 # an empty open carton is simply swapped for the new type
-                uow.update_carton(order_id, current.seq, type_code=ctype.code)
-                uow.add_event("carton.changed", order_id, user.name, {"seq": current.seq, "type": ctype.code})
+                swapped = copy.copy(current)
+                swapped.type = ctype
+                uow.shipments.save_carton(order_id, swapped, ctx.clock())
+                record(uow, ctx, session, "carton.changed", order_id, {"seq": current.seq, "type": ctype.code})
                 uow.commit()
                 current.type = ctype
-                return Outcome(Verdict.CARTON_OPENED, f"Carton {current.seq} is now a {ctype.name}.", data={"seq": current.seq})
+                return Outcome(Verdict.CARTON_OPENED, f"Carton {current.seq} is now a {ctype.name}.",
+                               data={"seq": current.seq})
             if current is not None:
                 return Outcome(Verdict.NOT_ALLOWED, f"Carton {current.seq} is still open: close it first (CMD-CLOSE-CARTON).")
-            carton = Carton(seq=session.next_carton_seq(), type=ctype)
-            uow.insert_carton(order_id, carton, user.name)
-            uow.add_event("carton.opened", order_id, user.name, {"seq": carton.seq, "type": ctype.code})
+            carton = Carton(seq=pack.next_carton_seq(), type=ctype)
+            uow.shipments.add_carton(order_id, carton, session.name, ctx.station_id, ctx.clock())
+            record(uow, ctx, session, "carton.opened", order_id, {"seq": carton.seq, "type": ctype.code})
             uow.commit()
-    except StorageError as exc:
-        return _storage_failed(exc)
-    except _ClaimLost as lost:
-        return lost.outcome
-    session.cartons.append(carton)
-    return Outcome(Verdict.CARTON_OPENED, f"Carton {carton.seq} ({ctype.name}) open: scan the items.", data={"seq": carton.seq})
+        pack.cartons.append(carton)
+        return Outcome(Verdict.CARTON_OPENED, f"Carton {carton.seq} ({ctype.name}) open: scan the items.",
+                       data={"seq": carton.seq})
+
+    return _guarded(run)
 
 
-def close_carton(ctx: PackingContext, session: PackSession, user: User, measured_g: int) -> Outcome:
+def close_carton(ctx: Context, session: Session, pack: PackSession, measured_g: int) -> Outcome:
     """Close the open carton with a stable scale weight; out of tolerance blocks it."""
-    decision = session.evaluate_close(measured_g, ctx.tolerance)
-    carton = session.open_carton
-    order_id = session.order.order_id
+    ctx.auth.require(session, Permission.PACK, "Closing a carton")
+    decision = pack.evaluate_close(measured_g, ctx.packing.tolerance)
+    carton = pack.open_carton
+    order_id = pack.order.order_id
     data: dict[str, Any] = {"expected_g": decision.expected_g, "measured_g": measured_g, "allowed_g": decision.allowed_g}
     if decision.verdict is Verdict.CARTON_BLOCKED:
         assert carton is not None
-        try:
+
+        def block() -> Outcome:
+            blocked = copy.copy(carton)
+            blocked.status, blocked.measured_g, blocked.expected_g = CartonStatus.BLOCKED, measured_g, decision.expected_g
             with ctx.uow() as uow:
                 _hold_claim(ctx, uow, order_id)
-                uow.update_carton(order_id, carton.seq, status=CartonStatus.BLOCKED.value, measured_g=measured_g, expected_g=decision.expected_g)
-                uow.add_event("carton.blocked", order_id, user.name, {"seq": carton.seq, **data})
+                uow.shipments.save_carton(order_id, blocked, ctx.clock())
+                record(uow, ctx, session, "carton.blocked", order_id, {"seq": carton.seq, **data})
                 uow.commit()
-        except StorageError as exc:
-            return _storage_failed(exc)
-        except _ClaimLost as lost:
-            return lost.outcome
-        carton.status = CartonStatus.BLOCKED
-        carton.measured_g = measured_g
-        return Outcome(Verdict.CARTON_BLOCKED, decision.message, data={"seq": carton.seq, **data})
+            carton.status, carton.measured_g, carton.expected_g = CartonStatus.BLOCKED, measured_g, decision.expected_g
+            return Outcome(Verdict.CARTON_BLOCKED, decision.message, data={"seq": carton.seq, **data})
+
+        return _guarded(block)
     if decision.verdict is not Verdict.CARTON_CLOSED:
         return Outcome(decision.verdict, decision.message)
     assert carton is not None
-    return _seal(ctx, session, user, carton, measured_g, decision.expected_g, override_by=None, data=data)
+    return _seal(ctx, session, pack, carton, measured_g, decision.expected_g, approval=None, reason="", data=data)
 
 
-def override_carton(ctx: PackingContext, session: PackSession, lead: User) -> Outcome:
-    """A lead accepts a blocked carton at its measured weight."""
-    if not lead.role.can_authorise:
-        return Outcome(Verdict.NOT_ALLOWED, f"{lead.name} is not a lead: a lead must scan their badge.")
-    carton = session.open_carton
+def override_carton(ctx: Context, session: Session, pack: PackSession, approval: Session, reason: str) -> Outcome:
+    """A lead (badge + PIN) accepts a blocked carton at its measured weight, with a reason."""
+    ctx.auth.require(session, Permission.PACK, "Closing a carton")
+    ctx.auth.require(approval, Permission.APPROVE, "Overriding a blocked carton")
+    carton = pack.open_carton
     if carton is None or carton.status is not CartonStatus.BLOCKED or carton.measured_g is None:
         return Outcome(Verdict.NOT_ALLOWED, "No blocked carton to override.")
-    expected = session.expected_weight(carton)
-    return _seal(ctx, session, lead, carton, carton.measured_g, expected, override_by=lead.name,
+    if not reason.strip():
+        return Outcome(Verdict.NOT_ALLOWED, "An override needs a reason: pick one from the list.")
+    expected = pack.expected_weight(carton)
+    return _seal(ctx, session, pack, carton, carton.measured_g, expected, approval=approval, reason=reason.strip(),
                  data={"expected_g": expected, "measured_g": carton.measured_g})
 
 
-def _seal(
-    ctx: PackingContext,
-    session: PackSession,
-    user: User,
-    carton: Carton,
-    measured_g: int,
-    expected_g: int,
-    *,
-    override_by: str | None,
-    data: dict[str, Any],
-) -> Outcome:
-    order = session.order
+def _seal(ctx: Context, session: Session, pack: PackSession, carton: Carton, measured_g: int, expected_g: int, *,
+          approval: Session | None, reason: str, data: dict[str, Any]) -> Outcome:
+    order = pack.order
     try:
         sscc = _reserve_sscc(ctx)
+    except StorageError as exc:
+        return storage_failed(exc)
+    override_by = approval.name if approval is not None else None
+    complete = order.complete and all(not c.is_open or c is carton or not c.items for c in pack.cartons)
+    empty = [c.seq for c in pack.cartons if c.is_open and c is not carton and not c.items]
+    # the order as it will be once sealed: what the label (and the slip) print
+    after = copy.deepcopy(pack)
+    sealed = after.carton(carton.seq)
+    sealed.status, sealed.measured_g, sealed.expected_g = CartonStatus.CLOSED, measured_g, expected_g
+    sealed.sscc, sealed.override_by = sscc, override_by
+    if complete:
+        after.cartons = [c for c in after.cartons if c.seq not in empty]
+        after.order.status = OrderStatus.PACKED
+    try:
+        jobs = printing.seal_jobs(ctx, after, sealed, completes=complete)
+    except ValueError as exc:  # a document that cannot be rendered as given: nothing is sealed
+        return Outcome(Verdict.NOT_ALLOWED, f"Carton NOT sealed: its label cannot be made ({exc}). Call a lead.")
+    actor = approval or session
+
+    def run() -> Outcome:
         with ctx.uow() as uow:
             _hold_claim(ctx, uow, order.order_id)
-            uow.update_carton(
-                order.order_id, carton.seq, status=CartonStatus.CLOSED.value, measured_g=measured_g,
-                expected_g=expected_g, sscc=sscc, override_by=override_by,
-            )
-            uow.add_event(
-                "carton.overridden" if override_by else "carton.closed", order.order_id, user.name,
-                {"seq": carton.seq, "sscc": sscc, "type": carton.type.code, **data},
-            )
-            complete = order.complete and all(not c.is_open or c is carton or not c.items for c in session.cartons)
-            empty = [c for c in session.cartons if c.is_open and c is not carton and not c.items]
+            uow.shipments.save_carton(order.order_id, sealed, ctx.clock())
+            record(uow, ctx, actor, "carton.overridden" if approval else "carton.closed", order.order_id,
+                   {"seq": carton.seq, "sscc": sscc, "type": carton.type.code, **data,
+                    **({"reason": reason, "packer": session.actor} if approval else {})})
+            stored = [printing.add_job(uow, ctx, session, job) for job in jobs]
             if complete:
-                for c in empty:
-                    uow.delete_carton(order.order_id, c.seq)
-                uow.release_claim(order.order_id, status=OrderStatus.PACKED)
-                uow.add_event("order.packed", order.order_id, user.name, {"cartons": len(session.cartons) - len(empty)})
+                for seq in empty:
+                    uow.shipments.remove_carton(order.order_id, seq)
+                uow.orders.release(order.order_id)
+                change_status(uow, ctx, actor, order.order_id, OrderStatus.PACKING, OrderStatus.PACKED,
+                              cartons=len(after.cartons))
             uow.commit()
-    except StorageError as exc:
-        return _storage_failed(exc)
-    except _ClaimLost as lost:
-        return lost.outcome
-    carton.status = CartonStatus.CLOSED
-    carton.measured_g = measured_g
-    carton.sscc = sscc
-    carton.override_by = override_by
-    out = {"seq": carton.seq, "sscc": sscc, **data}
-    if complete:
-        session.cartons = [c for c in session.cartons if c not in empty]
-        order.status = OrderStatus.PACKED
-        return Outcome(Verdict.ORDER_COMPLETE, f"Carton {carton.seq} sealed ({measured_g} g). Order {order.order_id} packed.",
-                       data={**out, "order_complete": True})
-    remaining = sum(line.remaining for line in order.lines)
-    msg = f"Carton {carton.seq} sealed ({measured_g} g), SSCC {sscc}."
-    if remaining:
-        msg += f" {remaining} item(s) left: open the next carton."
-    return Outcome(Verdict.CARTON_CLOSED, msg, data=out)
+        carton.status, carton.measured_g, carton.expected_g = CartonStatus.CLOSED, measured_g, expected_g
+        carton.sscc, carton.override_by = sscc, override_by
+        if ctx.documents is not None and stored:
+            ctx.documents.wake()
+        out = {"seq": carton.seq, "sscc": sscc, "jobs": [j.id for j in stored], **data}
+        if approval is not None:
+            out["headline"] = "OVERRIDDEN"
+        if complete:
+            pack.cartons = [c for c in pack.cartons if c.seq not in empty]
+            order.status = OrderStatus.PACKED
+            return Outcome(Verdict.ORDER_COMPLETE,
+                           f"Carton {carton.seq} sealed ({measured_g} g). Order {order.order_id} packed.",
+                           data={**out, "order_complete": True})
+        remaining = sum(line.remaining for line in order.lines)
+        msg = f"Carton {carton.seq} sealed ({measured_g} g), SSCC {sscc}."
+        if approval is not None:
+            msg = f"Carton {carton.seq} sealed at {measured_g} g, overridden by {approval.name} ({reason}), SSCC {sscc}."
+        if remaining:
+            msg += f" {remaining} item(s) left: open the next carton."
+        return Outcome(Verdict.CARTON_CLOSED, msg, data=out)
+
+    return _guarded(run)
 
 
-def _reserve_sscc(ctx: PackingContext) -> str:
-    """Take the next SSCC in a transaction of its own, committed before the carton is sealed.
+def _reserve_sscc(ctx: Context) -> str:
+    """Take the next SSCC serial in a transaction of its own, committed before the carton is sealed.
 
-    If sealing then fails (the database refuses it, or an SSCC already exists because the
-    counter was restored from an old backup), the number stays used and the next attempt gets
-    a fresh one: an SSCC is never handed out twice, and a retry never hits the same conflict.
-    GS1 allows gaps in serial references.
+    If sealing then fails (the database refuses it, or an SSCC already exists because a backup
+    was restored), the number stays used and the next attempt gets a fresh one: an SSCC is
+    never handed out twice, and a retry never hits the same conflict. GS1 allows gaps in
+    serial references. The serials come from the station's block of the ``sscc`` series.
     """
     with ctx.uow() as uow:
-        serial = uow.next_counter("sscc")
+        serial = uow.numbers.next("sscc")
         uow.commit()
-    return sscc18(ctx.sscc_extension, ctx.gs1_company_prefix, serial)
+    return sscc18(ctx.packing.sscc_extension, ctx.packing.gs1_company_prefix, serial)
 
 
 # --- item scans -----------------------------------------------------------------------------
 
 
 _REFUSALS = frozenset({Verdict.WRONG_ITEM, Verdict.UNKNOWN_BARCODE, Verdict.OVER_SCAN, Verdict.EXPIRED_LOT,
-                       Verdict.SERIAL_ALREADY_SHIPPED, Verdict.NOT_ALLOWED})
+                       Verdict.SERIAL_ALREADY_SHIPPED, Verdict.NOT_ALLOWED, Verdict.UNKNOWN_LOT})
 
 
-def _refused(ctx: PackingContext, session: PackSession, user: User, outcome: Outcome, barcode: str) -> Outcome:
+def _refused(ctx: Context, session: Session, pack: PackSession, outcome: Outcome, barcode: str, source: str) -> Outcome:
     """Record a refused item scan (the lead's error figures count them), then show it.
 
     The refusal changes nothing, so if it cannot be recorded the verdict still stands.
     """
     try:
         with ctx.uow() as uow:
-            uow.add_event("scan.refused", session.order.order_id, user.name,
-                          {"verdict": outcome.verdict.value, "sku": outcome.sku, "barcode": barcode})
+            record(uow, ctx, session, "scan.refused", pack.order.order_id,
+                   {"verdict": outcome.verdict.value, "sku": outcome.sku, "barcode": barcode, "source": source})
             uow.commit()
     except StorageError:
-        log.warning("could not record refused scan %s on %s", barcode, session.order.order_id)
+        log.warning("could not record refused scan %s on %s", barcode, pack.order.order_id)
     return outcome
 
 
-def _store_item(ctx: PackingContext, session: PackSession, decision: ItemDecision, user: User, barcode: str) -> Outcome:
+def _store_item(ctx: Context, session: Session, pack: PackSession, decision: ItemDecision, barcode: str,
+                source: str) -> Outcome:
     if decision.item is None:
-        session.apply_item(decision)
-        outcome = Outcome(decision.verdict, decision.message, sku=decision.sku)
-        return _refused(ctx, session, user, outcome, barcode) if decision.verdict in _REFUSALS else outcome
+        pack.apply_item(decision)
+        outcome = Outcome(decision.verdict, decision.message, sku=decision.sku, data=dict(decision.data))
+        return _refused(ctx, session, pack, outcome, barcode, source) if decision.verdict in _REFUSALS else outcome
     item = decision.item
-    order_id = session.order.order_id
-    carton = session.carton(item.carton_seq)
-    try:
+    order_id = pack.order.order_id
+    carton = pack.carton(item.carton_seq)
+
+    def run() -> Outcome:
+        now = ctx.clock()
         with ctx.uow() as uow:
             _hold_claim(ctx, uow, order_id)
-            uow.insert_scan(order_id, item)
-            uow.add_packed(order_id, item.line_no, item.qty)
+            uow.shipments.add_item(order_id, item, ctx.station_id, now)
+            uow.orders.add_packed(order_id, item.line_no, item.qty)
             if carton.status is CartonStatus.BLOCKED:
                 # the packer is fixing a blocked carton: it is open again and must be re-weighed,
                 # on disk too, or a restart would bring back the stale block and weight
-                uow.update_carton(order_id, carton.seq, status=CartonStatus.OPEN.value, measured_g=None)
-            uow.add_event(
-                "scan.recorded", order_id, item.user,
-                {"scan_id": item.scan_id, "sku": item.sku, "qty": item.qty, "carton": item.carton_seq,
-                 "lot": item.lot, "expiry": item.expiry, "serial": item.serial, "barcode": item.barcode},
-            )
+                reopened = copy.copy(carton)
+                reopened.status, reopened.measured_g = CartonStatus.OPEN, None
+                uow.shipments.save_carton(order_id, reopened, now)
+            record(uow, ctx, session, "scan.recorded", order_id,
+                   {"scan_id": item.scan_id, "sku": item.sku, "qty": item.qty, "carton": item.carton_seq,
+                    "lot": item.lot, "expiry": item.expiry, "serial": item.serial, "barcode": item.barcode,
+                    "source": item.source, **({"lot_unverified": True} if decision.data.get("lot_unverified") else {})})
             uow.commit()
-    except StorageError as exc:
-        return _storage_failed(exc)
-    except _ClaimLost as lost:
-        return lost.outcome
-    session.apply_item(decision)
-    line = session.line(item.line_no)
-    return Outcome(Verdict.ACCEPTED, decision.message, sku=item.sku,
-                   data={"scan_id": item.scan_id, "line_no": item.line_no, "packed": line.packed, "qty": line.qty})
+        pack.apply_item(decision)
+        line = pack.line(item.line_no)
+        return Outcome(Verdict.ACCEPTED, decision.message, sku=item.sku,
+                       data={"scan_id": item.scan_id, "line_no": item.line_no, "packed": line.packed, "qty": line.qty,
+                             **decision.data})
+
+    return _guarded(run)
 
 
-def record_item_scan(ctx: PackingContext, session: PackSession, user: User, barcode: Barcode) -> Outcome:
+def record_item_scan(ctx: Context, session: Session, pack: PackSession, barcode: Barcode, *,
+                     source: str = "wedge") -> Outcome:
     """An item scan: checked against the order, stored, and only then counted."""
+    ctx.auth.require(session, Permission.PACK, "Packing")
     today = ctx.clock().date()
     scan_id = str(uuid.uuid4())
-    if session.resolve(barcode) is None:
+    hit = pack.resolve(barcode)
+    if hit is None:
         try:
             with ctx.uow(readonly=True) as uow:
-                hit = uow.product_by_barcode(barcode.value)
+                found = uow.catalog.by_barcode(barcode.value)
         except StorageError as exc:
-            return _storage_failed(exc)
-        session.pending = None
-        session.pending_qty = None
-        if hit is None:
-            outcome = Outcome(Verdict.UNKNOWN_BARCODE, f"Unknown barcode {barcode.raw or barcode.value}. Put the item aside for a lead.")
+            return storage_failed(exc)
+        pack.pending = None
+        pack.pending_qty = None
+        if found is None:
+            outcome = Outcome(Verdict.UNKNOWN_BARCODE, f"Unknown barcode {barcode.raw or barcode.value}. "
+                              "It is no product of the catalog: put the item aside for a lead.")
         else:
-            outcome = Outcome(Verdict.WRONG_ITEM, f"WRONG ITEM: {hit[0].name} ({hit[0].sku}) is not on this order. Put it aside.", sku=hit[0].sku)
-        return _refused(ctx, session, user, outcome, barcode.value)
+            outcome = Outcome(Verdict.WRONG_ITEM, f"{found[0].name} ({found[0].sku}) is not on this order. Put it aside.",
+                              sku=found[0].sku)
+        return _refused(ctx, session, pack, outcome, barcode.value, source)
+    product, _ = hit
+    if source == "typed" and not ctx.packing.accept_typed_sku and pack.resolved_by_sku(barcode):
+        pack.pending = None
+        pack.pending_qty = None
+        outcome = Outcome(Verdict.NOT_ALLOWED, f"{product.sku} was typed: a typed SKU does not count as an item. "
+                          "Scan the item's barcode (or a lead sets [packing] accept_typed_sku).", sku=product.sku,
+                          data={"headline": "SCAN THE ITEM"})
+        return _refused(ctx, session, pack, outcome, barcode.value, source)
     serial_shipped = False
     if barcode.serial:
-        product, _ = session.resolve(barcode)  # type: ignore[misc]
         serial_shipped = _serial_shipped(ctx, product.sku, barcode.serial)
-    decision = session.evaluate_item(barcode, today, user=user.name, scan_id=scan_id, serial_shipped=serial_shipped)
-    return _store_item(ctx, session, decision, user, barcode.value)
+    lots = _lots(ctx, product.sku) if product.tracking.value in ("lot", "lot_expiry") else None
+    decision = pack.evaluate_item(barcode, today, user=session.name, scan_id=scan_id, serial_shipped=serial_shipped,
+                                  source=source, known_lots=lots, unknown_lot=ctx.packing.unknown_lot)
+    return _store_item(ctx, session, pack, decision, barcode.value, source)
 
 
-def record_detail(ctx: PackingContext, session: PackSession, user: User, text: str) -> Outcome:
+def record_detail(ctx: Context, session: Session, pack: PackSession, text: str, *, source: str = "wedge") -> Outcome:
     """The answer to a lot / expiry / serial prompt."""
+    ctx.auth.require(session, Permission.PACK, "Packing")
     today = ctx.clock().date()
-    pending = session.pending
+    pending = pack.pending
     serial_shipped = False
-    if pending is not None and session.products[pending.sku].tracking.value == "serial":
-        serial_shipped = _serial_shipped(ctx, pending.sku, text.strip())
-    decision = session.evaluate_detail(text, today, user=user.name, scan_id=str(uuid.uuid4()), serial_shipped=serial_shipped)
-    return _store_item(ctx, session, decision, user, pending.barcode if pending else text.strip())
+    lots = None
+    if pending is not None:
+        tracking = pack.products[pending.sku].tracking.value
+        if tracking == "serial":
+            serial_shipped = _serial_shipped(ctx, pending.sku, text.strip())
+        elif tracking in ("lot", "lot_expiry"):
+            lots = _lots(ctx, pending.sku)
+    decision = pack.evaluate_detail(text, today, user=session.name, scan_id=str(uuid.uuid4()),
+                                    serial_shipped=serial_shipped, known_lots=lots, unknown_lot=ctx.packing.unknown_lot)
+    return _store_item(ctx, session, pack, decision, pending.barcode if pending else text.strip(),
+                       pending.source if pending else source)
 
 
-def _serial_shipped(ctx: PackingContext, sku: str, serial: str) -> bool:
+def _serial_shipped(ctx: Context, sku: str, serial: str) -> bool:
     with ctx.uow(readonly=True) as uow:
-        return uow.serial_shipped(sku, serial)
+        return uow.shipments.serial_shipped(sku, serial)
 
 
-def set_quantity(session: PackSession, barcode: Barcode) -> Outcome:
-    decision = session.evaluate_quantity(barcode)
+def _lots(ctx: Context, sku: str) -> list[Any]:
+    with ctx.uow(readonly=True) as uow:
+        return uow.catalog.lots(sku)
+
+
+def set_quantity(pack: PackSession, barcode: Barcode) -> Outcome:
+    decision = pack.evaluate_quantity(barcode)
     if decision.verdict is Verdict.QTY_SET:
-        session.pending_qty = int(barcode.value)
-    session.awaiting_qty = False
+        pack.pending_qty = int(barcode.value)
+    pack.awaiting_qty = False
     return Outcome(decision.verdict, decision.message)
 
 
-def undo_last_scan(ctx: PackingContext, session: PackSession, user: User) -> Outcome:
-    """Take back the newest scan of this user (a lead may take back anyone's) from an unsealed carton."""
-    if session.pending is not None or session.pending_qty is not None:
-        session.pending = None
-        session.pending_qty = None
-        return Outcome(Verdict.UNDONE, "Prompt cancelled. Scan the item again.")
-    item = session.last_undoable(user.name, any_user=user.role.can_authorise)
+def undo_last_scan(ctx: Context, session: Session, pack: PackSession) -> Outcome:
+    """Take back the newest scan of this user (a lead may take back anyone's) from an unsealed carton.
+
+    With a prompt open (lot, expiry, serial, or the quantity after CMD-QTY), CMD-UNDO cancels
+    the prompt and nothing else."""
+    ctx.auth.require(session, Permission.PACK, "Undo")
+    if pack.pending is not None or pack.pending_qty is not None or pack.awaiting_qty:
+        pack.pending = None
+        pack.pending_qty = None
+        pack.awaiting_qty = False
+        return Outcome(Verdict.UNDONE, "Prompt cancelled; nothing was counted. Scan the item again.",
+                       data={"headline": "PROMPT CANCELLED"})
+    item = pack.last_undoable(session.name, any_user=session.role.can_authorise)
     if item is None:
         return Outcome(Verdict.NOTHING_TO_UNDO, "Nothing to undo: the last scan is in a sealed carton or is not yours.")
-    try:
+    order_id = pack.order.order_id
+
+    def run() -> Outcome:
+        now = ctx.clock()
         with ctx.uow() as uow:
-            _hold_claim(ctx, uow, session.order.order_id)
-            uow.undo_scan(item, user.name)
-            uow.add_packed(session.order.order_id, item.line_no, -item.qty)
-            uow.add_event("scan.undone", session.order.order_id, user.name, {"scan_id": item.scan_id, "sku": item.sku, "qty": item.qty})
-            carton = session.carton(item.carton_seq)
+            _hold_claim(ctx, uow, order_id)
+            uow.shipments.undo_item(item, session.name, now)
+            uow.orders.add_packed(order_id, item.line_no, -item.qty)
+            record(uow, ctx, session, "scan.undone", order_id, {"scan_id": item.scan_id, "sku": item.sku, "qty": item.qty})
+            carton = pack.carton(item.carton_seq)
             if carton.status is CartonStatus.BLOCKED:
-                uow.update_carton(session.order.order_id, carton.seq, status=CartonStatus.OPEN.value, measured_g=None)
+                reopened = copy.copy(carton)
+                reopened.status, reopened.measured_g = CartonStatus.OPEN, None
+                uow.shipments.save_carton(order_id, reopened, now)
             uow.commit()
-    except StorageError as exc:
-        return _storage_failed(exc)
-    except _ClaimLost as lost:
-        return lost.outcome
-    session.apply_undo(item)
-    product = session.products[item.sku]
-    line = session.line(item.line_no)
-    return Outcome(Verdict.UNDONE, f"Undone: {item.qty} × {product.name} ({line.packed} of {line.qty}). Take it out of the carton.", sku=item.sku)
+        pack.apply_undo(item)
+        product = pack.products[item.sku]
+        line = pack.line(item.line_no)
+        return Outcome(Verdict.UNDONE, f"Undone: {item.qty} × {product.name} ({line.packed} of {line.qty}). "
+                       "Take it out of the carton.", sku=item.sku)
+
+    return _guarded(run)
 
 
-def short_ship(ctx: PackingContext, session: PackSession, lead: User, reason: str) -> Outcome:
-    """A lead ships the order without what is missing; the short lines are recorded with the reason."""
-    if not lead.role.can_authorise:
-        return Outcome(Verdict.NOT_ALLOWED, f"{lead.name} is not a lead: short-shipping needs a lead's badge.")
-    short = session.short_lines()
+def short_ship(ctx: Context, session: Session, pack: PackSession, approval: Session, reason: str) -> Outcome:
+    """A lead (badge + PIN) ships the order without what is missing; recorded with the reason."""
+    ctx.auth.require(session, Permission.PACK, "A short-ship")
+    ctx.auth.require(approval, Permission.APPROVE, "A short-ship")
+    short = pack.short_lines()
     if not short:
         return Outcome(Verdict.NOT_ALLOWED, "Nothing is missing: every line is complete.")
     if not reason.strip():
         return Outcome(Verdict.NOT_ALLOWED, "A short-ship needs a reason.")
-    if not session.items:
+    if not pack.items:
         return Outcome(Verdict.NOT_ALLOWED, "Nothing is packed yet: a short-ship would send an empty parcel. "
                        "Release the order (CMD-CANCEL) and ask a lead.")
-    order_id = session.order.order_id
+    order_id = pack.order.order_id
     # Everything already packed is in sealed cartons: nothing is left to close, so the
     # short-ship itself finishes the order (otherwise it would stay claimed for ever).
-    finishes = not any(c.is_open and c.items for c in session.cartons)
-    empty = [c for c in session.cartons if c.is_open and not c.items]
-    try:
+    finishes = not any(c.is_open and c.items for c in pack.cartons)
+    empty = [c.seq for c in pack.cartons if c.is_open and not c.items]
+    jobs: list[Any] = []
+    if finishes:
+        after = copy.deepcopy(pack)
+        for line in after.short_lines():
+            line.short += line.remaining
+        after.cartons = [c for c in after.cartons if c.seq not in empty]
+        after.order.status = OrderStatus.PACKED
+        if ctx.documents is not None:
+            jobs = [printing.slip_job(ctx, after, reason="order packed")]
+
+    def run() -> Outcome:
         with ctx.uow() as uow:
             _hold_claim(ctx, uow, order_id)
             for line in short:
-                uow.set_short(order_id, line.line_no, line.short + line.remaining, reason)
-            uow.add_event("order.short_shipped", order_id, lead.name,
-                          {"reason": reason, "lines": [{"sku": ln.sku, "short": ln.remaining} for ln in short]})
+                uow.orders.set_short(order_id, line.line_no, line.short + line.remaining, reason)
+            record(uow, ctx, approval, "order.short_shipped", order_id,
+                   {"reason": reason, "packer": session.actor,
+                    "lines": [{"sku": ln.sku, "short": ln.remaining} for ln in short]})
+            stored = [printing.add_job(uow, ctx, session, job) for job in jobs]
             if finishes:
-                for c in empty:
-                    uow.delete_carton(order_id, c.seq)
-                uow.release_claim(order_id, status=OrderStatus.PACKED)
-                uow.add_event("order.packed", order_id, lead.name, {"cartons": len(session.cartons) - len(empty)})
+                for seq in empty:
+                    uow.shipments.remove_carton(order_id, seq)
+                uow.orders.release(order_id)
+                change_status(uow, ctx, approval, order_id, OrderStatus.PACKING, OrderStatus.PACKED,
+                              cartons=len(pack.cartons) - len(empty))
             uow.commit()
-    except StorageError as exc:
-        return _storage_failed(exc)
-    except _ClaimLost as lost:
-        return lost.outcome
-    missing = sum(line.remaining for line in short)
-    for line in short:
-        line.short += line.remaining
-    text = f"Short-ship approved by {lead.name}: {missing} item(s) will not ship."
-    if finishes:
-        session.cartons = [c for c in session.cartons if c not in empty]
-        session.order.status = OrderStatus.PACKED
-        return Outcome(Verdict.ORDER_COMPLETE, f"{text} Order {order_id} packed.", data={"order_complete": True})
-    return Outcome(Verdict.SHORT_SHIPPED, f"{text} Close the carton.")
+        missing = sum(line.remaining for line in short)
+        for line in short:
+            line.short += line.remaining
+            line.short_reason = reason
+        if stored and ctx.documents is not None:
+            ctx.documents.wake()
+        text = f"Short-ship approved by {approval.name}: {missing} item(s) will not ship."
+        if finishes:
+            pack.cartons = [c for c in pack.cartons if c.seq not in empty]
+            pack.order.status = OrderStatus.PACKED
+            return Outcome(Verdict.ORDER_COMPLETE, f"{text} Order {order_id} packed.",
+                           data={"order_complete": True, "jobs": [j.id for j in stored]})
+        return Outcome(Verdict.SHORT_SHIPPED, f"{text} Close the carton.")
+
+    try:
+        return _guarded(run)
+    except TransitionRefused as exc:
+        return Outcome(Verdict.NOT_ALLOWED, str(exc))
 
 
 # --- reprints -------------------------------------------------------------------------------
 
-REPRINT_REASONS = ("label damaged", "label lost", "printer jammed", "wrong printer", "carrier asked", "other")
 
+def reprint_code(ctx: Context, session: Session, approval: Session, code: str, reason: str,
+                 pack: PackSession | None = None) -> Outcome:
+    """Reprint a carton's label (its SSCC scanned), or an order's labels (its number scanned, or
+    the order open at the bench), audited with the approving lead and the reason.
 
-@dataclass(frozen=True)
-class ReprintPlan:
-    session: PackSession
-    cartons: tuple[Carton, ...]  # the sealed cartons whose labels print again
-    slip: bool  # the packing slip prints again (an order was scanned, not one carton)
-
-
-def plan_reprint(ctx: PackingContext, code: str, lead: User, reason: str, printer: str) -> ReprintPlan:
-    """A lead reprints a carton's label (scan its SSCC) or an order's labels and slip; audited.
-
-    Raises OrderRefused when there is nothing to reprint or the user is not a lead.
-    """
-    if not lead.role.can_authorise:
-        raise OrderRefused(f"{lead.name} is not a lead: reprints need a lead.")
-    if not reason.strip():
-        raise OrderRefused("A reprint needs a reason.")
+    The slip is reprinted only with the whole order, and only once it is packed."""
     code = code.strip()
     sscc = code[2:] if code.startswith("00") and len(code) == 20 else code
-    with ctx.uow() as uow:
-        carton_hit = uow.carton_by_sscc(sscc)
-        order_id = carton_hit[0] if carton_hit else uow.find_order_id(code)
-        if order_id is None:
-            raise OrderRefused(f"No carton or order {code!r}.")
-        session = _load_session(uow, order_id)
-        sealed = [c for c in session.cartons if c.sscc]
-        chosen = [c for c in sealed if c.sscc == sscc] if carton_hit else sealed
-        if not chosen:
-            raise OrderRefused(f"Order {order_id} has no sealed carton yet: nothing to reprint.")
-        uow.add_event("label.reprinted", order_id, lead.name, {
-            "reason": reason, "printer": printer, "sscc": [c.sscc for c in chosen], "slip": not carton_hit,
-            "station": ctx.station_id,
-        })
-        uow.commit()
-    return ReprintPlan(session=session, cartons=tuple(chosen), slip=not carton_hit)
+    try:
+        with ctx.uow(readonly=True) as uow:
+            carton_hit = uow.shipments.carton_by_sscc(sscc) if code else None
+            if pack is not None and not code:
+                order_id: str | None = pack.order.order_id
+            else:
+                order_id = carton_hit[0] if carton_hit else uow.orders.find_id(code)
+            if order_id is None:
+                return Outcome(Verdict.NOT_ALLOWED, f"Reprint refused: no carton or order {code!r}.")
+            fresh = _load(uow, order_id)
+        target = pack if pack is not None and pack.order.order_id == order_id else fresh
+        cartons = [c for c in target.cartons if c.sscc and (not carton_hit or c.sscc == sscc)]
+        result = printing.reprint(ctx, session, approval, target, cartons, reason, slip=not carton_hit)
+    except ValueError as exc:
+        return Outcome(Verdict.NOT_ALLOWED, f"Reprint refused: {exc}")
+    except StorageError as exc:
+        return storage_failed(exc, "scan CMD-REPRINT again")
+    return Outcome(Verdict.REPRINT_REQUESTED,
+                   f"Reprint approved by {approval.name} ({reason}): {result.message} printing.",
+                   data={"order_id": order_id, "jobs": [j.id for j in result.jobs]})

@@ -1,80 +1,403 @@
-"""What the use cases need from the outside world, as protocols (implemented in adapters/)."""
+"""What the use cases need from storage: one repository per aggregate, and a unit of work.
+
+Every port speaks in domain objects (``Order``, ``Carton``, ``PackedItem``, ``User``,
+``PrintJob``, ``Event``) and names no table or column. ``adapters.db`` implements them on
+SQLite and PostgreSQL; ``tests/fakes.py`` implements them in memory by subclassing these
+classes, and one contract suite (``tests/contract``) runs against all three.
+
+A unit of work is one transaction: ``with uow_factory() as uow: ...; uow.commit()``. Leaving
+the block without ``commit()`` rolls everything back.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from packstation.domain.model import CartonType, Order, OrderStatus, Product, Role, User
+from packstation.domain.events import Event
+from packstation.domain.lifecycle import OrderStatus
+from packstation.domain.model import CartonType, Order, Product, Role, StockLot, User
 from packstation.domain.packing import Carton, PackedItem
+from packstation.domain.print_jobs import JobStatus, PrintJob
+from packstation.domain.returns import Return
 
 
 class StorageError(RuntimeError):
     """A change could not be stored (read-only or full disk, database gone). Nothing was applied."""
 
 
-class UnitOfWork(Protocol):
-    """One database transaction; leaving the ``with`` block without ``commit()`` rolls back."""
+class Conflict(StorageError):
+    """Someone else changed the same thing first (a claim, a status); reload and decide again."""
 
+
+# --- records the repositories hand out -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who holds an order and in what state it is (read under a row lock by ``OrderRepository.hold``)."""
+
+    order_id: str
+    status: OrderStatus
+    station_id: str | None = None
+    user: str | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user with what logging in needs: the PIN hash and the wrong-PIN state."""
+
+    user: User
+    pin_hash: str | None
+    failed_pins: int = 0
+    locked_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    """One stored item scan, undone or not (the order's status document lists them)."""
+
+    item: PackedItem
     station_id: str
-    clock: Callable[[], datetime]
+    undone_at: datetime | None = None
+    undone_by: str | None = None
 
-    def __enter__(self) -> UnitOfWork: ...
-    def __exit__(self, *exc: Any) -> None: ...
-    def commit(self) -> None: ...
 
-    def add_event(self, kind: str, order_id: str | None, user: str | None, payload: dict[str, Any] | None = None) -> str: ...
-    def next_counter(self, name: str, start: int = 1) -> int: ...
+@dataclass(frozen=True)
+class ImportedState:
+    """What an import needs to know about a record that is already stored."""
 
-    def products_by_sku(self, skus: Iterable[str]) -> dict[str, Product]: ...
-    def product_by_barcode(self, key: str) -> tuple[Product, int] | None: ...
-    def carton_type(self, code: str) -> CartonType | None: ...
-    def carton_types(self) -> list[CartonType]: ...
+    fingerprint: str  # the hash of the record as last imported
+    status: str = ""  # orders and returns
+    held_by: str | None = None  # orders: the station holding it
+    order_id: str = ""  # returns: the order it belongs to
 
-    def find_order_id(self, code: str) -> str | None: ...
-    def load_order(self, order_id: str) -> Order | None: ...
-    def order_claim(self, order_id: str) -> tuple[str | None, str | None, str]: ...
-    def try_claim(self, order_id: str, user: str) -> bool: ...
-    def claim_next(self, user: str, carrier: str | None = None) -> str | None: ...
-    def release_claim(self, order_id: str, *, status: OrderStatus | None = None) -> None: ...
-    def set_order_status(self, order_id: str, status: OrderStatus) -> None: ...
-    def claimed_order(self) -> str | None: ...
-    def claimed_orders(self) -> list[dict[str, Any]]: ...
-    def ready_orders(self, limit: int) -> list[tuple[str, str | None]]: ...
+
+# --- repositories ----------------------------------------------------------------------------
+
+
+class OrderRepository(ABC):
+    """Orders with their lines, their claim (which station holds it) and their status."""
+
+    @abstractmethod
+    def get(self, order_id: str) -> Order | None: ...
+
+    @abstractmethod
+    def find_id(self, code: str) -> str | None:
+        """The order an order number or a tote barcode stands for.
+
+        An exact order number wins, then a case-insensitive one, then the tote's packable
+        order (the newest, since totes are reused once their order is packed)."""
+
+    @abstractmethod
+    def find_by_tracking(self, number: str) -> str | None:
+        """The order whose (order-level or carton) tracking number this is."""
+
+    @abstractmethod
+    def hold(self, order_id: str) -> Claim:
+        """The claim and status of an order, locked until the unit of work ends.
+
+        The lock (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers) keeps
+        a lead's release or another station's claim from slipping in between a check and the
+        change that follows it. Raises KeyError for an unknown order."""
+
+    @abstractmethod
+    def claim_of(self, order_id: str) -> Claim | None:
+        """The claim and status of an order, read without a lock (status pages, lists)."""
+
+    @abstractmethod
+    def try_claim(self, order_id: str, station_id: str, user: str, at: datetime) -> bool:
+        """Atomically claim a packable order for *station_id*; False if another station holds it."""
+
+    @abstractmethod
+    def claim_next(self, station_id: str, user: str, at: datetime, carrier: str | None = None) -> str | None:
+        """Claim the oldest packable order nobody holds (SKIP LOCKED on PostgreSQL)."""
+
+    @abstractmethod
+    def release(self, order_id: str) -> None:
+        """No station holds the order any more (its scans and cartons stay)."""
+
+    @abstractmethod
+    def set_status(self, order_id: str, expected: OrderStatus, status: OrderStatus, at: datetime) -> None:
+        """Store a status change the lifecycle allowed. Raises Conflict if the order is no longer
+        in *expected* (changed meanwhile). Call only through ``services.lifecycle``."""
+
+    @abstractmethod
+    def held_by(self, station_id: str) -> str | None:
+        """The order *station_id* holds while packing (after a crash or a logout)."""
+
+    @abstractmethod
+    def claims(self) -> list[Claim]:
+        """Orders some station holds, oldest claim first."""
+
+    @abstractmethod
+    def ready(self, limit: int) -> list[tuple[str, str | None]]:
+        """(order id, tote) of released orders nobody holds, by order number."""
+
+    @abstractmethod
+    def next_to_pick(self, limit: int, carrier: str | None = None) -> list[Order]:
+        """The oldest released orders nobody holds (optionally of one carrier), for a pick wave."""
+
+    @abstractmethod
+    def set_wave(self, order_id: str, wave_id: str) -> None: ...
+
+    @abstractmethod
     def add_packed(self, order_id: str, line_no: int, delta: int) -> None: ...
+
+    @abstractmethod
     def set_short(self, order_id: str, line_no: int, short: int, reason: str) -> None: ...
 
-    def load_cartons(self, order_id: str, types: dict[str, CartonType]) -> list[Carton]: ...
-    def insert_carton(self, order_id: str, carton: Carton, user: str) -> None: ...
-    def update_carton(self, order_id: str, seq: int, **values: Any) -> None: ...
-    def delete_carton(self, order_id: str, seq: int) -> None: ...
-    def carton_by_sscc(self, sscc: str) -> tuple[str, int] | None: ...
-    def insert_scan(self, order_id: str, item: PackedItem) -> None: ...
-    def undo_scan(self, item: PackedItem, by: str) -> None: ...
+    # imports
+    @abstractmethod
+    def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]: ...
+
+    @abstractmethod
+    def open_order_with_tote(self, tote: str, other_than: str) -> tuple[str, OrderStatus] | None:
+        """An open (not yet packed) order other than *other_than* that already uses *tote*."""
+
+    @abstractmethod
+    def add_many(self, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
+        """Insert new orders with their lines and fingerprints."""
+
+    @abstractmethod
+    def replace(self, order: Order, fingerprint: str, at: datetime) -> None:
+        """Overwrite an order's data and lines (only while it is not being packed)."""
+
+
+class CatalogRepository(ABC):
+    """Products with their barcodes, carton types, and the lots in stock."""
+
+    @abstractmethod
+    def products(self, skus: Iterable[str]) -> dict[str, Product]: ...
+
+    @abstractmethod
+    def by_barcode(self, key: str) -> tuple[Product, int] | None:
+        """The product a lookup key (GTIN-14 or upper-cased text, or its SKU) stands for, and the
+        units one scan of it counts."""
+
+    @abstractmethod
+    def known_skus(self, skus: Iterable[str]) -> set[str]: ...
+
+    @abstractmethod
+    def carton_type(self, code: str) -> CartonType | None: ...
+
+    @abstractmethod
+    def carton_types(self) -> list[CartonType]:
+        """Every carton type, lightest first."""
+
+    @abstractmethod
+    def lots(self, sku: str) -> list[StockLot]:
+        """The lots of *sku* the warehouse knows of (stock imports), earliest expiry first."""
+
+    # imports
+    @abstractmethod
+    def imported_products(self, skus: Sequence[str]) -> dict[str, str]:
+        """sku -> fingerprint of the products already stored."""
+
+    @abstractmethod
+    def barcode_owners(self, codes: Sequence[str]) -> dict[str, str]:
+        """lookup key -> sku for the codes already given to a product."""
+
+    @abstractmethod
+    def put_products(self, products: Sequence[tuple[Product, str]], at: datetime) -> None:
+        """Insert or overwrite products (with their barcodes) and their fingerprints."""
+
+    @abstractmethod
+    def imported_cartons(self, codes: Sequence[str]) -> dict[str, str]: ...
+
+    @abstractmethod
+    def put_cartons(self, cartons: Sequence[tuple[CartonType, str]]) -> None: ...
+
+    @abstractmethod
+    def put_lots(self, lots: Sequence[StockLot]) -> None:
+        """Insert or overwrite stock lots (by sku and lot)."""
+
+
+class UserRepository(ABC):
+    @abstractmethod
+    def by_badge(self, badge: str) -> Credentials | None: ...
+
+    @abstractmethod
+    def by_name(self, name: str) -> Credentials | None: ...
+
+    @abstractmethod
+    def by_id(self, user_id: int) -> Credentials | None: ...
+
+    @abstractmethod
+    def add(self, name: str, role: Role, badge: str, pin_hash: str | None, at: datetime) -> User: ...
+
+    @abstractmethod
+    def update(self, user_id: int, *, role: Role | None = None, active: bool | None = None,
+               pin_hash: str | None = None) -> None: ...
+
+    @abstractmethod
+    def pin_failed(self, user_id: int, lock_after: int, locked_until: datetime) -> int:
+        """Count one wrong PIN atomically (two stations failing at once both count).
+
+        Returns the number of wrong PINs in a row, this one included. When it reaches
+        *lock_after* the badge is locked until *locked_until* and the stored count starts
+        again at 0 (the value returned is then *lock_after*)."""
+
+    @abstractmethod
+    def pin_ok(self, user_id: int) -> None:
+        """Forget wrong PINs and any lock."""
+
+    @abstractmethod
+    def list(self) -> list[User]: ...
+
+
+class ShipmentRepository(ABC):
+    """The cartons of an order and the item scans in them."""
+
+    @abstractmethod
+    def cartons(self, order_id: str, types: dict[str, CartonType]) -> list[Carton]:
+        """The order's cartons, in order, with the scans not undone in each."""
+
+    @abstractmethod
+    def add_carton(self, order_id: str, carton: Carton, opened_by: str, station_id: str, at: datetime) -> None: ...
+
+    @abstractmethod
+    def save_carton(self, order_id: str, carton: Carton, at: datetime) -> None:
+        """Store a carton's type, status, weights, SSCC, override and tracking number."""
+
+    @abstractmethod
+    def remove_carton(self, order_id: str, seq: int) -> None:
+        """Drop an empty carton (left open when the order completed)."""
+
+    @abstractmethod
+    def carton_by_sscc(self, sscc: str) -> tuple[str, int] | None:
+        """(order id, carton seq) of the carton with this SSCC."""
+
+    @abstractmethod
+    def add_item(self, order_id: str, item: PackedItem, station_id: str, at: datetime) -> None:
+        """Store an accepted scan; a serial is registered so it can leave only once."""
+
+    @abstractmethod
+    def undo_item(self, item: PackedItem, by: str, at: datetime) -> None: ...
+
+    @abstractmethod
     def serial_shipped(self, sku: str, serial: str) -> bool: ...
 
-    def order_row(self, order_id: str) -> dict[str, Any] | None: ...
-    def order_lines_raw(self, order_id: str) -> list[dict[str, Any]]: ...
-    def cartons_for(self, order_id: str) -> list[dict[str, Any]]: ...
-    def scans_for(self, order_id: str) -> list[dict[str, Any]]: ...
-    def events_for(self, order_id: str) -> list[dict[str, Any]]: ...
-    def events_since(self, since: datetime) -> list[dict[str, Any]]: ...
-
-    # generic row access for imports and batch jobs
-    def count(self, table: str) -> int: ...
-    def existing(self, table: str, key: str, values: Sequence[str]) -> dict[str, dict[str, Any]]: ...
-    def known_skus(self, skus: Iterable[str]) -> set[str]: ...
-    def bulk_insert(self, table: str, rows: list[dict[str, Any]]) -> None: ...
-    def bulk_delete(self, table: str, key: str, values: Sequence[str]) -> None: ...
-    def update_row(self, table: str, where: dict[str, Any], values: dict[str, Any]) -> int: ...
-    def select_rows(self, table: str, where: dict[str, Any] | None = None, order_by: str | None = None) -> list[dict[str, Any]]: ...
-
-    def user_row(self, *, badge: str | None = None, name: str | None = None) -> dict[str, Any] | None: ...
-    def add_user(self, name: str, role: Role, badge: str, pin_hash: str | None) -> int: ...
-    def update_user(self, user_id: int, **values: Any) -> None: ...
-    def list_users(self) -> list[User]: ...
+    @abstractmethod
+    def scans(self, order_id: str) -> list[ScanRecord]:
+        """Every scan of the order, undone ones included, in the order they happened."""
 
 
-UnitOfWorkFactory = Callable[..., UnitOfWork]
+class PrintJobRepository(ABC):
+    @abstractmethod
+    def add(self, job: PrintJob, station_id: str, at: datetime) -> None: ...
 
+    @abstractmethod
+    def get(self, job_id: str) -> PrintJob | None: ...
+
+    @abstractmethod
+    def waiting(self, station_id: str) -> list[PrintJob]:
+        """This station's jobs not printed yet (pending, failed, interrupted), oldest first."""
+
+    @abstractmethod
+    def next_pending(self, station_id: str) -> PrintJob | None:
+        """The oldest job of this station waiting to be sent (pending)."""
+
+    @abstractmethod
+    def requeue(self, job_id: str, at: datetime) -> bool:
+        """failed / interrupted -> pending (a lead retries it); False if it is not waiting."""
+
+    @abstractmethod
+    def start(self, job_id: str, at: datetime) -> bool:
+        """pending -> sending; False if it is not pending (any more)."""
+
+    @abstractmethod
+    def finish(self, job_id: str, status: JobStatus, error: str, at: datetime) -> None:
+        """sending -> done / failed, one attempt more."""
+
+    @abstractmethod
+    def interrupt_sending(self, station_id: str, at: datetime) -> list[PrintJob]:
+        """At start: jobs left 'sending' by a stopped station become 'interrupted'; returns them."""
+
+
+class EventLog(ABC):
+    """The outbox: every change's event, in the same transaction as the change."""
+
+    @abstractmethod
+    def add(self, event: Event, station_id: str, at: datetime) -> str:
+        """Store an event; returns its id."""
+
+    @abstractmethod
+    def for_order(self, order_id: str) -> list[Event]: ...
+
+    @abstractmethod
+    def since(self, at: datetime) -> list[Event]:
+        """Every event that happened at or after *at*, in the order they were stored."""
+
+
+class NumberSeries(ABC):
+    """Numbers that must never be issued twice (SSCC serials; later manifests, credit notes).
+
+    The station draws from a block it holds; a block comes from a source (this database's
+    own range, or the central database) so no two stations can hand out the same number.
+    """
+
+    @abstractmethod
+    def next(self, series: str) -> int:
+        """The next number of *series*; issued once this unit of work commits. Raises
+        StorageError when the series' range is used up."""
+
+
+class ReturnRepository(ABC):
+    """Returns (RMAs) with their lines."""
+
+    @abstractmethod
+    def get(self, rma_id: str) -> Return | None: ...
+
+    @abstractmethod
+    def for_order(self, order_id: str) -> list[Return]: ...
+
+    @abstractmethod
+    def imported(self, rma_ids: Sequence[str]) -> dict[str, ImportedState]: ...
+
+    @abstractmethod
+    def put(self, ret: Return, fingerprint: str, at: datetime) -> None:
+        """Insert a return, or overwrite it and its lines."""
+
+
+class UnitOfWork(ABC):
+    """One transaction over every repository; rolls back unless ``commit()`` is called."""
+
+    orders: OrderRepository
+    catalog: CatalogRepository
+    users: UserRepository
+    shipments: ShipmentRepository
+    print_jobs: PrintJobRepository
+    events: EventLog
+    numbers: NumberSeries
+    returns: ReturnRepository
+
+    @abstractmethod
+    def __enter__(self) -> UnitOfWork: ...
+
+    @abstractmethod
+    def __exit__(self, *exc: Any) -> None: ...
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """One round trip (the status bar's database check)."""
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork: ...
+
+
+Clock = Callable[[], datetime]
+
+__all__ = [
+    "CatalogRepository", "Claim", "Clock", "Conflict", "Credentials", "EventLog", "ImportedState",
+    "NumberSeries", "OrderRepository", "PrintJobRepository", "ReturnRepository", "ScanRecord", "ShipmentRepository",
+    "StorageError", "UnitOfWork", "UnitOfWorkFactory", "UserRepository",
+]

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from packstation.services.ports import UnitOfWorkFactory
+from packstation.domain.identity import Permission, Session
+from packstation.services.context import Context
+from packstation.services.ports import Claim
 
 
-def ready_orders(uow_factory: UnitOfWorkFactory, limit: int = 6) -> list[tuple[str, str]]:
-    """(order id, tote) of released orders no bench holds, oldest first (demo hints)."""
-    with uow_factory(readonly=True) as uow:
-        rows = uow.ready_orders(limit)
+def ready_orders(ctx: Context, limit: int = 6) -> list[tuple[str, str]]:
+    """(order id, tote) of released orders no bench holds (demo hints on the idle pack view)."""
+    with ctx.uow(readonly=True) as uow:
+        rows = uow.orders.ready(limit)
     return [(order_id, tote or "—") for order_id, tote in rows]
 
 
 @dataclass
 class PackerFigures:
-    """One person's shift, computed from the events table."""
+    """One person's shift, computed from the events."""
 
     user: str
     orders: int = 0
     items: int = 0
     scans: int = 0
+    typed: int = 0  # item scans typed on the keyboard rather than scanned
     cartons: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     first_scan: datetime | None = None
@@ -47,7 +49,6 @@ _ERROR_EVENTS = {
     "user.pin_failed": "wrong PINs",
 }
 
-
 # events a lead may write on a packer's order; they count for the packer who packed it
 _ORDER_LEVEL = {"order.packed", "carton.closed", "carton.overridden", "order.short_shipped"}
 
@@ -58,35 +59,33 @@ def _utc(value: Any) -> datetime:
     return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def shift_figures(uow_factory: UnitOfWorkFactory, since: datetime,
-                  station_id: str | None = None) -> list[PackerFigures]:
-    """Orders, items, cartons, errors by kind and scans per hour per person since *since*.
+def shift_figures(ctx: Context, session: Session, since: datetime, station_id: str | None = None) -> list[PackerFigures]:
+    """Orders, items, cartons, typed scans, errors by kind and scans per hour per person since *since*.
 
     An order sealed or short-shipped by a lead counts for the packer who scanned its items.
-
-    Refused scans (wrong item, over-scan …) appear under their verdict once the core records
-    them as ``scan.refused`` events with a ``verdict`` field.
     """
+    ctx.auth.require(session, Permission.VIEW_FIGURES, "Shift figures")
     since = _utc(since)
-    with uow_factory(readonly=True) as uow:
-        rows = uow.events_since(since)
+    with ctx.uow(readonly=True) as uow:
+        events = uow.events.since(since)
     people: dict[str, PackerFigures] = {}
     packer_of: dict[str, str] = {}  # order id -> who scanned its items last
-    for row in rows:
-        user = row["user_name"]
-        if not user or (station_id and row["station_id"] != station_id):
+    for ev in events:
+        user = ev.user
+        if not user or (station_id and ev.station_id != station_id):
             continue
-        kind = row["kind"]
-        if kind == "scan.recorded" and row["order_id"]:
-            packer_of[row["order_id"]] = user
-        if kind in _ORDER_LEVEL and row["order_id"] in packer_of:
-            user = packer_of[row["order_id"]]  # a lead's override or short-ship: the packer's order
-        at = _utc(row["occurred_at"])
+        kind = ev.kind
+        if kind == "scan.recorded" and ev.order_id:
+            packer_of[ev.order_id] = user
+        if kind in _ORDER_LEVEL and ev.order_id in packer_of:
+            user = packer_of[ev.order_id]  # a lead's override or short-ship: the packer's order
+        at = _utc(ev.occurred_at)
         fig = people.setdefault(user, PackerFigures(user))
-        payload = json.loads(row["payload"] or "{}")
+        payload = ev.payload
         if kind == "scan.recorded":
             fig.scans += 1
             fig.items += int(payload.get("qty", 1))
+            fig.typed += payload.get("source") == "typed"
             fig.first_scan = fig.first_scan or at
             fig.last_scan = at
         elif kind == "order.packed":
@@ -104,12 +103,8 @@ def shift_figures(uow_factory: UnitOfWorkFactory, since: datetime,
     return sorted(people.values(), key=lambda f: f.user)
 
 
-def claimed_orders(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
+def claimed_orders(ctx: Context, session: Session) -> list[Claim]:
     """Orders some bench holds (claimed and not yet packed), oldest claim first."""
-    with uow_factory(readonly=True) as uow:
-        rows = uow.claimed_orders()
-    return [
-        {"order_id": r["order_id"], "station": r["claimed_by"], "user": r["claimed_user"] or "",
-         "since": r["claimed_at"], "status": r["status"]}
-        for r in rows
-    ]
+    ctx.auth.require(session, Permission.RELEASE_CLAIM, "The list of held orders")
+    with ctx.uow(readonly=True) as uow:
+        return uow.orders.claims()

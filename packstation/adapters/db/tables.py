@@ -188,6 +188,8 @@ scans = Table(
     Column("user_name", String(100), nullable=False),
     Column("station_id", String(64), nullable=False),
     Column("scanned_at", TS, nullable=False),
+    # how the code arrived: wedge (scanner burst), serial, evdev, typed
+    Column("source", String(16), nullable=False, server_default="wedge"),
     Column("undone_at", TS, nullable=True),
     Column("undone_by", String(100), nullable=True),
     # the order's scans in the order they happened (undo takes back the highest); timestamps
@@ -231,24 +233,44 @@ events = Table(
     Column("kind", String(48), nullable=False),
     Column("order_id", String(64), nullable=True, index=True),
     Column("station_id", String(64), nullable=False),
-    Column("user_name", String(100), nullable=True),
+    Column("user_name", String(100), nullable=True),  # the person, for per-person figures
+    # who acted: person:NAME, cli:OS_USER, import:OS_USER, api:CLIENT, carrier:NAME, system:WHAT
+    Column("actor", String(160), nullable=False, server_default=""),
     Column("occurred_at", TS, nullable=False),
     Column("payload", Text, nullable=False),
     Column("pushed_at", TS, nullable=True),
 )
 
-counters = Table(
-    "counters",
+# Number series (SSCC serials; later manifests and credit notes). number_series is the range
+# this database hands out blocks from (a station's own range, or the centre's); number_blocks
+# are the blocks a station holds and draws from.
+number_series = Table(
+    "number_series",
     metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", BigInteger, nullable=False),
+    Column("series", String(32), primary_key=True),
+    Column("next_value", BigInteger, nullable=False),  # the first number not yet given to a block
+    Column("last_value", BigInteger, nullable=False),  # the last number of the range
+)
+
+number_blocks = Table(
+    "number_blocks",
+    metadata,
+    Column("series", String(32), nullable=False),
+    Column("station_id", String(64), nullable=False),
+    Column("first_value", BigInteger, nullable=False),
+    Column("last_value", BigInteger, nullable=False),
+    Column("next_value", BigInteger, nullable=False),  # last_value + 1 once used up
+    PrimaryKeyConstraint("series", "station_id", "first_value"),
 )
 
 print_jobs = Table(
     "print_jobs",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("printer", String(200), nullable=False),
+    Column("printer", String(200), nullable=False),  # the station's slot: label or document
+    Column("target", String(300), nullable=False, server_default=""),  # printer URL or folder:NAME
+    Column("file_name", String(200), nullable=False, server_default=""),  # folder targets
+    Column("reason", String(200), nullable=False, server_default=""),  # sealed, order packed, a reprint's reason
     # the bench whose printer it is: on a shared database one bench must not retry another's labels
     Column("station_id", String(64), nullable=False, server_default="", index=True),
     Column("kind", String(32), nullable=False),

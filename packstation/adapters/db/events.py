@@ -1,0 +1,42 @@
+"""The event outbox on SQLite or PostgreSQL: one row per change, in the change's transaction."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from packstation.adapters.db import tables as t
+from packstation.domain.events import Event
+from packstation.services.ports import EventLog
+
+e = t.events.c
+
+
+class SqlEventLog(EventLog):
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def add(self, event: Event, station_id: str, at: datetime) -> str:
+        self.conn.execute(insert(t.events).values(
+            id=event.id, kind=event.kind, order_id=event.order_id, station_id=station_id, user_name=event.user,
+            actor=event.actor, occurred_at=event.occurred_at or at,
+            payload=json.dumps(event.payload, default=str, sort_keys=True),
+        ))
+        return event.id
+
+    def for_order(self, order_id: str) -> list[Event]:
+        rows = self.conn.execute(select(t.events).where(e.order_id == order_id).order_by(e.seq)).mappings()
+        return [_event(r) for r in rows]
+
+    def since(self, at: datetime) -> list[Event]:
+        rows = self.conn.execute(select(t.events).where(e.occurred_at >= at).order_by(e.seq)).mappings()
+        return [_event(r) for r in rows]
+
+
+def _event(r: Any) -> Event:
+    return Event(kind=r["kind"], order_id=r["order_id"], actor=r["actor"], user=r["user_name"],
+                 payload=json.loads(r["payload"] or "{}"), id=r["id"], occurred_at=r["occurred_at"],
+                 station_id=r["station_id"], seq=r["seq"])

@@ -1,0 +1,88 @@
+"""Number series in blocks: a station draws numbers from blocks it holds, blocks come from a range.
+
+The range is a ``number_series`` row: on a standalone station its own database's (with the
+range from ``[numbers]`` in the config, so two stations given different ranges never collide),
+on stations sharing a database or a central one, the shared row (one conditional UPDATE hands
+each station a disjoint block). A number is issued when the unit of work that drew it commits;
+a block once taken is never given out again, even if the station's transaction rolls back.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, and_, insert, select, update
+
+from packstation.adapters.db import tables as t
+from packstation.services.ports import NumberSeries, StorageError
+
+ns = t.number_series.c
+nb = t.number_blocks.c
+
+
+class SeriesExhausted(StorageError):
+    """Every number of a series' range has been handed out."""
+
+
+@dataclass(frozen=True)
+class SeriesRange:
+    first: int
+    last: int
+
+
+class BlockSource(ABC):
+    """Where a station's blocks come from."""
+
+    @abstractmethod
+    def take(self, conn: Connection, series: str) -> tuple[int, int]:
+        """A fresh block (first, last) of *series*; *conn* is the station's own transaction."""
+
+
+@dataclass
+class LocalBlocks(BlockSource):
+    """Blocks from this database's own range (standalone stations, stations sharing a database)."""
+
+    ranges: dict[str, SeriesRange] = field(default_factory=dict)
+    block_size: int = 100
+
+    def take(self, conn: Connection, series: str) -> tuple[int, int]:
+        wanted = self.ranges.get(series, SeriesRange(1, 10**18))
+        row = conn.execute(select(ns.next_value, ns.last_value).where(ns.series == series).with_for_update()).first()
+        if row is None:
+            conn.execute(insert(t.number_series).values(series=series, next_value=wanted.first, last_value=wanted.last))
+            start, last = wanted.first, wanted.last
+        else:
+            start, last = max(int(row[0]), wanted.first), int(row[1])
+            if last != wanted.last:  # the range was set (after an upgrade) or changed in the config
+                last = wanted.last
+        if start > last:
+            raise SeriesExhausted(f"Number series {series!r} is used up (range {wanted.first}-{wanted.last}): "
+                                  "give this station a new range in [numbers] of its config.")
+        end = min(start + self.block_size - 1, last)
+        res = conn.execute(update(t.number_series).where(ns.series == series)
+                           .values(next_value=end + 1, last_value=last))
+        assert res.rowcount == 1
+        return start, end
+
+
+class SqlNumberSeries(NumberSeries):
+    def __init__(self, conn: Connection, station_id: str, source: BlockSource):
+        self.conn = conn
+        self.station_id = station_id
+        self.source = source
+
+    def next(self, series: str) -> int:
+        mine = and_(nb.series == series, nb.station_id == self.station_id, nb.next_value <= nb.last_value)
+        row = self.conn.execute(select(nb.first_value, nb.next_value).where(mine)
+                                .order_by(nb.first_value).limit(1).with_for_update()).first()
+        if row is None:
+            first, last = self.source.take(self.conn, series)
+            self.conn.execute(insert(t.number_blocks).values(series=series, station_id=self.station_id,
+                                                             first_value=first, last_value=last, next_value=first))
+            row = (first, first)
+        first, value = int(row[0]), int(row[1])
+        self.conn.execute(update(t.number_blocks).where(and_(
+            nb.series == series, nb.station_id == self.station_id, nb.first_value == first))
+            .values(next_value=value + 1))
+        return value

@@ -1,0 +1,206 @@
+"""Orders, their lines and their claim, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from packstation.adapters.db import tables as t
+from packstation.adapters.db.chunks import chunks
+from packstation.domain.lifecycle import OrderStatus
+from packstation.domain.model import Address, Order, OrderLine
+from packstation.services.ports import Claim, Conflict, ImportedState, OrderRepository
+
+_PACKABLE = [s.value for s in OrderStatus if s.packable]
+_OPEN = [s.value for s in OrderStatus if s.open]
+o = t.orders.c
+ln = t.order_lines.c
+
+
+class SqlOrders(OrderRepository):
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    # --- reading ---------------------------------------------------------------------------
+    def get(self, order_id: str) -> Order | None:
+        r = self.conn.execute(select(t.orders).where(o.order_id == order_id)).mappings().first()
+        if r is None:
+            return None
+        lines = [
+            OrderLine(line_no=x["line_no"], sku=x["sku"], qty=x["qty"], unit_price=Decimal(x["unit_price"]),
+                      packed=x["packed_qty"], short=x["short_qty"], short_reason=x["short_reason"])
+            for x in self.conn.execute(
+                select(t.order_lines).where(ln.order_id == order_id).order_by(ln.line_no)).mappings()
+        ]
+        return _order(r, lines)
+
+    def find_id(self, code: str) -> str | None:
+        rows = self.conn.execute(
+            select(o.order_id, o.status, o.placed_at).where(
+                or_(o.order_id == code, o.tote == code, func.upper(o.order_id) == code.upper()))
+        ).all()
+        if not rows:
+            return None
+
+        def rank(row: Any) -> tuple[bool, bool, bool, Any]:
+            return (row.order_id == code, row.order_id.upper() == code.upper(), row.status in _PACKABLE, row.placed_at)
+
+        return str(max(rows, key=rank).order_id)
+
+    def find_by_tracking(self, number: str) -> str | None:
+        row = self.conn.execute(select(o.order_id).where(o.tracking_number == number).limit(1)).first()
+        if row is None:
+            row = self.conn.execute(
+                select(t.cartons.c.order_id).where(t.cartons.c.tracking_number == number).limit(1)).first()
+        return row[0] if row else None
+
+    def hold(self, order_id: str) -> Claim:
+        row = self.conn.execute(
+            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at).where(o.order_id == order_id).with_for_update()
+        ).first()
+        if row is None:
+            raise KeyError(order_id)
+        return Claim(order_id, OrderStatus(row[2]), row[0], row[1], row[3])
+
+    def claim_of(self, order_id: str) -> Claim | None:
+        row = self.conn.execute(
+            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at).where(o.order_id == order_id)).first()
+        return Claim(order_id, OrderStatus(row[2]), row[0], row[1], row[3]) if row else None
+
+    def held_by(self, station_id: str) -> str | None:
+        row = self.conn.execute(
+            select(o.order_id).where(and_(o.claimed_by == station_id, o.status == OrderStatus.PACKING.value))
+            .order_by(o.claimed_at.desc())
+        ).first()
+        return row[0] if row else None
+
+    def claims(self) -> list[Claim]:
+        q = (select(o.order_id, o.status, o.claimed_by, o.claimed_user, o.claimed_at)
+             .where(o.claimed_by.is_not(None)).order_by(o.claimed_at))
+        return [Claim(r[0], OrderStatus(r[1]), r[2], r[3], r[4]) for r in self.conn.execute(q)]
+
+    def ready(self, limit: int) -> list[tuple[str, str | None]]:
+        q = (select(o.order_id, o.tote)
+             .where(and_(o.status == OrderStatus.RELEASED.value, o.claimed_by.is_(None)))
+             .order_by(o.order_id).limit(limit))
+        return [(r[0], r[1]) for r in self.conn.execute(q)]
+
+    def next_to_pick(self, limit: int, carrier: str | None = None) -> list[Order]:
+        q = (select(o.order_id).where(and_(o.status == OrderStatus.RELEASED.value, o.claimed_by.is_(None)))
+             .order_by(o.placed_at, o.order_id).limit(limit))
+        if carrier:
+            q = q.where(func.lower(o.carrier) == carrier.lower())
+        ids = [r[0] for r in self.conn.execute(q)]
+        return [order for i in ids if (order := self.get(i)) is not None]
+
+    # --- claims and status ---------------------------------------------------------------
+    def try_claim(self, order_id: str, station_id: str, user: str, at: datetime) -> bool:
+        res = self.conn.execute(
+            update(t.orders)
+            .where(and_(o.order_id == order_id, or_(o.claimed_by.is_(None), o.claimed_by == station_id),
+                        o.status.in_(_PACKABLE)))
+            .values(claimed_by=station_id, claimed_user=user, claimed_at=at, updated_at=at)
+        )
+        return res.rowcount == 1
+
+    def claim_next(self, station_id: str, user: str, at: datetime, carrier: str | None = None) -> str | None:
+        q = (select(o.order_id).where(and_(o.status.in_(_PACKABLE), o.claimed_by.is_(None)))
+             .order_by(o.placed_at, o.order_id).limit(1).with_for_update(skip_locked=True))
+        if carrier:
+            q = q.where(o.carrier == carrier)
+        row = self.conn.execute(q).first()
+        if row is None:
+            return None
+        return row[0] if self.try_claim(row[0], station_id, user, at) else None
+
+    def release(self, order_id: str) -> None:
+        self.conn.execute(update(t.orders).where(o.order_id == order_id)
+                          .values(claimed_by=None, claimed_user=None, claimed_at=None))
+
+    def set_status(self, order_id: str, expected: OrderStatus, status: OrderStatus, at: datetime) -> None:
+        res = self.conn.execute(
+            update(t.orders).where(and_(o.order_id == order_id, o.status == expected.value))
+            .values(status=status.value, updated_at=at)
+        )
+        if res.rowcount != 1:
+            raise Conflict(f"Order {order_id} changed meanwhile (it is no longer {expected.value}); try again.")
+
+    def set_wave(self, order_id: str, wave_id: str) -> None:
+        self.conn.execute(update(t.orders).where(o.order_id == order_id).values(wave_id=wave_id))
+
+    def add_packed(self, order_id: str, line_no: int, delta: int) -> None:
+        self.conn.execute(
+            update(t.order_lines).where(and_(ln.order_id == order_id, ln.line_no == line_no))
+            .values(packed_qty=ln.packed_qty + delta))
+
+    def set_short(self, order_id: str, line_no: int, short: int, reason: str) -> None:
+        self.conn.execute(
+            update(t.order_lines).where(and_(ln.order_id == order_id, ln.line_no == line_no))
+            .values(short_qty=short, short_reason=reason))
+
+    # --- imports -------------------------------------------------------------------------
+    def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]:
+        out: dict[str, ImportedState] = {}
+        for part in chunks(order_ids):
+            for r in self.conn.execute(select(o.order_id, o.content_hash, o.status, o.claimed_by)
+                                       .where(o.order_id.in_(part))):
+                out[r[0]] = ImportedState(fingerprint=r[1], status=r[2], held_by=r[3])
+        return out
+
+    def open_order_with_tote(self, tote: str, other_than: str) -> tuple[str, OrderStatus] | None:
+        row = self.conn.execute(
+            select(o.order_id, o.status).where(and_(o.tote == tote, o.order_id != other_than, o.status.in_(_OPEN)))
+            .limit(1)).first()
+        return (row[0], OrderStatus(row[1])) if row else None
+
+    def add_many(self, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
+        """Insert many orders with their lines in two statements (imports)."""
+        if not orders:
+            return
+        self.conn.execute(insert(t.orders), [{**_row(order), "content_hash": fp, "created_at": at, "updated_at": at}
+                                             for order, fp in orders])
+        self.conn.execute(insert(t.order_lines), [_line_row(order.order_id, line) for order, _ in orders
+                                                  for line in order.lines])
+
+    def replace(self, order: Order, fingerprint: str, at: datetime) -> None:
+        self.conn.execute(delete(t.order_lines).where(ln.order_id == order.order_id))
+        self.conn.execute(update(t.orders).where(o.order_id == order.order_id)
+                          .values(**_row(order), content_hash=fingerprint, updated_at=at))
+        if order.lines:
+            self.conn.execute(insert(t.order_lines), [_line_row(order.order_id, line) for line in order.lines])
+
+
+def _row(order: Order) -> dict[str, Any]:
+    a = order.ship_to
+    return {
+        "order_id": order.order_id, "channel": order.channel, "placed_at": order.placed_at,
+        "customer_name": order.customer_name, "customer_email": order.customer_email,
+        "customer_phone": order.customer_phone, "ship_name": a.name, "ship_line1": a.line1,
+        "ship_line2": a.line2, "ship_city": a.city, "ship_region": a.region, "ship_postcode": a.postcode,
+        "ship_country": a.country, "currency": order.currency, "payment_method": order.payment_method,
+        "payment_status": order.payment_status, "carrier": order.carrier, "service": order.service,
+        "tracking_number": order.tracking_number, "tote": order.tote, "status": order.status.value,
+        "wave_id": order.wave_id,
+    }
+
+
+def _line_row(order_id: str, line: OrderLine) -> dict[str, Any]:
+    return {"order_id": order_id, "line_no": line.line_no, "sku": line.sku, "qty": line.qty,
+            "unit_price": str(line.unit_price), "packed_qty": line.packed, "short_qty": line.short,
+            "short_reason": line.short_reason}
+
+
+def _order(r: Any, lines: list[OrderLine]) -> Order:
+    return Order(
+        order_id=r["order_id"], channel=r["channel"], placed_at=r["placed_at"],
+        customer_name=r["customer_name"], customer_email=r["customer_email"], customer_phone=r["customer_phone"],
+        ship_to=Address(name=r["ship_name"], line1=r["ship_line1"], line2=r["ship_line2"], city=r["ship_city"],
+                        region=r["ship_region"], postcode=r["ship_postcode"], country=r["ship_country"]),
+        currency=r["currency"], payment_method=r["payment_method"], payment_status=r["payment_status"],
+        carrier=r["carrier"], service=r["service"], tracking_number=r["tracking_number"],
+        status=OrderStatus(r["status"]), lines=lines, tote=r["tote"], wave_id=r["wave_id"],
+    )

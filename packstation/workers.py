@@ -1,0 +1,97 @@
+"""Background workers of a station: they drive use cases on a timer and when woken, off the GUI thread.
+
+:class:`PrintWorker` sends this station's print jobs in the order they were committed. At start
+it first marks jobs a stopped station left half-sent as *interrupted* (a lead decides about them),
+then sends every pending job: a label committed with its seal just before a crash prints once
+after the restart. A database that refuses is retried with a growing pause; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from packstation.domain.identity import Session
+from packstation.services import printing
+from packstation.services.context import Context
+from packstation.services.ports import StorageError
+
+log = logging.getLogger(__name__)
+
+
+class PrintWorker:
+    def __init__(self, ctx: Context, session: Session, printers: printing.Printers, *,
+                 on_result: Callable[[printing.JobResult], None] | None = None,
+                 on_interrupted: Callable[[list[object]], None] | None = None, poll_s: float = 5.0) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.printers = printers
+        self.on_result = on_result or (lambda result: None)
+        self.on_interrupted = on_interrupted or (lambda jobs: None)
+        self.poll_s = poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._busy = threading.Lock()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="print-worker", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop after the job being sent (a job cut short stays in the journal for a retry)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def resume(self) -> list[object]:
+        jobs = printing.resume(self.ctx, self.session)
+        if jobs:
+            self.on_interrupted(list(jobs))
+        return list(jobs)
+
+    def drain(self) -> list[printing.JobResult]:
+        """Send every pending job now, on this thread (the CLI, tests)."""
+        results = []
+        with self._busy:
+            while not self._stop.is_set():
+                result = printing.send_next(self.ctx, self.session, self.printers)
+                if result is None:
+                    break
+                results.append(result)
+                self.on_result(result)
+        return results
+
+    def _run(self) -> None:
+        pause = 0.5
+        resumed = False
+        while not self._stop.is_set():
+            try:
+                if not resumed:
+                    self.resume()
+                    resumed = True
+                self.drain()
+                pause = 0.5
+                self._wake.wait(self.poll_s)
+            except StorageError as exc:  # the database refused: try again, a little later each time
+                log.warning("print worker: %s", exc)
+                self._wake.wait(pause)
+                pause = min(pause * 2, 30.0)
+            except Exception:  # a bug must not stop printing for the rest of the shift
+                log.exception("print worker failed; retrying")
+                self._wake.wait(pause)
+                pause = min(pause * 2, 30.0)
+            self._wake.clear()
+
+
+__all__ = ["PrintWorker"]
