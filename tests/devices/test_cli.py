@@ -95,9 +95,13 @@ def test_printer_status(printer_sim, write_config, capsys):
     cfg = write_config(f'[label_printer]\nurl = "{printer_sim.url}"\nlanguage = "zpl"\n')
     assert main(["--config", cfg, "devices", "printer-status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"ready": True, "problems": []}
-    printer_sim.paper_out = True
+    printer_sim.paused = True  # a Zebra reports a pause in its ~HS reply
     assert main(["--config", cfg, "devices", "printer-status"]) == 1
-    assert "out of labels" in capsys.readouterr().out
+    assert "paused" in capsys.readouterr().out
+    printer_sim.paused, printer_sim.paper_out = False, True  # ...but sends no reply when out of labels
+    assert main(["--config", cfg, "devices", "printer-status"]) == 1
+    err = capsys.readouterr().err
+    assert "not answering" in err and "check the paper" in err and "language" not in err
 
 
 def test_listen_scanner_prints_symbology_and_gs1_fields(write_config, capsys):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 
 from packstation.adapters.devices.printer_status import (
+    PrinterNotAnswering,
     StatusParseError,
     parse_escpos_status,
     parse_host_status,
     query_escpos_status,
+    query_status,
     query_zebra_status,
 )
-from packstation.adapters.devices.transports import open_transport
+from packstation.adapters.devices.transports import PrinterTimeout, open_transport
 
 # A ~HS reply as printed in the ZPL manual's example layout: paper out and paused set.
 HS_PAPER_OUT_PAUSED = (
@@ -77,10 +82,67 @@ def test_escpos_status_checks_fixed_bits():
 def test_query_simulator_over_tcp(printer_sim):
     t = open_transport(printer_sim.url)
     assert query_zebra_status(t).ready
+    printer_sim.paused = True
+    assert query_zebra_status(t).paused
+    printer_sim.paused = False
     printer_sim.paper_out = True
     printer_sim.head_open = True
+    pos = query_escpos_status(t)  # ESC/POS real-time status answers in every condition
+    assert pos.paper_out and pos.cover_open
+    printer_sim.answers_hs_in_error = True  # a printer that does answer: the flags are read
     zebra = query_zebra_status(t)
     assert zebra.paper_out and zebra.head_open
-    pos = query_escpos_status(t)
-    assert pos.paper_out and pos.cover_open
     assert printer_sim.jobs == []  # status queries are not print jobs
+
+
+# ZPL Programming Guide, ~HS: "When a ~HS command is sent the printer will not send a response
+# to the host if the printer is in one of these conditions: MEDIA OUT, RIBBON OUT, HEAD OPEN,
+# REWINDER FULL, HEAD OVER-TEMPERATURE". Silence must read as "not answering, check the media /
+# ribbon / head", never as a wrong printer language (issue 9).
+
+
+@pytest.mark.parametrize("condition", ["paper_out", "ribbon_out", "head_open"])
+def test_zebra_silent_in_error_is_not_answering_with_the_hint(printer_sim, condition):
+    setattr(printer_sim, condition, True)
+    t = open_transport(printer_sim.url)
+    with pytest.raises(PrinterNotAnswering) as err:
+        query_zebra_status(t, timeout_s=0.5)
+    message = str(err.value)
+    assert "not answering" in message and "~HS" in message
+    assert "paper" in message and "ribbon" in message and "head" in message
+    assert "language" not in message
+    assert isinstance(err.value, PrinterTimeout)  # callers that catch timeouts still do
+
+
+def test_silent_fault_mode_reports_not_answering_through_query_status(printer_sim):
+    printer_sim.set_fault("silent")
+    with pytest.raises(PrinterNotAnswering, match="not answering"):
+        query_status(open_transport(printer_sim.url), "zpl")
+    printer_sim.set_fault(None)
+    assert query_status(open_transport(printer_sim.url), "zpl") == []
+
+
+def test_printer_that_closes_without_a_reply_is_not_answering():
+    """A raw port that takes ~HS and hangs up without a byte: same verdict, not 'wrong language'."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(64)
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        with pytest.raises(PrinterNotAnswering, match="not answering"):
+            query_zebra_status(open_transport(f"tcp://127.0.0.1:{server.getsockname()[1]}"), timeout_s=2)
+    finally:
+        t.join(5)
+        server.close()
+
+
+def test_a_reply_that_is_not_host_status_still_asks_about_the_language():
+    with pytest.raises(StatusParseError, match='language = "zpl"'):
+        parse_host_status(b"\x12")  # an ESC/POS status byte where ~HS was expected

@@ -127,6 +127,35 @@ def test_cas_short_form(scale_for):
     assert scale.read_stable() == 2750
 
 
+def test_cas_22_byte_form(scale_for):
+    sim, scale = scale_for("cas", 2750, cas_format="22")
+    assert scale.read_stable() == 2750
+    sim.set_motion(True)
+    assert scale.read().stable is False
+    sim.set_motion(False)
+    sim.set_overload(True)
+    with pytest.raises(ScaleOverCapacity):
+        scale.read_stable(timeout_s=1)
+
+
+@pytest.mark.parametrize("layout", ["format2", "format1", "stgs"])
+@pytest.mark.parametrize("unit", ["g", "kg", "lb"])
+def test_adam_print_layouts(scale_for, layout, unit):
+    sim, scale = scale_for("adam", 1361, unit=unit, adam_format=layout)
+    assert abs(scale.read_stable() - 1361) <= 1  # lb is shown with 3 decimals: display rounding
+
+
+def test_toledo_tare_gives_net_weights(scale_for):
+    sim, scale = scale_for("toledo-8217", 400)
+    scale.tare()
+    sim.set_weight(1650)
+    assert scale.read_stable() == 1250
+    sim.set_motion(True)  # a moving tared scale is moving, not over capacity
+    assert scale.read().stable is False
+    with pytest.raises(ScaleNotSettled):
+        scale.read_stable(timeout_s=0.4)
+
+
 @pytest.mark.parametrize("protocol", ["mt-sics", "toledo-8217", "adam"])
 def test_zero_and_tare(scale_for, protocol):
     sim, scale = scale_for(protocol, 300)

@@ -22,10 +22,14 @@ from packstation.domain.barcodes import (
     BarcodeKind,
     RawScan,
     gtin_check_digit,
+    gtin_key,
     interpret,
     lookup_key,
+    lookup_keys,
     normalize_gtin,
+    prompt_value,
     sscc18,
+    upc_e_to_gtin,
     with_check_digit,
 )
 
@@ -265,6 +269,197 @@ def test_ten_thousand_character_scan_is_refused_with_its_length() -> None:
     interpret("A" * MAX_SCAN_LENGTH + "\r\n")  # the terminator does not count
 
 
+# --- EAN-8 or UPC-E: expanding UPC-E to its GTIN ----------------------------------------------
+# GS1 General Specifications 2.1.3.3: a UPC-E carries a GTIN-12 with zeros suppressed and "the
+# GTIN-12 must be transformed into its full length by the barcode reader software or by the
+# application software". Expansion vectors: biip's test suite (jodal/biip tests/upc/test_encode.py,
+# "reverse of UPC-A suppression, conditions A-D", and tests/upc/test_parse.py).
+UPC_E_VECTORS = [
+    ("02345673", "023456000073"),  # condition A (last digit 3)
+    ("02345147", "023450000017"),  # condition B (last digit 4)
+    ("06397126", "063200009716"),  # condition C (last digit 5-9)
+    ("08679339", "086700000939"),  # condition D (last digit 0-2)
+    ("04252614", "042100005264"),  # biip test_parse: 425261 -> 042100005264
+    ("14252611", "142100005261"),  # number system 1 (biip test_parse, 1425261 check digit 1)
+]
+
+
+@pytest.mark.parametrize(("upc_e", "upc_a"), UPC_E_VECTORS)
+def test_upc_e_with_aim_e0_is_stored_under_its_gtin_12(upc_e: str, upc_a: str) -> None:
+    # AIM ]E0 = EAN-13, UPC-A or UPC-E; an EAN-8 would be ]E4 (ISO/IEC 15424, GS1 GenSpecs)
+    barcode = interpret(RawScan(upc_e, "]E0", source="serial"))
+    assert (barcode.kind, barcode.value, barcode.gtin) == (BarcodeKind.GTIN, upc_a.zfill(14), upc_a.zfill(14))
+    # the same item's UPC-A symbol gives the same key
+    assert interpret(f"]E0{upc_a}").value == barcode.value
+    assert lookup_key(upc_a) == barcode.value
+
+
+@pytest.mark.parametrize("short", ["425261", "0425261"])
+def test_upc_e_sent_without_number_system_or_check_digit(short: str) -> None:
+    # biip tests/upc/test_parse.py: 6 digits = implicit number system 0, no check digit
+    assert interpret(f"]E0{short}").value == "00042100005264"
+
+
+@pytest.mark.parametrize("code", ["02345673", "02345147"])
+def test_upc_e_that_passes_the_gtin_8_check_is_not_taken_for_an_ean_8(code: str) -> None:
+    """Issue 9: these pass both check digits; the AIM identifier decides."""
+    assert normalize_gtin(code) == code.zfill(14)  # a valid GTIN-8 check digit as well...
+    upc_a = dict(UPC_E_VECTORS)[code].zfill(14)
+    assert interpret(f"]E0{code}").value == upc_a  # ...but ]E0 says UPC-E
+    assert interpret(f"]E4{code}").value == code.zfill(14)  # and ]E4 says EAN-8
+    assert interpret(code).value == upc_a  # wedge, no AIM: 0-prefixed UPC-E wins (see gtin_key)
+    assert lookup_key(code) == upc_a
+    assert lookup_keys(code) == (upc_a, code.zfill(14))  # a catalogue finds it both ways
+
+
+@pytest.mark.parametrize("code", [EAN8, "12345670", "20123451"])
+def test_eight_digits_not_starting_with_0_stay_ean_8_without_aim(code: str) -> None:
+    # GS1-8 prefixes: 0 = restricted circulation (RCN-8); a UPC-E is number system 0
+    assert interpret(code).value == code.zfill(14)
+    assert lookup_keys(code) == (code.zfill(14),)
+
+
+def test_zero_prefixed_ean_8_that_is_no_upc_e_stays_an_ean_8() -> None:
+    code = "07654329"  # a valid GTIN-8 check digit...
+    assert gtin_check_digit("0765432") == 9
+    # ...but as a UPC-E, 0765432 expands to the GTIN-12 07620000543x, whose check digit is 5
+    assert gtin_check_digit("07620000543") == 5
+    assert upc_e_to_gtin(code) is None and normalize_gtin(code) is not None
+    assert interpret(code).value == code.zfill(14)
+
+
+@pytest.mark.parametrize("wire", ["]E002345674", "]E412345678", "]E023456781"])
+def test_ean_upc_symbology_with_bad_digits_is_refused_with_a_reason(wire: str) -> None:
+    with pytest.raises(BarcodeError, match="not a valid (EAN|UPC).*rescan"):
+        interpret(wire)
+
+
+def test_gtin_key_takes_the_digits_as_the_symbology_says() -> None:
+    assert gtin_key("02345673", "]E4") == "00000002345673"
+    assert gtin_key("02345673", "]E0") == "00023456000073"
+    assert gtin_key("4006381333931", "]E0") == "04006381333931"
+    assert gtin_key("4006381333931", "]E4") is None  # ]E4 is 8 digits
+    assert gtin_key("ABC") is None
+
+
+# --- GS1 element strings without (01) -------------------------------------------------------------
+# GS1 Barcode Syntax Dictionary (github.com/gs1/gs1-syntax-dictionary, gs1-syntax-dictionary.txt):
+# "02 * N14,csum,key req=37 # CONTENT", "37 N..8 ... # COUNT", "01 ... ex=02,255,37",
+# "10 X..20 # BATCH/LOT", "242 N..6 # MTO VARIANT", "17 N6,yymmd0 # USE BY or EXPIRY".
+# GS1 logistic labels split their data over several symbols, so (10) or (242) on their own are
+# real scans. GTIN 00614141999996 and SSCC 106141411234567897 are GS1's own examples.
+
+
+def test_contents_and_count_of_a_case() -> None:
+    barcode = interpret(f"]C102{GTIN_OF_ELEMENT_STRING}3712{GS}10LOT7")
+    assert barcode.kind is BarcodeKind.GTIN
+    assert (barcode.value, barcode.gtin, barcode.count, barcode.lot) == (
+        GTIN_OF_ELEMENT_STRING, GTIN_OF_ELEMENT_STRING, 12, "LOT7")
+    assert barcode.contents and barcode.ai("37") == "12"
+
+
+def test_contents_and_count_without_aim_are_read_too() -> None:
+    barcode = interpret(f"02{GTIN_OF_ELEMENT_STRING}3748")
+    assert (barcode.gtin, barcode.count, barcode.contents) == (GTIN_OF_ELEMENT_STRING, 48, True)
+
+
+def test_unit_gtin_is_not_contents() -> None:
+    barcode = interpret(f"]C101{GTIN_OF_ELEMENT_STRING}10L1")
+    assert (barcode.gtin, barcode.count, barcode.contents) == (GTIN_OF_ELEMENT_STRING, None, False)
+
+
+def test_contents_without_a_count_is_refused() -> None:
+    with pytest.raises(BarcodeError, match=r"\(02\).*no \(37\)"):
+        interpret(f"]C102{GTIN_OF_ELEMENT_STRING}")
+
+
+def test_unit_gtin_with_a_count_is_refused() -> None:
+    with pytest.raises(BarcodeError, match=r"\(01\).*\(37\)"):
+        interpret(f"]C101{GTIN_OF_ELEMENT_STRING}3712")
+
+
+def test_a_lot_alone_is_gs1_data() -> None:
+    barcode = interpret("]C110ABC123")
+    assert barcode.kind is BarcodeKind.GS1_DATA
+    assert (barcode.value, barcode.lot, barcode.gtin) == ("(10)ABC123", "ABC123", None)
+
+
+def test_lot_and_expiry_without_gtin_are_no_longer_refused() -> None:
+    barcode = interpret(f"]C110ABC123{GS}17261100")
+    assert (barcode.kind, barcode.lot, barcode.expiry) == (BarcodeKind.GS1_DATA, "ABC123", date(2026, 11, 30))
+
+
+def test_made_to_order_variant_alone() -> None:
+    barcode = interpret("]C1242123456")
+    assert (barcode.kind, barcode.value, barcode.ai("242")) == (BarcodeKind.GS1_DATA, "(242)123456", "123456")
+
+
+def test_serial_alone_in_a_gs1_datamatrix() -> None:
+    barcode = interpret("]d221SN-77")
+    assert (barcode.kind, barcode.serial) == (BarcodeKind.GS1_DATA, "SN-77")
+
+
+def test_sscc_label_with_contents_and_count() -> None:
+    sscc = "106141411234567897"
+    barcode = interpret(f"]C100{sscc}02{GTIN_OF_ELEMENT_STRING}3720")
+    assert (barcode.kind, barcode.value, barcode.sscc, barcode.gtin, barcode.count) == (
+        BarcodeKind.SSCC, sscc, sscc, GTIN_OF_ELEMENT_STRING, 20)
+
+
+@pytest.mark.parametrize("text", ["10ABC123", "2100456", "242123456"])
+def test_wedge_text_without_aim_that_merely_looks_like_gs1_stays_text(text: str) -> None:
+    """Order numbers and badges are digits too: without AIM or GS nothing says it is GS1."""
+    barcode = interpret(text)
+    assert (barcode.kind, barcode.value) == (BarcodeKind.TEXT, text)
+
+
+# --- what a scan answers to a lot / serial / expiry prompt ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scan", "want", "answer"),
+    [
+        ("10ABC123", "lot", "ABC123"),  # issue 9: a wedge scan of a GS1 lot barcode
+        ("]C110ABC123", "lot", "ABC123"),
+        (f"]C101{GTIN_OF_ELEMENT_STRING}10L-9{GS}17270600", "lot", "L-9"),
+        (f"]C110L-9{GS}17270600", "expiry", "2027-06-30"),  # day 00: last day of the month
+        ("17261111", "expiry", "2026-11-11"),
+        ("]d221SN-77", "serial", "SN-77"),
+        ("2112345", "serial", "12345"),
+        ("10LOT<GS>21S1", "serial", "S1"),  # a wedge GS substitute
+    ],
+)
+def test_prompt_value_takes_the_ai_from_a_gs1_scan(scan: str, want: str, answer: str) -> None:
+    assert prompt_value(scan, want) == answer  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("scan", "want"),
+    [
+        ("LOT-A7", "lot"),  # plain text
+        ("]C010ABC123", "lot"),  # Code 128 without FNC1: the scanner says it is not GS1
+        ("2112345", "lot"),  # parses as a serial, but a lot was asked: a numeric lot, as scanned
+        ("261111", "expiry"),  # left for the prompt's own date parsing
+        ("SN 12", "serial"),
+    ],
+)
+def test_prompt_value_keeps_text_that_is_not_gs1_for_that_field(scan: str, want: str) -> None:
+    assert prompt_value(scan, want) == RawScan.from_wire(scan).data  # type: ignore[arg-type]
+
+
+def test_prompt_value_refuses_a_gs1_scan_without_the_field() -> None:
+    with pytest.raises(BarcodeError, match="holds an expiry date, not a lot"):
+        prompt_value("]C117261111", "lot")
+    with pytest.raises(BarcodeError, match="holds a GTIN, not a serial"):
+        prompt_value(f"]d201{GTIN_OF_ELEMENT_STRING}", "serial")
+
+
+def test_prompt_value_takes_a_raw_scan_and_rejects_control_characters() -> None:
+    assert prompt_value(RawScan("10ABC123", "]C1", source="serial"), "lot") == "ABC123"
+    with pytest.raises(BarcodeError, match="control characters"):
+        prompt_value("10AB\x07C", "lot")
+
+
 # --- properties ----------------------------------------------------------------------------------------------
 
 
@@ -281,7 +476,20 @@ def test_any_valid_gtin_round_trips(code: str) -> None:
     assert key is not None and len(key) == 14 and key.lstrip("0") == code.lstrip("0")
     assert normalize_gtin(key) == key  # already normalised stays the same
     barcode = interpret(code)
+    if len(code) == 8 and code[0] == "0" and upc_e_to_gtin(code) is not None:
+        key = upc_e_to_gtin(code)  # the wedge rule: a 0-prefixed valid UPC-E is a UPC-E
     assert (barcode.kind, barcode.value) == (BarcodeKind.GTIN, key)
+    assert interpret(RawScan(code, "]E4" if len(code) == 8 else "]E0")).value == normalize_gtin(code)
+
+
+@given(st.text("0123456789", min_size=6, max_size=6), st.sampled_from("01"))
+def test_any_upc_e_expands_to_a_gtin_12_that_keeps_its_check_digit(digits: str, ns: str) -> None:
+    payload = ns + digits
+    upc_a = upc_e_to_gtin(payload)  # 7 digits: number system, no check digit
+    assert upc_a is not None and len(upc_a) == 14 and upc_a[:2] == "00" and upc_a[2] == ns
+    assert normalize_gtin(upc_a) == upc_a  # the expansion is a valid GTIN-12
+    eight = payload + upc_a[-1]  # the UPC-E check digit is the GTIN-12's
+    assert interpret(f"]E0{eight}").value == upc_a
 
 
 @given(gtins(), st.integers(min_value=1, max_value=9))

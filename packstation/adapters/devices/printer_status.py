@@ -10,6 +10,11 @@
    printing, graphics stored;
 3. ``xxxx,y`` - password, static RAM installed.
 
+"When a ~HS command is sent the printer will not send a response to the host if the printer
+is in one of these conditions: MEDIA OUT, RIBBON OUT, HEAD OPEN, REWINDER FULL, HEAD
+OVER-TEMPERATURE" (Zebra ZPL Programming Guide, ~HS). So silence is an answer too: it is
+reported as "not answering", with those conditions to check, never as a wrong language.
+
 ESC/POS ``DLE EOT n`` answers one status byte for n = 1 (printer), 2 (offline cause),
 3 (error cause), 4 (paper roll sensor).
 """
@@ -18,7 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from packstation.adapters.devices.transports import PrinterError, Transport
+from packstation.adapters.devices.transports import (
+    PrinterError,
+    PrinterNoReply,
+    PrinterTimeout,
+    Transport,
+)
 
 HS_REQUEST = b"~HS\r\n"
 STX, ETX = b"\x02", b"\x03"
@@ -26,6 +36,10 @@ STX, ETX = b"\x02", b"\x03"
 
 class StatusParseError(PrinterError):
     """The printer answered, but not in the status format we asked for."""
+
+
+class PrinterNotAnswering(PrinterTimeout):
+    """The printer took the status query and sent nothing back."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +138,23 @@ def format_host_status(
 
 
 def query_zebra_status(transport: Transport, timeout_s: float = 2.0) -> ZebraStatus:
-    reply = transport.query(HS_REQUEST, timeout_s, until=lambda r: r.count(ETX) >= 3)
+    """Ask ``~HS``. Raises PrinterNotAnswering when the printer stays silent (see module doc)."""
+    try:
+        reply = transport.query(HS_REQUEST, timeout_s, until=lambda r: r.count(ETX) >= 3)
+    except PrinterNoReply as exc:
+        raise PrinterNotAnswering(_not_answering(transport.url, timeout_s)) from exc
+    if not reply.strip(b"\r\n\x00 "):
+        raise PrinterNotAnswering(_not_answering(transport.url, timeout_s))
     return parse_host_status(reply)
+
+
+def _not_answering(url: str, timeout_s: float) -> str:
+    return (
+        f"printer {url} is not answering: no reply to the ~HS status query within {timeout_s:g} s. "
+        "A Zebra printer sends no status while it is out of labels or ribbon, has its head open "
+        "or too hot: check the paper, the ribbon and that the head is closed. If all is well, "
+        "check that the printer is switched on and that this address is the label printer"
+    )
 
 
 # -- ESC/POS real-time status (DLE EOT n) ---------------------------------------------------

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_FRAME = 128  # no scale reply is longer; more bytes without CR/LF is noise
 GARBAGE_LIMIT = 3  # consecutive unreadable frames before we blame the line settings
+COUNTING_UNITS = ("pcs", "%")  # a scale in parts-counting or percent mode
 
 _BYTESIZE = {7: serial.SEVENBITS, 8: serial.EIGHTBITS}
 
@@ -112,13 +113,18 @@ class SerialScale:
             grams = None
             if groups.get("weight") is not None:
                 unit = (groups.get("unit") or b"").decode("ascii") or self.unit or "g"
+                if unit.lower() in COUNTING_UNITS:
+                    raise ScaleFault(
+                        f"the scale on {self.port} sends {unit!r}, not a weight: it is counting parts "
+                        "or weighing in percent; switch it back to weighing"
+                    )
                 value = Decimal(groups["weight"].replace(b" ", b"").decode("ascii"))
                 try:
                     grams = to_grams(value, unit)
                 except ValueError as exc:
                     raise ScaleFault(f"the scale on {self.port} sent {exc}") from exc
             elif cond is Cond.STABLE:
-                grams = 0  # a status-only stable frame means "at zero"
+                cond = Cond.STATUS  # "stable" without a weight says nothing about the weight
             return cond, grams
         return None
 
@@ -143,18 +149,23 @@ class SerialScale:
 
     # -- reading -------------------------------------------------------------------------
     def _poll_once(self, deadline: float) -> tuple[Cond, int | None, bytes] | None:
-        """Ask (or wait) for one frame. None: silence until the answer timeout or deadline."""
+        """Ask (or wait) for one frame. None: silence until the answer timeout or deadline.
+
+        Lines of a printout that are not the weight (Cond.IGNORE) are skipped.
+        """
         if self.protocol.poll is not None:
             self._send(self.protocol.poll)
         answer_by = min(deadline, time.monotonic() + self.protocol.answer_timeout_s)
-        frame = self._next_frame(answer_by)
-        if frame is None:
-            return None
-        result = self._classify(frame)
-        if result is None:
-            log.warning("scale %s: unreadable frame %r", self.port, frame[:64])
-            return Cond.GARBAGE, None, frame
-        return result[0], result[1], frame
+        while True:
+            frame = self._next_frame(answer_by)
+            if frame is None:
+                return None
+            result = self._classify(frame)
+            if result is None:
+                log.warning("scale %s: unreadable frame %r", self.port, frame[:64])
+                return Cond.GARBAGE, None, frame
+            if result[0] is not Cond.IGNORE:
+                return result[0], result[1], frame
 
     def _raise_for(self, cond: Cond, frame: bytes) -> None:
         if cond is Cond.OVER:
@@ -170,6 +181,11 @@ class SerialScale:
             raise ScaleFault(
                 f"the scale on {self.port} reports a fault ({frame!r}): switch it off and on; "
                 "if it persists, have it serviced"
+            )
+        if cond is Cond.ZERO_ERROR:
+            raise ScaleFault(
+                f"the scale on {self.port} is outside its zero capture range (it found no zero): "
+                "empty the platform and press ZERO, or switch it off and on with the platform empty"
             )
 
     def read(self) -> Reading:
@@ -195,6 +211,7 @@ class SerialScale:
                 raise ScaleBelowZero()
             if cond in (Cond.STABLE, Cond.MOTION, Cond.BUSY):
                 return Reading(grams, cond is Cond.STABLE)
+            # Cond.STATUS: a status report with no weight (a late answer to zero / tare): ask again
 
     def read_stable(self, timeout_s: float | None = None) -> int:
         """Wait for a stable weight in grams; raise a ScaleError a packer can act on."""
@@ -255,14 +272,21 @@ class SerialScale:
         while True:
             frame = self._next_frame(deadline)
             if frame is None:
-                raise ScaleNoAnswer(self.port, self.protocol.answer_timeout_s)
+                raise ScaleNoAnswer(
+                    self.port,
+                    self.protocol.answer_timeout_s,
+                    f" (it did not confirm the {what}; some scales ignore {what} when it is disabled "
+                    "in their setup menu)",
+                )
             result = self._classify(frame)
             if result is None:
                 raise ScaleGarbage(self.port, frame, self.protocol.name)
             cond = result[0]
-            if cond is Cond.ACK:
+            if cond is Cond.IGNORE:
+                continue
+            if cond in (Cond.ACK, Cond.STATUS):
                 return
-            if cond in (Cond.BUSY, Cond.MOTION, Cond.OVER, Cond.UNDER):
+            if cond in (Cond.BUSY, Cond.MOTION, Cond.OVER, Cond.UNDER, Cond.ZERO_ERROR):
                 raise ScaleFault(
                     f"the scale could not {what}: the weight is moving or outside the {what} "
                     "range; empty and steady the platform, then try again"

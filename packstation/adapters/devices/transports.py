@@ -34,6 +34,10 @@ class PrinterTimeout(PrinterError):
     """The printer accepted the connection but stopped taking data (or answering)."""
 
 
+class PrinterNoReply(PrinterTimeout):
+    """A status query got no answer at all: the printer took the request and said nothing."""
+
+
 class PrinterVanished(PrinterError):
     """The connection broke in the middle of a job: the label may be partly printed."""
 
@@ -113,12 +117,11 @@ class TcpTransport:
                         break
                     reply += chunk
             except TimeoutError:
-                if not reply:
-                    raise PrinterTimeout(
-                        f"printer {self.url} did not answer within {timeout_s:g} s"
-                    ) from None
+                pass  # what came so far is the answer (possibly nothing)
             except OSError as exc:
                 raise PrinterVanished(f"printer {self.url} dropped the connection: {exc}") from exc
+        if not reply:
+            raise PrinterNoReply(f"printer {self.url} did not answer within {timeout_s:g} s")
         return reply
 
 
@@ -169,7 +172,7 @@ class SerialTransport:
         finally:
             port.close()
         if not reply:
-            raise PrinterTimeout(f"printer on {self.url} did not answer within {timeout_s:g} s")
+            raise PrinterNoReply(f"printer on {self.url} did not answer within {timeout_s:g} s")
         return reply
 
 

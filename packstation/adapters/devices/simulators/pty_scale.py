@@ -1,8 +1,9 @@
 """A serial scale on a pty for each serial protocol, with settable weight and faults.
 
-The reply formats below are written from the protocol descriptions, independently of the
-parsing records in ``scale_protocols``, so a test that passes really checks the parser.
-Faults: motion (forever or for a while), overload, below zero, silence, garbage.
+The reply formats below are written from the manufacturers' manuals (cited at each reply
+function), independently of the parsing records in ``scale_protocols``; tests check the
+simulator's bytes against the manuals' examples too, so the two cannot share a mistake
+unnoticed. Faults: motion (forever or for a while), overload, below zero, silence, garbage.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from packstation.adapters.devices.simulators.pty_link import PtyLink
 from packstation.adapters.devices.units import from_grams
 
 SERIAL_PROTOCOLS = ("mt-sics", "toledo-8217", "cas", "adam")
+CAS_FORMATS = ("18", "22", "short")  # AND 18-byte, CAS 22-byte, short "ST,+  1.234kg"
+ADAM_FORMATS = ("format2", "format1", "stgs")  # Adam print layouts (see _adam)
+
+# Toledo 8217 status byte (DIVA Service Manual 6.1.4.3)
+TOLEDO_MOTION, TOLEDO_OVER, TOLEDO_UNDER, TOLEDO_ZERO_RANGE = 0x01, 0x02, 0x04, 0x08
+TOLEDO_CENTRE_OF_ZERO, TOLEDO_NET, TOLEDO_ALWAYS = 0x10, 0x20, 0x40
 
 
 class PtyScaleSimulator:
@@ -28,14 +35,23 @@ class PtyScaleSimulator:
         *,
         unit: str = "kg",
         long_form: bool = True,
+        cas_format: str | None = None,
+        adam_format: str = "format2",
         baudrate: int | None = None,
         period_s: float = 0.05,
     ) -> None:
         if protocol not in SERIAL_PROTOCOLS:
             raise ValueError(f"no pty simulator for {protocol!r}; choose from {SERIAL_PROTOCOLS}")
+        cas_format = cas_format or ("18" if long_form else "short")
+        if cas_format not in CAS_FORMATS:
+            raise ValueError(f"unknown CAS format {cas_format!r}; choose from {CAS_FORMATS}")
+        if adam_format not in ADAM_FORMATS:
+            raise ValueError(f"unknown Adam format {adam_format!r}; choose from {ADAM_FORMATS}")
         self.protocol = protocol
         self.unit = unit
-        self.long_form = long_form
+        self.cas_format = cas_format
+        self.adam_format = adam_format
+        self.device_id = 1  # CAS 22-byte frames carry it as the byte 0x30 + id
         self.baudrate = baudrate  # emulate wire time at this baud rate (None: as fast as a pty)
         self.period_s = period_s  # continuous output interval (CAS)
         self._lock = threading.Lock()
@@ -133,42 +149,95 @@ class PtyScaleSimulator:
             return f"T S {self._value(self._tare, self.unit):>10} {self.unit}\r\n".encode()
         return b"ES\r\n"
 
+    def _toledo_status(self) -> int:
+        """The status byte (DIVA Service Manual 6.1.4.3): bit 6 always set."""
+        net = self._net()
+        status = TOLEDO_ALWAYS
+        if self._moving():
+            status |= TOLEDO_MOTION
+        if self.over:
+            status |= TOLEDO_OVER
+        elif net < 0:
+            status |= TOLEDO_UNDER
+        if self._tare:
+            status |= TOLEDO_NET
+        if net == 0 and not self._moving():
+            status |= TOLEDO_CENTRE_OF_ZERO
+        return status
+
     def _toledo(self, cmd: bytes) -> bytes:
+        """Toledo 8217 (DIVA Service Manual 6.1.4.2): W -> STX weight CR, or STX ? status CR
+        when moving, below zero or over capacity; Z, T and C answer STX ? status CR."""
         if cmd == b"W":
-            status = 0x40  # bit 6 keeps the byte printable
-            if self.over:
-                status |= 0x20
-            elif self._net() < 0:
-                status |= 0x10
-            elif self._moving():
-                status |= 0x01
-            if status != 0x40:
+            status = self._toledo_status()
+            if status & (TOLEDO_MOTION | TOLEDO_OVER | TOLEDO_UNDER):
                 return b"\x02?" + bytes([status]) + b"\r"
-            kg = from_grams(self._net(), self.unit, 3 if self.unit == "kg" else 2)
-            return b"\x02" + f"{kg:07}".encode() + b"\r"
+            # kg "WW.WWW", lb "0WW.WW"; "N" after a net weight
+            value = from_grams(self._net(), self.unit, 3 if self.unit == "kg" else 2)
+            text = f"{value:06.3f}" if self.unit == "kg" else f"{value:06.2f}"
+            return b"\x02" + text.encode() + (b"N" if self._tare else b"") + b"\r"
         if cmd == b"Z":
-            self._zero, self._tare = self._gross, 0
+            if not self._moving() and not self._tare:  # zero needs a stable gross weight
+                self._zero = self._gross
         elif cmd == b"T":
-            self._tare = self._gross - self._zero
+            if not self._moving() and self._gross - self._zero > 0:
+                self._tare = self._gross - self._zero
         elif cmd == b"C":
-            self._tare = 0
-        return b""
+            if not self._moving():
+                self._tare = 0
+        else:
+            return b""
+        return b"\x02?" + bytes([self._toledo_status()]) + b"\r"
 
     def _cas_frame(self) -> bytes:
+        """CAS continuous output, in the layouts of the CAS NT-200 / CI-400 / CI-150A manuals."""
         net = self._net()
         head = b"OL" if self.over else (b"US" if self._moving() else b"ST")
+        kind = b"NT" if self._tare else b"GS"
+        value = self._value(net, self.unit)
+        if self.cas_format == "22":
+            # lamp status byte: bit 7 always 1, 6 stable, 5 always 1 (CI-400), 2 gross, 1 tare, 0 zero
+            lamp = 0x80 | 0x20
+            lamp |= 0x40 if head == b"ST" else 0
+            lamp |= 0x02 if self._tare else 0x04
+            lamp |= 0x01 if net == 0 else 0
+            weight = f"{value:08.3f}" if self.unit != "g" else f"{int(value):08d}"
+            unit = f"{self.unit:>2}".encode()
+            return head + b"," + kind + b"," + bytes([0x30 + self.device_id, lamp]) + b"," + weight.encode() + b" " + unit + b"\r\n"
         sign = "-" if net < 0 else "+"
-        value = f"{sign}{abs(self._value(net, self.unit)):>7}{self.unit}".encode()
-        if self.long_form:
-            return head + b",GS," + value + b"\r\n"
-        return head + b"," + value + b"\r\n"
+        text = f"{sign}{abs(value):>7}{self.unit}".encode()
+        if self.cas_format == "18":
+            return head + b"," + kind + b"," + text + b"\r\n"
+        return head + b"," + text + b"\r\n"
+
+    def _adam_fields(self, net: int) -> tuple[str, str, str]:
+        """(sign, value, unit field) as Adam prints them (Highland manual, "Format 2 Output"):
+        the sign is "-" or a space; a one-letter unit gets a space before and after (" g "), a
+        two-letter one a space after ("kg "), a three-letter one none."""
+        value = str(abs(self._value(net, self.unit)))
+        unit = f" {self.unit} " if len(self.unit) == 1 else f"{self.unit:<3}"
+        return ("-" if net < 0 else " "), value, unit
 
     def _adam(self, cmd: bytes) -> bytes:
+        """Adam: P prints the weight; silent while the weight moves (AZextra / Highland manuals).
+
+        format2: "±      123.45 g " (16 characters); format1: "GS      123.45 g ", then
+        "No.         01" and "Total   123.45 g " and two blank lines; stgs: the continuous
+        layout "ST,GS±     123.45 g " (20 characters).
+        """
         if cmd == b"P":
             if self._moving() or self.over:
                 return b""
-            net = self._net()
-            return f"{self._value(net, self.unit):>10} {self.unit}\r\n".encode()
+            sign, value, unit = self._adam_fields(self._net())
+            if self.adam_format == "format1":
+                head = "NT" if self._tare else "GS"
+                lines = [head + (sign.strip() + value).rjust(12) + unit, "No." + "01".rjust(11),
+                         "Total" + (sign.strip() + value).rjust(9) + unit, "", ""]
+            elif self.adam_format == "stgs":
+                lines = ["ST," + ("NT" if self._tare else "GS") + sign + value.rjust(11) + unit]
+            else:
+                lines = [sign + value.rjust(12) + unit]
+            return "".join(line + "\r\n" for line in lines).encode()
         if cmd == b"Z":
             self._zero, self._tare = self._gross, 0
         elif cmd == b"T":

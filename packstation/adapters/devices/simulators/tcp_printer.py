@@ -2,7 +2,11 @@
 
 Answers Zebra ``~HS`` and ESC/POS ``DLE EOT n`` status queries, and can misbehave on
 demand: ``refuse`` (nothing listens), ``hang`` (accepts, never reads or closes), ``drop``
-(reads a little of the job, then resets the connection), ``paper_out`` (reported by status).
+(reads a little of the job, then resets the connection), ``silent`` (takes jobs, answers no
+status query). Conditions: ``paper_out``, ``ribbon_out``, ``head_open``, ``paused``. As the ZPL
+Programming Guide says of ``~HS``, a Zebra sends no reply while out of media or ribbon or with
+the head open (set ``answers_hs_in_error`` to get the flags anyway); it does report a pause.
+ESC/POS real-time status answers in every condition.
 One connection = one job, ended by the client's shutdown, as with a real raw port.
 """
 
@@ -14,7 +18,7 @@ import threading
 
 from packstation.adapters.devices.printer_status import format_host_status
 
-FAULTS = ("refuse", "hang", "drop")
+FAULTS = ("refuse", "hang", "drop", "silent")
 
 
 class TcpPrinterSimulator:
@@ -24,8 +28,10 @@ class TcpPrinterSimulator:
         self.queries: list[bytes] = []
         self.fault: str | None = None
         self.paper_out = False
+        self.ribbon_out = False
         self.head_open = False
         self.paused = False
+        self.answers_hs_in_error = False  # a real Zebra does not (ZPL Programming Guide, ~HS)
         self.drop_after = 8  # bytes read before a "drop"
         self._lock = threading.Lock()
         self._job_done = threading.Condition(self._lock)
@@ -87,11 +93,15 @@ class TcpPrinterSimulator:
 
     def _status_reply(self, data: bytes) -> bytes:
         out = b""
-        if b"~HS" in data:
+        if self.fault == "silent":
+            return out
+        in_error = self.paper_out or self.ribbon_out or self.head_open
+        if b"~HS" in data and (self.answers_hs_in_error or not in_error):
             out += format_host_status(
                 paper_out=self.paper_out,
                 paused=self.paused,
                 head_open=self.head_open,
+                ribbon_out=self.ribbon_out,
                 formats=len(self.jobs) % 1000,
             )
         i = data.find(b"\x10\x04")
