@@ -312,7 +312,13 @@ class PackSession:
         product, multiple = hit
         line = self.order.line_for(product.sku)
         assert line is not None  # the index only holds products on the order
-        qty = (self.pending_qty or 1) * multiple
+        if barcode.count is not None:  # a case label, (02) + (37): it says how many items it holds
+            if self.pending_qty is not None:
+                return ItemDecision(Verdict.NOT_ALLOWED, f"This label already counts {barcode.count}: "
+                                    "scan it without CMD-QTY.", sku=product.sku)
+            qty = barcode.count * multiple
+        else:
+            qty = (self.pending_qty or 1) * multiple
         if product.tracking is Tracking.SERIAL and qty != 1:
             return ItemDecision(
                 Verdict.NOT_ALLOWED,
@@ -372,6 +378,12 @@ class PackSession:
                 return ItemDecision(Verdict.INVALID_SCAN, f"A serial has at most {MAX_SERIAL_LENGTH} characters. Scan it again.", pending=pending, sku=pending.sku)
             pending = replace(pending, serial=text)
         return self._complete_pending(pending, product, today, user, scan_id, serial_shipped, known_lots, unknown_lot)
+
+    def awaiting(self) -> Verdict | None:
+        """What the open prompt asks for (NEEDS_LOT, NEEDS_EXPIRY, NEEDS_SERIAL), if any."""
+        if self.pending is None:
+            return None
+        return self._missing(self.pending, self.products[self.pending.sku])
 
     @staticmethod
     def _missing(pending: PendingItem, product: Product) -> Verdict | None:

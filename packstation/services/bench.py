@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from packstation.domain.barcodes import Barcode, BarcodeKind, RawScan
+from packstation.domain.barcodes import Barcode, BarcodeError, BarcodeKind, RawScan, prompt_value
 from packstation.domain.identity import Desk, Permission, Session
 from packstation.domain.packing import PackSession, Verdict
 from packstation.services import packing as p
@@ -125,9 +125,10 @@ class Bench:
             return self._command(bc.value, pack)
         if pack.awaiting_qty:
             return p.set_quantity(pack, bc)
-        if pack.pending is not None and (bc.kind in (BarcodeKind.TEXT, BarcodeKind.NUMBER) or pack.resolve(bc) is None) \
+        if pack.pending is not None and (bc.kind in (BarcodeKind.TEXT, BarcodeKind.NUMBER, BarcodeKind.GS1_DATA)
+                                         or pack.resolve(bc) is None) \
                 and not self._is_carton(bc) and not self._catalogue_item(bc):
-            return p.record_detail(self.ctx, self.session, pack, bc.raw or bc.value, source=source)
+            return self._prompt_answer(pack, scan, source)
         if self._is_carton(bc):
             return p.open_carton(self.ctx, self.session, pack, bc.value)
         if pack.resolve(bc) is None and bc.kind is BarcodeKind.TEXT and self.ctx.auth.is_badge(bc.raw or bc.value):
@@ -135,6 +136,17 @@ class Bench:
                            "(To approve something, the packer first scans CMD-SHORT or CMD-REPRINT.)",
                            data={"headline": "BADGE NOT NEEDED"})
         return p.record_item_scan(self.ctx, self.session, pack, bc, source=source)
+
+    def _prompt_answer(self, pack: PackSession, scan: RawScan, source: str) -> Outcome:
+        """A lot / expiry / serial: from a GS1 scan its AI (10) / (17) / (21), else the text."""
+        want = {Verdict.NEEDS_LOT: "lot", Verdict.NEEDS_EXPIRY: "expiry", Verdict.NEEDS_SERIAL: "serial"}.get(
+            pack.awaiting() or Verdict.NEEDS_LOT, "lot")
+        try:
+            text = prompt_value(scan, want)  # type: ignore[arg-type]
+        except BarcodeError as exc:
+            return Outcome(Verdict.INVALID_SCAN, f"Not a {want}: {exc}. Scan the {want} again.", sku=pack.pending.sku
+                           if pack.pending else None)
+        return p.record_detail(self.ctx, self.session, pack, text, source=source)
 
     def _while_weighing(self, bc: Barcode) -> Outcome:
         assert self.weighing_for is not None
