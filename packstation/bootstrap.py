@@ -63,6 +63,17 @@ def os_user() -> str:
         return "unknown"
 
 
+@dataclass(frozen=True)
+class SettingsStore:
+    """The station's config file, for the devices dialog: what it was started with, where to save."""
+
+    config: Config
+
+    @property
+    def path(self) -> Path:
+        return self.config.source or self.config.data_dir / "packstation.toml"
+
+
 @dataclass
 class Station:
     ctx: Context
@@ -70,6 +81,7 @@ class Station:
     devices: DeviceSettings
     printers: StationPrinters
     print_worker: PrintWorker
+    settings: SettingsStore
     _dispose: Callable[[], None]
     desks: dict[Desk, DeskFactory] = field(default_factory=dict)
 
@@ -141,7 +153,8 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                        documents_dir=config.documents_dir,
                        database=f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}")
     station = Station(
-        ctx=ctx, info=info, printers=printers, print_worker=worker, _dispose=engine.dispose,
+        ctx=ctx, info=info, printers=printers, print_worker=worker, settings=SettingsStore(config),
+        _dispose=engine.dispose,
         devices=DeviceSettings(config.scale, config.scanner, config.label_printer, config.document_printer,
                                config.source),
         desks={Desk.BENCH: Bench,
@@ -172,4 +185,4 @@ def open_printer(settings: Config | DeviceSettings, slot: str):  # type: ignore[
     return _open(settings.label_printer if slot == "label" else settings.document_printer)
 
 
-__all__ = ["DeviceSettings", "Station", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]
+__all__ = ["DeviceSettings", "SettingsStore", "Station", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]

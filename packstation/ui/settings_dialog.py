@@ -60,7 +60,8 @@ def _editable_combo(values: tuple[str, ...] | list[str], current: str) -> QCombo
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, config: Config, parent: QWidget | None = None) -> None:
+    def __init__(self, store: object, parent: QWidget | None = None) -> None:
+        config: Config = store.config  # type: ignore[attr-defined]
         super().__init__(parent)
         self.config = config
         self.saved_to: Path | None = None
