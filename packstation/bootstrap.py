@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from packstation.adapters.db.engine import make_engine, migrate
 from packstation.adapters.db.numbers import LocalBlocks, SeriesRange
@@ -82,7 +83,7 @@ class Station:
     printers: StationPrinters
     print_worker: PrintWorker
     settings: SettingsStore
-    _dispose: Callable[[], None]
+    _engine: Any  # the database engine: tests and benchmarks may look at the database; drivers never do
     desks: dict[Desk, DeskFactory] = field(default_factory=dict)
 
     # --- what drivers use -----------------------------------------------------------------
@@ -101,7 +102,7 @@ class Station:
 
     def close(self) -> None:
         self.print_worker.stop()
-        self._dispose()
+        self._engine.dispose()
 
     def __enter__(self) -> Station:
         return self
@@ -154,7 +155,7 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                        database=f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}")
     station = Station(
         ctx=ctx, info=info, printers=printers, print_worker=worker, settings=SettingsStore(config),
-        _dispose=engine.dispose,
+        _engine=engine,
         devices=DeviceSettings(config.scale, config.scanner, config.label_printer, config.document_printer,
                                config.source),
         desks={Desk.BENCH: Bench,

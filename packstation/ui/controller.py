@@ -42,6 +42,8 @@ class StationController(QObject):
         self._checking = False
         self._waiting: deque[RawScan] = deque(maxlen=50)
         self._closed = False
+        self.results: list[object] = []  # every print result this window saw (status bar, tests)
+        self.printed.connect(self.results.append)
         weigher.weighed.connect(self._on_weighed)
         weigher.failed.connect(self._on_weigh_failed)
 
