@@ -13,13 +13,13 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+import sys  # noqa: E402
+
 from PySide6.QtCore import Qt  # noqa: E402
 
 from packstation.bootstrap import Station, build_station  # noqa: E402
 from packstation.config import Config, StationConfig  # noqa: E402
 from packstation.services.outcome import Outcome  # noqa: E402
-
-import sys  # noqa: E402
 
 sys.modules.setdefault("packstation_tests_ui", sys.modules[__name__])  # test modules import helpers from here
 
@@ -63,8 +63,8 @@ def station(tmp_path: Path) -> Iterator[Station]:
 @pytest.fixture
 def make_window(qtbot, station: Station):
     """Build a station window (fast simulated scale) on *station*, or on another station."""
-    from packstation.ui.sounds import SoundPlayer
     from packstation.ui.app import create_window
+    from packstation.ui.sounds import SoundPlayer
     from packstation.ui.weighing import SimulatedWeigher
 
     made = []

@@ -7,6 +7,7 @@ import wave
 from dataclasses import replace
 
 import pytest
+from packstation_tests_ui import fresh_lot
 from PySide6.QtCore import Qt
 
 from packstation.adapters.devices.state import Status
@@ -16,7 +17,6 @@ from packstation.domain.packing import Tone, Verdict
 from packstation.services import reports
 from packstation.ui import sounds
 from packstation.ui.weighing import SimulatedWeigher
-from packstation_tests_ui import fresh_lot
 
 
 def rows_of(window) -> list[dict[str, str]]:

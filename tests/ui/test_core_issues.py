@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from packstation.domain.packing import Verdict
+
 from packstation_tests_ui import other_barcode  # isort: skip
 
 

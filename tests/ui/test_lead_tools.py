@@ -14,6 +14,7 @@ from packstation.services import users
 from packstation.services.stats import shift_figures
 from packstation.ui.lead_view import LeadView
 from packstation.ui.settings_dialog import SettingsDialog
+
 from packstation_tests_ui import answer_prompts  # isort: skip
 
 
@@ -167,7 +168,6 @@ def test_lead_buttons_show_only_for_a_lead(qtbot, type_scan, window, login_lead)
 
 def test_settings_dialog_tests_a_real_scale_and_saves_the_config(qtbot, station, tmp_path):
     from packstation.adapters.devices.simulators.pty_scale import PtyScaleSimulator
-
     from packstation.bootstrap import SettingsStore
 
     dialog = SettingsDialog(SettingsStore(replace(station.settings.config, source=tmp_path / "bench.toml")))

@@ -14,6 +14,7 @@ from packstation.config import PrinterConfig
 from packstation.domain.packing import Tone, Verdict
 from packstation.services import reports
 from packstation.ui.lead_view import LeadView
+
 from packstation_tests_ui import answer_prompts  # isort: skip
 
 

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from packstation.domain.identity import Desk
 from packstation.domain.packing import Tone, Verdict
 from packstation.services import reports, users
+
 from packstation_tests_ui import other_barcode, stock_lots  # isort: skip
 
 
