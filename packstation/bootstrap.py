@@ -10,6 +10,8 @@ cases through ``ctx``, desks through :meth:`Station.terminal`, sessions for scri
 from __future__ import annotations
 
 import getpass
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,9 +30,13 @@ from packstation.domain.packing import Tolerance
 from packstation.services.auth import Authenticator
 from packstation.services.bench import Bench
 from packstation.services.context import Context, PackingSettings
-from packstation.services.ports import UnitOfWork
+from packstation.services.ports import StorageError, UnitOfWork
 from packstation.services.terminal import ComingSoonDesk, DeskFactory, Terminal
-from packstation.workers import PrintWorker
+from packstation.workers import PrintWorker, SeatHeartbeat
+
+
+class StationBusy(RuntimeError):
+    """This data folder or station id is already in use by a running window; the message says by whom."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class StationInfo:
     demo: bool
     idle_logout_s: int
     fullscreen: bool
+    data_dir: Path
     documents_dir: Path
     database: str  # a description for people ("SQLite …/packstation.db"), never a password
 
@@ -85,6 +92,8 @@ class Station:
     settings: SettingsStore
     _engine: Any  # the database engine: tests and benchmarks may look at the database; drivers never do
     desks: dict[Desk, DeskFactory] = field(default_factory=dict)
+    _occupied: Any = None
+    _heartbeat: Any = None
 
     # --- what drivers use -----------------------------------------------------------------
     def terminal(self) -> Terminal:
@@ -100,8 +109,49 @@ class Station:
     def start_workers(self) -> None:
         self.print_worker.start()
 
+    def occupy(self) -> None:
+        """Take this station's data folder and its station id (a window is starting).
+
+        Raises StationBusy saying which process holds either. Released by :meth:`close`.
+        """
+        from packstation.adapters.folder_lock import FolderLock, FolderLocked
+        from packstation.services.seats import SeatTaken, take_seat
+
+        holder = f"pid {os.getpid()} on {socket.gethostname()} (user {os_user()})"
+        lock = FolderLock(self.info.data_dir / "station.lock")
+        try:
+            lock.acquire(f"{holder}, station {self.info.id}")
+        except FolderLocked as exc:
+            raise StationBusy(f"Another packstation window is already running on the data folder "
+                              f"{self.info.data_dir}: {exc.holder}. Close it first.") from None
+        session = self.system_session(ActorKind.SYSTEM, "station")
+        try:
+            try:
+                seat = take_seat(self.ctx, session, holder)
+            except SeatTaken as exc:
+                if not _died_here(exc.seat.holder):
+                    raise
+                seat = take_seat(self.ctx, session, holder, stale_token=exc.seat.token)
+        except SeatTaken as exc:
+            lock.release()
+            raise StationBusy(str(exc)) from None
+        self._occupied = (lock, seat)
+        self._heartbeat = SeatHeartbeat(self.ctx, seat)
+        self._heartbeat.start()
+
     def close(self) -> None:
         self.print_worker.stop()
+        occupied, self._occupied = self._occupied, None
+        if occupied is not None:
+            from packstation.services.seats import release_seat
+
+            lock, seat = occupied
+            self._heartbeat.stop()
+            try:
+                release_seat(self.ctx, seat)
+            except StorageError:
+                pass  # the seat expires on its own
+            lock.release()
         self._engine.dispose()
 
     def __enter__(self) -> Station:
@@ -109,6 +159,20 @@ class Station:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _died_here(holder: str) -> bool:
+    """The seat's holder was a process on this machine that no longer runs (it crashed)."""
+    parts = holder.split()
+    if len(parts) < 4 or parts[0] != "pid" or parts[2] != "on" or parts[3] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
 
 
 def _slot(cfg: PrinterConfig) -> PrinterSlot:
@@ -151,7 +215,7 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     documents.on_wake = worker.wake
     url = engine.url
     info = StationInfo(id=station_id, name=s.name, demo=s.demo, idle_logout_s=s.idle_logout_s, fullscreen=s.fullscreen,
-                       documents_dir=config.documents_dir,
+                       data_dir=config.data_dir, documents_dir=config.documents_dir,
                        database=f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}")
     station = Station(
         ctx=ctx, info=info, printers=printers, print_worker=worker, settings=SettingsStore(config),
@@ -186,4 +250,4 @@ def open_printer(settings: Config | DeviceSettings, slot: str):  # type: ignore[
     return _open(settings.label_printer if slot == "label" else settings.document_printer)
 
 
-__all__ = ["DeviceSettings", "SettingsStore", "Station", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]
+__all__ = ["DeviceSettings", "SettingsStore", "Station", "StationBusy", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]

@@ -86,6 +86,16 @@ def run_station(config: Config) -> int:
         if not probe:  # a person is watching: say it on the screen too
             QMessageBox.critical(None, "packstation cannot start", text)
         return 1
+    from packstation.bootstrap import StationBusy
+
+    try:
+        station.occupy()
+    except StationBusy as exc:
+        print(f"packstation: cannot start. {exc}", file=sys.stderr)
+        if not probe:
+            QMessageBox.critical(None, "packstation is already running", str(exc))
+        station.close()
+        return 1
     window = create_window(station)
     if probe:
         def shown() -> None:

@@ -306,3 +306,15 @@ return_lines = Table(
     Column("disposition", String(16), nullable=True),
     PrimaryKeyConstraint("rma_id", "line_no"),
 )
+
+
+# One running window per station id on this database (a lease renewed by a heartbeat).
+station_seats = Table(
+    "station_seats",
+    metadata,
+    Column("station_id", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("since", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+)
