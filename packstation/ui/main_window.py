@@ -158,7 +158,8 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.installEventFilter(self)  # any key or click counts as activity (idle logout)
             if install_wedge:
-                self.wedge = WedgeFilter.from_config(station.devices.scanner, parent=self)
+                self.wedge = WedgeFilter.from_config(station.devices.scanner, parent=self,
+                                                     accepts=lambda receiver: receiver.window() is self)
                 self.wedge.scanned.connect(self.on_scan)
                 app.installEventFilter(self.wedge)
 
@@ -238,6 +239,13 @@ class MainWindow(QMainWindow):
             self.band.headline.setText(str(custom))
         if outcome.verdict.tone is not Tone.INFO:
             self.sounds.play(outcome.verdict.tone)
+        if custom == "SCALE ERROR":  # the status bar says so too, until the scale gives a weight
+            self.devices.report("scale", DeviceState("scale", Status.ERROR, outcome.message))
+        elif outcome.verdict in (Verdict.CARTON_CLOSED, Verdict.CARTON_BLOCKED, Verdict.ORDER_COMPLETE) \
+                and "measured_g" in outcome.data and self.devices.states.get("scale") is not None \
+                and self.devices.states["scale"].status is Status.ERROR:
+            self.devices.report("scale", DeviceState("scale", Status.CONNECTED,
+                                                     f"read {outcome.data['measured_g']} g"))
         if outcome.verdict is Verdict.STORAGE_FAILED:
             self.devices.database_failed(outcome.message)
         elif self.devices.states.get("database", None) is not None and \
