@@ -202,3 +202,24 @@ def test_settings_dialog_shows_why_a_scale_cannot_be_read(qtbot, station, tmp_pa
     qtbot.waitUntil(lambda: dialog.result.text().startswith("STOP: Scale:"), timeout=15_000)
     assert "missing-tty" in dialog.result.text()
     dialog.reject()
+
+
+def test_settings_dialog_keeps_the_protocol_default_baud_rate_and_checks_before_saving(qtbot, station, tmp_path):
+    """Issue 9: the dialog showed baud 300 for 0 (protocol default), saved baudrate = 300 and port = ""."""
+    from packstation.bootstrap import SettingsStore
+
+    path = tmp_path / "bench.toml"
+    dialog = SettingsDialog(SettingsStore(replace(station.settings.config, source=path)))
+    qtbot.addWidget(dialog)
+    assert dialog.scale_baud.currentText() == "protocol default"
+    dialog.scale_protocol.setCurrentText("mt-sics")
+    dialog.scale_port.setCurrentText("")
+    dialog.label_url.setCurrentText("tcp://")
+    dialog.save()
+    assert not path.exists()
+    assert "needs its port" in dialog.result.text() and "has no host" in dialog.result.text()
+    dialog.scale_port.setCurrentText("/dev/ttyUSB0")
+    dialog.label_url.setCurrentText("")
+    dialog.save()
+    saved = load_config(path)
+    assert saved.scale.baudrate == 0 and saved.scale.port == "/dev/ttyUSB0"
