@@ -298,6 +298,7 @@ class _Lines:
         return lines
 
 
+@pytest.mark.slow
 def test_sigkill_while_packing_loses_no_acknowledged_scan(tmp_path: Path) -> None:
     data = tmp_path / "data"
     hf.seed_for_packing(data, orders=ORDERS)
@@ -501,6 +502,7 @@ def test_starting_on_a_full_disk_says_the_disk_is_full(small_disk: Path) -> None
     assert "disk is full" in message or "free space" in message, raised.value
 
 
+@pytest.mark.slow
 def test_import_killed_midway_leaves_all_or_nothing(tmp_path: Path) -> None:
     """SIGKILL a first import of 10,000 products at random moments: the catalog is empty or complete."""
     import json
