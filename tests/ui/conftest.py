@@ -10,14 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
-pytest.importorskip("pytestqt")
-
-from PySide6.QtCore import Qt  # noqa: E402
-
-from packstation.bootstrap import Station, build_station  # noqa: E402
-from packstation.config import Config, StationConfig  # noqa: E402
-from packstation.services.packing import Outcome  # noqa: E402
+from packstation.bootstrap import Station, build_station
+from packstation.config import Config, StationConfig
+from packstation.services.packing import Outcome
 
 HERE = Path(__file__).resolve().parent
 QT_IGNORED = r"This plugin does not support propagateSizeHints\(\)"

@@ -135,6 +135,7 @@ def test_pack_a_whole_order_with_wrong_item_lots_and_expiry(qtbot, type_scan, wi
             assert window.band.headline.text() == "ACCEPTED"
             assert table_rows(window)[rows.index(row)]["Scanned"] == str(unit + 1)
         assert table_rows(window)[rows.index(row)]["State"] == "✔ complete"
+    assert expired_once, "no line asked for an expiry date: the expired-lot refusal was not tested"
 
     over = type_scan(window, rows[0]["Barcode to scan"])
     assert over.verdict is Verdict.OVER_SCAN
