@@ -22,6 +22,14 @@ from packstation.services.ports import StorageError
 from packstation.services.users import find_by_badge
 
 
+def _need(tool: str, package: str) -> str:
+    """The path of *tool*; a missing tool fails the test (scripts/setup installs it)."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is missing; install the Debian package {package} (scripts/setup does)")
+    return path
+
+
 def _station(tmp_path: Path, **printers: PrinterConfig) -> Station:
     config = Config(station=StationConfig(id="BENCH-T", demo=True), data_dir=tmp_path, **printers)
     return build_station(config)
@@ -59,10 +67,12 @@ def test_without_printers_documents_are_saved_as_pdf(tmp_path: Path) -> None:
     assert label.path is not None and label.path.read_bytes().startswith(b"%PDF")
     assert slip.path is not None and slip.path.read_bytes().startswith(b"%PDF")
     assert str(label.path) in label.message
-    if shutil.which("pdftoppm") and shutil.which("zbarimg"):
-        subprocess.run(["pdftoppm", "-r", "300", "-png", str(label.path), str(tmp_path / "label")], check=True)
-        decoded = subprocess.run(["zbarimg", "-q", str(tmp_path / "label-1.png")], capture_output=True, text=True).stdout
-        assert carton.sscc in decoded  # the GS1-128 SSCC barcode reads back
+    # the GS1-128 SSCC barcode reads back: AI (00) and the carton's SSCC
+    pdftoppm, zbarimg = _need("pdftoppm", "poppler-utils"), _need("zbarimg", "zbar-tools")
+    subprocess.run([pdftoppm, "-r", "300", "-png", str(label.path), str(tmp_path / "label")], check=True)
+    decoded = subprocess.run([zbarimg, "-q", str(tmp_path / "label-1.png")], capture_output=True, text=True)
+    assert decoded.returncode == 0, decoded.stderr  # 4 would mean: no barcode found
+    assert f"CODE-128:00{carton.sscc}" in decoded.stdout.splitlines()
     station.close()
 
 
@@ -124,7 +134,8 @@ def test_reprint_needs_a_lead_and_a_reason_and_is_audited(tmp_path: Path) -> Non
         audit = [e for e in uow.events_for(session.order.order_id) if e["kind"] == "label.reprinted"]
     assert [(e["user"], e["data"]["reason"], e["data"]["printer"]) for e in audit] == [
         ("Lee Lead", "label damaged", "label"), ("Lee Lead", "label lost", "label")]
-    assert json.dumps(audit)  # serialisable for the lead view and the central sync
+    # serialisable for the lead view and the central sync: JSON gives back exactly what was stored
+    assert json.loads(json.dumps(audit)) == audit
     station.close()
 
 

@@ -6,20 +6,16 @@ the offscreen platform's notice that it cannot propagate size hints (harmless, p
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
-pytest.importorskip("pytestqt")
-
-import sys  # noqa: E402
-
-from PySide6.QtCore import Qt  # noqa: E402
-
-from packstation.bootstrap import Station, build_station  # noqa: E402
-from packstation.config import Config, StationConfig  # noqa: E402
-from packstation.services.outcome import Outcome  # noqa: E402
+from packstation.bootstrap import Station, build_station
+from packstation.config import Config, StationConfig
+from packstation.services.outcome import Outcome
 
 sys.modules.setdefault("packstation_tests_ui", sys.modules[__name__])  # test modules import helpers from here
 

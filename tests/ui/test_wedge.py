@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 
-pytest.importorskip("PySide6")
-
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget  # noqa: E402
-
-from packstation.domain.barcodes import RawScan  # noqa: E402
-from packstation.ui.wedge import WedgeFilter  # noqa: E402
+from packstation.domain.barcodes import RawScan
+from packstation.ui.wedge import WedgeFilter
 
 
 class FakeClock:
