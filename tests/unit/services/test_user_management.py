@@ -45,8 +45,6 @@ def test_a_lead_cannot_create_an_admin_an_admin_can(ctx: Context, lee: Session, 
     assert [(k, a) for k, a, _ in trail(ctx)] == [("user.added", "person:Ada Admin")]
 
 
-@pytest.mark.xfail(strict=True, reason="services.auth._who_may gives 'needs a an admin' (reported; "
-                   "remove this mark with the fix)")
 def test_the_refusal_reads_needs_an_admin(ctx: Context, lee: Session) -> None:
     with pytest.raises(NotAllowed, match="needs an admin;"):
         users.add_user(ctx, lee, "Eve Boss", "admin", "ADMIN-002", "5555")
