@@ -152,7 +152,7 @@ def pg_server_instance() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def pg_url(pg_server_instance: Any) -> str:
-    """SQLAlchemy URL (``postgresql+psycopg2://...``) of a database shared by the session."""
+    """SQLAlchemy URL (``postgresql+psycopg://...``) of a database shared by the session."""
     return pg_server_instance.url(pg_server_instance.create_database("packstation_test"))
 
 
