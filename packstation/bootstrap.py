@@ -233,6 +233,27 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     return station
 
 
+def init_central_database(url: str, *, station_role: str = "packstation_station", admin_role: str = "packstation_admin",
+                          station_password: str | None = None, admin_password: str | None = None) -> list[str]:
+    """``packstation central init``: migrate the centre, install its change log, roles and grants."""
+    from sqlalchemy.exc import DBAPIError
+
+    from packstation.adapters.central.schema import CentralSetupError, Roles, init_central
+    from packstation.adapters.db.engine import database_hint, postgres_engine
+
+    try:
+        engine = postgres_engine(url, application_name="packstation:central-init", statement_timeout_ms=600_000)
+    except Exception as exc:  # noqa: BLE001 - a bad URL: said as such
+        raise CentralSetupError(f"cannot use {url!r}: {exc}") from exc
+    try:
+        return init_central(engine, Roles(station_role, admin_role), station_password=station_password,
+                            admin_password=admin_password)
+    except DBAPIError as exc:
+        raise CentralSetupError(database_hint(exc, engine.url)) from exc
+    finally:
+        engine.dispose()
+
+
 # --- devices: the one place that turns device settings into open devices ----------------------
 
 
@@ -250,4 +271,4 @@ def open_printer(settings: Config | DeviceSettings, slot: str):  # type: ignore[
     return _open(settings.label_printer if slot == "label" else settings.document_printer)
 
 
-__all__ = ["DeviceSettings", "SettingsStore", "Station", "StationBusy", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]
+__all__ = ["init_central_database", "DeviceSettings", "SettingsStore", "Station", "StationBusy", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]
