@@ -91,6 +91,7 @@ class Station:
     print_worker: PrintWorker
     settings: SettingsStore
     _engine: Any  # the database engine: tests and benchmarks may look at the database; drivers never do
+    _central_engine: Any = None  # the central database's, when configured (same rule)
     desks: dict[Desk, DeskFactory] = field(default_factory=dict)
     _occupied: Any = None
     _heartbeat: Any = None
@@ -153,6 +154,8 @@ class Station:
                 pass  # the seat expires on its own
             lock.release()
         self._engine.dispose()
+        if self._central_engine is not None:
+            self._central_engine.dispose()
 
     def __enter__(self) -> Station:
         return self
@@ -194,6 +197,17 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     def uow_factory(*, readonly: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(engine, station_id, blocks, readonly=readonly)
 
+    central_engine = None
+    central_factory = None
+    if config.database.central:
+        from packstation.adapters.db.engine import postgres_engine
+
+        central_engine = postgres_engine(config.database.central, application_name=f"packstation:{station_id}")
+        central_blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
+
+        def central_factory(*, readonly: bool = False) -> UnitOfWork:
+            return SqlUnitOfWork(central_engine, station_id, central_blocks, readonly=readonly)
+
     s = config.station
     documents = StationDocuments(
         ship_from=DocAddress(name=s.ship_from_name, line1=s.ship_from_line1, city=s.ship_from_city,
@@ -204,7 +218,7 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                          key=auth_key)
     p = config.packing
     ctx = Context(
-        uow=uow_factory, auth=auth, station_id=station_id, documents=documents, clock=clock,
+        uow=uow_factory, auth=auth, station_id=station_id, documents=documents, clock=clock, central=central_factory,
         packing=PackingSettings(tolerance=Tolerance(p.tolerance_pct, p.tolerance_g), gs1_company_prefix=p.gs1_company_prefix,
                                 sscc_extension=p.sscc_extension, carton_prefix=p.carton_prefix,
                                 accept_typed_sku=p.accept_typed_sku, unknown_lot=p.unknown_lot),
@@ -219,7 +233,7 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                        database=f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}")
     station = Station(
         ctx=ctx, info=info, printers=printers, print_worker=worker, settings=SettingsStore(config),
-        _engine=engine,
+        _engine=engine, _central_engine=central_engine,
         devices=DeviceSettings(config.scale, config.scanner, config.label_printer, config.document_printer,
                                config.source),
         desks={Desk.BENCH: Bench,
