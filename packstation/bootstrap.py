@@ -21,16 +21,20 @@ from typing import Any
 from packstation.adapters.db.engine import make_engine, migrate
 from packstation.adapters.db.numbers import LocalBlocks, SeriesRange
 from packstation.adapters.db.uow import SqlUnitOfWork
+from packstation.adapters.devices.camera import open_camera
 from packstation.adapters.devices.printers import StationPrinters
 from packstation.adapters.documents.jobs import PrinterSlot, StationDocuments
 from packstation.config import Config, PrinterConfig, ScaleConfig, ScannerConfig
 from packstation.domain.documents import Address as DocAddress
 from packstation.domain.identity import ActorKind, Desk, Role, Session
 from packstation.domain.packing import Tolerance
+from packstation.domain.returns import ReturnsPolicy, parse_grade
 from packstation.services.auth import Authenticator
 from packstation.services.bench import Bench
 from packstation.services.context import Context, PackingSettings
+from packstation.services.photos import Cameras
 from packstation.services.ports import StorageError, UnitOfWork
+from packstation.services.returns_desk import returns_desk_factory
 from packstation.services.terminal import ComingSoonDesk, DeskFactory, Terminal
 from packstation.workers import PrintWorker, SeatHeartbeat
 
@@ -93,6 +97,7 @@ class Station:
     _engine: Any  # the database engine: tests and benchmarks may look at the database; drivers never do
     _central_engine: Any = None  # the central database's, when configured (same rule)
     desks: dict[Desk, DeskFactory] = field(default_factory=dict)
+    cameras: Cameras = field(default_factory=Cameras)  # the window installs Qt cameras into their slots
     _occupied: Any = None
     _heartbeat: Any = None
 
@@ -217,11 +222,13 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     auth = Authenticator(uow_factory, station_id, clock, lead_pin_required=config.security.lead_pin_required,
                          key=auth_key)
     p = config.packing
+    cameras = Cameras(returns=open_camera(config.returns.camera), bench=open_camera(config.bench.camera))
     ctx = Context(
         uow=uow_factory, auth=auth, station_id=station_id, documents=documents, clock=clock, central=central_factory,
         packing=PackingSettings(tolerance=Tolerance(p.tolerance_pct, p.tolerance_g), gs1_company_prefix=p.gs1_company_prefix,
                                 sscc_extension=p.sscc_extension, carton_prefix=p.carton_prefix,
                                 accept_typed_sku=p.accept_typed_sku, unknown_lot=p.unknown_lot),
+        returns=returns_policy(config), cameras=cameras,
     )
     printers = StationPrinters(config.documents_dir, {"label": config.label_printer.baudrate,
                                                       "document": config.document_printer.baudrate})
@@ -238,13 +245,26 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                                config.source),
         desks={Desk.BENCH: Bench,
                Desk.DOCK: lambda c, sess: ComingSoonDesk(c, sess, Desk.DOCK),
-               Desk.RETURNS: lambda c, sess: ComingSoonDesk(c, sess, Desk.RETURNS)},
+               Desk.RETURNS: returns_desk_factory(cameras.returns)},
+        cameras=cameras,
     )
     if seed_demo if seed_demo is not None else s.demo:
         from packstation.demo import seed_if_empty
 
         seed_if_empty(station)
     return station
+
+
+def returns_policy(config: Config) -> ReturnsPolicy:
+    """``[returns]`` as the returns rules take it (the config check has refused bad values)."""
+    from decimal import Decimal
+
+    r = config.returns
+    return ReturnsPolicy(
+        grades=tuple(parse_grade(g) for g in r.grades), photo_required_below=r.photo_required_below.upper(),
+        no_refund_grades=tuple(g.upper() for g in r.no_refund_grades),
+        restocking_fee_pct=Decimal(str(r.restocking_fee_pct)), legal_entity=r.legal_entity,
+        credit_note_prefix=r.credit_note_prefix, tax_rate=Decimal(str(r.tax_rate_pct)) / 100, reasons=r.reasons)
 
 
 def init_central_database(url: str, *, station_role: str = "packstation_station", admin_role: str = "packstation_admin",

@@ -100,6 +100,29 @@ class ScannerConfig:
 
 
 @dataclass(frozen=True)
+class ReturnsConfig:
+    """The returns desk: grades, photos, fees, the credit-note series, the camera."""
+
+    # "CODE label": GRADE-<CODE> on the desk card; listed best first
+    grades: tuple[str, ...] = ("A new/resealable", "B opened, as new", "C used or damaged, repairable", "D unusable",
+                               "MISSING missing", "WRONG wrong item")
+    photo_required_below: str = "A"  # grades after this one need a photo; "" = never
+    no_refund_grades: tuple[str, ...] = ("MISSING", "WRONG")  # units so graded get no money back
+    restocking_fee_pct: float = 0.0  # of every refunded or credited line
+    legal_entity: str = "MAIN"  # whose credit notes this station issues
+    credit_note_prefix: str = "CN"
+    tax_rate_pct: float = 0.0  # printed on credit notes
+    reasons: tuple[str, ...] = ("damaged in transit", "wrong item sent", "not as described", "no longer needed",
+                                "arrived too late", "other")
+    camera: str = ""  # "": none; "folder:/path" (a folder of images); "qt" or "qt:<camera name>" (Qt Multimedia)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    camera: str = ""  # a photo of each sealed carton (the returns desk's evidence): as [returns] camera
+
+
+@dataclass(frozen=True)
 class Config:
     station: StationConfig = field(default_factory=StationConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -110,6 +133,8 @@ class Config:
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     numbers: NumbersConfig = field(default_factory=NumbersConfig)
+    returns: ReturnsConfig = field(default_factory=ReturnsConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
     data_dir: Path = field(default_factory=lambda: default_data_dir())
     source: Path | None = None  # the TOML file it came from, if any
 
@@ -154,6 +179,8 @@ _SECTIONS = {
     "scanner": ScannerConfig,
     "security": SecurityConfig,
     "numbers": NumbersConfig,
+    "returns": ReturnsConfig,
+    "bench": BenchConfig,
 }
 
 
@@ -231,6 +258,7 @@ def _check_values(config: Config) -> None:
         raise ConfigError("[numbers] block_size must be at least 1")
     if not config.station.id.strip():
         raise ConfigError("[station] id cannot be empty: other benches see it when this one holds an order")
+    _check_returns(config)
     if config.scale.protocol not in SCALE_PROTOCOLS:
         raise ConfigError(f"[scale] protocol must be one of {', '.join(SCALE_PROTOCOLS)}; got {config.scale.protocol!r}")
     for name in ("label_printer", "document_printer"):
@@ -241,6 +269,40 @@ def _check_values(config: Config) -> None:
             raise ConfigError(f"[{name}] size must be one of {', '.join(LABEL_SIZES)}; got {printer.size!r}")
         if printer.dpi not in (203, 300):
             raise ConfigError(f"[{name}] dpi must be 203 or 300; got {printer.dpi}")
+
+
+def _check_camera(section: str, spec: str) -> None:
+    if spec and not (spec == "qt" or spec.startswith("qt:") or (spec.startswith("folder:") and spec[7:].strip())):
+        raise ConfigError(f"[{section}] camera must be \"\" (none), \"folder:/path/to/images\", \"qt\" or "
+                          f"\"qt:<camera name>\"; got {spec!r}")
+
+
+def _check_returns(config: Config) -> None:
+    from packstation.domain.returns import parse_grade
+
+    r = config.returns
+    try:
+        codes = [parse_grade(g).code for g in r.grades]
+    except ValueError as exc:
+        raise ConfigError(f"[returns] grades: {exc}") from None
+    if not codes or len(set(codes)) != len(codes):
+        raise ConfigError("[returns] grades must list at least one grade, each code once")
+    if r.photo_required_below and r.photo_required_below.upper() not in codes:
+        raise ConfigError(f"[returns] photo_required_below must be one of the grades ({', '.join(codes)}) or \"\"; "
+                          f"got {r.photo_required_below!r}")
+    unknown = [g for g in r.no_refund_grades if g.upper() not in codes]
+    if unknown:
+        raise ConfigError(f"[returns] no_refund_grades names grades that are not in grades: {', '.join(unknown)}")
+    if not 0 <= r.restocking_fee_pct <= 100 or not 0 <= r.tax_rate_pct <= 100:
+        raise ConfigError("[returns] restocking_fee_pct and tax_rate_pct are percentages from 0 to 100")
+    for key in ("legal_entity", "credit_note_prefix"):
+        value = getattr(r, key)
+        if not value or len(value) > 16 or not value.isascii() or not all(ch.isalnum() or ch in "-_" for ch in value):
+            raise ConfigError(f"[returns] {key} must be 1 to 16 letters, digits, - or _; got {value!r}")
+    if not r.reasons or any(not x.strip() for x in r.reasons) or len(r.reasons) > 20:
+        raise ConfigError("[returns] reasons must list 1 to 20 reasons")
+    _check_camera("returns", r.camera)
+    _check_camera("bench", config.bench.camera)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:

@@ -36,10 +36,10 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from packstation.domain.documents import Address as DocAddress
-from packstation.domain.documents import LabelData, PackingSlipData
+from packstation.domain.documents import CreditNoteData, LabelData, PackingSlipData
 from packstation.domain.events import Event
 from packstation.domain.identity import Role
-from packstation.domain.lifecycle import OrderStatus
+from packstation.domain.lifecycle import OrderStatus, ReturnStatus
 from packstation.domain.model import (
     Address,
     CartonType,
@@ -53,7 +53,16 @@ from packstation.domain.model import (
 )
 from packstation.domain.packing import Carton, CartonStatus, PackedItem
 from packstation.domain.print_jobs import JobStatus, PrintJob
-from packstation.domain.returns import Return
+from packstation.domain.returns import (
+    CreditNote,
+    Photo,
+    Receipt,
+    ReceivedItem,
+    Resolution,
+    Return,
+    ReturnLine,
+    ShippedUnit,
+)
 from packstation.services.auth import Authenticator
 from packstation.services.context import Context, PackingSettings
 from packstation.services.ports import (
@@ -65,10 +74,13 @@ from packstation.services.ports import (
     ImportedState,
     NumberSeries,
     OrderRepository,
+    PhotoRepository,
     PrintJobRepository,
+    ReturnFact,
     ReturnRepository,
     ScanRecord,
     ShipmentRepository,
+    StockMovement,
     StorageError,
     UnitOfWork,
     UserRepository,
@@ -198,6 +210,12 @@ class _State:
     series: dict[str, list[int]] = field(default_factory=dict)  # series -> [next value, last value]
     blocks: list[_Block] = field(default_factory=list)
     returns: dict[str, _ReturnRow] = field(default_factory=dict)
+    receipts: dict[str, Receipt] = field(default_factory=dict)
+    items: dict[str, tuple[int, ReceivedItem]] = field(default_factory=dict)  # id -> (seq, item sans photos)
+    resolutions: list[Resolution] = field(default_factory=list)
+    credit_notes: dict[str, CreditNote] = field(default_factory=dict)
+    movements: list[StockMovement] = field(default_factory=list)
+    photos: dict[str, tuple[Photo, bytes]] = field(default_factory=dict)
 
 
 # --- the database and its units of work ------------------------------------------------------
@@ -273,6 +291,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.events = FakeEventLog(self)
         self.numbers = FakeNumberSeries(self, numbers)
         self.returns = FakeReturns(self)
+        self.photos = FakePhotos(self)
 
     @property
     def state(self) -> _State:
@@ -802,6 +821,8 @@ class FakeReturns(_Repo, ReturnRepository):
             return None
         ret = copy.deepcopy(row.ret)
         ret.lines.sort(key=lambda ln: ln.line_no)
+        for ln in ret.lines:
+            ln.received = sum(i.qty for _, i in self.s.items.values() if i.rma_id == rma_id and i.line_no == ln.line_no)
         return ret
 
     def for_order(self, order_id: str) -> list[Return]:
@@ -819,7 +840,197 @@ class FakeReturns(_Repo, ReturnRepository):
             raise _refuse(f"return {ret.rma_id} has a line number twice")
         old = self.s.returns.get(ret.rma_id)
         created = old.created_at if old else _utc(at)
-        self.s.returns[ret.rma_id] = _ReturnRow(copy.deepcopy(ret), fingerprint, created, _utc(at))  # type: ignore[arg-type]
+        stored = copy.deepcopy(ret)
+        for ln in stored.lines:
+            ln.received = 0  # read from the items, never stored
+        self.s.returns[ret.rma_id] = _ReturnRow(stored, fingerprint, created, _utc(at))  # type: ignore[arg-type]
+
+    def add(self, ret: Return, at: datetime) -> None:
+        if ret.rma_id in self.s.returns:
+            raise _refuse(f"return {ret.rma_id} exists already (primary key)")
+        self.put(ret, "", at)
+
+    def put_line(self, rma_id: str, line: ReturnLine) -> None:
+        row = self.s.returns[rma_id]
+        old = next((ln for ln in row.ret.lines if ln.line_no == line.line_no), None)
+        if old is not None:
+            old.qty = line.qty
+        else:
+            row.ret.lines.append(replace(line, received=0))
+
+    def set_status(self, rma_id: str, expected: ReturnStatus, status: ReturnStatus, at: datetime) -> None:
+        row = self.s.returns.get(rma_id)
+        if row is None or row.ret.status is not expected:
+            raise Conflict(f"Return {rma_id} is no longer {expected.value}: it changed meanwhile. Scan it again.")
+        row.ret.status, row.updated_at = status, _utc(at)  # type: ignore[assignment]
+
+    def recent(self, status: ReturnStatus | None = None, limit: int = 500) -> list[Return]:
+        rows = [r for r in self.s.returns.values() if status is None or r.ret.status is status]
+        rows.sort(key=lambda r: r.ret.rma_id)
+        rows.sort(key=lambda r: r.updated_at, reverse=True)
+        return [x for r in rows[:limit] if (x := self.get(r.ret.rma_id)) is not None]
+
+    def shipped(self, order_id: str) -> list[ShippedUnit]:
+        out = []
+        for scan in sorted((r for r in self.s.scans.values() if r.order_id == order_id and r.undone_at is None),
+                           key=lambda r: r.seq):
+            it = scan.item
+            carton = self.s.cartons.get((order_id, it.carton_seq))
+            photos = sorted((p for p, _ in self.s.photos.values()
+                             if p.owner_kind == "carton" and p.owner_ref == f"{order_id}/{it.carton_seq}"),
+                            key=lambda p: (p.taken_at, p.id))
+            out.append(ShippedUnit(
+                scan_id=it.scan_id, order_id=order_id, sku=it.sku, qty=it.qty, carton_seq=it.carton_seq, packer=it.user,
+                station_id=scan.station_id, scanned_at=it.scanned_at, lot=it.lot, serial=it.serial,
+                sscc=carton.sscc if carton else None, weight_g=carton.measured_g if carton else None,
+                sealed_at=carton.closed_at if carton else None, tracking_number=carton.tracking_number if carton else None,
+                carton_photo=photos[-1].id if photos else None))
+        return out
+
+    def serial_left_in(self, sku: str, serial: str) -> str | None:
+        hit = self.s.serials.get((sku, serial))
+        return hit[0] if hit else None
+
+    def open_receipt(self, receipt: Receipt) -> None:
+        if receipt.id in self.s.receipts:
+            raise _refuse(f"receipt {receipt.id} exists already (primary key)")
+        for rma_id in receipt.rma_ids:
+            if rma_id not in self.s.returns:
+                raise _refuse(f"no return {rma_id} (foreign key)")
+        self.s.receipts[receipt.id] = replace(receipt, opened_at=_utc(receipt.opened_at),  # type: ignore[arg-type]
+                                              rma_ids=tuple(dict.fromkeys(receipt.rma_ids)))
+
+    def join_receipt(self, receipt_id: str, rma_id: str) -> None:
+        if rma_id not in self.s.returns:
+            raise _refuse(f"no return {rma_id} (foreign key)")
+        rec = self.s.receipts[receipt_id]
+        if rma_id not in rec.rma_ids:
+            self.s.receipts[receipt_id] = replace(rec, rma_ids=rec.rma_ids + (rma_id,))
+
+    def close_receipt(self, receipt_id: str, at: datetime) -> None:
+        rec = self.s.receipts.get(receipt_id)
+        if rec is not None and rec.closed_at is None:
+            self.s.receipts[receipt_id] = replace(rec, closed_at=_utc(at))
+
+    def receipt_of(self, station_id: str) -> Receipt | None:
+        mine = [r for r in self.s.receipts.values() if r.station_id == station_id and r.closed_at is None]
+        return max(mine, key=lambda r: r.opened_at) if mine else None
+
+    def add_item(self, item: ReceivedItem) -> None:
+        if item.id in self.s.items:
+            raise _refuse(f"item {item.id} is stored already (unique)")
+        if item.rma_id not in self.s.returns:
+            raise _refuse(f"no return {item.rma_id} (foreign key)")
+        seq = max((n for n, i in self.s.items.values() if i.rma_id == item.rma_id), default=0) + 1
+        self.s.items[item.id] = (seq, replace(item, photos=(), received_at=_utc(item.received_at),
+                                              restocked_at=_utc(item.restocked_at)))
+
+    def _with_photos(self, item: ReceivedItem) -> ReceivedItem:
+        photos = sorted((p for p, _ in self.s.photos.values() if p.owner_kind == "return_item" and p.owner_ref == item.id),
+                        key=lambda p: (p.taken_at, p.id))
+        return replace(item, photos=tuple(p.id for p in photos))
+
+    def _sorted(self, rows: Iterable[tuple[int, ReceivedItem]]) -> list[ReceivedItem]:
+        ordered = sorted(rows, key=lambda r: (r[1].received_at, r[1].rma_id, r[0]))
+        return [self._with_photos(i) for _, i in ordered]
+
+    def items(self, rma_ids: Sequence[str]) -> list[ReceivedItem]:
+        wanted = set(rma_ids)
+        return self._sorted(r for r in self.s.items.values() if r[1].rma_id in wanted)
+
+    def items_of_order(self, order_id: str) -> list[ReceivedItem]:
+        return self._sorted(r for r in self.s.items.values() if r[1].order_id == order_id)
+
+    def _change(self, item_id: str, **changes: Any) -> bool:
+        if item_id not in self.s.items:
+            return False
+        seq, item = self.s.items[item_id]
+        self.s.items[item_id] = (seq, replace(item, **changes))
+        return True
+
+    def grade_item(self, item_id: str, grade: str, notes: str, by: str, at: datetime) -> None:
+        self._change(item_id, grade=grade, notes=notes)
+
+    def note_item(self, item_id: str, notes: str) -> None:
+        self._change(item_id, notes=notes)
+
+    def decide_item(self, item_id: str, disposition: str, location: str | None, by: str, at: datetime) -> None:
+        row = self.s.items.get(item_id)
+        if row is not None and row[1].restocked_at is None:
+            self._change(item_id, disposition=disposition, location=location)
+
+    def mark_restocked(self, item_id: str, location: str, at: datetime) -> bool:
+        row = self.s.items.get(item_id)
+        if row is None or row[1].restocked_at is not None:
+            return False
+        return self._change(item_id, restocked_at=_utc(at), location=location)
+
+    def add_movement(self, movement: StockMovement) -> bool:
+        if any(m.event_id == movement.event_id for m in self.s.movements):
+            return False
+        self.s.movements.append(replace(movement, at=_utc(movement.at)))  # type: ignore[arg-type]
+        return True
+
+    def movements(self, ref: str) -> list[StockMovement]:
+        return [m for m in self.s.movements if m.ref == ref]
+
+    def add_resolution(self, resolution: Resolution) -> None:
+        if any(r.key == resolution.key for r in self.s.resolutions):
+            raise Conflict(f"Return {resolution.rma_id}: this resolution was submitted already.")
+        if resolution.credit_note and any(r.credit_note == resolution.credit_note for r in self.s.resolutions):
+            raise _refuse(f"credit note {resolution.credit_note} is on another resolution (unique)")
+        row = self.s.returns.get(resolution.rma_id)
+        if row is None:
+            raise _refuse(f"no return {resolution.rma_id} (foreign key)")
+        for rl in resolution.lines:
+            line = next((ln for ln in row.ret.lines if ln.line_no == rl.line_no), None)
+            if line is None or line.resolution_id is not None:
+                raise Conflict(f"Return {resolution.rma_id} line {rl.line_no} is resolved already (or unknown).")
+            line.resolution_id = resolution.id
+        self.s.resolutions.append(replace(resolution, at=_utc(resolution.at)))
+
+    def resolutions(self, rma_id: str) -> list[Resolution]:
+        return sorted((r for r in self.s.resolutions if r.rma_id == rma_id), key=lambda r: (r.at, r.id))
+
+    def add_credit_note(self, note: CreditNote) -> None:
+        if note.number in self.s.credit_notes:
+            raise _refuse(f"credit note {note.number} exists already (primary key)")
+        if any(n.resolution_id == note.resolution_id for n in self.s.credit_notes.values()):
+            raise _refuse(f"resolution {note.resolution_id} has a credit note already (unique)")
+        if note.rma_id not in self.s.returns:
+            raise _refuse(f"no return {note.rma_id} (foreign key)")
+        self.s.credit_notes[note.number] = replace(note, issued_at=_utc(note.issued_at))
+
+    def credit_notes(self, rma_id: str) -> list[CreditNote]:
+        return sorted((n for n in self.s.credit_notes.values() if n.rma_id == rma_id), key=lambda n: (n.issued_at, n.number))
+
+    def facts(self, since: datetime | None = None) -> list[ReturnFact]:
+        out = []
+        for _, i in sorted(self.s.items.values(), key=lambda r: (r[1].received_at, r[1].rma_id, r[0])):
+            if since is not None and i.received_at is not None and i.received_at < _utc(since):  # type: ignore[operator]
+                continue
+            reason = self.s.returns[i.rma_id].ret.reason
+            out.append(ReturnFact(i.rma_id, reason, i.sku, i.qty, i.grade, i.packer, i.unexpected, i.received_at))  # type: ignore[arg-type]
+        return out
+
+
+class FakePhotos(_Repo, PhotoRepository):
+    def add(self, photo: Photo, data: bytes) -> None:
+        if photo.id in self.s.photos:
+            raise _refuse(f"photo {photo.id} exists already (primary key)")
+        self.s.photos[photo.id] = (replace(photo, size=len(data), taken_at=_utc(photo.taken_at)), bytes(data))
+
+    def get(self, photo_id: str) -> Photo | None:
+        row = self.s.photos.get(photo_id)
+        return row[0] if row else None
+
+    def data(self, photo_id: str) -> bytes | None:
+        row = self.s.photos.get(photo_id)
+        return row[1] if row else None
+
+    def of(self, owner_kind: str, owner_ref: str) -> list[Photo]:
+        return sorted((p for p, _ in self.s.photos.values() if p.owner_kind == owner_kind and p.owner_ref == owner_ref),
+                      key=lambda p: (p.taken_at, p.id))
 
 
 # --- the unit of work factory ----------------------------------------------------------------
@@ -883,6 +1094,12 @@ class FakeDocuments(Documents):
         return PrintJob(id="", printer="document", target="fake://document", kind="packing_slip", ref=data.order_id,
                         payload=text.encode(), reason=reason)
 
+    def credit_note(self, data: CreditNoteData, *, reason: str) -> PrintJob:
+        lines = ", ".join(f"{ln.sku} {ln.qty} x {ln.unit_price}" for ln in data.lines)
+        text = f"CREDIT NOTE {data.number} {data.order_id} {data.rma_id}: {lines} total {data.total} {data.currency}"
+        return PrintJob(id="", printer="document", target="fake://document", kind="credit_note",
+                        ref=f"{data.order_id}/{data.number}", payload=text.encode(), reason=reason)
+
     def wake(self) -> None:
         self.wakes += 1
 
@@ -907,7 +1124,8 @@ _DEFAULT = object()
 def fake_context(db: FakeDatabase | None = None, *, station_id: str = "BENCH-01", clock: FakeClock | None = None,
                  documents: Any = _DEFAULT, packing: PackingSettings | None = None,
                  lead_pin_required: bool = True, numbers: NumberRanges | None = None,
-                 auth_key: bytes = b"fake-station-key-for-unit-tests") -> Context:
+                 auth_key: bytes = b"fake-station-key-for-unit-tests", returns: Any = None,
+                 cameras: Any = None) -> Context:
     """A Context on a fake database: the real Authenticator, a still clock, FakeDocuments.
 
     ``documents=None`` gives a station that prints nothing. A second station on the same
@@ -918,8 +1136,9 @@ def fake_context(db: FakeDatabase | None = None, *, station_id: str = "BENCH-01"
     uow = FakeUnitOfWorkFactory(db, station_id, numbers or NumberRanges())
     auth = Authenticator(uow, station_id, clock, lead_pin_required=lead_pin_required, key=auth_key)
     docs = FakeDocuments() if documents is _DEFAULT else documents
+    extra = {"returns": returns} if returns is not None else {}
     return Context(uow=uow, auth=auth, station_id=station_id, documents=docs, packing=packing or PackingSettings(),
-                   clock=clock)
+                   clock=clock, cameras=cameras, **extra)
 
 
 # --- test data -------------------------------------------------------------------------------
@@ -956,7 +1175,7 @@ def a_product(sku: str, name: str, weight_g: int, *barcodes: str, tracking: Trac
 
 __all__ = [
     "NOW", "SHIP_FROM", "FakeCatalog", "FakeClock", "FakeDatabase", "FakeDocuments", "FakeEventLog",
-    "FakeIntegrityError", "FakeNumberSeries", "FakeOrders", "FakePrintJobs", "FakePrinters", "FakeReturns",
+    "FakeIntegrityError", "FakeNumberSeries", "FakeOrders", "FakePhotos", "FakePrintJobs", "FakePrinters", "FakeReturns",
     "FakeShipments", "FakeUnitOfWork", "FakeUnitOfWorkFactory", "FakeUsers", "NumberRanges", "SeriesExhausted",
     "a_product", "an_order", "cheap_pin_hash", "fake_context",
 ]

@@ -126,7 +126,8 @@ RETURN_TRANSITIONS: dict[ReturnStatus, frozenset[ReturnStatus]] = {
     R.PICKED: frozenset({R.RECEIVED, R.CANCELLED}),
     R.RECEIVED: frozenset({R.INSPECTED}),
     R.INSPECTED: frozenset({R.PROCESSED, R.RECEIVED}),  # more items turn up: receive again
-    R.PROCESSED: frozenset({R.CLOSED}),
+    # a line still open (its item had not come yet) receives it after others were settled
+    R.PROCESSED: frozenset({R.CLOSED, R.RECEIVED}),
     R.CLOSED: frozenset(),
     R.CANCELLED: frozenset(),
 }

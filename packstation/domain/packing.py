@@ -73,6 +73,25 @@ class Verdict(StrEnum):
     STORAGE_FAILED = "storage_failed"
     LOGGED_IN = "logged_in"
     LOGGED_OUT = "logged_out"
+    # the returns desk (domain.returns; each refusal of a returned item has its own sound)
+    RETURN_OPENED = "return_opened"  # a parcel's return(s) found, or a return opened at the desk
+    RETURN_REFUSED = "return_refused"  # no such return / order, or it cannot come back
+    ITEM_RECEIVED = "item_received"
+    UNEXPECTED_ITEM = "unexpected_item"  # within what shipped, on no announced line: recorded
+    NOT_IN_ORDER = "not_in_order"  # the product never left in the order
+    SERIAL_NOT_SHIPPED = "serial_not_shipped"
+    LOT_NOT_SHIPPED = "lot_not_shipped"
+    MORE_THAN_SHIPPED = "more_than_shipped"  # more than shipped minus already returned
+    GRADED = "graded"
+    PHOTO_TAKEN = "photo_taken"
+    PHOTO_REQUIRED = "photo_required"  # a grade below the bar needs a photo first
+    NOTE_ADDED = "note_added"
+    NEEDS_NOTE = "needs_note"
+    DISPOSITION_SET = "disposition_set"
+    NEEDS_LOCATION = "needs_location"  # restock: scan the bin
+    RESTOCKED = "restocked"
+    RETURN_RESOLVED = "return_resolved"
+    PARCEL_DONE = "parcel_done"
 
     @property
     def tone(self) -> Tone:
@@ -112,6 +131,24 @@ _TONES = {
     Verdict.WEIGHING: Tone.WARNING,
     Verdict.NEEDS_REPRINT_TARGET: Tone.PROMPT,
     Verdict.LOGIN_REFUSED: Tone.ERROR,
+    Verdict.RETURN_OPENED: Tone.OK,
+    Verdict.RETURN_REFUSED: Tone.ERROR,
+    Verdict.ITEM_RECEIVED: Tone.OK,
+    Verdict.UNEXPECTED_ITEM: Tone.WARNING,
+    Verdict.NOT_IN_ORDER: Tone.ERROR,
+    Verdict.SERIAL_NOT_SHIPPED: Tone.ERROR,
+    Verdict.LOT_NOT_SHIPPED: Tone.ERROR,
+    Verdict.MORE_THAN_SHIPPED: Tone.ERROR,
+    Verdict.GRADED: Tone.OK,
+    Verdict.PHOTO_TAKEN: Tone.OK,
+    Verdict.PHOTO_REQUIRED: Tone.ERROR,
+    Verdict.NOTE_ADDED: Tone.OK,
+    Verdict.NEEDS_NOTE: Tone.PROMPT,
+    Verdict.DISPOSITION_SET: Tone.OK,
+    Verdict.NEEDS_LOCATION: Tone.PROMPT,
+    Verdict.RESTOCKED: Tone.OK,
+    Verdict.RETURN_RESOLVED: Tone.OK,
+    Verdict.PARCEL_DONE: Tone.OK,
 }
 
 

@@ -314,10 +314,32 @@ class Bench:
 
     # --- helpers ------------------------------------------------------------------------------
     def _after(self, outcome: Outcome) -> Outcome:
+        if outcome.verdict in (Verdict.CARTON_CLOSED, Verdict.ORDER_COMPLETE) and outcome.data.get("sscc") \
+                and self.pack is not None:
+            outcome = self._photograph(outcome, self.pack.order.order_id, int(outcome.data["seq"]))
         if outcome.verdict is Verdict.ORDER_COMPLETE or outcome.data.get("claim_lost"):
             self.pack = None  # packed, or no longer this bench's order
             self.lead_request = None
         return outcome
+
+
+    def _photograph(self, outcome: Outcome, order_id: str, seq: int) -> Outcome:
+        """``[bench] camera``: a photo of the sealed carton on the scale (the returns desk's evidence).
+
+        Optional: a camera that fails costs the photo, never the seal (the outcome says so)."""
+        camera = self.ctx.cameras.bench if self.ctx.cameras is not None else None
+        if camera is None:
+            return outcome
+        from dataclasses import replace
+
+        from packstation.services.photos import CameraError, photograph_carton
+        from packstation.services.ports import StorageError
+
+        try:
+            photo = photograph_carton(self.ctx, self.session, order_id, seq, camera)
+        except (CameraError, StorageError) as exc:
+            return replace(outcome, message=f"{outcome.message} (No carton photo: {exc}.)")
+        return replace(outcome, data={**outcome.data, "carton_photo": photo.id})
 
 
 __all__ = ["OVERRIDE_REASONS", "SHORT_REASONS", "Bench", "LeadRequest"]

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 from packstation.domain.events import Event
 from packstation.domain.identity import Session
 from packstation.domain.packing import Tolerance
+from packstation.domain.returns import ReturnsPolicy
 from packstation.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from packstation.services.auth import Authenticator
+    from packstation.services.photos import Cameras
     from packstation.services.printing import Documents
 
 
@@ -37,6 +39,8 @@ class Context:
     # the central database all stations share, when one is configured: its units of work (the
     # same repositories, on PostgreSQL). None: a standalone station. Never used on the scan path.
     central: UnitOfWorkFactory | None = None
+    returns: ReturnsPolicy = ReturnsPolicy()  # [returns]: grades, photos, fees, credit-note series
+    cameras: Cameras | None = None  # [returns] camera and [bench] camera
 
     @property
     def synced(self) -> bool:

@@ -850,7 +850,11 @@ def _apply_returns(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan,
         ret = Return(rma_id=k, order_id=row["order_id"], reason=row["reason"], status=ReturnStatus(row["status"]),
                      lines=[ReturnLine(line_no=ln["line_no"], sku=ln["sku"], qty=ln["qty"]) for ln in plan.children[k]])
         uow.returns.put(ret, row["content_hash"], now)
-        record(uow, ctx, session, "return." + row["status"], row["order_id"], {"rma_id": k})
+        # complete enough to replay the return elsewhere (the central sync)
+        record(uow, ctx, session, "return." + row["status"], row["order_id"],
+               {"rma_id": k, "order_id": row["order_id"], "reason": row["reason"], "status": row["status"],
+                "origin": "import", "lines": [{"line_no": ln["line_no"], "sku": ln["sku"], "qty": ln["qty"]}
+                                              for ln in plan.children[k]]})
     report.created, report.updated = len(new), len(changed)
 
 
@@ -897,6 +901,23 @@ def _apply_stock(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, r
     report.created = sum(1 for lot in fresh if (lot.sku, lot.lot) not in before)
     report.updated = len(fresh) - report.created
     uow.catalog.put_lots(fresh)
+
+
+def add_order(uow: UnitOfWork, ctx: Context, session: Session, rec: dict[str, Any], **event: Any) -> Order:
+    """Store one new order record (the import's validation and arrival status) in *uow*'s
+    transaction, with its ``order.received`` event (plus *event* in the payload). Raises
+    RecordError. The caller checks *session*'s permission (a returns desk creates replacements)."""
+    order_id, row, lines = _order(rec)
+    missing = sorted({ln["sku"] for ln in lines} - uow.catalog.known_skus(ln["sku"] for ln in lines))
+    if missing:
+        raise RecordError(f"unknown sku {', '.join(missing)}: import the catalog first")
+    if uow.orders.imported([order_id]):
+        raise RecordError(f"order {order_id} exists already")
+    order = _order_obj(row, lines)
+    uow.orders.add_many([(order, row["content_hash"])], ctx.clock())
+    record(uow, ctx, session, "order.received", order_id, {"status": row["status"], "channel": row["channel"],
+                                                            "record": rec, **event})
+    return order
 
 
 _APPLY = {"catalog": _apply_catalog, "cartons": _apply_cartons, "orders": _apply_orders, "returns": _apply_returns,

@@ -18,11 +18,20 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from packstation.domain.events import Event
-from packstation.domain.lifecycle import OrderStatus
+from packstation.domain.lifecycle import OrderStatus, ReturnStatus
 from packstation.domain.model import CartonType, Order, Product, Role, StockLot, User
 from packstation.domain.packing import Carton, PackedItem
 from packstation.domain.print_jobs import JobStatus, PrintJob
-from packstation.domain.returns import Return
+from packstation.domain.returns import (
+    CreditNote,
+    Photo,
+    Receipt,
+    ReceivedItem,
+    Resolution,
+    Return,
+    ReturnLine,
+    ShippedUnit,
+)
 
 
 class StorageError(RuntimeError):
@@ -347,11 +356,41 @@ class NumberSeries(ABC):
         StorageError when the series' range is used up."""
 
 
+@dataclass(frozen=True)
+class StockMovement:
+    """One row of the inventory ledger: + in, - out, per SKU, location and lot."""
+
+    sku: str
+    location: str
+    lot: str
+    qty: int
+    kind: str  # received, adjusted, packed, returned (restocked from a return), ...
+    ref: str  # the order, return or file it belongs to
+    event_id: str  # the event it comes from: a movement is applied once
+    actor: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReturnFact:
+    """One received item as the lead's returns figures count it."""
+
+    rma_id: str
+    reason: str
+    sku: str
+    qty: int
+    grade: str | None
+    packer: str | None  # who packed the unit it matched when it left
+    unexpected: bool
+    received_at: datetime
+
+
 class ReturnRepository(ABC):
-    """Returns (RMAs) with their lines."""
+    """Returns (RMAs) with their lines; the returns desk's receipts, items, resolutions and credit notes."""
 
     @abstractmethod
-    def get(self, rma_id: str) -> Return | None: ...
+    def get(self, rma_id: str) -> Return | None:
+        """The return with its lines, each with the units received on it."""
 
     @abstractmethod
     def for_order(self, order_id: str) -> list[Return]: ...
@@ -361,7 +400,105 @@ class ReturnRepository(ABC):
 
     @abstractmethod
     def put(self, ret: Return, fingerprint: str, at: datetime) -> None:
-        """Insert a return, or overwrite it and its lines."""
+        """Insert a return, or overwrite it and its lines (imports: only before anything arrived)."""
+
+    @abstractmethod
+    def add(self, ret: Return, at: datetime) -> None:
+        """Store a return opened at the desk (refused if the id is taken)."""
+
+    @abstractmethod
+    def put_line(self, rma_id: str, line: ReturnLine) -> None:
+        """Add a line, or change an existing line's expected quantity (by line number)."""
+
+    @abstractmethod
+    def set_status(self, rma_id: str, expected: ReturnStatus, status: ReturnStatus, at: datetime) -> None:
+        """Store a status change the lifecycle allowed; Conflict if the return is no longer in
+        *expected*. Call only through ``services.returns``."""
+
+    @abstractmethod
+    def recent(self, status: ReturnStatus | None = None, limit: int = 500) -> list[Return]:
+        """Returns (of one status), the most recently changed first."""
+
+    # what left in the order (the bench's scans and cartons)
+    @abstractmethod
+    def shipped(self, order_id: str) -> list[ShippedUnit]:
+        """The order's live item scans in the order they happened, each with its sealed carton
+        (SSCC, weight, seal time, tracking, carton photo)."""
+
+    @abstractmethod
+    def serial_left_in(self, sku: str, serial: str) -> str | None:
+        """The order a serial of *sku* shipped in, if any."""
+
+    # receipts: one parcel at a desk
+    @abstractmethod
+    def open_receipt(self, receipt: Receipt) -> None: ...
+
+    @abstractmethod
+    def join_receipt(self, receipt_id: str, rma_id: str) -> None:
+        """Another return of the same customer is in the parcel."""
+
+    @abstractmethod
+    def close_receipt(self, receipt_id: str, at: datetime) -> None: ...
+
+    @abstractmethod
+    def receipt_of(self, station_id: str) -> Receipt | None:
+        """The parcel this station has open (after a logout, a crash)."""
+
+    # received items
+    @abstractmethod
+    def add_item(self, item: ReceivedItem) -> None:
+        """Store a received item (its id is used once)."""
+
+    @abstractmethod
+    def items(self, rma_ids: Sequence[str]) -> list[ReceivedItem]:
+        """The items received on these returns, in the order received, with their photo ids."""
+
+    @abstractmethod
+    def items_of_order(self, order_id: str) -> list[ReceivedItem]:
+        """Every item received against an order, on any of its returns."""
+
+    @abstractmethod
+    def grade_item(self, item_id: str, grade: str, notes: str, by: str, at: datetime) -> None: ...
+
+    @abstractmethod
+    def note_item(self, item_id: str, notes: str) -> None: ...
+
+    @abstractmethod
+    def decide_item(self, item_id: str, disposition: str, location: str | None, by: str, at: datetime) -> None: ...
+
+    @abstractmethod
+    def mark_restocked(self, item_id: str, location: str, at: datetime) -> bool:
+        """The item went into its bin; False if it was restocked already (nothing changed)."""
+
+    # the inventory ledger (until the stock ledger port lands: restocks only)
+    @abstractmethod
+    def add_movement(self, movement: StockMovement) -> bool:
+        """Append to the ledger; False if a movement of that event is there already."""
+
+    @abstractmethod
+    def movements(self, ref: str) -> list[StockMovement]:
+        """The ledger's movements of one order or return, in the order written."""
+
+    # resolutions and credit notes
+    @abstractmethod
+    def add_resolution(self, resolution: Resolution) -> None:
+        """Store a resolution and mark its lines resolved; Conflict if a line is resolved already
+        or the same submission (key) was stored (so it resolves once)."""
+
+    @abstractmethod
+    def resolutions(self, rma_id: str) -> list[Resolution]: ...
+
+    @abstractmethod
+    def add_credit_note(self, note: CreditNote) -> None:
+        """Register an issued credit note (its number is used once)."""
+
+    @abstractmethod
+    def credit_notes(self, rma_id: str) -> list[CreditNote]: ...
+
+    # figures
+    @abstractmethod
+    def facts(self, since: datetime | None = None) -> list[ReturnFact]:
+        """Every item received (since *since*), with its return's reason and the packer it left with."""
 
 
 @dataclass(frozen=True)
@@ -391,6 +528,23 @@ class StationRepository(ABC):
     def release(self, station_id: str, token: str) -> None: ...
 
 
+class PhotoRepository(ABC):
+    """Photos taken at the returns desk (items) and at the bench (sealed cartons), with their bytes."""
+
+    @abstractmethod
+    def add(self, photo: Photo, data: bytes) -> None: ...
+
+    @abstractmethod
+    def get(self, photo_id: str) -> Photo | None: ...
+
+    @abstractmethod
+    def data(self, photo_id: str) -> bytes | None: ...
+
+    @abstractmethod
+    def of(self, owner_kind: str, owner_ref: str) -> list[Photo]:
+        """The photos of one item or carton, oldest first."""
+
+
 class UnitOfWork(ABC):
     """One transaction over every repository; rolls back unless ``commit()`` is called."""
 
@@ -403,6 +557,7 @@ class UnitOfWork(ABC):
     numbers: NumberSeries
     returns: ReturnRepository
     stations: StationRepository
+    photos: PhotoRepository
 
     @abstractmethod
     def __enter__(self) -> UnitOfWork: ...
@@ -426,6 +581,7 @@ Clock = Callable[[], datetime]
 
 __all__ = [
     "CatalogRepository", "Claim", "Clock", "Conflict", "Credentials", "EventLog", "ImportedState",
-    "NumberSeries", "OrderRepository", "PrintJobRepository", "ReturnRepository", "ScanRecord", "ShipmentRepository",
-    "StationRepository", "StationSeat", "StorageError", "UnitOfWork", "UnitOfWorkFactory", "UserRepository",
+    "NumberSeries", "OrderRepository", "PhotoRepository", "PrintJobRepository", "ReturnFact", "ReturnRepository",
+    "ScanRecord", "ShipmentRepository", "StationRepository", "StationSeat", "StockMovement", "StorageError",
+    "UnitOfWork", "UnitOfWorkFactory", "UserRepository",
 ]

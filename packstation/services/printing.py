@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 
 from packstation.domain.documents import Address as DocAddress
-from packstation.domain.documents import LabelData, PackingSlipData
+from packstation.domain.documents import CreditNoteData, LabelData, PackingSlipData
 from packstation.domain.identity import Permission, Session
 from packstation.domain.packing import Carton, PackSession
 from packstation.domain.print_jobs import JobStatus, PrintJob
@@ -48,6 +48,10 @@ class Documents(ABC):
 
     @abstractmethod
     def packing_slip(self, data: PackingSlipData, *, reason: str) -> PrintJob: ...
+
+    @abstractmethod
+    def credit_note(self, data: CreditNoteData, *, reason: str) -> PrintJob:
+        """A credit note of a processed return (PDF; ``ref`` is ``ORDER/NUMBER``)."""
 
     def wake(self) -> None:  # noqa: B027 - optional: not every renderer has a worker to wake
         """Tell the print worker that jobs are waiting (called after their commit)."""
@@ -163,7 +167,8 @@ class JobResult:
 
     @property
     def message(self) -> str:
-        what = {"shipping_label": "Label", "packing_slip": "Packing slip"}.get(self.job.kind, "Print job")
+        what = {"shipping_label": "Label", "packing_slip": "Packing slip",
+                "credit_note": "Credit note"}.get(self.job.kind, "Print job")
         if self.error:
             return f"{what} NOT printed: {self.error}"
         if self.job.target.startswith("folder:"):

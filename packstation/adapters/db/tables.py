@@ -267,7 +267,8 @@ events = Table(
 number_series = Table(
     "number_series",
     metadata,
-    Column("series", String(32), primary_key=True),
+    # (120: a station's own credit-note series is "credit-note:<legal entity>:<station id>")
+    Column("series", String(120), primary_key=True),
     Column("next_value", BigInteger, nullable=False),  # the first number not yet given to a block
     Column("last_value", BigInteger, nullable=False),  # the last number of the range
 )
@@ -275,7 +276,7 @@ number_series = Table(
 number_blocks = Table(
     "number_blocks",
     metadata,
-    Column("series", String(32), nullable=False),
+    Column("series", String(120), nullable=False),
     Column("station_id", String(64), nullable=False),
     Column("first_value", BigInteger, nullable=False),
     Column("last_value", BigInteger, nullable=False),
@@ -313,6 +314,10 @@ returns = Table(
     Column("content_hash", String(64), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+    # import (announced by the shop) or desk (opened at the returns desk when a parcel came unannounced)
+    Column("origin", String(16), nullable=False, server_default="import"),
+    Column("closed_at", TS, nullable=True),
+    Index("ix_returns_status_updated", "status", "updated_at"),
 )
 
 return_lines = Table(
@@ -324,7 +329,116 @@ return_lines = Table(
     Column("qty", Integer, nullable=False),
     Column("grade", String(16), nullable=True),
     Column("disposition", String(16), nullable=True),
+    Column("unit_price", String(24), nullable=True),  # the order line's price (exact decimal string)
+    Column("unexpected", Boolean, nullable=False, server_default="0"),  # came back on no announced line
+    Column("resolution_id", String(36), nullable=True),  # set once: the line is resolved
     PrimaryKeyConstraint("rma_id", "line_no"),
+)
+
+# One parcel opened at a returns desk; it may hold items of several returns of one customer.
+return_receipts = Table(
+    "return_receipts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("station_id", String(64), nullable=False),
+    Column("customer", String(200), nullable=False),
+    Column("opened_by", String(160), nullable=False),
+    Column("opened_at", TS, nullable=False),
+    Column("closed_at", TS, nullable=True),
+    Index("ix_return_receipts_station_open", "station_id", "closed_at"),
+)
+
+return_receipt_rmas = Table(
+    "return_receipt_rmas",
+    metadata,
+    Column("receipt_id", String(36), ForeignKey("return_receipts.id"), nullable=False),
+    Column("rma_id", String(64), ForeignKey("returns.rma_id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    PrimaryKeyConstraint("receipt_id", "rma_id"),
+)
+
+# Every returned unit counted in at the desk, matched to the scan (and carton) it left in.
+return_items = Table(
+    "return_items",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("seq", Integer, nullable=False),  # the order items were received in, per return
+    Column("rma_id", String(64), ForeignKey("returns.rma_id"), nullable=False, index=True),
+    Column("order_id", String(64), nullable=False, index=True),
+    Column("line_no", Integer, nullable=False),
+    Column("receipt_id", String(36), nullable=True),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("barcode", String(64), nullable=False),
+    Column("lot", String(20), nullable=True),
+    Column("serial", String(20), nullable=True),
+    Column("unexpected", Boolean, nullable=False, server_default="0"),
+    Column("matched_scan", String(36), nullable=True),  # scans.id of the unit as it left
+    Column("carton_seq", Integer, nullable=True),
+    Column("sscc", String(18), nullable=True),
+    Column("packer", String(100), nullable=True),
+    Column("received_by", String(160), nullable=False),
+    Column("station_id", String(64), nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("grade", String(16), nullable=True),
+    Column("notes", Text, nullable=False, server_default=""),
+    Column("graded_by", String(160), nullable=True),
+    Column("graded_at", TS, nullable=True),
+    Column("disposition", String(16), nullable=True),
+    Column("location", String(32), nullable=True),
+    Column("decided_by", String(160), nullable=True),
+    Column("decided_at", TS, nullable=True),
+    Column("restocked_at", TS, nullable=True),
+)
+
+# How a return's lines were settled: each line once (return_lines.resolution_id), each
+# submission once (key).
+return_resolutions = Table(
+    "return_resolutions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("rma_id", String(64), ForeignKey("returns.rma_id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # refund, replacement, credit_note, none
+    Column("key", String(40), nullable=False, unique=True),
+    Column("lines", Text, nullable=False),  # JSON: [{line_no, qty, amount, fee}]
+    Column("currency", String(3), nullable=False),
+    Column("total", String(24), nullable=False),
+    Column("credit_note", String(120), nullable=True, unique=True),
+    Column("replacement_order", String(64), nullable=True),
+    Column("created_by", String(160), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+# The register of issued credit notes: numbered without gaps per legal entity and station.
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("number", String(120), primary_key=True),
+    Column("legal_entity", String(32), nullable=False),
+    Column("station_id", String(64), nullable=False),
+    Column("rma_id", String(64), ForeignKey("returns.rma_id"), nullable=False, index=True),
+    Column("order_id", String(64), nullable=False),
+    Column("resolution_id", String(36), nullable=False, unique=True),
+    Column("currency", String(3), nullable=False),
+    Column("total", String(24), nullable=False),
+    Column("issued_at", TS, nullable=False),
+)
+
+# Photos: of returned items (the desk's camera) and of sealed cartons (the bench's, optional).
+photos = Table(
+    "photos",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_kind", String(16), nullable=False),  # return_item | carton
+    Column("owner_ref", String(120), nullable=False),  # the item id, or ORDER/SEQ for a carton
+    Column("mime", String(32), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("taken_by", String(160), nullable=False),
+    Column("station_id", String(64), nullable=False),
+    Column("taken_at", TS, nullable=False),
+    Index("ix_photos_owner", "owner_kind", "owner_ref"),
 )
 
 

@@ -11,7 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from packstation.adapters.documents import render_label
-from packstation.domain.documents import Address, LabelData, PackingSlipData, safe_file_name
+from packstation.domain.documents import (
+    Address,
+    CreditNoteData,
+    LabelData,
+    PackingSlipData,
+    safe_file_name,
+)
 from packstation.domain.print_jobs import PrintJob
 from packstation.services.printing import Documents
 
@@ -61,3 +67,17 @@ class StationDocuments(Documents):
                             payload=payload, file_name=safe_file_name(data.order_id), reason=reason)
         return PrintJob(id="", printer="document", target=cfg.url, kind="packing_slip", ref=data.order_id,
                         payload=payload, reason=reason)
+
+    def credit_note(self, data: CreditNoteData, *, reason: str) -> PrintJob:
+        """A PDF: to the document printer when it takes PDF (a CUPS queue), else to folder:credit-notes
+        (a receipt printer is no place for a credit note)."""
+        from packstation.adapters.documents.credit_note import render_credit_note
+
+        cfg = self.document_printer
+        payload = render_credit_note(data, size="A4")
+        ref = f"{data.order_id}/{data.number}"
+        if cfg.url and cfg.language == "pdf":
+            return PrintJob(id="", printer="document", target=cfg.url, kind="credit_note", ref=ref, payload=payload,
+                            reason=reason)
+        return PrintJob(id="", printer="document", target="folder:credit-notes", kind="credit_note", ref=ref,
+                        payload=payload, file_name=safe_file_name(data.number), reason=reason)
