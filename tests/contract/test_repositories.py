@@ -23,12 +23,23 @@ from packstation.domain.lifecycle import OrderStatus, ReturnStatus
 from packstation.domain.model import Address, CartonType, Order, StockLot, Tracking
 from packstation.domain.packing import Carton, CartonStatus, PackedItem
 from packstation.domain.print_jobs import JobStatus, PrintJob
-from packstation.domain.returns import Return, ReturnLine
+from packstation.domain.returns import (
+    CreditNote,
+    Photo,
+    Receipt,
+    ReceivedItem,
+    Resolution,
+    ResolutionKind,
+    ResolvedLine,
+    Return,
+    ReturnLine,
+)
 from packstation.services.ports import (
     Claim,
     Conflict,
     Credentials,
     ImportedState,
+    StockMovement,
     StorageError,
     UnitOfWorkFactory,
 )
@@ -964,3 +975,205 @@ class TestReturns:
         with pytest.raises(StorageError), packing() as u:
             u.returns.put(Return("RMA-9", "SO-404", "?", ReturnStatus.INITIATED, []), "fp", NOW)
             u.commit()
+
+
+# === the returns desk ========================================================================
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40  # the contract stores bytes as given
+
+
+@pytest.fixture
+def shipped(packing: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    """SO-1 packed: carton 1 (SSCC ...19, 612 g) with 2 tees (lot L-7) and earbud SN-1; carton 2 with
+    earbud SN-2; an undone tee scan; RMA-1 announced for 2 tees and an earbud."""
+    with packing() as u:
+        u.shipments.add_carton("SO-1", Carton(1, BOX_S), "Pat Packer", "BENCH-01", NOW)
+        u.shipments.add_carton("SO-1", Carton(2, BOX_S), "Pat Packer", "BENCH-01", NOW)
+        undone = item(1, lot="L-7")
+        for it in (item(1, qty=2, lot="L-7"), item(2, "EL-1", serial="SN-1"), undone,
+                   item(2, "EL-1", serial="SN-2", carton=2, user="Olu Other")):
+            u.shipments.add_item("SO-1", it, "BENCH-01", NOW)
+        u.shipments.undo_item(undone, "Pat Packer", NOW)
+        u.shipments.save_carton("SO-1", Carton(1, BOX_S, CartonStatus.CLOSED, measured_g=612, sscc="006141410000000019",
+                                                tracking_number="JJD1"), NOW + hours(1))
+        u.returns.put(Return("RMA-1", "SO-1", "too small", ReturnStatus.PICKED,
+                             [ReturnLine(1, "TS-1", 2), ReturnLine(2, "EL-1", 1)]), "fp", NOW)
+        u.commit()
+    return packing
+
+
+def received(rma_id: str = "RMA-1", line_no: int = 1, sku: str = "TS-1", *, at: datetime = NOW, qty: int = 1,
+             serial: str | None = None, lot: str | None = None, **more: object) -> ReceivedItem:
+    return ReceivedItem(id=str(uuid.uuid4()), rma_id=rma_id, order_id="SO-1", line_no=line_no, sku=sku, qty=qty,
+                        barcode=TEE, received_by="person:Rae Returns", station_id="DESK-1", received_at=at,
+                        serial=serial, lot=lot, **more)  # type: ignore[arg-type]
+
+
+def a_photo(owner_kind: str, owner_ref: str, *, at: datetime = NOW) -> Photo:
+    return Photo(id=str(uuid.uuid4()), owner_kind=owner_kind, owner_ref=owner_ref, mime="image/png", sha256="ab" * 32,
+                 size=len(PNG_BYTES), taken_by="person:Rae Returns", station_id="DESK-1", taken_at=at)
+
+
+class TestReturnsDesk:
+    def test_shipped_lists_the_live_scans_with_their_cartons(self, shipped: UnitOfWorkFactory) -> None:
+        with shipped() as u:
+            u.photos.add(a_photo("carton", "SO-1/1"), PNG_BYTES)
+            newest = a_photo("carton", "SO-1/1", at=NOW + hours(1))
+            u.photos.add(newest, PNG_BYTES)
+            units = u.returns.shipped("SO-1")
+        assert [(x.sku, x.qty, x.lot, x.serial, x.carton_seq, x.packer) for x in units] == [
+            ("TS-1", 2, "L-7", None, 1, "Pat Packer"), ("EL-1", 1, None, "SN-1", 1, "Pat Packer"),
+            ("EL-1", 1, None, "SN-2", 2, "Olu Other")]
+        first = units[0]
+        assert (first.sscc, first.weight_g, first.sealed_at, first.tracking_number, first.carton_photo) == (
+            "006141410000000019", 612, NOW + hours(1), "JJD1", newest.id)
+        assert units[2].sscc is None and units[2].carton_photo is None
+
+    def test_serial_left_in_names_the_order(self, shipped: UnitOfWorkFactory) -> None:
+        with shipped(readonly=True) as u:
+            assert u.returns.serial_left_in("EL-1", "SN-2") == "SO-1"
+            assert u.returns.serial_left_in("EL-1", "SN-9") is None
+            assert u.returns.serial_left_in("TS-1", "SN-2") is None
+
+    def test_a_desk_return_its_lines_and_status(self, shipped: UnitOfWorkFactory) -> None:
+        with shipped() as u:
+            u.returns.add(Return("RMA-D", "SO-1", "damaged in transit", ReturnStatus.INITIATED, [], origin="desk"), NOW)
+            u.returns.put_line("RMA-D", ReturnLine(1, "TS-1", 1, unit_price=Decimal("9.95")))
+            u.returns.put_line("RMA-D", ReturnLine(1, "TS-1", 2, unit_price=Decimal("9.95")))  # grows
+            u.returns.put_line("RMA-D", ReturnLine(2, "EL-1", 0, unexpected=True))
+            u.returns.set_status("RMA-D", ReturnStatus.INITIATED, ReturnStatus.RECEIVED, NOW + hours(2))
+            u.commit()
+        with shipped(readonly=True) as u:
+            ret = u.returns.get("RMA-D")
+            assert [r.rma_id for r in u.returns.recent()] == ["RMA-D", "RMA-1"]
+            assert [r.rma_id for r in u.returns.recent(ReturnStatus.PICKED)] == ["RMA-1"]
+        assert ret.origin == "desk" and ret.status is ReturnStatus.RECEIVED
+        assert ret.lines == [ReturnLine(1, "TS-1", 2, unit_price=Decimal("9.95")), ReturnLine(2, "EL-1", 0, unexpected=True)]
+        with pytest.raises(Conflict), shipped() as u:
+            u.returns.set_status("RMA-D", ReturnStatus.INITIATED, ReturnStatus.RECEIVED, NOW)
+        with pytest.raises(StorageError), shipped() as u:
+            u.returns.add(Return("RMA-D", "SO-1", "again", ReturnStatus.INITIATED, []), NOW)
+            u.commit()
+
+    def test_receipts_hold_returns_until_closed(self, shipped: UnitOfWorkFactory) -> None:
+        with shipped() as u:
+            u.returns.add(Return("RMA-2", "SO-1", "x", ReturnStatus.INITIATED, [], origin="desk"), NOW)
+            u.returns.open_receipt(Receipt("rc-1", "DESK-1", "anna@example.com", "person:Rae", NOW, ("RMA-1",)))
+            u.returns.join_receipt("rc-1", "RMA-2")
+            u.returns.join_receipt("rc-1", "RMA-2")  # once
+            u.returns.open_receipt(Receipt("rc-0", "DESK-2", "x", "person:Rae", NOW - hours(1), ("RMA-1",)))
+            u.commit()
+        with shipped() as u:
+            assert u.returns.receipt_of("DESK-1") == Receipt("rc-1", "DESK-1", "anna@example.com", "person:Rae", NOW,
+                                                             ("RMA-1", "RMA-2"))
+            u.returns.close_receipt("rc-1", NOW + hours(1))
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert u.returns.receipt_of("DESK-1") is None
+            assert u.returns.receipt_of("DESK-2").id == "rc-0"
+
+    def test_items_count_on_their_lines_in_the_order_received(self, shipped: UnitOfWorkFactory) -> None:
+        first, second = received(at=NOW, matched_scan="s-1", carton_seq=1, sscc="006141410000000019", packer="Pat Packer",
+                                 lot="L-7"), received(at=NOW + hours(1))
+        serial = received(line_no=2, sku="EL-1", serial="SN-1", at=NOW + hours(2), unexpected=True)
+        with shipped() as u:
+            for it in (serial, second, first):
+                u.returns.add_item(it)
+            photo = a_photo("return_item", second.id)
+            u.photos.add(photo, PNG_BYTES)
+            u.commit()
+        with shipped(readonly=True) as u:
+            items = u.returns.items(["RMA-1"])
+            assert u.returns.items_of_order("SO-1") == items
+            assert [ln.received for ln in u.returns.get("RMA-1").lines] == [2, 1]
+            assert u.returns.items(["RMA-404"]) == []
+        assert [i.id for i in items] == [first.id, second.id, serial.id]
+        assert items[0] == first and items[1] == replace(second, photos=(photo.id,)) and items[2] == serial
+
+    def test_an_item_id_is_used_once_and_needs_its_return(self, shipped: UnitOfWorkFactory) -> None:
+        it = received()
+        with pytest.raises(StorageError), shipped() as u:
+            u.returns.add_item(it)
+            u.returns.add_item(it)
+        with pytest.raises(StorageError), shipped() as u:
+            u.returns.add_item(received(rma_id="RMA-404"))
+            u.commit()
+
+    def test_grade_note_decide_and_restock_once(self, shipped: UnitOfWorkFactory) -> None:
+        it = received()
+        with shipped() as u:
+            u.returns.add_item(it)
+            u.returns.grade_item(it.id, "B", "box dented", "person:Rae", NOW)
+            u.returns.note_item(it.id, "box dented; tag missing")
+            u.returns.decide_item(it.id, "restock", None, "person:Rae", NOW)
+            assert u.returns.mark_restocked(it.id, "R-01-01", NOW + hours(1)) is True
+            assert u.returns.mark_restocked(it.id, "R-02-02", NOW + hours(2)) is False
+            u.returns.decide_item(it.id, "scrap", None, "person:Rae", NOW)  # restocked: no longer changes
+            u.commit()
+        with shipped(readonly=True) as u:
+            (got,) = u.returns.items(["RMA-1"])
+        assert (got.grade, got.notes, got.disposition, got.location, got.restocked_at) == (
+            "B", "box dented; tag missing", "restock", "R-01-01", NOW + hours(1))
+
+    def test_a_movement_is_applied_once_per_event(self, shipped: UnitOfWorkFactory) -> None:
+        move = StockMovement("TS-1", "R-01-01", "L-7", 1, "returned", "RMA-1", str(uuid.uuid4()), "person:Rae", NOW)
+        with shipped() as u:
+            assert u.returns.add_movement(move) is True
+            assert u.returns.add_movement(replace(move, qty=5)) is False
+            u.returns.add_movement(replace(move, event_id=str(uuid.uuid4()), ref="RMA-2"))
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert u.returns.movements("RMA-1") == [move]
+
+    def test_a_line_is_resolved_once_and_a_submission_stored_once(self, shipped: UnitOfWorkFactory) -> None:
+        refund = Resolution("res-1", "RMA-1", ResolutionKind.REFUND, (ResolvedLine(1, 2, Decimal("17.91"), Decimal("1.99")),),
+                            "EUR", key="k-1", by="person:Rae", at=NOW)
+        with shipped() as u:
+            u.returns.add_resolution(refund)
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert u.returns.resolutions("RMA-1") == [refund]
+            assert [ln.resolution_id for ln in u.returns.get("RMA-1").lines] == ["res-1", None]
+        with pytest.raises(Conflict), shipped() as u:  # line 1 again, under another key
+            u.returns.add_resolution(replace(refund, id="res-2", key="k-2"))
+        with pytest.raises(Conflict), shipped() as u:  # the same submission again
+            u.returns.add_resolution(replace(refund, id="res-3", lines=(ResolvedLine(2, 1, Decimal("0")),)))
+        credit = Resolution("res-4", "RMA-1", ResolutionKind.CREDIT_NOTE, (ResolvedLine(2, 1, Decimal("9.95")),), "EUR",
+                            key="k-4", by="person:Rae", at=NOW + hours(1), credit_note="CN-MAIN-DESK-1-000001")
+        with shipped() as u:
+            u.returns.add_resolution(credit)
+            u.returns.add_credit_note(CreditNote("CN-MAIN-DESK-1-000001", "MAIN", "DESK-1", "RMA-1", "SO-1", "res-4", "EUR",
+                                                 Decimal("9.95"), NOW + hours(1)))
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert [r.id for r in u.returns.resolutions("RMA-1")] == ["res-1", "res-4"]
+            (note,) = u.returns.credit_notes("RMA-1")
+        assert (note.number, note.total, note.issued_at) == ("CN-MAIN-DESK-1-000001", Decimal("9.95"), NOW + hours(1))
+        with pytest.raises(StorageError), shipped() as u:  # a number is issued once
+            u.returns.add_credit_note(replace(note, resolution_id="res-1"))
+            u.commit()
+
+    def test_facts_give_reason_grade_sku_and_packer(self, shipped: UnitOfWorkFactory) -> None:
+        with shipped() as u:
+            it = received(packer="Pat Packer", at=NOW)
+            u.returns.add_item(it)
+            u.returns.grade_item(it.id, "C", "", "person:Rae", NOW)
+            u.returns.add_item(received(line_no=2, sku="EL-1", at=NOW + hours(3), unexpected=True))
+            u.commit()
+        with shipped(readonly=True) as u:
+            facts = u.returns.facts()
+            later = u.returns.facts(NOW + hours(1))
+        assert [(f.reason, f.sku, f.grade, f.packer, f.unexpected) for f in facts] == [
+            ("too small", "TS-1", "C", "Pat Packer", False), ("too small", "EL-1", None, None, True)]
+        assert [f.sku for f in later] == ["EL-1"]
+
+    def test_photos_keep_their_bytes(self, uow: UnitOfWorkFactory) -> None:
+        first, second = a_photo("return_item", "item-1"), a_photo("return_item", "item-1", at=NOW + hours(1))
+        with uow() as u:
+            u.photos.add(second, PNG_BYTES + b"2")
+            u.photos.add(first, PNG_BYTES)
+            u.commit()
+        with uow(readonly=True) as u:
+            assert u.photos.of("return_item", "item-1") == [first, replace(second, size=len(PNG_BYTES) + 1)]
+            assert u.photos.data(first.id) == PNG_BYTES and u.photos.get("nope") is None
+            assert u.photos.of("carton", "item-1") == []
