@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     card.add_argument(
         "--no-quantities", action="store_true", help="leave out the quantity barcodes 1-10"
     )
+    card.add_argument(
+        "--desk", choices=("bench", "returns"), default="bench",
+        help="whose card: the pack bench's (default) or the returns desk's (grades from [returns])",
+    )
     card.set_defaults(func=run_commands_sheet)
 
     demo = sub.add_parser(
@@ -64,6 +68,8 @@ def run_commands_sheet(args: argparse.Namespace, config: Config) -> int:
     from packstation.adapters.documents.command_card import render_command_card
     from packstation.domain.documents import CommandCardData
 
+    if args.desk == "returns":
+        return _returns_card(args, config)
     if args.carton:
         cartons = tuple(c.strip().upper() for c in args.carton)
     else:
@@ -86,6 +92,23 @@ def run_commands_sheet(args: argparse.Namespace, config: Config) -> int:
     except OSError as exc:
         return _fail("commands-sheet", f"cannot write {out}: {exc.strerror or exc}")
     print(f"Wrote the command card to {out} ({len(cartons)} carton types)")
+    return 0
+
+
+def _returns_card(args: argparse.Namespace, config: Config) -> int:
+    from packstation.adapters.documents.desk_card import render_desk_card
+    from packstation.bootstrap import returns_policy
+    from packstation.services.returns_desk import card_sections
+
+    out = Path(args.out)
+    sections = card_sections(returns_policy(config))
+    try:
+        render_desk_card("Returns desk", sections, out, args.paper)
+    except DocumentDataError as exc:
+        return _fail("commands-sheet", str(exc))
+    except OSError as exc:
+        return _fail("commands-sheet", f"cannot write {out}: {exc.strerror or exc}")
+    print(f"Wrote the returns desk card to {out} ({sum(len(c) for _, c in sections)} codes)")
     return 0
 
 

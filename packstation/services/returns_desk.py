@@ -466,6 +466,18 @@ class ReturnsDesk:
         return product.name if product else sku
 
 
+def card_sections(policy: ReturnsPolicy) -> list[tuple[str, list[tuple[str, str]]]]:
+    """What the returns desk card prints: (section, [(barcode value, caption)])."""
+    return [
+        ("Parcel and item", [(code, caption[0].upper() + caption[1:]) for code, caption in DESK_CODES.items()]
+         + [("CMD-UNDO", "Cancel the prompt"), ("CMD-LOGOUT", "Log out")]),
+        ("Grade", [(f"{GRADE_PREFIX}{g.code}", f"{g.code}: {g.label}") for g in policy.grades]),
+        ("Disposition", [(code, d.label[0].upper() + d.label[1:]) for code, d in DISPOSITION_CODES.items()]),
+        ("Resolve the parcel's returns", [(code, k.label[0].upper() + k.label[1:]) for code, k in RESOLUTION_CODES.items()]),
+        ("Reason (opening a return)", [(str(n), r) for n, r in enumerate(policy.reasons, 1)]),
+    ]
+
+
 def returns_desk_factory(camera: Camera | None = None) -> Callable[[Context, Session], ReturnsDesk]:
     """The desk factory bootstrap registers for Desk.RETURNS."""
     def make(ctx: Context, session: Session) -> ReturnsDesk:
@@ -475,4 +487,4 @@ def returns_desk_factory(camera: Camera | None = None) -> Callable[[Context, Ses
 
 
 __all__ = ["DESK_CODES", "DISPOSITION_CODES", "GRADE_PREFIX", "RESOLUTION_CODES", "Prompt", "ReturnsDesk",
-           "returns_desk_factory"]
+           "card_sections", "returns_desk_factory"]

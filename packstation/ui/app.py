@@ -29,6 +29,8 @@ _IMPORTED_AT = time.perf_counter()
 
 def create_window(station: Station, *, weigher: Weigher | None = None, sounds: SoundPlayer | None = None,
                   install_wedge: bool = True, start_readers: bool = True, start_workers: bool = True) -> MainWindow:
+    from packstation.services.photos import CameraSlot
+    from packstation.ui.camera import QtCamera
     from packstation.ui.controller import StationController
     from packstation.ui.device_manager import DeviceManager
     from packstation.ui.device_signals import DeviceSignals
@@ -36,6 +38,9 @@ def create_window(station: Station, *, weigher: Weigher | None = None, sounds: S
     from packstation.ui.sounds import SoundPlayer
     from packstation.ui.weighing import make_weigher
 
+    for slot in (station.cameras.returns, station.cameras.bench):
+        if isinstance(slot, CameraSlot) and slot.backend is None:  # "qt" cameras need the window
+            slot.install(QtCamera(slot.spec.removeprefix("qt").removeprefix(":")))
     signals = DeviceSignals()
     weigher = weigher or make_weigher(station.devices, signals)
     controller = StationController(station.terminal(), weigher)

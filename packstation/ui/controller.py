@@ -109,6 +109,15 @@ class StationController(QObject):
         outcome = bench.set_lead_reason(reason)
         return self._emit(outcome) if outcome is not None else None
 
+    def select_return_item(self, item_id: str) -> Outcome | None:
+        """A click on a returned item at the returns desk: the next grade / photo / disposition is for it."""
+        from packstation.services.returns_desk import ReturnsDesk
+
+        handler = self.terminal.handler
+        if not isinstance(handler, ReturnsDesk):
+            return None
+        return self._emit(handler.select(item_id))
+
     def logout(self) -> Outcome:
         return self._emit(self.terminal.logout())
 

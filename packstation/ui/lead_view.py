@@ -83,6 +83,10 @@ class LeadView(QDialog):
         self.tabs.addTab(self._users_tab(), "Users")
         self.jobs = _table(["Job", "Kind", "For", "Status", "Tries", "Why"])
         self.tabs.addTab(self._jobs_tab(), "Print jobs")
+        from packstation.ui.returns_view import ReturnsFigures
+
+        self.returns_figures = ReturnsFigures(self.ctx, lead, now=now)
+        self.tabs.addTab(self.returns_figures, "Returns")
         if controller is not None:
             controller.printed.connect(self._printed)
         self.message = _Message()
@@ -279,6 +283,7 @@ class LeadView(QDialog):
 
         _fill(self.users, [[u.name, u.role.value, mask_badge(u.badge), "yes" if u.has_pin else "no", state(u)]
                            for u in users.list_users(self.ctx, self.lead)])
+        self.returns_figures.reload()
 
     def _say(self, tone: Tone, text: str) -> None:
         self.message.say(tone, text)

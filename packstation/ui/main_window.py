@@ -34,6 +34,7 @@ from packstation.domain.identity import Desk
 from packstation.domain.packing import Tone, Verdict
 from packstation.services.outcome import Outcome
 from packstation.services.ports import StorageError
+from packstation.services.returns_desk import ReturnsDesk
 from packstation.services.stats import ready_orders
 from packstation.ui import theme
 from packstation.ui.controller import StationController
@@ -42,6 +43,7 @@ from packstation.ui.device_signals import DeviceSignals
 from packstation.ui.keypad import PinPad
 from packstation.ui.login_view import DeskChooser, DeskPlaceholder, LoginView
 from packstation.ui.pack_view import PackView
+from packstation.ui.returns_view import ReturnsView
 from packstation.ui.sounds import SoundPlayer
 from packstation.ui.status_bar import DeviceStatusBar
 from packstation.ui.verdict_band import VerdictBand
@@ -98,8 +100,9 @@ class MainWindow(QMainWindow):
         self.desks = DeskChooser()
         self.pack = PackView()
         self.placeholder = DeskPlaceholder()
+        self.returns_page = ReturnsView()
         self.pages = QStackedWidget()
-        for page in (self.login, self.desks, self.pack, self.placeholder):
+        for page in (self.login, self.desks, self.pack, self.placeholder, self.returns_page):
             self.pages.addWidget(page)
 
         self.scan_edit = QLineEdit()
@@ -137,6 +140,7 @@ class MainWindow(QMainWindow):
         self.approval.entered.connect(self.controller.enter_pin)
         self.desks.chosen.connect(self.controller.choose_desk)
         self.pack.lead.reason_chosen.connect(self.controller.pick_reason)
+        self.returns_page.item_selected.connect(self.controller.select_return_item)
         self.controller.outcome.connect(self._on_outcome)
         self.controller.printed.connect(self._on_printed)
         self.controller.interrupted.connect(self._on_interrupted)
@@ -237,8 +241,7 @@ class MainWindow(QMainWindow):
         custom = outcome.data.get("headline") if outcome.data else None
         if custom:
             self.band.headline.setText(str(custom))
-        if outcome.verdict.tone is not Tone.INFO:
-            self.sounds.play(outcome.verdict.tone)
+        self.sounds.play_verdict(outcome.verdict)
         if custom == "SCALE ERROR":  # the status bar says so too, until the scale gives a weight
             self.devices.report("scale", DeviceState("scale", Status.ERROR, outcome.message))
         elif outcome.verdict in (Verdict.CARTON_CLOSED, Verdict.CARTON_BLOCKED, Verdict.ORDER_COMPLETE) \
@@ -280,6 +283,9 @@ class MainWindow(QMainWindow):
             if terminal.choosing or terminal.handler is None:
                 self.desks.show_for(session.name, session.role.desks)
                 self.pages.setCurrentWidget(self.desks)
+            elif isinstance(terminal.handler, ReturnsDesk):  # the returns desk (issue 12)
+                self.returns_page.show_desk(terminal.handler)
+                self.pages.setCurrentWidget(self.returns_page)
             elif bench is None:
                 self.placeholder.show_desk(terminal.desk or Desk.DOCK, session.name)
                 self.pages.setCurrentWidget(self.placeholder)

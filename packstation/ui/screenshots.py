@@ -74,6 +74,91 @@ def _approve(c: object, app: object, reason_number: str) -> None:
     c.enter_pin_now(DEMO_LEAD_PIN)  # type: ignore[attr-defined]
 
 
+def _demo_photos(folder: Path, kind: str) -> None:
+    """Drawn stand-ins for camera pictures (a sealed carton on the scale, a returned shirt): the
+    folder camera hands them out as a real camera's pictures."""
+    from PySide6.QtCore import QPointF, QRectF, Qt
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPolygonF
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, shade in enumerate(("#2f5d8a", "#6b3f8a")):
+        image = QImage(640, 480, QImage.Format.Format_RGB32)
+        image.fill(QColor("#d9d4c7"))
+        p = QPainter(image)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if kind == "carton":
+            p.fillRect(QRectF(60, 380, 520, 60), QColor("#555a5f"))  # the scale
+            p.fillRect(QRectF(120, 150, 400, 240), QColor("#b0834f"))
+            p.fillRect(QRectF(300, 150, 40, 240), QColor("#8a6a3a"))  # tape
+            p.fillRect(QRectF(150, 190, 130, 90), QColor("#ffffff"))
+            for i in range(12):
+                p.fillRect(QRectF(160 + i * 9, 250, 4 + i % 3, 22), QColor("#000000"))
+            p.setFont(QFont("DejaVu Sans", 12, QFont.Weight.Bold))
+            p.drawText(QRectF(158, 196, 120, 40), Qt.AlignmentFlag.AlignLeft, "SHIP TO\nJan de Vries")
+        else:
+            p.setBrush(QColor(shade))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.drawPolygon(QPolygonF([QPointF(x, y) for x, y in (
+                (230, 90), (410, 90), (520, 160), (470, 220), (430, 190), (430, 420), (210, 420), (210, 190),
+                (170, 220), (120, 160))]))
+            p.setBrush(QColor("#d9d4c7"))
+            p.drawEllipse(QRectF(285, 70, 70, 50))
+            if n:
+                p.setPen(QColor("#7a4a10"))
+                p.setFont(QFont("DejaVu Sans", 28, QFont.Weight.Bold))
+                p.drawText(QRectF(250, 260, 160, 60), Qt.AlignmentFlag.AlignCenter, "stain")
+        p.end()
+        image.save(str(folder / f"{kind}-{n + 1}.png"))
+
+
+def _returns_shots(app: object, window: object, station: object, out: Path, shot: Callable[[str], None]) -> None:
+    """A delivered order comes back: the desk finds it, receives, refuses a serial that never left
+    in it, grades with photos next to the bench's evidence; the lead's returns figures."""
+    from packstation.domain.identity import ActorKind
+    from packstation.services.imports import import_records
+
+    c = window.controller  # type: ignore[attr-defined]
+    c.scan("PACKER-001")
+    if c.bench.pack is not None:  # the order left open at this bench for the earlier shots
+        c.scan("CMD-CANCEL")
+    _pack_all(c, station, "SO-10004", "BOX-L")
+    _wait(app, lambda: c.bench is not None and c.bench.pack is None)
+    c.scan("CMD-LOGOUT")
+    ctx = station.ctx  # type: ignore[attr-defined]
+    importer = station.system_session(ActorKind.IMPORT, "demo")  # type: ignore[attr-defined]
+    with station.uow(readonly=True) as uow:  # type: ignore[attr-defined]
+        order = uow.orders.get("SO-10004")
+        products = uow.catalog.products(ln.sku for ln in order.lines)
+        scans = [s.item for s in uow.shipments.scans("SO-10004") if s.undone_at is None]
+    shirt = next(s for s in scans if products[s.sku].tracking.value == "none" and s.sku.startswith("TS"))
+    buds = next(s for s in scans if s.serial)
+    for kind, record in (("tracking", {"order_id": "SO-10004", "status": "delivered", "at": "2026-12-03T14:00:00Z"}),
+                         ("returns", {"rma_id": "RMA-20417", "order_id": "SO-10004", "reason": "not as described",
+                                      "status": "picked", "lines": [{"sku": shirt.sku, "qty": 1}, {"sku": buds.sku,
+                                                                                                    "qty": 1}]})):
+        report = import_records(ctx, importer, kind, [("record 1", record)], "demo")
+        assert report.ok, report.rejected
+    c.scan("RETURNS-001")
+    c.scan("RET-SO-10004")
+    c.scan(products[buds.sku].barcodes[0])
+    c.scan("SN999999")  # a serial that never left in this order
+    window.refresh(c.last)  # type: ignore[attr-defined]
+    shot("returns-refused.png")
+    c.scan(products[buds.sku].barcodes[0])
+    c.scan(buds.serial)
+    for code in ("RET-PHOTO", "GRADE-B", "DISP-RESTOCK", "DISP-RESTOCK"):
+        c.scan(code)
+    c.scan(products[shirt.sku].barcodes[0])
+    c.scan("RET-PHOTO")
+    c.scan("RET-PHOTO")
+    c.scan("GRADE-D")
+    shot("returns-desk.png")
+    c.scan("DISP-SCRAP")
+    c.scan("RES-CREDIT")
+    shot("returns-credited.png")
+    c.scan("CMD-LOGOUT")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "docs/img")
@@ -82,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from packstation.bootstrap import build_station
-    from packstation.config import Config, StationConfig
+    from packstation.config import BenchConfig, Config, ReturnsConfig, StationConfig
     from packstation.ui import theme
     from packstation.ui.app import create_window
     from packstation.ui.weighing import SimulatedWeigher
@@ -92,7 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     theme.load_fonts()
     app.setFont(theme.font(12))
     with tempfile.TemporaryDirectory() as tmp:
-        station = build_station(Config(station=StationConfig(demo=True), data_dir=Path(tmp)))
+        _demo_photos(Path(tmp) / "bench-camera", "carton")
+        _demo_photos(Path(tmp) / "returns-camera", "item")
+        station = build_station(Config(station=StationConfig(demo=True), data_dir=Path(tmp),
+                                       bench=BenchConfig(camera=f"folder:{tmp}/bench-camera"),
+                                       returns=ReturnsConfig(camera=f"folder:{tmp}/returns-camera")))
         weigher = SimulatedWeigher(delay_ms=1, noise_g=0)
         window = create_window(station, weigher=weigher, install_wedge=False)
         window.resize(1400, 900)
@@ -157,6 +246,19 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         view.grab().save(str(out / "lead-view.png"))
         print(out / "lead-view.png")
+        view.close()
+        bench.scan("CMD-LOGOUT")
+        _returns_shots(app, window, station, out, shot)
+        bench.scan("LEAD-001")
+        bench.enter_pin_now(DEMO_LEAD_PIN)
+        bench.scan("DESK-RETURNS")
+        view = LeadView(station, bench.terminal.session, controller=bench, parent=window)
+        view.tabs.setCurrentWidget(view.returns_figures)
+        view.resize(1100, 520)
+        view.show()
+        app.processEvents()
+        view.grab().save(str(out / "lead-returns.png"))
+        print(out / "lead-returns.png")
         view.close()
         window.shutdown()
         window.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QUrl
 
-from packstation.domain.packing import Tone
+from packstation.domain.packing import Tone, Verdict
 from packstation.ui.theme import RESOURCES
 
 SOUNDS_DIR = RESOURCES / "sounds"
@@ -35,6 +35,15 @@ PATTERNS: dict[Tone, list[tuple[float, int]]] = {
     Tone.PROMPT: [(523, 110), (784, 150)],  # rising two-note chime
 }
 FILES = {tone: f"{tone.value}.wav" for tone in PATTERNS}
+# returns desk refusals with a sound of their own (the rest sound their tone): a clerk hears
+# which check failed without looking up (square buzzes are refusals, a sine warble is recorded)
+VERDICT_PATTERNS: dict[Verdict, list[tuple[float, int]]] = {
+    Verdict.SERIAL_NOT_SHIPPED: [(880, 120), (0, 40), (440, 120), (0, 40), (220, 220)],  # falling three
+    Verdict.LOT_NOT_SHIPPED: [(330, 140), (0, 50), (660, 140), (0, 50), (330, 140)],  # low-high-low
+    Verdict.MORE_THAN_SHIPPED: [(262, 90), (0, 50), (262, 90), (0, 50), (262, 90), (0, 50), (262, 90)],  # four short
+    Verdict.UNEXPECTED_ITEM: [(660, 90), (990, 90), (660, 90), (990, 90)],  # warble: recorded, look at it
+}
+VERDICT_FILES = {verdict: f"{verdict.value}.wav" for verdict in VERDICT_PATTERNS}
 
 
 def _samples(freq: float, ms: int, square: bool) -> list[int]:
@@ -52,24 +61,29 @@ def _samples(freq: float, ms: int, square: bool) -> list[int]:
     return out
 
 
-def render(tone: Tone) -> bytes:
-    """The 16-bit mono PCM frames of *tone*'s pattern (a buzz for errors, sine otherwise)."""
+def render(sound: Tone | Verdict) -> bytes:
+    """The 16-bit mono PCM frames of a tone's (or a verdict's own) pattern (a buzz for errors and
+    refusals, sine otherwise)."""
     frames: list[int] = []
-    for freq, ms in PATTERNS[tone]:
-        frames += _samples(freq, ms, square=tone is Tone.ERROR)
+    if isinstance(sound, Verdict):
+        pattern, square = VERDICT_PATTERNS[sound], sound.tone is Tone.ERROR
+    else:
+        pattern, square = PATTERNS[sound], sound is Tone.ERROR
+    for freq, ms in pattern:
+        frames += _samples(freq, ms, square=square)
     return struct.pack(f"<{len(frames)}h", *frames)
 
 
 def generate(folder: Path = SOUNDS_DIR) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for tone, name in FILES.items():
+    for sound, name in [*FILES.items(), *VERDICT_FILES.items()]:
         path = folder / name
         with wave.open(str(path), "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(RATE)
-            out.writeframes(render(tone))
+            out.writeframes(render(sound))
         written.append(path)
     return written
 
@@ -94,9 +108,9 @@ class SoundPlayer(QObject):
                  output_present: Callable[[], bool] = audio_output_present,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.played: list[Tone] = []  # every tone asked for, most recent last (last 50)
-        self._effects: dict[Tone, object] = {}
-        missing = [name for name in FILES.values() if not (folder / name).is_file()]
+        self.played: list[Tone | Verdict] = []  # every sound asked for, most recent last (last 50)
+        self._effects: dict[Tone | Verdict, object] = {}
+        missing = [name for name in [*FILES.values(), *VERDICT_FILES.values()] if not (folder / name).is_file()]
         if missing:
             self.available, self.reason = False, f"sound files missing in {folder}: {', '.join(missing)}"
         elif not output_present():
@@ -111,18 +125,26 @@ class SoundPlayer(QObject):
             return False, f"Qt Multimedia is not installed ({exc})"
         if not QMediaDevices.audioOutputs():
             return False, "no audio output device"
-        for tone, name in FILES.items():
+        sounds: list[tuple[Tone | Verdict, str]] = [*FILES.items(), *VERDICT_FILES.items()]
+        for sound, name in sounds:
             effect = QSoundEffect(self)
             effect.setSource(QUrl.fromLocalFile(str(folder / name)))
             effect.setVolume(0.9)
-            self._effects[tone] = effect
+            self._effects[sound] = effect
         return True, ""
 
-    def play(self, tone: Tone) -> None:
-        self.played = [*self.played[-49:], tone]
-        effect = self._effects.get(tone)
+    def play(self, sound: Tone | Verdict) -> None:
+        self.played = [*self.played[-49:], sound]
+        effect = self._effects.get(sound)
         if effect is not None:
             effect.play()  # type: ignore[attr-defined]
+
+    def play_verdict(self, verdict: Verdict) -> None:
+        """The verdict's own sound if it has one (the returns desk's refusals), else its tone's."""
+        if verdict in VERDICT_PATTERNS:
+            self.play(verdict)
+        elif verdict.tone is not Tone.INFO:
+            self.play(verdict.tone)
 
 
 if __name__ == "__main__":
