@@ -31,6 +31,7 @@ from packstation.domain.returns import (
     ReceivedItem,
     ResolutionKind,
     Return,
+    ReturnsPolicy,
     ShippedUnit,
 )
 from packstation.services import returns as rs

@@ -327,7 +327,7 @@ class ReturnsFigures(QWidget):
         self.tables = {key: _table([title, "Units"], f"returnsBy{key.title()}") for key, title in
                        (("reason", "Reason"), ("grade", "Grade"), ("sku", "SKU"), ("packer", "Packer of the carton"))}
         grid = QGridLayout()
-        for n, (key, table) in enumerate(self.tables.items()):
+        for n, table in enumerate(self.tables.values()):
             grid.addWidget(table, n // 2, n % 2)
         box = QVBoxLayout(self)
         box.addWidget(self.caption)
