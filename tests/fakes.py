@@ -939,7 +939,7 @@ class FakeReturns(_Repo, ReturnRepository):
         return self._sorted(r for r in self.s.items.values() if r[1].rma_id in wanted)
 
     def items_of_order(self, order_id: str) -> list[ReceivedItem]:
-        return self._sorted(r for r in self.s.items.values() if r[1].order_id == order_id)
+        return [replace(i, photos=()) for i in self._sorted(r for r in self.s.items.values() if r[1].order_id == order_id)]
 
     def _change(self, item_id: str, **changes: Any) -> bool:
         if item_id not in self.s.items:

@@ -455,7 +455,8 @@ class ReturnRepository(ABC):
 
     @abstractmethod
     def items_of_order(self, order_id: str) -> list[ReceivedItem]:
-        """Every item received against an order, on any of its returns."""
+        """Every item received against an order, on any of its returns (without photo ids: what
+        the receive check reads, as cheaply as it can)."""
 
     @abstractmethod
     def grade_item(self, item_id: str, grade: str, notes: str, by: str, at: datetime) -> None: ...

@@ -230,6 +230,8 @@ class Received:
     product: Product | None
     item: ReceivedItem | None = None
     event_id: str | None = None
+    line: ReturnLine | None = None  # the line as stored (new, grown or as it was)
+    status: ReturnStatus | None = None  # the return's status after it
 
     @property
     def verdict(self) -> Verdict:
@@ -290,26 +292,25 @@ def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, 
             return Received(decision, product, event_id=event)
         assert decision.line is not None and decision.rma_id is not None and decision.order_id is not None
         ret = next(r for r in returns if r.rma_id == decision.rma_id)
-        order = uow.orders.get(decision.order_id)
-        assert order is not None
         line = decision.line
-        if decision.new_line:
-            price = order.line_for(product.sku).unit_price if order.line_for(product.sku) else None  # type: ignore[union-attr]
-            line = replace(line, unit_price=price)
+        if decision.new_line:  # worth what the order charged for it
+            order = uow.orders.get(decision.order_id)
+            sold = order.line_for(product.sku) if order is not None else None
+            line = replace(line, unit_price=sold.unit_price if sold is not None else None)
             uow.returns.put_line(ret.rma_id, line)
         elif decision.grow_line:
             line = replace(line, qty=line.qty + units)
             uow.returns.put_line(ret.rma_id, line)
         m = decision.matched
         item = ReceivedItem(
-            id=str(uuid.uuid4()), rma_id=ret.rma_id, order_id=order.order_id, line_no=line.line_no, sku=product.sku,
+            id=str(uuid.uuid4()), rma_id=ret.rma_id, order_id=decision.order_id, line_no=line.line_no, sku=product.sku,
             qty=units, barcode=code[:64], received_by=session.actor, station_id=ctx.station_id, received_at=ctx.clock(),
             receipt_id=receipt.id, lot=lot if product.tracking.value != "none" else None,
             serial=serial if product.tracking.value == "serial" else None, unexpected=decision.unexpected,
             matched_scan=m.scan_id if m else None, carton_seq=m.carton_seq if m else None, sscc=m.sscc if m else None,
             packer=m.packer if m else None)
         uow.returns.add_item(item)
-        event = record(uow, ctx, session, "return.item_received", order.order_id, {
+        event = record(uow, ctx, session, "return.item_received", decision.order_id, {
             "rma_id": ret.rma_id, "receipt_id": receipt.id, "item_id": item.id, "line_no": line.line_no,
             "line": {"sku": line.sku, "qty": line.qty, "unexpected": line.unexpected,
                      "unit_price": str(line.unit_price) if line.unit_price is not None else None,
@@ -319,7 +320,7 @@ def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, 
             "sscc": item.sscc, "packer": item.packer, "source": source, "received_at": item.received_at})
         _set_status(uow, ctx, session, ret, ReturnStatus.RECEIVED)
         uow.commit()
-    return Received(decision, product, item, event)
+    return Received(decision, product, item, event, line=line, status=ret.status)
 
 
 def _refusal(uow: UnitOfWork, ctx: Context, session: Session, receipt: Receipt, decision: ReceiveDecision, code: str,

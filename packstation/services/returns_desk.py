@@ -18,7 +18,7 @@ returns``), so the keyboard is only needed for notes:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packstation.domain.barcodes import Barcode, BarcodeError, BarcodeKind, RawScan, prompt_value
@@ -310,7 +310,7 @@ class ReturnsDesk:
             self.products.setdefault(result.product.sku, result.product)
         if result.item is None:
             return Outcome(d.verdict, d.message, sku=d.sku, data=dict(d.data))
-        self._reload()
+        self._received(result)
         self.current = result.item.id
         photo = ""
         if self.ctx.returns.photo_required_below:
@@ -449,6 +449,23 @@ class ReturnsDesk:
         waiting = [i for i in self.items if i.needs(self.ctx.returns)]
         if self.current is None or self.current_item is None:
             self.current = waiting[0].id if waiting else None
+
+    def _received(self, result: rs.Received) -> None:
+        """The stored item in the desk's picture (as a reload would show it, without one)."""
+        item, line = result.item, result.line
+        assert item is not None and line is not None
+        ret = self.return_of(item.rma_id)
+        if ret is None:
+            self._reload()
+            return
+        shown = ret.line(line.line_no)
+        if shown is None:
+            ret.lines.append(replace(line, received=item.qty))
+        else:
+            shown.qty, shown.received = line.qty, shown.received + item.qty
+        if result.status is not None:
+            ret.status = result.status
+        self.items.append(item)
 
     def _reload(self) -> None:
         assert self.receipt is not None

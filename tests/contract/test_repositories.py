@@ -1084,7 +1084,7 @@ class TestReturnsDesk:
             u.commit()
         with shipped(readonly=True) as u:
             items = u.returns.items(["RMA-1"])
-            assert u.returns.items_of_order("SO-1") == items
+            assert u.returns.items_of_order("SO-1") == [replace(i, photos=()) for i in items]
             assert [ln.received for ln in u.returns.get("RMA-1").lines] == [2, 1]
             assert u.returns.items(["RMA-404"]) == []
         assert [i.id for i in items] == [first.id, second.id, serial.id]

@@ -247,3 +247,58 @@ def test_every_change_is_an_event_naming_its_actor(station: Station, tmp_path: P
     assert {e.actor for e in events[1:]} == {"person:Rita Returns"} and events[0].actor == "import:shop"
     resolved = next(e for e in events if e.kind == "return.resolved")
     assert resolved.payload["lines"] == [{"line_no": 1, "qty": 1, "amount": "9.95", "fee": "0.00"}]
+
+
+@pytest.mark.parametrize("config_file", ["sqlite"], indirect=True)  # the centre: a copy of the station's file
+def test_a_return_received_offline_syncs_once(station: Station, config_file: Path, tmp_path: Path) -> None:
+    """The desk works on its own database; its events then apply at another database (here: a copy
+    of the station's made before the parcel arrived, as the centre had it) from their payloads, once."""
+    from packstation.adapters.db.engine import make_engine
+    from packstation.services import returns_replay
+
+    pack(station, "SO-7", TEE, TEE, BUDS, "SN-701", BUDS, "SN-702", MUG, "L-7")
+    track(station, tmp_path, "SO-7")
+    announce(station, tmp_path, "RMA-7", "SO-7", {"TS-1": 1, "EL-1": 1})
+    import sqlite3
+
+    source, copy = sqlite3.connect(str(station._engine.url.database)), sqlite3.connect(tmp_path / "centre.db")
+    source.backup(copy)  # the centre as it was before the parcel came (SQLite's online backup)
+    source.close()
+    copy.close()
+    with station.uow(readonly=True) as uow:
+        before = {e.id for e in uow.events.since(uow.events.for_order("SO-7")[0].occurred_at)}
+
+    desk = station.terminal()
+    scans(desk, "RETURNS-001", "RET-SO-7", TEE, "RET-PHOTO", "GRADE-B", "DISP-RESTOCK", "R-09-01",
+          BUDS, "SN-702", "GRADE-A", "DISP-QUARANTINE", "RES-REFUND")
+    with station.uow(readonly=True) as uow:
+        events = [e for e in uow.events.since(uow.events.for_order("SO-7")[0].occurred_at)
+                  if e.id not in before and e.kind in returns_replay.APPLIERS]
+    from packstation.adapters.db.numbers import LocalBlocks
+    from packstation.adapters.db.uow import SqlUnitOfWork
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'centre.db'}")
+    try:
+        for _ in range(2):
+            with SqlUnitOfWork(engine, "CENTRE", LocalBlocks()) as uow:
+                known = {e.id for e in uow.events.since(events[0].occurred_at)}  # the push dedups by event id
+                for event in events:
+                    if event.id not in known:
+                        returns_replay.apply(uow, event)
+                        uow.events.add(event, event.station_id, event.occurred_at)
+                uow.commit()
+        with SqlUnitOfWork(engine, "CENTRE", LocalBlocks(), readonly=True) as uow:
+            there = uow.returns.get("RMA-7")
+            items = uow.returns.items(["RMA-7"])
+            moves = uow.returns.movements("RMA-7")
+            (resolution,) = uow.returns.resolutions("RMA-7")
+    finally:
+        engine.dispose()
+    with station.uow(readonly=True) as uow:
+        here = uow.returns.get("RMA-7")
+        mine = uow.returns.items(["RMA-7"])
+    assert there == here and there.status.value == "closed"
+    assert [(i.id, i.grade, i.disposition, i.photos, i.restocked_at is not None) for i in items] == \
+        [(i.id, i.grade, i.disposition, i.photos, i.restocked_at is not None) for i in mine]
+    assert [(m.sku, m.location, m.qty) for m in moves] == [("TS-1", "R-09-01", 1)]
+    assert resolution.kind.value == "refund" and resolution.total == Decimal("58.95")

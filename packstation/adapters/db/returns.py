@@ -206,18 +206,19 @@ class SqlReturns(ReturnRepository):
         return self._items(rows)
 
     def items_of_order(self, order_id: str) -> list[ReceivedItem]:
-        return self._items(self.conn.execute(select(t.return_items).where(ri.order_id == order_id)).mappings().all())
+        return self._items(self.conn.execute(select(t.return_items).where(ri.order_id == order_id)).mappings().all(),
+                           photos=False)
 
-    def _items(self, rows: Sequence[Any]) -> list[ReceivedItem]:
+    def _items(self, rows: Sequence[Any], *, photos: bool = True) -> list[ReceivedItem]:
         rows = sorted(rows, key=lambda x: (x["received_at"], x["rma_id"], x["seq"]))
-        photos: dict[str, list[str]] = {}
-        ids = [x["id"] for x in rows]
+        taken: dict[str, list[str]] = {}
+        ids = [x["id"] for x in rows] if photos else []
         for part in chunks(ids):
             for owner, photo_id in self.conn.execute(
                     select(ph.owner_ref, ph.id).where(and_(ph.owner_kind == "return_item", ph.owner_ref.in_(part)))
                     .order_by(ph.taken_at, ph.id)):
-                photos.setdefault(owner, []).append(photo_id)
-        return [_item(x, tuple(photos.get(x["id"], ()))) for x in rows]
+                taken.setdefault(owner, []).append(photo_id)
+        return [_item(x, tuple(taken.get(x["id"], ()))) for x in rows]
 
     def grade_item(self, item_id: str, grade: str, notes: str, by: str, at: datetime) -> None:
         self.conn.execute(update(t.return_items).where(ri.id == item_id)
