@@ -88,3 +88,21 @@ def test_render_demo_label_uses_the_configured_printer(tmp_path: Path) -> None:
     fmt = parse_zpl(out.read_text(encoding="utf-8"))
     assert int(fmt.first("PW")) == round(101.6 * 12)
     assert "Entrepôt Lyon" in [f.data for f in fmt.fields]
+
+
+def test_the_returns_desk_card_holds_every_code_the_desk_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every code decodes (zbarimg) to a value the desk acts on; the grades are the config's."""
+    from packstation.services.returns_desk import DESK_CODES, DISPOSITION_CODES, RESOLUTION_CODES
+
+    config = tmp_path / "station.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[returns]\ngrades = ["A as new", "Z broken"]\n'
+                      'photo_required_below = "A"\nno_refund_grades = []\nreasons = ["changed mind", "broken"]\n')
+    out = tmp_path / "returns-card.pdf"
+    assert main(["--config", str(config), "commands-sheet", "--desk", "returns", "--out", str(out)]) == 0
+    assert "Wrote the returns desk card" in capsys.readouterr().out
+    found = {s.data for page in pdf_symbols(out.read_bytes(), tmp_path, dpi=200) for s in page}
+    expected = set(DESK_CODES) | set(DISPOSITION_CODES) | set(RESOLUTION_CODES) | {"GRADE-A", "GRADE-Z", "1", "2",
+                                                                                    "CMD-UNDO", "CMD-LOGOUT"}
+    assert found == expected

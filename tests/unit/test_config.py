@@ -177,3 +177,35 @@ def test_a_relative_database_file_lives_in_the_data_folder(tmp_path: Path, monke
     monkeypatch.chdir(tmp_path)
     config = parse_config(f'data_dir = "{tmp_path / "data"}"\n[database]\nlocal = "bench07.db"\n')
     assert config.database_url == f"sqlite:///{tmp_path / 'data' / 'bench07.db'}"
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ('[returns]\ngrades = ["A new", "A again"]', "each code once"),
+    ('[returns]\ngrades = ["", "B used"]', "a grade starts with its code"),
+    ('[returns]\nphoto_required_below = "E"', "photo_required_below must be one of the grades"),
+    ('[returns]\nno_refund_grades = ["LOST"]', "no_refund_grades names grades that are not in grades: LOST"),
+    ('[returns]\nrestocking_fee_pct = 120', "percentages from 0 to 100"),
+    ('[returns]\nlegal_entity = "ACME CORP"', "legal_entity must be 1 to 16 letters"),
+    ('[returns]\nreasons = []', "reasons must list 1 to 20 reasons"),
+    ('[returns]\ncamera = "/dev/video0"', "[returns] camera must be"),
+    ('[bench]\ncamera = "folder:"', "[bench] camera must be"),
+])
+def test_returns_desk_values_that_cannot_work_are_refused(toml: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(toml)
+    assert message in str(err.value)
+
+
+def test_the_returns_policy_comes_from_the_config() -> None:
+    from decimal import Decimal
+
+    from packstation.bootstrap import returns_policy
+
+    config = parse_config('[returns]\ngrades = ["NEW as new", "USED: used", "BAD"]\nphoto_required_below = "new"\n'
+                          'no_refund_grades = ["bad"]\nrestocking_fee_pct = 7.5\ntax_rate_pct = 21\n'
+                          'legal_entity = "ACME"\ncamera = "folder:/srv/shots"\n[bench]\ncamera = "qt:front"')
+    policy = returns_policy(config)
+    assert [(g.code, g.label) for g in policy.grades] == [("NEW", "as new"), ("USED", "used"), ("BAD", "BAD")]
+    assert policy.needs_photo("USED") and not policy.needs_photo("NEW") and not policy.refundable("BAD")
+    assert (policy.restocking_fee_pct, policy.tax_rate, policy.legal_entity) == (Decimal("7.5"), Decimal("0.21"), "ACME")
+    assert (config.returns.camera, config.bench.camera) == ("folder:/srv/shots", "qt:front")
