@@ -256,24 +256,26 @@ def _set_status(uow: UnitOfWork, ctx: Context, session: Session, ret: Return, ta
 
 
 def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, *, lot: str | None = None,
-            serial: str | None = None, source: str = "wedge", shipped: dict[str, list[ShippedUnit]] | None = None) -> Received:
+            serial: str | None = None, source: str = "wedge", shipped: dict[str, list[ShippedUnit]] | None = None,
+            product: tuple[Product, int] | None = None) -> Received:
     """One returned item scanned into the parcel: checked against what shipped, stored, recorded.
 
     Lot and serial come from the scan (GS1 (10)/(21)) or the answers to NEEDS_LOT / NEEDS_SERIAL.
     A refusal is recorded as ``return.scan_refused``; an accepted item as ``return.item_received``
     (and the return becomes *received*). *shipped* may hold the parcel's orders' shipped units
-    (the desk loads them once: they do not change once an order shipped)."""
+    (the desk loads them once: they do not change once an order shipped), and *product* what the
+    barcode stands for (the desk knows its parcel's products; otherwise the catalog is asked)."""
     ctx.auth.require(session, Permission.RETURNS, "Receiving a returned item")
     code = barcode.raw or barcode.value
     with ctx.uow() as uow:
-        hit = uow.catalog.by_barcode(barcode.value)
+        hit = product or uow.catalog.by_barcode(barcode.value)
         if hit is None:
             decision = ReceiveDecision(Verdict.UNKNOWN_BARCODE, f"Unknown barcode {code}: no product of the catalog. "
                                        "Put the item aside for a lead (recorded).")
             event = _refusal(uow, ctx, session, receipt, decision, code, lot, serial, source)
             uow.commit()
             return Received(decision, None, event_id=event)
-        product, multiple = hit
+        item_product, multiple = hit
         units = multiple * (barcode.count or 1)
         lot = (lot or barcode.lot or "").strip() or None
         serial = (serial or barcode.serial or "").strip() or None
@@ -281,21 +283,21 @@ def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, 
         orders = list(dict.fromkeys(r.order_id for r in returns))
         units_by_order = {o: (shipped or {}).get(o) or uow.returns.shipped(o) for o in orders}
         received = [i for o in orders for i in uow.returns.items_of_order(o)]
-        left_in = uow.returns.serial_left_in(product.sku, serial) if serial else None
-        decision = evaluate_receive(product, units, returns, units_by_order, received, lot=lot, serial=serial,
+        left_in = uow.returns.serial_left_in(item_product.sku, serial) if serial else None
+        decision = evaluate_receive(item_product, units, returns, units_by_order, received, lot=lot, serial=serial,
                                     serial_left_in=left_in)
         if decision.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_SERIAL):
-            return Received(decision, product)
+            return Received(decision, item_product)
         if not decision.accepted:
             event = _refusal(uow, ctx, session, receipt, decision, code, lot, serial, source)
             uow.commit()
-            return Received(decision, product, event_id=event)
+            return Received(decision, item_product, event_id=event)
         assert decision.line is not None and decision.rma_id is not None and decision.order_id is not None
         ret = next(r for r in returns if r.rma_id == decision.rma_id)
         line = decision.line
         if decision.new_line:  # worth what the order charged for it
             order = uow.orders.get(decision.order_id)
-            sold = order.line_for(product.sku) if order is not None else None
+            sold = order.line_for(item_product.sku) if order is not None else None
             line = replace(line, unit_price=sold.unit_price if sold is not None else None)
             uow.returns.put_line(ret.rma_id, line)
         elif decision.grow_line:
@@ -303,10 +305,10 @@ def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, 
             uow.returns.put_line(ret.rma_id, line)
         m = decision.matched
         item = ReceivedItem(
-            id=str(uuid.uuid4()), rma_id=ret.rma_id, order_id=decision.order_id, line_no=line.line_no, sku=product.sku,
+            id=str(uuid.uuid4()), rma_id=ret.rma_id, order_id=decision.order_id, line_no=line.line_no, sku=item_product.sku,
             qty=units, barcode=code[:64], received_by=session.actor, station_id=ctx.station_id, received_at=ctx.clock(),
-            receipt_id=receipt.id, lot=lot if product.tracking.value != "none" else None,
-            serial=serial if product.tracking.value == "serial" else None, unexpected=decision.unexpected,
+            receipt_id=receipt.id, lot=lot if item_product.tracking.value != "none" else None,
+            serial=serial if item_product.tracking.value == "serial" else None, unexpected=decision.unexpected,
             matched_scan=m.scan_id if m else None, carton_seq=m.carton_seq if m else None, sscc=m.sscc if m else None,
             packer=m.packer if m else None)
         uow.returns.add_item(item)
@@ -320,7 +322,7 @@ def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, 
             "sscc": item.sscc, "packer": item.packer, "source": source, "received_at": item.received_at})
         _set_status(uow, ctx, session, ret, ReturnStatus.RECEIVED)
         uow.commit()
-    return Received(decision, product, item, event, line=line, status=ret.status)
+    return Received(decision, item_product, item, event, line=line, status=ret.status)
 
 
 def _refusal(uow: UnitOfWork, ctx: Context, session: Session, receipt: Receipt, decision: ReceiveDecision, code: str,

@@ -24,7 +24,7 @@ from typing import Any
 from packstation.domain.barcodes import Barcode, BarcodeError, BarcodeKind, RawScan, prompt_value
 from packstation.domain.identity import Desk, Permission, Session
 from packstation.domain.model import Order, Product
-from packstation.domain.packing import Verdict
+from packstation.domain.packing import Verdict, build_barcode_index
 from packstation.domain.returns import (
     Disposition,
     Receipt,
@@ -79,6 +79,7 @@ class ReturnsDesk:
     current: str | None = None  # the item the next grade / photo / note / disposition is for
     prompt: Prompt | None = None
     last_closed: list[str] = field(default_factory=list)  # the returns of the parcel that just closed
+    index: dict[str, tuple[str, int]] = field(default_factory=dict)  # barcode -> (sku, units): the parcel's products
 
     # --- the desk protocol ------------------------------------------------------------------
     def start(self) -> Outcome:
@@ -294,13 +295,17 @@ class ReturnsDesk:
     def _is_product(self, bc: Barcode) -> bool:
         if bc.kind is not BarcodeKind.TEXT:
             return False
+        if bc.value in self.index:
+            return True
         with self.ctx.uow(readonly=True) as uow:
             return uow.catalog.by_barcode(bc.value) is not None
 
     def _receive(self, bc: Barcode, source: str, *, lot: str | None = None, serial: str | None = None) -> Outcome:
         assert self.receipt is not None
+        known = self.index.get(bc.value)
+        hit = (self.products[known[0]], known[1]) if known is not None and known[0] in self.products else None
         result = rs.receive(self.ctx, self.session, self.receipt, bc, lot=lot, serial=serial, source=source,
-                            shipped=self.shipped)
+                            shipped=self.shipped, product=hit)
         d = result.decision
         if d.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_SERIAL):
             kind = "lot" if d.verdict is Verdict.NEEDS_LOT else "serial"
@@ -445,6 +450,7 @@ class ReturnsDesk:
                     if order is not None:
                         self.orders[ret.order_id] = order
                         self.products.update(uow.catalog.products(ln.sku for ln in order.lines))
+        self.index = build_barcode_index(self.products.values())
         self._reload()
         waiting = [i for i in self.items if i.needs(self.ctx.returns)]
         if self.current is None or self.current_item is None:

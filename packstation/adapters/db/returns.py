@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from packstation.adapters.db import tables as t
 from packstation.adapters.db.chunks import chunks
@@ -46,14 +46,30 @@ ph = t.photos.c
 sm = t.stock_movements.c
 
 
+# the receive path's statements, built once (SQLAlchemy then skips building and keying them per scan)
+_ONE_RETURN = select(t.returns).where(r.rma_id == bindparam("rma"))
+_LINES_OF = select(t.return_lines).where(rl.rma_id == bindparam("rma")).order_by(rl.line_no)
+_RECEIVED_OF = (select(ri.line_no, func.sum(ri.qty)).where(ri.rma_id == bindparam("rma")).group_by(ri.line_no))
+_ITEMS_OF_ORDER = select(t.return_items).where(ri.order_id == bindparam("order"))
+_NEXT_ITEM_SEQ = select(func.coalesce(func.max(ri.seq), 0) + 1).where(ri.rma_id == bindparam("rma"))
+_ADD_ITEM = insert(t.return_items)
+_SERIAL = select(t.serial_registry.c.order_id).where(and_(t.serial_registry.c.sku == bindparam("sku"),
+                                                          t.serial_registry.c.serial == bindparam("serial")))
+
+
 class SqlReturns(ReturnRepository):
     def __init__(self, conn: Connection):
         self.conn = conn
 
     # --- returns and lines ---------------------------------------------------------------------
     def get(self, rma_id: str) -> Return | None:
-        row = self.conn.execute(select(t.returns).where(r.rma_id == rma_id)).mappings().first()
-        return self._build([row])[0] if row else None
+        row = self.conn.execute(_ONE_RETURN, {"rma": rma_id}).mappings().first()
+        if row is None:
+            return None
+        received = {n: int(q) for n, q in self.conn.execute(_RECEIVED_OF, {"rma": rma_id})}
+        lines = [_line(x, received.get(x["line_no"], 0)) for x in self.conn.execute(_LINES_OF, {"rma": rma_id}).mappings()]
+        return Return(rma_id=row["rma_id"], order_id=row["order_id"], reason=row["reason"],
+                      status=ReturnStatus(row["status"]), lines=lines, origin=row["origin"])
 
     def for_order(self, order_id: str) -> list[Return]:
         rows = self.conn.execute(select(t.returns).where(r.order_id == order_id).order_by(r.rma_id)).mappings().all()
@@ -73,10 +89,7 @@ class SqlReturns(ReturnRepository):
         for part in chunks(ids):
             for x in self.conn.execute(select(t.return_lines).where(rl.rma_id.in_(part))
                                        .order_by(rl.rma_id, rl.line_no)).mappings():
-                lines[x["rma_id"]].append(ReturnLine(
-                    line_no=x["line_no"], sku=x["sku"], qty=x["qty"], grade=x["grade"], disposition=x["disposition"],
-                    unit_price=Decimal(x["unit_price"]) if x["unit_price"] is not None else None,
-                    unexpected=bool(x["unexpected"]), resolution_id=x["resolution_id"]))
+                lines[x["rma_id"]].append(_line(x, 0))
             for rma_id, line_no, qty in self.conn.execute(
                     select(ri.rma_id, ri.line_no, func.sum(ri.qty)).where(ri.rma_id.in_(part))
                     .group_by(ri.rma_id, ri.line_no)):
@@ -154,8 +167,7 @@ class SqlReturns(ReturnRepository):
         return out
 
     def serial_left_in(self, sku: str, serial: str) -> str | None:
-        sr = t.serial_registry.c
-        row = self.conn.execute(select(sr.order_id).where(and_(sr.sku == sku, sr.serial == serial))).first()
+        row = self.conn.execute(_SERIAL, {"sku": sku, "serial": serial}).first()
         return row[0] if row else None
 
     # --- receipts ------------------------------------------------------------------------------
@@ -190,8 +202,8 @@ class SqlReturns(ReturnRepository):
 
     # --- items ---------------------------------------------------------------------------------
     def add_item(self, item: ReceivedItem) -> None:
-        seq = self.conn.execute(select(func.coalesce(func.max(ri.seq), 0) + 1).where(ri.rma_id == item.rma_id)).scalar_one()
-        self.conn.execute(insert(t.return_items).values(
+        seq = self.conn.execute(_NEXT_ITEM_SEQ, {"rma": item.rma_id}).scalar_one()
+        self.conn.execute(_ADD_ITEM, dict(
             id=item.id, seq=seq, rma_id=item.rma_id, order_id=item.order_id, line_no=item.line_no,
             receipt_id=item.receipt_id, sku=item.sku, qty=item.qty, barcode=item.barcode, lot=item.lot,
             serial=item.serial, unexpected=item.unexpected, matched_scan=item.matched_scan, carton_seq=item.carton_seq,
@@ -206,8 +218,7 @@ class SqlReturns(ReturnRepository):
         return self._items(rows)
 
     def items_of_order(self, order_id: str) -> list[ReceivedItem]:
-        return self._items(self.conn.execute(select(t.return_items).where(ri.order_id == order_id)).mappings().all(),
-                           photos=False)
+        return self._items(self.conn.execute(_ITEMS_OF_ORDER, {"order": order_id}).mappings().all(), photos=False)
 
     def _items(self, rows: Sequence[Any], *, photos: bool = True) -> list[ReceivedItem]:
         rows = sorted(rows, key=lambda x: (x["received_at"], x["rma_id"], x["seq"]))
@@ -298,6 +309,12 @@ class SqlReturns(ReturnRepository):
             q = q.where(ri.received_at >= since)
         return [ReturnFact(rma_id=x[0], reason=x[1], sku=x[2], qty=x[3], grade=x[4], packer=x[5], unexpected=bool(x[6]),
                            received_at=x[7]) for x in self.conn.execute(q.order_by(ri.received_at, ri.rma_id, ri.seq))]
+
+
+def _line(x: Any, received: int) -> ReturnLine:
+    return ReturnLine(line_no=x["line_no"], sku=x["sku"], qty=x["qty"], grade=x["grade"], disposition=x["disposition"],
+                      unit_price=Decimal(x["unit_price"]) if x["unit_price"] is not None else None,
+                      unexpected=bool(x["unexpected"]), resolution_id=x["resolution_id"], received=received)
 
 
 def _line_row(rma_id: str, ln: ReturnLine) -> dict[str, Any]:
