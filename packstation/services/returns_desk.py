@@ -23,6 +23,7 @@ from typing import Any
 
 from packstation.domain.barcodes import Barcode, BarcodeError, BarcodeKind, RawScan, prompt_value
 from packstation.domain.identity import Desk, Permission, Session
+from packstation.domain.lifecycle import TransitionRefused
 from packstation.domain.model import Order, Product
 from packstation.domain.packing import Verdict, build_barcode_index
 from packstation.domain.returns import (
@@ -50,6 +51,11 @@ RESOLUTION_CODES = {"RES-REFUND": ResolutionKind.REFUND, "RES-CREDIT": Resolutio
 DESK_CODES = {"RET-PHOTO": "take a photo of the item", "RET-NOTE": "add a note (then type it)",
               "RET-LATER": "restock later (at the bin prompt)", "RET-DONE": "parcel done"}
 GRADE_PREFIX = "GRADE-"
+
+
+def _desk_code(value: str) -> bool:
+    """A code of the desk card (not an item, a return or an answer)."""
+    return value in DESK_CODES or value in DISPOSITION_CODES or value in RESOLUTION_CODES or value.startswith(GRADE_PREFIX)
 
 
 @dataclass
@@ -104,7 +110,7 @@ class ReturnsDesk:
             return self._dispatch(bc, scan)
         except rs.PhotoRequired as exc:
             return Outcome(Verdict.PHOTO_REQUIRED, str(exc), data={"headline": "PHOTO FIRST"})
-        except rs.ReturnRefused as exc:
+        except (rs.ReturnRefused, TransitionRefused) as exc:
             return Outcome(Verdict.RETURN_REFUSED, str(exc))
         except StorageError as exc:
             return storage_failed(exc)
@@ -146,8 +152,7 @@ class ReturnsDesk:
             handled = self._prompt_answer(self.prompt, bc, scan)
             if handled is not None:
                 return handled
-        if value in DESK_CODES or value.startswith(GRADE_PREFIX) or value in DISPOSITION_CODES or \
-                value in RESOLUTION_CODES:
+        if _desk_code(value):
             return self._desk_code(value)
         code = (scan.data or bc.raw or value).strip()
         if self.receipt is None:
@@ -169,10 +174,12 @@ class ReturnsDesk:
                 self.prompt = None
                 assert prompt.order_id is not None
                 return self._open_return(prompt.order_id, reasons[int(value) - 1])
+            if _desk_code(value):
+                self.prompt = None
+                return None  # a desk code: no return is opened
             return self._reason_prompt(prompt.order_id or "")
         if prompt.kind in ("lot", "serial"):
-            if bc.kind is BarcodeKind.GTIN or value in DESK_CODES or value in DISPOSITION_CODES \
-                    or value in RESOLUTION_CODES or value.startswith(GRADE_PREFIX):
+            if bc.kind is BarcodeKind.GTIN or _desk_code(value):
                 self.prompt = None
                 return None  # another item, or a desk code: the prompt is dropped
             try:
@@ -195,8 +202,7 @@ class ReturnsDesk:
             if value == "RET-LATER":
                 self.prompt = None
                 return self._decide(prompt.item_id, Disposition.RESTOCK, None)
-            if value in DISPOSITION_CODES or value in RESOLUTION_CODES or value.startswith(GRADE_PREFIX) \
-                    or value in DESK_CODES or bc.kind in (BarcodeKind.GTIN, BarcodeKind.SSCC):
+            if _desk_code(value) or bc.kind in (BarcodeKind.GTIN, BarcodeKind.SSCC):
                 self.prompt = None
                 return None
             self.prompt = None
