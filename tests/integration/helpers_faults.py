@@ -44,7 +44,7 @@ def station_config(data_dir: Path, station_id: str = "BENCH-01", **sections: Any
 _template: list[Path] = []
 
 
-def new_station(data_dir: Path, station_id: str = "BENCH-01", **sections: Any) -> Any:
+def new_station(data_dir: Path, station_id: str = "BENCH-01", *, clock: Any = None, **sections: Any) -> Any:
     """A station on a new, empty, migrated database in *data_dir*.
 
     The first call migrates a template database; later calls copy it (a fresh Alembic
@@ -60,7 +60,7 @@ def new_station(data_dir: Path, station_id: str = "BENCH-01", **sections: Any) -
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(_template[0], data_dir / "packstation.db")
-    return build_station(station_config(data_dir, station_id, **sections), seed_demo=False)
+    return build_station(station_config(data_dir, station_id, **sections), seed_demo=False, clock=clock)
 
 
 def admin(station: Any) -> Any:
