@@ -312,8 +312,55 @@ def worker(data_dir: str, station_id: str) -> int:
                 return 1
 
 
+# --- the sealing process (print jobs and SIGKILL) -----------------------------------------------
+
+PRINT_STATION = "BENCH-P"
+
+
+def printing_config(data_dir: Path, printer_url: str) -> Any:
+    """The station of the print tests: its label printer at *printer_url* (ZPL), slips as PDFs."""
+    from packstation.config import PrinterConfig
+
+    return station_config(Path(data_dir), PRINT_STATION, label_printer=PrinterConfig(url=printer_url, language="zpl"))
+
+
+def sealer(data_dir: str, printer_url: str, mode: str) -> int:
+    """Pack the next released order and seal it; then, by *mode*:
+
+    ``die-after-commit``: SIGKILL itself right after the seal's commit (the print worker not
+    started, so nothing was sent); ``send``: print ``SEALED <sscc>`` and send the jobs now (a
+    printer that never reads keeps it in the send until the test kills it).
+    """
+    import signal
+
+    from packstation.bootstrap import build_station
+    from packstation.domain.packing import Verdict
+
+    station = build_station(printing_config(Path(data_dir), printer_url), seed_demo=False)
+    terminal = login(station)
+    order_id = _next_released(station)
+    assert order_id is not None and terminal.scan(order_id).verdict is Verdict.ORDER_OPENED
+    assert terminal.scan("BOX-L").verdict is Verdict.CARTON_OPENED
+    while any(ln.remaining for ln in pack_of(terminal).order.lines):
+        assert pack_next_unit(terminal).verdict is Verdict.ACCEPTED
+    weighing = terminal.scan("CMD-CLOSE-CARTON")
+    assert weighing.verdict is Verdict.NEEDS_WEIGHT
+    if mode == "die-after-commit":
+        # the seal calls wake() just after its commit, to tell the print worker: die there
+        station.ctx.documents.on_wake = lambda: os.kill(os.getpid(), signal.SIGKILL)
+    out = close_with_weight(terminal, weighing.data["expected_g"])
+    assert out.verdict is Verdict.ORDER_COMPLETE, out
+    print(f"SEALED {out.data['sscc']}", flush=True)
+    station.print_worker.drain()
+    print("DRAINED", flush=True)
+    station.close()
+    return 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "worker":
         sys.exit(worker(sys.argv[2], sys.argv[3]))
-    print("usage: helpers_faults.py worker DATA_DIR STATION_ID", file=sys.stderr)
+    if len(sys.argv) == 5 and sys.argv[1] == "seal":
+        sys.exit(sealer(sys.argv[2], sys.argv[3], sys.argv[4]))
+    print("usage: helpers_faults.py worker DATA_DIR STATION_ID | seal DATA_DIR PRINTER_URL MODE", file=sys.stderr)
     sys.exit(2)
