@@ -27,6 +27,7 @@ from packstation.domain.lifecycle import (
     ReturnStatus,
     TransitionRefused,
     arrival_status,
+    return_transition,
 )
 from packstation.domain.model import (
     Address,
@@ -842,6 +843,11 @@ def _apply_returns(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan,
                                              f"return already exists for order {old.order_id}, not {plan.rows[k]['order_id']}"))
         elif old.status not in ("initiated", "picked"):
             report.rejected.append(Rejection(plan.positions[k], k, f"return already exists and is {old.status}"))
+        elif old.status != plan.rows[k]["status"]:
+            try:  # initiated -> picked; never back (an old file imported again)
+                return_transition(ReturnStatus(old.status), ReturnStatus(plan.rows[k]["status"]), rma_id=k)
+            except TransitionRefused as exc:
+                report.rejected.append(Rejection(plan.positions[k], k, str(exc)))
     if report.rejected:
         return
     now = ctx.clock()
