@@ -26,6 +26,7 @@ from packstation.adapters.devices.evdev_scanner import (
 )
 from packstation.adapters.devices.serial_scanner import SerialScannerReader
 from packstation.adapters.devices.simulators.pty_scanner import PtyScannerSimulator
+from packstation.adapters.devices.state import DeviceState, Status
 from packstation.bootstrap import Station
 from packstation.config import PackingConfig, parse_config
 from packstation.domain.barcodes import RawScan
@@ -37,11 +38,18 @@ from packstation.services.stats import shift_figures
 DIGIT_KEYS = {str(d): 1 + d for d in range(1, 10)} | {"0": 11}
 
 
+def _connected(states: queue.Queue[DeviceState]) -> None:
+    while states.get(timeout=10).status is not Status.CONNECTED:
+        pass
+
+
 def from_serial_scanner(text: str) -> RawScan:
     with PtyScannerSimulator(terminator="crlf", aim="]E0") as scanner:
         got: queue.Queue[RawScan] = queue.Queue()
-        reader = SerialScannerReader(scanner.port, got.put).start()
+        states: queue.Queue[DeviceState] = queue.Queue()
+        reader = SerialScannerReader(scanner.port, got.put, on_state=states.put).start()
         try:
+            _connected(states)  # a scan before the port is open is never read (as with a real scanner)
             scanner.scan(text)
             return got.get(timeout=10)
         finally:
@@ -53,8 +61,10 @@ def from_evdev_scanner(text: str, tmp_path: Path) -> RawScan:
     os.mkfifo(fifo)
     writer = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
     got: queue.Queue[RawScan] = queue.Queue()
-    reader = EvdevScannerReader(str(fifo), got.put, grab=False).start()
+    states: queue.Queue[DeviceState] = queue.Queue()
+    reader = EvdevScannerReader(str(fifo), got.put, grab=False, on_state=states.put).start()
     try:
+        _connected(states)
         data = b""
         for ch in text:
             code = DIGIT_KEYS[ch]
