@@ -123,7 +123,7 @@ class _Window:
         from PySide6.QtWidgets import QApplication
 
         from packstation.ui import theme
-        from packstation.ui.station_window import create_window
+        from packstation.ui.app import create_window
 
         self.app = QApplication.instance() or QApplication([sys.argv[0]])
         self.app.setApplicationName("packstation")

@@ -10,10 +10,13 @@ cases through ``ctx``, desks through :meth:`Station.terminal`, sessions for scri
 from __future__ import annotations
 
 import getpass
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from packstation.adapters.db.engine import make_engine, migrate
 from packstation.adapters.db.numbers import LocalBlocks, SeriesRange
@@ -27,9 +30,13 @@ from packstation.domain.packing import Tolerance
 from packstation.services.auth import Authenticator
 from packstation.services.bench import Bench
 from packstation.services.context import Context, PackingSettings
-from packstation.services.ports import UnitOfWork
+from packstation.services.ports import StorageError, UnitOfWork
 from packstation.services.terminal import ComingSoonDesk, DeskFactory, Terminal
-from packstation.workers import PrintWorker
+from packstation.workers import PrintWorker, SeatHeartbeat
+
+
+class StationBusy(RuntimeError):
+    """This data folder or station id is already in use by a running window; the message says by whom."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class StationInfo:
     demo: bool
     idle_logout_s: int
     fullscreen: bool
+    data_dir: Path
     documents_dir: Path
     database: str  # a description for people ("SQLite …/packstation.db"), never a password
 
@@ -63,6 +71,17 @@ def os_user() -> str:
         return "unknown"
 
 
+@dataclass(frozen=True)
+class SettingsStore:
+    """The station's config file, for the devices dialog: what it was started with, where to save."""
+
+    config: Config
+
+    @property
+    def path(self) -> Path:
+        return self.config.source or self.config.data_dir / "packstation.toml"
+
+
 @dataclass
 class Station:
     ctx: Context
@@ -70,8 +89,12 @@ class Station:
     devices: DeviceSettings
     printers: StationPrinters
     print_worker: PrintWorker
-    _dispose: Callable[[], None]
+    settings: SettingsStore
+    _engine: Any  # the database engine: tests and benchmarks may look at the database; drivers never do
+    _central_engine: Any = None  # the central database's, when configured (same rule)
     desks: dict[Desk, DeskFactory] = field(default_factory=dict)
+    _occupied: Any = None
+    _heartbeat: Any = None
 
     # --- what drivers use -----------------------------------------------------------------
     def terminal(self) -> Terminal:
@@ -87,15 +110,72 @@ class Station:
     def start_workers(self) -> None:
         self.print_worker.start()
 
+    def occupy(self) -> None:
+        """Take this station's data folder and its station id (a window is starting).
+
+        Raises StationBusy saying which process holds either. Released by :meth:`close`.
+        """
+        from packstation.adapters.folder_lock import FolderLock, FolderLocked
+        from packstation.services.seats import SeatTaken, take_seat
+
+        holder = f"pid {os.getpid()} on {socket.gethostname()} (user {os_user()})"
+        lock = FolderLock(self.info.data_dir / "station.lock")
+        try:
+            lock.acquire(f"{holder}, station {self.info.id}")
+        except FolderLocked as exc:
+            raise StationBusy(f"Another packstation window is already running on the data folder "
+                              f"{self.info.data_dir}: {exc.holder}. Close it first.") from None
+        session = self.system_session(ActorKind.SYSTEM, "station")
+        try:
+            try:
+                seat = take_seat(self.ctx, session, holder)
+            except SeatTaken as exc:
+                if not _died_here(exc.seat.holder):
+                    raise
+                seat = take_seat(self.ctx, session, holder, stale_token=exc.seat.token)
+        except SeatTaken as exc:
+            lock.release()
+            raise StationBusy(str(exc)) from None
+        self._occupied = (lock, seat)
+        self._heartbeat = SeatHeartbeat(self.ctx, seat)
+        self._heartbeat.start()
+
     def close(self) -> None:
         self.print_worker.stop()
-        self._dispose()
+        occupied, self._occupied = self._occupied, None
+        if occupied is not None:
+            from packstation.services.seats import release_seat
+
+            lock, seat = occupied
+            self._heartbeat.stop()
+            try:
+                release_seat(self.ctx, seat)
+            except StorageError:
+                pass  # the seat expires on its own
+            lock.release()
+        self._engine.dispose()
+        if self._central_engine is not None:
+            self._central_engine.dispose()
 
     def __enter__(self) -> Station:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _died_here(holder: str) -> bool:
+    """The seat's holder was a process on this machine that no longer runs (it crashed)."""
+    parts = holder.split()
+    if len(parts) < 4 or parts[0] != "pid" or parts[2] != "on" or parts[3] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
 
 
 def _slot(cfg: PrinterConfig) -> PrinterSlot:
@@ -117,6 +197,17 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     def uow_factory(*, readonly: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(engine, station_id, blocks, readonly=readonly)
 
+    central_engine = None
+    central_factory = None
+    if config.database.central:
+        from packstation.adapters.db.engine import postgres_engine
+
+        central_engine = postgres_engine(config.database.central, application_name=f"packstation:{station_id}")
+        central_blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
+
+        def central_factory(*, readonly: bool = False) -> UnitOfWork:
+            return SqlUnitOfWork(central_engine, station_id, central_blocks, readonly=readonly)
+
     s = config.station
     documents = StationDocuments(
         ship_from=DocAddress(name=s.ship_from_name, line1=s.ship_from_line1, city=s.ship_from_city,
@@ -127,7 +218,7 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                          key=auth_key)
     p = config.packing
     ctx = Context(
-        uow=uow_factory, auth=auth, station_id=station_id, documents=documents, clock=clock,
+        uow=uow_factory, auth=auth, station_id=station_id, documents=documents, clock=clock, central=central_factory,
         packing=PackingSettings(tolerance=Tolerance(p.tolerance_pct, p.tolerance_g), gs1_company_prefix=p.gs1_company_prefix,
                                 sscc_extension=p.sscc_extension, carton_prefix=p.carton_prefix,
                                 accept_typed_sku=p.accept_typed_sku, unknown_lot=p.unknown_lot),
@@ -138,10 +229,11 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     documents.on_wake = worker.wake
     url = engine.url
     info = StationInfo(id=station_id, name=s.name, demo=s.demo, idle_logout_s=s.idle_logout_s, fullscreen=s.fullscreen,
-                       documents_dir=config.documents_dir,
+                       data_dir=config.data_dir, documents_dir=config.documents_dir,
                        database=f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}")
     station = Station(
-        ctx=ctx, info=info, printers=printers, print_worker=worker, _dispose=engine.dispose,
+        ctx=ctx, info=info, printers=printers, print_worker=worker, settings=SettingsStore(config),
+        _engine=engine, _central_engine=central_engine,
         devices=DeviceSettings(config.scale, config.scanner, config.label_printer, config.document_printer,
                                config.source),
         desks={Desk.BENCH: Bench,
@@ -153,6 +245,27 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
 
         seed_if_empty(station)
     return station
+
+
+def init_central_database(url: str, *, station_role: str = "packstation_station", admin_role: str = "packstation_admin",
+                          station_password: str | None = None, admin_password: str | None = None) -> list[str]:
+    """``packstation central init``: migrate the centre, install its change log, roles and grants."""
+    from sqlalchemy.exc import DBAPIError
+
+    from packstation.adapters.central.schema import CentralSetupError, Roles, init_central
+    from packstation.adapters.db.engine import database_hint, postgres_engine
+
+    try:
+        engine = postgres_engine(url, application_name="packstation:central-init", statement_timeout_ms=600_000)
+    except Exception as exc:  # noqa: BLE001 - a bad URL: said as such
+        raise CentralSetupError(f"cannot use {url!r}: {exc}") from exc
+    try:
+        return init_central(engine, Roles(station_role, admin_role), station_password=station_password,
+                            admin_password=admin_password)
+    except DBAPIError as exc:
+        raise CentralSetupError(database_hint(exc, engine.url)) from exc
+    finally:
+        engine.dispose()
 
 
 # --- devices: the one place that turns device settings into open devices ----------------------
@@ -172,4 +285,4 @@ def open_printer(settings: Config | DeviceSettings, slot: str):  # type: ignore[
     return _open(settings.label_printer if slot == "label" else settings.document_printer)
 
 
-__all__ = ["DeviceSettings", "Station", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]
+__all__ = ["init_central_database", "DeviceSettings", "SettingsStore", "Station", "StationBusy", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]

@@ -141,7 +141,26 @@ def orders(products: list[dict[str, Any]], count: int = 60, rnd: random.Random |
             "tote": f"TOTE-{i + 1:03d}",
             "lines": lines,
         })
+    out.extend(showcase_orders(products, count, now))
     return out
+
+
+def showcase_orders(products: list[dict[str, Any]], after: int, now: datetime) -> list[dict[str, Any]]:
+    """Two orders that show what the bench checks: a line of 6 a 6-pack barcode fills in one scan,
+    and a lot + expiry product whose stock has an expired lot (scan it: refused)."""
+    six = next(p for p in products if p["pack_barcodes"])
+    dated = next(p for p in products if p["tracking"] == "lot_expiry")
+    base = {"channel": "shop-web", "currency": "EUR", "carrier": "DHL", "service": "Paket",
+            "payment": {"method": "prepaid", "status": "paid"},
+            "customer": {"name": "Lena Weber", "email": "lena@example.com", "phone": "+49 40 555 0101"},
+            "ship_to": {"name": "Lena Weber", "line1": "Jungfernstieg 7", "line2": "", "city": "Hamburg",
+                        "region": "", "postcode": "20354", "country": "DE"}}
+    return [
+        {**base, "order_id": f"SO-{10001 + after}", "placed_at": (now - timedelta(minutes=30)).isoformat(timespec="seconds"),
+         "tote": f"TOTE-{after + 1:03d}", "lines": [{"sku": six["sku"], "qty": 6, "unit_price": "9.90"}]},
+        {**base, "order_id": f"SO-{10002 + after}", "placed_at": (now - timedelta(minutes=20)).isoformat(timespec="seconds"),
+         "tote": f"TOTE-{after + 2:03d}", "lines": [{"sku": dated["sku"], "qty": 2, "unit_price": "14.50"}]},
+    ]
 
 
 DEMO_LEAD_PIN = "1234"  # shown on the demo login screen; leads approve with badge + PIN

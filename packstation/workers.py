@@ -94,4 +94,37 @@ class PrintWorker:
             self._wake.clear()
 
 
-__all__ = ["PrintWorker"]
+class SeatHeartbeat:
+    """Renews this window's seat on its station id; reports if another start took it over."""
+
+    def __init__(self, ctx: Context, seat: object, *, every_s: float = 15.0,
+                 on_lost: Callable[[], None] | None = None) -> None:
+        self.ctx = ctx
+        self.seat = seat
+        self.every_s = every_s
+        self.on_lost = on_lost or (lambda: None)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="seat-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        from packstation.services.seats import renew_seat
+
+        while not self._stop.wait(self.every_s):
+            try:
+                if not renew_seat(self.ctx, self.seat):  # type: ignore[arg-type]
+                    log.error("station seat lost: another window took station %s over", self.ctx.station_id)
+                    self.on_lost()
+                    return
+            except StorageError as exc:  # offline: the seat runs out only if this lasts
+                log.warning("seat heartbeat: %s", exc)
+
+
+__all__ = ["PrintWorker", "SeatHeartbeat"]

@@ -231,21 +231,15 @@ class PgServer:
     # -- databases -------------------------------------------------------------------------
     def url(self, database: str) -> str:
         """SQLAlchemy URL of ``database`` on this server (TCP on 127.0.0.1, trust auth)."""
-        return f"postgresql+psycopg2://{self.superuser}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+psycopg://{self.superuser}@127.0.0.1:{self.port}/{database}"
 
     def _admin(self, sql: str) -> None:
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(
-            host="127.0.0.1", port=self.port, user=self.superuser, dbname="postgres",
-            connect_timeout=30,
-        )
-        try:
-            conn.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
+        # CREATE/DROP DATABASE cannot run in a transaction: autocommit
+        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.superuser, dbname="postgres",
+                             connect_timeout=30, autocommit=True) as conn:
+            conn.execute(sql)
 
     def create_database(self, name: str | None = None) -> str:
         """Create an empty database (``test_<uuid>`` by default) and return its name."""

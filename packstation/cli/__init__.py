@@ -20,6 +20,7 @@ _GROUPS = (
     "packstation.cli.devices",
     "packstation.cli.documents",
     "packstation.cli.waves",
+    "packstation.cli.central",
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -242,8 +243,9 @@ def _serve(
     """Print where the simulator is, feed stdin lines to *commands*, run until Ctrl-C.
 
     Everything after the simulator exists runs under one KeyboardInterrupt guard, so Ctrl-C
-    at any moment stops it cleanly with exit code 0.
+    (SIGINT) or SIGTERM at any moment stops it cleanly with exit code 0.
     """
+    restore_signals = _stop_on_signals()
     try:
         for line in banner:
             print(line, flush=True)
@@ -257,8 +259,35 @@ def _serve(
     except KeyboardInterrupt:
         pass
     finally:
-        stop()
+        try:
+            stop()
+        finally:
+            restore_signals()
     return EXIT_OK
+
+
+def _stop_on_signals() -> Callable[[], None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt (once); returns a function restoring both.
+
+    Installed explicitly because a simulator started in the background (``&`` or ``nohup`` in
+    a non-interactive shell) inherits SIGINT ignored through exec, and Python then never turns
+    it into KeyboardInterrupt; SIGTERM's default would kill it without stopping the simulator.
+    """
+    stopping = False
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if not stopping:  # a second signal while stopping must not interrupt the clean-up
+            stopping = True
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
 
 
 def _scale_command(sim: Any) -> Callable[[str], None]:

@@ -1,8 +1,8 @@
 """``packstation commands-sheet`` and ``packstation render-demo-label``.
 
-Neither needs the database: the command card prints fixed command values and the carton
-codes given on the command line; the demo label is made-up data with the station's own
-ship-from address. (``packstation picklist`` needs the database and lives with the orders
+The command card prints the fixed command values and the carton codes: every carton type in
+the station's database, or those given with ``--carton``. The demo label is made-up data with
+the station's own ship-from address and needs no database. (``packstation picklist`` needs the database and lives with the orders
 commands.)
 """
 
@@ -16,8 +16,6 @@ from pathlib import Path
 from packstation.config import Config
 from packstation.domain.documents import Address, DocumentDataError
 
-DEFAULT_CARTONS = ("BOX-S", "BOX-M", "BOX-L", "BOX-XL")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     card = sub.add_parser(
@@ -29,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--carton",
         action="append",
         metavar="CODE",
-        help=f"a carton-type barcode to include (repeat the option; default: {' '.join(DEFAULT_CARTONS)})",
+        help="a carton-type barcode to include (repeat the option; default: every carton type in the database)",
     )
     card.add_argument(
         "--paper", choices=("A4", "Letter"), default="A4", help="paper size (default A4)"
@@ -66,7 +64,17 @@ def run_commands_sheet(args: argparse.Namespace, config: Config) -> int:
     from packstation.adapters.documents.command_card import render_command_card
     from packstation.domain.documents import CommandCardData
 
-    cartons = tuple(c.strip().upper() for c in (args.carton or DEFAULT_CARTONS))
+    if args.carton:
+        cartons = tuple(c.strip().upper() for c in args.carton)
+    else:
+        from packstation.bootstrap import build_station
+        from packstation.services.catalog import carton_types
+
+        with build_station(config) as station:
+            cartons = tuple(ct.code for ct in carton_types(station.ctx, station.system_session()))
+        if not cartons:
+            return _fail("commands-sheet", "no carton types in the database: import cartons first "
+                         "(packstation import cartons FILE), or name them with --carton BOX-S --carton BOX-M")
     quantities = () if args.no_quantities else tuple(range(1, 11))
     out = Path(args.out)
     try:

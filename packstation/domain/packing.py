@@ -332,10 +332,13 @@ class PackSession:
                 sku=product.sku,
             )
         if qty > line.remaining:
+            what = f"this pack counts {qty}" if multiple > 1 else f"the quantity is {qty}"
             return ItemDecision(
                 Verdict.OVER_SCAN,
-                f"{product.name}: only {line.remaining} more needed, this scan counts {qty}.",
-                sku=product.sku,
+                f"{product.name}: {what}, more than the {line.remaining} still needed. Nothing was counted: "
+                "put it back and scan single units" + (" (or CMD-QTY with a smaller number)." if multiple == 1
+                                                       else "."),
+                sku=product.sku, data={"headline": "TOO MANY"},
             )
         if self.open_carton is None:
             return ItemDecision(

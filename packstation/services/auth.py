@@ -113,7 +113,7 @@ class Authenticator:
         self.check(session, what)
         assert isinstance(session, Session)
         if not session.may(permission):
-            raise NotAllowed(f"{what} needs a {_who_may(permission)}; {session.name} is {session.role.value}.")
+            raise NotAllowed(f"{what} needs {_who_may(permission)}; {session.name} is {session.role.value}.")
         return session
 
     def system(self, kind: ActorKind, name: str, role: Role = Role.ADMIN) -> Session:
@@ -182,7 +182,7 @@ class Authenticator:
         user = self._verify(badge, pin, kind=None)
         session = self._person(user, None)
         if not session.may(permission):
-            raise NotAllowed(f"{what} needs a {_who_may(permission)}: {user.name} is {user.role.value}.")
+            raise NotAllowed(f"{what} needs {_who_may(permission)}: {user.name} is {user.role.value}.")
         return session
 
     def _verify(self, badge: str, pin: str | None, *, kind: str | None) -> User:
@@ -219,8 +219,9 @@ class Authenticator:
 
 
 def _who_may(permission: Permission) -> str:
-    roles = [r.value for r in Role if r.may(permission) and r is not Role.ADMIN]
-    return " or ".join(roles) if roles else "an admin"
+    """``a lead``, ``a packer or lead``, ``an admin``: who may, with the article."""
+    roles = [r.value for r in Role if r.may(permission) and r is not Role.ADMIN] or ["admin"]
+    return ("an " if roles[0][0] in "aeiou" else "a ") + " or ".join(roles)
 
 
 __all__ = [

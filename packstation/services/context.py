@@ -34,6 +34,13 @@ class Context:
     documents: Documents | None = None  # renders print jobs; None: this process prints nothing
     packing: PackingSettings = PackingSettings()
     clock: Clock = field(default=lambda: datetime.now(UTC))
+    # the central database all stations share, when one is configured: its units of work (the
+    # same repositories, on PostgreSQL). None: a standalone station. Never used on the scan path.
+    central: UnitOfWorkFactory | None = None
+
+    @property
+    def synced(self) -> bool:
+        return self.central is not None
 
 
 def record(uow: UnitOfWork, ctx: Context, session: Session, kind: str, order_id: str | None,

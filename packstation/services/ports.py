@@ -364,6 +364,33 @@ class ReturnRepository(ABC):
         """Insert a return, or overwrite it and its lines."""
 
 
+@dataclass(frozen=True)
+class StationSeat:
+    """Who runs a station id: one window per station id on a database."""
+
+    station_id: str
+    holder: str  # "pid 1234 on bench07 (user pat)"
+    token: str
+    since: datetime
+    expires_at: datetime
+
+
+class StationRepository(ABC):
+    """Seats: the lease a running station window holds on its station id."""
+
+    @abstractmethod
+    def take(self, seat: StationSeat, now: datetime, *, stale_token: str | None = None) -> StationSeat | None:
+        """Take the seat if it is free, expired, already ours (same token) or held by *stale_token*
+        (a holder known to be dead); else return the holder's."""
+
+    @abstractmethod
+    def renew(self, station_id: str, token: str, expires_at: datetime) -> bool:
+        """Extend our lease; False if it is no longer ours."""
+
+    @abstractmethod
+    def release(self, station_id: str, token: str) -> None: ...
+
+
 class UnitOfWork(ABC):
     """One transaction over every repository; rolls back unless ``commit()`` is called."""
 
@@ -375,6 +402,7 @@ class UnitOfWork(ABC):
     events: EventLog
     numbers: NumberSeries
     returns: ReturnRepository
+    stations: StationRepository
 
     @abstractmethod
     def __enter__(self) -> UnitOfWork: ...
@@ -399,5 +427,5 @@ Clock = Callable[[], datetime]
 __all__ = [
     "CatalogRepository", "Claim", "Clock", "Conflict", "Credentials", "EventLog", "ImportedState",
     "NumberSeries", "OrderRepository", "PrintJobRepository", "ReturnRepository", "ScanRecord", "ShipmentRepository",
-    "StorageError", "UnitOfWork", "UnitOfWorkFactory", "UserRepository",
+    "StationRepository", "StationSeat", "StorageError", "UnitOfWork", "UnitOfWorkFactory", "UserRepository",
 ]

@@ -1,5 +1,9 @@
 """Start the station window: ``packstation`` (no subcommand) and ``python main.py`` end here.
 
+:func:`create_window` is the Qt half of the composition root: it wires the window's Qt pieces
+(device signals, weigher, controller, device manager, sounds) to what ``bootstrap`` built. The
+app, the tests and the screenshot script all build windows here, so they get the same wiring.
+
 With ``PACKSTATION_QUIT_AFTER_SHOWN=1`` the window quits right after it is first painted and
 prints ``window shown after N.NNN s`` (seconds since the process started), for the start-up
 benchmark.
@@ -10,10 +14,42 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from packstation.config import Config
 
+if TYPE_CHECKING:
+    from packstation.bootstrap import Station
+    from packstation.ui.main_window import MainWindow
+    from packstation.ui.sounds import SoundPlayer
+    from packstation.ui.weighing import Weigher
+
 _IMPORTED_AT = time.perf_counter()
+
+
+def create_window(station: Station, *, weigher: Weigher | None = None, sounds: SoundPlayer | None = None,
+                  install_wedge: bool = True, start_readers: bool = True, start_workers: bool = True) -> MainWindow:
+    from packstation.ui.controller import StationController
+    from packstation.ui.device_manager import DeviceManager
+    from packstation.ui.device_signals import DeviceSignals
+    from packstation.ui.main_window import MainWindow
+    from packstation.ui.sounds import SoundPlayer
+    from packstation.ui.weighing import make_weigher
+
+    signals = DeviceSignals()
+    weigher = weigher or make_weigher(station.devices, signals)
+    controller = StationController(station.terminal(), weigher)
+    station.print_worker.on_result = controller.relay_printed
+    station.print_worker.on_interrupted = controller.relay_interrupted
+    devices = DeviceManager(station, signals, start_readers=start_readers)
+    window = MainWindow(station, controller, signals=signals, devices=devices,
+                        sounds=sounds or SoundPlayer(), install_wedge=install_wedge)
+    for child in (signals, controller, devices, window.sounds):
+        child.setParent(window)
+    weigher.setParent(controller)
+    if start_workers:
+        station.start_workers()  # after the relays are set: interrupted jobs reach the window
+    return window
 
 
 def process_age_s() -> float:
@@ -33,8 +69,6 @@ def run_station(config: Config) -> int:
 
     from packstation.bootstrap import build_station
     from packstation.ui import theme
-    from packstation.ui.main_window import MainWindow
-    from packstation.ui.station_window import create_window
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("packstation")
@@ -52,14 +86,29 @@ def run_station(config: Config) -> int:
         if not probe:  # a person is watching: say it on the screen too
             QMessageBox.critical(None, "packstation cannot start", text)
         return 1
-    window: MainWindow = create_window(station)
+    from packstation.bootstrap import StationBusy
+
+    try:
+        station.occupy()
+    except StationBusy as exc:
+        print(f"packstation: cannot start. {exc}", file=sys.stderr)
+        if not probe:
+            QMessageBox.critical(None, "packstation is already running", str(exc))
+        station.close()
+        return 1
+    window = create_window(station)
     if probe:
         def shown() -> None:
             print(f"window shown after {process_age_s():.3f} s", flush=True)
             QTimer.singleShot(0, app.quit)  # let the paint finish first
 
         window.first_exposed.connect(shown)
-    window.show()
+    if station.info.fullscreen:
+        window.showFullScreen()
+    elif probe:
+        window.show()
+    else:
+        window.showMaximized()
     try:
         return app.exec()
     finally:

@@ -78,7 +78,7 @@ class DeviceManager(QObject):
         self._closed = False
         signals.state_changed.connect(self._reader_state)
         self._probed.connect(self._set)
-        cfg = station.config
+        cfg = station.devices
         self._set("scanner:wedge", DeviceState("keyboard wedge", Status.CONNECTED, "ready"))
         scale = cfg.scale
         if scale.protocol == "simulated":
@@ -99,7 +99,7 @@ class DeviceManager(QObject):
 
     # --- scanners -------------------------------------------------------------------------
     def _start_readers(self) -> None:
-        cfg = self.station.config.scanner
+        cfg = self.station.devices.scanner
         for url in cfg.serial:
             from packstation.adapters.devices.serial_scanner import SerialScannerReader
 
@@ -128,15 +128,14 @@ class DeviceManager(QObject):
 
     # --- printers and database ------------------------------------------------------------
     def check_printers(self) -> None:
-        cfg = self.station.config
+        cfg = self.station.devices
         for slot, section in (("label printer", cfg.label_printer), ("document printer", cfg.document_printer)):
             if slot not in self.states:
                 self._set(slot, DeviceState(slot, Status.DISCONNECTED, "checking…"))
             self._pool.start(_Probe(self, slot, section))
 
     def check_database(self) -> DeviceState:
-        url = self.station.engine.url
-        name = f"{url.get_backend_name()} {url.database or ''}".strip()
+        name = self.station.info.database
         try:
             with self.station.ctx.uow(readonly=True) as uow:
                 uow.ping()

@@ -1,7 +1,8 @@
-"""The lead view: release a stuck claim, the shift's figures per packer, and the users.
+"""The lead view: release a stuck claim, the shift's figures per packer, the users, the print jobs.
 
-Opened from the pack window by a logged-in lead (or admin). Every action goes through the
-same use cases as the CLI (``release_claim``, ``add_user``, ``disable_user``).
+Opened from the window by a logged-in lead (or admin). Every action goes through the same use
+cases as the CLI, with the lead's session (``release_claim``, ``add_user``, ``disable_user``,
+``unlock_user``, ``printing.retry``), which check the role themselves. Badges are shown masked.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from packstation.bootstrap import Station
-from packstation.domain.model import Role, User
+from packstation.domain.identity import Role, Session, mask_badge
 from packstation.domain.packing import Tone
-from packstation.services import packing, users
+from packstation.services import packing, printing, users
+from packstation.services.auth import NotAllowed
+from packstation.services.ports import StorageError
 from packstation.services.stats import claimed_orders, shift_figures
 from packstation.ui import theme
-from packstation.ui.print_queue import PrintQueue
+from packstation.ui.controller import StationController
 
 SHIFT_HOURS = 12
 
@@ -65,11 +68,12 @@ class _Message(QLabel):
 
 
 class LeadView(QDialog):
-    def __init__(self, station: Station, lead: User, *, printer: PrintQueue | None = None,
+    def __init__(self, station: Station, lead: Session, *, controller: StationController | None = None,
                  now: datetime | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.station, self.lead = station, lead
-        self.printer = printer
+        self.ctx = station.ctx
+        self.controller = controller
         self.now = now
         self.setWindowTitle(f"Lead view — {lead.name}")
         self.resize(1100, 650)
@@ -78,9 +82,9 @@ class LeadView(QDialog):
         self.tabs.addTab(self._shift_tab(), "Shift figures")
         self.tabs.addTab(self._users_tab(), "Users")
         self.jobs = _table(["Job", "Kind", "For", "Status", "Tries", "Why"])
-        if printer is not None:
-            self.tabs.addTab(self._jobs_tab(), "Print jobs")
-            printer.printed.connect(self._printed)
+        self.tabs.addTab(self._jobs_tab(), "Print jobs")
+        if controller is not None:
+            controller.printed.connect(self._printed)
         self.message = _Message()
         self.message.setFont(theme.font(13, bold=True))
         self.message.setWordWrap(True)
@@ -121,14 +125,14 @@ class LeadView(QDialog):
         if not reason:
             self._say(Tone.ERROR, "Give a reason: it is recorded with the release.")
             return
-        outcome = packing.release_claim(self.station.ctx, order_id, self.lead, reason)
+        outcome = packing.release_claim(self.ctx, self.lead, order_id, reason)
         self._say(outcome.verdict.tone, outcome.message)
         self.reload()
 
     # --- shift ----------------------------------------------------------------------------
     def _shift_tab(self) -> QWidget:
         page = QWidget()
-        self.shift = _table(["Person", "Orders", "Items", "Cartons", "Scans / hour", "Errors by kind"])
+        self.shift = _table(["Person", "Orders", "Items", "Cartons", "Scans / hour", "Typed", "Errors by kind"])
         box = QVBoxLayout(page)
         self.shift_caption = QLabel()
         box.addWidget(self.shift_caption)
@@ -138,7 +142,7 @@ class LeadView(QDialog):
     # --- users ----------------------------------------------------------------------------
     def _users_tab(self) -> QWidget:
         page = QWidget()
-        self.users = _table(["Name", "Role", "Badge", "PIN", "Active"])
+        self.users = _table(["Name", "Role", "Badge", "PIN", "State"])
         self.new_name = QLineEdit()
         self.new_role = QComboBox()
         self.new_role.addItems([r.value for r in Role])
@@ -150,6 +154,8 @@ class LeadView(QDialog):
         add.clicked.connect(self.add_user)
         self.disable_button = QPushButton("Disable the selected user")
         self.disable_button.clicked.connect(self.disable_selected)
+        self.unlock_button = QPushButton("Unlock the selected badge")
+        self.unlock_button.clicked.connect(self.unlock_selected)
         form = QFormLayout()
         form.addRow("Name", self.new_name)
         form.addRow("Role", self.new_role)
@@ -159,37 +165,55 @@ class LeadView(QDialog):
         box = QHBoxLayout(page)
         left = QVBoxLayout()
         left.addWidget(self.users, 1)
-        left.addWidget(self.disable_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.disable_button)
+        buttons.addWidget(self.unlock_button)
+        left.addLayout(buttons)
         box.addLayout(left, 2)
         box.addLayout(form, 1)
         return page
 
     def add_user(self) -> None:
         try:
-            user = users.add_user(self.station.ctx.uow, self.new_name.text(), self.new_role.currentText(),
+            user = users.add_user(self.ctx, self.lead, self.new_name.text(), self.new_role.currentText(),
                                   self.new_badge.text(), self.new_pin.text() or None)
-        except users.UserError as exc:
+        except (users.UserError, NotAllowed, StorageError) as exc:
             self._say(Tone.ERROR, str(exc))
             return
         self.new_pin.clear()
-        self._say(Tone.OK, f"{user.name} added ({user.role.value}, badge {user.badge}).")
+        self.new_badge.clear()
+        self._say(Tone.OK, f"{user.name} added ({user.role.value}, badge {mask_badge(user.badge)}).")
         self.reload()
 
-    def disable_selected(self) -> None:
+    def _selected_user(self) -> str | None:
         row = self.users.currentRow()
         if row < 0:
             self._say(Tone.WARNING, "Select a user first.")
-            return
-        name = self.users.item(row, 0).text()
-        if name == self.lead.name:
-            self._say(Tone.ERROR, "You cannot disable yourself: ask another lead.")
+            return None
+        return self.users.item(row, 0).text()
+
+    def disable_selected(self) -> None:
+        name = self._selected_user()
+        if name is None:
             return
         try:
-            users.disable_user(self.station.ctx.uow, name)
-        except users.UserError as exc:
+            users.disable_user(self.ctx, self.lead, name)
+        except (users.UserError, NotAllowed, StorageError) as exc:
             self._say(Tone.ERROR, str(exc))
             return
         self._say(Tone.OK, f"{name} is disabled: their badge no longer logs in.")
+        self.reload()
+
+    def unlock_selected(self) -> None:
+        name = self._selected_user()
+        if name is None:
+            return
+        try:
+            users.unlock_user(self.ctx, self.lead, name)
+        except (users.UserError, NotAllowed, StorageError) as exc:
+            self._say(Tone.ERROR, str(exc))
+            return
+        self._say(Tone.OK, f"{name}'s badge is unlocked: they can log in again.")
         self.reload()
 
     # --- print jobs -----------------------------------------------------------------------
@@ -198,18 +222,24 @@ class LeadView(QDialog):
         self.retry_button = QPushButton("Retry the selected job")
         self.retry_button.clicked.connect(self.retry_selected)
         box = QVBoxLayout(page)
-        box.addWidget(QLabel("Labels and slips that did not print. Fix the printer, then retry."))
+        box.addWidget(QLabel("Labels and slips not printed yet: failed ones (fix the printer, then retry) and "
+                             "interrupted ones (the station stopped while sending: check whether they printed)."))
         box.addWidget(self.jobs, 1)
         box.addWidget(self.retry_button)
         return page
 
     def retry_selected(self) -> None:
         row = self.jobs.currentRow()
-        if row < 0 or self.printer is None:
+        if row < 0:
             self._say(Tone.WARNING, "Select a job first.")
             return
-        self.printer.retry(self.jobs.item(row, 0).text())
+        try:
+            printing.retry(self.ctx, self.lead, self.jobs.item(row, 0).text())
+        except (ValueError, NotAllowed, StorageError) as exc:
+            self._say(Tone.ERROR, str(exc))
+            return
         self._say(Tone.PROMPT, "Printing again…")
+        self.reload()
 
     def _printed(self, result: object) -> None:
         self._say(Tone.OK if result.ok else Tone.ERROR, result.message)  # type: ignore[attr-defined]
@@ -217,27 +247,38 @@ class LeadView(QDialog):
 
     # --- common ---------------------------------------------------------------------------
     def reload(self) -> None:
-        if self.printer is not None:
-            _fill(self.jobs, [[j.id, j.kind, j.ref, j.status, str(j.attempts), j.reason]
-                              for j in self.printer.pending_jobs()])
-        _fill(self.claims, [[c["order_id"], c["station"], c["user"],
-                             c["since"].strftime("%Y-%m-%d %H:%M") if c["since"] else "", c["status"]]
-                            for c in claimed_orders(self.station.ctx.uow)])
-        now = self.now or self.station.ctx.clock()
+        try:
+            self._reload()
+        except (NotAllowed, StorageError) as exc:
+            self._say(Tone.ERROR, str(exc))
+
+    def _reload(self) -> None:
+        _fill(self.jobs, [[j.id, j.kind, j.ref, j.status.value, str(j.attempts), j.error]
+                          for j in printing.waiting_jobs(self.ctx, self.lead)])
+        _fill(self.claims, [[c.order_id, c.station_id or "", c.user or "",
+                             c.since.strftime("%Y-%m-%d %H:%M") if c.since else "", c.status.value]
+                            for c in claimed_orders(self.ctx, self.lead)])
+        now = self.now or self.ctx.clock()
         since = now - timedelta(hours=SHIFT_HOURS)
         self.shift_caption.setText(f"Last {SHIFT_HOURS} hours (since {since:%Y-%m-%d %H:%M} UTC), all benches.")
         rows = []
-        for fig in shift_figures(self.station.ctx.uow, since):
+        for fig in shift_figures(self.ctx, self.lead, since):
             if not (fig.scans or fig.orders or fig.cartons or fig.errors):
                 continue  # logged in, did nothing to count (e.g. a lead who only approved)
             rate = fig.scans_per_hour
             errors = ", ".join(f"{what}: {n}" for what, n in sorted(fig.errors.items())) or "none"
             rows.append([fig.user, str(fig.orders), str(fig.items), str(fig.cartons),
-                         f"{rate:.0f}" if rate is not None else "—", errors])
+                         f"{rate:.0f}" if rate is not None else "—", str(fig.typed), errors])
         _fill(self.shift, rows)
-        _fill(self.users, [[u.name, u.role.value, u.badge, "yes" if u.has_pin else "no",
-                            "yes" if u.active else "DISABLED"]
-                           for u in users.list_users(self.station.ctx.uow)])
+
+        def state(u: object) -> str:
+            if not u.active:  # type: ignore[attr-defined]
+                return "DISABLED"
+            locked = u.locked_until  # type: ignore[attr-defined]
+            return "LOCKED (wrong PINs)" if locked is not None and locked > now else "active"
+
+        _fill(self.users, [[u.name, u.role.value, mask_badge(u.badge), "yes" if u.has_pin else "no", state(u)]
+                           for u in users.list_users(self.ctx, self.lead)])
 
     def _say(self, tone: Tone, text: str) -> None:
         self.message.say(tone, text)

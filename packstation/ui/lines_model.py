@@ -8,7 +8,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from packstation.domain.model import Tracking
-from packstation.domain.packing import PackSession
+from packstation.domain.packing import PackSession, Verdict
 
 COLUMNS = ("Product", "SKU", "Barcode to scan", "Bin", "Lot / serial", "Needed", "Scanned", "State")
 _TRACKING = {
@@ -97,8 +97,9 @@ def _rows(session: PackSession | None) -> tuple[list[tuple[Any, ...]], list[str]
         product = session.products[line.sku]
         barcode = _typed(product.barcodes[0]) if product.barcodes else line.sku
         if pending is not None and pending.line_no == line.line_no:
-            state = "waiting: " + {"lot": "lot", "lot_expiry": "lot, expiry",
-                                   "serial": "serial"}.get(product.tracking.value, "details")
+            awaited = session.awaiting()  # what is still missing, not all the product tracks
+            state = "waiting: " + {Verdict.NEEDS_LOT: "lot", Verdict.NEEDS_EXPIRY: "expiry",
+                                   Verdict.NEEDS_SERIAL: "serial"}.get(awaited, "details") if awaited else "waiting"
         elif line.short and line.remaining <= 0:
             state = f"short {line.short}"
         elif line.remaining <= 0:

@@ -1,10 +1,12 @@
 """The station window: verdict band on top, login or pack view below, a scan line at the bottom,
 device states in the status bar.
 
-Scans reach the bench through the application-wide keyboard-wedge filter (whichever widget
+Scans reach the station through the application-wide keyboard-wedge filter (whichever widget
 has focus), the serial/evdev scanner readers, or the scan line (typed by hand, Enter submits).
-The window never changes bench state itself: it hands inputs to the :class:`StationController`
-and redraws from ``bench`` whenever an outcome arrives.
+The window never changes state itself: it hands inputs to the :class:`StationController` and
+redraws from its ``terminal`` (who is logged in, at which desk, what the desk shows) whenever an
+outcome arrives. The page follows the desk: login, desk choice (leads, admins), the pack bench,
+or a desk this station does not run yet.
 """
 
 from __future__ import annotations
@@ -28,15 +30,17 @@ from PySide6.QtWidgets import (
 from packstation.adapters.devices.state import DeviceState, Status
 from packstation.bootstrap import Station
 from packstation.domain.barcodes import RawScan
+from packstation.domain.identity import Desk
 from packstation.domain.packing import Tone, Verdict
-from packstation.services.packing import Outcome
+from packstation.services.outcome import Outcome
 from packstation.services.ports import StorageError
 from packstation.services.stats import ready_orders
 from packstation.ui import theme
 from packstation.ui.controller import StationController
 from packstation.ui.device_manager import DeviceManager
 from packstation.ui.device_signals import DeviceSignals
-from packstation.ui.login_view import LoginView
+from packstation.ui.keypad import PinPad
+from packstation.ui.login_view import DeskChooser, DeskPlaceholder, LoginView
 from packstation.ui.pack_view import PackView
 from packstation.ui.sounds import SoundPlayer
 from packstation.ui.status_bar import DeviceStatusBar
@@ -44,7 +48,7 @@ from packstation.ui.verdict_band import VerdictBand
 from packstation.ui.wedge import WedgeFilter
 
 if TYPE_CHECKING:
-    from packstation.printing import Printed
+    from packstation.services.printing import JobResult
 
 _USER_INPUT = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
 
@@ -58,18 +62,18 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.station = station
         self.controller = controller
-        self.bench = controller.bench
+        self.terminal = controller.terminal
         self.signals = signals
         self.devices = devices
         self.sounds = sounds
-        self.demo = station.config.station.demo
+        info = station.info
+        self.demo = info.demo
         self._exposed = False
         self._closed = False
-        self.setWindowTitle(f"packstation — {station.config.station.name} ({station.config.station.id})")
+        self.setWindowTitle(f"packstation — {info.name} ({info.id})")
         self.resize(1280, 860)
 
-        self.station_label = QLabel(f"{station.config.station.name} · {station.config.station.id}"
-                                    + (" · DEMO" if self.demo else ""))
+        self.station_label = QLabel(f"{info.name} · {info.id}" + (" · DEMO" if self.demo else ""))
         self.station_label.setFont(theme.font(13, bold=True))
         self.user_label = QLabel()
         self.user_label.setObjectName("userLabel")
@@ -87,11 +91,16 @@ class MainWindow(QMainWindow):
         top.addWidget(self.settings_button)
 
         self.band = VerdictBand()
+        self.approval = PinPad("Lead's PIN")  # a lead approving on the spot: badge, then PIN here
+        self.approval.setObjectName("approvalPad")
+        self.approval.setVisible(False)
         self.login = LoginView(demo=self.demo)
+        self.desks = DeskChooser()
         self.pack = PackView()
+        self.placeholder = DeskPlaceholder()
         self.pages = QStackedWidget()
-        self.pages.addWidget(self.login)
-        self.pages.addWidget(self.pack)
+        for page in (self.login, self.desks, self.pack, self.placeholder):
+            self.pages.addWidget(page)
 
         self.scan_edit = QLineEdit()
         self.scan_edit.setObjectName("scanEdit")
@@ -109,6 +118,7 @@ class MainWindow(QMainWindow):
         box.setContentsMargins(12, 8, 12, 8)
         box.addLayout(top)
         box.addWidget(self.band)
+        box.addWidget(self.approval)
         box.addWidget(self.pages, 1)
         box.addLayout(scan_row)
         self.setCentralWidget(central)
@@ -124,16 +134,19 @@ class MainWindow(QMainWindow):
 
         self.scan_edit.returnPressed.connect(self._typed_scan)
         self.login.pin_entered.connect(self.controller.enter_pin)
-        self.pack.lead.reason_chosen.connect(self._short_reason)
+        self.approval.entered.connect(self.controller.enter_pin)
+        self.desks.chosen.connect(self.controller.choose_desk)
+        self.pack.lead.reason_chosen.connect(self.controller.pick_reason)
         self.controller.outcome.connect(self._on_outcome)
+        self.controller.printed.connect(self._on_printed)
+        self.controller.interrupted.connect(self._on_interrupted)
+        self.controller.busy_changed.connect(self._on_busy)
         self.signals.scanned.connect(self.on_scan)
         self.signals.scan_rejected.connect(self._scan_rejected)
-        if controller.printer is not None:
-            controller.printer.printed.connect(self._on_printed)
         self.lead_button.clicked.connect(self.open_lead_view)
         self.settings_button.clicked.connect(self.open_settings)
 
-        idle_s = station.config.station.idle_logout_s
+        idle_s = info.idle_logout_s
         self.idle_timer = QTimer(self)
         self.idle_timer.setSingleShot(True)
         self.idle_timer.setInterval(max(0, idle_s) * 1000)
@@ -145,7 +158,8 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.installEventFilter(self)  # any key or click counts as activity (idle logout)
             if install_wedge:
-                self.wedge = WedgeFilter.from_config(station.config.scanner, parent=self)
+                self.wedge = WedgeFilter.from_config(station.devices.scanner, parent=self,
+                                                     accepts=lambda receiver: receiver.window() is self)
                 self.wedge.scanned.connect(self.on_scan)
                 app.installEventFilter(self.wedge)
 
@@ -155,63 +169,50 @@ class MainWindow(QMainWindow):
     # --- inputs -----------------------------------------------------------------------------
     def on_scan(self, scan: RawScan) -> None:
         """A scan from any scanner (wedge burst, serial, evdev)."""
-        if self.bench.pin_user is not None and scan.data.strip().isdigit():
-            self.controller.enter_pin(scan.data.strip())  # a PIN typed fast into the PIN field
-            return
-        if self._pick_reason(scan.data.strip()):
+        data = scan.data.strip()
+        if self.terminal.pin_wait is not None and data.isdigit():
+            self.controller.enter_pin(data)  # a PIN typed fast into the PIN field
             return
         self.controller.scan(scan)
-
-    def _pick_reason(self, text: str) -> bool:
-        """While a lead is awaited, a number scanned or typed picks that reason from the list
-        (so nobody needs the mouse); anything else goes to the bench as usual."""
-        reasons = self.pack.lead.reasons
-        if self.bench.lead_request is None or not reasons.isVisible() or not text.isdigit():
-            return False
-        number = int(text)
-        if not 1 <= number <= reasons.count():
-            return False
-        reasons.setCurrentRow(number - 1)
-        self.band.show_text(Tone.PROMPT, "LEAD: SCAN YOUR BADGE",
-                            f"Reason {number}: {self.pack.lead.current_reason()}.")
-        return True
 
     def _typed_scan(self) -> None:
         text = self.scan_edit.text().strip()
         self.scan_edit.clear()
         if not text:
             return
-        if self.bench.pin_user is not None and text.isdigit():
+        if self.terminal.pin_wait is not None and text.isdigit():
             self.controller.enter_pin(text)
             return
-        if self._pick_reason(text):
-            return
-        self.controller.scan(RawScan.from_wire(text, source="keyboard"))
+        self.controller.scan(RawScan.from_wire(text, source="typed"))
 
     def _scan_rejected(self, reason: str) -> None:
         self.band.show_text(Tone.ERROR, "SCAN NOT READ", f"{reason} Scan again.")
         self.sounds.play(Tone.ERROR)
 
-    def _short_reason(self, reason: str) -> None:
-        request = self.bench.lead_request
-        if request is None or not reason:
-            return
-        self.bench.set_lead_reason(reason)
-        if request.action == "reprint":
-            self.controller.reprint_reason = reason
+    def _on_busy(self, busy: bool) -> None:
+        self.login.pad.set_busy(busy)
+        self.approval.set_busy(busy)
+        if busy:
+            self.band.show_text(Tone.PROMPT, "CHECKING PIN…", "One moment.")
 
-    def _on_printed(self, result: Printed) -> None:
-        slot = "document printer" if result.kind == "packing_slip" else "label printer"
-        what = "SLIP" if result.kind == "packing_slip" else "LABEL"
+    def _on_printed(self, result: JobResult) -> None:
+        slot = "document printer" if result.job.printer == "document" else "label printer"
+        what = "SLIP" if result.job.kind == "packing_slip" else "LABEL"
         if result.ok:
-            how = f"no printer: saved as PDF {result.path}" if result.path is not None else "last one sent"
+            how = f"saved {result.where}" if result.job.target.startswith("folder:") else "last one sent"
             self.devices.report(slot, DeviceState(slot, Status.CONNECTED, how))
             return
         self.devices.report(slot, DeviceState(slot, Status.ERROR, result.error or "failed"))
-        then = ("The job is kept: fix the printer, then a lead retries it (Lead view → Print jobs)."
-                if result.kept else "Nothing was recorded: once fixed, a lead scans CMD-REPRINT.")
-        self.band.show_text(Tone.ERROR, f"{what} NOT PRINTED", f"{result.message} {then}")
+        self.band.show_text(Tone.ERROR, f"{what} NOT PRINTED",
+                            f"{result.message} The job is kept: fix the printer, then a lead retries it "
+                            "(Lead view → Print jobs).")
         self.sounds.play(Tone.ERROR)
+
+    def _on_interrupted(self, jobs: list[object]) -> None:
+        self.band.show_text(Tone.WARNING, "PRINT JOBS INTERRUPTED",
+                            f"{len(jobs)} label(s) or slip(s) were being sent when the station stopped: they may or "
+                            "may not have printed. A lead checks them (Lead view → Print jobs) and retries.")
+        self.sounds.play(Tone.WARNING)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
         if event.type() in _USER_INPUT:
@@ -219,13 +220,13 @@ class MainWindow(QMainWindow):
         return False
 
     def _touch(self) -> None:
-        if self._idle_enabled and self.bench.user is not None:
+        if self._idle_enabled and self.terminal.session is not None:
             self.idle_timer.start()
 
     def _idle(self) -> None:
-        if self.bench.user is None:
+        if self.terminal.session is None:
             return
-        if self.controller.weighing:  # never log out in the middle of a weighing
+        if self.controller.weighing or self.controller.checking_pin:  # never in the middle of a weighing
             self.idle_timer.start()
             return
         self.controller.idle_logout(self.idle_timer.interval() // 1000)
@@ -238,6 +239,13 @@ class MainWindow(QMainWindow):
             self.band.headline.setText(str(custom))
         if outcome.verdict.tone is not Tone.INFO:
             self.sounds.play(outcome.verdict.tone)
+        if custom == "SCALE ERROR":  # the status bar says so too, until the scale gives a weight
+            self.devices.report("scale", DeviceState("scale", Status.ERROR, outcome.message))
+        elif outcome.verdict in (Verdict.CARTON_CLOSED, Verdict.CARTON_BLOCKED, Verdict.ORDER_COMPLETE) \
+                and "measured_g" in outcome.data and self.devices.states.get("scale") is not None \
+                and self.devices.states["scale"].status is Status.ERROR:
+            self.devices.report("scale", DeviceState("scale", Status.CONNECTED,
+                                                     f"read {outcome.data['measured_g']} g"))
         if outcome.verdict is Verdict.STORAGE_FAILED:
             self.devices.database_failed(outcome.message)
         elif self.devices.states.get("database", None) is not None and \
@@ -247,48 +255,66 @@ class MainWindow(QMainWindow):
         self._touch()
 
     def refresh(self, outcome: Outcome | None = None) -> None:
-        bench = self.bench
-        user = bench.user
-        lead = user is not None and user.role.can_authorise
+        terminal = self.terminal
+        session = terminal.session
+        lead = session is not None and session.role.can_authorise
         self.lead_button.setVisible(lead)
         self.settings_button.setVisible(lead)
-        if user is None:
+        wait = terminal.pin_wait
+        approving = wait is not None and wait.purpose == "approve"
+        self.approval.setVisible(approving)
+        if approving:
+            assert wait is not None
+            self.approval.caption.setText(f"{wait.name}'s PIN")
+            self.approval.clear()
+            self.approval.pin.setFocus()
+        if session is None:
             self.idle_timer.stop()
             self.user_label.setText("Not logged in")
-            self.login.ask_pin(bench.pin_user.name if bench.pin_user is not None else None)
+            self.login.ask_pin(wait.name if wait is not None and wait.purpose == "login" else None)
             self.pages.setCurrentWidget(self.login)
         else:
-            self.user_label.setText(f"{user.name} ({user.role.value})")
-            if bench.session is None:
+            desk = f" · {terminal.desk.label}" if terminal.desk else ""
+            self.user_label.setText(f"{session.name} ({session.role.value}){desk}")
+            bench = self.controller.bench
+            if terminal.choosing or terminal.handler is None:
+                self.desks.show_for(session.name, session.role.desks)
+                self.pages.setCurrentWidget(self.desks)
+            elif bench is None:
+                self.placeholder.show_desk(terminal.desk or Desk.DOCK, session.name)
+                self.pages.setCurrentWidget(self.placeholder)
+            elif bench.pack is None:
                 try:
-                    hints = ready_orders(self.station.ctx.uow) if self.demo else []
+                    hints = ready_orders(self.station.ctx) if self.demo else []
                 except StorageError:  # only a hint; the status bar shows the database state
                     hints = []
-                self.pack.show_idle(user.name, hints)
+                self.pack.show_idle(session.name, hints)
+                self.pages.setCurrentWidget(self.pack)
             else:
-                request = bench.lead_request
-                self.pack.show_session(bench.session, outcome.sku if outcome else None,
-                                       request.action if request is not None else None)
-            self.pages.setCurrentWidget(self.pack)
-        if bench.pin_user is None:
+                self.pack.show_session(bench.pack, outcome.sku if outcome else None, bench.lead_request,
+                                       pin_for=wait.name if approving and wait is not None else None)
+                self.pages.setCurrentWidget(self.pack)
+        if wait is None:
             self.scan_edit.setFocus()
 
     # --- lead tools -------------------------------------------------------------------------
     def open_lead_view(self) -> None:
         from packstation.ui.lead_view import LeadView
 
-        if self.bench.user is None or not self.bench.user.role.can_authorise:
+        session = self.terminal.session
+        if session is None or not session.role.can_authorise:
             return
-        dialog = LeadView(self.station, self.bench.user, printer=self.controller.printer, parent=self)
+        dialog = LeadView(self.station, session, controller=self.controller, parent=self)
         dialog.exec()
         self.refresh()
 
     def open_settings(self) -> None:
         from packstation.ui.settings_dialog import SettingsDialog
 
-        if self.bench.user is None or not self.bench.user.role.can_authorise:
+        session = self.terminal.session
+        if session is None or not session.role.can_authorise:
             return
-        SettingsDialog(self.station.config, parent=self).exec()
+        SettingsDialog(self.station.settings, parent=self).exec()
 
     # --- lifecycle --------------------------------------------------------------------------
     def event(self, event: QEvent) -> bool:

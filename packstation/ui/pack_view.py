@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from packstation.domain.packing import CartonStatus, PackSession
-from packstation.services.packing import REPRINT_REASONS
+from packstation.services.bench import LeadRequest
 from packstation.ui import theme
 from packstation.ui.lines_model import COLUMNS, LinesModel
 
@@ -152,7 +152,7 @@ class LeadPanel(QFrame):
         self.reasons.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.reasons.setMaximumHeight(150)
         self.choices: tuple[str, ...] = ()
-        self.reasons.currentRowChanged.connect(self._row_changed)
+        self.reasons.itemClicked.connect(lambda item: self._row_changed(self.reasons.row(item)))
         box = QHBoxLayout(self)
         words = QVBoxLayout()
         words.addWidget(self.title)
@@ -161,15 +161,19 @@ class LeadPanel(QFrame):
         box.addLayout(words, 2)
         box.addWidget(self.reasons, 1)
 
-    def show_request(self, title: str, detail: str, *, reasons: tuple[str, ...] = ()) -> None:
+    def show_request(self, title: str, detail: str, *, reasons: tuple[str, ...] = (), picked: str | None = None) -> None:
         self.title.setText(title)
         self.detail.setText(detail)
-        if reasons and self.choices != reasons:
+        if self.choices != reasons:
             self.choices = ()
             self.reasons.clear()
             self.choices = reasons
             self.reasons.addItems([f"{n}  {reason}" for n, reason in enumerate(reasons, 1)])
-            self.reasons.setCurrentRow(0)
+        row = reasons.index(picked) if picked in reasons else -1
+        if self.reasons.currentRow() != row:
+            self.choices, keep = (), self.choices  # selecting the row must not emit a pick
+            self.reasons.setCurrentRow(row)
+            self.choices = keep
         self.reasons.setVisible(bool(reasons))
         self.setVisible(True)
 
@@ -249,25 +253,28 @@ class PackView(QWidget):
         self.stack.setCurrentWidget(self.idle)
 
     def show_session(self, session: PackSession, last_sku: str | None,
-                     lead_action: str | None = None) -> None:
+                     request: LeadRequest | None = None, *, pin_for: str | None = None) -> None:
         self.header.show_session(session)
         carton = session.open_carton
-        if lead_action == "short":
+        then = (f"{pin_for}: enter your PIN on the keypad." if pin_for else
+                "Then a lead scans their badge and enters their PIN." if request and request.reason else
+                "Pick the reason: scan its number (or touch it). Then a lead scans their badge and enters their PIN.")
+        if request is not None and request.action == "short":
             missing = ", ".join(f"{ln.remaining} × {session.products[ln.sku].name}" for ln in session.short_lines())
-            self.lead.show_request("Short-ship: a lead scans their badge to approve",
-                                   f"Missing: {missing}. Pick the reason on the right (touch it, or scan its number).",
-                                   reasons=SHORT_REASONS)
-        elif lead_action == "reprint":
-            self.lead.show_request("Reprint: a lead scans their badge",
-                                   "Every sealed carton's label and the packing slip print again; the reprint "
-                                   "is recorded with the lead's name and the reason on the right.",
-                                   reasons=REPRINT_REASONS)
+            self.lead.show_request("Short-ship: a lead approves", f"Missing: {missing}. {then}", reasons=request.reasons,
+                                   picked=request.reason)
+        elif request is not None and request.action == "reprint":
+            self.lead.show_request("Reprint: a lead approves",
+                                   "The labels of the sealed cartons print again (the packing slip only once the "
+                                   f"order is packed); recorded with the lead's name and the reason. {then}",
+                                   reasons=request.reasons, picked=request.reason)
         elif carton is not None and carton.status is CartonStatus.BLOCKED:
             self.lead.show_request(
                 f"Carton {carton.seq} is BLOCKED (weighed {carton.measured_g} g, expected "
                 f"{session.expected_weight(carton)} g)",
-                "Lead: scan your badge to accept the weight — or fix the carton (CMD-UNDO or scan the "
-                "missing item) and scan CMD-CLOSE-CARTON again.")
+                "Fix the carton (CMD-UNDO, or scan the missing item) and scan CMD-CLOSE-CARTON again — or a lead "
+                f"overrides: {then[0].lower()}{then[1:]}",
+                reasons=request.reasons if request is not None else (), picked=request.reason if request else None)
         else:
             self.lead.setVisible(False)
         changed = self.model.set_session(session)

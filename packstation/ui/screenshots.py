@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from packstation.demo import DEMO_LEAD_PIN
+
 
 def _wait(app: object, cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
     import time
@@ -24,25 +26,52 @@ def _wait(app: object, cond: Callable[[], bool], timeout_s: float = 10.0) -> Non
         time.sleep(0.01)
 
 
-def _pack_all(controller: object, window: object, order_id: str, carton: str, undo: bool = False) -> None:
+_PROMPTS = ("needs_lot", "needs_expiry", "needs_serial")
+
+
+def _answer_prompts(c: object, station: object) -> None:
+    """Answer lot / serial prompts the way a packer would: a lot the stock knows, a fresh serial."""
+    import itertools
+
+    serials = getattr(_answer_prompts, "serials", None) or itertools.count(1)
+    _answer_prompts.serials = serials  # type: ignore[attr-defined]
+    while c.last.verdict.value in _PROMPTS:  # type: ignore[attr-defined]
+        pack = c.bench.pack  # type: ignore[attr-defined]
+        sku = pack.pending.sku
+        if c.last.verdict.value == "needs_serial":  # type: ignore[attr-defined]
+            c.scan(f"SN{next(serials):06d}")  # type: ignore[attr-defined]
+            continue
+        with station.ctx.uow(readonly=True) as uow:  # type: ignore[attr-defined]
+            lots = uow.catalog.lots(sku)
+        today = station.ctx.clock().date()  # type: ignore[attr-defined]
+        fresh = [lot for lot in lots if lot.expiry is None or lot.expiry >= today]
+        c.scan(fresh[0].lot if fresh else "L2611-A")  # type: ignore[attr-defined]
+
+
+def _pack_all(controller: object, station: object, order_id: str, carton: str, undo: bool = False) -> None:
     c = controller
     c.scan(order_id)  # type: ignore[attr-defined]
     c.scan(carton)  # type: ignore[attr-defined]
-    session = c.bench.session  # type: ignore[attr-defined]
-    for line in session.order.lines:
-        code = session.products[line.sku].barcodes[0]
+    pack = c.bench.pack  # type: ignore[attr-defined]
+    for line in pack.order.lines:
+        code = pack.products[line.sku].barcodes[0]
         for _ in range(line.qty):
             c.scan(code)  # type: ignore[attr-defined]
-            while c.last.verdict.value in ("needs_lot", "needs_expiry", "needs_serial"):  # type: ignore[attr-defined]
-                c.scan("2099-12-31" if c.last.verdict.value == "needs_expiry" else "L2611-A")  # type: ignore[attr-defined]
+            _answer_prompts(c, station)
             if undo:
                 undo = False
                 c.scan("CMD-UNDO")  # type: ignore[attr-defined]
                 c.scan(code)  # type: ignore[attr-defined]
-                while c.last.verdict.value in ("needs_lot", "needs_expiry", "needs_serial"):  # type: ignore[attr-defined]
-                    c.scan("2099-12-31" if c.last.verdict.value == "needs_expiry" else "L2611-A")  # type: ignore[attr-defined]
+                _answer_prompts(c, station)
     c.scan("05900001000014")  # type: ignore[attr-defined]  # one wrong item, for the figures
     c.scan("CMD-CLOSE-CARTON")  # type: ignore[attr-defined]
+
+
+def _approve(c: object, app: object, reason_number: str) -> None:
+    """A lead approves on the spot: the reason by number, then badge and PIN."""
+    c.scan(reason_number)  # type: ignore[attr-defined]
+    c.scan("LEAD-001")  # type: ignore[attr-defined]
+    c.enter_pin_now(DEMO_LEAD_PIN)  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     from packstation.bootstrap import build_station
     from packstation.config import Config, StationConfig
     from packstation.ui import theme
-    from packstation.ui.station_window import create_window
+    from packstation.ui.app import create_window
     from packstation.ui.weighing import SimulatedWeigher
 
     app = QApplication.instance() or QApplication(["packstation"])
@@ -79,29 +108,29 @@ def main(argv: list[str] | None = None) -> int:
         bench = window.controller
         bench.scan("PACKER-001")
         # a finished order first, so the lead view has figures to show
-        _pack_all(bench, window, "SO-10009", "BOX-M")
-        _wait(app, lambda: bench.bench.session is None)
+        _pack_all(bench, station, "SO-10009", "BOX-M")
+        _wait(app, lambda: bench.bench is not None and bench.bench.pack is None)
         # a second packer with an undo and a carton that weighed wrong, for the shift figures
         from packstation.services import users
 
-        users.add_user(station.ctx.uow, "Sam Packer", "packer", "PACKER-002")
+        users.add_user(station.ctx, station.system_session(), "Sam Packer", "packer", "PACKER-002")
         bench.scan("CMD-LOGOUT")
         bench.scan("PACKER-002")
         weigher.offset_g = 400
-        _pack_all(bench, window, "SO-10011", "BOX-S", undo=True)
+        _pack_all(bench, station, "SO-10011", "BOX-S", undo=True)
         _wait(app, lambda: bench.last is not None and bench.last.verdict.value == "carton_blocked")
         weigher.offset_g = 0
-        bench.scan("LEAD-001")  # the lead overrides on the spot
+        _approve(bench, app, "1")  # the lead overrides on the spot
         bench.scan("CMD-LOGOUT")
         bench.scan("PACKER-001")
         for code in ("SO-10001", "BOX-L"):
             bench.scan(code)
-        lines = bench.bench.session.order.lines
-        products = bench.bench.session.products
+        lines = bench.bench.pack.order.lines
+        products = bench.bench.pack.products
         first = products[lines[0].sku].barcodes[0]
-        for lot in ("L2611-A", "L2611-A"):
+        for _ in range(2):
             bench.scan(first)
-            bench.scan(lot)
+            _answer_prompts(bench, station)
         bench.scan("05900001000014")  # a product that is not on the order
         shot("wrong-item.png")
         second = products[lines[1].sku].barcodes[0]
@@ -109,12 +138,19 @@ def main(argv: list[str] | None = None) -> int:
         shot("pack-view.png")  # mid-order, the band asking for the lot
         bench.scan("CMD-UNDO")
         bench.scan("CMD-SHORT")
+        bench.scan("1")
+        bench.scan("LEAD-001")
+        window.refresh(bench.last)
         shot("short-ship-lead.png")
+        bench.scan("CMD-UNDO")
         bench.scan("CMD-LOGOUT")
         bench.scan("LEAD-001")
+        bench.enter_pin_now(DEMO_LEAD_PIN)
+        shot("desk-choice.png")
+        bench.scan("DESK-BENCH")
         from packstation.ui.lead_view import LeadView
 
-        view = LeadView(station, bench.bench.user, printer=bench.printer, parent=window)
+        view = LeadView(station, bench.terminal.session, controller=bench, parent=window)
         view.tabs.setCurrentIndex(1)
         view.resize(1100, 520)
         view.show()

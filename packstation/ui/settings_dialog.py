@@ -22,11 +22,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from packstation.adapters.devices.transports import PrinterConfigError, open_transport
 from packstation.config import Config, ConfigError, parse_config, to_toml_dict
 from packstation.domain.packing import Tone
 from packstation.ui import theme
@@ -34,6 +34,9 @@ from packstation.ui.background import run_in_pool
 
 SCALE_PROTOCOLS = ("simulated", "mt-sics", "toledo-8217", "cas", "adam", "hid-pos")
 LANGUAGES = ("pdf", "zpl", "escpos")
+
+
+BAUD_RATES = (0, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
 
 def config_path(config: Config) -> Path:
@@ -60,7 +63,8 @@ def _editable_combo(values: tuple[str, ...] | list[str], current: str) -> QCombo
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, config: Config, parent: QWidget | None = None) -> None:
+    def __init__(self, store: object, parent: QWidget | None = None) -> None:
+        config: Config = store.config  # type: ignore[attr-defined]
         super().__init__(parent)
         self.config = config
         self.saved_to: Path | None = None
@@ -74,9 +78,12 @@ class SettingsDialog(QDialog):
         self.scale_protocol.addItems(SCALE_PROTOCOLS)
         self.scale_protocol.setCurrentText(config.scale.protocol)
         self.scale_port = _editable_combo([], config.scale.port)
-        self.scale_baud = QSpinBox()
-        self.scale_baud.setRange(300, 115200)
-        self.scale_baud.setValue(config.scale.baudrate)
+        self.scale_baud = QComboBox()  # 0 is "the protocol's factory default", never a rate of its own
+        for rate in BAUD_RATES:
+            self.scale_baud.addItem("protocol default" if rate == 0 else str(rate), rate)
+        if config.scale.baudrate not in BAUD_RATES:
+            self.scale_baud.addItem(str(config.scale.baudrate), config.scale.baudrate)
+        self.scale_baud.setCurrentIndex(self.scale_baud.findData(config.scale.baudrate))
         self.test_scale_button = QPushButton("Read the scale")
         self.test_scale_button.clicked.connect(self.test_scale)
         scale_box = QGroupBox("Scale")
@@ -141,7 +148,7 @@ class SettingsDialog(QDialog):
         return replace(
             c,
             scale=replace(c.scale, protocol=self.scale_protocol.currentText(),
-                          port=self.scale_port.currentText().strip(), baudrate=self.scale_baud.value()),
+                          port=self.scale_port.currentText().strip(), baudrate=int(self.scale_baud.currentData())),
             label_printer=replace(c.label_printer, url=self.label_url.currentText().strip(),
                                   language=self.label_language.currentText()),
             document_printer=replace(c.document_printer, url=self.doc_url.currentText().strip(),
@@ -211,8 +218,27 @@ class SettingsDialog(QDialog):
             Tone.ERROR, f"Test print failed: {error}") if error else self._say(
             Tone.OK, f"Sent a {section.language} test print ({n} bytes) to {section.url}."))
 
+    def problems(self) -> list[str]:
+        """What would stop these settings from working, checked before anything is saved."""
+        cfg = self.edited_config()
+        found = []
+        if cfg.scale.protocol != "simulated" and not cfg.scale.port:
+            found.append(f"a {cfg.scale.protocol} scale needs its port (a device path such as /dev/ttyUSB0, "
+                         "or a pyserial URL): press Find devices")
+        for name, section in (("label printer", cfg.label_printer), ("slip printer", cfg.document_printer)):
+            if section.url:
+                try:
+                    open_transport(section.url)
+                except PrinterConfigError as exc:
+                    found.append(f"{name}: {exc}")
+        return found
+
     def save(self) -> None:
         path = config_path(self.config)
+        problems = self.problems()
+        if problems:
+            self._say(Tone.ERROR, "Not saved: " + "; ".join(problems) + ".")
+            return
         try:
             save_config(self.edited_config(), path)
         except (ConfigError, OSError, ValueError) as exc:

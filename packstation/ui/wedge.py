@@ -4,8 +4,15 @@ A wedge scanner types its code as very fast keystrokes ending in Enter (or Tab).
 application-wide event filter holds printable key presses back for at most
 ``max_interval_ms``: if more keys follow that fast and an Enter/Tab ends a burst of at least
 ``min_length`` characters, the burst is swallowed and emitted as one :class:`RawScan`
-(source "wedge"), whichever widget has focus. Otherwise the held keys are replayed, in order,
-to the widget they were meant for, so a person's typing arrives intact (a few ms late).
+(source "wedge"), whichever widget of the station window has focus. Otherwise the held keys
+are replayed, in order, to the widget they were meant for, so a person's typing arrives intact
+(a few ms late).
+
+A burst typed into another window (a dialog: the lead scans a new user's badge into the Add
+user form) is replayed into that window's field, and its Enter swallowed, instead of going to
+the bench behind it. A control character inside a burst (Ctrl+G between ``CMD-`` and ``UNDO``)
+makes the whole burst one scan, which the station refuses with the reason: nothing of it is
+left in a field to glue onto the next scan.
 """
 
 from __future__ import annotations
@@ -51,8 +58,10 @@ class WedgeFilter(QObject):
         min_length: int = 3,
         clock: Callable[[], float] = time.monotonic,
         parent: QObject | None = None,
+        accepts: Callable[[QObject], bool] | None = None,
     ) -> None:
         super().__init__(parent)
+        self.accepts = accepts or (lambda receiver: True)
         self.max_interval_s = max_interval_ms / 1000
         self.min_length = min_length
         self._clock = clock
@@ -66,16 +75,26 @@ class WedgeFilter(QObject):
         self._timer.timeout.connect(self.flush)
 
     @classmethod
-    def from_config(cls, scanner_config: object, parent: QObject | None = None) -> WedgeFilter:
+    def from_config(cls, scanner_config: object, parent: QObject | None = None,
+                    accepts: Callable[[QObject], bool] | None = None) -> WedgeFilter:
         return cls(
             int(getattr(scanner_config, "wedge_max_interval_ms", 35)),
             int(getattr(scanner_config, "wedge_min_length", 3)),
             parent=parent,
+            accepts=accepts,
         )
 
     def flush(self) -> None:
-        """Replay held keys to their widgets: they were typed by a person after all."""
+        """Replay held keys to their widgets: they were typed by a person after all.
+
+        A burst that held a control character is no typing: it goes out whole as a scan (the
+        station refuses it and says why) instead of being replayed into a field."""
         self._timer.stop()
+        if any(_is_control(h.text) for h in self._held) and self.accepts(self._held[0].receiver):
+            text = "".join(h.text for h in self._held)
+            self._held.clear()
+            self.scanned.emit(RawScan.from_wire(text, source="wedge"))
+            return
         held, self._held = self._held, []
         self._replaying = True
         try:
@@ -109,6 +128,12 @@ class WedgeFilter(QObject):
         fast = bool(self._held) and now - self._last <= self.max_interval_s
         if key in _ENDS:
             if fast and len(self._held) >= self.min_length:
+                if not self.accepts(self._held[0].receiver):  # a burst into a dialog's field: it is the field's
+                    self._swallowed_releases.append(int(key))
+                    held = self._held
+                    self._held = [h for h in held if not _is_control(h.text)]
+                    self.flush()
+                    return True
                 text = "".join(h.text for h in self._held)
                 self._held.clear()
                 self._timer.stop()
@@ -118,6 +143,17 @@ class WedgeFilter(QObject):
             self.flush()
             return False
         text = event.text()
+        if not _is_control(text) and event.modifiers() & Qt.KeyboardModifier.ControlModifier \
+                and Qt.Key.Key_A <= key <= Qt.Key.Key_Z:
+            text = chr(int(key) - int(Qt.Key.Key_A) + 1)  # Ctrl+G is BEL (0x07), whatever the platform typed
+        if fast and _is_control(text) and not event.isAutoRepeat():
+            # a control character in the middle of a burst (Ctrl+G from a misconfigured scanner):
+            # held with the rest, so the burst is refused whole instead of split in two
+            self._held.append(_Held(obj, int(key), event.modifiers(), text, False))
+            self._swallowed_releases.append(int(key))
+            self._last = now
+            self._timer.start()
+            return True
         typed = len(text) == 1 and (text.isprintable() or text == "\x1d")
         no_command = (
             not event.modifiers()
@@ -138,3 +174,7 @@ class WedgeFilter(QObject):
         self._last = now
         self._timer.start()
         return True
+
+
+def _is_control(text: str) -> bool:
+    return len(text) == 1 and (ord(text) < 0x20 or ord(text) == 0x7F) and text not in ("\x1d", "\r", "\n", "\t")

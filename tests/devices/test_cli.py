@@ -147,12 +147,21 @@ def test_list_runs(capsys):
     assert capsys.readouterr().out.strip()
 
 
+_EXEC_WITH_SIGINT_IGNORED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 class SimProcess:
     """`python -m packstation devices simulate ...` with stdout lines readable with a timeout."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], ignore_sigint: bool = False) -> None:
+        cmd = [sys.executable, "-m", "packstation", *args]
+        if ignore_sigint:  # as a shell starts a background job: SIG_IGN survives the exec
+            cmd = [sys.executable, "-c", _EXEC_WITH_SIGINT_IGNORED, *cmd]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "packstation", *args],
+            cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -176,10 +185,12 @@ class SimProcess:
         self.proc.stdin.write(text)
         self.proc.stdin.flush()
 
-    def interrupt(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
+    def interrupt(self, signum: int = signal.SIGINT) -> int:
+        self.proc.send_signal(signum)
         try:
             return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the simulator did not stop within 20 s of signal {signum}") from None
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
@@ -240,3 +251,16 @@ def test_simulate_scanner_sends_typed_lines(write_config):
     finally:
         assert sim.interrupt() == 0
     assert (got[0].data, got[0].symbology) == ("4006381333931", "]E0")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("device", ["scale", "printer", "scanner"])
+def test_simulator_stops_on_a_signal_even_when_started_with_sigint_ignored(device, signum):
+    """A background job (``&``, ``nohup``) inherits SIGINT ignored; SIGTERM is what ``kill`` and
+    service managers send. Either must stop the simulator cleanly (exit 0, after its stop())."""
+    sim = SimProcess(["devices", "simulate", device], ignore_sigint=True)
+    try:
+        assert " simulator on " in sim.line()  # started: the signal handlers are in place
+        assert sim.line().startswith("config: ")
+    finally:
+        assert sim.interrupt(signum) == 0

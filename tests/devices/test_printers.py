@@ -133,9 +133,19 @@ def test_usb_url_parses_vid_pid():
     assert isinstance(t, UsbTransport) and (t.vendor, t.product) == (0x0A5F, 0x0164)
 
 
-@pytest.mark.skip(reason="needs a real USB printer and pyusb; no USB devices in this environment")
-def test_usb_printer_prints():  # pragma: no cover
-    open_transport("usb://0a5f:0164").send(LABEL)
+# A real USB printer, where one is plugged in: PACKSTATION_TEST_USB_PRINTER=VID:PID (hex, as
+# `lsusb` shows them; Zebra is vendor 0a5f) and pyusb installed. It prints one small "Hello" label.
+USB_PRINTER = os.environ.get("PACKSTATION_TEST_USB_PRINTER", "").strip()
+
+
+@pytest.mark.skipif(
+    not USB_PRINTER,
+    reason="no USB printer named: set PACKSTATION_TEST_USB_PRINTER=VID:PID (printer plugged in, pyusb installed)",
+)
+def test_usb_printer_prints():
+    transport = open_transport(f"usb://{USB_PRINTER}")
+    assert isinstance(transport, UsbTransport)
+    transport.send(LABEL)
 
 
 def test_tcp_default_port_is_9100():

@@ -4,7 +4,8 @@
   their text is read with pdftotext.
 - ZPL is rendered to PNG by zpl-renderer-js (a WebAssembly build of the Zebrash renderer)
   under Node.js, then decoded with zbarimg. Install it with
-  ``npm ci --prefix tests/documents/zpl_render``; without node or the package those tests skip.
+  ``npm ci --prefix tests/documents/zpl_render``; without node or the package those tests skip
+  (fail in CI).
 """
 
 from __future__ import annotations

@@ -35,14 +35,20 @@ def scan(code: str) -> None:
 
 def plan_order(data_dir: Path) -> tuple[str, list[str]]:
     """A released demo order with several lines, and every code a packer scans to pack it."""
+    from packstation.demo import catalog, orders
+
     station = build_station(Config(station=StationConfig(demo=True), data_dir=data_dir))
     try:
+        today = station.ctx.clock().date()
         with station.uow(readonly=True) as uow:
-            for row in uow.select_rows("orders", {"status": "released"}, order_by="order_id"):
-                order = uow.load_order(row["order_id"])
-                if len(order.lines) >= 2 and order.payment_method == "prepaid":
+            for record in orders(catalog()):
+                order = uow.orders.get(record["order_id"])
+                if order and order.status.value == "released" and len(order.lines) >= 2 \
+                        and order.payment_method == "prepaid":
                     break
-            products = uow.products_by_sku(ln.sku for ln in order.lines)
+            products = uow.catalog.products(ln.sku for ln in order.lines)
+            lots = {ln.sku: [lot.lot for lot in uow.catalog.lots(ln.sku) if lot.expiry is None or lot.expiry >= today]
+                    for ln in order.lines}
     finally:
         station.close()
     codes = [order.order_id, "BOX-XL"]
@@ -52,9 +58,7 @@ def plan_order(data_dir: Path) -> tuple[str, list[str]]:
             codes.append(product.barcodes[0].lstrip("0") if len(product.barcodes[0]) == 14 else product.barcodes[0])
             tracking = product.tracking.value
             if tracking in ("lot", "lot_expiry"):
-                codes.append(f"LOT{n}{unit}")
-            if tracking == "lot_expiry":
-                codes.append("2099-12-31")
+                codes.append(lots[line.sku][0])  # a lot the stock knows (its expiry comes from stock)
             if tracking == "serial":
                 codes.append(f"SN{n}X{unit}E2E")
     codes.append("CMD-CLOSE-CARTON")

@@ -199,7 +199,7 @@ def test_an_unreachable_central_server_is_a_clear_error_at_start() -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    engine = make_engine(f"postgresql+psycopg2://nobody@127.0.0.1:{port}/packstation?connect_timeout=5")
+    engine = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{port}/packstation?connect_timeout=5")
     try:
         with pytest.raises(StorageError, match="The database server cannot be reached"):
             migrate(engine)

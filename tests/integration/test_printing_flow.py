@@ -26,6 +26,14 @@ from packstation.services.ports import StorageError
 from packstation.services.terminal import Terminal
 
 
+def _need(tool: str, package: str) -> str:
+    """The path of *tool*; a missing tool fails the test (scripts/setup installs it)."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is missing; install the Debian package {package} (scripts/setup does)")
+    return path
+
+
 def _station(tmp_path: Path, station_id: str = "BENCH-T", **printers: PrinterConfig) -> Station:
     config = Config(station=StationConfig(id=station_id, demo=True), data_dir=tmp_path, **printers)
     return build_station(config)
@@ -96,10 +104,12 @@ def test_without_printers_documents_are_saved_as_pdf_and_journaled(tmp_path: Pat
     assert kinds.count("print.queued") == 2 and kinds.count("print.done") == 2
     [done] = [e for e in hf.rows(station, "events", order_by="seq") if e["kind"] == "print.done"][:1]
     assert json.loads(done["payload"])["where"] == str(label) and done["actor"] == "system:print-worker"
-    if shutil.which("pdftoppm") and shutil.which("zbarimg"):
-        subprocess.run(["pdftoppm", "-r", "300", "-png", str(label), str(tmp_path / "label")], check=True)
-        decoded = subprocess.run(["zbarimg", "-q", str(tmp_path / "label-1.png")], capture_output=True, text=True).stdout
-        assert carton.sscc in decoded  # the GS1-128 SSCC barcode reads back
+    # the GS1-128 SSCC barcode reads back: AI (00) and the carton's SSCC
+    pdftoppm, zbarimg = _need("pdftoppm", "poppler-utils"), _need("zbarimg", "zbar-tools")
+    subprocess.run([pdftoppm, "-r", "300", "-png", str(label), str(tmp_path / "label")], check=True)
+    decoded = subprocess.run([zbarimg, "-q", str(tmp_path / "label-1.png")], capture_output=True, text=True)
+    assert decoded.returncode == 0, decoded.stderr  # 4 would mean: no barcode found
+    assert f"CODE-128:00{carton.sscc}" in decoded.stdout.splitlines()
     station.close()
 
 

@@ -6,18 +6,18 @@ the offscreen platform's notice that it cannot propagate size hints (harmless, p
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
-pytest.importorskip("pytestqt")
+from packstation.bootstrap import Station, build_station
+from packstation.config import Config, StationConfig
+from packstation.services.outcome import Outcome
 
-from PySide6.QtCore import Qt  # noqa: E402
-
-from packstation.bootstrap import Station, build_station  # noqa: E402
-from packstation.config import Config, StationConfig  # noqa: E402
-from packstation.services.packing import Outcome  # noqa: E402
+sys.modules.setdefault("packstation_tests_ui", sys.modules[__name__])  # test modules import helpers from here
 
 HERE = Path(__file__).resolve().parent
 QT_IGNORED = r"This plugin does not support propagateSizeHints\(\)"
@@ -59,8 +59,8 @@ def station(tmp_path: Path) -> Iterator[Station]:
 @pytest.fixture
 def make_window(qtbot, station: Station):
     """Build a station window (fast simulated scale) on *station*, or on another station."""
+    from packstation.ui.app import create_window
     from packstation.ui.sounds import SoundPlayer
-    from packstation.ui.station_window import create_window
     from packstation.ui.weighing import SimulatedWeigher
 
     made = []
@@ -100,3 +100,84 @@ def type_scan(qtbot):
         return outcome
 
     return scan
+
+
+LEAD_PIN = "1234"  # the demo lead's PIN
+
+
+@pytest.fixture
+def approve(qtbot, type_scan):
+    """``approve(window, reason_number)``: a lead approves on the spot — reason by number, badge, PIN."""
+
+    def run(window, reason: str | None = "1", *, badge: str | None = "LEAD-001", pin: str = LEAD_PIN) -> Outcome:
+        if reason is not None:
+            type_scan(window, reason)
+        if badge is not None:
+            asked = type_scan(window, badge)
+            assert asked.verdict.value == "needs_pin", asked
+        assert window.approval.isVisible()
+        before = window.controller.last
+        qtbot.keyClicks(window.approval.pin, pin)
+        qtbot.keyClick(window.approval.pin, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: window.controller.last is not before and not window.controller.checking_pin,
+                        timeout=10_000)
+        return window.controller.last
+
+    return run
+
+
+def stock_lots(station, sku: str) -> tuple[list[str], list[str]]:
+    """(usable lots, expired lots) of *sku* in the demo stock."""
+    with station.uow(readonly=True) as uow:
+        lots = uow.catalog.lots(sku)
+    today = station.ctx.clock().date()
+    fresh = [lot.lot for lot in lots if lot.expiry is None or lot.expiry >= today]
+    expired = [lot.lot for lot in lots if lot.expiry is not None and lot.expiry < today]
+    return fresh, expired
+
+
+def fresh_lot(station, window) -> str:
+    """A lot of the product the prompt waits for, that the stock knows and that has not expired."""
+    return stock_lots(station, window.controller.bench.pack.pending.sku)[0][0]
+
+
+def other_barcode(exclude: set[str]) -> str:
+    """A demo catalogue product's barcode (as its lookup key) that is none of *exclude*."""
+    from packstation.demo import catalog
+    from packstation.domain.barcodes import lookup_key
+
+    keys = {lookup_key(c) for c in exclude}
+    return next(code for p in catalog() for code in p["barcodes"] if lookup_key(code) not in keys)
+
+
+@pytest.fixture
+def login_lead(qtbot, type_scan):
+    """``login_lead(window)``: Lee Lead logs in with badge and PIN and takes the pack bench."""
+
+    def run(window, desk: str = "DESK-BENCH") -> Outcome:
+        assert type_scan(window, "LEAD-001").verdict.value == "needs_pin"
+        before = window.controller.last
+        window.login.pin.setFocus()
+        qtbot.keyClicks(window.login.pin, LEAD_PIN)
+        qtbot.keyClick(window.login.pin, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: window.controller.last is not before and not window.controller.checking_pin,
+                        timeout=10_000)
+        assert window.terminal.session is not None, window.controller.last
+        return type_scan(window, desk) if desk else window.controller.last
+
+    return run
+
+
+def answer_prompts(station, window, type_scan, outcome: Outcome, serial: str = "SN") -> Outcome:
+    """Answer lot / expiry / serial prompts as a packer would: a lot the stock knows, a new serial."""
+    import itertools
+
+    counter = itertools.count(1)
+    while outcome.verdict.value in ("needs_lot", "needs_expiry", "needs_serial"):
+        if outcome.verdict.value == "needs_lot":
+            outcome = type_scan(window, fresh_lot(station, window))
+        elif outcome.verdict.value == "needs_expiry":
+            outcome = type_scan(window, "2099-12-31")
+        else:
+            outcome = type_scan(window, f"{serial}-{id(window) % 1000}-{next(counter)}-{len(window.controller.results)}")
+    return outcome

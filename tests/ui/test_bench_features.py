@@ -7,6 +7,7 @@ import wave
 from dataclasses import replace
 
 import pytest
+from packstation_tests_ui import fresh_lot
 from PySide6.QtCore import Qt
 
 from packstation.adapters.devices.state import Status
@@ -124,61 +125,73 @@ def test_serial_scanner_scans_reach_the_bench_and_its_state_shows(qtbot, tmp_pat
             qtbot.waitUntil(lambda: window.status.states.get(slot) is not None
                             and window.status.states[slot].status is Status.CONNECTED, timeout=10_000)
             sim.scan("PACKER-001")
-            qtbot.waitUntil(lambda: window.bench.user is not None, timeout=10_000)
+            qtbot.waitUntil(lambda: window.terminal.session is not None, timeout=10_000)
             assert window.band.headline.text() == "LOGGED IN"
             sim.scan("SO-10009", aim="]C0")
-            qtbot.waitUntil(lambda: window.bench.session is not None, timeout=10_000)
+            qtbot.waitUntil(lambda: window.controller.bench.pack is not None, timeout=10_000)
             window.shutdown()  # stops the reader thread before the pty goes
         finally:
             st.close()
 
 
 # --- lead on the spot ---------------------------------------------------------------------------
-def test_short_ship_asks_a_lead_with_reasons_and_records_the_chosen_one(qtbot, type_scan, window, station):
+def test_short_ship_asks_a_lead_with_reasons_and_records_the_chosen_one(qtbot, type_scan, window, station, approve):
     pack_first_unit(window, type_scan)
     outcome = type_scan(window, "CMD-SHORT")
-    assert outcome.verdict is Verdict.NEEDS_LEAD
-    assert window.band.headline.text() == "LEAD: SCAN YOUR BADGE"
+    assert outcome.verdict is Verdict.NEEDS_REASON
     panel = window.pack.lead
     assert panel.isVisible() and panel.reasons.isVisible()
     assert "Short-ship" in panel.title.text()
     item = panel.reasons.findItems("2  damaged in stock", Qt.MatchFlag.MatchExactly)[0]
     rect = panel.reasons.visualItemRect(item)
     qtbot.mouseClick(panel.reasons.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert window.bench.lead_request.reason == "damaged in stock"
-    approved = type_scan(window, "LEAD-001")
+    assert window.controller.bench.lead_request.reason == "damaged in stock"
+    assert window.band.headline.text() == "LEAD: SCAN YOUR BADGE"
+    approved = approve(window, reason=None)
     assert approved.verdict is Verdict.SHORT_SHIPPED
-    assert not panel.isVisible()
-    status = reports.order_status(station.ctx.uow, "SO-10009")
+    assert not panel.isVisible() and not window.approval.isVisible()
+    status = reports.order_status(station.ctx, station.system_session(), "SO-10009")
     shorts = [ln for ln in status["lines"] if ln["short"]]
     assert shorts and all(ln["short_reason"] == "damaged in stock" for ln in shorts)
 
 
-def test_a_scanned_number_picks_the_short_ship_reason(qtbot, type_scan, window, station):
+def test_a_scanned_number_picks_the_short_ship_reason(qtbot, type_scan, window, station, approve):
     pack_first_unit(window, type_scan)
     type_scan(window, "CMD-SHORT")
-    before = window.controller.last
-    window.scan_edit.setFocus()
-    qtbot.keyClicks(window.scan_edit, "3")
-    qtbot.keyClick(window.scan_edit, Qt.Key.Key_Return)
-    assert window.controller.last is before  # the number never reached the bench
-    assert window.bench.lead_request.reason == "stock count wrong"
-    assert window.band.message.text() == "Reason 3: stock count wrong."
-    assert type_scan(window, "LEAD-001").verdict is Verdict.SHORT_SHIPPED
-    shorts = [ln for ln in reports.order_status(station.ctx.uow, "SO-10009")["lines"] if ln["short"]]
-    assert shorts and {ln["short_reason"] for ln in shorts} == {"stock count wrong"}
+    picked = type_scan(window, "3")
+    assert picked.verdict is Verdict.NEEDS_LEAD
+    assert window.controller.bench.lead_request.reason == "customer changed the order"
+    assert "customer changed the order" in window.band.message.text()
+    assert approve(window, reason=None).verdict is Verdict.SHORT_SHIPPED
+    status = reports.order_status(station.ctx, station.system_session(), "SO-10009")
+    shorts = [ln for ln in status["lines"] if ln["short"]]
+    assert shorts and {ln["short_reason"] for ln in shorts} == {"customer changed the order"}
+
+
+def test_a_lead_badge_alone_approves_nothing_the_pin_is_asked(qtbot, type_scan, window, approve):
+    pack_first_unit(window, type_scan)
+    type_scan(window, "CMD-SHORT")
+    type_scan(window, "1")
+    asked = type_scan(window, "LEAD-001")  # typed, as anyone at the bench could
+    assert asked.verdict is Verdict.NEEDS_PIN
+    assert window.approval.isVisible()
+    assert not any(ln.short for ln in window.controller.bench.pack.order.lines)
+    wrong = approve(window, reason=None, badge=None, pin="0000")
+    assert wrong.verdict is Verdict.NOT_ALLOWED and "Wrong PIN" in wrong.message
+    assert not any(ln.short for ln in window.controller.bench.pack.order.lines)
 
 
 def test_a_packer_badge_cannot_approve_a_short_ship(qtbot, type_scan, window):
     pack_first_unit(window, type_scan)
     type_scan(window, "CMD-SHORT")
+    type_scan(window, "1")
     refused = type_scan(window, "PACKER-001")
     assert refused.verdict is Verdict.NOT_ALLOWED
     assert window.band.tone is Tone.ERROR
     assert not window.pack.lead.isVisible()
 
 
-def test_blocked_carton_asks_for_a_lead_who_overrides_it(qtbot, type_scan, make_window, station):
+def test_blocked_carton_asks_for_a_lead_who_overrides_it(qtbot, type_scan, make_window, station, approve):
     weigher = SimulatedWeigher(delay_ms=1, noise_g=0)
     weigher.offset_g = 900
     window = make_window(weigher=weigher)
@@ -189,7 +202,8 @@ def test_blocked_carton_asks_for_a_lead_who_overrides_it(qtbot, type_scan, make_
         for _ in range(int(row["Needed"])):
             out = type_scan(window, row["Barcode to scan"])
             while out.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.NEEDS_SERIAL):
-                out = type_scan(window, "2099-12-31" if out.verdict is Verdict.NEEDS_EXPIRY else "L1")
+                out = type_scan(window, "2099-12-31" if out.verdict is Verdict.NEEDS_EXPIRY else
+                                "SN-1" if out.verdict is Verdict.NEEDS_SERIAL else fresh_lot(station, window))
             assert out.verdict is Verdict.ACCEPTED
     type_scan(window, "CMD-CLOSE-CARTON")
     qtbot.waitUntil(lambda: window.controller.last.verdict is Verdict.CARTON_BLOCKED, timeout=10_000)
@@ -197,17 +211,21 @@ def test_blocked_carton_asks_for_a_lead_who_overrides_it(qtbot, type_scan, make_
     assert window.pack.lead.isVisible()
     assert "BLOCKED" in window.pack.lead.title.text()
     assert "BLOCKED" in window.pack.cartons.open_carton.text()
-    done = type_scan(window, "LEAD-001")
+    done = approve(window, "1")
     assert done.verdict is Verdict.ORDER_COMPLETE
-    status = reports.order_status(station.ctx.uow, "SO-10011")
+    assert window.band.headline.text() == "OVERRIDDEN"
+    status = reports.order_status(station.ctx, station.system_session(), "SO-10011")
     assert status["status"] == "packed"
     assert status["cartons"][0]["override_by"] == "Lee Lead"
+    [overridden] = [e for e in status["events"] if e["kind"] == "carton.overridden"]
+    assert overridden["actor"] == "person:Lee Lead" and overridden["data"]["reason"] == "packaging material not in the tare"
 
     from datetime import UTC, datetime, timedelta
 
     from packstation.services.stats import shift_figures
 
-    figures = {f.user: f for f in shift_figures(station.ctx.uow, datetime.now(UTC) - timedelta(hours=1))}
+    figures = {f.user: f for f in shift_figures(station.ctx, station.system_session(),
+                                                datetime.now(UTC) - timedelta(hours=1))}
     assert (figures["Pat Packer"].orders, figures["Pat Packer"].cartons) == (1, 1)  # the lead's seal counts for Pat
     assert figures["Pat Packer"].errors == {"blocked cartons": 1}
     assert "Lee Lead" not in figures or figures["Lee Lead"].orders == 0
@@ -228,7 +246,7 @@ def test_idle_logout_keeps_the_order_for_this_bench(qtbot, type_scan, tmp_path, 
     try:
         window = make_window(st)
         pack_first_unit(window, type_scan)
-        qtbot.waitUntil(lambda: window.bench.user is None, timeout=10_000)
+        qtbot.waitUntil(lambda: window.terminal.session is None, timeout=10_000)
         assert window.pages.currentWidget() is window.login
         assert "without a scan" in window.band.message.text()
         assert "SO-10009" in window.band.message.text()
@@ -248,13 +266,13 @@ def test_a_new_window_on_the_same_database_resumes_the_order_with_its_scans(qtbo
     first.shutdown()
     first.close()  # the "crash": the window is gone, the claim and scans are in the database
 
-    again = build_station(station.config)  # a fresh process would build its station the same way
+    again = build_station(station.settings.config)  # a fresh process would build its station the same way
     try:
         second = make_window(again)
         welcome = type_scan(second, "PACKER-001")
         assert welcome.verdict is Verdict.LOGGED_IN
         assert welcome.data["resumed"] == "SO-10009"
-        assert "Welcome back" in second.band.message.text()
+        assert "SO-10009 is still open at this bench" in second.band.message.text()
         assert second.pack.header.order_id.text() == "SO-10009"
         assert rows_of(second) == before
         second.shutdown()
@@ -284,8 +302,8 @@ def test_a_scan_the_database_refuses_shows_not_saved_and_the_database_fails(qtbo
     def read_only(dbapi_conn, _record):
         dbapi_conn.execute("PRAGMA query_only = ON")
 
-    event.listen(station.engine, "connect", read_only)
-    station.engine.dispose()  # new connections refuse every write, like a locked-down disk
+    event.listen(station._engine, "connect", read_only)
+    station._engine.dispose()  # new connections refuse every write, like a locked-down disk
     try:
         refused = type_scan(window, code)
         assert refused.verdict is Verdict.STORAGE_FAILED
@@ -295,8 +313,8 @@ def test_a_scan_the_database_refuses_shows_not_saved_and_the_database_fails(qtbo
         assert window.status.entries["database"].text().startswith("✖ Database: FAILED: ")
         assert rows_of(window)[0]["Scanned"] == "1"  # nothing was counted
     finally:
-        event.remove(station.engine, "connect", read_only)
-        station.engine.dispose()
+        event.remove(station._engine, "connect", read_only)
+        station._engine.dispose()
     assert type_scan(window, code).verdict is Verdict.ACCEPTED
     assert window.status.states["database"].status is Status.CONNECTED
     assert rows_of(window)[0]["Scanned"] == "2"

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
-pytest.importorskip("PySide6")
-
-from packstation.adapters.devices.scale_errors import ScaleError  # noqa: E402
-from packstation.adapters.devices.scale_worker import ScaleWorker  # noqa: E402
-from packstation.adapters.devices.scales import SimulatedScale  # noqa: E402
-from packstation.adapters.devices.serial_scanner import SerialScannerReader  # noqa: E402
-from packstation.adapters.devices.simulators.pty_scanner import PtyScannerSimulator  # noqa: E402
-from packstation.adapters.devices.state import Status  # noqa: E402
-from packstation.ui.device_signals import DeviceSignals  # noqa: E402
+from packstation.adapters.devices.scale_errors import ScaleError
+from packstation.adapters.devices.scale_worker import ScaleWorker
+from packstation.adapters.devices.scales import SimulatedScale
+from packstation.adapters.devices.serial_scanner import SerialScannerReader
+from packstation.adapters.devices.simulators.pty_scanner import PtyScannerSimulator
+from packstation.adapters.devices.state import Status
+from packstation.ui.device_signals import DeviceSignals
 
 
 def test_serial_scans_and_state_arrive_in_the_gui_thread(qtbot):

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 
-pytest.importorskip("PySide6")
-
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget  # noqa: E402
-
-from packstation.domain.barcodes import RawScan  # noqa: E402
-from packstation.ui.wedge import WedgeFilter  # noqa: E402
+from packstation.domain.barcodes import RawScan
+from packstation.ui.wedge import WedgeFilter
 
 
 class FakeClock:
@@ -157,3 +154,51 @@ def test_held_down_key_auto_repeat_is_typing(qtbot, bench):
     qtbot.keyClick(first, Qt.Key.Key_Return)
     assert scans == []
     assert first.text() == "xxxxx"
+
+
+def test_a_control_character_inside_a_burst_makes_it_one_refused_scan_leaving_nothing_behind(qtbot, bench):
+    """Issue 9: CMD- Ctrl+G UNDO Enter gave 'Unknown barcode UNDO' and left CMD- in the field."""
+    clock, first, _second, _wedge, scans = bench
+    type_keys(qtbot, first, clock, "CMD-", 0.004)
+    clock.t += 0.004
+    qtbot.keyClick(first, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    type_keys(qtbot, first, clock, "UNDO", 0.004)
+    clock.t += 0.004
+    qtbot.keyClick(first, Qt.Key.Key_Return)
+    assert [s.data for s in scans] == ["CMD-\x07UNDO"]
+    qtbot.wait(80)
+    assert first.text() == ""  # nothing left to glue onto the next scan
+    from packstation.domain.barcodes import BarcodeError, interpret
+
+    with pytest.raises(BarcodeError, match="control characters"):
+        interpret(scans[0])
+
+
+def test_a_burst_into_another_window_fills_its_field_instead_of_scanning(qtbot):
+    """Issue 9: a badge scanned into the lead view's Add user form went to the bench behind it."""
+    clock = FakeClock()
+    station_window, dialog = QWidget(), QWidget()
+    field = QLineEdit(dialog)
+    QVBoxLayout(dialog).addWidget(field)
+    for w in (station_window, dialog):
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitExposed(w)
+    wedge = WedgeFilter(max_interval_ms=35, min_length=3, clock=clock,
+                        accepts=lambda receiver: receiver.window() is station_window)
+    app = QApplication.instance()
+    app.installEventFilter(wedge)
+    scans: list[RawScan] = []
+    wedge.scanned.connect(scans.append)
+    entered = []
+    field.returnPressed.connect(lambda: entered.append(True))
+    try:
+        field.setFocus()
+        type_keys(qtbot, field, clock, "PACKER-042", 0.004)
+        clock.t += 0.004
+        qtbot.keyClick(field, Qt.Key.Key_Return)
+        assert scans == []
+        assert field.text() == "PACKER-042"
+        assert entered == []  # the scanner's Enter does not submit the form on its own
+    finally:
+        app.removeEventFilter(wedge)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from packstation.domain.identity import Desk
 from packstation.domain.packing import Tone, Verdict
 from packstation.services import reports, users
+
+from packstation_tests_ui import other_barcode, stock_lots  # isort: skip
 
 
 def table_rows(window) -> list[dict[str, str]]:
@@ -41,40 +44,92 @@ def test_unknown_badge_is_refused_in_words(qtbot, type_scan, window):
     assert window.pages.currentWidget() is window.login
 
 
+def _enter_pin(qtbot, window, pin: str) -> None:
+    before = window.controller.last
+    window.login.pin.setFocus()
+    qtbot.keyClicks(window.login.pin, pin)
+    qtbot.keyClick(window.login.pin, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.controller.last is not before and not window.controller.checking_pin, timeout=10_000)
+
+
 def test_pin_is_asked_for_a_badge_with_a_pin(qtbot, type_scan, window, station):
-    users.add_user(station.ctx.uow, "Pia Pin", "packer", "PIN-BADGE-7", pin="4321")
+    users.add_user(station.ctx, station.system_session(), "Pia Pin", "packer", "PIN-BADGE-7", pin="4321")
     outcome = type_scan(window, "PIN-BADGE-7")
     assert outcome.verdict is Verdict.NEEDS_PIN
-    assert window.login.pin_box.isVisible()
+    assert window.login.pin_panel.isVisible()
     assert window.band.headline.text() == "ENTER YOUR PIN"
 
-    window.login.pin.setFocus()
-    qtbot.keyClicks(window.login.pin, "1111")
-    qtbot.keyClick(window.login.pin, Qt.Key.Key_Return)
+    _enter_pin(qtbot, window, "1111")
     assert window.controller.last.verdict is Verdict.LOGIN_REFUSED
     assert "Wrong PIN" in window.band.message.text()
 
     type_scan(window, "PIN-BADGE-7")
+    _enter_pin(qtbot, window, "4321")
+    assert window.controller.last.verdict is Verdict.LOGGED_IN
+    assert "Pia Pin" in window.user_label.text()
+    assert not window.login.pin_panel.isVisible()
+
+
+def test_the_pin_is_checked_off_the_gui_thread(qtbot, type_scan, window, station, monkeypatch):
+    """While argon2 verifies (slow on purpose), the window keeps painting and handling events."""
+    import threading
+
+    from packstation.services import auth
+
+    users.add_user(station.ctx, station.system_session(), "Pia Pin", "packer", "PIN-BADGE-7", pin="4321")
+    release = threading.Event()
+    gui_thread = threading.current_thread()
+    seen: list[threading.Thread] = []
+    real = auth._pin_matches
+
+    def slow(pin_hash: str, pin: str) -> bool:
+        seen.append(threading.current_thread())
+        release.wait(10)
+        return real(pin_hash, pin)
+
+    monkeypatch.setattr(auth, "_pin_matches", slow)
+    type_scan(window, "PIN-BADGE-7")
     window.login.pin.setFocus()
     qtbot.keyClicks(window.login.pin, "4321")
     qtbot.keyClick(window.login.pin, Qt.Key.Key_Return)
-    assert window.controller.last.verdict is Verdict.LOGGED_IN
-    assert "Pia Pin" in window.user_label.text()
-    assert not window.login.pin_box.isVisible()
+    qtbot.waitUntil(lambda: bool(seen), timeout=5_000)
+    assert seen[0] is not gui_thread
+    assert window.controller.checking_pin and window.band.headline.text() == "CHECKING PIN…"
+    qtbot.wait(50)  # the event loop runs while the check waits
+    release.set()
+    qtbot.waitUntil(lambda: window.controller.last.verdict is Verdict.LOGGED_IN, timeout=10_000)
 
 
 def test_pin_entered_on_the_on_screen_keypad(qtbot, type_scan, window, station):
-    users.add_user(station.ctx.uow, "Tom Touch", "packer", "TOUCH-BADGE-1", pin="2580")
+    users.add_user(station.ctx, station.system_session(), "Tom Touch", "packer", "TOUCH-BADGE-1", pin="2580")
     assert type_scan(window, "TOUCH-BADGE-1").verdict is Verdict.NEEDS_PIN
     keypad = window.login.keys
-    assert window.login.keypad.isVisible() and set(keypad) == set("0123456789") | {"⌫", "OK"}
+    assert window.login.pad.keypad.isVisible() and set(keypad) == set("0123456789") | {"⌫", "OK"}
     for key in ("2", "5", "9", "⌫", "8", "0"):
         qtbot.mouseClick(keypad[key], Qt.MouseButton.LeftButton)
     assert window.login.pin.text() == "2580"  # the backspace took the 9 back
     qtbot.mouseClick(keypad["OK"], Qt.MouseButton.LeftButton)
-    assert window.controller.last.verdict is Verdict.LOGGED_IN
+    qtbot.waitUntil(lambda: window.controller.last.verdict is Verdict.LOGGED_IN, timeout=10_000)
     assert "Tom Touch" in window.user_label.text()
-    assert not window.login.keypad.isVisible()
+    assert not window.login.pad.keypad.isVisible()
+
+
+def test_roles_get_their_desk_never_the_pack_bench(qtbot, type_scan, window):
+    for badge, page in (("DISPATCH-001", "placeholder"), ("RETURNS-001", "placeholder")):
+        outcome = type_scan(window, badge)
+        assert outcome.verdict is Verdict.NOT_ALLOWED
+        assert window.pages.currentWidget() is getattr(window, page)
+        assert window.controller.bench is None
+        refused = type_scan(window, "SO-10009")  # an order scanned at the dock claims nothing
+        assert refused.verdict is Verdict.NOT_ALLOWED
+        assert type_scan(window, "CMD-LOGOUT").verdict is Verdict.LOGGED_OUT
+    type_scan(window, "LEAD-001")
+    _enter_pin(qtbot, window, "1234")
+    assert window.pages.currentWidget() is window.desks
+    assert all(button.isVisible() for button in window.desks.buttons.values())
+    qtbot.mouseClick(window.desks.buttons[Desk.BENCH], Qt.MouseButton.LeftButton)
+    assert window.pages.currentWidget() is window.pack
+    assert "Pack bench" in window.user_label.text()
 
 
 def test_pack_a_whole_order_with_wrong_item_lots_and_expiry(qtbot, type_scan, window, station):
@@ -87,18 +142,14 @@ def test_pack_a_whole_order_with_wrong_item_lots_and_expiry(qtbot, type_scan, wi
     assert "Prepaid" in header.payment.text()
 
     rows = table_rows(window)
-    session = window.bench.session
-    assert [r["SKU"] for r in rows] == [ln.sku for ln in session.order.lines]
+    pack = window.controller.bench.pack
+    assert [r["SKU"] for r in rows] == [ln.sku for ln in pack.order.lines]
     assert all(r["Scanned"] == "0" for r in rows)
     assert type_scan(window, "BOX-L").verdict is Verdict.CARTON_OPENED
     assert "Expected" in window.pack.cartons.expected.text()
 
     # a product of the catalogue that is not on the order
-    on_order = {r["Barcode to scan"] for r in rows}
-    with station.uow(readonly=True) as uow:
-        other = next(b["code"] for b in uow.select_rows("barcodes", order_by="code")
-                     if b["code"].lstrip("0") not in {c.lstrip("0") for c in on_order})
-    wrong = type_scan(window, other)
+    wrong = type_scan(window, other_barcode({r["Barcode to scan"] for r in rows}))
     assert wrong.verdict is Verdict.WRONG_ITEM
     assert window.band.headline.text() == "WRONG ITEM"
     assert window.band.tone is Tone.ERROR
@@ -107,6 +158,7 @@ def test_pack_a_whole_order_with_wrong_item_lots_and_expiry(qtbot, type_scan, wi
     expired_once = False
     for row in rows:
         needed = int(row["Needed"])
+        fresh, expired = stock_lots(station, row["SKU"])
         for unit in range(needed):
             outcome = type_scan(window, row["Barcode to scan"])
             answers = 0
@@ -116,16 +168,16 @@ def test_pack_a_whole_order_with_wrong_item_lots_and_expiry(qtbot, type_scan, wi
                 assert state.startswith("waiting: ")
                 if outcome.verdict is Verdict.NEEDS_LOT:
                     assert window.band.headline.text() == "SCAN THE LOT"
-                    outcome = type_scan(window, f"LOT{unit}A")
-                elif outcome.verdict is Verdict.NEEDS_EXPIRY:
-                    assert window.band.headline.text() == "SCAN THE EXPIRY DATE"
-                    if not expired_once:  # an expired lot is refused, in red
+                    if expired and not expired_once:  # an expired lot (by the stock records) is refused, in red
                         expired_once = True
-                        outcome = type_scan(window, "2001-01-31")
+                        outcome = type_scan(window, expired[0])
                         assert outcome.verdict is Verdict.EXPIRED_LOT
                         assert window.band.headline.text() == "EXPIRED LOT"
                         outcome = type_scan(window, row["Barcode to scan"])
                         continue
+                    outcome = type_scan(window, fresh[0])
+                elif outcome.verdict is Verdict.NEEDS_EXPIRY:
+                    assert window.band.headline.text() == "SCAN THE EXPIRY DATE"
                     outcome = type_scan(window, "2099-12-31")
                 else:
                     outcome = type_scan(window, f"SN{rows.index(row)}X{unit}")
@@ -135,6 +187,7 @@ def test_pack_a_whole_order_with_wrong_item_lots_and_expiry(qtbot, type_scan, wi
             assert window.band.headline.text() == "ACCEPTED"
             assert table_rows(window)[rows.index(row)]["Scanned"] == str(unit + 1)
         assert table_rows(window)[rows.index(row)]["State"] == "✔ complete"
+    assert expired_once  # SO-10001 has a lot + expiry line with an expired lot in stock
 
     over = type_scan(window, rows[0]["Barcode to scan"])
     assert over.verdict is Verdict.OVER_SCAN
@@ -146,20 +199,22 @@ def test_pack_a_whole_order_with_wrong_item_lots_and_expiry(qtbot, type_scan, wi
     qtbot.waitUntil(lambda: window.controller.last.verdict is Verdict.ORDER_COMPLETE, timeout=10_000)
     assert window.band.headline.text() == "ORDER COMPLETE"
     assert window.band.tone is Tone.OK
-    assert window.bench.session is None
+    assert window.controller.bench.pack is None
     assert window.pack.stack.currentWidget() is window.pack.idle
 
-    status = reports.order_status(station.ctx.uow, "SO-10001")
+    status = reports.order_status(station.ctx, station.system_session(), "SO-10001")
     assert status["status"] == "packed"
     assert all(line["packed"] == line["qty"] for line in status["lines"])
     assert len(status["cartons"]) == 1
 
 
 def test_cash_on_delivery_shows_the_amount_to_collect(qtbot, type_scan, window, station):
+    from packstation.demo import catalog, orders
+
+    cod = next(o["order_id"] for o in orders(catalog()) if o["payment"]["method"] == "cod")
     with station.uow(readonly=True) as uow:
-        cod = next(r["order_id"] for r in uow.select_rows("orders", order_by="order_id")
-                   if r["payment_method"] == "cod" and r["status"] == "released")
-        order = uow.load_order(cod)
+        order = uow.orders.get(cod)
+    assert order is not None and order.status.value == "released"
     type_scan(window, "PACKER-001")
     assert type_scan(window, cod).verdict is Verdict.ORDER_OPENED
     text = window.pack.header.payment.text()
@@ -183,8 +238,8 @@ def test_window_shows_the_scale_error_and_lets_the_packer_retry(qtbot, type_scan
     qtbot.waitUntil(lambda: window.band.headline.text() == "SCALE ERROR", timeout=15_000)
     assert window.band.tone is Tone.ERROR
     assert "CMD-CLOSE-CARTON" in window.band.message.text()
-    assert not window.bench.awaiting_weight
-    assert window.bench.session.open_carton.is_open  # nothing was closed
+    assert not window.controller.bench.awaiting_weight
+    assert window.controller.bench.pack.open_carton.is_open  # nothing was closed
 
 
 def test_carton_closes_on_a_real_serial_scale_off_the_gui_thread(qtbot, type_scan, make_window):
@@ -202,7 +257,8 @@ def test_carton_closes_on_a_real_serial_scale_off_the_gui_thread(qtbot, type_sca
         for row in table_rows(window):
             for _ in range(int(row["Needed"])):
                 assert type_scan(window, row["Barcode to scan"]).verdict is Verdict.ACCEPTED
-        expected = window.bench.session.expected_weight(window.bench.session.open_carton)
+        pack = window.controller.bench.pack
+        expected = pack.expected_weight(pack.open_carton)
         sim.set_weight(expected + 4)
         assert type_scan(window, "CMD-CLOSE-CARTON").verdict is Verdict.NEEDS_WEIGHT
         assert window.band.headline.text() == "WEIGHING…"

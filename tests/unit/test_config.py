@@ -25,7 +25,7 @@ name = "Bench 7"
 
 [database]
 local = "/srv/packstation/bench7.db"
-central = "postgresql+psycopg2://pack@central/packstation"
+central = "postgresql+psycopg://pack@central/packstation"
 
 [packing]
 tolerance_pct = 3
@@ -78,7 +78,7 @@ def test_a_full_file_is_read_with_every_section(tmp_path: Path) -> None:
     assert config.source == path and config.station.demo is False
     assert (config.station.id, config.station.name) == ("BENCH-07", "Bench 7")
     assert config.database_url == "sqlite:////srv/packstation/bench7.db"
-    assert config.database.central.startswith("postgresql+psycopg2://")
+    assert config.database.central.startswith("postgresql+psycopg://")
     assert (config.packing.tolerance_pct, config.packing.tolerance_g) == (3.0, 25)
     assert isinstance(config.packing.tolerance_pct, float)
     assert (config.packing.gs1_company_prefix, config.packing.sscc_extension) == ("4012345", 3)
@@ -103,7 +103,7 @@ def test_the_environment_variable_names_the_file(monkeypatch: pytest.MonkeyPatch
     [
         ("", None),
         ("/var/lib/ps/station.db", "sqlite:////var/lib/ps/station.db"),
-        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
         ("sqlite:///relative.db", "sqlite:///relative.db"),
         ("~/bench.db", f"sqlite:///{Path.home() / 'bench.db'}"),
     ],

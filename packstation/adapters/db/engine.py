@@ -80,9 +80,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5_000) -> Engine:
     "database busy / cannot be reached, scan again" instead of freezing.
     """
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return postgres_engine(parsed)
     if parsed.get_backend_name() != "sqlite":
-        connect_args = {"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {}
-        return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
+        return create_engine(url, pool_pre_ping=True, future=True)
 
     path = _sqlite_file(parsed)
     # A file: URI (uri=true, e.g. mode=ro) names an existing file with options: create nothing.
@@ -115,6 +116,32 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5_000) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def postgres_url(url: str | URL) -> URL:
+    """*url* on psycopg 3 (``postgresql://`` and ``postgresql+psycopg2://`` are read as psycopg 3)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def postgres_engine(url: str | URL, *, application_name: str = "packstation", statement_timeout_ms: int = 10_000,
+                    pool_size: int = 5) -> Engine:
+    """A PostgreSQL engine (psycopg 3) that notices a dead network in seconds, never minutes.
+
+    Connect timeout 5 s; TCP keepalives after 5 s idle, every 2 s, 2 probes; ``tcp_user_timeout``
+    5 s (unacknowledged data); statement and lock timeouts. libpq parameters in the URL (sslmode,
+    sslrootcert, sslcert, ...) pass through to the connection unchanged: ``sslmode=verify-full``
+    works as libpq documents it.
+    """
+    parsed = postgres_url(url)
+    defaults = {"connect_timeout": "5", "keepalives": "1", "keepalives_idle": "5", "keepalives_interval": "2",
+                "keepalives_count": "2", "tcp_user_timeout": "5000", "application_name": application_name}
+    query = {**defaults, **{k: v for k, v in parsed.query.items()}}
+    options = str(query.pop("options", ""))
+    if "statement_timeout" not in options:
+        options += f" -c statement_timeout={statement_timeout_ms} -c lock_timeout=5000"
+    query["options"] = options.strip()
+    return create_engine(parsed.set(query=query), pool_pre_ping=True, pool_size=pool_size, future=True)
 
 
 def alembic_config() -> AlembicConfig:

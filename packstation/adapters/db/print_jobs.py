@@ -58,13 +58,15 @@ class SqlPrintJobs(PrintJobRepository):
                           .values(status=status.value, error=error or None, attempts=j.attempts + 1, updated_at=at))
 
     def interrupt_sending(self, station_id: str, at: datetime) -> list[PrintJob]:
-        rows = self.conn.execute(select(t.print_jobs).where(
-            and_(j.station_id == station_id, j.status == JobStatus.SENDING.value))).mappings().all()
-        if rows:
-            self.conn.execute(update(t.print_jobs).where(
-                and_(j.station_id == station_id, j.status == JobStatus.SENDING.value))
-                .values(status=JobStatus.INTERRUPTED.value, updated_at=at,
-                        error="the station stopped while sending it: check whether it printed, then retry or discard"))
+        ids = [r[0] for r in self.conn.execute(select(j.id).where(
+            and_(j.station_id == station_id, j.status == JobStatus.SENDING.value)))]
+        if not ids:
+            return []
+        self.conn.execute(update(t.print_jobs).where(j.id.in_(ids))
+                          .values(status=JobStatus.INTERRUPTED.value, updated_at=at,
+                                  error="the station stopped while sending it: check whether it printed, then retry or discard"))
+        # as they are now (interrupted, with the reason), not as they were before the change
+        rows = self.conn.execute(select(t.print_jobs).where(j.id.in_(ids)).order_by(j.created_at, j.id)).mappings()
         return [_job(r) for r in rows]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -71,6 +72,7 @@ products = Table(
     Column("tracking", String(16), nullable=False, default="none"),
     Column("content_hash", String(64), nullable=False, default=""),
     Column("updated_at", TS, nullable=False),
+    Column("change_seq", BigInteger, nullable=True),
 )
 
 barcodes = Table(
@@ -92,6 +94,7 @@ carton_types = Table(
     Column("inner_h_mm", Integer, nullable=False, default=0),
     Column("max_weight_g", Integer, nullable=False, default=0),
     Column("content_hash", String(64), nullable=False, default=""),
+    Column("change_seq", BigInteger, nullable=True),
 )
 
 stock_lots = Table(
@@ -102,6 +105,7 @@ stock_lots = Table(
     Column("expiry", Date, nullable=True),
     Column("location", String(32), nullable=False, default=""),
     Column("qty", Integer, nullable=False, default=0),
+    Column("change_seq", BigInteger, nullable=True),
     PrimaryKeyConstraint("sku", "lot"),
 )
 
@@ -133,6 +137,10 @@ orders = Table(
     Column("claimed_by", String(64), nullable=True),  # station id holding the order
     Column("claimed_user", String(100), nullable=True),
     Column("claimed_at", TS, nullable=True),
+    # with a central database: the lease this station holds on the order (token, until when)
+    Column("lease_token", BigInteger, nullable=True),
+    Column("lease_expires_at", TS, nullable=True),
+    Column("change_seq", BigInteger, nullable=True),  # the centre's change sequence (pulls)
     Column("content_hash", String(64), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
@@ -222,6 +230,7 @@ users = Table(
     Column("failed_pins", Integer, nullable=False, default=0),
     Column("locked_until", TS, nullable=True),
     Column("created_at", TS, nullable=False),
+    Column("change_seq", BigInteger, nullable=True),
 )
 
 # The outbox: every state change writes one row here in the same transaction.
@@ -238,7 +247,18 @@ events = Table(
     Column("actor", String(160), nullable=False, server_default=""),
     Column("occurred_at", TS, nullable=False),
     Column("payload", Text, nullable=False),
-    Column("pushed_at", TS, nullable=True),
+    Column("pushed_at", TS, nullable=True),  # when the centre answered for it
+    # the station's own order of its events, without gaps (the centre checks it)
+    Column("station_seq", BigInteger, nullable=True),
+    # the lease token the station held on the event's order when it wrote it (fencing)
+    Column("fence", BigInteger, nullable=True),
+    # at a station: pending (not pushed yet), applied, duplicate, refused, held (an earlier event of
+    # its order was refused); at the centre: applied or refused
+    Column("sync_state", String(16), nullable=False, server_default="pending"),
+    Column("sync_reason", Text, nullable=True),
+    Column("received_at", TS, nullable=True),  # the centre's clock when it was applied
+    UniqueConstraint("station_id", "station_seq", name="uq_events_station_seq"),
+    Index("ix_events_sync_state", "sync_state", "seq"),
 )
 
 # Number series (SSCC serials; later manifests and credit notes). number_series is the range
@@ -305,4 +325,95 @@ return_lines = Table(
     Column("grade", String(16), nullable=True),
     Column("disposition", String(16), nullable=True),
     PrimaryKeyConstraint("rma_id", "line_no"),
+)
+
+
+# One running window per station id on this database (a lease renewed by a heartbeat).
+station_seats = Table(
+    "station_seats",
+    metadata,
+    Column("station_id", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("since", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+)
+
+
+# --- the central database (also created, unused, in a station's own database) ----------------
+
+# Leases: which station may pack an order, until when, and the fencing token its events carry.
+leases = Table(
+    "leases",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("station_id", String(64), nullable=True),  # NULL: free
+    Column("holder", String(200), nullable=False, server_default=""),
+    Column("token", BigInteger, nullable=False),  # grows with every take-over
+    Column("taken_at", TS, nullable=True),
+    Column("expires_at", TS, nullable=True),
+)
+
+# What the centre knows of each station: the last event applied (its sequence), clocks.
+station_sync = Table(
+    "station_sync",
+    metadata,
+    Column("station_id", String(64), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("last_push_at", TS, nullable=True),
+    Column("last_pull_at", TS, nullable=True),
+    Column("clock_offset_s", Float, nullable=True),  # station clock minus centre clock, last seen
+)
+
+# A station's work the centre refused (a lease taken over, a serial shipped elsewhere, ...):
+# both sides kept, shown to a lead, never merged silently.
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, index=True),
+    Column("station_id", String(64), nullable=False),
+    Column("order_id", String(64), nullable=True, index=True),
+    Column("reason", Text, nullable=False),
+    Column("station_side", Text, nullable=False),  # the refused event, as JSON
+    Column("central_side", Text, nullable=False),  # what the centre had, as JSON
+    Column("created_at", TS, nullable=False),
+    Column("resolved_at", TS, nullable=True),
+    Column("resolved_by", String(160), nullable=True),
+)
+
+# The centre's change log: one row per changed master-data or order record (written by triggers on
+# the central PostgreSQL); stations pull everything after their cursor.
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("entity", String(32), nullable=False),
+    Column("key", String(160), nullable=False),
+)
+
+# A station's own sync bookkeeping (cursor, last push/pull, clock offset, online): key -> value.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# The inventory ledger: every movement of stock (received, adjusted, packed out, returned and
+# restocked, scrapped) per SKU, location and lot. Stock on hand is the sum.
+stock_movements = Table(
+    "stock_movements",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sku", String(64), nullable=False),
+    Column("location", String(32), nullable=False, server_default=""),
+    Column("lot", String(20), nullable=False, server_default=""),
+    Column("qty", Integer, nullable=False),  # + in, - out
+    Column("kind", String(16), nullable=False),  # received, adjusted, packed, returned, scrapped, ...
+    Column("ref", String(120), nullable=False, server_default=""),  # order, RMA, import file
+    Column("event_id", String(36), nullable=True, unique=True),  # the event it comes from: applied once
+    Column("actor", String(160), nullable=False, server_default=""),
+    Column("at", TS, nullable=False),
+    Index("ix_stock_movements_sku_loc_lot", "sku", "location", "lot"),
 )

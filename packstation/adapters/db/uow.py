@@ -22,6 +22,7 @@ from packstation.adapters.db.orders import SqlOrders
 from packstation.adapters.db.print_jobs import SqlPrintJobs
 from packstation.adapters.db.returns import SqlReturns
 from packstation.adapters.db.shipments import SqlShipments
+from packstation.adapters.db.stations import SqlStations
 from packstation.adapters.db.users import SqlUsers
 from packstation.services.ports import StorageError, UnitOfWork
 
@@ -53,6 +54,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.events = SqlEventLog(conn)
         self.numbers = SqlNumberSeries(conn, self._station_id, self._numbers)
         self.returns = SqlReturns(conn)
+        self.stations = SqlStations(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -6,12 +6,23 @@
 // "dpmm": 8, "out": "/path/label.png"}. Loading the 8 MB WASM takes a while, so one process
 // renders all jobs. Output (stdout): a JSON array with {"out": ..., "ok": true} or
 // {"out": ..., "ok": false, "error": "..."} per job. Exit status 0 when every job rendered.
+//
+// Node.js 18 (Debian 12's own) has Web Crypto only as require("node:crypto").webcrypto; the
+// global `crypto` came in Node 19. The renderer's Go WASM loader needs crypto.getRandomValues
+// on globalThis and refuses to load without it, so it gets the same Web Crypto object here (this
+// is what Go's own wasm_exec_node.js does). On Node >= 19 the global is already there.
 "use strict";
 const fs = require("node:fs");
-const { ready } = require("zpl-renderer-js");
+
+if (!globalThis.crypto) {
+  globalThis.crypto = require("node:crypto").webcrypto;
+}
 
 async function main() {
   const jobs = JSON.parse(fs.readFileSync(0, "utf8"));
+  // Required here, not at the top: a load failure then goes through the catch below, which
+  // prints the error and its stack only (Node would print the 8 MB minified line it came from).
+  const { ready } = require("zpl-renderer-js");
   const { api } = await ready;
   const results = [];
   for (const job of jobs) {

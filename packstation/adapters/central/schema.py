@@ -1,0 +1,151 @@
+"""The central PostgreSQL: ``packstation central init`` creates or upgrades it.
+
+The centre has the same tables as a station (the same Alembic migrations), so its truth is read
+and written through the same repositories. On top, this module installs what only the centre
+needs, idempotently (running it again upgrades and keeps data and roles):
+
+- the change log: a trigger on orders, order lines, products, barcodes, carton types, users and
+  stock lots appends ``(entity, key)`` to ``changes`` (and stamps the row's ``change_seq``), then
+  ``pg_notify('packstation', entity)`` wakes the stations' pull workers. The trigger function is
+  SECURITY DEFINER, so stations need no rights on ``changes``.
+- ``lease_token_seq``: the fencing tokens of order leases.
+- two roles: a *station* role that reads everything, appends events and takes leases but cannot
+  UPDATE, DELETE or TRUNCATE history (events, conflicts, the stock ledger), is no owner and has no
+  BYPASSRLS; and an *admin* role with every privilege (imports, the command line, the API).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+from packstation.adapters.db.engine import migrate
+
+HISTORY = ("events", "conflicts", "stock_movements")
+# table -> (entity name in the change log, the key as an SQL expression of the row R)
+WATCHED = {
+    "orders": ("order", "R.order_id"),
+    "order_lines": ("order", "R.order_id"),
+    "products": ("product", "R.sku"),
+    "barcodes": ("product", "R.sku"),
+    "carton_types": ("carton_type", "R.code"),
+    "users": ("user", "R.name"),
+    "stock_lots": ("stock_lot", "R.sku || chr(31) || R.lot"),
+}
+_STAMPED = ("orders", "products", "carton_types", "users", "stock_lots")  # have a change_seq column
+_ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+# What a station may do, table by table (everything else: SELECT only).
+STATION_GRANTS = {
+    "INSERT": ("events", "conflicts", "stock_movements", "scans", "cartons", "serial_registry", "leases",
+               "station_sync", "number_blocks", "number_series"),
+    "UPDATE": ("orders", "order_lines", "cartons", "scans", "leases", "station_sync", "number_series",
+               "number_blocks"),
+    "DELETE": ("cartons", "serial_registry"),
+}
+
+
+class CentralSetupError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Roles:
+    station: str = "packstation_station"
+    admin: str = "packstation_admin"
+
+
+def _check_role(name: str) -> str:
+    if not _ROLE.match(name):
+        raise CentralSetupError(f"role name {name!r}: use lowercase letters, digits and _")
+    return name
+
+
+def init_central(engine: Engine, roles: Roles = Roles(), *, station_password: str | None = None,
+                 admin_password: str | None = None) -> list[str]:
+    """Create or upgrade the central database on *engine* (connected as its owner or a superuser).
+
+    Returns what was done, one line each, for the command line to print.
+    """
+    if engine.dialect.name != "postgresql":
+        raise CentralSetupError("the central database is PostgreSQL: give a postgresql+psycopg:// URL")
+    done = []
+    migrate(engine)
+    done.append("schema: migrated to the newest revision")
+    station, admin = _check_role(roles.station), _check_role(roles.admin)
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(7061636)"))  # one init at a time
+        conn.execute(text("CREATE SEQUENCE IF NOT EXISTS lease_token_seq"))
+        conn.execute(text("CREATE SEQUENCE IF NOT EXISTS change_seq_seq"))
+        conn.execute(text(_CHANGE_FUNCTION))
+        for table, (entity, key) in WATCHED.items():
+            stamp = "NEW.change_seq := s;" if table in _STAMPED else ""
+            conn.execute(text(_TRIGGER_FUNCTION.format(table=table, entity=entity, new=key.replace("R.", "NEW."),
+                                                       old=key.replace("R.", "OLD."), stamp=stamp)))
+            conn.execute(text(f"DROP TRIGGER IF EXISTS packstation_changes ON {table}"))
+            when = "BEFORE INSERT OR UPDATE" if table in _STAMPED else "AFTER INSERT OR UPDATE OR DELETE"
+            conn.execute(text(f"CREATE TRIGGER packstation_changes {when} ON {table} FOR EACH ROW "
+                              f"EXECUTE FUNCTION packstation_change_{table}()"))
+        done.append(f"change log: triggers on {', '.join(WATCHED)}")
+        for role, password in ((station, station_password), (admin, admin_password)):
+            exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
+            verb = "ALTER" if exists else "CREATE"
+            # CREATE ROLE takes no bound parameters: the name was checked against _ROLE above, the
+            # password is quoted by psycopg as a literal
+            pw = f" PASSWORD {_literal(conn, password)}" if password else ""
+            conn.exec_driver_sql(f'{verb} ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS{pw}')
+            done.append(f"role {role}: {'updated' if exists else 'created'}")
+        conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{station}", "{admin}"'))
+        conn.execute(text(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{station}"'))
+        conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{station}"'))
+        for privilege, tables in STATION_GRANTS.items():
+            conn.execute(text(f'GRANT {privilege} ON {", ".join(tables)} TO "{station}"'))
+        conn.execute(text(f'REVOKE UPDATE, DELETE, TRUNCATE ON {", ".join(HISTORY)} FROM "{station}"'))
+        conn.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{station}"'))
+        conn.execute(text(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{admin}"'))
+        conn.execute(text(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{admin}"'))
+        # tables a later upgrade adds are readable by stations at once (run init again for more)
+        conn.execute(text(f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "{station}"'))
+        conn.execute(text(f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO "{admin}"'))
+        done.append(f"grants: {station} reads all, appends events, takes leases; no UPDATE/DELETE/TRUNCATE on "
+                    f"{', '.join(HISTORY)}; {admin} has every privilege")
+    return done
+
+
+def _literal(conn: object, value: str) -> str:
+    from psycopg import sql
+
+    raw = conn.connection.dbapi_connection  # type: ignore[attr-defined]
+    return sql.Literal(value).as_string(raw)
+
+
+_CHANGE_FUNCTION = """
+CREATE OR REPLACE FUNCTION packstation_log_change(entity text, k text) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE s bigint;
+BEGIN
+    s := nextval('change_seq_seq');
+    INSERT INTO changes (seq, entity, key) VALUES (s, entity, k);
+    PERFORM pg_notify('packstation', entity);
+    RETURN s;
+END $$
+"""
+
+_TRIGGER_FUNCTION = """
+CREATE OR REPLACE FUNCTION packstation_change_{table}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE s bigint;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        s := packstation_log_change('{entity}', {old});
+        RETURN OLD;
+    END IF;
+    s := packstation_log_change('{entity}', {new});
+    {stamp}
+    RETURN NEW;
+END $$
+"""
+
+__all__ = ["HISTORY", "CentralSetupError", "Roles", "init_central"]
