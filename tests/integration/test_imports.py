@@ -523,7 +523,8 @@ def test_demo_seed_interrupted_after_the_imports_is_finished_on_the_next_start(t
     station = build_station(config)  # the next start, as the embedded demo does it
     try:
         counts = hf.table_counts(station)
-        assert counts["users"] == len(demo.DEMO_USERS) and counts["orders"] == 60 and counts["stock_lots"] > 0
+        assert counts["users"] == len(demo.DEMO_USERS) and counts["stock_lots"] > 0
+        assert counts["orders"] == len(demo.orders(products)) >= 60  # the 60 generated and the showcase orders
         assert station.terminal().scan("PACKER-001").verdict is Verdict.LOGGED_IN
         lead = station.terminal()  # the demo lead logs in with the PIN the demo login screen shows
         assert lead.scan("LEAD-001").verdict is Verdict.NEEDS_PIN
