@@ -317,7 +317,7 @@ def list_manifests(ctx: Context, session: Session, *, status: ManifestStatus | N
                    limit: int = 50) -> list[Manifest]:
     ctx.auth.check(session, "The manifests")
     with dock_uow(ctx)(readonly=True) as uow:
-        return uow.manifests.list(status=status, limit=limit)
+        return uow.manifests.recent(status=status, limit=limit)
 
 
 def find_manifest(ctx: Context, session: Session, ref: str) -> Manifest | None:

@@ -23,7 +23,13 @@ from packstation.domain.model import CartonType, Order, Product, Role, StockLot,
 from packstation.domain.packing import Carton, PackedItem
 from packstation.domain.print_jobs import JobStatus, PrintJob
 from packstation.domain.returns import Return
-from packstation.domain.shipping import DockCarton, LabelRequest, LabelRequestStatus, Manifest, ManifestStatus
+from packstation.domain.shipping import (
+    DockCarton,
+    LabelRequest,
+    LabelRequestStatus,
+    Manifest,
+    ManifestStatus,
+)
 
 
 class StorageError(RuntimeError):
@@ -439,7 +445,7 @@ class ManifestRepository(ABC):
         manifest; False if it is not open any more (closed meanwhile)."""
 
     @abstractmethod
-    def list(self, *, status: ManifestStatus | None = None, limit: int = 50) -> list[Manifest]:
+    def recent(self, *, status: ManifestStatus | None = None, limit: int = 50) -> list[Manifest]:
         """Manifests, newest first, with their cartons."""
 
     @abstractmethod

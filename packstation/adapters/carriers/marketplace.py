@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import httpx
 
-from packstation.services.carriers import CarrierError, CarrierPort, CarrierTimeout, CreatedLabel, ShipmentRequest
+from packstation.services.carriers import (
+    CarrierError,
+    CarrierPort,
+    CarrierTimeout,
+    CreatedLabel,
+    ShipmentRequest,
+)
 
 MAX_LABEL_BYTES = 5 * 1024 * 1024
 

@@ -184,7 +184,7 @@ class SqlManifests(ManifestRepository):
                                         split_reason=manifest.split_reason, carrier_ref=manifest.carrier_ref))
         return res.rowcount == 1
 
-    def list(self, *, status: ManifestStatus | None = None, limit: int = 50) -> list[Manifest]:
+    def recent(self, *, status: ManifestStatus | None = None, limit: int = 50) -> list[Manifest]:
         q = select(t.manifests).order_by(m.opened_at.desc(), m.id).limit(limit)
         if status is not None:
             q = q.where(m.status == status.value)

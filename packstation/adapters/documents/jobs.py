@@ -11,7 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from packstation.adapters.documents import render_label
-from packstation.domain.documents import Address, LabelData, ManifestData, PackingSlipData, safe_file_name
+from packstation.domain.documents import (
+    Address,
+    LabelData,
+    ManifestData,
+    PackingSlipData,
+    safe_file_name,
+)
 from packstation.domain.print_jobs import PrintJob
 from packstation.services.printing import Documents
 
