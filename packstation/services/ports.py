@@ -466,7 +466,7 @@ class ManifestRepository(ABC):
 
     @abstractmethod
     def carriers_in_use(self) -> list[tuple[str, str]]:
-        """(carrier, service) of the orders packed or being packed, sorted."""
+        """(carrier, service) of the orders not yet handed over (released to packed), sorted."""
 
 
 class LabelRequestRepository(ABC):

@@ -10,7 +10,9 @@ from escpos_parse import parse as parse_escpos
 from zpl_parse import parse as parse_zpl
 
 from packstation.cli import main
-from packstation.domain.barcodes import BENCH_COMMANDS as COMMANDS  # the bench card (the dock has its own)
+from packstation.domain.barcodes import (
+    BENCH_COMMANDS as COMMANDS,  # the bench card (the dock has its own)
+)
 
 
 def test_commands_sheet_with_custom_cartons(

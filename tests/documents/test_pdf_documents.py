@@ -23,7 +23,9 @@ from packstation.adapters.documents.demo import (
 from packstation.adapters.documents.manifest import render_manifest
 from packstation.adapters.documents.packing_slip import render_packing_slip_pdf
 from packstation.adapters.documents.picklist import location_key, render_picklist, walking_order
-from packstation.domain.barcodes import BENCH_COMMANDS as COMMANDS  # the bench card (the dock has its own)
+from packstation.domain.barcodes import (
+    BENCH_COMMANDS as COMMANDS,  # the bench card (the dock has its own)
+)
 from packstation.domain.documents import (
     CommandCardData,
     CreditLine,

@@ -37,10 +37,10 @@ from pathlib import Path
 
 import helpers_faults as hf
 import pytest
+from packstation.adapters.db.store import SqlUnitOfWork
 from sqlalchemy import event
 
 from packstation.adapters.db.engine import make_engine
-from packstation.adapters.db.store import SqlUnitOfWork
 from packstation.bootstrap import Station, build_station
 from packstation.domain.packing import Verdict
 

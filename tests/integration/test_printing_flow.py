@@ -8,15 +8,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from packstation.adapters.devices.printing import MemoryJournal
+from packstation.printing import OutputDesk
 from sqlalchemy import select
 
 from packstation.adapters.db import tables as t
-from packstation.adapters.devices.printing import MemoryJournal
 from packstation.adapters.devices.simulators.tcp_printer import TcpPrinterSimulator
 from packstation.bootstrap import Station, build_station
 from packstation.config import Config, PrinterConfig, StationConfig
 from packstation.domain.packing import Verdict
-from packstation.printing import OutputDesk
 from packstation.services.packing import OrderRefused, plan_reprint
 from packstation.services.ports import StorageError
 from packstation.services.users import find_by_badge
@@ -189,6 +189,7 @@ def test_a_label_that_printed_is_not_reported_failed_when_marking_it_done_fails(
 
 def test_a_label_printed_before_the_last_carton_does_not_claim_a_total(tmp_path: Path) -> None:
     from packstation.printing import ship_from
+
     from packstation.services.documents import label_data
 
     station = _station(tmp_path)

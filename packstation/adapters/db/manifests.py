@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, distinct, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from packstation.adapters.db import tables as t
@@ -97,8 +97,8 @@ class SqlManifests(ManifestRepository):
         return [(r[0], OrderStatus(r[1]), r[2]) for r in self.conn.execute(q)]
 
     def carriers_in_use(self) -> list[tuple[str, str]]:
-        q = (select(distinct(o.carrier), o.service)
-             .where(o.status.in_([OrderStatus.PACKING.value, OrderStatus.PACKED.value])).order_by(o.carrier, o.service))
+        live = [st.value for st in OrderStatus if st.open or st is OrderStatus.PACKED]
+        q = select(o.carrier, o.service).where(o.status.in_(live)).distinct().order_by(o.carrier, o.service)
         return [(r[0], r[1]) for r in self.conn.execute(q)]
 
     # --- manifests ----------------------------------------------------------------------------
