@@ -27,13 +27,16 @@ LEAD_PIN = "2468"
 
 
 class TickingClock:
-    def __init__(self, start: datetime = NOW) -> None:
+    """A known start time that moves *step_s* per reading (order is kept) and on ``advance``."""
+
+    def __init__(self, start: datetime = NOW, step_s: float = 1.0) -> None:
         self._now = start
+        self._step = timedelta(seconds=step_s)
         self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
         with self._lock:
-            self._now += timedelta(seconds=1)
+            self._now += self._step
             return self._now
 
     def advance(self, seconds: float) -> None:

@@ -172,7 +172,7 @@ class KarrioCarrier(CarrierPort):
     @property
     def supports_close(self) -> bool:  # type: ignore[override]
         try:
-            return hasattr(self.gateway().mapper, "create_manifest_request")
+            return "create_manifest" in self.gateway().proxy_methods  # what the connector implements itself
         except CarrierError:
             return False
 
@@ -196,7 +196,7 @@ class KarrioCarrier(CarrierPort):
                                    height=(p.height_mm / 10) or None, dimension_unit="CM",
                                    reference_number=request.sscc)],
             reference=request.reference,
-            label_type=fmt,
+            label_type=self._label_type(fmt),
         )
         shipment, messages = self._run("create shipment",
                                        lambda: karrio.Shipment.create(payload).from_(gateway).parse())
@@ -208,6 +208,25 @@ class KarrioCarrier(CarrierPort):
         label_type = (shipment.label_type or fmt).upper()
         return CreatedLabel(str(shipment.tracking_number), str(shipment.shipment_identifier or shipment.tracking_number),
                             decode_label(label), "ZPL" if label_type.startswith("ZPL") else "PDF")
+
+    def _label_type(self, fmt: str) -> str:
+        """The connector's own label type for ZPL or PDF (``options.label_type`` chooses it exactly).
+
+        Connectors with label types of their own (DHL Parcel DE: ``ZPL2_910_300_700``, ...) get the
+        first one of that format that is not an A4 sheet: the station prints on a label printer."""
+        if "label_type" in self.cfg.options:
+            return str(self.cfg.options["label_type"])
+        import importlib
+
+        try:
+            units = importlib.import_module(f"karrio.providers.{self.connector}.units")
+        except ImportError:
+            return fmt
+        kinds = getattr(units, "LabelType", None)
+        if kinds is None:
+            return fmt
+        names = [k.name for k in kinds]
+        return next((n for n in names if n.upper().startswith(fmt) and "A4" not in n.upper()), fmt)
 
     def _service(self, service: str) -> str:
         for name, code in self.cfg.services.items():
