@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from packstation.adapters.db import tables as t
 from packstation.adapters.db.chunks import chunks
@@ -58,6 +57,13 @@ def _dock(r: Any) -> DockCarton:
     )
 
 
+# built once: the dock's scan path reuses the compiled statements
+_BY_SSCC = _dock_query().where(c.sscc == bindparam("code"))
+_BY_TRACKING = _dock_query().where(c.tracking_number == bindparam("code")).order_by(c.order_id, c.seq).limit(1)
+_LOAD_STATE = select(m.status, select(func.coalesce(func.max(mc.load_seq), 0) + 1)
+                     .where(mc.manifest_id == bindparam("mid")).scalar_subquery()).where(m.id == bindparam("mid"))
+
+
 class SqlManifests(ManifestRepository):
     def __init__(self, conn: Connection):
         self.conn = conn
@@ -67,9 +73,9 @@ class SqlManifests(ManifestRepository):
         code = code.strip()
         if not code:
             return None
-        row = self.conn.execute(_dock_query().where(c.sscc == code)).first()
+        row = self.conn.execute(_BY_SSCC, {"code": code}).first()
         if row is None:
-            row = self.conn.execute(_dock_query().where(c.tracking_number == code).order_by(c.seq).limit(1)).first()
+            row = self.conn.execute(_BY_TRACKING, {"code": code}).first()
         return _dock(row) if row else None
 
     def cartons_of(self, order_ids: Iterable[str]) -> dict[str, list[DockCarton]]:
@@ -155,21 +161,18 @@ class SqlManifests(ManifestRepository):
 
     def load(self, manifest_id: str, order_id: str, seq: int, sscc: str, by: str, station_id: str,
              at: datetime) -> None:
-        status = self.conn.execute(select(m.status).where(m.id == manifest_id)).scalar()
-        if status != ManifestStatus.OPEN.value:
+        # one read (is the manifest open, the next load number), one insert; the caller read the
+        # carton in this transaction, so a carton on a manifest already was refused before (if
+        # another dock loads it in between, the primary key refuses the insert: not saved, scan again)
+        state = self.conn.execute(_LOAD_STATE, {"mid": manifest_id}).first()
+        if state is None or state[0] != ManifestStatus.OPEN.value:
             raise Conflict("This manifest was closed meanwhile (at another dock).")
         if self.conn.execute(select(mc.manifest_id).where(and_(mc.order_id == order_id, mc.carton_seq == seq))
                              ).first() is not None:
             raise Conflict(f"Carton {sscc} is on a manifest already.")
-        nxt = self.conn.execute(select(func.coalesce(func.max(mc.load_seq), 0) + 1)
-                                .where(mc.manifest_id == manifest_id)).scalar_one()
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(insert(t.manifest_cartons).values(
-                    order_id=order_id, carton_seq=seq, manifest_id=manifest_id, sscc=sscc, load_seq=nxt, loaded_by=by,
-                    loaded_at=at, station_id=station_id))
-        except IntegrityError as exc:  # another dock loaded it in between
-            raise Conflict(f"Carton {sscc} was just loaded at another dock.") from exc
+        self.conn.execute(insert(t.manifest_cartons).values(
+            order_id=order_id, carton_seq=seq, manifest_id=manifest_id, sscc=sscc, load_seq=state[1], loaded_by=by,
+            loaded_at=at, station_id=station_id))
 
     def unload(self, manifest_id: str, order_id: str, seq: int) -> bool:
         res = self.conn.execute(delete(t.manifest_cartons).where(and_(
