@@ -127,6 +127,7 @@ def _order(order_id: str, lines: list[dict[str, Any]], i: int) -> dict[str, Any]
 def measure_scan(tmp: Path) -> dict[str, Any]:
     """2,000 item scans through Bench.scan on a 100-line order; every one must be ACCEPTED."""
     from packstation.adapters.db.store import SqlUnitOfWork
+
     from packstation.domain.packing import Verdict
     from packstation.services import users
     from packstation.services.imports import import_records

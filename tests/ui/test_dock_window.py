@@ -39,7 +39,7 @@ def pack_plain_orders(station, carrier: str, count: int, cartons: int = 2) -> li
                 assert terminal.scan(products[line.sku].barcodes[0]).verdict is Verdict.ACCEPTED
         terminal.scan("CMD-CLOSE-CARTON")
         out = terminal.handler.close_with_weight(pack.expected_weight(pack.open_carton))
-        assert out.verdict is Verdict.ORDER_COMPLETE, out.message
+        assert out.verdict is Verdict.ORDER_COMPLETE or out.data.get("order_complete"), out.message
         packed.append(order_id)
     terminal.logout()
     assert len(packed) == count
@@ -108,3 +108,28 @@ def test_a_cancelled_order_shows_at_the_dock_to_be_pulled(qtbot, make_window, st
     type_scan(qtbot, window, ssccs(station, order_id)[0])
     assert window.band.verdict is Verdict.ORDER_PULLED and window.band.headline.text() == "PULL — ORDER CANCELLED"
     assert not window.dock.pull_frame.isVisible()  # pulled: recorded, off the list
+
+
+def test_the_lead_view_lists_carrier_labels_not_created_and_asks_again(qtbot, tmp_path):
+    """A carrier that refuses at the seal: the label request is listed for the lead and retried."""
+    from packstation.bootstrap import build_station
+    from packstation.config import CarrierConfig, Config, StationConfig
+    from packstation.ui.lead_view import LeadView
+
+    refusing = CarrierConfig(code="DHL", connector="simulated", simulate="error")
+    station = build_station(Config(station=StationConfig(demo=True), data_dir=tmp_path, carriers=(refusing,)))
+    try:
+        [order_id] = pack_plain_orders(station, "DHL", 1, cartons=1)
+        lead = station.ctx.auth.login("LEAD-001", DEMO_LEAD_PIN)
+        view = LeadView(station, lead)
+        qtbot.addWidget(view)
+        assert view.labels.rowCount() == 1
+        assert view.labels.item(0, 1).text() == order_id and "could not be verified" in view.labels.item(0, 7).text()
+        station.ctx.carriers.for_carrier("DHL").cfg = CarrierConfig(code="DHL", connector="simulated")  # DHL is back
+        view.labels.selectRow(0)
+        view.retry_label_selected()
+        assert "label created" in view.message.text() and view.labels.rowCount() == 0
+        [carton] = order_status(station.ctx, station.system_session(), order_id)["cartons"]
+        assert carton["tracking_number"] and carton["label_carrier"] == "DHL"
+    finally:
+        station.close()
