@@ -209,7 +209,9 @@ def test_command_card_scans_back_every_command_carton_and_quantity(tmp_path: Pat
     }
     assert len(found) == len(set(found))
     text = pdf_text(pdf, tmp_path)
-    for caption in CAPTIONS.values():
+    for command, caption in CAPTIONS.items():
+        if command not in COMMANDS:  # the dock card's (CMD-CLOSE-MANIFEST)
+            continue
         assert caption in text
 
 

@@ -356,3 +356,98 @@ def test_cli_manifest_list_show_and_status_stages(shipping_station, capsys, tmp_
     assert all(s["at"] and s["by"] for s in out["stages"])
     assert cli_main(["--config", str(config), "cancel", "SO-1C", "--reason", "customer cancelled"]) == 0
     assert "SO-1C cancelled" in capsys.readouterr().out
+
+
+def test_a_marketplace_label_url_is_fetched_over_http_and_printed(make_shipping_station, tmp_path):
+    """``label_url``: the label is downloaded (a real HTTP server on a free port) and printed as given;
+    a download that fails is retried like a carrier that does not answer."""
+    import http.server
+    import threading
+
+    pdf = b"%PDF-1.4\n% a marketplace label\n%%EOF\n"
+    state = {"ok": False, "hits": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server API
+            state["hits"] += 1
+            if not state["ok"]:
+                self.send_error(503, "label server busy")
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Length", str(len(pdf)))
+            self.end_headers()
+            self.wfile.write(pdf)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/labels/SO-URL.pdf"
+        clock = S.TickingClock(step_s=0.001)
+        station = make_shipping_station(clock=clock, stocked=False)
+        S.stock(station, [*S.ORDERS, S.order("SO-URL", {"TY-1": 1}, tracking_number="AWB-42", label_url=url)])
+        bench = S.login(station, "PACKER-001")
+        [seal] = S.pack(bench, "SO-URL", [["TY-1"]])
+        assert seal.verdict is Verdict.LABEL_NOT_CREATED and "503" in seal.message
+        state["ok"] = True
+        clock.advance(20)
+        [result] = station.label_worker.drain()
+        assert result.ok and result.tracking_number == "AWB-42"
+        [label] = [r for r in station.print_worker.drain() if r.job.kind == "shipping_label"]
+        assert label.job.payload == pdf and state["hits"] == 2
+        assert S.cartons_of(station, "SO-URL")[0]["tracking_number"] == "AWB-42"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_import_refuses_a_bad_marketplace_label(shipping_station):
+    session = shipping_station.system_session()
+    bad = [("record 1", S.order("SO-X1", {"TY-1": 1}, label_zpl="not zpl")),
+           ("record 2", S.order("SO-X2", {"TY-1": 1}, label_url="ftp://x/y")),
+           ("record 3", S.order("SO-X3", {"TY-1": 1}, label_zpl=S.MARKET_ZPL, label_url="https://x/y"))]
+    report = import_records(shipping_station.ctx, session, "orders", bad, "bad.ndjson")
+    reasons = [r.reason for r in report.rejected]
+    assert reasons == ["label_zpl must be one ZPL label, from ^XA to ^XZ",
+                       "label_url must be an http(s) address of the label (at most 500 characters), got 'ftp://x/y'",
+                       "give label_zpl or label_url, not both"]
+
+
+@pytest.mark.postgres
+def test_with_a_central_database_the_dock_works_on_the_centre(make_shipping_station, fresh_pg_database, tmp_path):
+    """ctx.central set: every dock scan is checked against the centre, the manifest is stored there."""
+    from packstation.adapters.db.engine import make_engine, migrate
+    from packstation.config import DatabaseConfig
+
+    engine = make_engine(fresh_pg_database)
+    migrate(engine)
+    engine.dispose()
+    # the centre knows the packed order (packed at another bench, synced): pack it there
+    centre = make_shipping_station(url=fresh_pg_database, station_id="BENCH-07")
+    S.pack(S.login(centre, "PACKER-001"), "SO-2C", [["TS-1"], ["HW-1"]])
+    ssccs = [c["sscc"] for c in S.cartons_of(centre, "SO-2C")]
+    from packstation.bootstrap import build_station
+    from packstation.config import Config, StationConfig
+
+    dock_station = build_station(Config(station=StationConfig(id="DOCK-01"), data_dir=tmp_path / "dock",
+                                        database=DatabaseConfig(local=f"sqlite:///{tmp_path / 'dock.db'}",
+                                                                central=fresh_pg_database),
+                                        carriers=(S.simulated("DHL"),)), seed_demo=False)
+    try:
+        S.stock(dock_station)  # the dock's own database has the users (and the orders, not their cartons)
+        dock = S.login(dock_station, "DISPATCH-001")
+        dock.scan("CARRIER-DHL")
+        assert [dock.scan(code).verdict for code in ssccs] == [Verdict.CARTON_LOADED] * 2
+        closed = dock.scan("CMD-CLOSE-MANIFEST")
+        assert closed.verdict is Verdict.MANIFEST_CLOSED and closed.data["number"] == 1
+        assert status(centre, "SO-2C")["status"] == "handed_over"  # at the centre
+        with dock_station.uow(readonly=True) as local:
+            assert local.manifests.recent() == [] and local.orders.get("SO-2C").status is OrderStatus.RELEASED
+        # the manifest's print job is this station's (its printers)
+        assert [r.job.kind for r in dock_station.print_worker.drain()] == ["manifest"]
+    finally:
+        dock_station.close()
