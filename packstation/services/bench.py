@@ -316,7 +316,8 @@ class Bench:
 
     # --- helpers ------------------------------------------------------------------------------
     def _after(self, outcome: Outcome) -> Outcome:
-        if outcome.verdict is Verdict.ORDER_COMPLETE or outcome.data.get("claim_lost"):
+        if outcome.verdict is Verdict.ORDER_COMPLETE or outcome.data.get("order_complete") \
+                or outcome.data.get("claim_lost"):
             self.pack = None  # packed, or no longer this bench's order
             self.lead_request = None
         return outcome

@@ -11,7 +11,9 @@ from zpl_parse import parse as parse_zpl
 
 from packstation import demo
 from packstation.cli import main
-from packstation.domain.barcodes import COMMANDS
+from packstation.domain.barcodes import (
+    BENCH_COMMANDS as COMMANDS,  # the bench card (the dock has its own)
+)
 
 
 def test_commands_sheet_with_custom_cartons(

@@ -47,6 +47,9 @@ class LocalBlocks(BlockSource):
 
     ranges: dict[str, SeriesRange] = field(default_factory=dict)
     block_size: int = 100
+    # series that must have no gaps take blocks of one, in the transaction that uses the number
+    # (a rolled-back transaction gives its number back): e.g. {"manifest": 1}
+    block_sizes: dict[str, int] = field(default_factory=dict)
 
     def take(self, conn: Connection, series: str) -> tuple[int, int]:
         wanted = self.ranges.get(series, SeriesRange(1, 10**18))
@@ -65,7 +68,7 @@ class LocalBlocks(BlockSource):
         if start > last:
             raise SeriesExhausted(f"Number series {series!r} is used up (range {wanted.first}-{wanted.last}): "
                                   "give this station a new range in [numbers] of its config.")
-        end = min(start + self.block_size - 1, last)
+        end = min(start + self.block_sizes.get(series, self.block_size) - 1, last)
         res = conn.execute(update(t.number_series).where(ns.series == series)
                            .values(next_value=end + 1, last_value=last))
         assert res.rowcount == 1

@@ -187,7 +187,7 @@ def _row(order: Order) -> dict[str, Any]:
         "ship_country": a.country, "currency": order.currency, "payment_method": order.payment_method,
         "payment_status": order.payment_status, "carrier": order.carrier, "service": order.service,
         "tracking_number": order.tracking_number, "tote": order.tote, "status": order.status.value,
-        "wave_id": order.wave_id,
+        "wave_id": order.wave_id, "label_zpl": order.label_zpl, "label_url": order.label_url,
     }
 
 
@@ -206,4 +206,5 @@ def _order(r: Any, lines: list[OrderLine]) -> Order:
         currency=r["currency"], payment_method=r["payment_method"], payment_status=r["payment_status"],
         carrier=r["carrier"], service=r["service"], tracking_number=r["tracking_number"],
         status=OrderStatus(r["status"]), lines=lines, tote=r["tote"], wave_id=r["wave_id"],
+        label_zpl=r["label_zpl"], label_url=r["label_url"],
     )

@@ -34,7 +34,8 @@ class SqlShipments(ShipmentRepository):
             cartons[r["seq"]] = Carton(
                 seq=r["seq"], type=ctype, status=CartonStatus(r["status"]), measured_g=r["measured_g"],
                 sscc=r["sscc"], override_by=r["override_by"], tracking_number=r["tracking_number"],
-                expected_g=r["expected_g"], closed_at=r["closed_at"],
+                expected_g=r["expected_g"], closed_at=r["closed_at"], label_carrier=r["label_carrier"],
+                shipment_id=r["shipment_id"],
             )
         for r in self.conn.execute(
             select(t.scans).where(and_(s.order_id == order_id, s.undone_at.is_(None))).order_by(s.seq)
@@ -52,7 +53,8 @@ class SqlShipments(ShipmentRepository):
         values: dict[str, Any] = {
             "type_code": carton.type.code, "status": carton.status.value, "measured_g": carton.measured_g,
             "expected_g": carton.expected_g, "sscc": carton.sscc, "override_by": carton.override_by,
-            "tracking_number": carton.tracking_number,
+            "tracking_number": carton.tracking_number, "label_carrier": carton.label_carrier,
+            "shipment_id": carton.shipment_id,
         }
         if carton.status is CartonStatus.CLOSED:
             values["closed_at"] = at
