@@ -2,8 +2,9 @@
 
 The band must be painted within one 60 Hz frame of the Enter key (measured in
 bench/bench_ui.py). These tests check the order of events that makes that possible, not the
-time: the band's paint comes before the lines table changes, and a new verdict never changes
-the band's height (so painting it needs no window layout).
+time: the band's paint comes before the lines table changes, a new verdict never changes the
+band's height (so painting it needs no window layout), and a carton of many different items
+cannot make the window taller (a window-high label re-measured on every scan).
 """
 
 from __future__ import annotations
@@ -107,3 +108,18 @@ def test_a_long_message_keeps_the_band_height_and_is_shown_whole(qtbot, window):
     band.show_text(Tone.OK, "ACCEPTED", "1 × Ceramic mug (3/3).")
     assert band.message.font().pointSize() == short_size
 
+
+def test_a_carton_of_many_different_items_does_not_make_the_window_taller(qtbot, window, station):
+    plain = _order_of_untracked_items(station, "SO-MANY-1", 40)
+    _open(window, "SO-MANY-1")
+    qtbot.wait(50)
+    height = window.height()
+
+    for product in plain:
+        assert window.controller.scan(product["barcodes"][0]).verdict is Verdict.ACCEPTED
+    qtbot.wait(50)
+
+    assert "40 × " not in window.pack.cartons.contents.text()  # one line per product...
+    assert len(window.pack.cartons.contents.text().splitlines()) == 40  # ...all of them listed
+    assert window.height() == height
+    assert window.minimumSizeHint().height() <= height
