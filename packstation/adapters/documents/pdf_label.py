@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
-import qrcode
 from reportlab.graphics.barcode.code128 import Code128 as RLCode128
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -21,17 +20,10 @@ from packstation.adapters.documents.label_layout import (
     Text,
     layout_label,
 )
+from packstation.adapters.documents.qr import qr_matrix
 from packstation.domain.documents import LabelData
 
 BASELINE = 0.8  # baseline sits this many em below the top of a text line
-
-
-def qr_matrix(data: str) -> list[list[bool]]:
-    """QR modules (error correction Q, no quiet zone), True for dark."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=0)
-    code.add_data(data.encode("utf-8"))
-    code.make(fit=True)
-    return code.get_matrix()
 
 
 def draw_qr(canvas: Canvas, data: str, x: float, y_top: float, side: float) -> None:
