@@ -161,3 +161,18 @@ def test_qr_modules_on_the_page_are_qrcodes_the_right_way_up(tmp_path: Path, siz
 
     assert [[dark(r, c) for c in range(n)] for r in range(n)] == expected
 
+
+def test_remembered_font_subsets_are_the_subsets_reportlab_builds() -> None:
+    """fonts.py keeps the subsets each PDF embeds; asked again, in any order, for other
+    characters or the same ones, it must give what reportlab builds from the font file."""
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    from packstation.adapters.documents.fonts import _remember_subsets, font_path
+
+    plain = TTFont("PlainDejaVu", str(font_path()))
+    kept = _remember_subsets(TTFont("KeptDejaVu", str(font_path())))
+    latin = [*range(32, 127), ord("è"), ord("Æ")]
+    greek = [*range(32, 127), *map(ord, "ΒΚωνσταΛογι")]
+    same_length = [*range(32, 127), *map(ord, "ЖЯ")]  # as many codes as *latin*, other glyphs
+    for subset in (latin, greek, latin, same_length, greek, same_length):
+        assert kept.face.makeSubset(subset) == plain.face.makeSubset(subset)
