@@ -237,10 +237,10 @@ class MainWindow(QMainWindow):
 
     # --- output -----------------------------------------------------------------------------
     def _on_outcome(self, outcome: Outcome) -> None:
-        self.band.show_verdict(outcome.verdict, outcome.message)
+        # The band (and the sound) first: show_verdict paints the band synchronously, before the
+        # slower redraw below (lines table, cartons) and the layout passes it causes (issue 9).
         custom = outcome.data.get("headline") if outcome.data else None
-        if custom:
-            self.band.headline.setText(str(custom))
+        self.band.show_verdict(outcome.verdict, outcome.message, str(custom) if custom else None)
         if outcome.verdict.tone is not Tone.INFO:
             self.sounds.play_verdict(outcome.verdict)
         if custom == "SCALE ERROR":  # the status bar says so too, until the scale gives a weight
