@@ -32,11 +32,12 @@ from packstation.domain.returns import ReturnsPolicy, parse_grade
 from packstation.services.auth import Authenticator
 from packstation.services.bench import Bench
 from packstation.services.context import Context, PackingSettings
+from packstation.services.dock import Dock
 from packstation.services.photos import Cameras
 from packstation.services.ports import StorageError, UnitOfWork
 from packstation.services.returns_desk import returns_desk_factory
-from packstation.services.terminal import ComingSoonDesk, DeskFactory, Terminal
-from packstation.workers import PrintWorker, SeatHeartbeat
+from packstation.services.terminal import DeskFactory, Terminal
+from packstation.workers import LabelWorker, PrintWorker, SeatHeartbeat
 
 
 class StationBusy(RuntimeError):
@@ -97,6 +98,7 @@ class Station:
     _engine: Any  # the database engine: tests and benchmarks may look at the database; drivers never do
     _central_engine: Any = None  # the central database's, when configured (same rule)
     desks: dict[Desk, DeskFactory] = field(default_factory=dict)
+    label_worker: LabelWorker | None = None  # asks carriers again for labels that failed at the seal
     cameras: Cameras = field(default_factory=Cameras)  # the window installs Qt cameras into their slots
     _occupied: Any = None
     _heartbeat: Any = None
@@ -114,6 +116,8 @@ class Station:
 
     def start_workers(self) -> None:
         self.print_worker.start()
+        if self.label_worker is not None:
+            self.label_worker.start()
 
     def occupy(self) -> None:
         """Take this station's data folder and its station id (a window is starting).
@@ -146,6 +150,8 @@ class Station:
         self._heartbeat.start()
 
     def close(self) -> None:
+        if self.label_worker is not None:
+            self.label_worker.stop()
         self.print_worker.stop()
         occupied, self._occupied = self._occupied, None
         if occupied is not None:
@@ -197,7 +203,9 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     migrate(engine)
     station_id = config.station.id
     first, last = config.sscc_range
-    blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
+    # manifests are numbered without gaps: blocks of one, drawn in the close's own transaction
+    blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size,
+                         block_sizes={"manifest": 1})
 
     def uow_factory(*, readonly: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(engine, station_id, blocks, readonly=readonly)
@@ -208,7 +216,8 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
         from packstation.adapters.db.engine import postgres_engine
 
         central_engine = postgres_engine(config.database.central, application_name=f"packstation:{station_id}")
-        central_blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
+        central_blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size,
+                                     block_sizes={"manifest": 1})
 
         def central_factory(*, readonly: bool = False) -> UnitOfWork:
             return SqlUnitOfWork(central_engine, station_id, central_blocks, readonly=readonly)
@@ -221,10 +230,14 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     )
     auth = Authenticator(uow_factory, station_id, clock, lead_pin_required=config.security.lead_pin_required,
                          key=auth_key)
+    from packstation.adapters.carriers import build_carriers
+
+    carriers = build_carriers(config.carriers, account_country=s.ship_from_country)
     p = config.packing
     cameras = Cameras(returns=open_camera(config.returns.camera), bench=open_camera(config.bench.camera))
     ctx = Context(
         uow=uow_factory, auth=auth, station_id=station_id, documents=documents, clock=clock, central=central_factory,
+        carriers=carriers,
         packing=PackingSettings(tolerance=Tolerance(p.tolerance_pct, p.tolerance_g), gs1_company_prefix=p.gs1_company_prefix,
                                 sscc_extension=p.sscc_extension, carton_prefix=p.carton_prefix,
                                 accept_typed_sku=p.accept_typed_sku, unknown_lot=p.unknown_lot),
@@ -234,17 +247,18 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                                                       "document": config.document_printer.baudrate})
     worker = PrintWorker(ctx, auth.system(ActorKind.SYSTEM, "print-worker"), printers)
     documents.on_wake = worker.wake
+    label_worker = LabelWorker(ctx, auth.system(ActorKind.SYSTEM, "label-worker"))
     url = engine.url
     info = StationInfo(id=station_id, name=s.name, demo=s.demo, idle_logout_s=s.idle_logout_s, fullscreen=s.fullscreen,
                        data_dir=config.data_dir, documents_dir=config.documents_dir,
                        database=f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}")
     station = Station(
         ctx=ctx, info=info, printers=printers, print_worker=worker, settings=SettingsStore(config),
-        _engine=engine, _central_engine=central_engine,
+        _engine=engine, _central_engine=central_engine, label_worker=label_worker,
         devices=DeviceSettings(config.scale, config.scanner, config.label_printer, config.document_printer,
                                config.source),
         desks={Desk.BENCH: Bench,
-               Desk.DOCK: lambda c, sess: ComingSoonDesk(c, sess, Desk.DOCK),
+               Desk.DOCK: Dock,
                Desk.RETURNS: returns_desk_factory(cameras.returns)},
         cameras=cameras,
     )

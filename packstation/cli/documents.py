@@ -36,8 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-quantities", action="store_true", help="leave out the quantity barcodes 1-10"
     )
     card.add_argument(
-        "--desk", choices=("bench", "returns"), default="bench",
-        help="whose card: the pack bench's (default) or the returns desk's (grades from [returns])",
+        "--desk", choices=("bench", "dock", "returns"), default="bench",
+        help="bench: commands, cartons, quantities; dock: CARRIER-<CODE> per carrier in use and the dock commands; "
+             "returns: the returns desk (grades from [returns])",
     )
     card.set_defaults(func=run_commands_sheet)
 
@@ -68,6 +69,8 @@ def run_commands_sheet(args: argparse.Namespace, config: Config) -> int:
     from packstation.adapters.documents.command_card import render_command_card
     from packstation.domain.documents import CommandCardData
 
+    if args.desk == "dock":
+        return _dock_sheet(args, config)
     if args.desk == "returns":
         return _returns_card(args, config)
     if args.carton:
@@ -95,7 +98,35 @@ def run_commands_sheet(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _dock_sheet(args: argparse.Namespace, config: Config) -> int:
+    """The dock card: a CARRIER-<CODE> barcode per carrier in use (and per service where a carrier
+    has several), CMD-CLOSE-MANIFEST, CMD-UNDO, CMD-LOGOUT."""
+    from packstation.adapters.documents.command_card import render_command_card
+    from packstation.bootstrap import build_station
+    from packstation.domain.documents import CommandCardData
+    from packstation.domain.shipping import carrier_code
+    from packstation.services.dock import carriers_in_use
+
+    with build_station(config) as station:
+        used = carriers_in_use(station.ctx, station.system_session())
+    if not used:
+        return _fail("commands-sheet", "no carriers in use: configure [carriers.<CODE>] or import orders first")
+    carriers = tuple((carrier_code(c, s), f"{c} — {s}" if s else f"{c} (every service)") for c, s in used)
+    out = Path(args.out)
+    try:
+        render_command_card(CommandCardData(title="Dispatch dock", commands=("CMD-CLOSE-MANIFEST", "CMD-UNDO",
+                                                                             "CMD-LOGOUT"),
+                                            carton_types=(), quantities=(), carriers=carriers), out, args.paper)
+    except DocumentDataError as exc:
+        return _fail("commands-sheet", str(exc))
+    except OSError as exc:
+        return _fail("commands-sheet", f"cannot write {out}: {exc.strerror or exc}")
+    print(f"Wrote the dock card to {out} ({len(carriers)} carrier barcodes)")
+    return 0
+
+
 def _returns_card(args: argparse.Namespace, config: Config) -> int:
+    """The returns desk card: parcel and item codes, the grades of [returns], dispositions, resolutions, reasons."""
     from packstation.adapters.documents.desk_card import render_desk_card
     from packstation.bootstrap import returns_policy
     from packstation.services.returns_desk import card_sections

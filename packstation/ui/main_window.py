@@ -32,6 +32,7 @@ from packstation.bootstrap import Station
 from packstation.domain.barcodes import RawScan
 from packstation.domain.identity import Desk
 from packstation.domain.packing import Tone, Verdict
+from packstation.services.dock import Dock
 from packstation.services.outcome import Outcome
 from packstation.services.ports import StorageError
 from packstation.services.returns_desk import ReturnsDesk
@@ -40,6 +41,7 @@ from packstation.ui import theme
 from packstation.ui.controller import StationController
 from packstation.ui.device_manager import DeviceManager
 from packstation.ui.device_signals import DeviceSignals
+from packstation.ui.dock_view import DockPage
 from packstation.ui.keypad import PinPad
 from packstation.ui.login_view import DeskChooser, DeskPlaceholder, LoginView
 from packstation.ui.pack_view import PackView
@@ -100,9 +102,10 @@ class MainWindow(QMainWindow):
         self.desks = DeskChooser()
         self.pack = PackView()
         self.placeholder = DeskPlaceholder()
-        self.returns_page = ReturnsView()
+        self.dock = DockPage()  # the dispatch dock (issue 11)
+        self.returns_page = ReturnsView()  # the returns desk (issue 12)
         self.pages = QStackedWidget()
-        for page in (self.login, self.desks, self.pack, self.placeholder, self.returns_page):
+        for page in (self.login, self.desks, self.pack, self.placeholder, self.dock, self.returns_page):
             self.pages.addWidget(page)
 
         self.scan_edit = QLineEdit()
@@ -140,6 +143,7 @@ class MainWindow(QMainWindow):
         self.approval.entered.connect(self.controller.enter_pin)
         self.desks.chosen.connect(self.controller.choose_desk)
         self.pack.lead.reason_chosen.connect(self.controller.pick_reason)
+        self.dock.reason_chosen.connect(self.controller.pick_reason)
         self.returns_page.item_selected.connect(self.controller.select_return_item)
         self.controller.outcome.connect(self._on_outcome)
         self.controller.printed.connect(self._on_printed)
@@ -237,11 +241,12 @@ class MainWindow(QMainWindow):
 
     # --- output -----------------------------------------------------------------------------
     def _on_outcome(self, outcome: Outcome) -> None:
-        self.band.show_verdict(outcome.verdict, outcome.message)
+        # The band (and the sound) first: show_verdict paints the band synchronously, before the
+        # slower redraw below (lines table, cartons) and the layout passes it causes (issue 9).
         custom = outcome.data.get("headline") if outcome.data else None
-        if custom:
-            self.band.headline.setText(str(custom))
-        self.sounds.play_verdict(outcome.verdict)
+        self.band.show_verdict(outcome.verdict, outcome.message, str(custom) if custom else None)
+        if outcome.verdict.tone is not Tone.INFO:
+            self.sounds.play_verdict(outcome.verdict)
         if custom == "SCALE ERROR":  # the status bar says so too, until the scale gives a weight
             self.devices.report("scale", DeviceState("scale", Status.ERROR, outcome.message))
         elif outcome.verdict in (Verdict.CARTON_CLOSED, Verdict.CARTON_BLOCKED, Verdict.ORDER_COMPLETE) \
@@ -283,6 +288,12 @@ class MainWindow(QMainWindow):
             if terminal.choosing or terminal.handler is None:
                 self.desks.show_for(session.name, session.role.desks)
                 self.pages.setCurrentWidget(self.desks)
+            elif isinstance(terminal.handler, Dock):  # the dispatch dock (issue 11)
+                try:
+                    self.dock.show_view(terminal.handler.view(), session.name)
+                except StorageError:  # the band says why; the page keeps what it showed
+                    pass
+                self.pages.setCurrentWidget(self.dock)
             elif isinstance(terminal.handler, ReturnsDesk):  # the returns desk (issue 12)
                 self.returns_page.show_desk(terminal.handler)
                 self.pages.setCurrentWidget(self.returns_page)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QListWidget,
+    QScrollArea,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -94,10 +95,24 @@ class CartonPanel(QFrame):
         box.addWidget(title)
         box.addWidget(self.open_carton)
         box.addWidget(self.expected)
-        box.addWidget(self.contents)
-        box.addSpacing(12)
-        box.addWidget(self.closed)
-        box.addStretch(1)
+        # What is in the carton and the sealed cartons grow with the order: they scroll inside the
+        # panel, so a carton of 100 different items cannot make the window taller than the screen
+        # (and every scan re-measure a window-high label, as it did before: issue 9).
+        lists = QWidget()
+        lists_box = QVBoxLayout(lists)
+        lists_box.setContentsMargins(0, 0, 0, 0)
+        lists_box.addWidget(self.contents)
+        lists_box.addSpacing(12)
+        lists_box.addWidget(self.closed)
+        lists_box.addStretch(1)
+        self.lists = QScrollArea()
+        self.lists.setObjectName("cartonLists")
+        self.lists.setWidget(lists)
+        self.lists.setWidgetResizable(True)
+        self.lists.setFrameShape(QFrame.Shape.NoFrame)
+        self.lists.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.lists.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        box.addWidget(self.lists, 1)
 
     def show_session(self, session: PackSession) -> None:
         carton = session.open_carton

@@ -121,25 +121,35 @@ def _returns_shots(app: object, window: object, station: object, out: Path, shot
     c.scan("PACKER-001")
     if c.bench.pack is not None:  # the order left open at this bench for the earlier shots
         c.scan("CMD-CANCEL")
-    _pack_all(c, station, "SO-10004", "BOX-L")
+    with station.uow(readonly=True) as uow:  # type: ignore[attr-defined]
+        # a released order with a serial-tracked product and a shirt (SO-10004 in the demo data)
+        for n in range(10001, 10063):
+            order = uow.orders.get(f"SO-{n}")
+            if order is None or order.status.value != "released" or order.payment_method != "prepaid":
+                continue
+            kinds = {p.sku[:2]: p.tracking.value for p in uow.catalog.products(ln.sku for ln in order.lines).values()}
+            if "serial" in kinds.values() and kinds.get("TS") == "none":
+                break
+    order_id = order.order_id
+    _pack_all(c, station, order_id, "BOX-L")
     _wait(app, lambda: c.bench is not None and c.bench.pack is None)
     c.scan("CMD-LOGOUT")
     ctx = station.ctx  # type: ignore[attr-defined]
     importer = station.system_session(ActorKind.IMPORT, "demo")  # type: ignore[attr-defined]
     with station.uow(readonly=True) as uow:  # type: ignore[attr-defined]
-        order = uow.orders.get("SO-10004")
+        order = uow.orders.get(order_id)
         products = uow.catalog.products(ln.sku for ln in order.lines)
-        scans = [s.item for s in uow.shipments.scans("SO-10004") if s.undone_at is None]
+        scans = [s.item for s in uow.shipments.scans(order_id) if s.undone_at is None]
     shirt = next(s for s in scans if products[s.sku].tracking.value == "none" and s.sku.startswith("TS"))
     buds = next(s for s in scans if s.serial)
-    for kind, record in (("tracking", {"order_id": "SO-10004", "status": "delivered", "at": "2026-12-03T14:00:00Z"}),
-                         ("returns", {"rma_id": "RMA-20417", "order_id": "SO-10004", "reason": "not as described",
+    for kind, record in (("tracking", {"order_id": order_id, "status": "delivered", "at": "2026-12-03T14:00:00Z"}),
+                         ("returns", {"rma_id": "RMA-20417", "order_id": order_id, "reason": "not as described",
                                       "status": "picked", "lines": [{"sku": shirt.sku, "qty": 1}, {"sku": buds.sku,
                                                                                                     "qty": 1}]})):
         report = import_records(ctx, importer, kind, [("record 1", record)], "demo")
         assert report.ok, report.rejected
     c.scan("RETURNS-001")
-    c.scan("RET-SO-10004")
+    c.scan(f"RET-{order_id}")
     c.scan(products[buds.sku].barcodes[0])
     c.scan("SN999999")  # a serial that never left in this order
     window.refresh(c.last)  # type: ignore[attr-defined]
@@ -157,6 +167,70 @@ def _returns_shots(app: object, window: object, station: object, out: Path, shot
     c.scan("RES-CREDIT")
     shot("returns-credited.png")
     c.scan("CMD-LOGOUT")
+def _pack_in_cartons(c: object, station: object, order_id: str, cartons: int) -> None:
+    """Pack *order_id* at the bench in *cartons* cartons (one line per carton, the rest in the last)."""
+    c.scan(order_id)  # type: ignore[attr-defined]
+    pack = c.bench.pack  # type: ignore[attr-defined]
+    lines = list(pack.order.lines)
+    for n, line in enumerate(lines):
+        if n < cartons:
+            c.scan("BOX-L")  # type: ignore[attr-defined]
+        code = pack.products[line.sku].barcodes[0]
+        for _ in range(line.qty):
+            c.scan(code)  # type: ignore[attr-defined]
+            _answer_prompts(c, station)
+        if n < cartons - 1 and n < len(lines) - 1:
+            c.scan("CMD-CLOSE-CARTON")  # type: ignore[attr-defined]
+            c.close_with_weight(pack.expected_weight(pack.open_carton))  # type: ignore[attr-defined]
+    c.scan("CMD-CLOSE-CARTON")  # type: ignore[attr-defined]
+    c.close_with_weight(pack.expected_weight(pack.open_carton))  # type: ignore[attr-defined]
+
+
+def _dock_shots(c: object, station: object, window: object, shot: Callable[[str], None]) -> None:
+    """The dispatch dock: a DHL manifest being loaded, a carton of another carrier refused, a close
+    that would split an order waiting for a lead."""
+    from packstation.services.orders import cancel_order
+
+    c.scan("CMD-LOGOUT")  # type: ignore[attr-defined]
+    c.scan("PACKER-001")  # type: ignore[attr-defined]
+    if c.bench.pack is not None:  # type: ignore[attr-defined]  # the order left open above: put it back
+        c.scan("CMD-CANCEL")  # type: ignore[attr-defined]
+    with station.ctx.uow(readonly=True) as uow:  # type: ignore[attr-defined]
+        dhl = [f"SO-{n}" for n in range(10002, 10061)
+               if (o := uow.orders.get(f"SO-{n}")) is not None and o.carrier == "DHL" and o.status.value == "released"
+               and len(o.lines) >= 2]
+        ups = next(f"SO-{n}" for n in range(10002, 10061)
+                   if (o := uow.orders.get(f"SO-{n}")) is not None and o.carrier == "UPS"
+                   and o.status.value == "released")
+    for order_id, cartons in ((dhl[0], 2), (dhl[1], 2), (dhl[2], 1), (ups, 1)):
+        _pack_in_cartons(c, station, order_id, cartons)
+    station.print_worker.drain()  # type: ignore[attr-defined]
+    cancel_order(station.ctx, station.system_session(), dhl[2], "customer cancelled by phone")  # type: ignore[attr-defined]
+    c.scan("CMD-LOGOUT")  # type: ignore[attr-defined]
+    c.scan("DISPATCH-001")  # type: ignore[attr-defined]
+
+    def ssccs(order_id: str) -> list[str]:
+        from packstation.services.reports import order_status
+
+        status = order_status(station.ctx, station.system_session(), order_id)  # type: ignore[attr-defined]
+        return [x["sscc"] for x in status["cartons"]]
+
+    c.scan("CARRIER-DHL")  # type: ignore[attr-defined]
+    for sscc in ssccs(dhl[0]) + ssccs(dhl[1])[:1]:
+        c.scan(sscc)  # type: ignore[attr-defined]
+    window.refresh(c.last)  # type: ignore[attr-defined]
+    shot("dock-loading.png")
+    c.scan(ssccs(ups)[0])  # type: ignore[attr-defined]
+    window.refresh(c.last)  # type: ignore[attr-defined]
+    shot("dock-wrong-carrier.png")
+    c.scan("CMD-CLOSE-MANIFEST")  # type: ignore[attr-defined]
+    window.refresh(c.last)  # type: ignore[attr-defined]
+    shot("dock-split.png")
+    c.scan("CMD-UNDO")  # type: ignore[attr-defined]
+    c.scan(ssccs(dhl[1])[1])  # type: ignore[attr-defined]
+    c.scan("CMD-CLOSE-MANIFEST")  # type: ignore[attr-defined]
+    window.refresh(c.last)  # type: ignore[attr-defined]
+    shot("dock-closed.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,9 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     theme.load_fonts()
     app.setFont(theme.font(12))
     with tempfile.TemporaryDirectory() as tmp:
+        from packstation.config import DEMO_CARRIERS
+
         _demo_photos(Path(tmp) / "bench-camera", "carton")
         _demo_photos(Path(tmp) / "returns-camera", "item")
-        station = build_station(Config(station=StationConfig(demo=True), data_dir=Path(tmp),
+        station = build_station(Config(station=StationConfig(demo=True), data_dir=Path(tmp), carriers=DEMO_CARRIERS,
                                        bench=BenchConfig(camera=f"folder:{tmp}/bench-camera"),
                                        returns=ReturnsConfig(camera=f"folder:{tmp}/returns-camera")))
         weigher = SimulatedWeigher(delay_ms=1, noise_g=0)
@@ -247,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         view.grab().save(str(out / "lead-view.png"))
         print(out / "lead-view.png")
         view.close()
+        _dock_shots(bench, station, window, shot)
         bench.scan("CMD-LOGOUT")
         _returns_shots(app, window, station, out, shot)
         bench.scan("LEAD-001")

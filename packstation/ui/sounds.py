@@ -35,15 +35,30 @@ PATTERNS: dict[Tone, list[tuple[float, int]]] = {
     Tone.PROMPT: [(523, 110), (784, 150)],  # rising two-note chime
 }
 FILES = {tone: f"{tone.value}.wav" for tone in PATTERNS}
-# returns desk refusals with a sound of their own (the rest sound their tone): a clerk hears
-# which check failed without looking up (square buzzes are refusals, a sine warble is recorded)
-VERDICT_PATTERNS: dict[Verdict, list[tuple[float, int]]] = {
-    Verdict.SERIAL_NOT_SHIPPED: [(880, 120), (0, 40), (440, 120), (0, 40), (220, 220)],  # falling three
-    Verdict.LOT_NOT_SHIPPED: [(330, 140), (0, 50), (660, 140), (0, 50), (330, 140)],  # low-high-low
-    Verdict.MORE_THAN_SHIPPED: [(262, 90), (0, 50), (262, 90), (0, 50), (262, 90), (0, 50), (262, 90)],  # four short
-    Verdict.UNEXPECTED_ITEM: [(660, 90), (990, 90), (660, 90), (990, 90)],  # warble: recorded, look at it
+# The dispatch dock: every refusal has a sound of its own, so the dock hand knows without looking
+# which pile the carton goes to. verdict -> (pattern, buzz); files dock-<verdict>.wav.
+VERDICT_PATTERNS: dict[Verdict, tuple[list[tuple[float, int]], bool]] = {
+    Verdict.CARTON_LOADED: ([(1320, 90), (0, 30), (1760, 90)], False),  # two rising high beeps
+    Verdict.ALREADY_LOADED: ([(880, 260)], False),  # one long mid tone: nothing happened
+    Verdict.NOT_SEALED: ([(300, 400)], True),  # one long low buzz: back to the bench
+    Verdict.ORDER_PULLED: ([(440, 120), (0, 40), (330, 120), (0, 40), (220, 260)], True),  # falling: pull it
+    Verdict.WRONG_CARRIER: ([(520, 110), (0, 50), (260, 110), (0, 50), (520, 110), (0, 50), (260, 110)], True),
+    Verdict.ON_CLOSED_MANIFEST: ([(180, 150), (0, 50), (180, 150), (0, 50), (180, 150), (0, 50), (180, 150)], True),
+    Verdict.UNKNOWN_CODE: ([(700, 80), (0, 40), (200, 300)], True),  # chirp then buzz
+    Verdict.LABEL_MISSING: ([(660, 80), (0, 60), (660, 80), (0, 60), (660, 80)], False),  # three short beeps
+    Verdict.MANIFEST_CLOSED: ([(523, 120), (659, 120), (784, 240)], False),  # rising triad
 }
-VERDICT_FILES = {verdict: f"{verdict.value}.wav" for verdict in VERDICT_PATTERNS}
+# The returns desk: each refusal of a returned item has its own sound too (the clerk hears which
+# check failed); an item recorded as not announced warbles. Files returns-<verdict>.wav.
+RETURNS_PATTERNS: dict[Verdict, tuple[list[tuple[float, int]], bool]] = {
+    Verdict.SERIAL_NOT_SHIPPED: ([(880, 120), (0, 40), (440, 120), (0, 40), (220, 220)], True),  # falling three
+    Verdict.LOT_NOT_SHIPPED: ([(330, 140), (0, 50), (660, 140), (0, 50), (330, 140)], True),  # low-high-low
+    Verdict.MORE_THAN_SHIPPED: ([(262, 90), (0, 50), (262, 90), (0, 50), (262, 90), (0, 50), (262, 90)], True),
+    Verdict.UNEXPECTED_ITEM: ([(660, 90), (990, 90), (660, 90), (990, 90)], False),  # warble: recorded, look at it
+}
+VERDICT_PATTERNS.update(RETURNS_PATTERNS)
+VERDICT_FILES = {verdict: f"{'returns' if verdict in RETURNS_PATTERNS else 'dock'}-{verdict.value}.wav"
+                 for verdict in VERDICT_PATTERNS}
 
 
 def _samples(freq: float, ms: int, square: bool) -> list[int]:
@@ -61,29 +76,35 @@ def _samples(freq: float, ms: int, square: bool) -> list[int]:
     return out
 
 
-def render(sound: Tone | Verdict) -> bytes:
-    """The 16-bit mono PCM frames of a tone's (or a verdict's own) pattern (a buzz for errors and
-    refusals, sine otherwise)."""
+def render(tone: Tone) -> bytes:
+    """The 16-bit mono PCM frames of *tone*'s pattern (a buzz for errors, sine otherwise)."""
     frames: list[int] = []
-    if isinstance(sound, Verdict):
-        pattern, square = VERDICT_PATTERNS[sound], sound.tone is Tone.ERROR
-    else:
-        pattern, square = PATTERNS[sound], sound is Tone.ERROR
+    for freq, ms in PATTERNS[tone]:
+        frames += _samples(freq, ms, square=tone is Tone.ERROR)
+    return struct.pack(f"<{len(frames)}h", *frames)
+
+
+def render_verdict(verdict: Verdict) -> bytes:
+    """The PCM frames of a verdict's own sound (the dock's, the returns desk's)."""
+    pattern, buzz = VERDICT_PATTERNS[verdict]
+    frames: list[int] = []
     for freq, ms in pattern:
-        frames += _samples(freq, ms, square=square)
+        frames += _samples(freq, ms, square=buzz)
     return struct.pack(f"<{len(frames)}h", *frames)
 
 
 def generate(folder: Path = SOUNDS_DIR) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for sound, name in [*FILES.items(), *VERDICT_FILES.items()]:
+    frames = [(name, render(tone)) for tone, name in FILES.items()]
+    frames += [(name, render_verdict(verdict)) for verdict, name in VERDICT_FILES.items()]
+    for name, pcm in frames:
         path = folder / name
         with wave.open(str(path), "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(RATE)
-            out.writeframes(render(sound))
+            out.writeframes(pcm)
         written.append(path)
     return written
 
@@ -108,9 +129,12 @@ class SoundPlayer(QObject):
                  output_present: Callable[[], bool] = audio_output_present,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.played: list[Tone | Verdict] = []  # every sound asked for, most recent last (last 50)
-        self._effects: dict[Tone | Verdict, object] = {}
-        missing = [name for name in [*FILES.values(), *VERDICT_FILES.values()] if not (folder / name).is_file()]
+        self.played: list[Tone] = []  # every tone asked for, most recent last (last 50)
+        self.played_verdicts: list[Verdict] = []  # verdicts with a sound of their own (the dock), last 50
+        self._effects: dict[Tone, object] = {}
+        self._verdict_effects: dict[Verdict, object] = {}
+        self._folder = folder
+        missing = [name for name in FILES.values() if not (folder / name).is_file()]
         if missing:
             self.available, self.reason = False, f"sound files missing in {folder}: {', '.join(missing)}"
         elif not output_present():
@@ -125,26 +149,35 @@ class SoundPlayer(QObject):
             return False, f"Qt Multimedia is not installed ({exc})"
         if not QMediaDevices.audioOutputs():
             return False, "no audio output device"
-        sounds: list[tuple[Tone | Verdict, str]] = [*FILES.items(), *VERDICT_FILES.items()]
-        for sound, name in sounds:
+        for tone, name in FILES.items():
             effect = QSoundEffect(self)
             effect.setSource(QUrl.fromLocalFile(str(folder / name)))
             effect.setVolume(0.9)
-            self._effects[sound] = effect
+            self._effects[tone] = effect
+        for verdict, name in VERDICT_FILES.items():
+            if (folder / name).is_file():
+                effect = QSoundEffect(self)
+                effect.setSource(QUrl.fromLocalFile(str(folder / name)))
+                effect.setVolume(0.9)
+                self._verdict_effects[verdict] = effect
         return True, ""
 
-    def play(self, sound: Tone | Verdict) -> None:
-        self.played = [*self.played[-49:], sound]
-        effect = self._effects.get(sound)
+    def play_verdict(self, verdict: Verdict) -> None:
+        """The verdict's own sound where it has one (the dock's, the returns desk's), else its tone's."""
+        if verdict not in VERDICT_PATTERNS:
+            self.play(verdict.tone)
+            return
+        self.played = [*self.played[-49:], verdict.tone]
+        self.played_verdicts = [*self.played_verdicts[-49:], verdict]
+        effect = self._verdict_effects.get(verdict)
         if effect is not None:
             effect.play()  # type: ignore[attr-defined]
 
-    def play_verdict(self, verdict: Verdict) -> None:
-        """The verdict's own sound if it has one (the returns desk's refusals), else its tone's."""
-        if verdict in VERDICT_PATTERNS:
-            self.play(verdict)
-        elif verdict.tone is not Tone.INFO:
-            self.play(verdict.tone)
+    def play(self, tone: Tone) -> None:
+        self.played = [*self.played[-49:], tone]
+        effect = self._effects.get(tone)
+        if effect is not None:
+            effect.play()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -977,13 +977,214 @@ class TestReturns:
             u.commit()
 
 
+# === shipping: manifests at the dock, carrier label requests (issue 11) =========================
+
+
+def sealed(u, order_id: str, seq: int, sscc: str, *, tracking: str | None = None, carrier: str | None = None,
+           weight: int = 900) -> None:
+    """A sealed carton of *order_id* (the order must exist)."""
+    u.shipments.add_carton(order_id, Carton(seq, BOX_M), "Pat Packer", "BENCH-01", NOW)
+    u.shipments.save_carton(order_id, Carton(seq, BOX_M, CartonStatus.CLOSED, measured_g=weight, sscc=sscc,
+                                             tracking_number=tracking, label_carrier=carrier,
+                                             shipment_id=f"sh-{sscc}" if carrier else None), NOW)
+
+
+def open_manifest(carrier: str = "DHL", service: str = "", mid: str | None = None, at: datetime = NOW):
+    from packstation.domain.shipping import Manifest, ManifestStatus
+
+    return Manifest(id=mid or str(uuid.uuid4()), carrier=carrier, service=service, status=ManifestStatus.OPEN,
+                    opened_at=at, opened_by="person:Dan Dispatch", station_id="DOCK-01")
+
+
+@pytest.fixture
+def shipped(stocked: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    """SO-1 packed in two cartons (DHL labels), SO-2 packed in one (our own label), SO-3 open."""
+    add_orders(stocked, an_order("SO-1", {"TS-1": 2}, status=S.PACKED), an_order("SO-2", {"TS-1": 1}, status=S.PACKED),
+               an_order("SO-3", {"TS-1": 1}, carrier="UPS"))
+    with stocked() as u:
+        sealed(u, "SO-1", 1, "006141410000000012", tracking="00340434000000000011", carrier="DHL")
+        sealed(u, "SO-1", 2, "006141410000000029", tracking="00340434000000000028", carrier="DHL")
+        sealed(u, "SO-2", 1, "006141410000000036")
+        u.commit()
+    return stocked
+
+
+class TestManifests:
+    def test_a_carton_is_found_by_its_sscc_or_its_tracking_number_with_its_orders_state(
+            self, shipped: UnitOfWorkFactory) -> None:
+        with shipped(readonly=True) as u:
+            by_sscc = u.manifests.carton("006141410000000029")
+            by_number = u.manifests.carton("00340434000000000028")
+            assert by_sscc == by_number
+            assert (by_sscc.order_id, by_sscc.seq, by_sscc.status, by_sscc.order_status) == ("SO-1", 2, CartonStatus.CLOSED,
+                                                                                             S.PACKED)
+            assert (by_sscc.carrier, by_sscc.service, by_sscc.weight_g, by_sscc.label_carrier, by_sscc.shipment_id) == (
+                "DHL", "Paket", 900, "DHL", "sh-006141410000000029")
+            assert by_sscc.manifest_id is None and not by_sscc.label_pending
+            assert u.manifests.carton("NOPE") is None and u.manifests.carton("  ") is None
+            assert [c.seq for c in u.manifests.cartons_of(["SO-1", "SO-2"])["SO-1"]] == [1, 2]
+            assert u.manifests.cartons_of(["SO-3"]) == {}
+
+    def test_one_open_manifest_per_carrier_and_service(self, shipped: UnitOfWorkFactory) -> None:
+        first = open_manifest()
+        with shipped() as u:
+            u.manifests.add(first)
+            u.manifests.add(open_manifest("DHL", "EXPRESS"))
+            u.commit()
+        with pytest.raises(Conflict), shipped() as u:
+            u.manifests.add(open_manifest("dhl"))
+        with shipped(readonly=True) as u:
+            found = u.manifests.open_for("dhl", "")
+            assert found.id == first.id and found.cartons == [] and found.status.value == "open"
+            assert u.manifests.open_for("DHL", "express").service == "EXPRESS"
+            assert u.manifests.open_for("UPS", "") is None
+
+    def test_load_unload_and_a_carton_on_one_manifest_only(self, shipped: UnitOfWorkFactory) -> None:
+        a, b = open_manifest(), open_manifest("DHL", "PAKET")
+        with shipped() as u:
+            u.manifests.add(a)
+            u.manifests.add(b)
+            u.manifests.load(a.id, "SO-1", 1, "006141410000000012", "person:Dan", "DOCK-01", NOW)
+            u.manifests.load(a.id, "SO-1", 2, "006141410000000029", "person:Dan", "DOCK-01", NOW + hours(0.1))
+            u.commit()
+        with pytest.raises(Conflict), shipped() as u:
+            u.manifests.load(b.id, "SO-1", 1, "006141410000000012", "person:Dan", "DOCK-01", NOW)
+        with shipped() as u:
+            got = u.manifests.get(a.id)
+            assert [(c.order_id, c.seq, c.load_seq, c.tracking_number, c.weight_g, c.service) for c in got.cartons] == [
+                ("SO-1", 1, 1, "00340434000000000011", 900, "Paket"), ("SO-1", 2, 2, "00340434000000000028", 900, "Paket")]
+            loaded = u.manifests.carton("006141410000000012")
+            assert loaded.manifest_id == a.id and loaded.manifest_status.value == "open"
+            assert u.manifests.unload(a.id, "SO-1", 2) and not u.manifests.unload(a.id, "SO-1", 2)
+            assert not u.manifests.unload(b.id, "SO-1", 1)  # not on that one
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert [c.seq for c in u.manifests.get(a.id).cartons] == [1]
+            assert [m.id for m in u.manifests.for_order("SO-1")] == [a.id]
+
+    def test_a_close_happens_once_and_is_found_by_its_number_and_key(self, shipped: UnitOfWorkFactory) -> None:
+        a = open_manifest()
+        with shipped() as u:
+            u.manifests.add(a)
+            u.manifests.load(a.id, "SO-2", 1, "006141410000000036", "person:Dan", "DOCK-01", NOW)
+            u.commit()
+        closed = replace(a, number=7, closed_at=NOW + hours(1), closed_by="person:Dan", close_key="key-1",
+                         split_by="person:Lee", split_reason="truck full", carrier_ref="EOD-1")
+        with shipped() as u:
+            assert u.manifests.close(closed)
+            assert not u.manifests.close(closed)  # closed already
+            u.commit()
+        with shipped(readonly=True) as u:
+            got = u.manifests.by_number(7)
+            assert got.id == a.id and got.status.value == "closed" and got.close_key == "key-1"
+            assert (got.split_by, got.split_reason, got.carrier_ref, got.closed_at) == ("person:Lee", "truck full", "EOD-1",
+                                                                                        NOW + hours(1))
+            assert u.manifests.by_close_key("key-1").number == 7 and u.manifests.by_close_key("key-2") is None
+            assert u.manifests.open_for("DHL", "") is None  # a new one may open
+            assert u.manifests.carton("006141410000000036").manifest_number == 7
+        with pytest.raises(Conflict), shipped() as u:
+            u.manifests.load(a.id, "SO-1", 1, "006141410000000012", "person:Dan", "DOCK-01", NOW)
+        with shipped() as u:
+            u.manifests.add(open_manifest())  # the carrier's next manifest
+            u.commit()
+
+    def test_recent_manifests_newest_first(self, shipped: UnitOfWorkFactory) -> None:
+        old, new = open_manifest("UPS", at=NOW), open_manifest("DHL", at=NOW + hours(2))
+        with shipped() as u:
+            u.manifests.add(old)
+            u.manifests.add(new)
+            u.manifests.close(replace(old, number=1, closed_at=NOW, closed_by="x", close_key="k"))
+            u.commit()
+        with shipped(readonly=True) as u:
+            from packstation.domain.shipping import ManifestStatus
+
+            assert [m.id for m in u.manifests.recent()] == [new.id, old.id]
+            assert [m.id for m in u.manifests.recent(status=ManifestStatus.CLOSED)] == [old.id]
+            assert len(u.manifests.recent(limit=1)) == 1
+
+    def test_cartons_to_pull_and_pulled(self, shipped: UnitOfWorkFactory) -> None:
+        with shipped() as u:
+            u.orders.set_status("SO-1", S.PACKED, S.CANCELLED, NOW)
+            u.commit()
+        with shipped() as u:
+            assert [(c.order_id, c.seq) for c in u.manifests.to_pull()] == [("SO-1", 1), ("SO-1", 2)]
+            u.manifests.mark_pulled("SO-1", 1, NOW)
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert [(c.order_id, c.seq) for c in u.manifests.to_pull()] == [("SO-1", 2)]
+            assert u.manifests.carton("006141410000000012").pulled_at == NOW
+
+    def test_parcels_on_the_way_and_carriers_in_use(self, shipped: UnitOfWorkFactory) -> None:
+        with shipped() as u:
+            assert u.manifests.on_the_way("DHL") == []  # packed: not handed over yet
+            u.orders.set_status("SO-1", S.PACKED, S.HANDED_OVER, NOW)
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert u.manifests.on_the_way("dhl") == [("SO-1", S.HANDED_OVER, "00340434000000000011"),
+                                                     ("SO-1", S.HANDED_OVER, "00340434000000000028")]
+            assert u.manifests.on_the_way("UPS") == []
+            assert u.manifests.carriers_in_use() == [("DHL", "Paket"), ("UPS", "Paket")]
+
+
+def a_request(rid: str, seq: int = 1, *, status=None, at: datetime = NOW, next_try: datetime | None = None,
+              station: str = "BENCH-01"):
+    from packstation.domain.shipping import LabelRequest, LabelRequestStatus
+
+    return LabelRequest(id=rid, order_id="SO-1", carton_seq=seq, sscc=f"00614141000000001{seq}", carrier="DHL",
+                        station_id=station, status=status or LabelRequestStatus.FAILED, attempts=1, error="timeout",
+                        next_try_at=next_try, created_at=at, updated_at=at)
+
+
+class TestLabelRequests:
+    def test_due_start_finish_and_waiting(self, shipped: UnitOfWorkFactory) -> None:
+        from packstation.domain.shipping import LabelRequestStatus as L
+
+        with shipped() as u:
+            u.label_requests.add(a_request("r-1", 1, next_try=NOW + hours(1)))
+            u.label_requests.add(a_request("r-2", 2, at=NOW + hours(0.1), next_try=NOW))
+            u.commit()
+        with pytest.raises(StorageError), shipped() as u:  # one request per carton
+            u.label_requests.add(a_request("r-3", 1))
+            u.commit()
+        with shipped() as u:
+            assert [r.id for r in u.label_requests.due("BENCH-01", NOW)] == ["r-2"]
+            assert [r.id for r in u.label_requests.due("BENCH-01", NOW + hours(2))] == ["r-1", "r-2"]
+            assert u.label_requests.due("BENCH-02", NOW + hours(2)) == []
+            assert u.label_requests.start("r-2", NOW) and not u.label_requests.start("r-2", NOW)
+            assert u.manifests.carton("006141410000000029").label_pending
+            u.label_requests.finish("r-2", L.DONE, "", None, NOW)
+            u.commit()
+        with shipped(readonly=True) as u:
+            done = u.label_requests.get("r-2")
+            assert done.status is L.DONE and done.attempts == 2
+            assert not u.manifests.carton("006141410000000029").label_pending
+            assert [r.id for r in u.label_requests.waiting()] == ["r-1"]
+            assert u.label_requests.waiting("BENCH-02") == []
+            assert u.label_requests.for_carton("SO-1", 1).id == "r-1" and u.label_requests.for_carton("SO-1", 9) is None
+
+    def test_requests_left_working_by_a_stopped_station_are_asked_again(self, shipped: UnitOfWorkFactory) -> None:
+        from packstation.domain.shipping import LabelRequestStatus as L
+
+        with shipped() as u:
+            u.label_requests.add(a_request("r-1", 1, status=L.PENDING))
+            u.label_requests.start("r-1", NOW)
+            u.commit()
+        with shipped() as u:
+            [back] = u.label_requests.interrupt_working("BENCH-01", NOW + hours(1))
+            assert back.id == "r-1" and back.status is L.FAILED and back.next_try_at == NOW + hours(1)
+            assert u.label_requests.interrupt_working("BENCH-01", NOW) == []
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert [r.id for r in u.label_requests.due("BENCH-01", NOW + hours(1))] == ["r-1"]
+
+
 # === the returns desk ========================================================================
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40  # the contract stores bytes as given
 
 
 @pytest.fixture
-def shipped(packing: UnitOfWorkFactory) -> UnitOfWorkFactory:
+def returnable(packing: UnitOfWorkFactory) -> UnitOfWorkFactory:
     """SO-1 packed: carton 1 (SSCC ...19, 612 g) with 2 tees (lot L-7) and earbud SN-1; carton 2 with
     earbud SN-2; an undone tee scan; RMA-1 announced for 2 tees and an earbud."""
     with packing() as u:
@@ -1015,8 +1216,8 @@ def a_photo(owner_kind: str, owner_ref: str, *, at: datetime = NOW) -> Photo:
 
 
 class TestReturnsDesk:
-    def test_shipped_lists_the_live_scans_with_their_cartons(self, shipped: UnitOfWorkFactory) -> None:
-        with shipped() as u:
+    def test_shipped_lists_the_live_scans_with_their_cartons(self, returnable: UnitOfWorkFactory) -> None:
+        with returnable() as u:
             u.photos.add(a_photo("carton", "SO-1/1"), PNG_BYTES)
             newest = a_photo("carton", "SO-1/1", at=NOW + hours(1))
             u.photos.add(newest, PNG_BYTES)
@@ -1029,60 +1230,60 @@ class TestReturnsDesk:
             "006141410000000019", 612, NOW + hours(1), "JJD1", newest.id)
         assert units[2].sscc is None and units[2].carton_photo is None
 
-    def test_serial_left_in_names_the_order(self, shipped: UnitOfWorkFactory) -> None:
-        with shipped(readonly=True) as u:
+    def test_serial_left_in_names_the_order(self, returnable: UnitOfWorkFactory) -> None:
+        with returnable(readonly=True) as u:
             assert u.returns.serial_left_in("EL-1", "SN-2") == "SO-1"
             assert u.returns.serial_left_in("EL-1", "SN-9") is None
             assert u.returns.serial_left_in("TS-1", "SN-2") is None
 
-    def test_a_desk_return_its_lines_and_status(self, shipped: UnitOfWorkFactory) -> None:
-        with shipped() as u:
+    def test_a_desk_return_its_lines_and_status(self, returnable: UnitOfWorkFactory) -> None:
+        with returnable() as u:
             u.returns.add(Return("RMA-D", "SO-1", "damaged in transit", ReturnStatus.INITIATED, [], origin="desk"), NOW)
             u.returns.put_line("RMA-D", ReturnLine(1, "TS-1", 1, unit_price=Decimal("9.95")))
             u.returns.put_line("RMA-D", ReturnLine(1, "TS-1", 2, unit_price=Decimal("9.95")))  # grows
             u.returns.put_line("RMA-D", ReturnLine(2, "EL-1", 0, unexpected=True))
             u.returns.set_status("RMA-D", ReturnStatus.INITIATED, ReturnStatus.RECEIVED, NOW + hours(2))
             u.commit()
-        with shipped(readonly=True) as u:
+        with returnable(readonly=True) as u:
             ret = u.returns.get("RMA-D")
             assert [r.rma_id for r in u.returns.recent()] == ["RMA-D", "RMA-1"]
             assert [r.rma_id for r in u.returns.recent(ReturnStatus.PICKED)] == ["RMA-1"]
         assert ret.origin == "desk" and ret.status is ReturnStatus.RECEIVED
         assert ret.lines == [ReturnLine(1, "TS-1", 2, unit_price=Decimal("9.95")), ReturnLine(2, "EL-1", 0, unexpected=True)]
-        with pytest.raises(Conflict), shipped() as u:
+        with pytest.raises(Conflict), returnable() as u:
             u.returns.set_status("RMA-D", ReturnStatus.INITIATED, ReturnStatus.RECEIVED, NOW)
-        with pytest.raises(StorageError), shipped() as u:
+        with pytest.raises(StorageError), returnable() as u:
             u.returns.add(Return("RMA-D", "SO-1", "again", ReturnStatus.INITIATED, []), NOW)
             u.commit()
 
-    def test_receipts_hold_returns_until_closed(self, shipped: UnitOfWorkFactory) -> None:
-        with shipped() as u:
+    def test_receipts_hold_returns_until_closed(self, returnable: UnitOfWorkFactory) -> None:
+        with returnable() as u:
             u.returns.add(Return("RMA-2", "SO-1", "x", ReturnStatus.INITIATED, [], origin="desk"), NOW)
             u.returns.open_receipt(Receipt("rc-1", "DESK-1", "anna@example.com", "person:Rae", NOW, ("RMA-1",)))
             u.returns.join_receipt("rc-1", "RMA-2")
             u.returns.join_receipt("rc-1", "RMA-2")  # once
             u.returns.open_receipt(Receipt("rc-0", "DESK-2", "x", "person:Rae", NOW - hours(1), ("RMA-1",)))
             u.commit()
-        with shipped() as u:
+        with returnable() as u:
             assert u.returns.receipt_of("DESK-1") == Receipt("rc-1", "DESK-1", "anna@example.com", "person:Rae", NOW,
                                                              ("RMA-1", "RMA-2"))
             u.returns.close_receipt("rc-1", NOW + hours(1))
             u.commit()
-        with shipped(readonly=True) as u:
+        with returnable(readonly=True) as u:
             assert u.returns.receipt_of("DESK-1") is None
             assert u.returns.receipt_of("DESK-2").id == "rc-0"
 
-    def test_items_count_on_their_lines_in_the_order_received(self, shipped: UnitOfWorkFactory) -> None:
+    def test_items_count_on_their_lines_in_the_order_received(self, returnable: UnitOfWorkFactory) -> None:
         first, second = received(at=NOW, matched_scan="s-1", carton_seq=1, sscc="006141410000000019", packer="Pat Packer",
                                  lot="L-7"), received(at=NOW + hours(1))
         serial = received(line_no=2, sku="EL-1", serial="SN-1", at=NOW + hours(2), unexpected=True)
-        with shipped() as u:
+        with returnable() as u:
             for it in (serial, second, first):
                 u.returns.add_item(it)
             photo = a_photo("return_item", second.id)
             u.photos.add(photo, PNG_BYTES)
             u.commit()
-        with shipped(readonly=True) as u:
+        with returnable(readonly=True) as u:
             items = u.returns.items(["RMA-1"])
             assert u.returns.items_of_order("SO-1") == [replace(i, photos=()) for i in items]
             assert [ln.received for ln in u.returns.get("RMA-1").lines] == [2, 1]
@@ -1090,18 +1291,18 @@ class TestReturnsDesk:
         assert [i.id for i in items] == [first.id, second.id, serial.id]
         assert items[0] == first and items[1] == replace(second, photos=(photo.id,)) and items[2] == serial
 
-    def test_an_item_id_is_used_once_and_needs_its_return(self, shipped: UnitOfWorkFactory) -> None:
+    def test_an_item_id_is_used_once_and_needs_its_return(self, returnable: UnitOfWorkFactory) -> None:
         it = received()
-        with pytest.raises(StorageError), shipped() as u:
+        with pytest.raises(StorageError), returnable() as u:
             u.returns.add_item(it)
             u.returns.add_item(it)
-        with pytest.raises(StorageError), shipped() as u:
+        with pytest.raises(StorageError), returnable() as u:
             u.returns.add_item(received(rma_id="RMA-404"))
             u.commit()
 
-    def test_grade_note_decide_and_restock_once(self, shipped: UnitOfWorkFactory) -> None:
+    def test_grade_note_decide_and_restock_once(self, returnable: UnitOfWorkFactory) -> None:
         it = received()
-        with shipped() as u:
+        with returnable() as u:
             u.returns.add_item(it)
             u.returns.grade_item(it.id, "B", "box dented", "person:Rae", NOW)
             u.returns.note_item(it.id, "box dented; tag missing")
@@ -1110,57 +1311,57 @@ class TestReturnsDesk:
             assert u.returns.mark_restocked(it.id, "R-02-02", NOW + hours(2)) is False
             u.returns.decide_item(it.id, "scrap", None, "person:Rae", NOW)  # restocked: no longer changes
             u.commit()
-        with shipped(readonly=True) as u:
+        with returnable(readonly=True) as u:
             (got,) = u.returns.items(["RMA-1"])
         assert (got.grade, got.notes, got.disposition, got.location, got.restocked_at) == (
             "B", "box dented; tag missing", "restock", "R-01-01", NOW + hours(1))
 
-    def test_a_movement_is_applied_once_per_event(self, shipped: UnitOfWorkFactory) -> None:
+    def test_a_movement_is_applied_once_per_event(self, returnable: UnitOfWorkFactory) -> None:
         move = StockMovement("TS-1", "R-01-01", "L-7", 1, "returned", "RMA-1", str(uuid.uuid4()), "person:Rae", NOW)
-        with shipped() as u:
+        with returnable() as u:
             assert u.returns.add_movement(move) is True
             assert u.returns.add_movement(replace(move, qty=5)) is False
             u.returns.add_movement(replace(move, event_id=str(uuid.uuid4()), ref="RMA-2"))
             u.commit()
-        with shipped(readonly=True) as u:
+        with returnable(readonly=True) as u:
             assert u.returns.movements("RMA-1") == [move]
 
-    def test_a_line_is_resolved_once_and_a_submission_stored_once(self, shipped: UnitOfWorkFactory) -> None:
+    def test_a_line_is_resolved_once_and_a_submission_stored_once(self, returnable: UnitOfWorkFactory) -> None:
         refund = Resolution("res-1", "RMA-1", ResolutionKind.REFUND, (ResolvedLine(1, 2, Decimal("17.91"), Decimal("1.99")),),
                             "EUR", key="k-1", by="person:Rae", at=NOW)
-        with shipped() as u:
+        with returnable() as u:
             u.returns.add_resolution(refund)
             u.commit()
-        with shipped(readonly=True) as u:
+        with returnable(readonly=True) as u:
             assert u.returns.resolutions("RMA-1") == [refund]
             assert [ln.resolution_id for ln in u.returns.get("RMA-1").lines] == ["res-1", None]
-        with pytest.raises(Conflict), shipped() as u:  # line 1 again, under another key
+        with pytest.raises(Conflict), returnable() as u:  # line 1 again, under another key
             u.returns.add_resolution(replace(refund, id="res-2", key="k-2"))
-        with pytest.raises(Conflict), shipped() as u:  # the same submission again
+        with pytest.raises(Conflict), returnable() as u:  # the same submission again
             u.returns.add_resolution(replace(refund, id="res-3", lines=(ResolvedLine(2, 1, Decimal("0")),)))
         credit = Resolution("res-4", "RMA-1", ResolutionKind.CREDIT_NOTE, (ResolvedLine(2, 1, Decimal("9.95")),), "EUR",
                             key="k-4", by="person:Rae", at=NOW + hours(1), credit_note="CN-MAIN-DESK-1-000001")
-        with shipped() as u:
+        with returnable() as u:
             u.returns.add_resolution(credit)
             u.returns.add_credit_note(CreditNote("CN-MAIN-DESK-1-000001", "MAIN", "DESK-1", "RMA-1", "SO-1", "res-4", "EUR",
                                                  Decimal("9.95"), NOW + hours(1)))
             u.commit()
-        with shipped(readonly=True) as u:
+        with returnable(readonly=True) as u:
             assert [r.id for r in u.returns.resolutions("RMA-1")] == ["res-1", "res-4"]
             (note,) = u.returns.credit_notes("RMA-1")
         assert (note.number, note.total, note.issued_at) == ("CN-MAIN-DESK-1-000001", Decimal("9.95"), NOW + hours(1))
-        with pytest.raises(StorageError), shipped() as u:  # a number is issued once
+        with pytest.raises(StorageError), returnable() as u:  # a number is issued once
             u.returns.add_credit_note(replace(note, resolution_id="res-1"))
             u.commit()
 
-    def test_facts_give_reason_grade_sku_and_packer(self, shipped: UnitOfWorkFactory) -> None:
-        with shipped() as u:
+    def test_facts_give_reason_grade_sku_and_packer(self, returnable: UnitOfWorkFactory) -> None:
+        with returnable() as u:
             it = received(packer="Pat Packer", at=NOW)
             u.returns.add_item(it)
             u.returns.grade_item(it.id, "C", "", "person:Rae", NOW)
             u.returns.add_item(received(line_no=2, sku="EL-1", at=NOW + hours(3), unexpected=True))
             u.commit()
-        with shipped(readonly=True) as u:
+        with returnable(readonly=True) as u:
             facts = u.returns.facts()
             later = u.returns.facts(NOW + hours(1))
         assert [(f.reason, f.sku, f.grade, f.packer, f.unexpected) for f in facts] == [

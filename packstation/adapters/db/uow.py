@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from packstation.adapters.db.catalog import SqlCatalog
 from packstation.adapters.db.engine import database_hint
 from packstation.adapters.db.events import SqlEventLog
+from packstation.adapters.db.manifests import SqlLabelRequests, SqlManifests
 from packstation.adapters.db.numbers import BlockSource, SqlNumberSeries
 from packstation.adapters.db.orders import SqlOrders
 from packstation.adapters.db.photos import SqlPhotos
@@ -56,6 +57,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.numbers = SqlNumberSeries(conn, self._station_id, self._numbers)
         self.returns = SqlReturns(conn)
         self.stations = SqlStations(conn)
+        self.manifests = SqlManifests(conn)
+        self.label_requests = SqlLabelRequests(conn)
         self.photos = SqlPhotos(conn)
         return self
 

@@ -3,7 +3,7 @@ their price, unexpected flag and resolution; returns with their origin; number s
 120 characters (a station's own credit-note series)
 
 Revision ID: 0008
-Revises: 0006 (the lead chains it after 0007, the dock's, at merge)
+Revises: 0007
 Create Date: 2026-12-01 09:21:32
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
