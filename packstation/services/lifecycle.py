@@ -1,12 +1,19 @@
-"""The one place an order's status changes: the domain lifecycle allows it, the store keeps it,
-and the event naming the actor is written in the same transaction."""
+"""The one place an order's (and a return's) status changes: the domain lifecycle allows it, the
+store keeps it, and the event naming the actor is written in the same transaction."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from packstation.domain.identity import Session
-from packstation.domain.lifecycle import OrderStatus, order_transition
+from packstation.domain.lifecycle import (
+    OrderStatus,
+    ReturnStatus,
+    order_transition,
+    return_transition,
+)
+from packstation.domain.returns import Return
 from packstation.services.context import Context, record
 from packstation.services.ports import UnitOfWork
 
@@ -21,4 +28,26 @@ def change_status(uow: UnitOfWork, ctx: Context, session: Session, order_id: str
                   {"from": current.value, "to": target.value, **payload})
 
 
-__all__ = ["change_status"]
+def change_return_status(uow: UnitOfWork, ctx: Context, session: Session, ret: Return, target: ReturnStatus,
+                         **payload: Any) -> str | None:
+    """The one place a return's status changes: *ret* (as read in *uow*) moves to *target* if the
+    return lifecycle allows it (TransitionRefused otherwise; Conflict if it changed meanwhile), with
+    its ``return.<target>`` event. Nothing to do (None) when it is in *target* already."""
+    if ret.status is target:
+        return None
+    return_transition(ret.status, target, rma_id=ret.rma_id)
+    uow.returns.set_status(ret.rma_id, ret.status, target, ctx.clock())
+    event = record(uow, ctx, session, f"return.{target.value}", ret.order_id,
+                   {"rma_id": ret.rma_id, "from": ret.status.value, "to": target.value, **payload})
+    ret.status = target
+    return event
+
+
+def apply_return_status(uow: UnitOfWork, rma_id: str, current: ReturnStatus, target: ReturnStatus, at: datetime) -> None:
+    """A return's status change decided elsewhere (a station's event, applied at the centre): the
+    same lifecycle check, no new event (the station's is stored as it came)."""
+    return_transition(current, target, rma_id=rma_id)
+    uow.returns.set_status(rma_id, current, target, at)
+
+
+__all__ = ["apply_return_status", "change_return_status", "change_status"]

@@ -20,7 +20,7 @@ from packstation.domain.barcodes import Barcode, BarcodeKind
 from packstation.domain.documents import Address as DocAddress
 from packstation.domain.documents import CreditLine, CreditNoteData
 from packstation.domain.identity import Permission, Session
-from packstation.domain.lifecycle import ReturnStatus, return_transition
+from packstation.domain.lifecycle import ReturnStatus
 from packstation.domain.model import Order, Product
 from packstation.domain.packing import Verdict
 from packstation.domain.print_jobs import PrintJob
@@ -44,6 +44,7 @@ from packstation.domain.returns import (
 from packstation.services import printing
 from packstation.services.context import Context, record
 from packstation.services.documents import doc_address
+from packstation.services.lifecycle import change_return_status
 from packstation.services.photos import Camera, Picture, store_photo
 from packstation.services.ports import Conflict, StockMovement, UnitOfWork
 
@@ -244,15 +245,8 @@ _RECEIVE_REFUSALS = frozenset({Verdict.NOT_IN_ORDER, Verdict.SERIAL_NOT_SHIPPED,
 
 def _set_status(uow: UnitOfWork, ctx: Context, session: Session, ret: Return, target: ReturnStatus,
                 **payload: Any) -> None:
-    """The one place a return's status changes: the lifecycle allows it, the store keeps it, an
-    event ``return.<target>`` names the actor."""
-    if ret.status is target:
-        return
-    return_transition(ret.status, target, rma_id=ret.rma_id)
-    uow.returns.set_status(ret.rma_id, ret.status, target, ctx.clock())
-    record(uow, ctx, session, f"return.{target.value}", ret.order_id,
-           {"rma_id": ret.rma_id, "from": ret.status.value, "to": target.value, **payload})
-    ret.status = target
+    """Through ``services.lifecycle``: the one place a return's status changes (and its event)."""
+    change_return_status(uow, ctx, session, ret, target, **payload)
 
 
 def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, *, lot: str | None = None,

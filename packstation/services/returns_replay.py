@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from packstation.domain.events import Event
-from packstation.domain.lifecycle import ReturnStatus, TransitionRefused, return_transition
+from packstation.domain.lifecycle import ReturnStatus, TransitionRefused
 from packstation.domain.returns import (
     CreditNote,
     Photo,
@@ -31,6 +31,7 @@ from packstation.domain.returns import (
     Return,
     ReturnLine,
 )
+from packstation.services.lifecycle import apply_return_status
 from packstation.services.ports import Conflict, StockMovement, UnitOfWork
 
 
@@ -167,10 +168,9 @@ def _status(uow: UnitOfWork, event: Event) -> None:
     if ret.status is not before:
         raise Refused(f"return {ret.rma_id} is {ret.status.value} here, not {before.value}")
     try:
-        return_transition(before, after, rma_id=ret.rma_id)
+        apply_return_status(uow, ret.rma_id, before, after, _at(None, event))
     except TransitionRefused as exc:
         raise Refused(str(exc)) from None
-    uow.returns.set_status(ret.rma_id, before, after, _at(None, event))
 
 
 def _nothing(uow: UnitOfWork, event: Event) -> None:

@@ -96,7 +96,7 @@ def test_the_desk_receives_grades_and_shows_what_the_bench_recorded(qtbot, make_
     assert type_scan(window, codes["serial"]).verdict is Verdict.NEEDS_SERIAL
     refused = type_scan(window, "SN-NEVER")
     assert refused.verdict is Verdict.SERIAL_NOT_SHIPPED
-    assert window.sounds.played[-1] is Verdict.SERIAL_NOT_SHIPPED  # its own sound, not the plain error
+    assert window.sounds.played_verdicts[-1] is Verdict.SERIAL_NOT_SHIPPED  # its own sound, not the plain error
     assert window.band.headline.text() == "SERIAL NOT SHIPPED"
     type_scan(window, codes["serial"])
     assert type_scan(window, "SN-UI-1").verdict is Verdict.ITEM_RECEIVED
@@ -112,7 +112,7 @@ def test_the_desk_receives_grades_and_shows_what_the_bench_recorded(qtbot, make_
     assert type_scan(window, "DISP-QUARANTINE").verdict is Verdict.DISPOSITION_SET
     assert type_scan(window, codes["none"]).verdict is Verdict.ITEM_RECEIVED
     assert type_scan(window, codes["none"]).verdict is Verdict.MORE_THAN_SHIPPED
-    assert window.sounds.played[-1] is Verdict.MORE_THAN_SHIPPED
+    assert window.sounds.played_verdicts[-1] is Verdict.MORE_THAN_SHIPPED
     # a click picks the first item again
     rect = page.items.visualRect(page.items.model().index(0, 0))
     qtbot.mouseClick(page.items.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
