@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from packstation.adapters.db.engine import make_engine, migrate
-from packstation.adapters.db.numbers import LocalBlocks, SeriesRange
+from packstation.adapters.db.numbers import BlockSource, LocalBlocks, SeriesRange
 from packstation.adapters.db.uow import SqlUnitOfWork
 from packstation.adapters.devices.printers import StationPrinters
 from packstation.adapters.documents.jobs import PrinterSlot, StationDocuments
@@ -192,21 +192,25 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     migrate(engine)
     station_id = config.station.id
     first, last = config.sscc_range
-    blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
-
-    def uow_factory(*, readonly: bool = False) -> UnitOfWork:
-        return SqlUnitOfWork(engine, station_id, blocks, readonly=readonly)
+    blocks: BlockSource = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
 
     central_engine = None
     central_factory = None
     if config.database.central:
+        from packstation.adapters.central.blocks import CentralBlocks
         from packstation.adapters.db.engine import postgres_engine
 
         central_engine = postgres_engine(config.database.central, application_name=f"packstation:{station_id}")
         central_blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
+        # a synced station numbers from blocks of the centre's series (held locally, so offline too)
+        blocks = CentralBlocks(central_engine, station_id, ranges={"sscc": SeriesRange(first, last)},
+                               block_size=config.numbers.block_size)
 
         def central_factory(*, readonly: bool = False) -> UnitOfWork:
             return SqlUnitOfWork(central_engine, station_id, central_blocks, readonly=readonly)
+
+    def uow_factory(*, readonly: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(engine, station_id, blocks, readonly=readonly)
 
     s = config.station
     documents = StationDocuments(

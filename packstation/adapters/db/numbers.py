@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from packstation.adapters.db import tables as t
 from packstation.services.ports import NumberSeries, StorageError
@@ -72,17 +73,33 @@ class SqlNumberSeries(NumberSeries):
         self.station_id = station_id
         self.source = source
 
+    def _mine(self, series: str) -> Any:
+        return and_(nb.series == series, nb.station_id == self.station_id, nb.next_value <= nb.last_value)
+
+    def _new_block(self, series: str) -> tuple[int, int]:
+        first, last = self.source.take(self.conn, series)
+        self.conn.execute(insert(t.number_blocks).values(series=series, station_id=self.station_id,
+                                                         first_value=first, last_value=last, next_value=first))
+        return first, last
+
     def next(self, series: str) -> int:
-        mine = and_(nb.series == series, nb.station_id == self.station_id, nb.next_value <= nb.last_value)
-        row = self.conn.execute(select(nb.first_value, nb.next_value).where(mine)
+        row = self.conn.execute(select(nb.first_value, nb.next_value).where(self._mine(series))
                                 .order_by(nb.first_value).limit(1).with_for_update()).first()
         if row is None:
-            first, last = self.source.take(self.conn, series)
-            self.conn.execute(insert(t.number_blocks).values(series=series, station_id=self.station_id,
-                                                             first_value=first, last_value=last, next_value=first))
+            first, _ = self._new_block(series)
             row = (first, first)
         first, value = int(row[0]), int(row[1])
         self.conn.execute(update(t.number_blocks).where(and_(
             nb.series == series, nb.station_id == self.station_id, nb.first_value == first))
             .values(next_value=value + 1))
         return value
+
+    def reserve(self, series: str, keep: int) -> int:
+        left = nb.last_value - nb.next_value + 1
+        held = int(self.conn.execute(select(func.coalesce(func.sum(left), 0)).where(self._mine(series))).scalar_one())
+        for _ in range(100):  # blocks smaller than keep: a few more
+            if held >= keep:
+                break
+            first, last = self._new_block(series)
+            held += last - first + 1
+        return held

@@ -173,6 +173,24 @@ class SqlOrders(OrderRepository):
         if order.lines:
             self.conn.execute(insert(t.order_lines), [_line_row(order.order_id, line) for line in order.lines])
 
+    # --- pulls from the central database ---------------------------------------------------
+    def upsert(self, order: Order, fingerprint: str, claim: Claim | None, at: datetime) -> None:
+        values = {**_row(order), "content_hash": fingerprint, "updated_at": at,
+                  "claimed_by": claim.station_id if claim else None, "claimed_user": claim.user if claim else None,
+                  "claimed_at": claim.since if claim else None, "lease_token": None, "lease_expires_at": None}
+        res = self.conn.execute(update(t.orders).where(o.order_id == order.order_id).values(**values))
+        if res.rowcount == 0:
+            self.conn.execute(insert(t.orders).values(**values, created_at=at))
+        else:
+            self.conn.execute(delete(t.order_lines).where(ln.order_id == order.order_id))
+        if order.lines:
+            self.conn.execute(insert(t.order_lines), [_line_row(order.order_id, line) for line in order.lines])
+
+    def withdraw(self, order_id: str, status: OrderStatus, at: datetime) -> None:
+        self.conn.execute(update(t.orders).where(o.order_id == order_id).values(
+            status=status.value, claimed_by=None, claimed_user=None, claimed_at=None, lease_token=None,
+            lease_expires_at=None, updated_at=at))
+
 
 def _row(order: Order) -> dict[str, Any]:
     a = order.ship_to
