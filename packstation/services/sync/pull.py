@@ -256,10 +256,12 @@ def _load_users(uow: UnitOfWork, names: set[str], page: _Page) -> None:
             page.users[name] = creds
 
 
-def _missing(uow: UnitOfWork, page: _Page, station_id: str) -> tuple[set[str], set[str]]:
-    """What the local database needs besides the page to take it: products that local barcodes of
-    the page's products still belong to, or that its orders and lots refer to and the station does
-    not have; users holding badges the page gives to someone else."""
+def _missing(uow: UnitOfWork, page: _Page) -> set[str]:
+    """Products the local database needs besides the page to take it: those that still own a
+    barcode the page gives to another product here (its change may be on a later page), and those
+    the page's orders and lots refer to that the station does not have. (A badge the page gives to
+    another user needs nothing: the upsert takes it from its holder here, and that user's own
+    change, in the same or a later page, sets what the centre gave them.)"""
     skus: set[str] = set()
     codes = [code for product, _ in page.products.values()
              for code in (*product.barcodes, *(p.barcode for p in product.pack_barcodes))]
@@ -270,12 +272,7 @@ def _missing(uow: UnitOfWork, page: _Page, station_id: str) -> tuple[set[str], s
     referred |= {sku for sku, _ in page.lots}
     referred -= set(page.products)
     skus |= referred - uow.catalog.known_skus(referred)
-    names = set()
-    for creds in page.users.values():
-        local = uow.users.by_badge(creds.user.badge)
-        if local is not None and local.user.name != creds.user.name and local.user.name not in page.users:
-            names.add(local.user.name)
-    return skus, names
+    return skus
 
 
 def _write(uow: UnitOfWork, ctx: Context, page: _Page, report: PullReport) -> None:
@@ -336,12 +333,11 @@ def pull_once(ctx: Context, session: Session, *, page: int = 2000, settle_s: flo
             _load(central, changes, batch)
         for _ in range(3):  # what the local database needs to take the page (rarely anything)
             with ctx.uow(readonly=True) as uow:
-                skus, names = _missing(uow, batch, ctx.station_id)
-            if not skus and not names:
+                skus = _missing(uow, batch) - set(batch.products)
+            if not skus:
                 break
             with ctx.central(readonly=True) as central:
                 _load_products(central, skus, batch)
-                _load_users(central, names, batch)
         full = len(changes) >= page
         seqs = [c.seq for c in changes]
         cursor.advance(seqs, seqs[-1] if full and seqs else None, finished, started, ctx.clock(), settle_s)
