@@ -8,8 +8,9 @@ each block it gave in its ``number_blocks`` (next_value = last_value + 1 there: 
 
 Offline the station keeps numbering from the blocks it holds (``NumberSeries.reserve`` keeps one
 in hand while online); once those run out it cannot seal until the centre is back, and says so.
-After a failed attempt it does not try the centre again for ``retry_after_s`` (so a bench without
-numbers fails at once instead of waiting for the connect timeout at every seal).
+After a failed attempt a seal does not try the centre again for ``retry_after_s`` (a bench without
+numbers fails at once instead of waiting for the connect timeout at every seal); the worker's
+reserve (``background``) always tries, and its success ends that pause.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ class CentralBlocks(BlockSource):
     _why: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def take(self, conn: Connection, series: str) -> tuple[int, int]:
+    def take(self, conn: Connection, series: str, *, background: bool = False) -> tuple[int, int]:
         """A fresh block of *series* from the centre (*conn*, the station's transaction, is not used)."""
-        if time.monotonic() < self._down_until:
+        if not background and time.monotonic() < self._down_until:
             raise CentreUnreachable(self._message(series, self._why))
         try:
             with self._lock, self.engine.begin() as central:

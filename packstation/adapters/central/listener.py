@@ -34,6 +34,7 @@ class ChangeListener:
         self.poll_s = poll_s
         self.max_backoff_s = max_backoff_s
         self.notifications = 0  # received so far
+        self.connects = 0  # times it (re)connected and listened
         self.polls = 0  # timer wakes so far
         self.last_error = ""
         self._listening = threading.Event()
@@ -83,6 +84,7 @@ class ChangeListener:
                     self._stop.wait(max(0.0, min(deadline, next_poll) - time.monotonic()))
                 continue
             backoff = 0.5
+            self.connects += 1
             self._conn = conn
             self._listening.set()
             self.last_error = ""

@@ -2,8 +2,8 @@
 
 The range is a ``number_series`` row: on a standalone station its own database's (with the
 range from ``[numbers]`` in the config, so two stations given different ranges never collide),
-on stations sharing a database or a central one, the shared row (one conditional UPDATE hands
-each station a disjoint block). A number is issued when the unit of work that drew it commits;
+on stations sharing a database, the shared row (one conditional UPDATE hands each station a
+disjoint block); on synced stations the centre's row (``adapters.central.blocks.CentralBlocks``). A number is issued when the unit of work that drew it commits;
 a block once taken is never given out again, even if the station's transaction rolls back.
 """
 
@@ -36,8 +36,9 @@ class BlockSource(ABC):
     """Where a station's blocks come from."""
 
     @abstractmethod
-    def take(self, conn: Connection, series: str) -> tuple[int, int]:
-        """A fresh block (first, last) of *series*; *conn* is the station's own transaction."""
+    def take(self, conn: Connection, series: str, *, background: bool = False) -> tuple[int, int]:
+        """A fresh block (first, last) of *series*; *conn* is the station's own transaction.
+        *background*: asked by a worker keeping a reserve (it may wait), not by a seal."""
 
 
 @dataclass
@@ -47,7 +48,7 @@ class LocalBlocks(BlockSource):
     ranges: dict[str, SeriesRange] = field(default_factory=dict)
     block_size: int = 100
 
-    def take(self, conn: Connection, series: str) -> tuple[int, int]:
+    def take(self, conn: Connection, series: str, *, background: bool = False) -> tuple[int, int]:
         wanted = self.ranges.get(series, SeriesRange(1, 10**18))
         row = conn.execute(select(ns.next_value, ns.last_value).where(ns.series == series).with_for_update()).first()
         if row is None:
@@ -76,8 +77,8 @@ class SqlNumberSeries(NumberSeries):
     def _mine(self, series: str) -> Any:
         return and_(nb.series == series, nb.station_id == self.station_id, nb.next_value <= nb.last_value)
 
-    def _new_block(self, series: str) -> tuple[int, int]:
-        first, last = self.source.take(self.conn, series)
+    def _new_block(self, series: str, *, background: bool = False) -> tuple[int, int]:
+        first, last = self.source.take(self.conn, series, background=background)
         self.conn.execute(insert(t.number_blocks).values(series=series, station_id=self.station_id,
                                                          first_value=first, last_value=last, next_value=first))
         return first, last
@@ -100,6 +101,6 @@ class SqlNumberSeries(NumberSeries):
         for _ in range(100):  # blocks smaller than keep: a few more
             if held >= keep:
                 break
-            first, last = self._new_block(series)
+            first, last = self._new_block(series, background=True)
             held += last - first + 1
         return held
