@@ -511,16 +511,20 @@ class FakeOrders(_Repo, OrderRepository):
             raise _refuse(f"no order {order.order_id} to replace (its lines would have no order: foreign key)")
         row.order, row.fingerprint, row.updated_at = self._stored(order), fingerprint, _utc(at)  # type: ignore[assignment]
 
-    def upsert(self, order: Order, fingerprint: str, claim: Claim | None, at: datetime) -> None:
-        row = self._row(order.order_id)
-        if row is None:
-            row = _OrderRow(self._stored(order), fingerprint, _utc(at), _utc(at))  # type: ignore[arg-type]
-            self.s.orders[order.order_id] = row
-        else:
-            row.order, row.fingerprint, row.updated_at = self._stored(order), fingerprint, _utc(at)  # type: ignore[assignment]
-        row.claimed_by = claim.station_id if claim else None
-        row.claimed_user = claim.user if claim else None
-        row.claimed_at = _utc(claim.since) if claim else None
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, tuple[Order, Claim]]:
+        return {i: (o, _claim(self.s.orders[i])) for i in sorted(set(order_ids)) if (o := self.get(i)) is not None}
+
+    def upsert(self, orders: Sequence[tuple[Order, str, Claim | None]], at: datetime) -> None:
+        for order, fingerprint, claim in orders:
+            row = self._row(order.order_id)
+            if row is None:
+                row = _OrderRow(self._stored(order), fingerprint, _utc(at), _utc(at))  # type: ignore[arg-type]
+                self.s.orders[order.order_id] = row
+            else:
+                row.order, row.fingerprint, row.updated_at = self._stored(order), fingerprint, _utc(at)  # type: ignore[assignment]
+            row.claimed_by = claim.station_id if claim else None
+            row.claimed_user = claim.user if claim else None
+            row.claimed_at = _utc(claim.since) if claim else None
 
     def withdraw(self, order_id: str, status: OrderStatus, at: datetime) -> None:
         row = self._row(order_id)

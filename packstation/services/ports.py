@@ -170,10 +170,14 @@ class OrderRepository(ABC):
 
     # pulls from the central database
     @abstractmethod
-    def upsert(self, order: Order, fingerprint: str, claim: Claim | None, at: datetime) -> None:
-        """Insert or overwrite an order as the centre has it: its data, status, lines (with their
-        packed and short counts) and claim (None: nobody holds it). The lease columns, which are
-        this station's own, are cleared."""
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, tuple[Order, Claim]]:
+        """The stored orders among these, with their claims, in a few statements (not one per order)."""
+
+    @abstractmethod
+    def upsert(self, orders: Sequence[tuple[Order, str, Claim | None]], at: datetime) -> None:
+        """Insert or overwrite orders as the centre has them: (order, fingerprint, claim) with their
+        data, status, lines (with their packed and short counts) and claim (None: nobody holds
+        it). The lease columns, which are this station's own, are cleared."""
 
     @abstractmethod
     def withdraw(self, order_id: str, status: OrderStatus, at: datetime) -> None:

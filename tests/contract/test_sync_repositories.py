@@ -121,7 +121,7 @@ class TestOrderUpserts:
         order.lines[0].packed, order.lines[1].short, order.lines[1].short_reason = 2, 1, "broken"
         claim = Claim("SO-1", S.PACKING, "BENCH-02", "Pat Packer", NOW)
         with stocked() as u:
-            u.orders.upsert(order, "fp-1", claim, NOW)
+            u.orders.upsert([(order, "fp-1", claim)], NOW)
             u.commit()
         with stocked(readonly=True) as u:
             got = u.orders.get("SO-1")
@@ -139,13 +139,27 @@ class TestOrderUpserts:
             u.commit()
         newer = an_order("SO-1", {"CO-1": 2}, status=S.CANCELLED, carrier="UPS")
         with stocked() as u:
-            u.orders.upsert(newer, "fp-new", None, NOW + timedelta(hours=1))
+            u.orders.upsert([(newer, "fp-new", None), (an_order("SO-2", {"TS-1": 1}), "fp-2", None)],
+                            NOW + timedelta(hours=1))
             u.commit()
         with stocked(readonly=True) as u:
             got = u.orders.get("SO-1")
             assert u.orders.claim_of("SO-1") == Claim("SO-1", S.CANCELLED)
+            assert u.orders.get("SO-2") is not None  # a new one in the same batch
         assert got is not None and (got.status, got.carrier) == (S.CANCELLED, "UPS")
         assert [(ln.line_no, ln.sku, ln.qty) for ln in got.lines] == [(1, "CO-1", 2)]
+
+    def test_get_many_reads_orders_with_their_lines_and_claims(self, stocked: UnitOfWorkFactory) -> None:
+        with stocked() as u:
+            u.orders.add_many([(an_order("SO-1", {"TS-1": 3, "EL-1": 1}), "fp"), (an_order("SO-2", {"CO-1": 1}), "fp")],
+                              NOW)
+            assert u.orders.try_claim("SO-2", "BENCH-07", "Olu", NOW)
+            u.commit()
+        with stocked(readonly=True) as u:
+            got = u.orders.get_many(["SO-2", "SO-404", "SO-1", "SO-1"])
+            assert got == {"SO-1": (u.orders.get("SO-1"), Claim("SO-1", S.RELEASED)),
+                           "SO-2": (u.orders.get("SO-2"), Claim("SO-2", S.RELEASED, "BENCH-07", "Olu", NOW))}
+            assert u.orders.get_many([]) == {}
 
     def test_withdraw_stores_the_status_and_drops_the_claim_but_keeps_the_packing(self, stocked: UnitOfWorkFactory) -> None:
         with stocked() as u:

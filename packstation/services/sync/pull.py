@@ -228,13 +228,9 @@ def _load(uow: UnitOfWork, changes: Sequence[Change], page: _Page) -> None:
     _load_users(uow, keys.get("user", set()), page)
     ids = sorted(keys.get("order", set()))
     states = uow.orders.imported(ids)
-    for order_id in ids:
-        order = uow.orders.get(order_id)
-        if order is None:
-            continue
-        claim = uow.orders.claim_of(order_id)
-        held = claim if claim is not None and claim.station_id else None
-        page.orders[order_id] = (order, states[order_id].fingerprint if order_id in states else "", held)
+    for order_id, (order, claim) in uow.orders.get_many(ids).items():
+        page.orders[order_id] = (order, states[order_id].fingerprint if order_id in states else "",
+                                 claim if claim.station_id else None)
     unknown = {e for e in keys if e not in ("product", "carton_type", "stock_lot", "user", "order")}
     if unknown:
         log.info("pull: change log entries of unknown kinds %s left alone", sorted(unknown))
@@ -288,6 +284,7 @@ def _write(uow: UnitOfWork, ctx: Context, page: _Page, report: PullReport) -> No
     ids = sorted(page.orders)
     local = uow.orders.imported(ids)
     unpushed = uow.events.unpushed_orders(ids)
+    copies = []
     for order_id in ids:
         order, fingerprint, claim = page.orders[order_id]
         here = local.get(order_id)
@@ -298,8 +295,9 @@ def _write(uow: UnitOfWork, ctx: Context, page: _Page, report: PullReport) -> No
             else:
                 report.kept.append(order_id)
             continue
-        uow.orders.upsert(order, fingerprint, claim, now)
-        report.orders += 1
+        copies.append((order, fingerprint, claim))
+    uow.orders.upsert(copies, now)
+    report.orders += len(copies)
     report.products += len(page.products)
     report.carton_types += len(page.cartons)
     report.lots += len(page.lots)
