@@ -110,6 +110,15 @@ class Station:
     def start_workers(self) -> None:
         self.print_worker.start()
 
+    def change_listener(self, wake: Callable[[], None], *, poll_s: float = 5.0) -> Any:
+        """A ``ChangeListener`` (not started) that calls *wake* when the centre's change log grows,
+        and every *poll_s* anyway; None on a standalone station. The sync worker owns it."""
+        if self._central_engine is None:
+            return None
+        from packstation.adapters.central.listener import ChangeListener
+
+        return ChangeListener(self._central_engine, wake, poll_s=poll_s)
+
     def occupy(self) -> None:
         """Take this station's data folder and its station id (a window is starting).
 

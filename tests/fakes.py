@@ -870,10 +870,14 @@ class FakeNumberSeries(_Repo, NumberSeries):
         block.next += 1
         return value
 
+    def held(self, series: str) -> int:
+        station = self._uow.station_id
+        return sum(b.last - b.next + 1 for b in self.s.blocks if b.series == series and b.station_id == station
+                   and b.next <= b.last)
+
     def reserve(self, series: str, keep: int) -> int:
         station = self._uow.station_id
-        held = sum(b.last - b.next + 1 for b in self.s.blocks if b.series == series and b.station_id == station
-                   and b.next <= b.last)
+        held = self.held(series)
         for _ in range(100):
             if held >= keep:
                 break

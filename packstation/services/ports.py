@@ -374,6 +374,10 @@ class NumberSeries(ABC):
         StorageError when the series' range is used up."""
 
     @abstractmethod
+    def held(self, series: str) -> int:
+        """How many unissued numbers of *series* this station holds in its blocks."""
+
+    @abstractmethod
     def reserve(self, series: str, keep: int) -> int:
         """Hold at least *keep* unissued numbers of *series* (taking a block from the source if
         fewer are left), so a station cut off from the centre keeps numbering; returns how many

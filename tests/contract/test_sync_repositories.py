@@ -234,12 +234,15 @@ class TestNumberReserve:
     def test_reserve_takes_blocks_until_enough_are_held(self, backend: Any) -> None:
         factory = backend.factory(ranges={"sscc": (1000, 1999)}, block_size=10)
         with factory() as u:
+            assert u.numbers.held("sscc") == 0
             assert u.numbers.reserve("sscc", 25) == 30  # three blocks
+            assert u.numbers.held("sscc") == 30
             assert u.numbers.reserve("sscc", 25) == 30  # enough already: nothing taken
             u.commit()
         with factory() as u:
             drawn = [u.numbers.next("sscc") for _ in range(12)]
-            assert u.numbers.reserve("sscc", 25) == 28  # 18 left: one block more
+            assert u.numbers.held("sscc") == 18
+            assert u.numbers.reserve("sscc", 25) == 28  # one block more
             u.commit()
         assert drawn == list(range(1000, 1012))
         other = backend.factory("BENCH-02", ranges={"sscc": (1000, 1999)}, block_size=10)

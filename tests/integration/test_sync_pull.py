@@ -206,7 +206,7 @@ def has_carton(station: object, code: str) -> bool:
 def test_a_notification_wakes_the_station_at_once(centre: Centre) -> None:
     bench = centre.station()
     loop = PullLoop(bench)
-    listener = ChangeListener(bench._central_engine, loop.wake, poll_s=600)  # no poll within the test
+    listener = bench.change_listener(loop.wake, poll_s=600)  # no poll within the test
     listener.start()
     try:
         assert listener.wait_listening(20)
@@ -223,7 +223,7 @@ def test_a_notification_wakes_the_station_at_once(centre: Centre) -> None:
 def test_a_notification_lost_while_the_listener_is_cut_off(centre: Centre) -> None:
     bench = centre.station()
     loop = PullLoop(bench)
-    listener = ChangeListener(bench._central_engine, loop.wake, poll_s=0.5)
+    listener = bench.change_listener(loop.wake, poll_s=0.5)
     listener.start()
     try:
         assert listener.wait_listening(20)
@@ -306,7 +306,7 @@ class NetPathOff:
 def test_the_listener_comes_back_after_its_connection_is_killed(centre: Centre) -> None:
     bench = centre.station()
     loop = PullLoop(bench)
-    listener = ChangeListener(bench._central_engine, loop.wake, poll_s=600)  # notifications only
+    listener = bench.change_listener(loop.wake, poll_s=600)  # notifications only
     listener.start()
     try:
         assert listener.wait_listening(20) and listener.connects == 1

@@ -95,9 +95,12 @@ class SqlNumberSeries(NumberSeries):
             .values(next_value=value + 1))
         return value
 
-    def reserve(self, series: str, keep: int) -> int:
+    def held(self, series: str) -> int:
         left = nb.last_value - nb.next_value + 1
-        held = int(self.conn.execute(select(func.coalesce(func.sum(left), 0)).where(self._mine(series))).scalar_one())
+        return int(self.conn.execute(select(func.coalesce(func.sum(left), 0)).where(self._mine(series))).scalar_one())
+
+    def reserve(self, series: str, keep: int) -> int:
+        held = self.held(series)
         for _ in range(100):  # blocks smaller than keep: a few more
             if held >= keep:
                 break

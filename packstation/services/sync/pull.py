@@ -116,6 +116,9 @@ class _Cursor:
                 for a, b, seen, mark in json.loads(uow.sync_state.get(GAPS) or "[]")]
         return cls(max(high, cursor), [g for g in gaps if g.last > cursor])
 
+    def state(self) -> tuple[int, list[list[object]]]:
+        return self.high, [g.as_json() for g in self.gaps]
+
     def save(self, uow: UnitOfWork) -> None:
         uow.sync_state.put(CURSOR, str(self.applied))
         uow.sync_state.put(HIGH, str(self.high))
@@ -338,11 +341,13 @@ def pull_once(ctx: Context, session: Session, *, page: int = 2000, settle_s: flo
                 _load_products(central, skus, batch)
         full = len(changes) >= page
         seqs = [c.seq for c in changes]
+        before = cursor.state()
         cursor.advance(seqs, seqs[-1] if full and seqs else None, finished, started, ctx.clock(), settle_s)
-        with ctx.uow() as uow:
-            _write(uow, ctx, batch, report)
-            cursor.save(uow)
-            uow.commit()
+        if changes or cursor.state() != before:  # an idle poll writes nothing here
+            with ctx.uow() as uow:
+                _write(uow, ctx, batch, report)
+                cursor.save(uow)
+                uow.commit()
         report.pages += 1
         report.changes += len(changes)
         if not full:
@@ -357,7 +362,14 @@ def pull_once(ctx: Context, session: Session, *, page: int = 2000, settle_s: flo
 
 
 def _reserve_numbers(ctx: Context, report: PullReport, numbers: Mapping[str, int]) -> None:
+    """Top up the blocks held. Only when short of numbers (once a block, not every poll), and only
+    right after the centre answered: the block is taken while the local write lock is held."""
+    with ctx.uow(readonly=True) as uow:
+        held = {series: uow.numbers.held(series) for series in numbers}
     for series, keep in numbers.items():
+        report.numbers[series] = held[series]
+        if held[series] >= keep:
+            continue
         try:
             with ctx.uow() as uow:
                 report.numbers[series] = uow.numbers.reserve(series, keep)
