@@ -30,9 +30,10 @@ from packstation.domain.packing import Tolerance
 from packstation.services.auth import Authenticator
 from packstation.services.bench import Bench
 from packstation.services.context import Context, PackingSettings
+from packstation.services.dock import Dock
 from packstation.services.ports import StorageError, UnitOfWork
 from packstation.services.terminal import ComingSoonDesk, DeskFactory, Terminal
-from packstation.workers import PrintWorker, SeatHeartbeat
+from packstation.workers import LabelWorker, PrintWorker, SeatHeartbeat
 
 
 class StationBusy(RuntimeError):
@@ -93,6 +94,7 @@ class Station:
     _engine: Any  # the database engine: tests and benchmarks may look at the database; drivers never do
     _central_engine: Any = None  # the central database's, when configured (same rule)
     desks: dict[Desk, DeskFactory] = field(default_factory=dict)
+    label_worker: LabelWorker | None = None  # asks carriers again for labels that failed at the seal
     _occupied: Any = None
     _heartbeat: Any = None
 
@@ -109,6 +111,8 @@ class Station:
 
     def start_workers(self) -> None:
         self.print_worker.start()
+        if self.label_worker is not None:
+            self.label_worker.start()
 
     def change_listener(self, wake: Callable[[], None], *, poll_s: float = 5.0) -> Any:
         """A ``ChangeListener`` (not started) that calls *wake* when the centre's change log grows,
@@ -150,6 +154,8 @@ class Station:
         self._heartbeat.start()
 
     def close(self) -> None:
+        if self.label_worker is not None:
+            self.label_worker.stop()
         self.print_worker.stop()
         occupied, self._occupied = self._occupied, None
         if occupied is not None:
@@ -201,7 +207,9 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     migrate(engine)
     station_id = config.station.id
     first, last = config.sscc_range
-    blocks: BlockSource = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
+    # manifests are numbered without gaps: blocks of one, drawn in the close's own transaction
+    blocks: BlockSource = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size,
+                                      block_sizes={"manifest": 1})
 
     central_engine = None
     central_factory = None
@@ -210,10 +218,12 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
         from packstation.adapters.db.engine import postgres_engine
 
         central_engine = postgres_engine(config.database.central, application_name=f"packstation:{station_id}")
-        central_blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
-        # a synced station numbers from blocks of the centre's series (held locally, so offline too)
+        central_blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size,
+                                     block_sizes={"manifest": 1})
+        # a synced station numbers from blocks of the centre's series (held locally, so offline too);
+        # manifests in blocks of one (a close that fails after the centre gave its number leaves a gap)
         blocks = CentralBlocks(central_engine, station_id, ranges={"sscc": SeriesRange(first, last)},
-                               block_size=config.numbers.block_size)
+                               block_size=config.numbers.block_size, block_sizes={"manifest": 1})
 
         def central_factory(*, readonly: bool = False) -> UnitOfWork:
             return SqlUnitOfWork(central_engine, station_id, central_blocks, readonly=readonly)
@@ -229,9 +239,13 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     )
     auth = Authenticator(uow_factory, station_id, clock, lead_pin_required=config.security.lead_pin_required,
                          key=auth_key)
+    from packstation.adapters.carriers import build_carriers
+
+    carriers = build_carriers(config.carriers, account_country=s.ship_from_country)
     p = config.packing
     ctx = Context(
         uow=uow_factory, auth=auth, station_id=station_id, documents=documents, clock=clock, central=central_factory,
+        carriers=carriers,
         packing=PackingSettings(tolerance=Tolerance(p.tolerance_pct, p.tolerance_g), gs1_company_prefix=p.gs1_company_prefix,
                                 sscc_extension=p.sscc_extension, carton_prefix=p.carton_prefix,
                                 accept_typed_sku=p.accept_typed_sku, unknown_lot=p.unknown_lot),
@@ -240,17 +254,18 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                                                       "document": config.document_printer.baudrate})
     worker = PrintWorker(ctx, auth.system(ActorKind.SYSTEM, "print-worker"), printers)
     documents.on_wake = worker.wake
+    label_worker = LabelWorker(ctx, auth.system(ActorKind.SYSTEM, "label-worker"))
     url = engine.url
     info = StationInfo(id=station_id, name=s.name, demo=s.demo, idle_logout_s=s.idle_logout_s, fullscreen=s.fullscreen,
                        data_dir=config.data_dir, documents_dir=config.documents_dir,
                        database=f"{url.get_backend_name()} {url.render_as_string(hide_password=True)}")
     station = Station(
         ctx=ctx, info=info, printers=printers, print_worker=worker, settings=SettingsStore(config),
-        _engine=engine, _central_engine=central_engine,
+        _engine=engine, _central_engine=central_engine, label_worker=label_worker,
         devices=DeviceSettings(config.scale, config.scanner, config.label_printer, config.document_printer,
                                config.source),
         desks={Desk.BENCH: Bench,
-               Desk.DOCK: lambda c, sess: ComingSoonDesk(c, sess, Desk.DOCK),
+               Desk.DOCK: Dock,
                Desk.RETURNS: lambda c, sess: ComingSoonDesk(c, sess, Desk.RETURNS)},
     )
     if seed_demo if seed_demo is not None else s.demo:

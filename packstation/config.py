@@ -99,6 +99,119 @@ class ScannerConfig:
     evdev_layout: str = "us"
 
 
+CARRIER_CONNECTOR_SIMULATED = "simulated"
+LABEL_FORMATS = ("auto", "zpl", "pdf")
+
+
+@dataclass(frozen=True)
+class CarrierConfig:
+    """One carrier account: ``[carriers.<CODE>]``. The code is matched (without regard to case)
+    against the orders' ``carrier`` field; the dock card's barcode is ``CARRIER-<CODE>``.
+
+    ``connector`` is a karrio connector (``dhl_parcel_de``, ``ups``, ...; its package
+    ``karrio-<name>`` must be installed) or ``simulated``. ``credentials`` go to the connector as
+    its settings (``username``, ``password``, ``client_id``, ...): a value ``"env:NAME"`` is read
+    from the environment variable NAME, so secrets need not sit in the file. ``options`` is the
+    connector's own ``config`` (billing numbers, label type, ...). ``services`` maps an order's
+    service (``Paket``) to the connector's service code (``dhl_parcel_de_paket``).
+    """
+
+    code: str
+    connector: str
+    credentials: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)
+    test_mode: bool = False  # the carrier's sandbox
+    server_url: str = ""  # instead of the connector's own API address (a proxy; the tests' stub)
+    timeout_s: float = 5.0  # a seal waits at most this long for the label, then retries later
+    label_format: str = "auto"  # auto: ZPL for a ZPL label printer, else PDF
+    track_every_s: float = 900.0  # tracking: at most one request per account this often
+    track_batch: int = 20  # tracking numbers per request
+    # simulated connector only: what it does ("ok", "error", "timeout") and its tracking prefix
+    simulate: str = "ok"
+    tracking_prefix: str = ""
+
+    def secret(self, key: str) -> str:
+        value = self.credentials.get(key, "")
+        if value.startswith("env:"):
+            return os.environ.get(value[4:], "")
+        return value
+
+    def settings(self) -> dict[str, str]:
+        """The credentials with ``env:`` values resolved."""
+        return {key: self.secret(key) for key in self.credentials}
+
+
+_CARRIER_KEYS = {f.name for f in fields(CarrierConfig)} - {"code"}
+
+
+def parse_carriers(raw: Any) -> tuple[CarrierConfig, ...]:
+    """``[carriers.<CODE>]`` tables -> carrier accounts, every key checked."""
+    if not isinstance(raw, dict):
+        raise ConfigError("[carriers] must hold one table per carrier, e.g. [carriers.DHL]")
+    out = []
+    for code, table in raw.items():
+        where = f"[carriers.{code}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table (connector = \"...\", ...)")
+        if not code.strip() or not all(ch.isalnum() or ch in "-_" for ch in code):
+            raise ConfigError(f"{where}: a carrier code is letters, digits, - and _ (it becomes the barcode CARRIER-{code})")
+        unknown = sorted(set(table) - _CARRIER_KEYS)
+        if unknown:
+            raise ConfigError(f"{where} has an unknown key {unknown[0]!r}; known keys: {', '.join(sorted(_CARRIER_KEYS))}")
+        connector = table.get("connector")
+        if not isinstance(connector, str) or not connector.strip():
+            raise ConfigError(f"{where} needs connector = \"<karrio connector>\" (e.g. \"dhl_parcel_de\") or \"simulated\"")
+        values: dict[str, Any] = {"code": code.upper(), "connector": connector.strip()}
+        for key in ("credentials", "services"):
+            if key in table:
+                value = table[key]
+                if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                    raise ConfigError(f"{where} {key} must be a table of strings")
+                values[key] = dict(value)
+        if "options" in table:
+            if not isinstance(table["options"], dict):
+                raise ConfigError(f"{where} options must be a table")
+            values["options"] = dict(table["options"])
+        for key in ("server_url", "label_format", "simulate", "tracking_prefix"):
+            if key in table:
+                if not isinstance(table[key], str):
+                    raise ConfigError(f"{where} {key} must be a string, got {table[key]!r}")
+                values[key] = table[key]
+        if "test_mode" in table:
+            if not isinstance(table["test_mode"], bool):
+                raise ConfigError(f"{where} test_mode must be true or false")
+            values["test_mode"] = table["test_mode"]
+        for key in ("timeout_s", "track_every_s", "track_batch"):
+            if key in table:
+                value = table[key]
+                if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                    raise ConfigError(f"{where} {key} must be a positive number, got {value!r}")
+                values[key] = int(value) if key == "track_batch" else float(value)
+        cfg = CarrierConfig(**values)
+        if cfg.label_format not in LABEL_FORMATS:
+            raise ConfigError(f"{where} label_format must be one of {', '.join(LABEL_FORMATS)}; got {cfg.label_format!r}")
+        if cfg.simulate not in ("ok", "error", "timeout"):
+            raise ConfigError(f"{where} simulate must be ok, error or timeout; got {cfg.simulate!r}")
+        if cfg.server_url and not cfg.server_url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where} server_url must be an http:// or https:// address; got {cfg.server_url!r}")
+        if cfg.timeout_s > 60:
+            raise ConfigError(f"{where} timeout_s is how long a seal may wait for the label: at most 60 s")
+        if any(c.code == cfg.code for c in out):
+            raise ConfigError(f"{where}: carrier {cfg.code} is configured twice (codes ignore case)")
+        out.append(cfg)
+    return tuple(out)
+
+
+# The embedded demo station's carriers: simulated accounts (tracking numbers and ZPL/PDF labels
+# like a carrier's) for three of the demo's carriers; DPD and GLS keep our own SSCC label.
+DEMO_CARRIERS = (
+    CarrierConfig(code="DHL", connector=CARRIER_CONNECTOR_SIMULATED, tracking_prefix="00340434"),
+    CarrierConfig(code="UPS", connector=CARRIER_CONNECTOR_SIMULATED, tracking_prefix="1Z999AA1"),
+    CarrierConfig(code="POSTNL", connector=CARRIER_CONNECTOR_SIMULATED, tracking_prefix="3SDEVC"),
+)
+
+
 @dataclass(frozen=True)
 class Config:
     station: StationConfig = field(default_factory=StationConfig)
@@ -110,6 +223,7 @@ class Config:
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     numbers: NumbersConfig = field(default_factory=NumbersConfig)
+    carriers: tuple[CarrierConfig, ...] = ()  # [carriers.<CODE>]: carrier accounts
     data_dir: Path = field(default_factory=lambda: default_data_dir())
     source: Path | None = None  # the TOML file it came from, if any
 
@@ -198,8 +312,11 @@ def parse_config(text: str, source: Path | None = None) -> Config:
         if key == "data_dir":
             kwargs["data_dir"] = Path(str(value)).expanduser()
             continue
+        if key == "carriers":
+            kwargs["carriers"] = parse_carriers(value)
+            continue
         if key not in _SECTIONS:
-            raise ConfigError(f"unknown section [{key}]; known: {', '.join(_SECTIONS)}")
+            raise ConfigError(f"unknown section [{key}]; known: {', '.join(_SECTIONS)}, carriers")
         kwargs[key] = _section(_SECTIONS[key], key, value)
     config = Config(source=source, **kwargs)
     _check_values(config)
@@ -247,7 +364,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load the TOML file at *path*, or ``$PACKSTATION_CONFIG``, or the embedded default."""
     chosen = path or os.environ.get("PACKSTATION_CONFIG")
     if not chosen:
-        return Config(station=StationConfig(demo=True))
+        return Config(station=StationConfig(demo=True), carriers=DEMO_CARRIERS)
     p = Path(chosen).expanduser()
     try:
         text = p.read_text(encoding="utf-8")
@@ -269,4 +386,7 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
             f.name: list(v) if isinstance(v := getattr(section, f.name), tuple) else v
             for f in fields(section)
         }
+    if config.carriers:
+        out["carriers"] = {c.code: {f.name: getattr(c, f.name) for f in fields(c) if f.name != "code"}
+                           for c in config.carriers}
     return out

@@ -94,6 +94,74 @@ class PrintWorker:
             self._wake.clear()
 
 
+class LabelWorker:
+    """Asks the carriers again for labels they did not give at the seal (``services.carriers``).
+
+    At start, requests a stopped station was in the middle of are asked again; then every
+    ``poll_s`` (or when woken) the requests that are due (15 s doubling to 10 min after each
+    failure) are tried, and a label that comes is written as a print job for the print worker.
+    ``on_result`` gets each result (the window shows LABEL CREATED / still not created).
+    """
+
+    def __init__(self, ctx: Context, session: Session, *, poll_s: float = 5.0,
+                 on_result: Callable[[object], None] | None = None) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.poll_s = poll_s
+        self.on_result = on_result or (lambda result: None)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._busy = threading.Lock()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="label-worker", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def drain(self) -> list[object]:
+        """Try every due request now, on this thread (the CLI, tests)."""
+        from packstation.services import carriers
+
+        with self._busy:
+            results = list(carriers.retry_labels(self.ctx, self.session))
+        for result in results:
+            self.on_result(result)
+        return results
+
+    def _run(self) -> None:
+        from packstation.services import carriers
+
+        pause = 0.5
+        resumed = False
+        while not self._stop.is_set():
+            try:
+                if not resumed:
+                    carriers.resume_labels(self.ctx, self.session)
+                    resumed = True
+                self.drain()
+                pause = 0.5
+                self._wake.wait(self.poll_s)
+            except StorageError as exc:
+                log.warning("label worker: %s", exc)
+                self._wake.wait(pause)
+                pause = min(pause * 2, 30.0)
+            except Exception:  # a bug must not stop labels for the rest of the shift
+                log.exception("label worker failed; retrying")
+                self._wake.wait(pause)
+                pause = min(pause * 2, 30.0)
+            self._wake.clear()
+
+
 class SeatHeartbeat:
     """Renews this window's seat on its station id; reports if another start took it over."""
 
@@ -127,4 +195,4 @@ class SeatHeartbeat:
                 log.warning("seat heartbeat: %s", exc)
 
 
-__all__ = ["PrintWorker", "SeatHeartbeat"]
+__all__ = ["LabelWorker", "PrintWorker", "SeatHeartbeat"]

@@ -54,6 +54,14 @@ from packstation.domain.model import (
 from packstation.domain.packing import Carton, CartonStatus, PackedItem
 from packstation.domain.print_jobs import JobStatus, PrintJob
 from packstation.domain.returns import Return
+from packstation.domain.shipping import (
+    DockCarton,
+    LabelRequest,
+    LabelRequestStatus,
+    LoadedCarton,
+    Manifest,
+    ManifestStatus,
+)
 from packstation.domain.stock import StockLevel, StockMovement
 from packstation.services.auth import Authenticator
 from packstation.services.context import Context, PackingSettings
@@ -66,6 +74,8 @@ from packstation.services.ports import (
     Credentials,
     EventLog,
     ImportedState,
+    LabelRequestRepository,
+    ManifestRepository,
     NumberSeries,
     OrderRepository,
     PrintJobRepository,
@@ -148,6 +158,9 @@ class _CartonRow:
     tracking_number: str | None = None
     override_by: str | None = None
     closed_at: datetime | None = None
+    label_carrier: str | None = None
+    shipment_id: str | None = None
+    pulled_at: datetime | None = None
 
 
 @dataclass
@@ -185,6 +198,16 @@ class _Block:
 
 
 @dataclass
+class _LoadRow:
+    manifest_id: str
+    sscc: str
+    load_seq: int
+    loaded_by: str
+    loaded_at: datetime
+    station_id: str
+
+
+@dataclass
 class _State:
     """Everything a database holds; a unit of work works on a deep copy of it."""
 
@@ -207,6 +230,9 @@ class _State:
     changes: list[Change] = field(default_factory=list)
     sync_state: dict[str, str] = field(default_factory=dict)
     stock: list[StockMovement] = field(default_factory=list)
+    manifests: dict[str, Manifest] = field(default_factory=dict)  # id -> manifest (cartons kept apart)
+    loads: dict[tuple[str, int], _LoadRow] = field(default_factory=dict)  # (order, carton) -> its manifest
+    label_requests: dict[str, LabelRequest] = field(default_factory=dict)
 
 
 # --- the database and its units of work ------------------------------------------------------
@@ -312,6 +338,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.changes = FakeChangeLog(self)
         self.sync_state = FakeSyncState(self)
         self.stock = FakeStockLedger(self)
+        self.manifests = FakeManifests(self)
+        self.label_requests = FakeLabelRequests(self)
 
     @property
     def state(self) -> _State:
@@ -690,7 +718,8 @@ class FakeShipments(_Repo, ShipmentRepository):
             ctype = types.get(row.type_code) or CartonType(row.type_code, row.type_code, 0)
             cartons[row.seq] = Carton(seq=row.seq, type=ctype, status=row.status, measured_g=row.measured_g,
                                       sscc=row.sscc, override_by=row.override_by, tracking_number=row.tracking_number,
-                                      expected_g=row.expected_g, closed_at=row.closed_at)
+                                      expected_g=row.expected_g, closed_at=row.closed_at,
+                                      label_carrier=row.label_carrier, shipment_id=row.shipment_id)
         for scan in self._scans(order_id):
             if scan.undone_at is None:
                 cartons[scan.item.carton_seq].items.append(scan.item)
@@ -716,6 +745,7 @@ class FakeShipments(_Repo, ShipmentRepository):
             raise _refuse(f"SSCC {carton.sscc} is on another carton already (unique)")
         row.type_code, row.status, row.measured_g, row.expected_g = carton.type.code, carton.status, carton.measured_g, carton.expected_g
         row.sscc, row.override_by, row.tracking_number = carton.sscc, carton.override_by, carton.tracking_number
+        row.label_carrier, row.shipment_id = carton.label_carrier, carton.shipment_id
         if carton.status is CartonStatus.CLOSED:
             row.closed_at = _utc(at)
 
@@ -915,6 +945,203 @@ class FakeReturns(_Repo, ReturnRepository):
         old = self.s.returns.get(ret.rma_id)
         created = old.created_at if old else _utc(at)
         self.s.returns[ret.rma_id] = _ReturnRow(copy.deepcopy(ret), fingerprint, created, _utc(at))  # type: ignore[arg-type]
+
+
+# --- shipping: manifests and carrier label requests ------------------------------------------
+
+
+def _open_key(carrier: str, service: str) -> str:
+    return f"{carrier.strip().upper()}/{service.strip().upper()}"
+
+
+class FakeManifests(_Repo, ManifestRepository):
+    def _dock(self, row: _CartonRow) -> DockCarton:
+        order = self.s.orders[row.order_id].order
+        load = self.s.loads.get((row.order_id, row.seq))
+        manifest = self.s.manifests.get(load.manifest_id) if load else None
+        pending = any(r.order_id == row.order_id and r.carton_seq == row.seq and r.status.waiting
+                      for r in self.s.label_requests.values())
+        return DockCarton(order_id=row.order_id, seq=row.seq, status=row.status, sscc=row.sscc,
+                          tracking_number=row.tracking_number, order_status=order.status, carrier=order.carrier,
+                          service=order.service, weight_g=row.measured_g, manifest_id=load.manifest_id if load else None,
+                          manifest_status=manifest.status if manifest else None,
+                          manifest_number=manifest.number if manifest else None, label_pending=pending,
+                          pulled_at=row.pulled_at, label_carrier=row.label_carrier, shipment_id=row.shipment_id)
+
+    def carton(self, code: str) -> DockCarton | None:
+        code = code.strip()
+        if not code:
+            return None
+        rows = sorted(self.s.cartons.values(), key=lambda r: (r.order_id, r.seq))
+        row = next((r for r in rows if r.sscc == code), None) or next((r for r in rows if r.tracking_number == code), None)
+        return self._dock(row) if row else None
+
+    def cartons_of(self, order_ids: Iterable[str]) -> dict[str, list[DockCarton]]:
+        wanted = set(order_ids)
+        out: dict[str, list[DockCarton]] = {}
+        for row in sorted(self.s.cartons.values(), key=lambda r: (r.order_id, r.seq)):
+            if row.order_id in wanted:
+                out.setdefault(row.order_id, []).append(self._dock(row))
+        return out
+
+    def _with_cartons(self, manifest: Manifest) -> Manifest:
+        cartons = []
+        for (order_id, seq), load in self.s.loads.items():
+            if load.manifest_id != manifest.id:
+                continue
+            row = self.s.cartons[(order_id, seq)]
+            cartons.append(LoadedCarton(order_id=order_id, seq=seq, sscc=load.sscc, tracking_number=row.tracking_number,
+                                        service=self.s.orders[order_id].order.service, weight_g=row.measured_g or 0,
+                                        loaded_by=load.loaded_by, loaded_at=load.loaded_at, load_seq=load.load_seq))
+        return replace(copy.deepcopy(manifest), cartons=sorted(cartons, key=lambda c: c.load_seq))
+
+    def open_for(self, carrier: str, service: str) -> Manifest | None:
+        key = _open_key(carrier, service)
+        found = next((m for m in self.s.manifests.values() if m.status is ManifestStatus.OPEN
+                      and _open_key(m.carrier, m.service) == key), None)
+        return self._with_cartons(found) if found else None
+
+    def get(self, manifest_id: str) -> Manifest | None:
+        found = self.s.manifests.get(manifest_id)
+        return self._with_cartons(found) if found else None
+
+    def by_number(self, number: int) -> Manifest | None:
+        found = next((m for m in self.s.manifests.values() if m.number == number), None)
+        return self._with_cartons(found) if found else None
+
+    def by_close_key(self, key: str) -> Manifest | None:
+        found = next((m for m in self.s.manifests.values() if m.close_key == key), None)
+        return self._with_cartons(found) if found else None
+
+    def add(self, manifest: Manifest) -> None:
+        if self.open_for(manifest.carrier, manifest.service) is not None:
+            raise Conflict(f"{manifest.label} has an open manifest already.")
+        if manifest.id in self.s.manifests:
+            raise _refuse(f"manifest {manifest.id} exists (unique)")
+        self.s.manifests[manifest.id] = replace(copy.deepcopy(manifest), cartons=[],
+                                                opened_at=_utc(manifest.opened_at))  # type: ignore[arg-type]
+
+    def load(self, manifest_id: str, order_id: str, seq: int, sscc: str, by: str, station_id: str,
+             at: datetime) -> None:
+        manifest = self.s.manifests.get(manifest_id)
+        if manifest is None or manifest.status is not ManifestStatus.OPEN:
+            raise Conflict("This manifest was closed meanwhile (at another dock).")
+        if (order_id, seq) in self.s.loads:
+            raise Conflict(f"Carton {sscc} is on a manifest already.")
+        nxt = max((x.load_seq for x in self.s.loads.values() if x.manifest_id == manifest_id), default=0) + 1
+        self.s.loads[(order_id, seq)] = _LoadRow(manifest_id, sscc, nxt, by, _utc(at), station_id)  # type: ignore[arg-type]
+
+    def unload(self, manifest_id: str, order_id: str, seq: int) -> bool:
+        load = self.s.loads.get((order_id, seq))
+        if load is None or load.manifest_id != manifest_id:
+            return False
+        del self.s.loads[(order_id, seq)]
+        return True
+
+    def close(self, manifest: Manifest) -> bool:
+        current = self.s.manifests.get(manifest.id)
+        if current is None or current.status is not ManifestStatus.OPEN:
+            return False
+        if manifest.number is not None and any(m.number == manifest.number for m in self.s.manifests.values()):
+            raise _refuse(f"manifest number {manifest.number} is taken (unique)")
+        if manifest.close_key and any(m.close_key == manifest.close_key for m in self.s.manifests.values()):
+            raise _refuse(f"close key {manifest.close_key} is taken (unique)")
+        self.s.manifests[manifest.id] = replace(
+            current, status=ManifestStatus.CLOSED, number=manifest.number, closed_at=_utc(manifest.closed_at),
+            closed_by=manifest.closed_by, close_key=manifest.close_key, split_by=manifest.split_by,
+            split_reason=manifest.split_reason, carrier_ref=manifest.carrier_ref)
+        return True
+
+    def recent(self, *, status: ManifestStatus | None = None, limit: int = 50) -> list[Manifest]:
+        found = [m for m in self.s.manifests.values() if status is None or m.status is status]
+        found.sort(key=lambda m: m.id)
+        found.sort(key=lambda m: m.opened_at, reverse=True)
+        return [self._with_cartons(m) for m in found[:limit]]
+
+    def for_order(self, order_id: str) -> list[Manifest]:
+        ids = {x.manifest_id for (o, _), x in self.s.loads.items() if o == order_id}
+        return [self._with_cartons(m) for m in sorted((self.s.manifests[i] for i in ids), key=lambda m: m.opened_at)]
+
+    def to_pull(self) -> list[DockCarton]:
+        out = []
+        for row in sorted(self.s.cartons.values(), key=lambda r: (r.order_id, r.seq)):
+            dock = self._dock(row)
+            if dock.order_status in (OrderStatus.CANCELLED, OrderStatus.ON_HOLD) and row.sscc and row.pulled_at is None \
+                    and dock.manifest_status is not ManifestStatus.CLOSED:
+                out.append(dock)
+        return out
+
+    def mark_pulled(self, order_id: str, seq: int, at: datetime) -> None:
+        row = self.s.cartons.get((order_id, seq))
+        if row is not None:
+            row.pulled_at = _utc(at)
+
+    def on_the_way(self, label_carrier: str) -> list[tuple[str, OrderStatus, str]]:
+        out = []
+        for row in sorted(self.s.cartons.values(), key=lambda r: (r.order_id, r.seq)):
+            status = self.s.orders[row.order_id].order.status
+            if (row.label_carrier or "").upper() == label_carrier.upper() and row.tracking_number \
+                    and status in (OrderStatus.HANDED_OVER, OrderStatus.IN_TRANSIT):
+                out.append((row.order_id, status, row.tracking_number))
+        return out
+
+    def carriers_in_use(self) -> list[tuple[str, str]]:
+        live = {st for st in OrderStatus if st.open or st is OrderStatus.PACKED}
+        return sorted({(r.order.carrier, r.order.service) for r in self.s.orders.values() if r.order.status in live})
+
+
+class FakeLabelRequests(_Repo, LabelRequestRepository):
+    def add(self, request: LabelRequest) -> None:
+        if request.id in self.s.label_requests or any(
+                r.order_id == request.order_id and r.carton_seq == request.carton_seq
+                for r in self.s.label_requests.values()):
+            raise _refuse(f"a label request for carton {request.order_id}/{request.carton_seq} exists (unique)")
+        self.s.label_requests[request.id] = replace(
+            request, created_at=_utc(request.created_at), updated_at=_utc(request.updated_at or request.created_at),
+            next_try_at=_utc(request.next_try_at))
+
+    def get(self, request_id: str) -> LabelRequest | None:
+        return self.s.label_requests.get(request_id)
+
+    def for_carton(self, order_id: str, seq: int) -> LabelRequest | None:
+        return next((r for r in self.s.label_requests.values() if r.order_id == order_id and r.carton_seq == seq), None)
+
+    def _sorted(self, rows: Iterable[LabelRequest]) -> list[LabelRequest]:
+        return sorted(rows, key=lambda r: (r.created_at or NOW, r.id))
+
+    def due(self, station_id: str, now: datetime, limit: int = 20) -> list[LabelRequest]:
+        now = _utc(now)  # type: ignore[assignment]
+        return self._sorted(r for r in self.s.label_requests.values() if r.station_id == station_id and (
+            r.status is LabelRequestStatus.PENDING or (r.status is LabelRequestStatus.FAILED and (
+                r.next_try_at is None or r.next_try_at <= now))))[:limit]
+
+    def start(self, request_id: str, at: datetime) -> bool:
+        r = self.s.label_requests.get(request_id)
+        if r is None or r.status not in (LabelRequestStatus.PENDING, LabelRequestStatus.FAILED):
+            return False
+        self.s.label_requests[request_id] = replace(r, status=LabelRequestStatus.WORKING, updated_at=_utc(at))
+        return True
+
+    def finish(self, request_id: str, status: LabelRequestStatus, error: str, next_try_at: datetime | None,
+               at: datetime) -> None:
+        r = self.s.label_requests.get(request_id)
+        if r is not None:
+            self.s.label_requests[request_id] = replace(r, status=status, error=error, next_try_at=_utc(next_try_at),
+                                                        attempts=r.attempts + 1, updated_at=_utc(at))
+
+    def waiting(self, station_id: str | None = None) -> list[LabelRequest]:
+        return self._sorted(r for r in self.s.label_requests.values()
+                            if r.status.waiting and (station_id is None or r.station_id == station_id))
+
+    def interrupt_working(self, station_id: str, at: datetime) -> list[LabelRequest]:
+        found = []
+        for r in self._sorted(self.s.label_requests.values()):
+            if r.station_id == station_id and r.status is LabelRequestStatus.WORKING:
+                r = replace(r, status=LabelRequestStatus.FAILED, next_try_at=_utc(at), updated_at=_utc(at),
+                            error="the station stopped while asking the carrier: asked again")
+                self.s.label_requests[r.id] = r
+                found.append(r)
+        return found
 
 
 # --- the central sync: change log, sync state, stock ledger ----------------------------------

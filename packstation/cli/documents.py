@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     card.add_argument(
         "--no-quantities", action="store_true", help="leave out the quantity barcodes 1-10"
     )
+    card.add_argument(
+        "--desk", choices=("bench", "dock"), default="bench",
+        help="bench: commands, cartons, quantities; dock: CARRIER-<CODE> per carrier in use and the dock commands",
+    )
     card.set_defaults(func=run_commands_sheet)
 
     demo = sub.add_parser(
@@ -64,6 +68,8 @@ def run_commands_sheet(args: argparse.Namespace, config: Config) -> int:
     from packstation.adapters.documents.command_card import render_command_card
     from packstation.domain.documents import CommandCardData
 
+    if args.desk == "dock":
+        return _dock_sheet(args, config)
     if args.carton:
         cartons = tuple(c.strip().upper() for c in args.carton)
     else:
@@ -86,6 +92,33 @@ def run_commands_sheet(args: argparse.Namespace, config: Config) -> int:
     except OSError as exc:
         return _fail("commands-sheet", f"cannot write {out}: {exc.strerror or exc}")
     print(f"Wrote the command card to {out} ({len(cartons)} carton types)")
+    return 0
+
+
+def _dock_sheet(args: argparse.Namespace, config: Config) -> int:
+    """The dock card: a CARRIER-<CODE> barcode per carrier in use (and per service where a carrier
+    has several), CMD-CLOSE-MANIFEST, CMD-UNDO, CMD-LOGOUT."""
+    from packstation.adapters.documents.command_card import render_command_card
+    from packstation.bootstrap import build_station
+    from packstation.domain.documents import CommandCardData
+    from packstation.domain.shipping import carrier_code
+    from packstation.services.dock import carriers_in_use
+
+    with build_station(config) as station:
+        used = carriers_in_use(station.ctx, station.system_session())
+    if not used:
+        return _fail("commands-sheet", "no carriers in use: configure [carriers.<CODE>] or import orders first")
+    carriers = tuple((carrier_code(c, s), f"{c} — {s}" if s else f"{c} (every service)") for c, s in used)
+    out = Path(args.out)
+    try:
+        render_command_card(CommandCardData(title="Dispatch dock", commands=("CMD-CLOSE-MANIFEST", "CMD-UNDO",
+                                                                             "CMD-LOGOUT"),
+                                            carton_types=(), quantities=(), carriers=carriers), out, args.paper)
+    except DocumentDataError as exc:
+        return _fail("commands-sheet", str(exc))
+    except OSError as exc:
+        return _fail("commands-sheet", f"cannot write {out}: {exc.strerror or exc}")
+    print(f"Wrote the dock card to {out} ({len(carriers)} carrier barcodes)")
     return 0
 
 

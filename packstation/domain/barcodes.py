@@ -41,7 +41,7 @@ GS1_SYMBOLOGIES = frozenset({"]C1", "]d2", "]Q3", "]e0"})
 EAN_UPC = "]E0"  # EAN-13, UPC-A or UPC-E
 EAN_8 = "]E4"
 
-COMMANDS = frozenset(
+BENCH_COMMANDS = frozenset(
     {
         "CMD-CLOSE-CARTON",
         "CMD-NEW-CARTON",
@@ -53,6 +53,9 @@ COMMANDS = frozenset(
         "CMD-LOGOUT",
     }
 )
+# the dispatch dock's card: CMD-CLOSE-MANIFEST, CMD-UNDO (unload the last carton), CMD-LOGOUT
+DOCK_COMMANDS = frozenset({"CMD-CLOSE-MANIFEST", "CMD-UNDO", "CMD-LOGOUT"})
+COMMANDS = BENCH_COMMANDS | DOCK_COMMANDS
 
 
 class BarcodeError(ValueError):

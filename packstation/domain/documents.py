@@ -234,6 +234,7 @@ class CommandCardData:
     commands: tuple[str, ...] = ()  # empty: every command in packstation.domain.barcodes
     carton_types: tuple[str, ...] = ("BOX-S", "BOX-M", "BOX-L", "BOX-XL")
     quantities: tuple[int, ...] = tuple(range(1, 11))
+    carriers: tuple[tuple[str, str], ...] = ()  # the dock card: (CARRIER-<CODE> barcode, caption)
 
 
 _SAFE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

@@ -92,7 +92,7 @@ def order_transition(current: OrderStatus, target: OrderStatus, *, order_id: str
     if target in ORDER_TRANSITIONS[current]:
         return
     if current == target:
-        raise TransitionRefused(f"Order {order_id} {describe(current)} already.")
+        raise TransitionRefused(f"Order {order_id} {describe(current)}: nothing to change.")
     if target is OrderStatus.CANCELLED:
         raise TransitionRefused(f"Order {order_id} {describe(current)}: it can no longer be cancelled.")
     if target.stage >= 0 and current.stage > target.stage:

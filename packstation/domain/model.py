@@ -109,6 +109,10 @@ class Order:
     lines: list[OrderLine] = field(default_factory=list)
     tote: str | None = None  # the tote barcode a bench may scan instead of the order number
     wave_id: str | None = None
+    # a label the marketplace made for the order's parcel (printed instead of a carrier's or ours):
+    # ZPL as given, or a URL the label is fetched from
+    label_zpl: str | None = None
+    label_url: str | None = None
 
     @property
     def total(self) -> Decimal:

@@ -73,6 +73,22 @@ class Verdict(StrEnum):
     STORAGE_FAILED = "storage_failed"
     LOGGED_IN = "logged_in"
     LOGGED_OUT = "logged_out"
+    # a carton sealed, but the carrier gave no label (yet): retried, the lead view lists it
+    LABEL_NOT_CREATED = "label_not_created"
+    # the dispatch dock (domain.shipping)
+    MANIFEST_OPENED = "manifest_opened"
+    MANIFEST_CLOSED = "manifest_closed"
+    MANIFEST_INCOMPLETE = "manifest_incomplete"  # an order would be split: a lead approves with a reason
+    NO_MANIFEST = "no_manifest"
+    CARTON_LOADED = "carton_loaded"
+    CARTON_UNLOADED = "carton_unloaded"
+    UNKNOWN_CODE = "unknown_code"
+    NOT_SEALED = "not_sealed"
+    ORDER_PULLED = "order_pulled"  # cancelled or on hold after packing: pull the cartons
+    WRONG_CARRIER = "wrong_carrier"  # another carrier or service
+    ALREADY_LOADED = "already_loaded"
+    ON_CLOSED_MANIFEST = "on_closed_manifest"
+    LABEL_MISSING = "label_missing"  # its carrier label is not created yet
 
     @property
     def tone(self) -> Tone:
@@ -112,6 +128,20 @@ _TONES = {
     Verdict.WEIGHING: Tone.WARNING,
     Verdict.NEEDS_REPRINT_TARGET: Tone.PROMPT,
     Verdict.LOGIN_REFUSED: Tone.ERROR,
+    Verdict.LABEL_NOT_CREATED: Tone.ERROR,
+    Verdict.MANIFEST_OPENED: Tone.OK,
+    Verdict.MANIFEST_CLOSED: Tone.OK,
+    Verdict.MANIFEST_INCOMPLETE: Tone.PROMPT,
+    Verdict.NO_MANIFEST: Tone.WARNING,
+    Verdict.CARTON_LOADED: Tone.OK,
+    Verdict.CARTON_UNLOADED: Tone.WARNING,
+    Verdict.UNKNOWN_CODE: Tone.ERROR,
+    Verdict.NOT_SEALED: Tone.ERROR,
+    Verdict.ORDER_PULLED: Tone.ERROR,
+    Verdict.WRONG_CARRIER: Tone.ERROR,
+    Verdict.ALREADY_LOADED: Tone.WARNING,
+    Verdict.ON_CLOSED_MANIFEST: Tone.ERROR,
+    Verdict.LABEL_MISSING: Tone.WARNING,
 }
 
 
@@ -151,6 +181,8 @@ class Carton:
     tracking_number: str | None = None
     expected_g: int | None = None  # tare plus items, when it was weighed
     closed_at: datetime | None = None  # set by the store when sealed
+    label_carrier: str | None = None  # the carrier account whose label it carries (None: our own SSCC label)
+    shipment_id: str | None = None  # the carrier's id of its shipment (to void it, to track it)
 
     @property
     def is_open(self) -> bool:

@@ -247,12 +247,14 @@ class Bench:
         request = self.lead_request
         assert request is not None
         if bc.is_command:
+            if request.action == "override" and (request.reason is None or bc.value != "CMD-UNDO"):
+                # the packer fixes the blocked carton instead: CMD-UNDO takes the extra item back,
+                # CMD-CLOSE-CARTON weighs again (only once a lead was asked does CMD-UNDO cancel that)
+                self.lead_request = None
+                return None
             if bc.value == "CMD-UNDO":
                 self.lead_request = None
                 return Outcome(Verdict.UNDONE, f"{request.what}: cancelled.", data={"headline": "CANCELLED"})
-            if request.action == "override":  # the packer fixes the carton instead
-                self.lead_request = None
-                return None
             return Outcome(Verdict.NOT_ALLOWED, f"{request.what} is waiting for a lead: finish it or scan CMD-UNDO.")
         if request.reason is None:
             if bc.kind is BarcodeKind.NUMBER and 1 <= int(bc.value) <= len(request.reasons):
@@ -314,7 +316,8 @@ class Bench:
 
     # --- helpers ------------------------------------------------------------------------------
     def _after(self, outcome: Outcome) -> Outcome:
-        if outcome.verdict is Verdict.ORDER_COMPLETE or outcome.data.get("claim_lost"):
+        if outcome.verdict is Verdict.ORDER_COMPLETE or outcome.data.get("order_complete") \
+                or outcome.data.get("claim_lost"):
             self.pack = None  # packed, or no longer this bench's order
             self.lead_request = None
         return outcome

@@ -13,6 +13,7 @@ from packstation.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from packstation.services.auth import Authenticator
+    from packstation.services.carriers import Carriers
     from packstation.services.printing import Documents
 
 
@@ -37,6 +38,9 @@ class Context:
     # the central database all stations share, when one is configured: its units of work (the
     # same repositories, on PostgreSQL). None: a standalone station. Never used on the scan path.
     central: UnitOfWorkFactory | None = None
+    # the carrier accounts of [carriers.*] (labels, tracking, end-of-day close); None: none configured,
+    # every carton gets our own SSCC label
+    carriers: Carriers | None = None
 
     @property
     def synced(self) -> bool:

@@ -27,6 +27,7 @@ from packstation.domain.lifecycle import (
     ReturnStatus,
     TransitionRefused,
     arrival_status,
+    return_transition,
 )
 from packstation.domain.model import (
     Address,
@@ -552,6 +553,7 @@ def _order(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any
         lines.append({"order_id": order_id, "line_no": i, "sku": sku, "qty": qty, "unit_price": price_s,
                       "packed_qty": 0, "short_qty": 0})
     tracking_number = _text(rec, "tracking_number", required=False, max_len=64) or None
+    label_zpl, label_url = _marketplace_label(rec)
     row = {
         "order_id": order_id,
         "channel": _text(rec, "channel", max_len=64),
@@ -568,9 +570,39 @@ def _order(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any
         "tracking_number": tracking_number,
         "tote": (_ident(rec, "tote") if _text(rec, "tote", required=False) else None),
         "status": arrival_status(method, status).value,
+        # only when given: the fingerprints of orders without one stay what they were
+        **({"label_zpl": label_zpl} if label_zpl else {}),
+        **({"label_url": label_url} if label_url else {}),
     }
     row["content_hash"] = _hash([row, [(ln["sku"], ln["qty"], ln["unit_price"]) for ln in lines]])
     return order_id, row, lines
+
+
+MAX_LABEL_ZPL = 256 * 1024
+
+
+def _marketplace_label(rec: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``label_zpl`` (the label's ZPL, ^XA ... ^XZ) or ``label_url`` (http(s) address of a ZPL or PDF
+    label): a label the marketplace made for the order's parcel, printed instead of ours."""
+    zpl = rec.get("label_zpl")
+    url = rec.get("label_url")
+    if zpl in (None, "") and url in (None, ""):
+        return None, None
+    if zpl not in (None, "") and url not in (None, ""):
+        raise RecordError("give label_zpl or label_url, not both")
+    if zpl not in (None, ""):
+        if not isinstance(zpl, str):
+            raise RecordError("label_zpl must be the label's ZPL text")
+        text = zpl.strip()
+        if len(text) > MAX_LABEL_ZPL:
+            raise RecordError(f"label_zpl is {len(text)} characters: at most {MAX_LABEL_ZPL}")
+        if not text.upper().startswith("^XA") or not text.upper().endswith("^XZ"):
+            raise RecordError("label_zpl must be one ZPL label, from ^XA to ^XZ")
+        return text, None
+    if not isinstance(url, str) or not url.strip().lower().startswith(("https://", "http://")) or len(url) > 500 \
+            or any(ch.isspace() for ch in url.strip()):
+        raise RecordError(f"label_url must be an http(s) address of the label (at most 500 characters), got {_show(url)}")
+    return None, url.strip()
 
 
 def _return(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
@@ -740,7 +772,8 @@ def _order_obj(row: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
                         region=row["ship_region"], postcode=row["ship_postcode"], country=row["ship_country"]),
         currency=row["currency"], payment_method=row["payment_method"], payment_status=row["payment_status"],
         carrier=row["carrier"], service=row["service"], tracking_number=row["tracking_number"],
-        status=OrderStatus(row["status"]), tote=row["tote"],
+        status=OrderStatus(row["status"]), tote=row["tote"], label_zpl=row.get("label_zpl"),
+        label_url=row.get("label_url"),
         lines=[OrderLine(line_no=ln["line_no"], sku=ln["sku"], qty=ln["qty"], unit_price=Decimal(ln["unit_price"]))
                for ln in lines],
     )
@@ -843,6 +876,11 @@ def _apply_returns(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan,
                                              f"return already exists for order {old.order_id}, not {plan.rows[k]['order_id']}"))
         elif old.status not in ("initiated", "picked"):
             report.rejected.append(Rejection(plan.positions[k], k, f"return already exists and is {old.status}"))
+        elif old.status != plan.rows[k]["status"]:
+            try:  # initiated -> picked; never back (an old file imported again)
+                return_transition(ReturnStatus(old.status), ReturnStatus(plan.rows[k]["status"]), rma_id=k)
+            except TransitionRefused as exc:
+                report.rejected.append(Rejection(plan.positions[k], k, str(exc)))
     if report.rejected:
         return
     now = ctx.clock()

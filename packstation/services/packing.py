@@ -17,7 +17,7 @@ from packstation.domain.barcodes import Barcode, sscc18
 from packstation.domain.identity import Permission, Session
 from packstation.domain.lifecycle import OrderStatus, TransitionRefused, describe
 from packstation.domain.packing import Carton, CartonStatus, ItemDecision, PackSession, Verdict
-from packstation.services import printing, stock
+from packstation.services import carriers, printing, stock
 from packstation.services.context import Context, record
 from packstation.services.lifecycle import change_status
 from packstation.services.outcome import Outcome, storage_failed
@@ -272,9 +272,17 @@ def _seal(ctx: Context, session: Session, pack: PackSession, carton: Carton, mea
     if complete:
         after.cartons = [c for c in after.cartons if c.seq not in empty]
         after.order.status = OrderStatus.PACKED
+    # the carrier's label (or the marketplace's) instead of ours, asked for before the transaction
+    # (bounded by the account's timeout); a carrier that fails leaves a label request instead
+    label = carriers.label_for_seal(ctx, after, sealed)
     try:
-        jobs = printing.seal_jobs(ctx, after, sealed, completes=complete)
+        if label is None:
+            jobs = printing.seal_jobs(ctx, after, sealed, completes=complete)
+        else:
+            jobs = ([label.job] if label.job is not None else []) + \
+                ([printing.slip_job(ctx, after, reason="order packed")] if complete else [])
     except ValueError as exc:  # a document that cannot be rendered as given: nothing is sealed
+        carriers.void_quietly(ctx, label)
         return Outcome(Verdict.NOT_ALLOWED, f"Carton NOT sealed: its label cannot be made ({exc}). Call a lead.")
     actor = approval or session
 
@@ -287,6 +295,11 @@ def _seal(ctx: Context, session: Session, pack: PackSession, carton: Carton, mea
             record(uow, ctx, actor, "carton.overridden" if approval else "carton.closed", order.order_id,
                    {"seq": carton.seq, "sscc": sscc, "type": carton.type.code, **data,
                     **({"reason": reason, "packer": session.actor} if approval else {})})
+            if label is not None:
+                if label.request is not None:
+                    uow.label_requests.add(label.request)
+                kind, payload = carriers.label_event(label, sealed)
+                record(uow, ctx, session, kind, order.order_id, payload)
             stored = [printing.add_job(uow, ctx, session, job) for job in jobs]
             if complete:
                 for seq in empty:
@@ -297,14 +310,28 @@ def _seal(ctx: Context, session: Session, pack: PackSession, carton: Carton, mea
             uow.commit()
         carton.status, carton.measured_g, carton.expected_g = CartonStatus.CLOSED, measured_g, expected_g
         carton.sscc, carton.override_by = sscc, override_by
+        carton.tracking_number, carton.label_carrier = sealed.tracking_number, sealed.label_carrier
+        carton.shipment_id = sealed.shipment_id
         if ctx.documents is not None and stored:
             ctx.documents.wake()
         out = {"seq": carton.seq, "sscc": sscc, "jobs": [j.id for j in stored], **data}
         if approval is not None:
             out["headline"] = "OVERRIDDEN"
+        if label is not None and label.created is not None:
+            out.update(carrier=label.carrier, tracking_number=sealed.tracking_number)
         if complete:
             pack.cartons = [c for c in pack.cartons if c.seq not in empty]
             order.status = OrderStatus.PACKED
+        if label is not None and label.failed:
+            assert label.request is not None
+            return Outcome(Verdict.LABEL_NOT_CREATED,
+                           f"Carton {carton.seq} sealed ({measured_g} g), SSCC {sscc}" +
+                           (f"; order {order.order_id} packed" if complete else "") +
+                           f". LABEL NOT CREATED by {label.carrier}: {label.error}. It is asked for again "
+                           "automatically: set the carton aside until its label prints (the lead view lists it).",
+                           data={**out, "headline": "LABEL NOT CREATED", "label_request": label.request.id,
+                                 "label_error": label.error, "order_complete": complete})
+        if complete:
             return Outcome(Verdict.ORDER_COMPLETE,
                            f"Carton {carton.seq} sealed ({measured_g} g). Order {order.order_id} packed.",
                            data={**out, "order_complete": True})
@@ -316,7 +343,10 @@ def _seal(ctx: Context, session: Session, pack: PackSession, carton: Carton, mea
             msg += f" {remaining} item(s) left: open the next carton."
         return Outcome(Verdict.CARTON_CLOSED, msg, data=out)
 
-    return _guarded(run)
+    outcome = _guarded(run)
+    if outcome.verdict in (Verdict.STORAGE_FAILED, Verdict.ORDER_REFUSED):  # not sealed: the label is not wanted
+        carriers.void_quietly(ctx, label)
+    return outcome
 
 
 def _reserve_sscc(ctx: Context) -> str:

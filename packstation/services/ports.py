@@ -23,6 +23,13 @@ from packstation.domain.model import CartonType, Order, Product, Role, StockLot,
 from packstation.domain.packing import Carton, PackedItem
 from packstation.domain.print_jobs import JobStatus, PrintJob
 from packstation.domain.returns import Return
+from packstation.domain.shipping import (
+    DockCarton,
+    LabelRequest,
+    LabelRequestStatus,
+    Manifest,
+    ManifestStatus,
+)
 from packstation.domain.stock import StockLevel, StockMovement
 
 
@@ -427,6 +434,111 @@ class StationRepository(ABC):
     @abstractmethod
     def release(self, station_id: str, token: str) -> None: ...
 
+# --- shipping: manifests at the dock, carrier label requests (issue 11) -----------------------
+
+
+class ManifestRepository(ABC):
+    """Carrier manifests with their cartons, and what the dock checks a scanned carton against."""
+
+    @abstractmethod
+    def carton(self, code: str) -> DockCarton | None:
+        """The carton with this SSCC (or carrier tracking number), with its order's state and the
+        manifest it is on: one read, for the dock's verdict."""
+
+    @abstractmethod
+    def cartons_of(self, order_ids: Iterable[str]) -> dict[str, list[DockCarton]]:
+        """Every carton of these orders (a close checks that each order leaves whole)."""
+
+    @abstractmethod
+    def open_for(self, carrier: str, service: str) -> Manifest | None:
+        """The open manifest of this carrier (and service, "" = all), with its cartons."""
+
+    @abstractmethod
+    def get(self, manifest_id: str) -> Manifest | None: ...
+
+    @abstractmethod
+    def by_number(self, number: int) -> Manifest | None: ...
+
+    @abstractmethod
+    def by_close_key(self, key: str) -> Manifest | None:
+        """The manifest a close with this idempotency key closed."""
+
+    @abstractmethod
+    def add(self, manifest: Manifest) -> None:
+        """Store a new open manifest. Raises Conflict if the carrier (and service) has an open one."""
+
+    @abstractmethod
+    def load(self, manifest_id: str, order_id: str, seq: int, sscc: str, by: str, station_id: str,
+             at: datetime) -> None:
+        """Put a carton on an open manifest. Raises Conflict if it is on a manifest already."""
+
+    @abstractmethod
+    def unload(self, manifest_id: str, order_id: str, seq: int) -> bool:
+        """Take a carton off an open manifest; False if it was not on it."""
+
+    @abstractmethod
+    def close(self, manifest: Manifest) -> bool:
+        """Store the close (number, who, when, close key, split approval, carrier answer) of an open
+        manifest; False if it is not open any more (closed meanwhile)."""
+
+    @abstractmethod
+    def recent(self, *, status: ManifestStatus | None = None, limit: int = 50) -> list[Manifest]:
+        """Manifests, newest first, with their cartons."""
+
+    @abstractmethod
+    def for_order(self, order_id: str) -> list[Manifest]:
+        """The manifests that hold cartons of this order."""
+
+    @abstractmethod
+    def to_pull(self) -> list[DockCarton]:
+        """Sealed cartons of orders cancelled or on hold after packing, not handed over nor pulled."""
+
+    @abstractmethod
+    def mark_pulled(self, order_id: str, seq: int, at: datetime) -> None: ...
+
+    @abstractmethod
+    def on_the_way(self, label_carrier: str) -> list[tuple[str, OrderStatus, str]]:
+        """(order id, status, tracking number) of the cartons labelled by this carrier account whose
+        orders are handed over or in transit (what tracking asks about)."""
+
+    @abstractmethod
+    def carriers_in_use(self) -> list[tuple[str, str]]:
+        """(carrier, service) of the orders not yet handed over (released to packed), sorted."""
+
+
+class LabelRequestRepository(ABC):
+    """Carrier labels still to be created for sealed cartons (retried by a worker)."""
+
+    @abstractmethod
+    def add(self, request: LabelRequest) -> None: ...
+
+    @abstractmethod
+    def get(self, request_id: str) -> LabelRequest | None: ...
+
+    @abstractmethod
+    def for_carton(self, order_id: str, seq: int) -> LabelRequest | None: ...
+
+    @abstractmethod
+    def due(self, station_id: str, now: datetime, limit: int = 20) -> list[LabelRequest]:
+        """This station's requests to try now (pending, or failed with next_try_at passed), oldest first."""
+
+    @abstractmethod
+    def start(self, request_id: str, at: datetime) -> bool:
+        """pending / failed -> working (this worker tries it); False if another took it or it is done."""
+
+    @abstractmethod
+    def finish(self, request_id: str, status: LabelRequestStatus, error: str, next_try_at: datetime | None,
+               at: datetime) -> None:
+        """working -> done / failed / cancelled, one attempt more."""
+
+    @abstractmethod
+    def waiting(self, station_id: str | None = None) -> list[LabelRequest]:
+        """Requests not done (pending, working, failed), of one station or all, oldest first."""
+
+    @abstractmethod
+    def interrupt_working(self, station_id: str, at: datetime) -> list[LabelRequest]:
+        """At start: requests a stopped station left 'working' become 'failed' (retried); returns them."""
+
 
 # --- central sync: pull, numbers from the centre, the stock ledger (issue 10) ----------------
 
@@ -514,6 +626,8 @@ class UnitOfWork(ABC):
     changes: ChangeLog  # read at the centre
     sync_state: SyncState
     stock: StockLedger
+    manifests: ManifestRepository
+    label_requests: LabelRequestRepository
 
     @abstractmethod
     def __enter__(self) -> UnitOfWork: ...
@@ -538,6 +652,7 @@ Clock = Callable[[], datetime]
 __all__ = [
     "Change", "ChangeLog", "StockLedger", "SyncState",
     "CatalogRepository", "Claim", "Clock", "Conflict", "Credentials", "EventLog", "ImportedState",
+    "LabelRequestRepository", "ManifestRepository",
     "NumberSeries", "OrderRepository", "PrintJobRepository", "ReturnRepository", "ScanRecord", "ShipmentRepository",
     "StationRepository", "StationSeat", "StorageError", "UnitOfWork", "UnitOfWorkFactory", "UserRepository",
 ]

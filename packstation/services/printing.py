@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 
 from packstation.domain.documents import Address as DocAddress
-from packstation.domain.documents import LabelData, PackingSlipData
+from packstation.domain.documents import LabelData, ManifestData, PackingSlipData
 from packstation.domain.identity import Permission, Session
 from packstation.domain.packing import Carton, PackSession
 from packstation.domain.print_jobs import JobStatus, PrintJob
@@ -51,6 +51,19 @@ class Documents(ABC):
 
     def wake(self) -> None:  # noqa: B027 - optional: not every renderer has a worker to wake
         """Tell the print worker that jobs are waiting (called after their commit)."""
+
+    @property
+    def carrier_label_format(self) -> str:
+        """What a carrier's label should come as for this station's label printer: ZPL or PDF."""
+        return "PDF"
+
+    def carrier_label(self, order_id: str, sscc: str, payload: bytes, label_format: str, *, reason: str) -> PrintJob:
+        """A label a carrier (or a marketplace) made, as a job for the label printer."""
+        raise NotImplementedError("this renderer cannot print carriers' labels")
+
+    def manifest(self, data: ManifestData, *, reason: str) -> PrintJob:
+        """The carrier manifest signed at hand-over, as a job for the document printer."""
+        raise NotImplementedError("this renderer cannot print manifests")
 
 
 class Printers(ABC):
@@ -163,7 +176,8 @@ class JobResult:
 
     @property
     def message(self) -> str:
-        what = {"shipping_label": "Label", "packing_slip": "Packing slip"}.get(self.job.kind, "Print job")
+        what = {"shipping_label": "Label", "packing_slip": "Packing slip", "manifest": "Manifest"}.get(self.job.kind,
+                                                                                                    "Print job")
         if self.error:
             return f"{what} NOT printed: {self.error}"
         if self.job.target.startswith("folder:"):

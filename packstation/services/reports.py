@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from packstation.domain.identity import Session
+from packstation.domain.lifecycle import OrderStatus
 from packstation.services.context import Context
 
 
@@ -33,6 +34,7 @@ def order_status(ctx: Context, session: Session, order_id: str) -> dict[str, Any
         cartons = uow.shipments.cartons(real, types)
         scans = uow.shipments.scans(real)
         events = uow.events.for_order(real)
+        manifests = uow.manifests.for_order(real)
     active = [s for s in scans if s.undone_at is None]
     by_line: dict[int, list[Any]] = {}
     for s in active:
@@ -67,10 +69,56 @@ def order_status(ctx: Context, session: Session, order_id: str) -> dict[str, Any
         "cartons": [
             {"seq": c.seq, "type": c.type.code, "status": c.status.value, "expected_g": c.expected_g,
              "weight_g": c.measured_g, "sscc": c.sscc, "tracking_number": c.tracking_number,
-             "override_by": c.override_by, "closed_at": _iso(c.closed_at)}
+             "override_by": c.override_by, "closed_at": _iso(c.closed_at), "label_carrier": c.label_carrier}
             for c in cartons
         ],
         "undone_scans": len(scans) - len(active),
+        "stages": stages(events),
+        "manifests": [{"id": m.id, "code": m.code if m.number is not None else None, "carrier": m.carrier,
+                       "status": m.status.value, "closed_at": _iso(m.closed_at),
+                       "cartons": [c.sscc for c in m.cartons if c.order_id == real]} for m in manifests],
         "events": [{"id": e.id, "kind": e.kind, "at": _iso(e.occurred_at), "station": e.station_id, "actor": e.actor,
                     "user": e.user, "data": e.payload} for e in events],
     }
+
+
+_STATUS_EVENTS = {f"order.{s.value}" for s in OrderStatus}
+
+
+def _source(kind: str, actor: str, payload: dict[str, Any]) -> str:
+    """Who or what caused a stage: bench, dock, carrier tracking, import, the command line, the API."""
+    who = actor.split(":", 1)[0]
+    if who == "carrier" or payload.get("source") == "carrier":
+        return "carrier tracking"
+    if who == "import":
+        return "import" if payload.get("source") != "tracking" else "tracking import"
+    if payload.get("desk") == "dock" or kind == "order.handed_over":
+        return "dock"
+    if who == "person":
+        return "bench"
+    return {"cli": "command line", "api": "api", "system": "station"}.get(who, who)
+
+
+def stages(events: list[Any]) -> list[dict[str, Any]]:
+    """Every stage the order went through, in order: when, who or what caused it, from where.
+
+    ``at`` is when it happened (a carrier's scan time for tracking), ``recorded_at`` when the
+    station stored it."""
+    out: list[dict[str, Any]] = []
+    for e in events:
+        payload = e.payload or {}
+        if e.kind == "order.received":
+            entry = {"stage": "received", "at": _iso(e.occurred_at), "recorded_at": _iso(e.occurred_at),
+                     "by": e.actor, "source": _source(e.kind, e.actor, payload), "station": e.station_id}
+            out.append(entry)
+            if payload.get("status") and payload["status"] != "received":
+                out.append({**entry, "stage": payload["status"]})
+        elif e.kind in _STATUS_EVENTS:
+            at = payload.get("at") or _iso(e.occurred_at)
+            entry = {"stage": e.kind.split(".", 1)[1], "at": at, "recorded_at": _iso(e.occurred_at), "by": e.actor,
+                     "source": _source(e.kind, e.actor, payload), "station": e.station_id}
+            for key in ("manifest", "carrier", "tracking_number", "reason", "description"):
+                if payload.get(key):
+                    entry[key] = payload[key]
+            out.append(entry)
+    return out

@@ -19,6 +19,7 @@ from packstation.domain.barcodes import RawScan
 from packstation.domain.identity import Desk
 from packstation.domain.packing import Verdict
 from packstation.services.bench import Bench
+from packstation.services.dock import Dock
 from packstation.services.outcome import Outcome
 from packstation.services.terminal import PinCheck, Terminal
 from packstation.ui.background import run_in_pool
@@ -104,6 +105,13 @@ class StationController(QObject):
 
     def pick_reason(self, reason: str) -> Outcome | None:
         bench = self.bench
+        handler = self.terminal.handler
+        if bench is None and isinstance(handler, Dock):  # a split at the dock: its reason
+            picked = handler.set_split_reason(reason)
+            awaited = picked.data.get("await_pin") if picked is not None else None
+            if awaited is not None:
+                self.terminal.pin_wait = awaited
+            return self._emit(picked) if picked is not None else None
         if bench is None:
             return None
         outcome = bench.set_lead_reason(reason)

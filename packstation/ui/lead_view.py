@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from packstation.bootstrap import Station
 from packstation.domain.identity import Role, Session, mask_badge
 from packstation.domain.packing import Tone
-from packstation.services import packing, printing, users
+from packstation.services import carriers, packing, printing, users
 from packstation.services.auth import NotAllowed
 from packstation.services.ports import StorageError
 from packstation.services.stats import claimed_orders, shift_figures
@@ -83,6 +83,8 @@ class LeadView(QDialog):
         self.tabs.addTab(self._users_tab(), "Users")
         self.jobs = _table(["Job", "Kind", "For", "Status", "Tries", "Why"])
         self.tabs.addTab(self._jobs_tab(), "Print jobs")
+        self.labels = _table(["Request", "Order", "SSCC", "Carrier", "Status", "Tries", "Next try", "Why"])
+        self.tabs.addTab(self._labels_tab(), "Carrier labels")
         if controller is not None:
             controller.printed.connect(self._printed)
         self.message = _Message()
@@ -245,6 +247,34 @@ class LeadView(QDialog):
         self._say(Tone.OK if result.ok else Tone.ERROR, result.message)  # type: ignore[attr-defined]
         self.reload()
 
+    # --- carrier labels not created yet (issue 11) --------------------------------------------
+    def _labels_tab(self) -> QWidget:
+        page = QWidget()
+        self.label_retry_button = QPushButton("Ask the carrier again now")
+        self.label_retry_button.clicked.connect(self.retry_label_selected)
+        box = QVBoxLayout(page)
+        box.addWidget(QLabel("Sealed cartons whose carrier did not give a label (it failed or did not answer): "
+                             "asked again automatically; set the cartons aside until their labels print."))
+        box.addWidget(self.labels, 1)
+        box.addWidget(self.label_retry_button)
+        return page
+
+    def retry_label_selected(self) -> None:
+        row = self.labels.currentRow()
+        if row < 0:
+            self._say(Tone.WARNING, "Select a carton first.")
+            return
+        try:
+            result = carriers.retry_now(self.ctx, self.lead, self.labels.item(row, 0).text())
+        except (NotAllowed, StorageError) as exc:
+            self._say(Tone.ERROR, str(exc))
+            return
+        if result is None:
+            self._say(Tone.WARNING, "That label is being asked for right now, or is done.")
+        else:
+            self._say(Tone.OK if result.ok else Tone.ERROR, result.message)
+        self.reload()
+
     # --- common ---------------------------------------------------------------------------
     def reload(self) -> None:
         try:
@@ -255,6 +285,9 @@ class LeadView(QDialog):
     def _reload(self) -> None:
         _fill(self.jobs, [[j.id, j.kind, j.ref, j.status.value, str(j.attempts), j.error]
                           for j in printing.waiting_jobs(self.ctx, self.lead)])
+        _fill(self.labels, [[r.id, r.order_id, r.sscc, r.carrier, r.status.value, str(r.attempts),
+                             r.next_try_at.strftime("%H:%M:%S") if r.next_try_at else "", r.error]
+                            for r in carriers.waiting_labels(self.ctx, self.lead)])
         _fill(self.claims, [[c.order_id, c.station_id or "", c.user or "",
                              c.since.strftime("%Y-%m-%d %H:%M") if c.since else "", c.status.value]
                             for c in claimed_orders(self.ctx, self.lead)])

@@ -32,6 +32,7 @@ from packstation.bootstrap import Station
 from packstation.domain.barcodes import RawScan
 from packstation.domain.identity import Desk
 from packstation.domain.packing import Tone, Verdict
+from packstation.services.dock import Dock
 from packstation.services.outcome import Outcome
 from packstation.services.ports import StorageError
 from packstation.services.stats import ready_orders
@@ -39,6 +40,7 @@ from packstation.ui import theme
 from packstation.ui.controller import StationController
 from packstation.ui.device_manager import DeviceManager
 from packstation.ui.device_signals import DeviceSignals
+from packstation.ui.dock_view import DockPage
 from packstation.ui.keypad import PinPad
 from packstation.ui.login_view import DeskChooser, DeskPlaceholder, LoginView
 from packstation.ui.pack_view import PackView
@@ -98,8 +100,9 @@ class MainWindow(QMainWindow):
         self.desks = DeskChooser()
         self.pack = PackView()
         self.placeholder = DeskPlaceholder()
+        self.dock = DockPage()  # the dispatch dock (issue 11)
         self.pages = QStackedWidget()
-        for page in (self.login, self.desks, self.pack, self.placeholder):
+        for page in (self.login, self.desks, self.pack, self.placeholder, self.dock):
             self.pages.addWidget(page)
 
         self.scan_edit = QLineEdit()
@@ -137,6 +140,7 @@ class MainWindow(QMainWindow):
         self.approval.entered.connect(self.controller.enter_pin)
         self.desks.chosen.connect(self.controller.choose_desk)
         self.pack.lead.reason_chosen.connect(self.controller.pick_reason)
+        self.dock.reason_chosen.connect(self.controller.pick_reason)
         self.controller.outcome.connect(self._on_outcome)
         self.controller.printed.connect(self._on_printed)
         self.controller.interrupted.connect(self._on_interrupted)
@@ -238,7 +242,7 @@ class MainWindow(QMainWindow):
         if custom:
             self.band.headline.setText(str(custom))
         if outcome.verdict.tone is not Tone.INFO:
-            self.sounds.play(outcome.verdict.tone)
+            self.sounds.play_verdict(outcome.verdict)
         if custom == "SCALE ERROR":  # the status bar says so too, until the scale gives a weight
             self.devices.report("scale", DeviceState("scale", Status.ERROR, outcome.message))
         elif outcome.verdict in (Verdict.CARTON_CLOSED, Verdict.CARTON_BLOCKED, Verdict.ORDER_COMPLETE) \
@@ -280,6 +284,12 @@ class MainWindow(QMainWindow):
             if terminal.choosing or terminal.handler is None:
                 self.desks.show_for(session.name, session.role.desks)
                 self.pages.setCurrentWidget(self.desks)
+            elif isinstance(terminal.handler, Dock):  # the dispatch dock (issue 11)
+                try:
+                    self.dock.show_view(terminal.handler.view(), session.name)
+                except StorageError:  # the band says why; the page keeps what it showed
+                    pass
+                self.pages.setCurrentWidget(self.dock)
             elif bench is None:
                 self.placeholder.show_desk(terminal.desk or Desk.DOCK, session.name)
                 self.pages.setCurrentWidget(self.placeholder)

@@ -74,6 +74,72 @@ def _approve(c: object, app: object, reason_number: str) -> None:
     c.enter_pin_now(DEMO_LEAD_PIN)  # type: ignore[attr-defined]
 
 
+def _pack_in_cartons(c: object, station: object, order_id: str, cartons: int) -> None:
+    """Pack *order_id* at the bench in *cartons* cartons (one line per carton, the rest in the last)."""
+    c.scan(order_id)  # type: ignore[attr-defined]
+    pack = c.bench.pack  # type: ignore[attr-defined]
+    lines = list(pack.order.lines)
+    for n, line in enumerate(lines):
+        if n < cartons:
+            c.scan("BOX-L")  # type: ignore[attr-defined]
+        code = pack.products[line.sku].barcodes[0]
+        for _ in range(line.qty):
+            c.scan(code)  # type: ignore[attr-defined]
+            _answer_prompts(c, station)
+        if n < cartons - 1 and n < len(lines) - 1:
+            c.scan("CMD-CLOSE-CARTON")  # type: ignore[attr-defined]
+            c.close_with_weight(pack.expected_weight(pack.open_carton))  # type: ignore[attr-defined]
+    c.scan("CMD-CLOSE-CARTON")  # type: ignore[attr-defined]
+    c.close_with_weight(pack.expected_weight(pack.open_carton))  # type: ignore[attr-defined]
+
+
+def _dock_shots(c: object, station: object, window: object, shot: Callable[[str], None]) -> None:
+    """The dispatch dock: a DHL manifest being loaded, a carton of another carrier refused, a close
+    that would split an order waiting for a lead."""
+    from packstation.services.orders import cancel_order
+
+    c.scan("CMD-LOGOUT")  # type: ignore[attr-defined]
+    c.scan("PACKER-001")  # type: ignore[attr-defined]
+    if c.bench.pack is not None:  # type: ignore[attr-defined]  # the order left open above: put it back
+        c.scan("CMD-CANCEL")  # type: ignore[attr-defined]
+    with station.ctx.uow(readonly=True) as uow:  # type: ignore[attr-defined]
+        dhl = [f"SO-{n}" for n in range(10002, 10061)
+               if (o := uow.orders.get(f"SO-{n}")) is not None and o.carrier == "DHL" and o.status.value == "released"
+               and len(o.lines) >= 2]
+        ups = next(f"SO-{n}" for n in range(10002, 10061)
+                   if (o := uow.orders.get(f"SO-{n}")) is not None and o.carrier == "UPS"
+                   and o.status.value == "released")
+    for order_id, cartons in ((dhl[0], 2), (dhl[1], 2), (dhl[2], 1), (ups, 1)):
+        _pack_in_cartons(c, station, order_id, cartons)
+    station.print_worker.drain()  # type: ignore[attr-defined]
+    cancel_order(station.ctx, station.system_session(), dhl[2], "customer cancelled by phone")  # type: ignore[attr-defined]
+    c.scan("CMD-LOGOUT")  # type: ignore[attr-defined]
+    c.scan("DISPATCH-001")  # type: ignore[attr-defined]
+
+    def ssccs(order_id: str) -> list[str]:
+        from packstation.services.reports import order_status
+
+        status = order_status(station.ctx, station.system_session(), order_id)  # type: ignore[attr-defined]
+        return [x["sscc"] for x in status["cartons"]]
+
+    c.scan("CARRIER-DHL")  # type: ignore[attr-defined]
+    for sscc in ssccs(dhl[0]) + ssccs(dhl[1])[:1]:
+        c.scan(sscc)  # type: ignore[attr-defined]
+    window.refresh(c.last)  # type: ignore[attr-defined]
+    shot("dock-loading.png")
+    c.scan(ssccs(ups)[0])  # type: ignore[attr-defined]
+    window.refresh(c.last)  # type: ignore[attr-defined]
+    shot("dock-wrong-carrier.png")
+    c.scan("CMD-CLOSE-MANIFEST")  # type: ignore[attr-defined]
+    window.refresh(c.last)  # type: ignore[attr-defined]
+    shot("dock-split.png")
+    c.scan("CMD-UNDO")  # type: ignore[attr-defined]
+    c.scan(ssccs(dhl[1])[1])  # type: ignore[attr-defined]
+    c.scan("CMD-CLOSE-MANIFEST")  # type: ignore[attr-defined]
+    window.refresh(c.last)  # type: ignore[attr-defined]
+    shot("dock-closed.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "docs/img")
@@ -92,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     theme.load_fonts()
     app.setFont(theme.font(12))
     with tempfile.TemporaryDirectory() as tmp:
-        station = build_station(Config(station=StationConfig(demo=True), data_dir=Path(tmp)))
+        from packstation.config import DEMO_CARRIERS
+
+        station = build_station(Config(station=StationConfig(demo=True), data_dir=Path(tmp), carriers=DEMO_CARRIERS))
         weigher = SimulatedWeigher(delay_ms=1, noise_g=0)
         window = create_window(station, weigher=weigher, install_wedge=False)
         window.resize(1400, 900)
@@ -158,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         view.grab().save(str(out / "lead-view.png"))
         print(out / "lead-view.png")
         view.close()
+        _dock_shots(bench, station, window, shot)
         window.shutdown()
         window.close()
         station.close()

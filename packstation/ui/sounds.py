@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QUrl
 
-from packstation.domain.packing import Tone
+from packstation.domain.packing import Tone, Verdict
 from packstation.ui.theme import RESOURCES
 
 SOUNDS_DIR = RESOURCES / "sounds"
@@ -35,6 +35,20 @@ PATTERNS: dict[Tone, list[tuple[float, int]]] = {
     Tone.PROMPT: [(523, 110), (784, 150)],  # rising two-note chime
 }
 FILES = {tone: f"{tone.value}.wav" for tone in PATTERNS}
+# The dispatch dock: every refusal has a sound of its own, so the dock hand knows without looking
+# which pile the carton goes to. verdict -> (pattern, buzz); files dock-<verdict>.wav.
+VERDICT_PATTERNS: dict[Verdict, tuple[list[tuple[float, int]], bool]] = {
+    Verdict.CARTON_LOADED: ([(1320, 90), (0, 30), (1760, 90)], False),  # two rising high beeps
+    Verdict.ALREADY_LOADED: ([(880, 260)], False),  # one long mid tone: nothing happened
+    Verdict.NOT_SEALED: ([(300, 400)], True),  # one long low buzz: back to the bench
+    Verdict.ORDER_PULLED: ([(440, 120), (0, 40), (330, 120), (0, 40), (220, 260)], True),  # falling: pull it
+    Verdict.WRONG_CARRIER: ([(520, 110), (0, 50), (260, 110), (0, 50), (520, 110), (0, 50), (260, 110)], True),
+    Verdict.ON_CLOSED_MANIFEST: ([(180, 150), (0, 50), (180, 150), (0, 50), (180, 150), (0, 50), (180, 150)], True),
+    Verdict.UNKNOWN_CODE: ([(700, 80), (0, 40), (200, 300)], True),  # chirp then buzz
+    Verdict.LABEL_MISSING: ([(660, 80), (0, 60), (660, 80), (0, 60), (660, 80)], False),  # three short beeps
+    Verdict.MANIFEST_CLOSED: ([(523, 120), (659, 120), (784, 240)], False),  # rising triad
+}
+VERDICT_FILES = {verdict: f"dock-{verdict.value}.wav" for verdict in VERDICT_PATTERNS}
 
 
 def _samples(freq: float, ms: int, square: bool) -> list[int]:
@@ -60,16 +74,27 @@ def render(tone: Tone) -> bytes:
     return struct.pack(f"<{len(frames)}h", *frames)
 
 
+def render_verdict(verdict: Verdict) -> bytes:
+    """The PCM frames of a dock verdict's own sound."""
+    pattern, buzz = VERDICT_PATTERNS[verdict]
+    frames: list[int] = []
+    for freq, ms in pattern:
+        frames += _samples(freq, ms, square=buzz)
+    return struct.pack(f"<{len(frames)}h", *frames)
+
+
 def generate(folder: Path = SOUNDS_DIR) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for tone, name in FILES.items():
+    frames = [(name, render(tone)) for tone, name in FILES.items()]
+    frames += [(name, render_verdict(verdict)) for verdict, name in VERDICT_FILES.items()]
+    for name, pcm in frames:
         path = folder / name
         with wave.open(str(path), "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(RATE)
-            out.writeframes(render(tone))
+            out.writeframes(pcm)
         written.append(path)
     return written
 
@@ -95,7 +120,10 @@ class SoundPlayer(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.played: list[Tone] = []  # every tone asked for, most recent last (last 50)
+        self.played_verdicts: list[Verdict] = []  # verdicts with a sound of their own (the dock), last 50
         self._effects: dict[Tone, object] = {}
+        self._verdict_effects: dict[Verdict, object] = {}
+        self._folder = folder
         missing = [name for name in FILES.values() if not (folder / name).is_file()]
         if missing:
             self.available, self.reason = False, f"sound files missing in {folder}: {', '.join(missing)}"
@@ -116,7 +144,24 @@ class SoundPlayer(QObject):
             effect.setSource(QUrl.fromLocalFile(str(folder / name)))
             effect.setVolume(0.9)
             self._effects[tone] = effect
+        for verdict, name in VERDICT_FILES.items():
+            if (folder / name).is_file():
+                effect = QSoundEffect(self)
+                effect.setSource(QUrl.fromLocalFile(str(folder / name)))
+                effect.setVolume(0.9)
+                self._verdict_effects[verdict] = effect
         return True, ""
+
+    def play_verdict(self, verdict: Verdict) -> None:
+        """The verdict's own sound where it has one (the dock's), else its tone's."""
+        if verdict not in VERDICT_PATTERNS:
+            self.play(verdict.tone)
+            return
+        self.played = [*self.played[-49:], verdict.tone]
+        self.played_verdicts = [*self.played_verdicts[-49:], verdict]
+        effect = self._verdict_effects.get(verdict)
+        if effect is not None:
+            effect.play()  # type: ignore[attr-defined]
 
     def play(self, tone: Tone) -> None:
         self.played = [*self.played[-49:], tone]

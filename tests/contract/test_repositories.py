@@ -964,3 +964,204 @@ class TestReturns:
         with pytest.raises(StorageError), packing() as u:
             u.returns.put(Return("RMA-9", "SO-404", "?", ReturnStatus.INITIATED, []), "fp", NOW)
             u.commit()
+
+
+# === shipping: manifests at the dock, carrier label requests (issue 11) =========================
+
+
+def sealed(u, order_id: str, seq: int, sscc: str, *, tracking: str | None = None, carrier: str | None = None,
+           weight: int = 900) -> None:
+    """A sealed carton of *order_id* (the order must exist)."""
+    u.shipments.add_carton(order_id, Carton(seq, BOX_M), "Pat Packer", "BENCH-01", NOW)
+    u.shipments.save_carton(order_id, Carton(seq, BOX_M, CartonStatus.CLOSED, measured_g=weight, sscc=sscc,
+                                             tracking_number=tracking, label_carrier=carrier,
+                                             shipment_id=f"sh-{sscc}" if carrier else None), NOW)
+
+
+def open_manifest(carrier: str = "DHL", service: str = "", mid: str | None = None, at: datetime = NOW):
+    from packstation.domain.shipping import Manifest, ManifestStatus
+
+    return Manifest(id=mid or str(uuid.uuid4()), carrier=carrier, service=service, status=ManifestStatus.OPEN,
+                    opened_at=at, opened_by="person:Dan Dispatch", station_id="DOCK-01")
+
+
+@pytest.fixture
+def shipped(stocked: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    """SO-1 packed in two cartons (DHL labels), SO-2 packed in one (our own label), SO-3 open."""
+    add_orders(stocked, an_order("SO-1", {"TS-1": 2}, status=S.PACKED), an_order("SO-2", {"TS-1": 1}, status=S.PACKED),
+               an_order("SO-3", {"TS-1": 1}, carrier="UPS"))
+    with stocked() as u:
+        sealed(u, "SO-1", 1, "006141410000000012", tracking="00340434000000000011", carrier="DHL")
+        sealed(u, "SO-1", 2, "006141410000000029", tracking="00340434000000000028", carrier="DHL")
+        sealed(u, "SO-2", 1, "006141410000000036")
+        u.commit()
+    return stocked
+
+
+class TestManifests:
+    def test_a_carton_is_found_by_its_sscc_or_its_tracking_number_with_its_orders_state(
+            self, shipped: UnitOfWorkFactory) -> None:
+        with shipped(readonly=True) as u:
+            by_sscc = u.manifests.carton("006141410000000029")
+            by_number = u.manifests.carton("00340434000000000028")
+            assert by_sscc == by_number
+            assert (by_sscc.order_id, by_sscc.seq, by_sscc.status, by_sscc.order_status) == ("SO-1", 2, CartonStatus.CLOSED,
+                                                                                             S.PACKED)
+            assert (by_sscc.carrier, by_sscc.service, by_sscc.weight_g, by_sscc.label_carrier, by_sscc.shipment_id) == (
+                "DHL", "Paket", 900, "DHL", "sh-006141410000000029")
+            assert by_sscc.manifest_id is None and not by_sscc.label_pending
+            assert u.manifests.carton("NOPE") is None and u.manifests.carton("  ") is None
+            assert [c.seq for c in u.manifests.cartons_of(["SO-1", "SO-2"])["SO-1"]] == [1, 2]
+            assert u.manifests.cartons_of(["SO-3"]) == {}
+
+    def test_one_open_manifest_per_carrier_and_service(self, shipped: UnitOfWorkFactory) -> None:
+        first = open_manifest()
+        with shipped() as u:
+            u.manifests.add(first)
+            u.manifests.add(open_manifest("DHL", "EXPRESS"))
+            u.commit()
+        with pytest.raises(Conflict), shipped() as u:
+            u.manifests.add(open_manifest("dhl"))
+        with shipped(readonly=True) as u:
+            found = u.manifests.open_for("dhl", "")
+            assert found.id == first.id and found.cartons == [] and found.status.value == "open"
+            assert u.manifests.open_for("DHL", "express").service == "EXPRESS"
+            assert u.manifests.open_for("UPS", "") is None
+
+    def test_load_unload_and_a_carton_on_one_manifest_only(self, shipped: UnitOfWorkFactory) -> None:
+        a, b = open_manifest(), open_manifest("DHL", "PAKET")
+        with shipped() as u:
+            u.manifests.add(a)
+            u.manifests.add(b)
+            u.manifests.load(a.id, "SO-1", 1, "006141410000000012", "person:Dan", "DOCK-01", NOW)
+            u.manifests.load(a.id, "SO-1", 2, "006141410000000029", "person:Dan", "DOCK-01", NOW + hours(0.1))
+            u.commit()
+        with pytest.raises(Conflict), shipped() as u:
+            u.manifests.load(b.id, "SO-1", 1, "006141410000000012", "person:Dan", "DOCK-01", NOW)
+        with shipped() as u:
+            got = u.manifests.get(a.id)
+            assert [(c.order_id, c.seq, c.load_seq, c.tracking_number, c.weight_g, c.service) for c in got.cartons] == [
+                ("SO-1", 1, 1, "00340434000000000011", 900, "Paket"), ("SO-1", 2, 2, "00340434000000000028", 900, "Paket")]
+            loaded = u.manifests.carton("006141410000000012")
+            assert loaded.manifest_id == a.id and loaded.manifest_status.value == "open"
+            assert u.manifests.unload(a.id, "SO-1", 2) and not u.manifests.unload(a.id, "SO-1", 2)
+            assert not u.manifests.unload(b.id, "SO-1", 1)  # not on that one
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert [c.seq for c in u.manifests.get(a.id).cartons] == [1]
+            assert [m.id for m in u.manifests.for_order("SO-1")] == [a.id]
+
+    def test_a_close_happens_once_and_is_found_by_its_number_and_key(self, shipped: UnitOfWorkFactory) -> None:
+        a = open_manifest()
+        with shipped() as u:
+            u.manifests.add(a)
+            u.manifests.load(a.id, "SO-2", 1, "006141410000000036", "person:Dan", "DOCK-01", NOW)
+            u.commit()
+        closed = replace(a, number=7, closed_at=NOW + hours(1), closed_by="person:Dan", close_key="key-1",
+                         split_by="person:Lee", split_reason="truck full", carrier_ref="EOD-1")
+        with shipped() as u:
+            assert u.manifests.close(closed)
+            assert not u.manifests.close(closed)  # closed already
+            u.commit()
+        with shipped(readonly=True) as u:
+            got = u.manifests.by_number(7)
+            assert got.id == a.id and got.status.value == "closed" and got.close_key == "key-1"
+            assert (got.split_by, got.split_reason, got.carrier_ref, got.closed_at) == ("person:Lee", "truck full", "EOD-1",
+                                                                                        NOW + hours(1))
+            assert u.manifests.by_close_key("key-1").number == 7 and u.manifests.by_close_key("key-2") is None
+            assert u.manifests.open_for("DHL", "") is None  # a new one may open
+            assert u.manifests.carton("006141410000000036").manifest_number == 7
+        with pytest.raises(Conflict), shipped() as u:
+            u.manifests.load(a.id, "SO-1", 1, "006141410000000012", "person:Dan", "DOCK-01", NOW)
+        with shipped() as u:
+            u.manifests.add(open_manifest())  # the carrier's next manifest
+            u.commit()
+
+    def test_recent_manifests_newest_first(self, shipped: UnitOfWorkFactory) -> None:
+        old, new = open_manifest("UPS", at=NOW), open_manifest("DHL", at=NOW + hours(2))
+        with shipped() as u:
+            u.manifests.add(old)
+            u.manifests.add(new)
+            u.manifests.close(replace(old, number=1, closed_at=NOW, closed_by="x", close_key="k"))
+            u.commit()
+        with shipped(readonly=True) as u:
+            from packstation.domain.shipping import ManifestStatus
+
+            assert [m.id for m in u.manifests.recent()] == [new.id, old.id]
+            assert [m.id for m in u.manifests.recent(status=ManifestStatus.CLOSED)] == [old.id]
+            assert len(u.manifests.recent(limit=1)) == 1
+
+    def test_cartons_to_pull_and_pulled(self, shipped: UnitOfWorkFactory) -> None:
+        with shipped() as u:
+            u.orders.set_status("SO-1", S.PACKED, S.CANCELLED, NOW)
+            u.commit()
+        with shipped() as u:
+            assert [(c.order_id, c.seq) for c in u.manifests.to_pull()] == [("SO-1", 1), ("SO-1", 2)]
+            u.manifests.mark_pulled("SO-1", 1, NOW)
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert [(c.order_id, c.seq) for c in u.manifests.to_pull()] == [("SO-1", 2)]
+            assert u.manifests.carton("006141410000000012").pulled_at == NOW
+
+    def test_parcels_on_the_way_and_carriers_in_use(self, shipped: UnitOfWorkFactory) -> None:
+        with shipped() as u:
+            assert u.manifests.on_the_way("DHL") == []  # packed: not handed over yet
+            u.orders.set_status("SO-1", S.PACKED, S.HANDED_OVER, NOW)
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert u.manifests.on_the_way("dhl") == [("SO-1", S.HANDED_OVER, "00340434000000000011"),
+                                                     ("SO-1", S.HANDED_OVER, "00340434000000000028")]
+            assert u.manifests.on_the_way("UPS") == []
+            assert u.manifests.carriers_in_use() == [("DHL", "Paket"), ("UPS", "Paket")]
+
+
+def a_request(rid: str, seq: int = 1, *, status=None, at: datetime = NOW, next_try: datetime | None = None,
+              station: str = "BENCH-01"):
+    from packstation.domain.shipping import LabelRequest, LabelRequestStatus
+
+    return LabelRequest(id=rid, order_id="SO-1", carton_seq=seq, sscc=f"00614141000000001{seq}", carrier="DHL",
+                        station_id=station, status=status or LabelRequestStatus.FAILED, attempts=1, error="timeout",
+                        next_try_at=next_try, created_at=at, updated_at=at)
+
+
+class TestLabelRequests:
+    def test_due_start_finish_and_waiting(self, shipped: UnitOfWorkFactory) -> None:
+        from packstation.domain.shipping import LabelRequestStatus as L
+
+        with shipped() as u:
+            u.label_requests.add(a_request("r-1", 1, next_try=NOW + hours(1)))
+            u.label_requests.add(a_request("r-2", 2, at=NOW + hours(0.1), next_try=NOW))
+            u.commit()
+        with pytest.raises(StorageError), shipped() as u:  # one request per carton
+            u.label_requests.add(a_request("r-3", 1))
+            u.commit()
+        with shipped() as u:
+            assert [r.id for r in u.label_requests.due("BENCH-01", NOW)] == ["r-2"]
+            assert [r.id for r in u.label_requests.due("BENCH-01", NOW + hours(2))] == ["r-1", "r-2"]
+            assert u.label_requests.due("BENCH-02", NOW + hours(2)) == []
+            assert u.label_requests.start("r-2", NOW) and not u.label_requests.start("r-2", NOW)
+            assert u.manifests.carton("006141410000000029").label_pending
+            u.label_requests.finish("r-2", L.DONE, "", None, NOW)
+            u.commit()
+        with shipped(readonly=True) as u:
+            done = u.label_requests.get("r-2")
+            assert done.status is L.DONE and done.attempts == 2
+            assert not u.manifests.carton("006141410000000029").label_pending
+            assert [r.id for r in u.label_requests.waiting()] == ["r-1"]
+            assert u.label_requests.waiting("BENCH-02") == []
+            assert u.label_requests.for_carton("SO-1", 1).id == "r-1" and u.label_requests.for_carton("SO-1", 9) is None
+
+    def test_requests_left_working_by_a_stopped_station_are_asked_again(self, shipped: UnitOfWorkFactory) -> None:
+        from packstation.domain.shipping import LabelRequestStatus as L
+
+        with shipped() as u:
+            u.label_requests.add(a_request("r-1", 1, status=L.PENDING))
+            u.label_requests.start("r-1", NOW)
+            u.commit()
+        with shipped() as u:
+            [back] = u.label_requests.interrupt_working("BENCH-01", NOW + hours(1))
+            assert back.id == "r-1" and back.status is L.FAILED and back.next_try_at == NOW + hours(1)
+            assert u.label_requests.interrupt_working("BENCH-01", NOW) == []
+            u.commit()
+        with shipped(readonly=True) as u:
+            assert [r.id for r in u.label_requests.due("BENCH-01", NOW + hours(1))] == ["r-1"]

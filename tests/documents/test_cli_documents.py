@@ -9,8 +9,11 @@ from doc_read import pdf_symbols
 from escpos_parse import parse as parse_escpos
 from zpl_parse import parse as parse_zpl
 
+from packstation import demo
 from packstation.cli import main
-from packstation.domain.barcodes import COMMANDS
+from packstation.domain.barcodes import (
+    BENCH_COMMANDS as COMMANDS,  # the bench card (the dock has its own)
+)
 
 
 def test_commands_sheet_with_custom_cartons(
@@ -34,7 +37,9 @@ def test_commands_sheet_default_cartons_letter_without_quantities(tmp_path: Path
     assert main(["commands-sheet", "--out", str(out), "--paper", "Letter", "--no-quantities"]) == 0
     (page,) = pdf_symbols(out.read_bytes(), tmp_path, dpi=150)
     found = {s.data for s in page}
-    assert found == set(COMMANDS) | {"BOX-S", "BOX-M", "BOX-L", "BOX-XL"}
+    # every carton type in the station's database: here the embedded demo's
+    assert found == set(COMMANDS) | {c["code"] for c in demo.CARTON_TYPES}
+    assert "BOX-MAILER" in found
 
 
 def test_commands_sheet_reports_an_unwritable_path(

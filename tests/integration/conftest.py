@@ -1,8 +1,10 @@
 """A built station on a real database: a temp SQLite file, or a fresh PostgreSQL database.
 
 The station is built by the composition root (``build_station``) from a Config, then stocked
-through the same import use cases a warehouse uses: a small catalog whose products cover
-every tracking kind, two carton types, a handful of orders and three users.
+through the same import and user use cases a warehouse uses (as an import and as the command
+line: sessions the station's Authenticator issued): a small catalog whose products cover every
+tracking kind, two carton types, a handful of orders and three users. The lead has the PIN
+``LEAD_PIN``: leads log in and approve with badge + PIN.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import helpers_faults as hf
 import pytest
 
 from packstation.bootstrap import Station, build_station
 from packstation.config import Config, DatabaseConfig, StationConfig
 from packstation.domain.barcodes import with_check_digit
-from packstation.services import users
-from packstation.services.imports import import_records
 
 # Test modules import the shared data below as ``packstation_tests_station`` (tests/ has no
 # __init__.py, so "from .conftest import" does not work and "import conftest" is ambiguous).
@@ -74,6 +75,7 @@ CARTONS = [
     {"code": "BOX-M", "name": "Medium box", "tare_g": 280, "inner_mm": {"l": 350, "w": 250, "h": 150}, "max_weight_g": 10000},
 ]
 
+LEAD_PIN = hf.LEAD_PIN
 USERS = (("Pat Packer", "packer", "PACKER-001"), ("Olu Other", "packer", "PACKER-002"), ("Lee Lead", "lead", "LEAD-001"))
 
 
@@ -106,18 +108,17 @@ ORDERS = [
 
 
 def stock(station: Station, orders: list[dict[str, Any]] | None = None) -> None:
-    """Catalog, cartons, orders and users through the import and user use cases."""
+    """Catalog, cartons, orders and users through the import and user use cases (the lead with LEAD_PIN)."""
     for kind, records in (("catalog", CATALOG), ("cartons", CARTONS), ("orders", ORDERS if orders is None else orders)):
-        report = import_records(station.ctx.uow, kind, [(f"record {i}", r) for i, r in enumerate(records, 1)],
-                                f"test {kind}", clock=lambda: NOW)
+        report = hf.import_recs(station, kind, records)
         assert report.ok, report.rejected
     for name, role, badge in USERS:
-        users.add_user(station.ctx.uow, name, role, badge)
+        hf.add_user(station, name, role, badge)
 
 
-def config_for(url: str, data_dir: Path, station_id: str = "BENCH-01") -> Config:
+def config_for(url: str, data_dir: Path, station_id: str = "BENCH-01", **sections: Any) -> Config:
     return Config(station=StationConfig(id=station_id, name=station_id), database=DatabaseConfig(local=url),
-                  data_dir=data_dir)
+                  data_dir=data_dir, **sections)
 
 
 StationFactory = Callable[..., Station]
@@ -126,8 +127,9 @@ StationFactory = Callable[..., Station]
 def _factory(url: str, data_dir: Path) -> Iterator[StationFactory]:
     built: list[Station] = []
 
-    def make(station_id: str = "BENCH-01", *, clock: Callable[[], datetime] | None = None) -> Station:
-        station = build_station(config_for(url, data_dir, station_id), seed_demo=False, clock=clock or TickingClock())
+    def make(station_id: str = "BENCH-01", *, clock: Callable[[], datetime] | None = None, **sections: Any) -> Station:
+        station = build_station(config_for(url, data_dir, station_id, **sections), seed_demo=False,
+                                clock=clock or TickingClock())
         built.append(station)
         return station
 

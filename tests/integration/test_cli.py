@@ -25,13 +25,10 @@ from packstation import demo
 from packstation.cli import main
 from packstation.cli.imports import ProgressBar, progress_for
 from packstation.config import load_config
-from packstation.services import users
 from packstation.services.packing import claim_next_order
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 REPO = Path(__file__).parents[2]
-
-
 
 
 @pytest.fixture
@@ -222,9 +219,8 @@ def test_status_json_after_packing_through_the_bench(capsys: pytest.CaptureFixtu
     _import_samples(capsys, config_file)
     station = _station(config_file)
     try:
-        users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
-        bench = station.bench()
-        bench.scan(hf.BADGE)
+        hf.add_user(station, "Pat Packer", "packer", hf.BADGE)
+        bench = hf.login(station, hf.BADGE)
         outcomes = hf.pack_order(bench, "AMZ-302-7781", carton="BOX-M")
     finally:
         station.close()
@@ -252,6 +248,8 @@ def test_status_json_after_packing_through_the_bench(capsys: pytest.CaptureFixtu
     assert kinds[0] == "order.received" and kinds[-1] == "order.packed"
     assert kinds.count("scan.recorded") == 2 and "carton.opened" in kinds and "carton.closed" in kinds
     assert all(e["at"].endswith("+00:00") for e in doc["events"])
+    assert doc["events"][0]["actor"].startswith("import:")  # the CLI import names the OS user
+    assert {e["actor"] for e in doc["events"][1:]} == {"person:Pat Packer"}
 
     code, out, _ = _cli(capsys, config_file, "status", "AMZ-302-7781")
     assert code == 0
@@ -263,10 +261,8 @@ def test_status_of_a_lot_tracked_order_shows_lots_and_expiry(capsys: pytest.Capt
     _import_samples(capsys, config_file)
     station = _station(config_file)
     try:
-        users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
-        bench = station.bench()
-        bench.scan(hf.BADGE)
-        hf.pack_order(bench, "WEB-5001")
+        hf.add_user(station, "Pat Packer", "packer", hf.BADGE)
+        hf.pack_order(hf.login(station, hf.BADGE), "WEB-5001")
     finally:
         station.close()
     code, out, _ = _cli(capsys, config_file, "status", "WEB-5001", "--json")
@@ -299,10 +295,8 @@ def test_order_times_are_stored_in_utc_so_the_oldest_is_claimed_first(capsys: py
     _import_samples(capsys, config_file)
     station = _station(config_file)
     try:
-        users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
-        from packstation.services.users import login
-
-        session = claim_next_order(station.ctx, login(station.ctx.uow, hf.BADGE))
-        assert session is not None and session.order.order_id == "COD-9001"
+        hf.add_user(station, "Pat Packer", "packer", hf.BADGE)
+        pack = claim_next_order(station.ctx, station.ctx.auth.login(hf.BADGE))
+        assert pack is not None and pack.order.order_id == "COD-9001"
     finally:
         station.close()

@@ -17,7 +17,7 @@ chmod would not make SQLite fail):
   CI, which runs as root).
   ``PRAGMA max_page_count`` was not used: it only fails writes that need a new page, and a
   scan row usually fits in a page that has room, so it would not fail reliably.
-- crash: a worker process packs through Bench.scan and is killed with SIGKILL at random
+- crash: a worker process packs through Terminal.scan and is killed with SIGKILL at random
   moments, 20 times; the database must hold every acknowledged scan exactly once.
 """
 
@@ -40,13 +40,12 @@ import pytest
 from sqlalchemy import event
 
 from packstation.adapters.db.engine import make_engine
-from packstation.adapters.db.store import SqlUnitOfWork
+from packstation.adapters.db.numbers import LocalBlocks
+from packstation.adapters.db.uow import SqlUnitOfWork
 from packstation.bootstrap import Station, build_station
 from packstation.domain.packing import Verdict
 
 HELPERS_PATH = Path(__file__).with_name("helpers_faults.py")
-
-
 
 
 @pytest.fixture
@@ -54,8 +53,7 @@ def packing(tmp_path: Path) -> Iterator[tuple[Station, object]]:
     """A station with a packer logged in, an order claimed and a carton open with one item."""
     order_ids = hf.seed_for_packing(tmp_path / "data", orders=3)
     station = build_station(hf.station_config(tmp_path / "data"), seed_demo=False)
-    bench = station.bench()
-    assert bench.scan(hf.BADGE).verdict is Verdict.LOGGED_IN
+    bench = hf.login(station, hf.BADGE)
     assert bench.scan(order_ids[0]).verdict is Verdict.ORDER_OPENED
     assert hf.pack_next_unit(bench).verdict is Verdict.ACCEPTED
     try:
@@ -65,7 +63,7 @@ def packing(tmp_path: Path) -> Iterator[tuple[Station, object]]:
 
 
 def _snapshot(bench: object) -> tuple:
-    s = bench.session  # type: ignore[attr-defined]
+    s = hf.pack_of(bench)
     return (
         s.order.order_id,
         [(ln.line_no, ln.packed, ln.short) for ln in s.order.lines],
@@ -76,7 +74,7 @@ def _snapshot(bench: object) -> tuple:
 
 
 def _db_path(station: Station) -> Path:
-    return Path(station.engine.url.database or "")
+    return Path(hf.engine_of(station).url.database or "")
 
 
 # --- read-only database ---------------------------------------------------------------------
@@ -87,15 +85,16 @@ def _read_only_uri(station: Station, bench: object, tmp_path: Path, monkeypatch:
     # is a relative "file:..." folder, so keep it inside tmp_path (see the report).
     monkeypatch.chdir(tmp_path)
     ro = make_engine(f"sqlite:///file:{_db_path(station)}?mode=ro&uri=true")
-    ctx = bench.ctx  # type: ignore[attr-defined]
+    handler = bench.handler  # type: ignore[attr-defined]
+    ctx = handler.ctx
 
-    def ro_uow(readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(ro, ctx.station_id, ctx.clock, readonly=readonly)
+    def ro_uow(*, readonly: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(ro, ctx.station_id, LocalBlocks(), readonly=readonly)
 
-    bench.ctx = dataclasses.replace(ctx, uow=ro_uow)  # type: ignore[attr-defined]
+    handler.ctx = dataclasses.replace(ctx, uow=ro_uow)  # the bench's use cases now write to a read-only file
 
     def restore() -> None:
-        bench.ctx = ctx  # type: ignore[attr-defined]
+        handler.ctx = ctx
         ro.dispose()
 
     return restore
@@ -105,12 +104,13 @@ def _read_only_pragma(station: Station, bench: object, tmp_path: Path, monkeypat
     def query_only(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         dbapi_conn.execute("PRAGMA query_only=ON")
 
-    event.listen(station.engine, "connect", query_only)
-    station.engine.dispose()  # pooled connections are reopened with the pragma
+    engine = hf.engine_of(station)
+    event.listen(engine, "connect", query_only)
+    engine.dispose()  # pooled connections are reopened with the pragma
 
     def restore() -> None:
-        event.remove(station.engine, "connect", query_only)
-        station.engine.dispose()
+        event.remove(engine, "connect", query_only)
+        engine.dispose()
 
     return restore
 
@@ -121,14 +121,15 @@ def _read_only_chmod(station: Station, bench: object, tmp_path: Path, monkeypatc
     db = _db_path(station)
     files = [db.parent, db, *(p for p in db.parent.glob(db.name + "-*"))]
     modes = {p: p.stat().st_mode for p in files}
-    station.engine.dispose()
+    engine = hf.engine_of(station)
+    engine.dispose()
     for p in files:
         p.chmod(0o555 if p.is_dir() else 0o444)
 
     def restore() -> None:
         for p, mode in modes.items():
             p.chmod(mode)
-        station.engine.dispose()
+        engine.dispose()
 
     return restore
 
@@ -146,7 +147,7 @@ def test_scan_on_a_read_only_database_is_refused_and_not_acknowledged(
     try:
         item = hf.pack_next_unit(bench)
         close = bench.scan("CMD-CLOSE-CARTON")
-        sealed = bench.close_with_weight(close.data["expected_g"])
+        sealed = hf.close_with_weight(bench, close.data["expected_g"])
     finally:
         restore()
     for out in (item, sealed):
@@ -167,14 +168,14 @@ def test_login_on_a_read_only_database_says_so(tmp_path: Path) -> None:
     hf.seed_for_packing(tmp_path / "data", orders=1)
     station = build_station(hf.station_config(tmp_path / "data"), seed_demo=False)
     try:
-        bench = station.bench()
+        bench = station.terminal()
         restore = _read_only_pragma(station, bench, tmp_path, pytest.MonkeyPatch())
         try:
             out = bench.scan(hf.BADGE)
         finally:
             restore()
         assert out.verdict is Verdict.STORAGE_FAILED and "read-only" in out.message
-        assert bench.user is None
+        assert bench.session is None
         assert bench.scan(hf.BADGE).verdict is Verdict.LOGGED_IN
     finally:
         station.close()
@@ -224,8 +225,7 @@ def test_scan_on_a_full_disk_is_refused_and_not_acknowledged(small_disk: Path) -
     order_ids = hf.seed_for_packing(small_disk / "data", orders=3)
     station = build_station(hf.station_config(small_disk / "data"), seed_demo=False)
     try:
-        bench = station.bench()
-        assert bench.scan(hf.BADGE).verdict is Verdict.LOGGED_IN
+        bench = hf.login(station, hf.BADGE)
         assert bench.scan(order_ids[0]).verdict is Verdict.ORDER_OPENED
         assert hf.pack_next_unit(bench).verdict is Verdict.ACCEPTED
         before_db = hf.table_counts(station)
@@ -458,8 +458,7 @@ def test_import_on_a_full_disk_stores_nothing_and_says_so(small_disk: Path, caps
     hf.seed_for_packing(data, orders=2)
     running = build_station(hf.station_config(data), seed_demo=False)
     try:
-        bench = running.bench()
-        assert bench.scan(hf.BADGE).verdict is Verdict.LOGGED_IN  # the window's connection is open
+        hf.login(running, hf.BADGE)  # the window's connection is open
         before = hf.table_counts(running)
         cfg = small_disk / "station.toml"
         cfg.write_text(f'data_dir = "{data}"\n', encoding="utf-8")

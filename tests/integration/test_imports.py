@@ -24,8 +24,6 @@ from packstation.services.imports import ImportFileError, import_file
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
-
-
 @pytest.fixture
 def station(tmp_path: Path) -> Any:
     st = hf.new_station(tmp_path / "data")
@@ -34,12 +32,11 @@ def station(tmp_path: Path) -> Any:
 
 
 def _import(station: Station, kind: str, path: Path) -> Any:
-    return import_file(station.ctx.uow, kind, path)
+    return import_file(station.ctx, hf.importer(station), kind, path)
 
 
 def _rows(station: Station, table: str, **where: Any) -> list[dict[str, Any]]:
-    with station.uow(readonly=True) as uow:
-        return uow.select_rows(table, where or None)
+    return hf.rows(station, table, **where)
 
 
 def _base(station: Station) -> None:
@@ -178,12 +175,10 @@ def test_returns_and_tracking_after_packing(station: Station) -> None:
     refused = _import(station, "returns", FIXTURES / "returns.json")
     assert not refused.ok  # nothing packed yet
     assert refused.rejected[0].reason == "order WEB-5001 is released: only a packed or shipped order can be returned"
-    bench = station.bench()
+    bench = station.terminal()
     assert bench.scan(hf.BADGE).verdict.value == "login_refused"  # no users yet
-    from packstation.services import users
-
-    users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
-    bench.scan(hf.BADGE)
+    hf.add_user(station, "Pat Packer", "packer", hf.BADGE)
+    hf.login(bench, hf.BADGE)
     hf.pack_order(bench, "WEB-5001")
     hf.pack_order(bench, "AMZ-302-7781")
 
@@ -221,7 +216,10 @@ def test_changed_order_is_updated_and_a_paid_hold_is_released(station: Station, 
     report = _import(station, "orders", _write(tmp_path / "b.json", [paid], "orders"))
     assert (report.created, report.updated) == (0, 1)
     assert _rows(station, "orders", order_id="WEB-7")[0]["status"] == "released"
-    assert [e["kind"] for e in _rows(station, "events") if e["order_id"] == "WEB-7"] == ["order.received", "order.updated"]
+    events = [e for e in _rows(station, "events", order_by="seq") if e["order_id"] == "WEB-7"]
+    assert [e["kind"] for e in events] == ["order.received", "order.updated", "order.released"]
+    assert json.loads(events[-1]["payload"]) == {"from": "on_hold", "to": "released"}
+    assert {e["actor"] for e in events} == {"import:tests"}
 
 
 # --- orders with missing or contradictory data ----------------------------------------------------
@@ -433,7 +431,8 @@ def test_csv_positions_are_file_lines_even_after_a_multiline_field(station: Stat
 def test_progress_is_reported_while_importing(station: Station, tmp_path: Path) -> None:
     path = _write(tmp_path / "c.ndjson", demo.catalog(3000), "catalog")
     calls: list[tuple[int, int]] = []
-    report = import_file(station.ctx.uow, "catalog", path, progress=lambda done, total: calls.append((done, total)))
+    report = import_file(station.ctx, hf.importer(station), "catalog", path,
+                         progress=lambda done, total: calls.append((done, total)))
     assert report.ok
     assert len(calls) >= 3
     assert calls == sorted(calls) and calls[-1][0] == calls[-1][1]
@@ -442,12 +441,8 @@ def test_progress_is_reported_while_importing(station: Station, tmp_path: Path) 
 def test_a_unit_can_only_be_returned_once(station: Station, tmp_path: Path) -> None:
     _base(station)
     _import(station, "orders", FIXTURES / "orders.ndjson")
-    from packstation.services import users
-
-    users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
-    bench = station.bench()
-    bench.scan(hf.BADGE)
-    hf.pack_order(bench, "WEB-5001")  # 2 × TS-2001, 1 × CO-2003
+    hf.add_user(station, "Pat Packer", "packer", hf.BADGE)
+    hf.pack_order(hf.login(station, hf.BADGE), "WEB-5001")  # 2 × TS-2001, 1 × CO-2003
 
     def rma(rma_id: str, *lines: tuple[str, int]) -> dict[str, Any]:
         return {"rma_id": rma_id, "order_id": "WEB-5001", "reason": "damaged",
@@ -516,26 +511,29 @@ def test_demo_seed_interrupted_after_the_imports_is_finished_on_the_next_start(t
     from packstation.bootstrap import build_station
     from packstation.config import Config, StationConfig
     from packstation.domain.packing import Verdict
-    from packstation.services.imports import import_records
 
     config = Config(data_dir=tmp_path / "demo", station=StationConfig(demo=True))
     station = build_station(config, seed_demo=False)
     try:
         products = demo.catalog()
         for kind, recs in (("catalog", products), ("cartons", list(demo.CARTON_TYPES)), ("orders", demo.orders(products))):
-            assert import_records(station.ctx.uow, kind, [(f"record {i}", r) for i, r in enumerate(recs, 1)], kind).ok
+            assert hf.import_recs(station, kind, recs, kind).ok
     finally:
         station.close()
     station = build_station(config)  # the next start, as the embedded demo does it
     try:
         counts = hf.table_counts(station)
-        assert counts["users"] == len(demo.DEMO_USERS) and counts["orders"] == 60 and counts["stock_lots"] > 0
-        assert station.bench().scan("PACKER-001").verdict is Verdict.LOGGED_IN
+        assert counts["users"] == len(demo.DEMO_USERS) and counts["stock_lots"] > 0
+        assert counts["orders"] == len(demo.orders(products)) >= 60  # the 60 generated and the showcase orders
+        assert station.terminal().scan("PACKER-001").verdict is Verdict.LOGGED_IN
+        lead = station.terminal()  # the demo lead logs in with the PIN the demo login screen shows
+        assert lead.scan("LEAD-001").verdict is Verdict.NEEDS_PIN
+        assert lead.enter_pin(demo.DEMO_LEAD_PIN).verdict is Verdict.LOGGED_IN
     finally:
         station.close()
     station = build_station(config)  # and a complete demo is left alone
     try:
-        assert hf.table_counts(station) == {**counts, "events": counts["events"] + 1}  # the login above
+        assert hf.table_counts(station) == {**counts, "events": counts["events"] + 2}  # the two logins above
     finally:
         station.close()
 
@@ -543,11 +541,8 @@ def test_demo_seed_interrupted_after_the_imports_is_finished_on_the_next_start(t
 def test_an_order_being_packed_cannot_be_changed_by_an_import(station: Station, tmp_path: Path) -> None:
     _base(station)
     _import(station, "orders", FIXTURES / "orders.ndjson")
-    from packstation.services import users
-
-    users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
-    bench = station.bench()
-    bench.scan(hf.BADGE)
+    hf.add_user(station, "Pat Packer", "packer", hf.BADGE)
+    bench = hf.login(station, hf.BADGE)
     assert bench.scan("WEB-5001").verdict.value == "order_opened"
     assert _import(station, "orders", FIXTURES / "orders.ndjson").unchanged == 4  # same content: fine
     changed = [json.loads(line) for line in (FIXTURES / "orders.ndjson").read_text(encoding="utf-8").splitlines()]
@@ -578,16 +573,12 @@ def test_nested_field_errors_name_the_nested_field(station: Station, tmp_path: P
 def test_a_tote_holds_one_open_order(station: Station, tmp_path: Path) -> None:
     """Totes are reused once packed; two open orders on one tote would make a tote scan ambiguous."""
     _base(station)
-    from packstation.services import users
-
-    users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
+    hf.add_user(station, "Pat Packer", "packer", hf.BADGE)
     assert _import(station, "orders", _write(tmp_path / "a.json", [_order("OLD-1", tote="TOTE-9")], "orders")).ok
     report = _import(station, "orders", _write(tmp_path / "b.json", [_order("NEW-2", tote="TOTE-9")], "orders"))
     assert [(r.key, r.reason) for r in report.rejected] == [
         ("NEW-2", "tote TOTE-9 already holds open order OLD-1 (released); use another tote or pack that order first")]
-    bench = station.bench()
-    bench.scan(hf.BADGE)
-    hf.pack_order(bench, "TOTE-9")  # packs OLD-1; the tote is free again
+    hf.pack_order(hf.login(station, hf.BADGE), "TOTE-9")  # packs OLD-1; the tote is free again
     assert _import(station, "orders", _write(tmp_path / "b.json", [_order("NEW-2", tote="TOTE-9")], "orders")).ok
     assert _import(station, "orders", _write(tmp_path / "b.json", [_order("NEW-2", tote="TOTE-9")], "orders")).unchanged == 1
     report = _import(station, "orders", _write(tmp_path / "c.json", [_order("NEW-3", tote="TOTE-7"), _order("NEW-4", tote="TOTE-7")], "orders"))
@@ -596,12 +587,9 @@ def test_a_tote_holds_one_open_order(station: Station, tmp_path: Path) -> None:
 
 def test_a_reused_tote_opens_its_open_order(station: Station, tmp_path: Path) -> None:
     _base(station)
-    from packstation.services import users
-
-    users.add_user(station.ctx.uow, "Pat Packer", "packer", hf.BADGE)
+    hf.add_user(station, "Pat Packer", "packer", hf.BADGE)
     _import(station, "orders", _write(tmp_path / "a.json", [_order("OLD-1", tote="TOTE-9")], "orders"))
-    bench = station.bench()
-    bench.scan(hf.BADGE)
+    bench = hf.login(station, hf.BADGE)
     hf.pack_order(bench, "TOTE-9")
     assert _import(station, "orders", _write(tmp_path / "b.json", [_order("NEW-2", tote="TOTE-9")], "orders")).ok
     out = bench.scan("TOTE-9")
@@ -622,8 +610,7 @@ def pg_station(tmp_path: Path, fresh_pg_database: str) -> Any:
 
 
 def _pg_counts(station: Station) -> dict[str, int]:
-    with station.uow(readonly=True) as uow:
-        return {t: uow.count(t) for t in ("products", "barcodes", "carton_types", "orders", "order_lines", "events")}
+    return {t: hf.count(station, t) for t in ("products", "barcodes", "carton_types", "orders", "order_lines", "events")}
 
 
 def test_postgresql_imports_every_format_once(pg_station: Station) -> None:

@@ -73,12 +73,12 @@ def test_migrated_schema_matches_tables_py(engine: sa.Engine) -> None:
 def test_a_second_upgrade_is_a_no_op_and_keeps_the_data(engine: sa.Engine) -> None:
     migrate(engine)
     with engine.begin() as conn:
-        conn.execute(sa.insert(metadata.tables["counters"]).values(name="sscc", value=41))
+        conn.execute(sa.insert(metadata.tables["number_series"]).values(series="sscc", next_value=42, last_value=999))
     migrate(engine)
     migrate(engine)
     assert current_revision(engine) == head_revision()
     with engine.connect() as conn:
-        assert conn.execute(sa.text("select value from counters where name = 'sscc'")).scalar_one() == 41
+        assert conn.execute(sa.text("select next_value from number_series where series = 'sscc'")).scalar_one() == 42
         assert conn.execute(sa.text("select count(*) from alembic_version")).scalar_one() == 1
 
 
@@ -233,3 +233,30 @@ def test_0002_numbers_the_scans_already_stored_in_the_order_they_were_made(engin
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT id, seq FROM scans ORDER BY seq")).all()
     assert [tuple(r) for r in rows] == [("a", 1), ("b", 2), ("c", 3)]
+
+
+def test_0004_continues_the_sscc_series_after_the_old_counter(empty_db: str, engine: sa.Engine, tmp_path: Path) -> None:
+    """A station upgraded from 0003 had handed out SSCC serials 1-41 from its counter: the next is 42."""
+    from alembic import command
+
+    from packstation.bootstrap import build_station
+    from packstation.config import Config, DatabaseConfig, StationConfig
+
+    cfg = alembic_config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.commit()
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO counters (name, value) VALUES ('sscc', 41)"))
+    station = build_station(Config(station=StationConfig(id="BENCH-01"), database=DatabaseConfig(local=empty_db),
+                                   data_dir=tmp_path / "data"), seed_demo=False)  # upgrades to head on start
+    try:
+        assert current_revision(engine) == head_revision()
+        with station.uow() as uow:
+            assert [uow.numbers.next("sscc") for _ in range(2)] == [42, 43]
+            uow.commit()
+        with engine.connect() as conn:
+            assert "counters" not in sa.inspect(conn).get_table_names()
+    finally:
+        station.close()

@@ -1,8 +1,9 @@
 """Packing whole orders the way a packer does, on a real SQLite file.
 
-Every action goes through ``Bench.scan`` (badges, orders, command and carton barcodes, items,
-lot/expiry/serial answers) or the packing use cases, and the results are read back from the
-database: what a restart, another bench or ``packstation status`` would see.
+Every action goes through ``Terminal.scan`` (badges, PINs, orders, command and carton barcodes,
+items, lot/expiry/serial answers, reason numbers) or the packing use cases with a session the
+station issued, and the results are read back from the database: what a restart, another bench
+or ``packstation status`` would see.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import helpers_faults as hf
 import pytest
 import sqlalchemy as sa
 from packstation_tests_station import (
     BUDS_EAN,
+    LEAD_PIN,
     MUG_EAN,
     NOT_IN_CATALOG_EAN,
     NOW,
@@ -31,60 +34,63 @@ from packstation_tests_station import (
 from packstation.adapters.db import tables
 from packstation.bootstrap import Station
 from packstation.domain.barcodes import GS, sscc18
-from packstation.domain.model import User
+from packstation.domain.identity import Session
 from packstation.domain.packing import Verdict
 from packstation.services import packing as p
-from packstation.services import users
-from packstation.services.bench import Bench
-from packstation.services.imports import import_records
+from packstation.services.auth import NotAllowed
 from packstation.services.packing import Outcome
 from packstation.services.picking import create_pick_wave
 from packstation.services.reports import NotFound, order_status
-from packstation.services.users import find_by_badge
+from packstation.services.terminal import Terminal
 
 TEE_G, SERUM_G, MUG_G, BUDS_G = 200, 100, 350, 80
 BOX_S, BOX_M = 150, 280
 
 
-def play(bench: Bench, *scans: str) -> list[Verdict]:
+def play(bench: Terminal, *scans: str) -> list[Verdict]:
     return [bench.scan(s).verdict for s in scans]
 
 
-def expect(bench: Bench, scan: str, verdict: Verdict) -> Outcome:
+def expect(bench: Terminal, scan: str, verdict: Verdict) -> Outcome:
     outcome = bench.scan(scan)
     assert outcome.verdict is verdict, f"{scan!r}: {outcome.verdict} {outcome.message}"
     return outcome
 
 
-def close(bench: Bench, grams: int, verdict: Verdict = Verdict.CARTON_CLOSED) -> Outcome:
+def close(bench: Terminal, grams: int, verdict: Verdict = Verdict.CARTON_CLOSED) -> Outcome:
     expect(bench, "CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT)
-    assert bench.awaiting_weight
-    outcome = bench.close_with_weight(grams)
+    assert bench.handler.awaiting_weight
+    outcome = hf.close_with_weight(bench, grams)
     assert outcome.verdict is verdict, f"close at {grams} g: {outcome.verdict} {outcome.message}"
     return outcome
 
 
+def lead_approves(bench: Terminal, reason_no: str = "1", verdict: Verdict = Verdict.SHORT_SHIPPED) -> Outcome:
+    """With a lead's approval awaited: the reason by number, the lead's badge, the PIN."""
+    expect(bench, reason_no, Verdict.NEEDS_LEAD)
+    expect(bench, "LEAD-001", Verdict.NEEDS_PIN)
+    outcome = bench.enter_pin(LEAD_PIN)
+    assert outcome.verdict is verdict, f"PIN: {outcome.verdict} {outcome.message}"
+    return outcome
+
+
 def status(station: Station, order_id: str) -> dict[str, Any]:
-    return order_status(station.ctx.uow, order_id)
+    return order_status(station.ctx, hf.admin(station), order_id)
 
 
 def events(station: Station) -> int:
-    with station.uow(readonly=True) as uow:
-        return uow.count("events")
+    return hf.count(station, "events")
 
 
-def login_and_open(station: Station, order_id: str, badge: str = "PACKER-001") -> Bench:
-    bench = station.bench()
-    expect(bench, badge, Verdict.LOGGED_IN)
+def login_and_open(station: Station, order_id: str, badge: str = "PACKER-001") -> Terminal:
+    bench = hf.login(station, badge)
     expect(bench, order_id, Verdict.ORDER_OPENED)
     return bench
 
 
-def user(station: Station, badge: str) -> User:
-    with station.uow(readonly=True) as uow:
-        found = find_by_badge(uow, badge)
-    assert found is not None
-    return found
+def user(station: Station, badge: str) -> Session:
+    """A session of this station's Authenticator (each station vouches only for its own)."""
+    return hf.person(station, badge)
 
 
 def gs1(ean: str, **ai: str) -> str:
@@ -96,7 +102,7 @@ def gs1(ean: str, **ai: str) -> str:
 
 
 def test_whole_order_in_two_cartons_packed_by_scans(station: Station) -> None:
-    bench = station.bench()
+    bench = station.terminal()
     assert play(bench, "PACKER-001", "TOTE-002", "BOX-M") == [Verdict.LOGGED_IN, Verdict.ORDER_OPENED, Verdict.CARTON_OPENED]
     assert play(bench, TEE_SIX, TEE_EAN, TEE_EAN) == [Verdict.ACCEPTED] * 3
     assert play(bench, SERUM_EAN, "B-77", "271231") == [Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.ACCEPTED]
@@ -106,7 +112,7 @@ def test_whole_order_in_two_cartons_packed_by_scans(station: Station) -> None:
     assert play(bench, "BOX-S", BUDS_EAN, "SN-0001", gs1(BUDS_EAN, serial="SN-0002")) == [
         Verdict.CARTON_OPENED, Verdict.NEEDS_SERIAL, Verdict.ACCEPTED, Verdict.ACCEPTED]
     last = close(bench, BOX_S + 2 * BUDS_G, Verdict.ORDER_COMPLETE)
-    assert bench.session is None
+    assert hf.pack_of(bench) is None
 
     doc = status(station, "SO-2")
     assert doc["status"] == "packed" and doc["claimed_by"] is None
@@ -121,8 +127,13 @@ def test_whole_order_in_two_cartons_packed_by_scans(station: Station) -> None:
     assert sorted(s["serial"] for s in lines["EL-1"]["scans"]) == ["SN-0001", "SN-0002"]
     assert [s["carton"] for s in lines["EL-1"]["scans"]] == [2, 2]
     kinds = [e["kind"] for e in doc["events"]]
-    assert kinds[:3] == ["order.received", "order.claimed", "carton.opened"]
+    assert kinds[:4] == ["order.received", "order.packing", "order.claimed", "carton.opened"]
     assert kinds[-1] == "order.packed" and kinds.count("carton.closed") == 2 and kinds.count("scan.recorded") == 7
+    assert kinds.count("print.queued") == 3  # two labels and the slip, each with its seal
+    packed = doc["events"][-1]
+    assert packed["data"] == {"from": "packing", "to": "packed", "cartons": 2}
+    assert packed["actor"] == "person:Pat Packer" and packed["user"] == "Pat Packer"
+    assert all(e["actor"] for e in doc["events"])
 
 
 def test_wrong_item_unknown_barcode_and_over_scan_count_nothing(station: Station) -> None:
@@ -145,20 +156,24 @@ def test_refused_scans_are_recorded_for_the_leads_error_figures(station: Station
     expect(bench, "BOX-S", Verdict.CARTON_OPENED)
     play(bench, TOY_EAN, TOY_EAN, NOT_IN_CATALOG_EAN, TEE_SIX)
     with station.uow(readonly=True) as uow:
-        refused = [e for e in uow.events_for("SO-1") if e["kind"] == "scan.refused"]
-    assert [(e["user"], e["data"]["verdict"]) for e in refused] == [
-        ("Pat Packer", "wrong_item"), ("Pat Packer", "wrong_item"),
-        ("Pat Packer", "unknown_barcode"), ("Pat Packer", "over_scan")]
+        refused = [e for e in uow.events.for_order("SO-1") if e.kind == "scan.refused"]
+    assert [(e.user, e.actor, e.payload["verdict"]) for e in refused] == [
+        ("Pat Packer", "person:Pat Packer", "wrong_item"), ("Pat Packer", "person:Pat Packer", "wrong_item"),
+        ("Pat Packer", "person:Pat Packer", "unknown_barcode"), ("Pat Packer", "person:Pat Packer", "over_scan")]
     assert status(station, "SO-1")["lines"][0]["packed"] == 0  # recorded, never counted
-    figures = {f.user: f for f in shift_figures(station.ctx.uow, NOW - timedelta(days=1))}
+    figures = {f.user: f for f in shift_figures(station.ctx, hf.admin(station), NOW - timedelta(days=1))}
     assert figures["Pat Packer"].errors == {"wrong item": 2, "unknown barcode": 1, "over scan": 1}
 
 
 def test_sealing_the_carton_while_a_lot_prompt_waits_does_not_lose_or_crash(station: Station) -> None:
     bench = login_and_open(station, "SO-3")
     assert play(bench, "BOX-S", TEE_EAN, MUG_EAN) == [Verdict.CARTON_OPENED, Verdict.ACCEPTED, Verdict.NEEDS_LOT]
+    refused = expect(bench, "CMD-CLOSE-CARTON", Verdict.NOT_ALLOWED)  # the mug waits for its lot
+    assert "Finish the prompt first" in refused.message
+    cancelled = expect(bench, "CMD-UNDO", Verdict.UNDONE)  # cancels the prompt, takes back nothing
+    assert cancelled.data["headline"] == "PROMPT CANCELLED"
+    assert [ln["packed"] for ln in status(station, "SO-3")["lines"]] == [1, 0]
     close(bench, BOX_S + TEE_G)
-    expect(bench, "LOT-1", Verdict.NEEDS_CARTON)
     assert play(bench, "BOX-M", MUG_EAN, "LOT-1", MUG_EAN, "LOT-1") == [
         Verdict.CARTON_OPENED, Verdict.NEEDS_LOT, Verdict.ACCEPTED, Verdict.NEEDS_LOT, Verdict.ACCEPTED]
     close(bench, BOX_M + 2 * MUG_G, Verdict.ORDER_COMPLETE)
@@ -197,7 +212,7 @@ def test_another_products_barcode_at_the_lot_prompt_is_a_wrong_item_not_the_lot(
     assert play(bench, "BOX-S", MUG_EAN) == [Verdict.CARTON_OPENED, Verdict.NEEDS_LOT]
     wrong = expect(bench, TOY_EAN, Verdict.WRONG_ITEM)
     assert "Wooden puzzle" in wrong.message
-    assert bench.session is not None and bench.session.pending is None
+    assert hf.pack_of(bench) is not None and hf.pack_of(bench).pending is None
     # a numeric lot that happens to have a valid GTIN check digit, but is no product, is a lot
     assert play(bench, MUG_EAN, NOT_IN_CATALOG_EAN) == [Verdict.NEEDS_LOT, Verdict.ACCEPTED]
     scans = status(station, "SO-3")["lines"][1]["scans"]
@@ -219,17 +234,15 @@ def test_ssccs_keep_counting_across_a_new_station_on_the_same_file(station: Stat
     again = make_station("BENCH-01")
     second = pack_single(again, "SO-5", BOX_S + 3 * TEE_G, (TEE_EAN,) * 3)
     assert int(second[8:17]) == int(first[8:17]) + 1
-    with again.uow(readonly=True) as uow:
-        rows = uow.select_rows("cartons")
-    assert sorted(r["sscc"] for r in rows) == sorted([first, second])
+    assert sorted(r["sscc"] for r in hf.rows(again, "cartons")) == sorted([first, second])
 
 
 def test_failed_seal_burns_its_sscc_and_the_retry_gets_a_new_one(station: Station) -> None:
     """A counter behind the SSCCs in use (restored backup) must not block closing for ever."""
-    prefix = station.ctx.gs1_company_prefix
-    taken = sscc18(station.ctx.sscc_extension, prefix, 1)
+    prefix = station.ctx.packing.gs1_company_prefix
+    taken = sscc18(station.ctx.packing.sscc_extension, prefix, 1)
     with station.uow() as uow:  # a carton of another order already carries serial 1
-        uow.update_row("orders", {"order_id": "SO-HOLD"}, {"status": "packed"})
+        uow.conn.execute(sa.update(tables.orders).where(tables.orders.c.order_id == "SO-HOLD").values(status="packed"))
         uow.conn.execute(sa.insert(tables.cartons).values(
             id=str(uuid.uuid4()), order_id="SO-HOLD", seq=1, type_code="BOX-S", status="closed", sscc=taken,
             opened_by="restore", station_id="OLD", opened_at=station.ctx.clock()))
@@ -238,7 +251,7 @@ def test_failed_seal_burns_its_sscc_and_the_retry_gets_a_new_one(station: Statio
     assert play(bench, "BOX-S", TEE_EAN, TEE_EAN) == [Verdict.CARTON_OPENED, Verdict.ACCEPTED, Verdict.ACCEPTED]
     before = events(station)
     expect(bench, "CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT)
-    failed = bench.close_with_weight(BOX_S + 2 * TEE_G)
+    failed = hf.close_with_weight(bench, BOX_S + 2 * TEE_G)
     assert failed.verdict is Verdict.STORAGE_FAILED and "NOT SAVED" in failed.message
     assert events(station) == before  # nothing of the failed close was stored
     doc = status(station, "SO-1")
@@ -250,14 +263,14 @@ def test_failed_seal_burns_its_sscc_and_the_retry_gets_a_new_one(station: Statio
 def test_a_counter_value_is_handed_out_only_when_its_unit_of_work_commits(station: Station) -> None:
     """A rolled-back reservation hands nothing out (so 2 comes again); the seal commits its own."""
     with station.uow() as uow:
-        assert uow.next_counter("sscc") == 1
+        assert uow.numbers.next("sscc") == 1
         uow.commit()
     with station.uow() as uow:
-        assert uow.next_counter("sscc") == 2
+        assert uow.numbers.next("sscc") == 2
         # no commit: rolled back, value 2 was never handed to anyone
     with station.uow() as uow:
-        assert uow.next_counter("sscc") == 2
-        assert uow.next_counter("sscc") == 3
+        assert uow.numbers.next("sscc") == 2
+        assert uow.numbers.next("sscc") == 3
         uow.commit()
     sscc = pack_single(station, "SO-1", BOX_S + 2 * TEE_G, (TEE_EAN, TEE_EAN))
     assert int(sscc[8:17]) == 4
@@ -266,17 +279,22 @@ def test_a_counter_value_is_handed_out_only_when_its_unit_of_work_commits(statio
 # --- cartons: blocked, fixed, overridden --------------------------------------------------------------------
 
 
-def test_lead_overrides_a_blocked_carton_with_a_badge_scan(station: Station) -> None:
+def test_lead_overrides_a_blocked_carton_with_badge_and_pin(station: Station) -> None:
     bench = login_and_open(station, "SO-1")
     assert play(bench, "BOX-S", TEE_EAN, TEE_EAN) == [Verdict.CARTON_OPENED] + [Verdict.ACCEPTED] * 2
     blocked = close(bench, 900, Verdict.CARTON_BLOCKED)
     assert blocked.data["expected_g"] == BOX_S + 2 * TEE_G and blocked.data["allowed_g"] == 27  # 5 % of 550 g = 27.5 g
-    expect(bench, "PACKER-002", Verdict.UNKNOWN_BARCODE)  # a packer's badge overrides nothing
-    done = expect(bench, "LEAD-001", Verdict.ORDER_COMPLETE)
+    expect(bench, "1", Verdict.NEEDS_LEAD)  # reason 1: packaging material not in the tare
+    refused = expect(bench, "PACKER-002", Verdict.NOT_ALLOWED)  # a packer's badge overrides nothing
+    assert "not a lead's badge" in refused.message
+    close(bench, 900, Verdict.CARTON_BLOCKED)  # still blocked: weighed again, asked again
+    done = lead_approves(bench, "1", Verdict.ORDER_COMPLETE)
     carton = status(station, "SO-1")["cartons"][0]
     assert (carton["status"], carton["weight_g"], carton["override_by"], carton["sscc"]) == (
         "closed", 900, "Lee Lead", done.data["sscc"])
-    assert "carton.overridden" in [e["kind"] for e in status(station, "SO-1")["events"]]
+    [override] = [e for e in status(station, "SO-1")["events"] if e["kind"] == "carton.overridden"]
+    assert override["actor"] == "person:Lee Lead" and override["data"]["packer"] == "person:Pat Packer"
+    assert override["data"]["reason"] == "packaging material not in the tare"
 
 
 def test_blocked_carton_fixed_by_a_scan_is_open_again_after_a_restart(station: Station, make_station: StationFactory) -> None:
@@ -286,10 +304,10 @@ def test_blocked_carton_fixed_by_a_scan_is_open_again_after_a_restart(station: S
     expect(bench, TEE_EAN, Verdict.ACCEPTED)
     assert status(station, "SO-1")["cartons"][0]["status"] == "open"
     assert status(station, "SO-1")["cartons"][0]["weight_g"] is None
-    again = make_station("BENCH-01").bench()
+    again = make_station("BENCH-01").terminal()
     expect(again, "PACKER-001", Verdict.LOGGED_IN)
-    assert again.session is not None and again.session.open_carton is not None
-    assert again.session.open_carton.status.value == "open"
+    assert hf.pack_of(again) is not None and hf.pack_of(again).open_carton is not None
+    assert hf.pack_of(again).open_carton.status.value == "open"
     close(again, BOX_S + 2 * TEE_G, Verdict.ORDER_COMPLETE)
 
 
@@ -325,7 +343,8 @@ def test_undo_own_scan_only_and_a_lead_undoes_anyones(station: Station) -> None:
     expect(bench, "PACKER-002", Verdict.LOGGED_IN)  # resumes the order on this bench
     expect(bench, "CMD-UNDO", Verdict.NOTHING_TO_UNDO)
     expect(bench, "CMD-LOGOUT", Verdict.LOGGED_OUT)
-    expect(bench, "LEAD-001", Verdict.LOGGED_IN)
+    hf.login(bench, "LEAD-001")  # badge, PIN, DESK-BENCH: the order is resumed
+    assert hf.pack_of(bench) is not None
     expect(bench, "CMD-UNDO", Verdict.UNDONE)
     expect(bench, "CMD-UNDO", Verdict.NOTHING_TO_UNDO)
     assert status(station, "SO-5")["lines"][0]["packed"] == 0
@@ -338,7 +357,7 @@ def test_after_a_restart_undo_takes_back_the_newest_scan_even_if_the_clock_stepp
     stock(station)
     bench = login_and_open(station, "SO-3")
     assert play(bench, "BOX-S", TEE_EAN, gs1(MUG_EAN, lot="M1")) == [Verdict.CARTON_OPENED] + [Verdict.ACCEPTED] * 2
-    again = make_station().bench()  # the bench restarts and resumes the order from the database
+    again = make_station().terminal()  # the bench restarts and resumes the order from the database
     expect(again, "PACKER-001", Verdict.LOGGED_IN)
     undone = expect(again, "CMD-UNDO", Verdict.UNDONE)
     assert undone.sku == "HW-1"  # the mug, scanned last, though its timestamp is the older one
@@ -349,65 +368,79 @@ def test_after_a_restart_undo_takes_back_the_newest_scan_even_if_the_clock_stepp
 def test_a_weight_that_arrives_after_the_packer_moved_on_closes_nothing(station: Station) -> None:
     bench = login_and_open(station, "SO-1")
     assert play(bench, "BOX-S", TEE_EAN, "CMD-CLOSE-CARTON") == [Verdict.CARTON_OPENED, Verdict.ACCEPTED, Verdict.NEEDS_WEIGHT]
-    expect(bench, "CMD-CANCEL", Verdict.ORDER_RELEASED)  # the packer gives the order up mid-weighing
+    expect(bench, "CMD-CANCEL", Verdict.WEIGHING)  # nothing but CMD-UNDO while the scale is read
+    expect(bench, "CMD-UNDO", Verdict.UNDONE)  # the seal is cancelled ...
+    expect(bench, "CMD-CANCEL", Verdict.ORDER_RELEASED)  # ... and the packer gives the order up
     assert play(bench, "SO-5", "BOX-S", TEE_EAN) == [Verdict.ORDER_OPENED, Verdict.CARTON_OPENED, Verdict.ACCEPTED]
-    late = bench.close_with_weight(BOX_S + TEE_G)  # SO-1's weighing finally answers
+    late = hf.close_with_weight(bench, BOX_S + TEE_G)  # SO-1's weighing finally answers
     assert late.verdict is Verdict.NOT_ALLOWED and "CMD-CLOSE-CARTON again" in late.message
-    assert bench.session is not None and bench.session.open_carton is not None  # SO-5's carton still open
+    assert hf.pack_of(bench) is not None and hf.pack_of(bench).open_carton is not None  # SO-5's carton still open
     assert [c["status"] for c in status(station, "SO-5")["cartons"]] == ["open"]
     expect(bench, "CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT)
+    expect(bench, TEE_EAN, Verdict.WEIGHING)  # an item while weighing counts nothing
+    expect(bench, "CMD-UNDO", Verdict.UNDONE)  # the seal is cancelled: the packer goes on
     expect(bench, TEE_EAN, Verdict.ACCEPTED)  # another item after asking for the weight
-    assert bench.close_with_weight(BOX_S + 2 * TEE_G).verdict is Verdict.NOT_ALLOWED
+    assert hf.close_with_weight(bench, BOX_S + 2 * TEE_G).verdict is Verdict.NOT_ALLOWED
     close(bench, BOX_S + 2 * TEE_G)  # asked again, weighed, sealed
 
 
 # --- short-ship ------------------------------------------------------------------------------------------------
 
 
-def test_short_ship_needs_a_lead_badge_then_the_carton_closes_the_order(station: Station) -> None:
+def test_short_ship_needs_a_reason_a_lead_badge_and_pin_then_the_carton_closes_the_order(station: Station) -> None:
     bench = login_and_open(station, "SO-3")
     assert play(bench, "BOX-S", TEE_EAN, gs1(MUG_EAN, lot="M1")) == [Verdict.CARTON_OPENED] + [Verdict.ACCEPTED] * 2
-    expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
+    asked = expect(bench, "CMD-SHORT", Verdict.NEEDS_REASON)
+    assert asked.data["reasons"][0] == "not available at pick"
+    expect(bench, "1", Verdict.NEEDS_LEAD)
     expect(bench, "PACKER-002", Verdict.NOT_ALLOWED)  # not a lead: the request is cancelled
-    expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
+    expect(bench, "CMD-SHORT", Verdict.NEEDS_REASON)
+    expect(bench, "1", Verdict.NEEDS_LEAD)
     swallowed = expect(bench, TEE_EAN, Verdict.NOT_ALLOWED)  # an item while a lead is awaited
     assert "not counted: scan it again" in swallowed.message
-    expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
-    expect(bench, "LEAD-001", Verdict.SHORT_SHIPPED)
+    expect(bench, "CMD-SHORT", Verdict.NEEDS_REASON)
+    lead_approves(bench, "1")
     close(bench, BOX_S + TEE_G + MUG_G, Verdict.ORDER_COMPLETE)
     doc = status(station, "SO-3")
     mug = next(ln for ln in doc["lines"] if ln["sku"] == "HW-1")
     assert (doc["status"], mug["packed"], mug["short"], mug["short_reason"]) == ("packed", 1, 1, "not available at pick")
     short = next(e for e in doc["events"] if e["kind"] == "order.short_shipped")
-    assert short["user"] == "Lee Lead" and short["data"]["lines"] == [{"sku": "HW-1", "short": 1}]
+    assert short["user"] == "Lee Lead" and short["actor"] == "person:Lee Lead"
+    assert short["data"]["lines"] == [{"sku": "HW-1", "short": 1}] and short["data"]["packer"] == "person:Pat Packer"
 
 
 def test_the_reason_picked_for_a_short_ship_is_stored_with_the_lines(station: Station) -> None:
     bench = login_and_open(station, "SO-3")
     assert play(bench, "BOX-S", TEE_EAN) == [Verdict.CARTON_OPENED, Verdict.ACCEPTED]
-    assert not bench.set_lead_reason("damaged in the tote")  # nothing awaits a lead yet
-    expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
-    assert bench.set_lead_reason("  damaged in the tote ")
-    expect(bench, "LEAD-001", Verdict.SHORT_SHIPPED)
+    assert bench.handler.set_lead_reason("damaged in stock") is None  # nothing awaits a lead yet
+    expect(bench, "CMD-SHORT", Verdict.NEEDS_REASON)
+    assert bench.handler.set_lead_reason("damaged in the tote") is None  # not a reason on the list
+    picked = bench.handler.set_lead_reason("damaged in stock")  # picked on the screen instead of by number
+    assert picked is not None and picked.verdict is Verdict.NEEDS_LEAD
+    expect(bench, "LEAD-001", Verdict.NEEDS_PIN)
+    assert bench.enter_pin(LEAD_PIN).verdict is Verdict.SHORT_SHIPPED
     mug = next(ln for ln in status(station, "SO-3")["lines"] if ln["sku"] == "HW-1")
-    assert (mug["short"], mug["short_reason"]) == (2, "damaged in the tote")
+    assert (mug["short"], mug["short_reason"]) == (2, "damaged in stock")
 
 
 def test_short_ship_after_the_last_carton_was_sealed_finishes_the_order(station: Station) -> None:
     bench = login_and_open(station, "SO-3")
     play(bench, "BOX-S", TEE_EAN, gs1(MUG_EAN, lot="M1"))
     close(bench, BOX_S + TEE_G + MUG_G, Verdict.CARTON_CLOSED)  # one mug still missing
-    expect(bench, "CMD-SHORT", Verdict.NEEDS_LEAD)
-    expect(bench, "LEAD-001", Verdict.ORDER_COMPLETE)
-    assert bench.session is None
+    expect(bench, "CMD-SHORT", Verdict.NEEDS_REASON)
+    lead_approves(bench, "1", Verdict.ORDER_COMPLETE)
+    assert hf.pack_of(bench) is None
     doc = status(station, "SO-3")
     assert doc["status"] == "packed" and doc["claimed_by"] is None
-    assert [e["kind"] for e in doc["events"]][-2:] == ["order.short_shipped", "order.packed"]
+    kinds = [e["kind"] for e in doc["events"]]
+    assert [k for k in kinds if not k.startswith("print.")][-2:] == ["order.short_shipped", "order.packed"]
+    assert kinds.count("print.queued") == 2  # the label with its seal, the slip with the short-ship
 
 
 def test_short_ship_of_an_order_with_nothing_packed_is_refused(station: Station) -> None:
     bench = login_and_open(station, "SO-3", badge="LEAD-001")
-    refused = expect(bench, "CMD-SHORT", Verdict.NOT_ALLOWED)
+    expect(bench, "CMD-SHORT", Verdict.NEEDS_REASON)
+    refused = expect(bench, "1", Verdict.NOT_ALLOWED)  # a lead at the bench approves their own request
     assert "CMD-CANCEL" in refused.message
     assert status(station, "SO-3")["status"] == "packing"
 
@@ -417,14 +450,19 @@ def test_short_ship_of_an_order_with_nothing_packed_is_refused(station: Station)
 
 def test_order_claimed_by_another_bench_is_refused_with_its_name(station: Station, make_station: StationFactory) -> None:
     login_and_open(station, "SO-1")
-    other = make_station("BENCH-07").bench()
-    expect(other, "PACKER-002", Verdict.LOGGED_IN)
+    bench7 = make_station("BENCH-07")
+    other = hf.login(bench7, "PACKER-002")
     refused = expect(other, "TOTE-001", Verdict.ORDER_REFUSED)
     assert "BENCH-01" in refused.message and "Pat Packer" in refused.message
-    lead = user(station, "LEAD-001")
-    assert p.release_claim(other.ctx, "SO-1", user(station, "PACKER-002"), "").verdict is Verdict.NOT_ALLOWED
-    released = p.release_claim(other.ctx, "SO-1", lead, "bench 1 crashed")
+    lead = user(bench7, "LEAD-001")
+    with pytest.raises(NotAllowed, match="lead"):  # a packer releases nothing
+        p.release_claim(bench7.ctx, user(bench7, "PACKER-002"), "SO-1", "bench 1 crashed")
+    assert p.release_claim(bench7.ctx, lead, "SO-1", " ").verdict is Verdict.NOT_ALLOWED  # no reason
+    assert status(station, "SO-1")["claimed_by"] == "BENCH-01"
+    released = p.release_claim(bench7.ctx, lead, "SO-1", "bench 1 crashed")
     assert released.verdict is Verdict.ORDER_RELEASED and "BENCH-01" in released.message
+    [event] = [e for e in status(station, "SO-1")["events"] if e["kind"] == "order.claim_released"]
+    assert event["actor"] == "person:Lee Lead" and event["data"]["reason"] == "bench 1 crashed"
     expect(other, "SO-1", Verdict.ORDER_OPENED)
 
 
@@ -433,12 +471,12 @@ def test_a_bench_whose_order_was_taken_over_stores_nothing_more(station: Station
     stale = login_and_open(station, "SO-5")
     play(stale, "BOX-S", TEE_EAN)
     bench2 = make_station("BENCH-02")
-    assert p.release_claim(bench2.ctx, "SO-5", user(station, "LEAD-001"), "packer went home").verdict is Verdict.ORDER_RELEASED
+    assert p.release_claim(bench2.ctx, user(bench2, "LEAD-001"), "SO-5", "packer went home").verdict is Verdict.ORDER_RELEASED
     other = login_and_open(bench2, "SO-5", badge="PACKER-002")
     before = events(station)
     refused = expect(stale, TEE_EAN, Verdict.ORDER_REFUSED)
     assert "BENCH-02" in refused.message and "Olu Other" in refused.message
-    assert stale.session is None  # the stale bench lets go of the order
+    assert hf.pack_of(stale) is None  # the stale bench lets go of the order
     assert events(station) == before
     assert status(station, "SO-5")["lines"][0]["packed"] == 1
     assert play(other, TEE_EAN, TEE_EAN) == [Verdict.ACCEPTED, Verdict.ACCEPTED]
@@ -451,31 +489,34 @@ def test_every_change_checks_the_order_is_still_this_benchs(station: Station, ma
     play(bench, "BOX-S", TEE_EAN)
     if action == "BOX-M":
         expect(bench, "CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT)
-        assert bench.close_with_weight(BOX_S + TEE_G).verdict is Verdict.CARTON_CLOSED
+        assert hf.close_with_weight(bench, BOX_S + TEE_G).verdict is Verdict.CARTON_CLOSED
     bench2 = make_station("BENCH-02")
-    p.release_claim(bench2.ctx, "SO-5", user(station, "LEAD-001"), "test")
+    p.release_claim(bench2.ctx, user(bench2, "LEAD-001"), "SO-5", "test")
     login_and_open(bench2, "SO-5", badge="PACKER-002")
     before = events(station)
     if action == "CMD-CLOSE-CARTON":
         expect(bench, action, Verdict.NEEDS_WEIGHT)
-        outcome = bench.close_with_weight(BOX_S + TEE_G)
+        outcome = hf.close_with_weight(bench, BOX_S + TEE_G)
+    elif action == "CMD-SHORT":
+        expect(bench, action, Verdict.NEEDS_REASON)
+        outcome = bench.scan("1")  # the lead at the bench approves: the short-ship itself runs
     else:
         outcome = bench.scan(action)
     assert outcome.verdict is Verdict.ORDER_REFUSED and "BENCH-02" in outcome.message, outcome
-    assert bench.session is None and events(station) == before
+    assert hf.pack_of(bench) is None and events(station) == before
     assert status(station, "SO-5")["claimed_by"] == "BENCH-02"
 
 
 def test_benches_sharing_one_sqlite_file_race_for_an_order_and_one_wins(station: Station, make_station: StationFactory) -> None:
     benches = [make_station(f"BENCH-{i:02d}") for i in range(2, 6)]
-    packer = user(station, "PACKER-001")
+    packers = [user(bench, "PACKER-001") for bench in benches]
     barrier = threading.Barrier(len(benches))
     results: list[object] = [None] * len(benches)
 
     def claim(i: int) -> None:
         barrier.wait(timeout=60)
         try:
-            results[i] = p.claim_order(benches[i].ctx, packer, "SO-2").order.order_id
+            results[i] = p.claim_order(benches[i].ctx, packers[i], "SO-2").order.order_id
         except p.OrderRefused as exc:
             results[i] = exc
 
@@ -494,12 +535,13 @@ def test_cancel_releases_the_order_and_another_bench_resumes_it(station: Station
     bench = login_and_open(station, "SO-1")
     play(bench, "BOX-S", TEE_EAN)
     expect(bench, "CMD-CANCEL", Verdict.ORDER_RELEASED)
-    assert bench.session is None and status(station, "SO-1")["claimed_by"] is None
-    other = make_station("BENCH-02").bench()
-    expect(other, "PACKER-002", Verdict.LOGGED_IN)
+    assert hf.pack_of(bench) is None and status(station, "SO-1")["claimed_by"] is None
+    [put_back] = [e for e in status(station, "SO-1")["events"] if e["kind"] == "order.put_back"]
+    assert put_back["actor"] == "person:Pat Packer" and put_back["data"] == {"station": "BENCH-01"}
+    other = hf.login(make_station("BENCH-02"), "PACKER-002")
     opened = expect(other, "SO-1", Verdict.ORDER_OPENED)
     assert "1 item(s)" in opened.message
-    assert other.session is not None and len(other.session.items) == 1
+    assert hf.pack_of(other) is not None and len(hf.pack_of(other).items) == 1
     expect(other, TEE_EAN, Verdict.ACCEPTED)  # into the same open carton
     close(other, BOX_S + 2 * TEE_G, Verdict.ORDER_COMPLETE)
     doc = status(station, "SO-1")
@@ -513,14 +555,14 @@ def test_crash_recovery_resumes_the_order_with_its_scans_and_cartons(station: St
     play(bench, "BOX-M", TEE_SIX, TEE_EAN, TEE_EAN)
     close(bench, BOX_M + 8 * TEE_G)
     play(bench, "BOX-S", gs1(BUDS_EAN, serial="S-1"), MUG_EAN)  # the mug waits for its lot
-    before = bench.session
+    before = hf.pack_of(bench)
     assert before is not None
-    station.close()  # power cut: the Bench and Station objects are gone
+    station.close()  # power cut: the Terminal and Station objects are gone
 
-    again = make_station("BENCH-01").bench()
+    again = make_station("BENCH-01").terminal()
     welcome = expect(again, "PACKER-001", Verdict.LOGGED_IN)
     assert welcome.data == {"resumed": "SO-2"}
-    after = again.session
+    after = hf.pack_of(again)
     assert after is not None
     assert [(c.seq, c.type.code, c.status, c.sscc) for c in after.cartons] == [
         (c.seq, c.type.code, c.status, c.sscc) for c in before.cartons]
@@ -534,8 +576,7 @@ def test_crash_recovery_resumes_the_order_with_its_scans_and_cartons(station: St
 
 
 def test_held_packed_and_unknown_orders_are_refused_with_a_reason(station: Station) -> None:
-    bench = station.bench()
-    expect(bench, "PACKER-001", Verdict.LOGGED_IN)
+    bench = hf.login(station, "PACKER-001")
     assert "on hold" in expect(bench, "SO-HOLD", Verdict.ORDER_REFUSED).message
     assert "No order or tote" in expect(bench, "SO-404", Verdict.ORDER_REFUSED).message
     expect(bench, "SO-5", Verdict.ORDER_OPENED)
@@ -546,40 +587,38 @@ def test_held_packed_and_unknown_orders_are_refused_with_a_reason(station: Stati
 
 def test_a_reused_tote_opens_the_order_now_in_it(station: Station) -> None:
     pack_single(station, "TOTE-001", BOX_S + 2 * TEE_G, (TEE_EAN, TEE_EAN))  # SO-1 packed
-    report = import_records(station.ctx.uow, "orders", [("record 1", order("SO-9", {"TS-1": 1}, tote="TOTE-001"))],
-                            "next wave", clock=lambda: NOW)
+    report = hf.import_recs(station, "orders", [order("SO-9", {"TS-1": 1}, tote="TOTE-001")], "next wave")
     assert report.ok, report.rejected
-    bench = station.bench()
-    expect(bench, "PACKER-001", Verdict.LOGGED_IN)
+    bench = hf.login(station, "PACKER-001")
     opened = expect(bench, "TOTE-001", Verdict.ORDER_OPENED)
     assert opened.data["order_id"] == "SO-9"
     assert status(station, "SO-1")["status"] == "packed"  # the order number still finds the old one
 
 
 def test_scans_with_nobody_logged_in_or_no_order_open(station: Station) -> None:
-    bench = station.bench()
+    bench = station.terminal()
     expect(bench, "CMD-CLOSE-CARTON", Verdict.NOT_ALLOWED)
     expect(bench, "NOBODY-1", Verdict.LOGIN_REFUSED)
     expect(bench, "PACKER-001", Verdict.LOGGED_IN)
     for command in ("CMD-CLOSE-CARTON", "CMD-UNDO", "CMD-SHORT", "CMD-CANCEL"):
         expect(bench, command, Verdict.NO_ORDER)
     expect(bench, TEE_EAN, Verdict.ORDER_REFUSED)  # an item is no order number
-    assert bench.session is None
-    assert bench.close_with_weight(500).verdict is Verdict.NO_ORDER
+    assert hf.pack_of(bench) is None
+    assert hf.close_with_weight(bench, 500).verdict is Verdict.NO_ORDER
     assert expect(bench, "A\x1bB", Verdict.INVALID_SCAN).message.startswith("Unreadable scan")
 
 
 def test_claim_next_hands_out_the_oldest_released_orders_one_each(station: Station, make_station: StationFactory) -> None:
-    packer = user(station, "PACKER-001")
     other = make_station("BENCH-02")
-    got = [p.claim_next_order(ctx, packer) for ctx in (station.ctx, other.ctx, station.ctx)]
+    packer, packer2 = user(station, "PACKER-001"), user(other, "PACKER-001")
+    got = [p.claim_next_order(st.ctx, who) for st, who in ((station, packer), (other, packer2), (station, packer))]
     assert [s.order.order_id if s else None for s in got] == ["SO-1", "SO-2", "SO-3"]
     assert status(station, "SO-2")["claimed_by"] == "BENCH-02"
 
 
 def test_claim_next_also_hands_out_picked_and_put_back_orders(station: Station) -> None:
     packer = user(station, "PACKER-001")
-    create_pick_wave(station.ctx.uow, 2, clock=lambda: NOW)  # SO-1 and SO-2 are being picked
+    create_pick_wave(station.ctx, hf.admin(station), 2)  # SO-1 and SO-2 are being picked
     bench = login_and_open(station, "SO-3")
     play(bench, "BOX-S", TEE_EAN)
     expect(bench, "CMD-CANCEL", Verdict.ORDER_RELEASED)  # SO-3 half packed, put back
@@ -598,28 +637,29 @@ def read_only(station: Station) -> None:
     def query_only(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.execute("PRAGMA query_only=ON")
 
-    sa.event.listen(station.engine, "connect", query_only)
-    station.engine.dispose()
+    engine = hf.engine_of(station)
+    sa.event.listen(engine, "connect", query_only)
+    engine.dispose()
 
 
 def test_pin_entry_on_a_read_only_database_is_refused_with_a_hint(station: Station) -> None:
-    users.add_user(station.ctx.uow, "Pia Pin", "packer", "PACKER-PIN", pin="4321")
-    bench = station.bench()
+    hf.add_user(station, "Pia Pin", "packer", "PACKER-PIN", pin="4321")
+    bench = station.terminal()
     expect(bench, "PACKER-PIN", Verdict.NEEDS_PIN)
     read_only(station)
     outcome = bench.enter_pin("4321")
     assert outcome.verdict is Verdict.STORAGE_FAILED
-    assert "read-only" in outcome.message and bench.user is None
+    assert "read-only" in outcome.message and bench.session is None
 
 
 # --- events and the status document ------------------------------------------------------------------------------
 
 
 def test_every_state_change_writes_exactly_its_events(station: Station) -> None:
-    bench = station.bench()
+    bench = station.terminal()
     steps: list[tuple[str | int, Verdict, int]] = [
         ("PACKER-001", Verdict.LOGGED_IN, 1),  # user.login
-        ("SO-3", Verdict.ORDER_OPENED, 1),  # order.claimed
+        ("SO-3", Verdict.ORDER_OPENED, 2),  # order.packing (released -> packing) + order.claimed
         ("BOX-S", Verdict.CARTON_OPENED, 1),  # carton.opened
         ("BOX-M", Verdict.CARTON_OPENED, 1),  # carton.changed
         (TEE_EAN, Verdict.ACCEPTED, 1),  # scan.recorded
@@ -634,19 +674,20 @@ def test_every_state_change_writes_exactly_its_events(station: Station) -> None:
         ("CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT, 0),
         (100, Verdict.CARTON_BLOCKED, 1),  # carton.blocked
         ("CMD-CLOSE-CARTON", Verdict.NEEDS_WEIGHT, 0),
-        (BOX_M + TEE_G + 2 * MUG_G, Verdict.ORDER_COMPLETE, 2),  # carton.closed + order.packed
+        # carton.closed + print.queued (label) + print.queued (slip) + order.packed
+        (BOX_M + TEE_G + 2 * MUG_G, Verdict.ORDER_COMPLETE, 4),
     ]
     for action, verdict, new_events in steps:
         before = events(station)
-        outcome = bench.close_with_weight(action) if isinstance(action, int) else bench.scan(action)
+        outcome = hf.close_with_weight(bench, action) if isinstance(action, int) else bench.scan(action)
         assert outcome.verdict is verdict, f"{action!r}: {outcome.verdict} {outcome.message}"
         assert events(station) - before == new_events, f"{action!r} wrote {events(station) - before} events"
-    with station.uow(readonly=True) as uow:
-        rows = uow.select_rows("events")
+    rows = hf.rows(station, "events")
     ids = [r["id"] for r in rows]
     assert len(set(ids)) == len(ids)
     assert all(uuid.UUID(i).version == 4 for i in ids)
     assert all(r["station_id"] == "BENCH-01" for r in rows if r["order_id"] == "SO-3" and r["kind"] != "order.received")
+    assert all(r["actor"] == "person:Pat Packer" for r in rows if r["order_id"] == "SO-3" and r["kind"] != "order.received")
 
 
 def test_status_document_of_an_order_in_progress(station: Station) -> None:
@@ -660,12 +701,13 @@ def test_status_document_of_an_order_in_progress(station: Station) -> None:
     lines = {ln["sku"]: ln for ln in doc["lines"]}
     assert (lines["TS-1"]["packed"], lines["TS-1"]["qty"], lines["TS-1"]["name"]) == (1, 8, "Cotton tee")
     assert lines["EL-1"]["scans"] == [
-        {**lines["EL-1"]["scans"][0], "qty": 1, "carton": 1, "serial": "SN-5", "lot": None, "user": "Pat Packer"}]
+        {**lines["EL-1"]["scans"][0], "qty": 1, "carton": 1, "serial": "SN-5", "lot": None, "user": "Pat Packer",
+         "source": "wedge", "station": "BENCH-01"}]
     assert doc["undone_scans"] == 1
     assert doc["cartons"] == [{"seq": 1, "type": "BOX-M", "status": "open", "expected_g": None, "weight_g": None,
                                "sscc": None, "tracking_number": None, "override_by": None, "closed_at": None}]
     assert [e["kind"] for e in doc["events"]] == [
-        "order.received", "order.claimed", "carton.opened", "scan.recorded", "scan.recorded", "scan.undone",
+        "order.received", "order.packing", "order.claimed", "carton.opened", "scan.recorded", "scan.recorded", "scan.undone",
         "scan.recorded"]
     with pytest.raises(NotFound):
         status(station, "SO-404")
@@ -673,21 +715,22 @@ def test_status_document_of_an_order_in_progress(station: Station) -> None:
 
 def test_a_station_on_an_empty_file_migrates_and_stocks(make_station: StationFactory) -> None:
     fresh = make_station("BENCH-09")
-    with fresh.uow(readonly=True) as uow:
-        assert uow.count("orders") == 0
+    assert hf.count(fresh, "orders") == 0
     stock(fresh)
-    with fresh.uow(readonly=True) as uow:
-        assert uow.count("orders") == 6 and uow.count("users") == 3
+    assert hf.count(fresh, "orders") == 6 and hf.count(fresh, "users") == 3
 
 
 def test_lead_lists_held_orders_and_ready_orders_from_the_database(station: Station) -> None:
     from packstation.services.stats import claimed_orders, ready_orders
 
-    assert claimed_orders(station.ctx.uow) == []
+    lead = user(station, "LEAD-001")
+    assert claimed_orders(station.ctx, lead) == []
     login_and_open(station, "SO-2")
-    held = claimed_orders(station.ctx.uow)
-    assert [(h["order_id"], h["station"], h["user"], h["status"]) for h in held] == [
+    held = claimed_orders(station.ctx, lead)
+    assert [(h.order_id, h.station_id, h.user, h.status.value) for h in held] == [
         ("SO-2", "BENCH-01", "Pat Packer", "packing")]
-    ready = ready_orders(station.ctx.uow, limit=10)
+    with pytest.raises(NotAllowed):  # a packer does not see who holds what
+        claimed_orders(station.ctx, user(station, "PACKER-001"))
+    ready = ready_orders(station.ctx, limit=10)
     assert ("SO-1", "TOTE-001") in ready and all(o not in dict(ready) for o in ("SO-2", "SO-HOLD"))
-    assert len(ready_orders(station.ctx.uow, limit=2)) == 2
+    assert len(ready_orders(station.ctx, limit=2)) == 2

@@ -1,12 +1,12 @@
 """Users: ``packstation users add|list|disable`` and badge + PIN login at the bench.
 
 PINs are stored only as argon2 hashes; the PIN itself must never reach the database, the
-command line or the output.
+command line or the output. Badges are shown masked (``L••••42``), never in full.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import getpass
 import io
 import os
 import subprocess
@@ -21,13 +21,12 @@ from argon2 import PasswordHasher
 
 from packstation.cli import main
 from packstation.config import load_config
+from packstation.domain.identity import mask_badge
 from packstation.domain.packing import Verdict
-from packstation.services import users
+from packstation.services.auth import LoginRefused
 
 REPO = Path(__file__).parents[2]
 PIN = "860315"
-
-
 
 
 @pytest.fixture
@@ -48,8 +47,7 @@ def _station(config: Path) -> Any:
 def _users(config: Path) -> list[dict[str, Any]]:
     station = _station(config)
     try:
-        with station.uow(readonly=True) as uow:
-            return uow.select_rows("users", order_by="id")
+        return hf.rows(station, "users", order_by="id")
     finally:
         station.close()
 
@@ -80,8 +78,8 @@ def test_pin_from_stdin_is_stored_only_as_an_argon2_hash(config_file: Path) -> N
         input=f"{PIN}\n", capture_output=True, text=True, timeout=120, env=env, cwd=REPO,
     )
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "Added Lee Lead (lead), badge LEAD-0042, with PIN"
-    assert PIN not in res.stdout + res.stderr
+    assert res.stdout.strip() == "Added Lee Lead (lead), badge L••••42, with PIN"
+    assert PIN not in res.stdout + res.stderr and "LEAD-0042" not in res.stdout + res.stderr
     [row] = _users(config_file)
     assert (row["name"], row["role"], row["badge"], row["active"]) == ("Lee Lead", "lead", "LEAD-0042", True)
     assert row["pin_hash"].startswith("$argon2")
@@ -90,14 +88,14 @@ def test_pin_from_stdin_is_stored_only_as_an_argon2_hash(config_file: Path) -> N
     assert PIN.encode() not in _db_bytes(config_file)  # not in any table, event or the WAL
     station = _station(config_file)
     try:
-        assert users.login(station.ctx.uow, "LEAD-0042", PIN).name == "Lee Lead"
+        assert station.ctx.auth.login("LEAD-0042", PIN).name == "Lee Lead"
     finally:
         station.close()
 
 
 def test_add_and_list_users(capsys: pytest.CaptureFixture[str], config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = _cli(capsys, config_file, "users", "add", "Pat Packer", "--role", "packer", "--badge", "PACKER-001")
-    assert code == 0 and out.strip() == "Added Pat Packer (packer), badge PACKER-001"
+    assert code == 0 and out.strip() == "Added Pat Packer (packer), badge P••••01"
     code, out, _ = _cli(capsys, config_file, "users", "add", "Rita Returns", "--role", "returns", "--badge", "RET-7",
                         "--pin-stdin", stdin="1234\n", monkeypatch=monkeypatch)
     assert code == 0 and out.strip().endswith("with PIN")
@@ -105,9 +103,9 @@ def test_add_and_list_users(capsys: pytest.CaptureFixture[str], config_file: Pat
     assert code == 0
     rows = [line.split() for line in out.splitlines()]
     assert rows[0] == ["name", "role", "badge", "pin", "active"]
-    assert rows[1] == ["Pat", "Packer", "packer", "PACKER-001", "no", "yes"]
-    assert rows[2] == ["Rita", "Returns", "returns", "RET-7", "yes", "yes"]
-    assert "1234" not in out
+    assert rows[1] == ["Pat", "Packer", "packer", mask_badge("PACKER-001"), "no", "yes"]
+    assert rows[2] == ["Rita", "Returns", "returns", mask_badge("RET-7"), "yes", "yes"]
+    assert "1234" not in out and "PACKER-001" not in out and "RET-7" not in out
     assert _users(config_file)[0]["pin_hash"] is None
 
 
@@ -128,15 +126,18 @@ def test_bad_pin_from_stdin_adds_nobody(capsys: pytest.CaptureFixture[str], conf
 
 def test_duplicate_name_or_badge_is_refused(capsys: pytest.CaptureFixture[str], config_file: Path) -> None:
     assert _cli(capsys, config_file, "users", "add", "Pat Packer", "--role", "packer", "--badge", "PACKER-001")[0] == 0
-    code, out, err = _cli(capsys, config_file, "users", "add", "Pat Packer", "--role", "lead", "--badge", "LEAD-77")
+    code, out, err = _cli(capsys, config_file, "users", "add", "Pat Packer", "--role", "dispatch", "--badge", "DOCK-77")
     assert code == 1 and out == "" and "There is already a user called 'Pat Packer'" in err
     code, out, err = _cli(capsys, config_file, "users", "add", "Sam Other", "--role", "packer", "--badge", "PACKER-001")
-    assert code == 1 and "Badge 'PACKER-001' already belongs to another user" in err
+    assert code == 1 and "That badge already belongs to another user" in err
+    assert "PACKER-001" not in out + err  # whose badge it is, and the badge itself, stay unsaid
     assert [u["name"] for u in _users(config_file)] == ["Pat Packer"]
 
 
 @pytest.mark.parametrize("args, message", [
-    (["Cmd User", "--role", "packer", "--badge", "CMD-UNDO"], "is a bench command barcode"),
+    (["Cmd User", "--role", "packer", "--badge", "CMD-UNDO"], "looks like a station command barcode"),
+    (["Desk User", "--role", "packer", "--badge", "DESK-DOCK"], "looks like a station command barcode"),
+    (["Lead No Pin", "--role", "lead", "--badge", "LEAD-9"], "A lead needs a PIN"),
     (["Short Badge", "--role", "packer", "--badge", "AB"], "at least 3 printable characters"),
     (["   ", "--role", "packer", "--badge", "PACKER-9"], "A user needs a name"),
     (["N" * 101, "--role", "packer", "--badge", "PACKER-9"], "at most 100 printable characters"),
@@ -162,7 +163,7 @@ def test_disabled_user_cannot_log_in(capsys: pytest.CaptureFixture[str], config_
     _cli(capsys, config_file, "users", "add", "Pat Packer", "--role", "packer", "--badge", "PACKER-001")
     station = _station(config_file)
     try:
-        assert station.bench().scan("PACKER-001").verdict is Verdict.LOGGED_IN
+        assert station.terminal().scan("PACKER-001").verdict is Verdict.LOGGED_IN
     finally:
         station.close()
     code, out, _ = _cli(capsys, config_file, "users", "disable", "Pat Packer")
@@ -172,13 +173,12 @@ def test_disabled_user_cannot_log_in(capsys: pytest.CaptureFixture[str], config_
     assert _cli(capsys, config_file, "users", "list")[1].splitlines()[1].split()[-1] == "no"
     station = _station(config_file)
     try:
-        bench = station.bench()
+        bench = station.terminal()
         out_ = bench.scan("PACKER-001")
         assert out_.verdict is Verdict.LOGIN_REFUSED and "Pat Packer is disabled. Ask a lead." in out_.message
-        assert bench.user is None
-        with station.uow(readonly=True) as uow:
-            kinds = [e["kind"] for e in uow.select_rows("events", order_by="seq")]
-        assert kinds.count("user.disabled") == 1
+        assert bench.session is None
+        disabled = [e for e in hf.rows(station, "events", order_by="seq") if e["kind"] == "user.disabled"]
+        assert len(disabled) == 1 and disabled[0]["actor"] == f"cli:{getpass.getuser()}"
     finally:
         station.close()
     code, _, err = _cli(capsys, config_file, "users", "disable", "Nobody Here")
@@ -186,12 +186,11 @@ def test_disabled_user_cannot_log_in(capsys: pytest.CaptureFixture[str], config_
 
 
 def test_five_wrong_pins_lock_the_badge(tmp_path: Path) -> None:
-    station = hf.new_station(tmp_path / "data")
+    now = [datetime(2026, 11, 26, 9, 0, tzinfo=UTC)]
+    station = hf.new_station(tmp_path / "data", clock=lambda: now[0])
     try:
-        users.add_user(station.ctx.uow, "Lee Lead", "lead", "LEAD-0042", PIN)
-        now = [datetime(2026, 11, 26, 9, 0, tzinfo=UTC)]
-        bench = station.bench()
-        bench.ctx = dataclasses.replace(station.ctx, clock=lambda: now[0])
+        hf.add_user(station, "Lee Lead", "lead", "LEAD-0042", PIN)
+        bench = station.terminal()
 
         # a wrong PIN, then the right one: the count starts again
         assert bench.scan("LEAD-0042").verdict is Verdict.NEEDS_PIN
@@ -205,25 +204,25 @@ def test_five_wrong_pins_lock_the_badge(tmp_path: Path) -> None:
             assert bench.scan("LEAD-0042").verdict is Verdict.NEEDS_PIN
             answers.append(bench.enter_pin("999999"))
         assert all(a.verdict is Verdict.LOGIN_REFUSED for a in answers)
-        assert [a.message for a in answers[:4]] == [f"Wrong PIN ({n} tries left)." for n in (4, 3, 2, 1)]
-        assert answers[4].message == "Wrong PIN 5 times: badge locked for 5 min."
+        assert [a.message for a in answers[:4]] == [
+            "Wrong PIN: 4 tries left.", "Wrong PIN: 3 tries left.", "Wrong PIN: 2 tries left.", "Wrong PIN: 1 try left."]
+        assert answers[4].message == "Wrong PIN 5 times: Lee Lead's badge is locked for 5 min."
 
         # locked: the badge itself is refused, so the right PIN cannot even be tried
         now[0] += timedelta(minutes=4)
         locked = bench.scan("LEAD-0042")
-        assert locked.verdict is Verdict.LOGIN_REFUSED and "Badge locked" in locked.message and "1 min" in locked.message
-        with pytest.raises(users.UserError, match="Badge locked"):
-            users.login(station.ctx.uow, "LEAD-0042", PIN, clock=lambda: now[0])
-        assert bench.user is None
+        assert locked.verdict is Verdict.LOGIN_REFUSED and "badge is locked" in locked.message and "1 min" in locked.message
+        with pytest.raises(LoginRefused, match="badge is locked"):
+            station.ctx.auth.login("LEAD-0042", PIN)
+        assert bench.session is None
 
         now[0] += timedelta(minutes=1, seconds=1)
         assert bench.scan("LEAD-0042").verdict is Verdict.NEEDS_PIN
         assert bench.enter_pin(PIN).verdict is Verdict.LOGGED_IN
-        with station.uow(readonly=True) as uow:
-            row = uow.user_row(badge="LEAD-0042")
-            failed = [e for e in uow.select_rows("events", order_by="seq") if e["kind"] == "user.pin_failed"]
-        assert row is not None and row["failed_pins"] == 0 and row["locked_until"] is None
-        assert len(failed) == 6
+        [row] = hf.rows(station, "users", badge="LEAD-0042")
+        failed = [e for e in hf.rows(station, "events", order_by="seq") if e["kind"] == "user.pin_failed"]
+        assert row["failed_pins"] == 0 and row["locked_until"] is None
+        assert len(failed) == 6 and {e["actor"] for e in failed} == {"person:Lee Lead"}
         assert PIN.encode() not in b"".join(p.read_bytes() for p in (tmp_path / "data").glob("packstation.db*"))
     finally:
         station.close()
@@ -232,7 +231,7 @@ def test_five_wrong_pins_lock_the_badge(tmp_path: Path) -> None:
 def test_unknown_badge_is_refused_with_what_to_do(tmp_path: Path) -> None:
     station = hf.new_station(tmp_path / "data")
     try:
-        out = station.bench().scan("PACKER-404")
+        out = station.terminal().scan("PACKER-404")
         assert out.verdict is Verdict.LOGIN_REFUSED and out.message == "Unknown badge. Ask a lead to add you."
     finally:
         station.close()
@@ -242,20 +241,20 @@ def test_a_locked_lead_badge_approves_nothing(tmp_path: Path) -> None:
     order_ids = hf.seed_for_packing(tmp_path / "data", orders=2)
     station = _station_at(tmp_path / "data")
     try:
-        users.add_user(station.ctx.uow, "Lee Lead", "lead", "LEAD-0042", PIN)
-        lead_bench = station.bench()
+        hf.add_user(station, "Lee Lead", "lead", "LEAD-0042", PIN)
+        lead_bench = station.terminal()
         for _ in range(5):
             assert lead_bench.scan("LEAD-0042").verdict is Verdict.NEEDS_PIN
             lead_bench.enter_pin("999999")
-        bench = station.bench()
-        assert bench.scan(hf.BADGE).verdict is Verdict.LOGGED_IN
+        bench = hf.login(station, hf.BADGE)
         assert bench.scan(order_ids[0]).verdict is Verdict.ORDER_OPENED
         assert hf.pack_next_unit(bench).verdict is Verdict.ACCEPTED
-        assert bench.scan("CMD-SHORT").verdict is Verdict.NEEDS_LEAD
+        assert bench.scan("CMD-SHORT").verdict is Verdict.NEEDS_REASON
+        assert bench.scan("1").verdict is Verdict.NEEDS_LEAD
         out = bench.scan("LEAD-0042")
-        assert out.verdict is Verdict.NOT_ALLOWED and "not a lead's badge" in out.message
-        with station.uow(readonly=True) as uow:
-            assert sum(ln["short_qty"] for ln in uow.select_rows("order_lines", {"order_id": order_ids[0]})) == 0
+        assert out.verdict is Verdict.NOT_ALLOWED and "badge is locked" in out.message and "cancelled" in out.message
+        assert bench.enter_pin(PIN).verdict is Verdict.NOT_ALLOWED  # nothing waits for a PIN
+        assert sum(ln["short_qty"] for ln in hf.rows(station, "order_lines", order_id=order_ids[0])) == 0
     finally:
         station.close()
 

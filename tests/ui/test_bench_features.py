@@ -45,7 +45,8 @@ def test_sound_files_are_the_generated_tones_and_all_differ(tmp_path):
         with wave.open(str(shipped)) as w:
             assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, sounds.RATE)
             frames[path.name] = w.readframes(w.getnframes())
-    assert len(set(frames.values())) == len(sounds.PATTERNS) == 4
+    # four tones, and a sound of its own for each dock verdict (the dispatch dock)
+    assert len(set(frames.values())) == len(sounds.PATTERNS) + len(sounds.VERDICT_PATTERNS) == 4 + 9
 
 
 def test_sound_player_without_audio_device_still_records_each_verdict(qtbot):

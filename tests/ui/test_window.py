@@ -115,12 +115,18 @@ def test_pin_entered_on_the_on_screen_keypad(qtbot, type_scan, window, station):
 
 
 def test_roles_get_their_desk_never_the_pack_bench(qtbot, type_scan, window):
-    for badge, page in (("DISPATCH-001", "placeholder"), ("RETURNS-001", "placeholder")):
+    # the dispatch dock (issue 11): its own page; an order number scanned there claims nothing
+    assert type_scan(window, "DISPATCH-001").verdict is Verdict.LOGGED_IN
+    assert window.pages.currentWidget() is window.dock and window.controller.bench is None
+    assert type_scan(window, "SO-10009").verdict is Verdict.UNKNOWN_CODE
+    assert window.terminal.handler.view().manifest is None
+    assert type_scan(window, "CMD-LOGOUT").verdict is Verdict.LOGGED_OUT
+    for badge, page in (("RETURNS-001", "placeholder"),):
         outcome = type_scan(window, badge)
         assert outcome.verdict is Verdict.NOT_ALLOWED
         assert window.pages.currentWidget() is getattr(window, page)
         assert window.controller.bench is None
-        refused = type_scan(window, "SO-10009")  # an order scanned at the dock claims nothing
+        refused = type_scan(window, "SO-10009")  # an order scanned at the returns desk claims nothing
         assert refused.verdict is Verdict.NOT_ALLOWED
         assert type_scan(window, "CMD-LOGOUT").verdict is Verdict.LOGGED_OUT
     type_scan(window, "LEAD-001")

@@ -14,7 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from packstation.domain.barcodes import (
+    BENCH_COMMANDS,
     COMMANDS,
+    DOCK_COMMANDS,
     GS,
     GS_SUBSTITUTES,
     MAX_SCAN_LENGTH,
@@ -235,10 +237,13 @@ def test_command_barcodes_from_the_card(command: str) -> None:
 
 
 def test_command_card_values_are_the_documented_ones() -> None:
-    assert COMMANDS == {
+    # PRODUCT.md: the bench card's fixed values, and the dock card's (CMD-CLOSE-MANIFEST, CMD-UNDO)
+    assert BENCH_COMMANDS == {
         "CMD-CLOSE-CARTON", "CMD-NEW-CARTON", "CMD-UNDO", "CMD-QTY",
         "CMD-SHORT", "CMD-CANCEL", "CMD-REPRINT", "CMD-LOGOUT",
     }
+    assert DOCK_COMMANDS == {"CMD-CLOSE-MANIFEST", "CMD-UNDO", "CMD-LOGOUT"}
+    assert COMMANDS == BENCH_COMMANDS | DOCK_COMMANDS
 
 
 def test_short_numbers_are_quantities_and_other_text_is_text() -> None:

@@ -32,6 +32,16 @@ tolerance_pct = 3
 tolerance_g = 25
 gs1_company_prefix = "4012345"
 sscc_extension = 3
+accept_typed_sku = true
+unknown_lot = "warn"
+
+[security]
+lead_pin_required = false
+
+[numbers]
+sscc_first = 500001
+sscc_last = 600000
+block_size = 50
 
 [scale]
 port = "socket://127.0.0.1:4001"
@@ -55,6 +65,10 @@ def test_no_file_and_no_environment_is_the_embedded_demo(monkeypatch: pytest.Mon
     assert config.data_dir == tmp_path / "data"
     assert config.database_url == f"sqlite:///{tmp_path / 'data' / 'packstation.db'}"
     assert config.scale.protocol == "simulated"
+    # issue 8's safe defaults: leads need a PIN, a typed SKU is no item, the SSCC range is the
+    # whole serial space the 7-digit company prefix leaves (9 digits)
+    assert config.security.lead_pin_required is True and config.packing.accept_typed_sku is False
+    assert config.sscc_range == (1, 999_999_999)
 
 
 def test_a_full_file_is_read_with_every_section(tmp_path: Path) -> None:
@@ -68,6 +82,9 @@ def test_a_full_file_is_read_with_every_section(tmp_path: Path) -> None:
     assert (config.packing.tolerance_pct, config.packing.tolerance_g) == (3.0, 25)
     assert isinstance(config.packing.tolerance_pct, float)
     assert (config.packing.gs1_company_prefix, config.packing.sscc_extension) == ("4012345", 3)
+    assert (config.packing.accept_typed_sku, config.packing.unknown_lot) == (True, "warn")
+    assert config.security.lead_pin_required is False
+    assert config.sscc_range == (500001, 600000) and config.numbers.block_size == 50
     assert config.scale.port == "socket://127.0.0.1:4001" and config.scale.protocol == "mt-sics"
     assert config.label_printer.url == "tcp://10.0.0.20:9100" and config.label_printer.language == "zpl"
     assert config.scanner.serial == ("/dev/ttyACM0",)  # one string is a list of one
@@ -136,6 +153,10 @@ def test_a_fractional_value_for_a_whole_number_is_refused_not_truncated() -> Non
         ("[packing]\ntolerance_pct = -1", "cannot be negative"),
         ('[packing]\ncarton_prefix = " "', "carton_prefix cannot be empty"),
         ('[station]\nid = ""', "id cannot be empty"),
+        ('[packing]\nunknown_lot = "ignore"', "unknown_lot must be refuse or warn"),
+        ("[security]\nlead_pin_required = 0", "lead_pin_required must be true or false"),
+        ("[numbers]\nsscc_first = 0", "sscc_first must be at least 1"),
+        ('[packing]\ngs1_company_prefix = "061414100000"\n[numbers]\nsscc_last = 10000', "must stay below 10000"),
     ],
 )
 def test_values_that_would_fail_at_the_bench_are_refused_at_start(text: str, message: str) -> None:
@@ -151,6 +172,7 @@ def test_settings_round_trip_through_toml(tmp_path: Path) -> None:
     assert again.source == path
     assert to_toml_dict(again) == to_toml_dict(original)
     assert again.packing == original.packing and again.scanner == original.scanner
+    assert again.security == original.security and again.numbers == original.numbers
 
 
 @pytest.mark.parametrize(

@@ -155,7 +155,8 @@ def test_pack_barcode_counting_more_than_remaining_is_an_over_scan() -> None:
     session = make_session(tee=5)
     decision = scan(session, TEE_SIX_PACK)
     assert decision.verdict is Verdict.OVER_SCAN
-    assert "only 5 more needed, this scan counts 6" in decision.message
+    assert "this pack counts 6, more than the 5 still needed" in decision.message
+    assert decision.data["headline"] == "TOO MANY"
     assert packed(session, "TS-1") == 0
 
 

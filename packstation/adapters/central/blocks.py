@@ -41,6 +41,7 @@ class CentralBlocks(BlockSource):
     station_id: str
     ranges: dict[str, SeriesRange] = field(default_factory=dict)  # a series' range when the centre has none yet
     block_size: int = 100
+    block_sizes: dict[str, int] = field(default_factory=dict)  # other sizes per series (manifests: 1)
     retry_after_s: float = 30.0
     _down_until: float = 0.0
     _why: str = ""
@@ -69,7 +70,7 @@ class CentralBlocks(BlockSource):
         if start > last:
             raise SeriesExhausted(f"Number series {series!r} is used up at the central database (it ends at {last}): "
                                   "an admin gives it a new range there (number_series).")
-        end = min(start + self.block_size - 1, last)
+        end = min(start + self.block_sizes.get(series, self.block_size) - 1, last)
         central.execute(update(t.number_series).where(ns.series == series).values(next_value=end + 1))
         central.execute(insert(t.number_blocks).values(series=series, station_id=self.station_id, first_value=start,
                                                        last_value=end, next_value=end + 1))

@@ -3,7 +3,8 @@
 The range is a ``number_series`` row: on a standalone station its own database's (with the
 range from ``[numbers]`` in the config, so two stations given different ranges never collide),
 on stations sharing a database, the shared row (one conditional UPDATE hands each station a
-disjoint block); on synced stations the centre's row (``adapters.central.blocks.CentralBlocks``). A number is issued when the unit of work that drew it commits;
+disjoint block); on synced stations the centre's row (``adapters.central.blocks.CentralBlocks``).
+A number is issued when the unit of work that drew it commits;
 a block once taken is never given out again, even if the station's transaction rolls back.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from packstation.adapters.db import tables as t
 from packstation.services.ports import NumberSeries, StorageError
@@ -47,25 +49,36 @@ class LocalBlocks(BlockSource):
 
     ranges: dict[str, SeriesRange] = field(default_factory=dict)
     block_size: int = 100
+    # series that must have no gaps take blocks of one, in the transaction that uses the number
+    # (a rolled-back transaction gives its number back): e.g. {"manifest": 1}
+    block_sizes: dict[str, int] = field(default_factory=dict)
 
     def take(self, conn: Connection, series: str, *, background: bool = False) -> tuple[int, int]:
         wanted = self.ranges.get(series, SeriesRange(1, 10**18))
-        row = conn.execute(select(ns.next_value, ns.last_value).where(ns.series == series).with_for_update()).first()
+        locked = select(ns.next_value, ns.last_value).where(ns.series == series).with_for_update()
+        row = conn.execute(locked).first()
         if row is None:
-            conn.execute(insert(t.number_series).values(series=series, next_value=wanted.first, last_value=wanted.last))
-            start, last = wanted.first, wanted.last
-        else:
-            start, last = max(int(row[0]), wanted.first), int(row[1])
-            if last != wanted.last:  # the range was set (after an upgrade) or changed in the config
-                last = wanted.last
+            # The series' first use: stations starting together may all get here. FOR UPDATE
+            # locks no row that does not exist yet, so the row is created with ON CONFLICT DO
+            # NOTHING (which waits for a concurrent insert to commit) and then locked.
+            conn.execute(_insert(conn).values(series=series, next_value=wanted.first, last_value=wanted.last)
+                         .on_conflict_do_nothing(index_elements=[ns.series]))
+            row = conn.execute(locked).one()
+        start, last = max(int(row[0]), wanted.first), int(row[1])
+        if last != wanted.last:  # the range was set (after an upgrade) or changed in the config
+            last = wanted.last
         if start > last:
             raise SeriesExhausted(f"Number series {series!r} is used up (range {wanted.first}-{wanted.last}): "
                                   "give this station a new range in [numbers] of its config.")
-        end = min(start + self.block_size - 1, last)
+        end = min(start + self.block_sizes.get(series, self.block_size) - 1, last)
         res = conn.execute(update(t.number_series).where(ns.series == series)
                            .values(next_value=end + 1, last_value=last))
         assert res.rowcount == 1
         return start, end
+
+
+def _insert(conn: Connection) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(t.number_series)
 
 
 class SqlNumberSeries(NumberSeries):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from packstation.adapters.db import tables as t
 from packstation.domain.model import CartonType
@@ -16,6 +16,11 @@ from packstation.services.ports import ScanRecord, ShipmentRepository
 c = t.cartons.c
 s = t.scans.c
 sr = t.serial_registry.c
+
+# the scan path's statements, built once (see orders.py)
+_NEXT_SEQ = select(func.coalesce(func.max(s.seq), 0) + 1).where(s.order_id == bindparam("oid"))
+_INSERT_SCAN = insert(t.scans)
+_INSERT_SERIAL = insert(t.serial_registry)
 
 
 class SqlShipments(ShipmentRepository):
@@ -29,7 +34,8 @@ class SqlShipments(ShipmentRepository):
             cartons[r["seq"]] = Carton(
                 seq=r["seq"], type=ctype, status=CartonStatus(r["status"]), measured_g=r["measured_g"],
                 sscc=r["sscc"], override_by=r["override_by"], tracking_number=r["tracking_number"],
-                expected_g=r["expected_g"], closed_at=r["closed_at"],
+                expected_g=r["expected_g"], closed_at=r["closed_at"], label_carrier=r["label_carrier"],
+                shipment_id=r["shipment_id"],
             )
         for r in self.conn.execute(
             select(t.scans).where(and_(s.order_id == order_id, s.undone_at.is_(None))).order_by(s.seq)
@@ -47,7 +53,8 @@ class SqlShipments(ShipmentRepository):
         values: dict[str, Any] = {
             "type_code": carton.type.code, "status": carton.status.value, "measured_g": carton.measured_g,
             "expected_g": carton.expected_g, "sscc": carton.sscc, "override_by": carton.override_by,
-            "tracking_number": carton.tracking_number,
+            "tracking_number": carton.tracking_number, "label_carrier": carton.label_carrier,
+            "shipment_id": carton.shipment_id,
         }
         if carton.status is CartonStatus.CLOSED:
             values["closed_at"] = at
@@ -63,16 +70,16 @@ class SqlShipments(ShipmentRepository):
     def add_item(self, order_id: str, item: PackedItem, station_id: str, at: datetime) -> None:
         # the next number in this order's scan sequence; the write transaction (BEGIN IMMEDIATE,
         # or the order row locked by the claim check on PostgreSQL) keeps it unique
-        seq = self.conn.execute(
-            select(func.coalesce(func.max(s.seq), 0) + 1).where(s.order_id == order_id)).scalar_one()
-        self.conn.execute(insert(t.scans).values(
-            seq=seq, id=item.scan_id, order_id=order_id, line_no=item.line_no, sku=item.sku,
-            carton_seq=item.carton_seq, qty=item.qty, barcode=item.barcode, lot=item.lot, expiry=item.expiry,
-            serial=item.serial, user_name=item.user, station_id=station_id, scanned_at=at, source=item.source,
-        ))
+        seq = self.conn.execute(_NEXT_SEQ, {"oid": order_id}).scalar_one()
+        self.conn.execute(_INSERT_SCAN, {
+            "seq": seq, "id": item.scan_id, "order_id": order_id, "line_no": item.line_no, "sku": item.sku,
+            "carton_seq": item.carton_seq, "qty": item.qty, "barcode": item.barcode, "lot": item.lot,
+            "expiry": item.expiry, "serial": item.serial, "user_name": item.user, "station_id": station_id,
+            "scanned_at": at, "source": item.source, "undone_at": None, "undone_by": None,
+        })
         if item.serial:
-            self.conn.execute(insert(t.serial_registry).values(
-                sku=item.sku, serial=item.serial, order_id=order_id, scan_id=item.scan_id))
+            self.conn.execute(_INSERT_SERIAL, {"sku": item.sku, "serial": item.serial, "order_id": order_id,
+                                               "scan_id": item.scan_id})
 
     def undo_item(self, item: PackedItem, by: str, at: datetime) -> None:
         self.conn.execute(update(t.scans).where(s.id == item.scan_id).values(undone_at=at, undone_by=by))

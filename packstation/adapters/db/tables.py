@@ -141,6 +141,9 @@ orders = Table(
     Column("lease_token", BigInteger, nullable=True),
     Column("lease_expires_at", TS, nullable=True),
     Column("change_seq", BigInteger, nullable=True),  # the centre's change sequence (pulls)
+    # a label the marketplace made for the order's parcel: ZPL as given, or where to fetch it
+    Column("label_zpl", Text, nullable=True),
+    Column("label_url", String(500), nullable=True),
     Column("content_hash", String(64), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
@@ -177,6 +180,11 @@ cartons = Table(
     Column("station_id", String(64), nullable=False),
     Column("opened_at", TS, nullable=False),
     Column("closed_at", TS, nullable=True),
+    # the carrier account whose label it carries (NULL: our own SSCC label) and its shipment there
+    Column("label_carrier", String(64), nullable=True),
+    Column("shipment_id", String(64), nullable=True),
+    # set aside at the dock because its order was cancelled or put on hold after packing
+    Column("pulled_at", TS, nullable=True),
     UniqueConstraint("order_id", "seq", name="uq_cartons_order_seq"),
 )
 
@@ -416,4 +424,63 @@ stock_movements = Table(
     Column("actor", String(160), nullable=False, server_default=""),
     Column("at", TS, nullable=False),
     Index("ix_stock_movements_sku_loc_lot", "sku", "location", "lot"),
+)
+
+
+# --- shipping: carrier manifests at the dock, carrier label requests ---------------------------
+
+# A manifest is open while cartons are loaded onto it and closed once (then it has its number).
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("carrier", String(64), nullable=False),
+    Column("service", String(64), nullable=False, server_default=""),  # "": every service
+    Column("status", String(16), nullable=False, index=True),
+    # "CARRIER/SERVICE" while open, NULL once closed: one open manifest per carrier (and service)
+    Column("open_key", String(140), nullable=True, unique=True),
+    Column("number", BigInteger, nullable=True, unique=True),  # the manifest series, at close
+    Column("opened_at", TS, nullable=False),
+    Column("opened_by", String(160), nullable=False),
+    Column("station_id", String(64), nullable=False),
+    Column("closed_at", TS, nullable=True),
+    Column("closed_by", String(160), nullable=True),
+    Column("close_key", String(64), nullable=True, unique=True),  # a retried close finds its manifest
+    Column("split_by", String(160), nullable=True),  # the lead who let orders leave in part
+    Column("split_reason", String(200), nullable=True),
+    Column("carrier_ref", Text, nullable=True),  # the carrier's end-of-day close answer
+)
+
+# The cartons on a manifest; a carton is on one manifest at most (primary key).
+manifest_cartons = Table(
+    "manifest_cartons",
+    metadata,
+    Column("order_id", String(64), nullable=False),
+    Column("carton_seq", Integer, nullable=False),
+    Column("manifest_id", String(36), ForeignKey("manifests.id"), nullable=False, index=True),
+    Column("sscc", String(18), nullable=False),
+    Column("load_seq", Integer, nullable=False),
+    Column("loaded_by", String(160), nullable=False),
+    Column("loaded_at", TS, nullable=False),
+    Column("station_id", String(64), nullable=False),
+    PrimaryKeyConstraint("order_id", "carton_seq"),
+)
+
+# Carrier labels still to be created (the carrier failed or timed out at the seal): retried.
+label_requests = Table(
+    "label_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", String(64), nullable=False),
+    Column("carton_seq", Integer, nullable=False),
+    Column("sscc", String(18), nullable=False),
+    Column("carrier", String(64), nullable=False),  # the carrier account, or "marketplace"
+    Column("station_id", String(64), nullable=False, index=True),  # whose printer prints the label
+    Column("status", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error", Text, nullable=True),
+    Column("next_try_at", TS, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("order_id", "carton_seq", name="uq_label_requests_carton"),
 )

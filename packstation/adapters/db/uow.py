@@ -18,6 +18,7 @@ from packstation.adapters.central.changes import SqlChangeLog
 from packstation.adapters.db.catalog import SqlCatalog
 from packstation.adapters.db.engine import database_hint
 from packstation.adapters.db.events import SqlEventLog
+from packstation.adapters.db.manifests import SqlLabelRequests, SqlManifests
 from packstation.adapters.db.numbers import BlockSource, SqlNumberSeries
 from packstation.adapters.db.orders import SqlOrders
 from packstation.adapters.db.print_jobs import SqlPrintJobs
@@ -58,6 +59,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.numbers = SqlNumberSeries(conn, self._station_id, self._numbers)
         self.returns = SqlReturns(conn)
         self.stations = SqlStations(conn)
+        self.manifests = SqlManifests(conn)
+        self.label_requests = SqlLabelRequests(conn)
         self.changes = SqlChangeLog(conn)
         self.sync_state = SqlSyncState(conn)
         self.stock = SqlStockLedger(conn)

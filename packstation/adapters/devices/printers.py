@@ -37,8 +37,9 @@ class StationPrinters(Printers):
         folder = self.documents_dir / safe_file_name(job.target.removeprefix("folder:"), suffix="")
         name = job.file_name or safe_file_name(job.ref or job.id)
         stem, dot, ext = name.rpartition(".")
-        if not dot or "/" in name or "\\" in name or name in (".", ".."):
-            stem, ext = safe_file_name(name, suffix=""), "pdf"
+        if not (dot and ext.isascii() and ext.isalnum() and len(ext) <= 8):
+            stem, ext = name, "pdf"
+        stem = safe_file_name(stem, suffix="")  # unchanged if safe; '/', '..', NUL or 500 characters are not
         try:
             folder.mkdir(parents=True, exist_ok=True)
             root = folder.resolve()
@@ -52,6 +53,8 @@ class StationPrinters(Printers):
             try:
                 for n in range(1, 10_000):
                     path = folder / (f"{stem}.{ext}" if n == 1 else f"{stem}-{n}.{ext}")
+                    if path.is_symlink():  # planted in the folder: never followed, never replaced
+                        continue
                     if path.resolve().parent != root:
                         raise PrinterFailure(f"refused to write {name!r} outside {root}")
                     try:

@@ -10,7 +10,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
 
 from packstation.adapters.documents.pdf_common import Styles, barcode, build_pdf, page_size, para
-from packstation.domain.barcodes import COMMANDS
+from packstation.domain.barcodes import BENCH_COMMANDS, COMMANDS
 from packstation.domain.documents import CommandCardData, DocumentDataError
 
 # Card order and captions; every value in packstation.domain.barcodes.COMMANDS, no other.
@@ -23,7 +23,10 @@ CAPTIONS = {
     "CMD-CANCEL": "Release order",
     "CMD-REPRINT": "Reprint label (lead)",
     "CMD-LOGOUT": "Log out",
+    "CMD-CLOSE-MANIFEST": "Close the manifest (hand over)",
 }
+# the dock card's captions where they differ from the bench's
+DOCK_CAPTIONS = {"CMD-UNDO": "Unload the last carton"}
 assert set(CAPTIONS) == COMMANDS, "command card captions out of step with barcodes.COMMANDS"
 
 
@@ -72,7 +75,7 @@ def render_command_card(
     data: CommandCardData | None = None, path: str | Path | None = None, size: str = "A4"
 ) -> bytes:
     data = data or CommandCardData()
-    commands = data.commands or tuple(CAPTIONS)
+    commands = data.commands or tuple(c for c in CAPTIONS if c in BENCH_COMMANDS)
     unknown = [c for c in commands if c not in COMMANDS]
     if unknown:
         raise DocumentDataError(
@@ -90,7 +93,11 @@ def render_command_card(
     st = Styles()
     width = page_size(size)[0] - 30 * mm
     story: list[Flowable] = [para(data.title, st.title), Spacer(1, 3 * mm)]
-    story.append(_grid([(c, CAPTIONS[c]) for c in commands], 2, st, width, 12 * mm, 0.33 * mm))
+    captions = {**CAPTIONS, **DOCK_CAPTIONS} if data.carriers else CAPTIONS
+    story.append(_grid([(c, captions[c]) for c in commands], 2, st, width, 12 * mm, 0.33 * mm))
+    if data.carriers:
+        carriers = _grid(list(data.carriers), 2, st, width, 12 * mm, 0.33 * mm)
+        story += [KeepTogether([Spacer(1, 3 * mm), para("Carriers: open or continue the manifest", st.h2), carriers])]
     if data.carton_types:
         cartons = _grid(
             [(c, f"Open carton {c}") for c in data.carton_types], 2, st, width, 12 * mm, 0.33 * mm

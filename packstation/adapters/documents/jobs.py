@@ -11,7 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from packstation.adapters.documents import render_label
-from packstation.domain.documents import Address, LabelData, PackingSlipData, safe_file_name
+from packstation.domain.documents import (
+    Address,
+    LabelData,
+    ManifestData,
+    PackingSlipData,
+    safe_file_name,
+)
 from packstation.domain.print_jobs import PrintJob
 from packstation.services.printing import Documents
 
@@ -60,4 +66,32 @@ class StationDocuments(Documents):
             return PrintJob(id="", printer="document", target="folder:slips", kind="packing_slip", ref=data.order_id,
                             payload=payload, file_name=safe_file_name(data.order_id), reason=reason)
         return PrintJob(id="", printer="document", target=cfg.url, kind="packing_slip", ref=data.order_id,
+                        payload=payload, reason=reason)
+
+    # --- carriers' labels and the dock's manifest (issue 11) ---------------------------------
+    @property
+    def carrier_label_format(self) -> str:
+        cfg = self.label_printer
+        return "ZPL" if cfg.url and cfg.language == "zpl" else "PDF"
+
+    def carrier_label(self, order_id: str, sscc: str, payload: bytes, label_format: str, *, reason: str) -> PrintJob:
+        cfg = self.label_printer
+        ref = f"{order_id}/{sscc}"
+        fmt = label_format.upper()
+        if not cfg.url:
+            return PrintJob(id="", printer="label", target="folder:labels", kind="shipping_label", ref=ref,
+                            payload=payload, file_name=safe_file_name(order_id, sscc, suffix=".zpl" if fmt == "ZPL"
+                                                                      else ".pdf"), reason=reason)
+        return PrintJob(id="", printer="label", target=cfg.url, kind="shipping_label", ref=ref, payload=payload,
+                        reason=reason)
+
+    def manifest(self, data: ManifestData, *, reason: str) -> PrintJob:
+        from packstation.adapters.documents.manifest import render_manifest
+
+        cfg = self.document_printer
+        payload = render_manifest(data, size="A4")
+        if not cfg.url or cfg.language != "pdf":  # a manifest is a signed A4 sheet: PDF, or the folder
+            return PrintJob(id="", printer="document", target="folder:manifests", kind="manifest", ref=data.manifest_id,
+                            payload=payload, file_name=safe_file_name(data.manifest_id), reason=reason)
+        return PrintJob(id="", printer="document", target=cfg.url, kind="manifest", ref=data.manifest_id,
                         payload=payload, reason=reason)
