@@ -1,4 +1,4 @@
-"""Station window benchmark (issue 5): scanner burst to painted verdict, memory over 500 orders.
+"""Station window benchmark (issues 5 and 9): scanner burst to painted verdict, memory over 500 orders.
 
 Each measurement runs in its own subprocess, in a fresh temporary data folder, with the
 offscreen Qt platform: a real SQLite file opened by ``build_station`` (WAL, synchronous=FULL,
@@ -47,7 +47,8 @@ KEY_GAP_MS = 2.0  # a USB HID scanner at 1 ms polling: one report for the press,
 ORDERS = 500
 RSS_EVERY = 100  # also read the RSS after every 100th order, to see the trend
 
-TARGET_P99_MS = 30.0
+TARGET_P99_MS = 30.0  # issue 5: Enter -> band painted and the row updated
+TARGET_PAINT_P99_MS = 16.7  # issue 9: Enter -> band painted, within one 60 Hz frame
 TARGET_GROWTH_MIB = 50.0
 
 STATION_ID = "BENCH-UI"
@@ -134,6 +135,8 @@ class _Window:
         # call with PySide6 6.12 on Python 3.11: after ~5,000 calls the interpreter aborts with
         # "deallocating None". A QEventLoop's processEvents() runs the same dispatcher without it.
         self.loop = QEventLoop()
+        self.splits: list[float] = []  # longest event-loop turn of each burst the wedge split
+        self.longest_turn_ns = 0
         self.process_events = self.loop.processEvents
         self.window = create_window(station, **window_args)
         self.window.show()
@@ -213,16 +216,37 @@ class _Window:
         self.longest_turn_ns = longest
         return first, enter
 
+    def split_burst(self, code: str) -> bool:
+        """Whether the wedge split the burst of *code* just typed; if so, clear the scan line.
+
+        On a saturated machine the GUI thread can miss the CPU for more than the wedge's 35 ms
+        between two keys: the wedge then replays the first keys into the scan line as a person's
+        typing and sends only the rest as a scan (refused, nothing counted). The keys replayed
+        are left in the scan line, which is how a split is told apart from a wrong answer. The
+        split is counted (with the longest event-loop turn while typing) for the report, and the
+        caller types the code again, as a packer would scan again.
+        """
+        typed = self.window.scan_edit.text()
+        if not typed or typed == code or not code.startswith(typed):
+            return False
+        self.splits.append(self.longest_turn_ns / 1e6)
+        self.window.scan_edit.clear()
+        self.settle()
+        return True
+
     def scan(self, code: str, want: Any, gap_ms: float = 0.0) -> Any:
         """Type a scan and wait until the controller has answered it; check the verdict."""
         controller = self.window.controller
-        before = controller.last
-        self.type_burst(code, gap_ms)
-        self.pump_until(lambda: controller.last is not before, 10, f"the answer to {code}")
-        outcome = controller.last
-        if outcome.verdict is not want:
-            raise SystemExit(f"scan {code}: expected {want}, got {outcome.verdict}: {outcome.message}")
-        return outcome
+        for _attempt in range(3):
+            before = controller.last
+            self.type_burst(code, gap_ms)
+            self.pump_until(lambda before=before: controller.last is not before, 10, f"the answer to {code}")
+            outcome = controller.last
+            if outcome.verdict is want:
+                return outcome
+            if not self.split_burst(code):
+                raise SystemExit(f"scan {code}: expected {want}, got {outcome.verdict}: {outcome.message}")
+        raise SystemExit(f"scan {code}: the burst was split three times in a row")
 
     def close(self) -> None:
         self.window.shutdown()
@@ -254,100 +278,164 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
     skus = [ln.sku for ln in window.bench.session.order.lines]
     codes = {p["sku"]: p["barcodes"][0] for p in picks}
     scanned_col = 6  # "Scanned"
+    clock = time.perf_counter_ns
 
     class Probe(QObject):
-        """Watches one scan: the outcome, the row showing the new count, the band's repaint."""
+        """Watches one scan from its Enter key: the use case, the sound, the row showing the new
+        count, the table's repaint, and the verdict band's paint passes (begin and end)."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.clock = time.perf_counter_ns
             self.reset(-1, "")
 
         def reset(self, row: int, count: str) -> None:
             self.row, self.count = row, count
-            self.outcome_ns = self.row_ns = self.paint_ns = 0
+            self.bench_ns = self.bench_end_ns = self.sound_ns = self.outcome_ns = 0
+            self.row_ns = self.table_paint_ns = 0
             self.row_signal = ""
-            self.painted_text = ""
+            # band paint passes: [begin ns, end ns, headline|message at the begin]
+            self.passes: list[list[Any]] = []
+            self.relayouts = 0  # LayoutRequest events the main window handled
 
         def on_outcome(self, _outcome: Any) -> None:  # connected after the window's own slot
-            self.outcome_ns = self.clock()
+            self.outcome_ns = clock()
 
         def check_row(self, signal: str) -> None:
             if self.row_ns or self.row < 0 or model.rowCount() <= self.row:
                 return
             if model.data(model.index(self.row, scanned_col)) == self.count:
-                self.row_ns, self.row_signal = self.clock(), signal
+                self.row_ns, self.row_signal = clock(), signal
+
+        def band_paint(self, widget: Any, event: Any) -> None:
+            """The band's own paintEvent: a pass begins (its children paint after it)."""
+            self.passes.append([clock(), 0, f"{band.headline.text()}|{band.message.text()}"])
+            type(widget).paintEvent(widget, event)
+            self.passes[-1][1] = clock()
+
+        def child_paint(self, widget: Any, event: Any) -> None:
+            """A label of the band (icon, headline, message): the pass ends when the last one has."""
+            type(widget).paintEvent(widget, event)
+            if self.passes:
+                self.passes[-1][1] = clock()
+
+        def painted(self, enter: int, want: str) -> list[Any] | None:
+            """The first band paint pass after *enter* that shows *want*."""
+            return next((p for p in self.passes if p[0] >= enter and p[2] == want and p[1]), None)
 
         def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-            if event.type() == QEvent.Type.Paint and self.outcome_ns and not self.paint_ns:
-                self.paint_ns = self.clock()
-                self.painted_text = f"{band.headline.text()}|{band.message.text()}"
+            etype = event.type()
+            if etype == QEvent.Type.Paint and obj is viewport and not self.table_paint_ns and self.row_ns:
+                self.table_paint_ns = clock()
+            elif etype == QEvent.Type.LayoutRequest and obj is window:
+                self.relayouts += 1
             return False
 
     probe = Probe()
-    # Diagnosis only: the time spent in the use case itself (Bench.scan, with its commit), by
-    # wrapping this bench object's method with two clock reads.
-    bench, real_scan, in_bench = window.controller.bench, window.controller.bench.scan, [0]
+    # Instance-level overrides of paintEvent (Qt calls them like a subclass's), so the begin and
+    # end of the band's paint are read without a filter on the whole application.
+    band.paintEvent = lambda event: probe.band_paint(band, event)
+    for label in (band.icon, band.headline, band.message):
+        label.paintEvent = lambda event, w=label: probe.child_paint(w, event)
+    viewport = window.pack.table.viewport()
+    viewport.installEventFilter(probe)
+    window.installEventFilter(probe)
+    # Diagnosis only: the time spent in the use case itself (Bench.scan, with its commit), and
+    # when the first sound was asked for, by wrapping these objects' methods with clock reads.
+    bench, real_scan = window.controller.bench, window.controller.bench.scan
+    sounds, real_play = window.sounds, window.sounds.play
 
     def timed_scan(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter_ns()
+        probe.bench_ns = clock()
         try:
             return real_scan(*args, **kwargs)
         finally:
-            in_bench[0] = time.perf_counter_ns() - start
+            probe.bench_end_ns = clock()
+
+    def timed_play(*args: Any, **kwargs: Any) -> Any:
+        probe.sound_ns = probe.sound_ns or clock()
+        return real_play(*args, **kwargs)
 
     bench.scan = timed_scan
+    sounds.play = timed_play
     window.controller.outcome.connect(probe.on_outcome)
     model.dataChanged.connect(lambda *_: probe.check_row("dataChanged"))
     model.modelReset.connect(lambda: probe.check_row("modelReset"))
-    band.installEventFilter(probe)
 
-    from_first: list[float] = []
-    from_enter: list[float] = []
-    bench_ms: list[float] = []  # time inside Bench.scan (the use case, its SQLite commit)
-    to_outcome: list[float] = []  # Enter -> the window's outcome slot returned (band, refresh)
-    to_row: list[float] = []  # Enter -> the row shows the new count
-    to_paint: list[float] = []  # Enter -> the band's paint event began
+    series: dict[str, list[float]] = {k: [] for k in (
+        "from_first",  # first key -> band painted + row updated (the turn returned)
+        "from_enter",  # Enter -> the same
+        "paint_begin",  # Enter -> the band's paint pass with the verdict begins
+        "paint_end",  # Enter -> that pass has painted the band and its labels
+        "bench",  # time inside Bench.scan (the use case, its SQLite commit)
+        "to_bench_end",  # Enter -> Bench.scan returned
+        "bench_to_paint",  # Bench.scan returned -> the band painted with its verdict (the window's share)
+        "to_sound",  # Enter -> the sound was asked for (SoundPlayer.play)
+        "to_row",  # Enter -> the row shows the new count (model signal)
+        "to_table_paint",  # Enter -> the table's viewport paints after the row changed
+        "to_outcome",  # Enter -> the window's outcome slot returned
+        "to_idle",  # Enter -> the event loop has nothing left to do
+        "longest_turn",  # the longest event-loop turn while each burst was typed
+        "relayouts",  # top-level layout passes per scan (LayoutRequest on the main window)
+    )}
     signals: set[str] = set()
-    to_idle: list[float] = []  # Enter -> the event loop has nothing left to do
-    turns: list[float] = []  # the longest event-loop turn while each burst was typed
-    clock = time.perf_counter_ns
+    stale_passes = 0  # band paints after Enter that did not show the verdict yet
+    height_before = window.height()
     stalls_before, began = pressure(), time.perf_counter()
     for n in range(SCANS):
         sku = skus[n % ORDER_LINES]  # round-robin over the lines, like a mixed tote
         row = n % ORDER_LINES
-        probe.reset(row, str(n // ORDER_LINES + 1))
-        before = window.controller.last
-        first, enter = ui.type_burst(codes[sku], KEY_GAP_MS)
-        deadline = enter + 10 * 10**9
-        while not (probe.paint_ns and probe.row_ns):
-            ui.process_events()
-            if clock() > deadline:
-                raise SystemExit(f"scan {n + 1} ({sku}): no repaint/row update within 10 s "
-                                 f"(outcome {bool(probe.outcome_ns)}, row {bool(probe.row_ns)}, "
-                                 f"paint {bool(probe.paint_ns)})")
-        done = clock()
-        idle = ui.settle()  # a packer's next scan comes later than this; the next burst must
-        # not be typed into the window's leftover work (a turn over 35 ms splits a burst)
-        outcome = window.controller.last
-        if outcome is before or outcome.verdict is not Verdict.ACCEPTED:
-            raise SystemExit(f"scan {n + 1} ({sku}): expected ACCEPTED, got "
-                             f"{outcome.verdict if outcome is not before else 'no answer'}: {outcome.message}")
-        if probe.painted_text != f"ACCEPTED|{outcome.message}":
-            raise SystemExit(f"scan {n + 1}: the band painted {probe.painted_text!r}, "
-                             f"not the verdict {outcome.message!r}")
-        from_first.append((done - first) / 1e6)
-        from_enter.append((done - enter) / 1e6)
-        bench_ms.append(in_bench[0] / 1e6)
-        to_outcome.append((probe.outcome_ns - enter) / 1e6)
-        to_row.append((probe.row_ns - enter) / 1e6)
-        to_paint.append((probe.paint_ns - enter) / 1e6)
-        to_idle.append((idle - enter) / 1e6)
+        for _attempt in range(3):
+            probe.reset(row, str(n // ORDER_LINES + 1))
+            before = window.controller.last
+            first, enter = ui.type_burst(codes[sku], KEY_GAP_MS)
+            deadline = enter + 10 * 10**9
+            while True:
+                ui.process_events()
+                outcome = window.controller.last
+                answered = outcome is not before and outcome is not None
+                if answered and outcome.verdict is not Verdict.ACCEPTED:
+                    break
+                want = f"ACCEPTED|{outcome.message}" if answered else None
+                if answered and probe.row_ns and probe.painted(enter, want):
+                    break
+                if clock() > deadline:
+                    said = f"{outcome.verdict}: {outcome.message}" if answered else "no answer"
+                    raise SystemExit(f"scan {n + 1} ({sku}): band not painted with the verdict or row not "
+                                     f"updated within 10 s (answer {said}; row {bool(probe.row_ns)}; band "
+                                     f"passes {[p[2] for p in probe.passes]})")
+            done = clock()
+            idle = ui.settle()  # a packer's next scan comes later than this; the next burst must
+            # not be typed into the window's leftover work (a turn over 35 ms splits a burst)
+            if outcome.verdict is Verdict.ACCEPTED:
+                break
+            if not ui.split_burst(codes[sku]):  # a split attempt is not in the figures
+                raise SystemExit(f"scan {n + 1} ({sku}): expected ACCEPTED, got {outcome.verdict}: "
+                                 f"{outcome.message}")
+        else:
+            raise SystemExit(f"scan {n + 1} ({sku}): the burst was split three times in a row")
+        shown = probe.painted(enter, want)
+        assert shown is not None
+        stale_passes += sum(1 for p in probe.passes if enter <= p[0] < shown[0])
+        add = {
+            "from_first": done - first, "from_enter": done - enter,
+            "paint_begin": shown[0] - enter, "paint_end": shown[1] - enter,
+            "bench": probe.bench_end_ns - probe.bench_ns, "to_bench_end": probe.bench_end_ns - enter,
+            "bench_to_paint": shown[1] - probe.bench_end_ns,
+            "to_sound": probe.sound_ns - enter if probe.sound_ns else None,
+            "to_row": probe.row_ns - enter,
+            "to_table_paint": probe.table_paint_ns - enter if probe.table_paint_ns else None,
+            "to_outcome": probe.outcome_ns - enter, "to_idle": idle - enter,
+            "longest_turn": ui.longest_turn_ns,
+        }
+        for key, ns in add.items():
+            if ns is not None:
+                series[key].append(ns / 1e6)
+        series["relayouts"].append(probe.relayouts)
         signals.add(probe.row_signal)
-        turns.append(ui.longest_turn_ns / 1e6)
 
     span = time.perf_counter() - began
     stalls = stall_pct(stalls_before, span)
+    window_height = window.height()
     ui.close()
     with station.uow(readonly=True) as uow:
         stored = uow.count("scans")
@@ -358,18 +446,14 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
 
     def pct(values: list[float]) -> dict[str, float]:
         return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values),
-                "mean": statistics.fmean(values)}
+                "mean": statistics.fmean(values), "n": len(values)}
 
     return {
-        "from_first": pct(from_first),
-        "from_enter": pct(from_enter),
-        "bench": pct(bench_ms),
-        "to_outcome": pct(to_outcome),
-        "to_row": pct(to_row),
-        "to_paint": pct(to_paint),
-        "to_idle": pct(to_idle),
-        "longest_turn": pct(turns),
+        **{key: pct(values) for key, values in series.items() if values},
         "row_signals": sorted(signals),
+        "stale_passes": stale_passes,
+        "splits": ui.splits,
+        "height": [height_before, window_height],
         "burst_ms": burst_ms,
         "span_s": span,
         "stall_pct": stalls,
@@ -411,13 +495,17 @@ def measure_memory(tmp: Path) -> dict[str, Any]:
         ui.scan("BOX-M", Verdict.CARTON_OPENED)
         for code in items:
             ui.scan(code, Verdict.ACCEPTED)
-        before = controller.last  # NEEDS_WEIGHT, then the scale's weight closes the carton
-        ui.type_burst("CMD-CLOSE-CARTON", 0)
-        ui.pump_until(lambda: controller.last is not before
-                      and controller.last.verdict is not Verdict.NEEDS_WEIGHT, 10, "the weight")
-        if controller.last.verdict is not Verdict.ORDER_COMPLETE:
-            raise SystemExit(f"{order_id}: expected ORDER_COMPLETE, got {controller.last.verdict}: "
-                             f"{controller.last.message}")
+        for _attempt in range(3):
+            before = controller.last  # NEEDS_WEIGHT, then the scale's weight closes the carton
+            ui.type_burst("CMD-CLOSE-CARTON", 0)
+            ui.pump_until(lambda before=before: controller.last is not before
+                          and controller.last.verdict is not Verdict.NEEDS_WEIGHT, 10, "the weight")
+            if controller.last.verdict is Verdict.ORDER_COMPLETE:
+                return
+            if not ui.split_burst("CMD-CLOSE-CARTON"):
+                break
+        raise SystemExit(f"{order_id}: expected ORDER_COMPLETE, got {controller.last.verdict}: "
+                         f"{controller.last.message}")
 
     def drained() -> None:
         ui.pump_until(lambda: printer is None or printer.busy == 0, 120, "the print queue")
@@ -459,6 +547,7 @@ def measure_memory(tmp: Path) -> dict[str, Any]:
         "scans_per_order": scans / len(per_order),
         "printed": len(printed),
         "print_failed": len(failed),
+        "splits": ui.splits,
         "span_s": span,
         "stall_pct": stalls,
     }
@@ -534,25 +623,41 @@ def main(argv: list[str] | None = None) -> int:
               f"({CATALOG_SIZE:,}-product catalog, {KEY_GAP_MS:g} ms between keys)…", flush=True)
         fig, peak, err = _run_child("scan")
         if fig is None:
-            row("scan to painted verdict", "FAILED", f"p99 <= {TARGET_P99_MS:g} ms", False, peak)
+            row("scan to painted verdict", "FAILED", f"p99 <= {TARGET_PAINT_P99_MS:g} ms", False, peak)
             notes.append("scan: " + err)
         else:
             f, e = fig["from_first"], fig["from_enter"]
-            row("Enter key -> band painted + row updated, p50", f"{e['p50']:.1f} ms", "", None, peak)
-            row("Enter key -> band painted + row updated, p99", f"{e['p99']:.1f} ms",
-                f"<= {TARGET_P99_MS:g} ms", e["p99"] <= TARGET_P99_MS)
+            b, p = fig["paint_begin"], fig["paint_end"]
+            row("Enter key -> band paint begins, p50 / p99", f"{b['p50']:.1f} / {b['p99']:.1f} ms", "", None, peak)
+            row("Enter key -> band painted (paint end), p50 / p99", f"{p['p50']:.1f} / {p['p99']:.1f} ms",
+                f"p99 <= {TARGET_PAINT_P99_MS:g} ms (one 60 Hz frame)", p["p99"] <= TARGET_PAINT_P99_MS)
+            row("Enter key -> band painted, mean / max", f"{p['mean']:.1f} / {p['max']:.1f} ms")
+            row("Enter key -> band painted + row updated, p50 / p99", f"{e['p50']:.1f} / {e['p99']:.1f} ms",
+                f"p99 <= {TARGET_P99_MS:g} ms", e["p99"] <= TARGET_P99_MS)
             row("Enter key -> ..., mean / max", f"{e['mean']:.1f} / {e['max']:.1f} ms")
             row("first key -> band painted + row updated, p50 / p99",
                 f"{f['p50']:.1f} / {f['p99']:.1f} ms",
                 f"(incl. the scanner's {fig['burst_ms']:g} ms of typing)")
             for key, what in (("bench", "time inside Bench.scan (use case + commit)"),
+                              ("to_bench_end", "Enter -> Bench.scan returned"),
+                              ("bench_to_paint", "Bench.scan returned -> band painted"),
+                              ("to_sound", "Enter -> sound asked for"),
                               ("to_row", "Enter -> row shows the new count (model signal)"),
                               ("to_outcome", "Enter -> window's outcome slot returned"),
-                              ("to_paint", "Enter -> band paint event begins"),
+                              ("to_table_paint", "Enter -> table viewport paints"),
                               ("to_idle", "Enter -> window idle again (all work done)"),
                               ("longest_turn", "longest event-loop turn while a burst is typed")):
-                row(f"  {what} p50 / p99", f"{fig[key]['p50']:.1f} / {fig[key]['p99']:.1f} ms")
-            notes.append(f"scan: all {SCANS:,} scans ACCEPTED and painted; row update seen via "
+                if key in fig:
+                    row(f"  {what} p50 / p99", f"{fig[key]['p50']:.1f} / {fig[key]['p99']:.1f} ms")
+            row("  top-level layout passes per scan, p50 / max",
+                f"{fig['relayouts']['p50']:.0f} / {fig['relayouts']['max']:.0f}")
+            row("  window height before / after the scans", f"{fig['height'][0]} / {fig['height'][1]} px")
+            if fig["splits"]:
+                notes.append(f"scan: {len(fig['splits'])} burst(s) split by the wedge (a gap over 35 ms between "
+                             f"keys; longest turn while typing them: "
+                             f"{', '.join(f'{t:.0f}' for t in fig['splits'])} ms), typed again")
+            notes.append(f"scan: all {SCANS:,} scans ACCEPTED and painted ({fig['stale_passes']} band paints "
+                         f"before the verdict's); row update seen via "
                          f"{' + '.join(fig['row_signals'])}; {fig['span_s']:.0f} s; "
                          f"machine stalled: {_stalls(fig)}")
     if "memory" in wanted:
@@ -573,6 +678,8 @@ def main(argv: list[str] | None = None) -> int:
             row("time per order p50 / p99 / mean", f"{o['p50']:.0f} / {o['p99']:.0f} / {o['mean']:.0f} ms",
                 f"({fig['scans_per_order']:.1f} scans, scale 1 ms)")
             row("first order (lazy imports, first PDFs)", f"{fig['first_s'] * 1e3:.0f} ms")
+            if fig["splits"]:
+                notes.append(f"memory: {len(fig['splits'])} burst(s) split by the wedge, typed again")
             notes.append(f"memory: {fig['printed']} documents printed to PDF "
                          f"({fig['print_failed']} failed); {fig['span_s']:.0f} s; "
                          f"machine stalled: {_stalls(fig)}")

@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         top.addWidget(self.settings_button)
 
         self.band = VerdictBand()
-        self.approval = PinPad("Lead's PIN")  # a lead approving on the spot: badge, then PIN here
+        self.approval = PinPad("Lead's PIN", compact=True)  # a lead approving on the spot: badge, then PIN
         self.approval.setObjectName("approvalPad")
         self.approval.setVisible(False)
         self.login = LoginView(demo=self.demo)
@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
                 self.wedge.scanned.connect(self.on_scan)
                 app.installEventFilter(self.wedge)
 
+        self.printers_are_folders = not (station.devices.label_printer.url and station.devices.document_printer.url)
         self.band.show_text(Tone.INFO, "READY", "Scan your badge to log in.")
         self.refresh()
 
@@ -203,7 +204,8 @@ class MainWindow(QMainWindow):
         slot = "document printer" if result.job.printer == "document" else "label printer"
         what = "SLIP" if result.job.kind == "packing_slip" else "LABEL"
         if result.ok:
-            how = f"saved {result.where}" if result.job.target.startswith("folder:") else "last one sent"
+            # where a PDF went: the tooltip and the idle page say it (the entry stays short)
+            how = f"PDF saved: {result.where}" if result.job.target.startswith("folder:") else "last one sent"
             self.devices.report(slot, DeviceState(slot, Status.CONNECTED, how))
             return
         self.devices.report(slot, DeviceState(slot, Status.ERROR, result.error or "failed"))
@@ -237,10 +239,10 @@ class MainWindow(QMainWindow):
 
     # --- output -----------------------------------------------------------------------------
     def _on_outcome(self, outcome: Outcome) -> None:
-        self.band.show_verdict(outcome.verdict, outcome.message)
+        # The band (and the sound) first: show_verdict paints the band synchronously, before the
+        # slower redraw below (lines table, cartons) and the layout passes it causes (issue 9).
         custom = outcome.data.get("headline") if outcome.data else None
-        if custom:
-            self.band.headline.setText(str(custom))
+        self.band.show_verdict(outcome.verdict, outcome.message, str(custom) if custom else None)
         if outcome.verdict.tone is not Tone.INFO:
             self.sounds.play_verdict(outcome.verdict)
         if custom == "SCALE ERROR":  # the status bar says so too, until the scale gives a weight
@@ -298,7 +300,8 @@ class MainWindow(QMainWindow):
                     hints = ready_orders(self.station.ctx) if self.demo else []
                 except StorageError:  # only a hint; the status bar shows the database state
                     hints = []
-                self.pack.show_idle(session.name, hints)
+                folder = f"{self.station.info.documents_dir}" if self.printers_are_folders else ""
+                self.pack.show_idle(session.name, hints, documents=folder)
                 self.pages.setCurrentWidget(self.pack)
             else:
                 self.pack.show_session(bench.pack, outcome.sku if outcome else None, bench.lead_request,

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QListWidget,
+    QScrollArea,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -91,13 +92,29 @@ class CartonPanel(QFrame):
         self.expected = _value_label(bold=True, size=22)
         self.contents = _value_label(size=13)
         self.closed = _value_label(size=13)
+        for label in (self.contents, self.closed):  # plain labels: a selectable one costs a text layout per scan
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         box.addWidget(title)
         box.addWidget(self.open_carton)
         box.addWidget(self.expected)
-        box.addWidget(self.contents)
-        box.addSpacing(12)
-        box.addWidget(self.closed)
-        box.addStretch(1)
+        # What is in the carton and the sealed cartons grow with the order: they scroll inside the
+        # panel, so a carton of 100 different items cannot make the window taller than the screen
+        # (and every scan re-measure a window-high label, as it did before: issue 9).
+        lists = QWidget()
+        lists_box = QVBoxLayout(lists)
+        lists_box.setContentsMargins(0, 0, 0, 0)
+        lists_box.addWidget(self.contents)
+        lists_box.addSpacing(12)
+        lists_box.addWidget(self.closed)
+        lists_box.addStretch(1)
+        self.lists = QScrollArea()
+        self.lists.setObjectName("cartonLists")
+        self.lists.setWidget(lists)
+        self.lists.setWidgetResizable(True)
+        self.lists.setFrameShape(QFrame.Shape.NoFrame)
+        self.lists.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.lists.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        box.addWidget(self.lists, 1)
 
     def show_session(self, session: PackSession) -> None:
         carton = session.open_carton
@@ -119,20 +136,13 @@ class CartonPanel(QFrame):
             for item in carton.items:
                 counts[item.sku] = counts.get(item.sku, 0) + item.qty
             self.contents.setText(
-                "\n".join(f"{qty} × {session.products[sku].name}" for sku, qty in counts.items())
+                # the SKU too: two products may share a name
+                "\n".join(f"{qty} × {sku}  {session.products[sku].name}" for sku, qty in counts.items())
                 or "Empty: scan the items."
             )
         sealed = [c for c in session.cartons if c.status is CartonStatus.CLOSED]
         self.closed.setText("\n".join(
             f"✔ Carton {c.seq} {c.type.code}: {c.measured_g} g, SSCC {c.sscc}" for c in sealed))
-
-
-SHORT_REASONS = (
-    "not available at pick",
-    "damaged in stock",
-    "stock count wrong",
-    "customer accepts a partial shipment",
-)
 
 
 class LeadPanel(QFrame):
@@ -242,10 +252,12 @@ class PackView(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
 
-    def show_idle(self, user_name: str, suggestions: list[tuple[str, str]]) -> None:
+    def show_idle(self, user_name: str, suggestions: list[tuple[str, str]], *, documents: str = "") -> None:
         self.model.set_session(None)
         self.greeting.setText(f"{user_name}: scan an order number or tote")
         hint = "Scan the order number on the picklist, or the tote barcode."
+        if documents:
+            hint += f"\n\nNo printer is configured: labels and slips are saved as PDF files in {documents}."
         if suggestions:
             hint += "\n\nDemo orders ready to pack (type one, then Enter):\n" + "\n".join(
                 f"{order_id}   (tote {tote})" for order_id, tote in suggestions)

@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from doc_read import pdf_info, pdf_symbols, pdf_text
+from doc_read import pdf_info, pdf_pages_png, pdf_symbols, pdf_text
+from PIL import Image
 from samples import LONG_TO
 
 from packstation.adapters.documents import render_label
@@ -127,3 +128,51 @@ def test_big_numbers_in_the_order_block_stay_clear_of_the_qr_code(tmp_path: Path
         assert words[word] < qr_left, f"{word} runs into the QR code"
     (page,) = pdf_symbols(pdf.read_bytes(), tmp_path)
     assert ("QR-Code", qr_payload(data)) in {(s.type, s.data) for s in page}
+
+
+@pytest.mark.parametrize("size", ["4x6", "100x150"])
+def test_qr_modules_on_the_page_are_qrcodes_the_right_way_up(tmp_path: Path, size: str) -> None:
+    """Every module of the printed QR code, read off the rasterised page at its centre, is the
+    module python-qrcode makes for the payload (row 0 at the top: zbar also reads a code
+    mirrored top to bottom, many hand scanners do not)."""
+    import qrcode
+
+    from packstation.adapters.documents.label_layout import QRCode, layout_label
+
+    data = replace(demo_label(), order_id="SO-77123", carton_no=3, carton_count=4)
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=0)
+    code.add_data(qr_payload(data).encode("utf-8"))
+    code.make(fit=True)
+    expected = code.get_matrix()
+    (el,) = [e for e in layout_label(data, size)[2] if isinstance(e, QRCode)]
+    pdf = tmp_path / "qr.pdf"
+    pdf.write_bytes(render_label_pdf(data, size))
+    dpi = 300
+    (png,) = pdf_pages_png(pdf, tmp_path, dpi)
+    page = Image.open(png).convert("L")
+    n = len(expected)
+    module_mm = el.size / n
+    px = dpi / 25.4
+
+    def dark(r: int, c: int) -> bool:
+        x = round((el.x + (c + 0.5) * module_mm) * px)
+        y = round((el.y + (r + 0.5) * module_mm) * px)
+        return page.getpixel((x, y)) < 128
+
+    assert [[dark(r, c) for c in range(n)] for r in range(n)] == expected
+
+
+def test_remembered_font_subsets_are_the_subsets_reportlab_builds() -> None:
+    """fonts.py keeps the subsets each PDF embeds; asked again, in any order, for other
+    characters or the same ones, it must give what reportlab builds from the font file."""
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    from packstation.adapters.documents.fonts import _remember_subsets, font_path
+
+    plain = TTFont("PlainDejaVu", str(font_path()))
+    kept = _remember_subsets(TTFont("KeptDejaVu", str(font_path())))
+    latin = [*range(32, 127), ord("è"), ord("Æ")]
+    greek = [*range(32, 127), *map(ord, "ΒΚωνσταΛογι")]
+    same_length = [*range(32, 127), *map(ord, "ЖЯ")]  # as many codes as *latin*, other glyphs
+    for subset in (latin, greek, latin, same_length, greek, same_length):
+        assert kept.face.makeSubset(subset) == plain.face.makeSubset(subset)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
-import qrcode
 from reportlab.graphics.barcode.code128 import Code128 as RLCode128
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -21,36 +20,37 @@ from packstation.adapters.documents.label_layout import (
     Text,
     layout_label,
 )
+from packstation.adapters.documents.qr import qr_matrix
 from packstation.domain.documents import LabelData
 
 BASELINE = 0.8  # baseline sits this many em below the top of a text line
 
 
-def qr_matrix(data: str) -> list[list[bool]]:
-    """QR modules (error correction Q, no quiet zone), True for dark."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=0)
-    code.add_data(data.encode("utf-8"))
-    code.make(fit=True)
-    return code.get_matrix()
-
-
 def draw_qr(canvas: Canvas, data: str, x: float, y_top: float, side: float) -> None:
-    """Draw a QR code whose top-left corner is (x, y_top) in PDF points, within *side* points."""
+    """Draw a QR code whose top-left corner is (x, y_top) in PDF points, within *side* points.
+
+    One filled rectangle per run of dark modules in a row, written in module units under a
+    scaling transform (whole numbers: a short page stream, no number formatting per module).
+    """
     matrix = qr_matrix(data)
     n = len(matrix)
-    cell = side / (n + 0.0)
-    path = canvas.beginPath()
+    cell = side / n
+    runs = []
     for r, row in enumerate(matrix):
+        y = n - 1 - r  # PDF y grows upwards
         c = 0
         while c < n:
             if row[c]:
                 start = c
                 while c < n and row[c]:
                     c += 1
-                path.rect(x + start * cell, y_top - (r + 1) * cell, (c - start) * cell, cell)
+                runs.append(f"{start} {y} {c - start} 1 re")
             else:
                 c += 1
-    canvas.drawPath(path, stroke=0, fill=1)
+    canvas.saveState()
+    canvas.transform(cell, 0, 0, cell, x, y_top - side)
+    canvas.addLiteral("\n".join(runs) + "\nf")
+    canvas.restoreState()
 
 
 def draw_code128(
