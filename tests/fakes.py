@@ -84,7 +84,7 @@ from packstation.services.ports import (
     ShipmentRepository,
     StockLedger,
     StorageError,
-    SyncState,
+    SyncBookkeeping,
     UnitOfWork,
     UserRepository,
 )
@@ -336,7 +336,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.numbers = FakeNumberSeries(self, numbers)
         self.returns = FakeReturns(self)
         self.changes = FakeChangeLog(self)
-        self.sync_state = FakeSyncState(self)
+        self.sync_state = FakeSyncBookkeeping(self)
         self.stock = FakeStockLedger(self)
         self.manifests = FakeManifests(self)
         self.label_requests = FakeLabelRequests(self)
@@ -1163,7 +1163,7 @@ class FakeChangeLog(_Repo, ChangeLog):
         return 0
 
 
-class FakeSyncState(_Repo, SyncState):
+class FakeSyncBookkeeping(_Repo, SyncBookkeeping):
     def get(self, key: str) -> str | None:
         return self.s.sync_state.get(key)
 
@@ -1338,6 +1338,6 @@ def a_product(sku: str, name: str, weight_g: int, *barcodes: str, tracking: Trac
 __all__ = [
     "NOW", "SHIP_FROM", "FakeCatalog", "FakeClock", "FakeDatabase", "FakeDocuments", "FakeEventLog",
     "FakeIntegrityError", "FakeNumberSeries", "FakeOrders", "FakePrintJobs", "FakePrinters", "FakeReturns",
-    "FakeShipments", "FakeChangeLog", "FakeStockLedger", "FakeSyncState", "FakeUnitOfWork", "FakeUnitOfWorkFactory", "FakeUsers", "NumberRanges", "SeriesExhausted",
+    "FakeShipments", "FakeChangeLog", "FakeStockLedger", "FakeSyncBookkeeping", "FakeUnitOfWork", "FakeUnitOfWorkFactory", "FakeUsers", "NumberRanges", "SeriesExhausted",
     "a_product", "an_order", "cheap_pin_hash", "fake_context",
 ]

@@ -574,7 +574,7 @@ class ChangeLog(ABC):
         PostgreSQL the unit of work takes a transaction number of its own for it)."""
 
 
-class SyncState(ABC):
+class SyncBookkeeping(ABC):
     """A station's own sync bookkeeping, key -> text (pull cursor, last pull, last push, ...)."""
 
     @abstractmethod
@@ -624,7 +624,7 @@ class UnitOfWork(ABC):
     returns: ReturnRepository
     stations: StationRepository
     changes: ChangeLog  # read at the centre
-    sync_state: SyncState
+    sync_state: SyncBookkeeping
     stock: StockLedger
     manifests: ManifestRepository
     label_requests: LabelRequestRepository
@@ -650,7 +650,7 @@ class UnitOfWorkFactory(Protocol):
 Clock = Callable[[], datetime]
 
 __all__ = [
-    "Change", "ChangeLog", "StockLedger", "SyncState",
+    "Change", "ChangeLog", "StockLedger", "SyncBookkeeping",
     "CatalogRepository", "Claim", "Clock", "Conflict", "Credentials", "EventLog", "ImportedState",
     "LabelRequestRepository", "ManifestRepository",
     "NumberSeries", "OrderRepository", "PrintJobRepository", "ReturnRepository", "ScanRecord", "ShipmentRepository",

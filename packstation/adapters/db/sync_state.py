@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import Connection, insert, select, update
 
 from packstation.adapters.db import tables as t
-from packstation.services.ports import SyncState
+from packstation.services.ports import SyncBookkeeping
 
 ss = t.sync_state.c
 
 
-class SqlSyncState(SyncState):
+class SqlSyncBookkeeping(SyncBookkeeping):
     def __init__(self, conn: Connection):
         self.conn = conn
 

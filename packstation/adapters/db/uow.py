@@ -26,7 +26,7 @@ from packstation.adapters.db.returns import SqlReturns
 from packstation.adapters.db.shipments import SqlShipments
 from packstation.adapters.db.stations import SqlStations
 from packstation.adapters.db.stock import SqlStockLedger
-from packstation.adapters.db.sync_state import SqlSyncState
+from packstation.adapters.db.sync_state import SqlSyncBookkeeping
 from packstation.adapters.db.users import SqlUsers
 from packstation.services.ports import StorageError, UnitOfWork
 
@@ -62,7 +62,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.manifests = SqlManifests(conn)
         self.label_requests = SqlLabelRequests(conn)
         self.changes = SqlChangeLog(conn)
-        self.sync_state = SqlSyncState(conn)
+        self.sync_state = SqlSyncBookkeeping(conn)
         self.stock = SqlStockLedger(conn)
         return self
 
