@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from packstation.adapters.db.engine import make_engine, migrate
-from packstation.adapters.db.numbers import LocalBlocks, SeriesRange
+from packstation.adapters.db.numbers import BlockSource, LocalBlocks, SeriesRange
 from packstation.adapters.db.uow import SqlUnitOfWork
 from packstation.adapters.devices.camera import open_camera
 from packstation.adapters.devices.printers import StationPrinters
@@ -119,6 +119,15 @@ class Station:
         if self.label_worker is not None:
             self.label_worker.start()
 
+    def change_listener(self, wake: Callable[[], None], *, poll_s: float = 5.0) -> Any:
+        """A ``ChangeListener`` (not started) that calls *wake* when the centre's change log grows,
+        and every *poll_s* anyway; None on a standalone station. The sync worker owns it."""
+        if self._central_engine is None:
+            return None
+        from packstation.adapters.central.listener import ChangeListener
+
+        return ChangeListener(self._central_engine, wake, poll_s=poll_s)
+
     def occupy(self) -> None:
         """Take this station's data folder and its station id (a window is starting).
 
@@ -204,23 +213,28 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     station_id = config.station.id
     first, last = config.sscc_range
     # manifests are numbered without gaps: blocks of one, drawn in the close's own transaction
-    blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size,
-                         block_sizes={"manifest": 1})
-
-    def uow_factory(*, readonly: bool = False) -> UnitOfWork:
-        return SqlUnitOfWork(engine, station_id, blocks, readonly=readonly)
+    blocks: BlockSource = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size,
+                                      block_sizes={"manifest": 1})
 
     central_engine = None
     central_factory = None
     if config.database.central:
+        from packstation.adapters.central.blocks import CentralBlocks
         from packstation.adapters.db.engine import postgres_engine
 
         central_engine = postgres_engine(config.database.central, application_name=f"packstation:{station_id}")
         central_blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size,
                                      block_sizes={"manifest": 1})
+        # a synced station numbers from blocks of the centre's series (held locally, so offline too);
+        # manifests in blocks of one (a close that fails after the centre gave its number leaves a gap)
+        blocks = CentralBlocks(central_engine, station_id, ranges={"sscc": SeriesRange(first, last)},
+                               block_size=config.numbers.block_size, block_sizes={"manifest": 1})
 
         def central_factory(*, readonly: bool = False) -> UnitOfWork:
             return SqlUnitOfWork(central_engine, station_id, central_blocks, readonly=readonly)
+
+    def uow_factory(*, readonly: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(engine, station_id, blocks, readonly=readonly)
 
     s = config.station
     documents = StationDocuments(

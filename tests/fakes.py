@@ -71,10 +71,13 @@ from packstation.domain.shipping import (
     Manifest,
     ManifestStatus,
 )
+from packstation.domain.stock import StockLevel, StockMovement
 from packstation.services.auth import Authenticator
 from packstation.services.context import Context, PackingSettings
 from packstation.services.ports import (
     CatalogRepository,
+    Change,
+    ChangeLog,
     Claim,
     Conflict,
     Credentials,
@@ -90,8 +93,9 @@ from packstation.services.ports import (
     ReturnRepository,
     ScanRecord,
     ShipmentRepository,
-    StockMovement,
+    StockLedger,
     StorageError,
+    SyncBookkeeping,
     UnitOfWork,
     UserRepository,
 )
@@ -233,6 +237,10 @@ class _State:
     series: dict[str, list[int]] = field(default_factory=dict)  # series -> [next value, last value]
     blocks: list[_Block] = field(default_factory=list)
     returns: dict[str, _ReturnRow] = field(default_factory=dict)
+    # the central sync: the centre's change log, a station's bookkeeping, the stock ledger
+    changes: list[Change] = field(default_factory=list)
+    sync_state: dict[str, str] = field(default_factory=dict)
+    stock: list[StockMovement] = field(default_factory=list)
     manifests: dict[str, Manifest] = field(default_factory=dict)  # id -> manifest (cartons kept apart)
     loads: dict[tuple[str, int], _LoadRow] = field(default_factory=dict)  # (order, carton) -> its manifest
     label_requests: dict[str, LabelRequest] = field(default_factory=dict)
@@ -240,7 +248,6 @@ class _State:
     items: dict[str, tuple[int, ReceivedItem]] = field(default_factory=dict)  # id -> (seq, item sans photos)
     resolutions: list[Resolution] = field(default_factory=list)
     credit_notes: dict[str, CreditNote] = field(default_factory=dict)
-    movements: list[StockMovement] = field(default_factory=list)
     photos: dict[str, tuple[Photo, bytes]] = field(default_factory=dict)
 
 
@@ -256,7 +263,10 @@ class FakeDatabase:
     full disk would.
     """
 
-    def __init__(self, *, busy_timeout_s: float = 5.0) -> None:
+    def __init__(self, *, busy_timeout_s: float = 5.0, central: bool = False) -> None:
+        # central=True: a fake centre, whose commits log every changed row in its change log as
+        # the centre's triggers do (adapters/central/schema.py)
+        self.central = central
         self._committed = _State()
         self._state_lock = threading.Lock()  # guards _committed (short holds only)
         self._writer = threading.Lock()  # held by the one open write unit of work
@@ -297,9 +307,33 @@ class FakeDatabase:
                 self._refusal[0] -= 1
             known = {e.id for e in self._committed.events}
             kinds = [e.kind for e in state.events if e.id not in known]
+            if self.central:
+                _log_changes(self._committed, state)
             self._committed = state
             if kinds:
                 self.transactions.append(kinds)
+
+
+def _log_changes(old: _State, new: _State) -> None:
+    """Append to *new*'s change log one entry per row that differs from *old* (the triggers)."""
+    changed: list[tuple[str, str]] = []
+
+    def diff(entity: str, a: dict[Any, Any], b: dict[Any, Any], key: Callable[[Any, Any], str]) -> None:
+        for k in sorted(set(b), key=str):  # deletes are not logged for these tables (nor by the triggers)
+            if a.get(k) != b[k]:
+                changed.append((entity, key(k, b[k])))
+
+    diff("order", old.orders, new.orders, lambda k, _: k)
+    diff("product", old.products, new.products, lambda k, _: k)
+    for code in sorted(set(old.barcodes) | set(new.barcodes)):
+        if old.barcodes.get(code) != new.barcodes.get(code):
+            changed += [("product", owner[0]) for owner in (old.barcodes.get(code), new.barcodes.get(code)) if owner]
+    diff("carton_type", old.carton_types, new.carton_types, lambda k, _: k)
+    diff("user", old.users, new.users, lambda _, row: row.name)
+    diff("stock_lot", old.lots, new.lots, lambda k, _: f"{k[0]}\x1f{k[1]}")
+    seq = new.changes[-1].seq if new.changes else 0
+    for n, (entity, key) in enumerate(changed, seq + 1):
+        new.changes.append(Change(n, entity, key))
 
 
 class FakeUnitOfWork(UnitOfWork):
@@ -317,6 +351,9 @@ class FakeUnitOfWork(UnitOfWork):
         self.events = FakeEventLog(self)
         self.numbers = FakeNumberSeries(self, numbers)
         self.returns = FakeReturns(self)
+        self.changes = FakeChangeLog(self)
+        self.sync_state = FakeSyncBookkeeping(self)
+        self.stock = FakeStockLedger(self)
         self.manifests = FakeManifests(self)
         self.label_requests = FakeLabelRequests(self)
         self.photos = FakePhotos(self)
@@ -519,6 +556,27 @@ class FakeOrders(_Repo, OrderRepository):
             raise _refuse(f"no order {order.order_id} to replace (its lines would have no order: foreign key)")
         row.order, row.fingerprint, row.updated_at = self._stored(order), fingerprint, _utc(at)  # type: ignore[assignment]
 
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, tuple[Order, Claim]]:
+        return {i: (o, _claim(self.s.orders[i])) for i in sorted(set(order_ids)) if (o := self.get(i)) is not None}
+
+    def upsert(self, orders: Sequence[tuple[Order, str, Claim | None]], at: datetime) -> None:
+        for order, fingerprint, claim in orders:
+            row = self._row(order.order_id)
+            if row is None:
+                row = _OrderRow(self._stored(order), fingerprint, _utc(at), _utc(at))  # type: ignore[arg-type]
+                self.s.orders[order.order_id] = row
+            else:
+                row.order, row.fingerprint, row.updated_at = self._stored(order), fingerprint, _utc(at)  # type: ignore[assignment]
+            row.claimed_by = claim.station_id if claim else None
+            row.claimed_user = claim.user if claim else None
+            row.claimed_at = _utc(claim.since) if claim else None
+
+    def withdraw(self, order_id: str, status: OrderStatus, at: datetime) -> None:
+        row = self._row(order_id)
+        if row is not None:
+            row.order.status, row.updated_at = status, _utc(at)  # type: ignore[assignment]
+            row.claimed_by = row.claimed_user = row.claimed_at = None
+
 
 # --- catalog ---------------------------------------------------------------------------------
 
@@ -651,6 +709,20 @@ class FakeUsers(_Repo, UserRepository):
 
     def list(self) -> list[User]:
         return [_credentials(r).user for r in sorted(self.s.users.values(), key=lambda r: r.name)]
+
+    def upsert(self, user: User, pin_hash: str | None, at: datetime) -> User:
+        for other in self.s.users.values():
+            if other.badge == user.badge and other.name != user.name:
+                other.active, other.badge = False, f"~{other.id}~{user.badge}"[:64]
+        row = next((r for r in self.s.users.values() if r.name == user.name), None)
+        if row is None:
+            self.s.last_user_id += 1
+            row = _UserRow(id=self.s.last_user_id, name=user.name, role=user.role, badge=user.badge, pin_hash=pin_hash,
+                           created_at=_utc(at))  # type: ignore[arg-type]
+            self.s.users[row.id] = row
+        row.role, row.badge, row.pin_hash, row.active = user.role, user.badge, pin_hash, user.active
+        row.locked_until = _utc(user.locked_until)
+        return _credentials(row).user
 
 
 # --- shipments -------------------------------------------------------------------------------
@@ -799,6 +871,11 @@ class FakeEventLog(_Repo, EventLog):
     def since(self, at: datetime) -> list[Event]:
         return [e for e in self.s.events if e.occurred_at is not None and e.occurred_at >= _utc(at)]  # type: ignore[operator]
 
+    def unpushed_orders(self, order_ids: Sequence[str]) -> set[str]:
+        # the fake pushes nothing: every event it holds is pending
+        wanted = set(order_ids)
+        return {e.order_id for e in self.s.events if e.order_id in wanted}
+
 
 # --- number series ---------------------------------------------------------------------------
 
@@ -839,6 +916,22 @@ class FakeNumberSeries(_Repo, NumberSeries):
         value = block.next
         block.next += 1
         return value
+
+    def held(self, series: str) -> int:
+        station = self._uow.station_id
+        return sum(b.last - b.next + 1 for b in self.s.blocks if b.series == series and b.station_id == station
+                   and b.next <= b.last)
+
+    def reserve(self, series: str, keep: int) -> int:
+        station = self._uow.station_id
+        held = self.held(series)
+        for _ in range(100):
+            if held >= keep:
+                break
+            first, last = self._take(series)
+            self.s.blocks.append(_Block(series, station, first, last, first))
+            held += last - first + 1
+        return held
 
 
 # --- returns ---------------------------------------------------------------------------------
@@ -994,15 +1087,6 @@ class FakeReturns(_Repo, ReturnRepository):
         if row is None or row[1].restocked_at is not None:
             return False
         return self._change(item_id, restocked_at=_utc(at), location=location)
-
-    def add_movement(self, movement: StockMovement) -> bool:
-        if any(m.event_id == movement.event_id for m in self.s.movements):
-            return False
-        self.s.movements.append(replace(movement, at=_utc(movement.at)))  # type: ignore[arg-type]
-        return True
-
-    def movements(self, ref: str) -> list[StockMovement]:
-        return [m for m in self.s.movements if m.ref == ref]
 
     def add_resolution(self, resolution: Resolution) -> None:
         if any(r.key == resolution.key for r in self.s.resolutions):
@@ -1260,6 +1344,64 @@ class FakeLabelRequests(_Repo, LabelRequestRepository):
         return found
 
 
+# --- the central sync: change log, sync state, stock ledger ----------------------------------
+
+
+class FakeChangeLog(_Repo, ChangeLog):
+    """The change log of a ``FakeDatabase(central=True)``; its commits are atomic, so no gaps."""
+
+    def since(self, after: int, limit: int, *, only: Sequence[tuple[int, int | None]] | None = None) -> list[Change]:
+        def wanted(seq: int) -> bool:
+            return only is None or any(seq >= a and (b is None or seq <= b) for a, b in only)
+
+        return [c for c in self.s.changes if c.seq > after and wanted(c.seq)][:limit]
+
+    def finished_below(self) -> int:
+        return 2**62
+
+    def started_below(self) -> int:
+        return 0
+
+
+class FakeSyncBookkeeping(_Repo, SyncBookkeeping):
+    def get(self, key: str) -> str | None:
+        return self.s.sync_state.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self.s.sync_state[key] = value
+
+    def all(self) -> dict[str, str]:
+        return dict(sorted(self.s.sync_state.items()))
+
+
+class FakeStockLedger(_Repo, StockLedger):
+    def add(self, movements: Sequence[StockMovement]) -> list[StockMovement]:
+        known = {m.event_id for m in self.s.stock if m.event_id}
+        stored = []
+        for m in movements:
+            if m.event_id and m.event_id in known:
+                continue
+            if m.event_id:
+                known.add(m.event_id)
+            m = replace(m, at=_utc(m.at) or datetime.now(UTC), ref=m.ref[:120], actor=m.actor[:160])
+            self.s.stock.append(m)
+            stored.append(m)
+        return stored
+
+    def on_hand(self, sku: str) -> list[StockLevel]:
+        sums: dict[tuple[str, str], int] = {}
+        for m in self.s.stock:
+            if m.sku == sku:
+                sums[(m.location, m.lot)] = sums.get((m.location, m.lot), 0) + m.qty
+        return [StockLevel(sku, loc, lot, qty) for (loc, lot), qty in sorted(sums.items()) if qty]
+
+    def movements(self, sku: str) -> list[StockMovement]:
+        return [m for m in self.s.stock if m.sku == sku]
+
+    def find(self, event_id: str) -> StockMovement | None:
+        return next((m for m in self.s.stock if m.event_id == event_id), None)
+
+
 # --- the unit of work factory ----------------------------------------------------------------
 
 
@@ -1351,12 +1493,13 @@ _DEFAULT = object()
 def fake_context(db: FakeDatabase | None = None, *, station_id: str = "BENCH-01", clock: FakeClock | None = None,
                  documents: Any = _DEFAULT, packing: PackingSettings | None = None,
                  lead_pin_required: bool = True, numbers: NumberRanges | None = None,
-                 auth_key: bytes = b"fake-station-key-for-unit-tests", returns: Any = None,
-                 cameras: Any = None) -> Context:
+                 auth_key: bytes = b"fake-station-key-for-unit-tests", central: FakeDatabase | None = None,
+                 returns: Any = None, cameras: Any = None) -> Context:
     """A Context on a fake database: the real Authenticator, a still clock, FakeDocuments.
 
     ``documents=None`` gives a station that prints nothing. A second station on the same
-    database: ``fake_context(ctx.uow.db, station_id="BENCH-02")``.
+    database: ``fake_context(ctx.uow.db, station_id="BENCH-02")``. ``central``: a synced station
+    of that fake centre (``FakeDatabase(central=True)``).
     """
     db = db or FakeDatabase()
     clock = clock or FakeClock()
@@ -1365,7 +1508,8 @@ def fake_context(db: FakeDatabase | None = None, *, station_id: str = "BENCH-01"
     docs = FakeDocuments() if documents is _DEFAULT else documents
     extra = {"returns": returns} if returns is not None else {}
     return Context(uow=uow, auth=auth, station_id=station_id, documents=docs, packing=packing or PackingSettings(),
-                   clock=clock, cameras=cameras, **extra)
+                   clock=clock, central=FakeUnitOfWorkFactory(central, station_id) if central is not None else None,
+                   cameras=cameras, **extra)
 
 
 # --- test data -------------------------------------------------------------------------------
@@ -1403,6 +1547,7 @@ def a_product(sku: str, name: str, weight_g: int, *barcodes: str, tracking: Trac
 __all__ = [
     "NOW", "SHIP_FROM", "FakeCatalog", "FakeClock", "FakeDatabase", "FakeDocuments", "FakeEventLog",
     "FakeIntegrityError", "FakeNumberSeries", "FakeOrders", "FakePhotos", "FakePrintJobs", "FakePrinters", "FakeReturns",
-    "FakeShipments", "FakeUnitOfWork", "FakeUnitOfWorkFactory", "FakeUsers", "NumberRanges", "SeriesExhausted",
+    "FakeShipments", "FakeChangeLog", "FakeStockLedger", "FakeSyncBookkeeping", "FakeUnitOfWork", "FakeUnitOfWorkFactory",
+    "FakeUsers", "NumberRanges", "SeriesExhausted",
     "a_product", "an_order", "cheap_pin_hash", "fake_context",
 ]

@@ -22,6 +22,7 @@ _GROUPS = (
     "packstation.cli.waves",
     "packstation.cli.central",
     "packstation.cli.dock",
+    "packstation.cli.stock",
     "packstation.cli.returns",
 )
 

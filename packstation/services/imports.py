@@ -43,6 +43,7 @@ from packstation.domain.returns import Return, ReturnLine
 from packstation.services.context import Context, record
 from packstation.services.lifecycle import change_status
 from packstation.services.ports import UnitOfWork
+from packstation.services.stock import record_stock_count
 
 KINDS = ("catalog", "cartons", "orders", "returns", "tracking", "stock")
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -939,6 +940,8 @@ def _apply_stock(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, r
     report.created = sum(1 for lot in fresh if (lot.sku, lot.lot) not in before)
     report.updated = len(fresh) - report.created
     uow.catalog.put_lots(fresh)
+    for lot in fresh:  # the stock ledger: received / adjusted movements to what was counted
+        record_stock_count(uow, ctx, session, lot, ref=f"import:{report.file}")
 
 
 def add_order(uow: UnitOfWork, ctx: Context, session: Session, rec: dict[str, Any], **event: Any) -> Order:

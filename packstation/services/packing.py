@@ -17,7 +17,7 @@ from packstation.domain.barcodes import Barcode, sscc18
 from packstation.domain.identity import Permission, Session
 from packstation.domain.lifecycle import OrderStatus, TransitionRefused, describe
 from packstation.domain.packing import Carton, CartonStatus, ItemDecision, PackSession, Verdict
-from packstation.services import carriers, printing
+from packstation.services import carriers, printing, stock
 from packstation.services.context import Context, record
 from packstation.services.lifecycle import change_status
 from packstation.services.outcome import Outcome, storage_failed
@@ -60,6 +60,8 @@ def _hold_claim(ctx: Context, uow: UnitOfWork, order_id: str) -> None:
         why = "is already packed"
     elif claim.status is OrderStatus.CANCELLED:
         why = "was cancelled"
+    elif claim.status is OrderStatus.ON_HOLD:
+        why = describe(claim.status)
     else:
         why = "was released from this bench (by a lead): scan it again to continue it"
     raise _ClaimLost(Outcome(Verdict.ORDER_REFUSED, f"NOT SAVED — order {order_id} {why}. Put the items aside.",
@@ -288,6 +290,8 @@ def _seal(ctx: Context, session: Session, pack: PackSession, carton: Carton, mea
         with ctx.uow() as uow:
             _hold_claim(ctx, uow, order.order_id)
             uow.shipments.save_carton(order.order_id, sealed, ctx.clock())
+            if not ctx.synced:  # its items leave the stock now (with a centre, its applier of scan.recorded does)
+                stock.packed_out(uow, ctx, session, order.order_id, sealed.items)
             record(uow, ctx, actor, "carton.overridden" if approval else "carton.closed", order.order_id,
                    {"seq": carton.seq, "sscc": sscc, "type": carton.type.code, **data,
                     **({"reason": reason, "packer": session.actor} if approval else {})})

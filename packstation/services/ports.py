@@ -39,6 +39,7 @@ from packstation.domain.shipping import (
     Manifest,
     ManifestStatus,
 )
+from packstation.domain.stock import StockLevel, StockMovement
 
 
 class StorageError(RuntimeError):
@@ -183,6 +184,22 @@ class OrderRepository(ABC):
     def replace(self, order: Order, fingerprint: str, at: datetime) -> None:
         """Overwrite an order's data and lines (only while it is not being packed)."""
 
+    # pulls from the central database
+    @abstractmethod
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, tuple[Order, Claim]]:
+        """The stored orders among these, with their claims, in a few statements (not one per order)."""
+
+    @abstractmethod
+    def upsert(self, orders: Sequence[tuple[Order, str, Claim | None]], at: datetime) -> None:
+        """Insert or overwrite orders as the centre has them: (order, fingerprint, claim) with their
+        data, status, lines (with their packed and short counts) and claim (None: nobody holds
+        it). The lease columns, which are this station's own, are cleared."""
+
+    @abstractmethod
+    def withdraw(self, order_id: str, status: OrderStatus, at: datetime) -> None:
+        """The centre cancelled (or held) an order this station holds: store *status* and drop the
+        claim and lease; its lines, scans and cartons stay as packed here."""
+
 
 class CatalogRepository(ABC):
     """Products with their barcodes, carton types, and the lots in stock."""
@@ -264,6 +281,12 @@ class UserRepository(ABC):
 
     @abstractmethod
     def list(self) -> list[User]: ...
+
+    @abstractmethod
+    def upsert(self, user: User, pin_hash: str | None, at: datetime) -> User:
+        """Insert or overwrite the user of this name as the centre has it (role, badge, PIN hash,
+        active, lock); the wrong-PIN counter stays this database's. A badge another user here
+        holds is taken from them (that user is disabled and keeps ``~<id>~<badge>``)."""
 
 
 class ShipmentRepository(ABC):
@@ -349,6 +372,10 @@ class EventLog(ABC):
     def since(self, at: datetime) -> list[Event]:
         """Every event that happened at or after *at*, in the order they were stored."""
 
+    @abstractmethod
+    def unpushed_orders(self, order_ids: Sequence[str]) -> set[str]:
+        """The orders among these with events the centre has not answered yet (sync state pending)."""
+
 
 class NumberSeries(ABC):
     """Numbers that must never be issued twice (SSCC serials; later manifests, credit notes).
@@ -362,20 +389,15 @@ class NumberSeries(ABC):
         """The next number of *series*; issued once this unit of work commits. Raises
         StorageError when the series' range is used up."""
 
+    @abstractmethod
+    def held(self, series: str) -> int:
+        """How many unissued numbers of *series* this station holds in its blocks."""
 
-@dataclass(frozen=True)
-class StockMovement:
-    """One row of the inventory ledger: + in, - out, per SKU, location and lot."""
-
-    sku: str
-    location: str
-    lot: str
-    qty: int
-    kind: str  # received, adjusted, packed, returned (restocked from a return), ...
-    ref: str  # the order, return or file it belongs to
-    event_id: str  # the event it comes from: a movement is applied once
-    actor: str
-    at: datetime
+    @abstractmethod
+    def reserve(self, series: str, keep: int) -> int:
+        """Hold at least *keep* unissued numbers of *series* (taking a block from the source if
+        fewer are left), so a station cut off from the centre keeps numbering; returns how many
+        it holds. Raises StorageError when no block can be had."""
 
 
 @dataclass(frozen=True)
@@ -477,15 +499,6 @@ class ReturnRepository(ABC):
     @abstractmethod
     def mark_restocked(self, item_id: str, location: str, at: datetime) -> bool:
         """The item went into its bin; False if it was restocked already (nothing changed)."""
-
-    # the inventory ledger (until the stock ledger port lands: restocks only)
-    @abstractmethod
-    def add_movement(self, movement: StockMovement) -> bool:
-        """Append to the ledger; False if a movement of that event is there already."""
-
-    @abstractmethod
-    def movements(self, ref: str) -> list[StockMovement]:
-        """The ledger's movements of one order or return, in the order written."""
 
     # resolutions and credit notes
     @abstractmethod
@@ -641,6 +654,75 @@ class LabelRequestRepository(ABC):
         """At start: requests a stopped station left 'working' become 'failed' (retried); returns them."""
 
 
+# --- central sync: pull, numbers from the centre, the stock ledger (issue 10) ----------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the centre's change log: this record changed (load its current state by key)."""
+
+    seq: int
+    entity: str  # order, product, carton_type, user, stock_lot
+    key: str  # order id, sku, carton code, user name, sku + chr(31) + lot
+
+
+class ChangeLog(ABC):
+    """The centre's change log (its triggers append one entry per changed row), read by stations."""
+
+    @abstractmethod
+    def since(self, after: int, limit: int, *, only: Sequence[tuple[int, int | None]] | None = None) -> list[Change]:
+        """Changes with seq > *after*, by seq, at most *limit*; with *only*, just those in one of the
+        (first, last) seq ranges (last None: no end)."""
+
+    # A seq missing from the log (a gap) belongs to a transaction still running or to one that
+    # rolled back. Once finished_below() reaches a started_below() read after the gap was seen
+    # (when its writer surely had begun), that transaction has ended: the gap stays a gap.
+    @abstractmethod
+    def finished_below(self) -> int:
+        """Every transaction numbered below this has ended (committed or rolled back). Read it
+        before :meth:`since` in the same unit of work: what those committed is then visible."""
+
+    @abstractmethod
+    def started_below(self) -> int:
+        """Every transaction that has written anything so far is numbered below this (on
+        PostgreSQL the unit of work takes a transaction number of its own for it)."""
+
+
+class SyncBookkeeping(ABC):
+    """A station's own sync bookkeeping, key -> text (pull cursor, last pull, last push, ...)."""
+
+    @abstractmethod
+    def get(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def put(self, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def all(self) -> dict[str, str]: ...
+
+
+class StockLedger(ABC):
+    """Stock movements per SKU, location and lot (received, adjusted, moved, packed, returned ...).
+
+    Stock on hand is the sum of the movements; nothing is ever updated or deleted."""
+
+    @abstractmethod
+    def add(self, movements: Sequence[StockMovement]) -> list[StockMovement]:
+        """Store movements (``at`` defaults to now); one whose ``event_id`` is stored already (or
+        comes twice) is left out: a movement that comes from an event is applied once. Returns
+        those stored."""
+
+    @abstractmethod
+    def on_hand(self, sku: str) -> list[StockLevel]:
+        """Stock on hand of *sku* per location and lot (sums that are not 0), by location then lot."""
+
+    @abstractmethod
+    def movements(self, sku: str) -> list[StockMovement]:
+        """Every movement of *sku*, in the order they were stored."""
+
+    @abstractmethod
+    def find(self, event_id: str) -> StockMovement | None:
+        """The movement that came from *event_id*, if one was stored."""
 class PhotoRepository(ABC):
     """Photos taken at the returns desk (items) and at the bench (sealed cartons), with their bytes."""
 
@@ -670,6 +752,9 @@ class UnitOfWork(ABC):
     numbers: NumberSeries
     returns: ReturnRepository
     stations: StationRepository
+    changes: ChangeLog  # read at the centre
+    sync_state: SyncBookkeeping
+    stock: StockLedger
     manifests: ManifestRepository
     label_requests: LabelRequestRepository
     photos: PhotoRepository
@@ -695,6 +780,7 @@ class UnitOfWorkFactory(Protocol):
 Clock = Callable[[], datetime]
 
 __all__ = [
+    "Change", "ChangeLog", "StockLedger", "SyncBookkeeping",
     "CatalogRepository", "Claim", "Clock", "Conflict", "Credentials", "EventLog", "ImportedState",
     "LabelRequestRepository", "ManifestRepository",
     "NumberSeries", "OrderRepository", "PhotoRepository", "PrintJobRepository", "ReturnFact", "ReturnRepository",

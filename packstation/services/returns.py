@@ -41,12 +41,13 @@ from packstation.domain.returns import (
     plan_resolution,
     status_after_inspection,
 )
+from packstation.domain.stock import MovementKind, StockMovement
 from packstation.services import printing
 from packstation.services.context import Context, record
 from packstation.services.documents import doc_address
 from packstation.services.lifecycle import change_return_status
 from packstation.services.photos import Camera, Picture, store_photo
-from packstation.services.ports import Conflict, StockMovement, UnitOfWork
+from packstation.services.ports import Conflict, UnitOfWork
 
 MAX_NOTE = 500
 MAX_LOCATION = 32
@@ -448,16 +449,23 @@ def decide(ctx: Context, session: Session, rma_id: str, item_id: str, dispositio
 
 def _restock(uow: UnitOfWork, ctx: Context, session: Session, ret: Return, item: ReceivedItem,
              location: str) -> ReceivedItem | None:
-    """Put the item back into stock: one ``returned`` movement, once (None: it was restocked already)."""
+    """Put the item back into stock: one ``returned`` movement in the stock ledger, once (None: it was
+    restocked already); the movement carries the restock event's id, so the centre applies it once."""
     at = ctx.clock()
     if not uow.returns.mark_restocked(item.id, location, at):
         return None
     event = record(uow, ctx, session, "return.restocked", ret.order_id, {
         "rma_id": ret.rma_id, "item_id": item.id, "sku": item.sku, "qty": item.qty, "lot": item.lot or "",
         "location": location, "kind": "returned", "at": at})
-    uow.returns.add_movement(StockMovement(sku=item.sku, location=location, lot=item.lot or "", qty=item.qty,
-                                           kind="returned", ref=ret.rma_id, event_id=event, actor=session.actor, at=at))
+    uow.stock.add([StockMovement(sku=item.sku, location=location, lot=item.lot or "", qty=item.qty,
+                                 kind=MovementKind.RETURNED, ref=ret.rma_id, event_id=event, actor=session.actor, at=at)])
     return replace(item, location=location, restocked_at=at)
+
+
+def restock_movements(uow: UnitOfWork, ret: Return) -> list[StockMovement]:
+    """The stock ledger's movements of a return (its restocks), in the order written."""
+    skus = list(dict.fromkeys(ln.sku for ln in ret.lines))
+    return [m for sku in skus for m in uow.stock.movements(sku) if m.ref == ret.rma_id]
 
 
 def restock(ctx: Context, session: Session, rma_id: str, item_id: str, location: str | None = None) -> bool:
@@ -676,7 +684,7 @@ def detail(ctx: Context, session: Session, rma_id: str) -> dict[str, Any]:
         items = uow.returns.items([rma_id])
         resolutions = {r.id: r for r in uow.returns.resolutions(rma_id)}
         notes = uow.returns.credit_notes(rma_id)
-        movements = uow.returns.movements(rma_id)
+        movements = restock_movements(uow, ret)
         shipped = {u.scan_id: u for u in uow.returns.shipped(ret.order_id)}
         products = uow.catalog.products(ln.sku for ln in ret.lines)
         events = [e for e in uow.events.for_order(ret.order_id) if e.payload.get("rma_id") == rma_id]
@@ -715,7 +723,7 @@ def detail(ctx: Context, session: Session, rma_id: str) -> dict[str, Any]:
         "credit_notes": [{"number": n.number, "total": str(n.total), "currency": n.currency, "issued_at": _iso(n.issued_at)}
                          for n in notes],
         "credit_note": notes[-1].number if notes else None,
-        "movements": [{"sku": m.sku, "location": m.location, "lot": m.lot, "qty": m.qty, "kind": m.kind,
+        "movements": [{"sku": m.sku, "location": m.location, "lot": m.lot, "qty": m.qty, "kind": m.kind.value,
                        "at": _iso(m.at)} for m in movements],
         "events": [{"kind": e.kind, "at": _iso(e.occurred_at), "actor": e.actor, "station": e.station_id}
                    for e in events],
@@ -725,5 +733,6 @@ def detail(ctx: Context, session: Session, rma_id: str) -> dict[str, Any]:
 __all__ = [
     "EVENT_KINDS", "Found", "PhotoRequired", "Received", "Resolved", "ReturnFigures", "ReturnRefused", "add_note",
     "add_photo", "close_receipt", "decide", "detail", "figures", "find", "grade", "join_receipt", "list_returns",
-    "open_receipt", "open_receipt_of_station", "open_return", "receive", "resolve", "restock", "take_photo",
+    "open_receipt", "open_receipt_of_station", "open_return", "receive", "resolve", "restock", "restock_movements",
+    "take_photo",
 ]

@@ -31,8 +31,9 @@ from packstation.domain.returns import (
     Return,
     ReturnLine,
 )
+from packstation.domain.stock import MovementKind, StockMovement
 from packstation.services.lifecycle import apply_return_status
-from packstation.services.ports import Conflict, StockMovement, UnitOfWork
+from packstation.services.ports import Conflict, UnitOfWork
 
 
 class Refused(Exception):
@@ -126,9 +127,9 @@ def _restocked(uow: UnitOfWork, event: Event) -> None:
     _item(uow, p["rma_id"], p["item_id"])
     at = _at(p.get("at"), event)
     uow.returns.mark_restocked(p["item_id"], p["location"], at)
-    uow.returns.add_movement(StockMovement(sku=p["sku"], location=p["location"], lot=p.get("lot") or "",
-                                           qty=int(p["qty"]), kind=p.get("kind", "returned"), ref=p["rma_id"],
-                                           event_id=event.id, actor=event.actor, at=at))
+    uow.stock.add([StockMovement(sku=p["sku"], location=p["location"], lot=p.get("lot") or "", qty=int(p["qty"]),
+                                 kind=MovementKind(p.get("kind", "returned")), ref=p["rma_id"], event_id=event.id,
+                                 actor=event.actor, at=at)])
 
 
 def _resolved(uow: UnitOfWork, event: Event) -> None:

@@ -19,7 +19,9 @@ from packstation.ui import theme
 class PinPad(QWidget):
     entered = Signal(str)
 
-    def __init__(self, caption: str = "PIN", parent: QWidget | None = None) -> None:
+    def __init__(self, caption: str = "PIN", parent: QWidget | None = None, *, compact: bool = False) -> None:
+        """*compact*: one row (field and keys side by side), for an approval above the pack view
+        that must not push the lines table off the screen."""
         super().__init__(parent)
         self.caption = QLabel(caption)
         self.caption.setFont(theme.font(20, bold=True))
@@ -37,18 +39,28 @@ class PinPad(QWidget):
         self.keypad = QWidget()
         self.keypad.setObjectName("pinKeypad")
         grid = QGridLayout(self.keypad)
+        grid.setContentsMargins(0, 0, 0, 0)
         self.keys: dict[str, QPushButton] = {}
-        for n, key in enumerate(("1", "2", "3", "4", "5", "6", "7", "8", "9", "⌫", "0", "OK")):
+        keys = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "⌫", "OK") if compact else \
+            ("1", "2", "3", "4", "5", "6", "7", "8", "9", "⌫", "0", "OK")
+        for n, key in enumerate(keys):
             button = QPushButton(key)
-            button.setFont(theme.font(24, bold=True))
-            button.setMinimumSize(96, 72)
+            button.setFont(theme.font(20 if compact else 24, bold=True))
+            button.setMinimumSize(*((64, 52) if compact else (96, 72)))
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep the focus (and the wedge) on the PIN field
             button.clicked.connect(lambda _=False, k=key: self._key(k))
-            grid.addWidget(button, n // 3, n % 3)
+            grid.addWidget(button, *((0, n) if compact else (n // 3, n % 3)))
             self.keys[key] = button
-        box = QVBoxLayout(self)
-        box.addLayout(row)
-        box.addWidget(self.keypad, 0, Qt.AlignmentFlag.AlignHCenter)
+        if compact:
+            line = QHBoxLayout(self)
+            line.setContentsMargins(0, 4, 0, 4)
+            line.addLayout(row)
+            line.addWidget(self.keypad)
+            line.addStretch(1)
+        else:
+            box = QVBoxLayout(self)
+            box.addLayout(row)
+            box.addWidget(self.keypad, 0, Qt.AlignmentFlag.AlignHCenter)
         self.pin.returnPressed.connect(self._submit)
 
     def clear(self) -> None:

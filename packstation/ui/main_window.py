@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
         top.addWidget(self.settings_button)
 
         self.band = VerdictBand()
-        self.approval = PinPad("Lead's PIN")  # a lead approving on the spot: badge, then PIN here
+        self.approval = PinPad("Lead's PIN", compact=True)  # a lead approving on the spot: badge, then PIN
         self.approval.setObjectName("approvalPad")
         self.approval.setVisible(False)
         self.login = LoginView(demo=self.demo)
@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
                 self.wedge.scanned.connect(self.on_scan)
                 app.installEventFilter(self.wedge)
 
+        self.printers_are_folders = not (station.devices.label_printer.url and station.devices.document_printer.url)
         self.band.show_text(Tone.INFO, "READY", "Scan your badge to log in.")
         self.refresh()
 
@@ -207,7 +208,8 @@ class MainWindow(QMainWindow):
         slot = "document printer" if result.job.printer == "document" else "label printer"
         what = "SLIP" if result.job.kind == "packing_slip" else "LABEL"
         if result.ok:
-            how = f"saved {result.where}" if result.job.target.startswith("folder:") else "last one sent"
+            # where a PDF went: the tooltip and the idle page say it (the entry stays short)
+            how = f"PDF saved: {result.where}" if result.job.target.startswith("folder:") else "last one sent"
             self.devices.report(slot, DeviceState(slot, Status.CONNECTED, how))
             return
         self.devices.report(slot, DeviceState(slot, Status.ERROR, result.error or "failed"))
@@ -305,7 +307,8 @@ class MainWindow(QMainWindow):
                     hints = ready_orders(self.station.ctx) if self.demo else []
                 except StorageError:  # only a hint; the status bar shows the database state
                     hints = []
-                self.pack.show_idle(session.name, hints)
+                folder = f"{self.station.info.documents_dir}" if self.printers_are_folders else ""
+                self.pack.show_idle(session.name, hints, documents=folder)
                 self.pages.setCurrentWidget(self.pack)
             else:
                 self.pack.show_session(bench.pack, outcome.sku if outcome else None, bench.lead_request,

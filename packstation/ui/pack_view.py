@@ -92,6 +92,8 @@ class CartonPanel(QFrame):
         self.expected = _value_label(bold=True, size=22)
         self.contents = _value_label(size=13)
         self.closed = _value_label(size=13)
+        for label in (self.contents, self.closed):  # plain labels: a selectable one costs a text layout per scan
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         box.addWidget(title)
         box.addWidget(self.open_carton)
         box.addWidget(self.expected)
@@ -134,20 +136,13 @@ class CartonPanel(QFrame):
             for item in carton.items:
                 counts[item.sku] = counts.get(item.sku, 0) + item.qty
             self.contents.setText(
-                "\n".join(f"{qty} × {session.products[sku].name}" for sku, qty in counts.items())
+                # the SKU too: two products may share a name
+                "\n".join(f"{qty} × {sku}  {session.products[sku].name}" for sku, qty in counts.items())
                 or "Empty: scan the items."
             )
         sealed = [c for c in session.cartons if c.status is CartonStatus.CLOSED]
         self.closed.setText("\n".join(
             f"✔ Carton {c.seq} {c.type.code}: {c.measured_g} g, SSCC {c.sscc}" for c in sealed))
-
-
-SHORT_REASONS = (
-    "not available at pick",
-    "damaged in stock",
-    "stock count wrong",
-    "customer accepts a partial shipment",
-)
 
 
 class LeadPanel(QFrame):
@@ -257,10 +252,12 @@ class PackView(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
 
-    def show_idle(self, user_name: str, suggestions: list[tuple[str, str]]) -> None:
+    def show_idle(self, user_name: str, suggestions: list[tuple[str, str]], *, documents: str = "") -> None:
         self.model.set_session(None)
         self.greeting.setText(f"{user_name}: scan an order number or tote")
         hint = "Scan the order number on the picklist, or the tote barcode."
+        if documents:
+            hint += f"\n\nNo printer is configured: labels and slips are saved as PDF files in {documents}."
         if suggestions:
             hint += "\n\nDemo orders ready to pack (type one, then Enter):\n" + "\n".join(
                 f"{order_id}   (tote {tote})" for order_id, tote in suggestions)

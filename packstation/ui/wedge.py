@@ -124,8 +124,13 @@ class WedgeFilter(QObject):
         key = Qt.Key(event.key())
         if key in _MODIFIER_KEYS:
             return False
-        now = self._clock()
-        fast = bool(self._held) and now - self._last <= self.max_interval_s
+        # The gap between keys is measured by the keys' own timestamps (the X server's, in ms) when
+        # the platform gives them: a GUI thread busy for 40 ms in the middle of a burst must not
+        # split the scan in two. Without timestamps (0: offscreen, synthetic events) the clock.
+        stamp = event.timestamp()
+        now = stamp / 1000.0 if stamp else self._clock()
+        gap = now - self._last
+        fast = bool(self._held) and 0 <= gap <= self.max_interval_s
         if key in _ENDS:
             if fast and len(self._held) >= self.min_length:
                 if not self.accepts(self._held[0].receiver):  # a burst into a dialog's field: it is the field's

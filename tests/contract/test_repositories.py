@@ -39,7 +39,6 @@ from packstation.services.ports import (
     Conflict,
     Credentials,
     ImportedState,
-    StockMovement,
     StorageError,
     UnitOfWorkFactory,
 )
@@ -1315,16 +1314,6 @@ class TestReturnsDesk:
             (got,) = u.returns.items(["RMA-1"])
         assert (got.grade, got.notes, got.disposition, got.location, got.restocked_at) == (
             "B", "box dented; tag missing", "restock", "R-01-01", NOW + hours(1))
-
-    def test_a_movement_is_applied_once_per_event(self, returnable: UnitOfWorkFactory) -> None:
-        move = StockMovement("TS-1", "R-01-01", "L-7", 1, "returned", "RMA-1", str(uuid.uuid4()), "person:Rae", NOW)
-        with returnable() as u:
-            assert u.returns.add_movement(move) is True
-            assert u.returns.add_movement(replace(move, qty=5)) is False
-            u.returns.add_movement(replace(move, event_id=str(uuid.uuid4()), ref="RMA-2"))
-            u.commit()
-        with returnable(readonly=True) as u:
-            assert u.returns.movements("RMA-1") == [move]
 
     def test_a_line_is_resolved_once_and_a_submission_stored_once(self, returnable: UnitOfWorkFactory) -> None:
         refund = Resolution("res-1", "RMA-1", ResolutionKind.REFUND, (ResolvedLine(1, 2, Decimal("17.91"), Decimal("1.99")),),

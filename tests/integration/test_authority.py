@@ -306,11 +306,11 @@ def test_the_desk_follows_the_role(station: Station) -> None:
     """A dispatch or returns user logged into the packing screen and packed orders before issue 8."""
     hf.add_user(station, "Dan Dispatch", "dispatch", "DOCK-1")
     hf.add_user(station, "Rita Returns", "returns", "RET-1")
-    for badge in ("DOCK-1", "RET-1"):
+    for badge, desk in (("DOCK-1", "dock"), ("RET-1", "returns")):
         terminal = station.terminal()
-        welcome = terminal.scan(badge)
-        assert welcome.verdict is Verdict.NOT_ALLOWED and "not available at this station yet" in welcome.message
-        assert terminal.scan("SO-1").verdict is Verdict.NOT_ALLOWED  # never the pack bench
+        terminal.scan(badge)
+        assert terminal.desk is not None and terminal.desk.value == desk  # their own desk, never the bench
+        assert terminal.scan("SO-1").verdict is not Verdict.ORDER_OPENED  # an order number claims nothing
         assert terminal.scan("DESK-BENCH").verdict is Verdict.NOT_ALLOWED
         with pytest.raises(NotAllowed, match="packer"):
             p.claim_order(station.ctx, terminal.session, "SO-1")

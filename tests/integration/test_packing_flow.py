@@ -705,7 +705,8 @@ def test_status_document_of_an_order_in_progress(station: Station) -> None:
          "source": "wedge", "station": "BENCH-01"}]
     assert doc["undone_scans"] == 1
     assert doc["cartons"] == [{"seq": 1, "type": "BOX-M", "status": "open", "expected_g": None, "weight_g": None,
-                               "sscc": None, "tracking_number": None, "override_by": None, "closed_at": None}]
+                               "sscc": None, "tracking_number": None, "override_by": None, "closed_at": None,
+                               "label_carrier": None}]
     assert [e["kind"] for e in doc["events"]] == [
         "order.received", "order.packing", "order.claimed", "carton.opened", "scan.recorded", "scan.recorded", "scan.undone",
         "scan.recorded"]

@@ -26,6 +26,7 @@ from packstation.config import load_config
 from packstation.domain.barcodes import with_check_digit
 from packstation.domain.identity import ActorKind
 from packstation.domain.packing import Verdict
+from packstation.services import returns as rs
 from packstation.services import users
 from packstation.services.imports import import_file, import_records
 from packstation.services.outcome import Outcome
@@ -205,8 +206,6 @@ def test_a_return_from_import_to_credit_note_restock_and_replacement(station: St
     announce(station, tmp_path, "RMA-8", "SO-8", {"TS-1": 1, "EL-1": 1})
     scans(desk, "RMA-8", TEE, "GRADE-A", "DISP-RESTOCK", "DISP-RESTOCK")
     scans(desk, BUDS, "SN-801", "GRADE-A", "DISP-QUARANTINE")
-    from packstation.services import returns as rs
-
     first = rs.resolve(station.ctx, desk.session, "RMA-8", "credit_note", line_nos=[1])  # type: ignore[arg-type]
     assert first.resolution.credit_note == "CN-ACME-BENCH-01-000002"
     replaced = scans(desk, "RES-REPLACE")
@@ -228,7 +227,7 @@ def test_a_return_from_import_to_credit_note_restock_and_replacement(station: St
     assert [r["rma_id"] for r in listed] == ["RMA-8", "RMA-7"]  # type: ignore[union-attr]
     with station.uow(readonly=True) as uow:
         resolutions = uow.returns.resolutions("RMA-7")
-        movements = uow.returns.movements("RMA-7")
+        movements = rs.restock_movements(uow, uow.returns.get("RMA-7"))
         assert [n.total for n in uow.returns.credit_notes("RMA-7")] == [Decimal("68.90")]
     assert len(resolutions) == 1 and len(movements) == 2
 
@@ -290,7 +289,7 @@ def test_a_return_received_offline_syncs_once(station: Station, config_file: Pat
         with SqlUnitOfWork(engine, "CENTRE", LocalBlocks(), readonly=True) as uow:
             there = uow.returns.get("RMA-7")
             items = uow.returns.items(["RMA-7"])
-            moves = uow.returns.movements("RMA-7")
+            moves = rs.restock_movements(uow, uow.returns.get("RMA-7"))
             (resolution,) = uow.returns.resolutions("RMA-7")
     finally:
         engine.dispose()

@@ -73,7 +73,9 @@ def test_each_verdict_plays_its_tone_and_the_status_bar_says_why_sound_is_off(qt
         outcome = type_scan(window, code)
     assert outcome.verdict is Verdict.OVER_SCAN
     assert window.sounds.played[-1] is Tone.WARNING
-    assert window.status.entries["sound"].text() == "○ Sound: off: no audio output device"
+    entry = window.status.entries["sound"]
+    assert entry.text().startswith("○ Sound: off")
+    assert entry.toolTip() == "Sound: off: no audio output device"  # the full reason, on hover
 
 
 # --- status bar ---------------------------------------------------------------------------------
@@ -81,10 +83,10 @@ def test_status_bar_shows_database_scale_printers_and_wedge(qtbot, window):
     entries = window.status.entries
     qtbot.waitUntil(lambda: window.status.states["label printer"].status is Status.CONNECTED, timeout=10_000)
     assert entries["database"].text().startswith("✔ Database: ")
-    assert "packstation.db" in entries["database"].text()
+    assert "packstation.db" in entries["database"].toolTip()
     assert entries["scale"].text() == "✔ Scale: simulated"
     assert entries["scanner:wedge"].text() == "✔ Scanner wedge: ready"
-    assert "PDF files" in entries["label printer"].text()
+    assert "PDF files" in entries["label printer"].toolTip()
 
 
 def test_a_printer_that_refuses_shows_failed_with_the_reason(qtbot, tmp_path, make_window):
@@ -97,7 +99,7 @@ def test_a_printer_that_refuses_shows_failed_with_the_reason(qtbot, tmp_path, ma
             window = make_window(cfg)
             qtbot.waitUntil(lambda: window.status.states["label printer"].status is Status.CONNECTED,
                             timeout=10_000)
-            assert "ready" in window.status.entries["label printer"].text()
+            assert "ready" in window.status.entries["label printer"].toolTip()
             good.set_fault("refuse")
             window.devices.check_printers()
             qtbot.waitUntil(lambda: window.status.states["label printer"].status is Status.ERROR,
@@ -319,3 +321,17 @@ def test_a_scan_the_database_refuses_shows_not_saved_and_the_database_fails(qtbo
     assert type_scan(window, code).verdict is Verdict.ACCEPTED
     assert window.status.states["database"].status is Status.CONNECTED
     assert rows_of(window)[0]["Scanned"] == "2"
+
+
+def test_a_long_status_never_squeezes_the_other_entries(qtbot, window):
+    """Issue 9: after the first saved label the path squeezed every entry ("Scanner wedge: r")."""
+    from packstation.adapters.devices.state import DeviceState
+
+    long_path = "/var/lib/packstation/documents/labels/" + "SO-10009-00614141000000001234567890" * 3 + ".pdf"
+    before = {slot: e.width() for slot, e in window.status.entries.items()}
+    window.devices.report("label printer", DeviceState("label printer", Status.CONNECTED, f"PDF saved: {long_path}"))
+    qtbot.wait(10)
+    entries = window.status.entries
+    assert {slot: e.width() for slot, e in entries.items()} == before
+    assert entries["scanner:wedge"].text() == "✔ Scanner wedge: ready"
+    assert long_path in entries["label printer"].toolTip() and long_path not in entries["label printer"].text()

@@ -16,7 +16,7 @@ from PySide6.QtGui import QFontMetrics
 
 from packstation.domain.packing import Tone, Verdict
 from packstation.services.imports import import_records
-from packstation.services.packing import Outcome
+from packstation.services.outcome import Outcome
 
 
 class BandPaints(QObject):
@@ -40,7 +40,7 @@ def _order_of_untracked_items(station: Any, order_id: str, lines: int) -> list[d
     from packstation.demo import catalog
 
     with station.uow(readonly=True) as uow:
-        known = {r["sku"] for r in uow.select_rows("products")}
+        known = uow.catalog.known_skus(p["sku"] for p in catalog())
     plain = [p for p in catalog() if p["tracking"] == "none" and p["sku"] in known][:lines]
     assert len(plain) == lines
     order = {
@@ -52,7 +52,7 @@ def _order_of_untracked_items(station: Any, order_id: str, lines: int) -> list[d
         "carrier": "DHL", "service": "Paket",
         "lines": [{"sku": p["sku"], "qty": 1, "unit_price": "9.95"} for p in plain],
     }
-    report = import_records(station.ctx.uow, "orders", [("record 1", order)], "test")
+    report = import_records(station.ctx, station.system_session(), "orders", [("record 1", order)], "test")
     assert report.ok, report.rejected
     return plain
 

@@ -202,3 +202,29 @@ def test_a_burst_into_another_window_fills_its_field_instead_of_scanning(qtbot):
         assert entered == []  # the scanner's Enter does not submit the form on its own
     finally:
         app.removeEventFilter(wedge)
+
+
+def test_the_gap_between_keys_is_measured_by_their_timestamps_not_when_they_are_handled(qtbot, bench):
+    """A GUI thread stalled mid-burst (a loaded machine) split scans in two; the keys' own
+    timestamps (X server time) say they came 5 ms apart however late they are handled."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+
+    clock, first, _second, _wedge, scans = bench
+
+    def key(k: Qt.Key, text: str, ts: int) -> None:
+        press = QKeyEvent(QEvent.Type.KeyPress, k, Qt.KeyboardModifier.NoModifier, text)
+        press.setTimestamp(ts)
+        QApplication.sendEvent(first, press)
+        release = QKeyEvent(QEvent.Type.KeyRelease, k, Qt.KeyboardModifier.NoModifier, text)
+        release.setTimestamp(ts)
+        QApplication.sendEvent(first, release)
+
+    code = "5900001002216"
+    for n, ch in enumerate(code):
+        clock.t += 0.2 if n == 6 else 0.001  # handled 200 ms late in the middle: the thread stalled
+        key(Qt.Key(ord(ch)), ch, 1_000_000 + 5 * n)
+    clock.t += 0.001
+    key(Qt.Key.Key_Return, "\r", 1_000_000 + 5 * len(code))
+    assert [s.data for s in scans] == [code]
+    assert first.text() == ""

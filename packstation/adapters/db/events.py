@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
 from packstation.adapters.db import tables as t
+from packstation.adapters.db.chunks import chunks
 from packstation.domain.events import Event
 from packstation.services.ports import EventLog
 
@@ -34,6 +36,13 @@ class SqlEventLog(EventLog):
     def since(self, at: datetime) -> list[Event]:
         rows = self.conn.execute(select(t.events).where(e.occurred_at >= at).order_by(e.seq)).mappings()
         return [_event(r) for r in rows]
+
+    def unpushed_orders(self, order_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for part in chunks(sorted(set(order_ids))):
+            found.update(r[0] for r in self.conn.execute(
+                select(e.order_id).where(e.order_id.in_(part), e.sync_state == "pending").distinct()))
+        return found
 
 
 def _event(r: Any) -> Event:

@@ -2,8 +2,9 @@
 
 The range is a ``number_series`` row: on a standalone station its own database's (with the
 range from ``[numbers]`` in the config, so two stations given different ranges never collide),
-on stations sharing a database or a central one, the shared row (one conditional UPDATE hands
-each station a disjoint block). A number is issued when the unit of work that drew it commits;
+on stations sharing a database, the shared row (one conditional UPDATE hands each station a
+disjoint block); on synced stations the centre's row (``adapters.central.blocks.CentralBlocks``).
+A number is issued when the unit of work that drew it commits;
 a block once taken is never given out again, even if the station's transaction rolls back.
 """
 
@@ -13,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from packstation.adapters.db import tables as t
@@ -37,8 +38,9 @@ class BlockSource(ABC):
     """Where a station's blocks come from."""
 
     @abstractmethod
-    def take(self, conn: Connection, series: str) -> tuple[int, int]:
-        """A fresh block (first, last) of *series*; *conn* is the station's own transaction."""
+    def take(self, conn: Connection, series: str, *, background: bool = False) -> tuple[int, int]:
+        """A fresh block (first, last) of *series*; *conn* is the station's own transaction.
+        *background*: asked by a worker keeping a reserve (it may wait), not by a seal."""
 
 
 @dataclass
@@ -51,7 +53,7 @@ class LocalBlocks(BlockSource):
     # (a rolled-back transaction gives its number back): e.g. {"manifest": 1}
     block_sizes: dict[str, int] = field(default_factory=dict)
 
-    def take(self, conn: Connection, series: str) -> tuple[int, int]:
+    def take(self, conn: Connection, series: str, *, background: bool = False) -> tuple[int, int]:
         wanted = self.ranges.get(series, SeriesRange(1, 10**18))
         locked = select(ns.next_value, ns.last_value).where(ns.series == series).with_for_update()
         row = conn.execute(locked).first()
@@ -85,17 +87,36 @@ class SqlNumberSeries(NumberSeries):
         self.station_id = station_id
         self.source = source
 
+    def _mine(self, series: str) -> Any:
+        return and_(nb.series == series, nb.station_id == self.station_id, nb.next_value <= nb.last_value)
+
+    def _new_block(self, series: str, *, background: bool = False) -> tuple[int, int]:
+        first, last = self.source.take(self.conn, series, background=background)
+        self.conn.execute(insert(t.number_blocks).values(series=series, station_id=self.station_id,
+                                                         first_value=first, last_value=last, next_value=first))
+        return first, last
+
     def next(self, series: str) -> int:
-        mine = and_(nb.series == series, nb.station_id == self.station_id, nb.next_value <= nb.last_value)
-        row = self.conn.execute(select(nb.first_value, nb.next_value).where(mine)
+        row = self.conn.execute(select(nb.first_value, nb.next_value).where(self._mine(series))
                                 .order_by(nb.first_value).limit(1).with_for_update()).first()
         if row is None:
-            first, last = self.source.take(self.conn, series)
-            self.conn.execute(insert(t.number_blocks).values(series=series, station_id=self.station_id,
-                                                             first_value=first, last_value=last, next_value=first))
+            first, _ = self._new_block(series)
             row = (first, first)
         first, value = int(row[0]), int(row[1])
         self.conn.execute(update(t.number_blocks).where(and_(
             nb.series == series, nb.station_id == self.station_id, nb.first_value == first))
             .values(next_value=value + 1))
         return value
+
+    def held(self, series: str) -> int:
+        left = nb.last_value - nb.next_value + 1
+        return int(self.conn.execute(select(func.coalesce(func.sum(left), 0)).where(self._mine(series))).scalar_one())
+
+    def reserve(self, series: str, keep: int) -> int:
+        held = self.held(series)
+        for _ in range(100):  # blocks smaller than keep: a few more
+            if held >= keep:
+                break
+            first, last = self._new_block(series, background=True)
+            held += last - first + 1
+        return held

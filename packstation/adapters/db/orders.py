@@ -37,12 +37,8 @@ class SqlOrders(OrderRepository):
         r = self.conn.execute(select(t.orders).where(o.order_id == order_id)).mappings().first()
         if r is None:
             return None
-        lines = [
-            OrderLine(line_no=x["line_no"], sku=x["sku"], qty=x["qty"], unit_price=Decimal(x["unit_price"]),
-                      packed=x["packed_qty"], short=x["short_qty"], short_reason=x["short_reason"])
-            for x in self.conn.execute(
-                select(t.order_lines).where(ln.order_id == order_id).order_by(ln.line_no)).mappings()
-        ]
+        lines = [_line(x) for x in self.conn.execute(
+            select(t.order_lines).where(ln.order_id == order_id).order_by(ln.line_no)).mappings()]
         return _order(r, lines)
 
     def find_id(self, code: str) -> str | None:
@@ -176,6 +172,48 @@ class SqlOrders(OrderRepository):
         if order.lines:
             self.conn.execute(insert(t.order_lines), [_line_row(order.order_id, line) for line in order.lines])
 
+    # --- pulls from the central database ---------------------------------------------------
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, tuple[Order, Claim]]:
+        out: dict[str, tuple[Order, Claim]] = {}
+        for part in chunks(sorted(set(order_ids))):
+            lines: dict[str, list[OrderLine]] = {}
+            for x in self.conn.execute(select(t.order_lines).where(ln.order_id.in_(part))
+                                       .order_by(ln.order_id, ln.line_no)).mappings():
+                lines.setdefault(x["order_id"], []).append(_line(x))
+            for r in self.conn.execute(select(t.orders).where(o.order_id.in_(part))).mappings():
+                claim = Claim(r["order_id"], OrderStatus(r["status"]), r["claimed_by"], r["claimed_user"], r["claimed_at"])
+                out[r["order_id"]] = (_order(r, lines.get(r["order_id"], [])), claim)
+        return out
+
+    def upsert(self, orders: Sequence[tuple[Order, str, Claim | None]], at: datetime) -> None:
+        if not orders:
+            return
+        ids = [order.order_id for order, _, _ in orders]
+        existing: set[str] = set()
+        for part in chunks(ids):
+            existing.update(r[0] for r in self.conn.execute(select(o.order_id).where(o.order_id.in_(part))))
+            self.conn.execute(delete(t.order_lines).where(ln.order_id.in_(part)))
+        rows = [{**_row(order), "content_hash": fp, "updated_at": at, "claimed_by": claim.station_id if claim else None,
+                 "claimed_user": claim.user if claim else None, "claimed_at": claim.since if claim else None,
+                 "lease_token": None, "lease_expires_at": None} for order, fp, claim in orders]
+        changed = [r for r in rows if r["order_id"] in existing]
+        if changed:  # one statement, many parameter sets
+            cols = [k for k in changed[0] if k != "order_id"]
+            stmt = (update(t.orders).where(o.order_id == bindparam("key_order_id"))
+                    .values({k: bindparam(f"key_{k}") for k in cols}))
+            self.conn.execute(stmt, [{f"key_{k}": v for k, v in r.items()} for r in changed])
+        new = [{**r, "created_at": at} for r in rows if r["order_id"] not in existing]
+        if new:
+            self.conn.execute(insert(t.orders), new)
+        lines = [_line_row(order.order_id, line) for order, _, _ in orders for line in order.lines]
+        if lines:
+            self.conn.execute(insert(t.order_lines), lines)
+
+    def withdraw(self, order_id: str, status: OrderStatus, at: datetime) -> None:
+        self.conn.execute(update(t.orders).where(o.order_id == order_id).values(
+            status=status.value, claimed_by=None, claimed_user=None, claimed_at=None, lease_token=None,
+            lease_expires_at=None, updated_at=at))
+
 
 def _row(order: Order) -> dict[str, Any]:
     a = order.ship_to
@@ -195,6 +233,11 @@ def _line_row(order_id: str, line: OrderLine) -> dict[str, Any]:
     return {"order_id": order_id, "line_no": line.line_no, "sku": line.sku, "qty": line.qty,
             "unit_price": str(line.unit_price), "packed_qty": line.packed, "short_qty": line.short,
             "short_reason": line.short_reason}
+
+
+def _line(x: Any) -> OrderLine:
+    return OrderLine(line_no=x["line_no"], sku=x["sku"], qty=x["qty"], unit_price=Decimal(x["unit_price"]),
+                     packed=x["packed_qty"], short=x["short_qty"], short_reason=x["short_reason"])
 
 
 def _order(r: Any, lines: list[OrderLine]) -> Order:

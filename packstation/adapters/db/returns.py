@@ -1,5 +1,5 @@
 """Returns (RMAs) and their lines, receipts, received items, resolutions and credit notes, on SQLite
-or PostgreSQL; and the restock movements of the inventory ledger."""
+or PostgreSQL. (Restocks go into the stock ledger: ``adapters.db.stock``.)"""
 
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ from packstation.services.ports import (
     ImportedState,
     ReturnFact,
     ReturnRepository,
-    StockMovement,
 )
 
 r = t.returns.c
@@ -43,7 +42,6 @@ cn = t.credit_notes.c
 sc = t.scans.c
 ca = t.cartons.c
 ph = t.photos.c
-sm = t.stock_movements.c
 
 
 # the receive path's statements, built once (SQLAlchemy then skips building and keying them per scan)
@@ -246,20 +244,6 @@ class SqlReturns(ReturnRepository):
         done = self.conn.execute(update(t.return_items).where(and_(ri.id == item_id, ri.restocked_at.is_(None)))
                                  .values(restocked_at=at, location=location))
         return done.rowcount == 1
-
-    # --- ledger --------------------------------------------------------------------------------
-    def add_movement(self, movement: StockMovement) -> bool:
-        if self.conn.execute(select(sm.id).where(sm.event_id == movement.event_id)).first() is not None:
-            return False
-        self.conn.execute(insert(t.stock_movements).values(
-            sku=movement.sku, location=movement.location, lot=movement.lot, qty=movement.qty, kind=movement.kind,
-            ref=movement.ref, event_id=movement.event_id, actor=movement.actor, at=movement.at))
-        return True
-
-    def movements(self, ref: str) -> list[StockMovement]:
-        rows = self.conn.execute(select(t.stock_movements).where(sm.ref == ref).order_by(sm.id)).mappings()
-        return [StockMovement(sku=x["sku"], location=x["location"], lot=x["lot"], qty=x["qty"], kind=x["kind"],
-                              ref=x["ref"], event_id=x["event_id"] or "", actor=x["actor"], at=x["at"]) for x in rows]
 
     # --- resolutions ---------------------------------------------------------------------------
     def add_resolution(self, resolution: Resolution) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from packstation.adapters.central.changes import SqlChangeLog
 from packstation.adapters.db.catalog import SqlCatalog
 from packstation.adapters.db.engine import database_hint
 from packstation.adapters.db.events import SqlEventLog
@@ -25,6 +26,8 @@ from packstation.adapters.db.print_jobs import SqlPrintJobs
 from packstation.adapters.db.returns import SqlReturns
 from packstation.adapters.db.shipments import SqlShipments
 from packstation.adapters.db.stations import SqlStations
+from packstation.adapters.db.stock import SqlStockLedger
+from packstation.adapters.db.sync_state import SqlSyncBookkeeping
 from packstation.adapters.db.users import SqlUsers
 from packstation.services.ports import StorageError, UnitOfWork
 
@@ -59,6 +62,9 @@ class SqlUnitOfWork(UnitOfWork):
         self.stations = SqlStations(conn)
         self.manifests = SqlManifests(conn)
         self.label_requests = SqlLabelRequests(conn)
+        self.changes = SqlChangeLog(conn)
+        self.sync_state = SqlSyncBookkeeping(conn)
+        self.stock = SqlStockLedger(conn)
         self.photos = SqlPhotos(conn)
         return self
 

@@ -69,6 +69,20 @@ class SqlUsers(UserRepository):
     def list(self) -> list[User]:
         return [_credentials(r).user for r in self.conn.execute(select(t.users).order_by(u.name)).mappings()]
 
+    def upsert(self, user: User, pin_hash: str | None, at: datetime) -> User:
+        other = self.conn.execute(select(u.id).where(u.badge == user.badge, u.name != user.name)).first()
+        if other is not None:  # the centre gave this badge to someone else: theirs no more
+            self.conn.execute(update(t.users).where(u.id == other[0])
+                              .values(active=False, badge=f"~{other[0]}~{user.badge}"[:64]))
+        values = {"role": user.role.value, "badge": user.badge, "pin_hash": pin_hash, "active": user.active,
+                  "locked_until": user.locked_until}
+        res = self.conn.execute(update(t.users).where(u.name == user.name).values(**values))
+        if res.rowcount == 0:
+            self.conn.execute(insert(t.users).values(name=user.name, failed_pins=0, created_at=at, **values))
+        stored = self.by_name(user.name)
+        assert stored is not None
+        return stored.user
+
 
 def _credentials(r: Any) -> Credentials:
     user = User(id=r["id"], name=r["name"], role=Role(r["role"]), badge=r["badge"], has_pin=bool(r["pin_hash"]),

@@ -318,7 +318,7 @@ def test_restock_to_a_bin_writes_one_stock_movement(ctx, rae, shipped) -> None:
     item = desk.items[0]
     assert rs.restock(ctx, rae, "RMA-9", item.id, "X-99") is False  # a second restock changes nothing
     with ctx.uow(readonly=True) as uow:
-        moves = uow.returns.movements("RMA-9")
+        moves = rs.restock_movements(uow, uow.returns.get("RMA-9"))
         ret = uow.returns.get("RMA-9")
     assert [(m.sku, m.location, m.qty, m.kind, m.actor) for m in moves] == [
         ("TS-1", "A-01-01", 1, "returned", "person:Rae Returns")]
@@ -342,11 +342,11 @@ def test_process_first_and_restock_later(ctx, rae, shipped) -> None:
     assert resolved.verdict is Verdict.RETURN_RESOLVED and "return closed" in resolved.message
     item_id = rs.detail(ctx, rae, "RMA-9")["items"][0]["id"]
     with ctx.uow(readonly=True) as uow:
-        assert uow.returns.movements("RMA-9") == []
+        assert rs.restock_movements(uow, uow.returns.get("RMA-9")) == []
     assert rs.restock(ctx, rae, "RMA-9", item_id, "R-05-01") is True
     assert rs.restock(ctx, rae, "RMA-9", item_id, "R-05-01") is False
     with ctx.uow(readonly=True) as uow:
-        assert [(m.location, m.qty) for m in uow.returns.movements("RMA-9")] == [("R-05-01", 1)]
+        assert [(m.location, m.qty) for m in rs.restock_movements(uow, uow.returns.get("RMA-9"))] == [("R-05-01", 1)]
 
 
 def test_deciding_before_grading_is_refused(ctx, rae, shipped) -> None:
@@ -385,7 +385,7 @@ def test_credit_note_numbered_in_series_and_a_double_submit_resolves_once(with_c
     with ctx.uow(readonly=True) as uow:
         notes = uow.returns.credit_notes("RMA-9")
         jobs = [j for j in uow.print_jobs.waiting("BENCH-01") if j.kind == "credit_note"]
-        moves = uow.returns.movements("RMA-9")
+        moves = rs.restock_movements(uow, uow.returns.get("RMA-9"))
         ret = uow.returns.get("RMA-9")
     assert [n.number for n in notes] == ["CN-MAIN-BENCH-01-000001"] and len(jobs) == 1 and len(moves) == 1
     assert ret.status is ReturnStatus.CLOSED

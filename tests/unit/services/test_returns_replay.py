@@ -77,7 +77,7 @@ def test_an_offline_return_applies_at_the_centre_once(db: FakeDatabase, tmp_path
     assert len(applied) == len(events)
     assert centre_state(centre, "RMA-9") == centre_state(station, "RMA-9")
     with centre.uow(readonly=True) as uow:
-        assert len(uow.returns.movements("RMA-9")) == 2
+        assert len(rs.restock_movements(uow, uow.returns.get("RMA-9"))) == 2
         assert [n.number for n in uow.returns.credit_notes("RMA-9")] == ["CN-MAIN-BENCH-01-000001"]
         assert uow.returns.get("RMA-9").status is ReturnStatus.CLOSED
         photo = uow.returns.items(["RMA-9"])[0].photos[0]
@@ -91,7 +91,7 @@ def test_an_offline_return_applies_at_the_centre_once(db: FakeDatabase, tmp_path
         uow.commit()
     assert centre_state(centre, "RMA-9") == centre_state(station, "RMA-9")
     with centre.uow(readonly=True) as uow:
-        assert len(uow.returns.movements("RMA-9")) == 2 and len(uow.returns.items(["RMA-9"])) == 3
+        assert len(rs.restock_movements(uow, uow.returns.get("RMA-9"))) == 2 and len(uow.returns.items(["RMA-9"])) == 3
 
 
 def test_an_event_of_a_return_the_centre_does_not_know_is_refused(db: FakeDatabase) -> None:
