@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from packstation.adapters.db.engine import make_engine, migrate
-from packstation.adapters.db.numbers import BlockSource, LocalBlocks, SeriesRange
+from packstation.adapters.db.numbers import BlockSource, LocalBlocks, RoutedBlocks, SeriesRange
 from packstation.adapters.db.uow import SqlUnitOfWork
 from packstation.adapters.devices.camera import open_camera
 from packstation.adapters.devices.printers import StationPrinters
@@ -28,7 +28,7 @@ from packstation.config import Config, PrinterConfig, ScaleConfig, ScannerConfig
 from packstation.domain.documents import Address as DocAddress
 from packstation.domain.identity import ActorKind, Desk, Role, Session
 from packstation.domain.packing import Tolerance
-from packstation.domain.returns import ReturnsPolicy, parse_grade
+from packstation.domain.returns import CREDIT_NOTE_SERIES, ReturnsPolicy, parse_grade
 from packstation.services.auth import Authenticator
 from packstation.services.bench import Bench
 from packstation.services.context import Context, PackingSettings
@@ -227,8 +227,10 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                                      block_sizes={"manifest": 1})
         # a synced station numbers from blocks of the centre's series (held locally, so offline too);
         # manifests in blocks of one (a close that fails after the centre gave its number leaves a gap)
-        blocks = CentralBlocks(central_engine, station_id, ranges={"sscc": SeriesRange(first, last)},
-                               block_size=config.numbers.block_size, block_sizes={"manifest": 1})
+        # (a station's own credit-note series stays in its own database: gap-free, see RoutedBlocks)
+        blocks = RoutedBlocks(CentralBlocks(central_engine, station_id, ranges={"sscc": SeriesRange(first, last)},
+                                            block_size=config.numbers.block_size, block_sizes={"manifest": 1}),
+                              blocks, local_prefixes=(CREDIT_NOTE_SERIES,))
 
         def central_factory(*, readonly: bool = False) -> UnitOfWork:
             return SqlUnitOfWork(central_engine, station_id, central_blocks, readonly=readonly)

@@ -26,6 +26,7 @@ from packstation.domain.model import Product, Tracking
 from packstation.domain.packing import Verdict
 
 CENT = Decimal("0.01")
+CREDIT_NOTE_SERIES = "credit-note:"  # + legal entity + ":" + station id: one series per station and entity
 
 # the reasons a desk asks for (by number) when it opens a return the customer did not announce
 RETURN_REASONS = ("damaged in transit", "wrong item sent", "not as described", "no longer needed",
@@ -131,7 +132,7 @@ class ReturnsPolicy:
 
     def series(self, station_id: str) -> str:
         """The number series of this station's credit notes (see :func:`credit_note_number`)."""
-        return f"credit-note:{self.legal_entity}:{station_id}"
+        return f"{CREDIT_NOTE_SERIES}{self.legal_entity}:{station_id}"
 
     def credit_note_number(self, station_id: str, n: int) -> str:
         """``CN-MAIN-BENCH-01-000042``: the entity, the issuing station and its own sequence.
@@ -575,7 +576,7 @@ def status_after_inspection(ret: Return, items: Sequence[ReceivedItem], policy: 
 
 
 __all__ = [
-    "DEFAULT_GRADES", "RETURN_REASONS", "CreditNote", "Disposition", "Grade", "Photo", "Receipt", "ReceiveDecision",
+    "CREDIT_NOTE_SERIES", "DEFAULT_GRADES", "RETURN_REASONS", "CreditNote", "Disposition", "Grade", "Photo", "Receipt", "ReceiveDecision",
     "ReceivedItem", "Resolution", "ResolutionKind", "ResolutionPlan", "ResolutionRefused", "ResolvedLine", "Return",
     "ReturnLine", "ReturnsPolicy", "ShippedUnit", "customer_key", "evaluate_receive", "parse_grade", "plan_resolution",
     "refundable_units", "resolution_key", "status_after_inspection",

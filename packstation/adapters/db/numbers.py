@@ -81,6 +81,23 @@ def _insert(conn: Connection) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(t.number_series)
 
 
+@dataclass
+class RoutedBlocks(BlockSource):
+    """Blocks from *default* (the centre), except the series named by *local_prefixes*, which only
+    this station draws from and which must have no gaps (its credit notes: ``credit-note:<entity>:
+    <station>``): those come from the station's own database, in the transaction that uses the
+    number, so a rolled-back credit note gives its number back. (A central block taken and then
+    rolled back locally would leave a gap.)"""
+
+    default: BlockSource
+    local: BlockSource
+    local_prefixes: tuple[str, ...] = ()
+
+    def take(self, conn: Connection, series: str, *, background: bool = False) -> tuple[int, int]:
+        source = self.local if series.startswith(self.local_prefixes) else self.default
+        return source.take(conn, series, background=background)
+
+
 class SqlNumberSeries(NumberSeries):
     def __init__(self, conn: Connection, station_id: str, source: BlockSource):
         self.conn = conn
