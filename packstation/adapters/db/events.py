@@ -1,18 +1,31 @@
-"""The event outbox on SQLite or PostgreSQL: one row per change, in the change's transaction."""
+"""The event outbox on SQLite or PostgreSQL: one row per change, in the change's transaction.
+
+Each row also carries what the central sync needs: ``fence`` (the lease token the event's order
+held here when it was written, stamped by the INSERT itself), ``station_seq`` (the station's own
+numbering, given at push time so the scan path stays one INSERT) and the centre's answer
+(``sync_state``, ``sync_reason``, ``pushed_at``).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from packstation.adapters.db import tables as t
 from packstation.domain.events import Event
-from packstation.services.ports import EventLog
+from packstation.services.ports import Answer, EventLog, OutboxEvent, SyncState
 
 e = t.events.c
+_PENDING = SyncState.PENDING.value
+
+# one statement for all of a batch's answers (executemany); only rows still pending take one
+_ANSWER = (update(t.events)
+           .where(and_(e.id == bindparam("b_id"), e.sync_state == _PENDING))
+           .values(sync_state=bindparam("b_state"), sync_reason=bindparam("b_reason"), pushed_at=bindparam("b_at")))
 
 
 class SqlEventLog(EventLog):
@@ -20,10 +33,13 @@ class SqlEventLog(EventLog):
         self.conn = conn
 
     def add(self, event: Event, station_id: str, at: datetime) -> str:
+        # the fence is read by the INSERT itself (a scalar subquery): still one statement per event
+        fence = (select(t.orders.c.lease_token).where(t.orders.c.order_id == event.order_id).scalar_subquery()
+                 if event.order_id is not None else None)
         self.conn.execute(insert(t.events).values(
             id=event.id, kind=event.kind, order_id=event.order_id, station_id=station_id, user_name=event.user,
             actor=event.actor, occurred_at=event.occurred_at or at,
-            payload=json.dumps(event.payload, default=str, sort_keys=True),
+            payload=json.dumps(event.payload, default=str, sort_keys=True), fence=fence,
         ))
         return event.id
 
@@ -35,8 +51,64 @@ class SqlEventLog(EventLog):
         rows = self.conn.execute(select(t.events).where(e.occurred_at >= at).order_by(e.seq)).mappings()
         return [_event(r) for r in rows]
 
+    # --- the push ------------------------------------------------------------------------------
+    def number_pending(self, station_id: str, *, after: int = 0) -> int:
+        base = max(self.last_numbered(station_id), after)
+        fresh = (select(e.seq, func.row_number().over(order_by=e.seq).label("n"))
+                 .where(and_(e.station_id == station_id, e.station_seq.is_(None))).subquery())
+        res = self.conn.execute(update(t.events).where(e.seq == fresh.c.seq).values(station_seq=fresh.c.n + base))
+        return int(res.rowcount or 0)
+
+    def last_numbered(self, station_id: str) -> int:
+        return int(self.conn.execute(
+            select(func.coalesce(func.max(e.station_seq), 0)).where(e.station_id == station_id)).scalar_one())
+
+    def waiting(self, station_id: str) -> int:
+        return int(self.conn.execute(
+            select(func.count()).where(and_(e.sync_state == _PENDING, e.station_id == station_id))).scalar_one())
+
+    def pending(self, station_id: str, limit: int) -> list[OutboxEvent]:
+        rows = self.conn.execute(
+            select(t.events).where(and_(e.station_id == station_id, e.sync_state == _PENDING,
+                                        e.station_seq.is_not(None)))
+            .order_by(e.station_seq).limit(limit)).mappings()
+        return [_outbox(r) for r in rows]
+
+    def answer(self, answers: Sequence[Answer], at: datetime) -> None:
+        if answers:
+            self.conn.execute(_ANSWER, [{"b_id": a.event_id, "b_state": a.settled_as.value, "b_reason": a.reason,
+                                         "b_at": at} for a in answers])
+
+    def outbox(self, station_id: str, states: Iterable[SyncState], limit: int = 200) -> list[OutboxEvent]:
+        wanted = [s.value for s in states]
+        rows = self.conn.execute(
+            select(t.events).where(and_(e.station_id == station_id, e.sync_state.in_(wanted),
+                                        e.station_seq.is_not(None)))
+            .order_by(e.station_seq).limit(limit)).mappings()
+        return [_outbox(r) for r in rows]
+
+    def counts(self, station_id: str) -> dict[SyncState, int]:
+        rows = self.conn.execute(select(e.sync_state, func.count()).where(e.station_id == station_id)
+                                 .group_by(e.sync_state))
+        out = dict.fromkeys(SyncState, 0)
+        for state, n in rows:
+            out[SyncState(state)] += n
+        return out
+
+    def reopen(self, station_id: str, from_seq: int) -> int:
+        res = self.conn.execute(
+            update(t.events).where(and_(e.station_id == station_id, e.station_seq >= from_seq,
+                                        e.sync_state != _PENDING))
+            .values(sync_state=_PENDING, sync_reason=None, pushed_at=None))
+        return int(res.rowcount or 0)
+
 
 def _event(r: Any) -> Event:
     return Event(kind=r["kind"], order_id=r["order_id"], actor=r["actor"], user=r["user_name"],
                  payload=json.loads(r["payload"] or "{}"), id=r["id"], occurred_at=r["occurred_at"],
                  station_id=r["station_id"], seq=r["seq"])
+
+
+def _outbox(r: Any) -> OutboxEvent:
+    return OutboxEvent(event=_event(r), station_seq=r["station_seq"], fence=r["fence"],
+                       state=SyncState(r["sync_state"]), reason=r["sync_reason"], pushed_at=r["pushed_at"])

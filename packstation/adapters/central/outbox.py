@@ -1,0 +1,861 @@
+"""The centre's side of the outbox push, on the central PostgreSQL.
+
+``SqlCentralOutbox(central)`` takes the central units of work (``Context.central``). Each batch
+of a station's events is one central transaction (:meth:`SqlCentralOutbox.begin`) that first locks
+the station's ``station_sync`` row (one INSERT ... ON CONFLICT DO UPDATE ... RETURNING: two senders
+of one station take turns) and the orders and leases the batch touches (in key order, so two
+stations' batches cannot deadlock on them). The algorithm itself (duplicates, gaps, held events,
+refusals) is ``services.sync.push.receive``; the appliers are ``services.sync.appliers``.
+
+Two ways to store a batch:
+
+- **event by event** (``batched=False``): the appliers run on the central ``SqlUnitOfWork``'s own
+  repositories, each event in a SAVEPOINT; a write the database refuses (a constraint) becomes a
+  refusal of that event only. About a dozen round trips per event.
+- **batched** (the default): the batch's orders, lines, cartons, scans, serials, leases and the
+  products and lots it names are read once (about ten queries), the appliers run on repositories
+  that work on that copy (a per-event journal is the savepoint), and everything the batch changed is
+  written at the end with one executemany per table. If the database refuses those writes (an SSCC
+  or serial another station stored meanwhile) the whole transaction rolls back with
+  ``BatchRejected`` and the batch is received again event by event. The result is the same; the
+  batched way only needs a few dozen round trips per batch instead of per event.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+
+from packstation.adapters.db import tables as t
+from packstation.adapters.db.catalog import SqlCatalog
+from packstation.adapters.db.orders import _order
+from packstation.adapters.db.uow import SqlUnitOfWork
+from packstation.domain.lifecycle import OrderStatus
+from packstation.domain.model import CartonType, Order, OrderLine, Product, StockLot
+from packstation.domain.packing import Carton, CartonStatus, PackedItem
+from packstation.services.ports import (
+    BatchRejected,
+    Blocker,
+    CatalogRepository,
+    CentralInbox,
+    CentralLedger,
+    CentralOutbox,
+    Claim,
+    Conflict,
+    ConflictRecord,
+    EventLog,
+    Lease,
+    OrderRepository,
+    OutboxEvent,
+    Refused,
+    ScanRecord,
+    ShipmentRepository,
+    StationProgress,
+    StockMovement,
+    SyncState,
+    UnitOfWork,
+)
+
+ev_ = t.events.c
+cf = t.conflicts.c
+ls = t.leases.c
+ss = t.station_sync.c
+
+# lock (or create) the station's row; the centre's clock at that moment
+_LOCK = text("INSERT INTO station_sync (station_id, last_seq) VALUES (:s, 0) ON CONFLICT (station_id) "
+             "DO UPDATE SET station_id = EXCLUDED.station_id RETURNING last_seq, clock_timestamp()")
+# a station's orders with an open conflict: a refused event, neither marked resolved nor named by a
+# conflict.resolved event (stations may not UPDATE conflicts: resolutions are appended as events)
+_BLOCKED = text("""
+SELECT c.order_id, c.event_id, c.reason, c.station_side FROM conflicts c
+WHERE c.station_id = :s AND c.order_id = ANY(:orders) AND c.resolved_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'conflict.resolved' AND r.order_id = c.order_id
+                  AND (r.payload::jsonb ->> 'conflict_id') = c.id::text)
+ORDER BY c.id""")
+_RESOLUTION = text("""
+SELECT r.payload, r.actor, r.received_at FROM events r
+WHERE r.kind = 'conflict.resolved' AND r.order_id IS NOT DISTINCT FROM :o
+  AND (r.payload::jsonb ->> 'conflict_id') = :cid ORDER BY r.seq LIMIT 1""")
+_UNRESOLVED = ("c.resolved_at IS NULL AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'conflict.resolved' "
+               "AND r.order_id IS NOT DISTINCT FROM c.order_id AND (r.payload::jsonb ->> 'conflict_id') = c.id::text)")
+
+
+class SqlCentralOutbox(CentralOutbox):
+    def __init__(self, central: Callable[..., UnitOfWork]):
+        self._central = central
+
+    def _uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
+        uow = self._central(readonly=readonly)
+        if not isinstance(uow, SqlUnitOfWork):
+            raise TypeError("SqlCentralOutbox needs SqlUnitOfWork factories (Context.central)")
+        return uow
+
+    @contextmanager
+    def begin(self, station_id: str, events: Sequence[OutboxEvent], *,
+              batched: bool = True) -> Iterator[CentralInbox]:
+        with self._uow() as uow:
+            last_seq, now = uow.conn.execute(_LOCK, {"s": station_id}).one()
+            touched = _Touched.of(events)
+            kind = _BatchInbox if batched else _DirectInbox
+            yield kind(uow, station_id, int(last_seq), now, touched)
+
+    def progress(self, station_id: str) -> StationProgress | None:
+        with self._uow(readonly=True) as uow:
+            row = uow.conn.execute(select(ss.last_seq, ss.last_push_at, ss.clock_offset_s)
+                                   .where(ss.station_id == station_id)).first()
+        return StationProgress(station_id, int(row[0]), row[1], row[2]) if row else None
+
+    def conflict(self, conflict_id: int) -> ConflictRecord | None:
+        with self._uow(readonly=True) as uow:
+            row = uow.conn.execute(select(t.conflicts).where(cf.id == conflict_id)).mappings().first()
+            return _conflict(uow.conn, row) if row else None
+
+    def conflicts(self, *, station_id: str | None = None, open_only: bool = True,
+                  limit: int = 200) -> list[ConflictRecord]:
+        q = select(t.conflicts.alias("c"))
+        c = q.selected_columns
+        if station_id is not None:
+            q = q.where(c.station_id == station_id)
+        if open_only:
+            q = q.where(text(_UNRESOLVED))
+        q = q.order_by(c.id.desc()).limit(limit)
+        with self._uow(readonly=True) as uow:
+            return [_conflict(uow.conn, r) for r in uow.conn.execute(q).mappings().all()]
+
+    def resolve(self, conflict_id: int, *, actor: str, user: str | None, station_id: str, note: str,
+                at: datetime) -> ConflictRecord | None:
+        with self._uow() as uow:
+            row = uow.conn.execute(select(t.conflicts).where(cf.id == conflict_id).with_for_update()).mappings().first()
+            if row is None:
+                return None
+            payload = {"conflict_id": conflict_id, "event_id": row["event_id"], "station": row["station_id"],
+                       "note": note}
+            uow.conn.execute(insert(t.events).values(
+                id=str(uuid.uuid4()), kind="conflict.resolved", order_id=row["order_id"], station_id=station_id,
+                user_name=user, actor=actor, occurred_at=at, payload=json.dumps(payload, sort_keys=True),
+                sync_state=SyncState.APPLIED.value, received_at=text("clock_timestamp()")))
+            done = _conflict(uow.conn, row)
+            uow.commit()
+        return done
+
+
+def _conflict(conn: Connection, r: Any) -> ConflictRecord:
+    resolved_at, resolved_by, note = r["resolved_at"], r["resolved_by"], ""
+    if resolved_at is None:
+        hit = conn.execute(_RESOLUTION, {"o": r["order_id"], "cid": str(r["id"])}).first()
+        if hit is not None:
+            note = json.loads(hit[0]).get("note", "")
+            resolved_by, resolved_at = hit[1], hit[2]
+    return ConflictRecord(id=r["id"], event_id=r["event_id"], station_id=r["station_id"], order_id=r["order_id"],
+                          reason=r["reason"], station_side=json.loads(r["station_side"]),
+                          central_side=json.loads(r["central_side"]), created_at=r["created_at"],
+                          resolved_at=resolved_at, resolved_by=resolved_by, note=note)
+
+
+# --- what a batch touches ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Touched:
+    orders: list[str]
+    skus: list[str]
+    serials: list[str]
+
+    @staticmethod
+    def of(events: Sequence[OutboxEvent]) -> _Touched:
+        orders, skus, serials = set(), set(), set()
+        for ob in events:
+            e = ob.event
+            if e.order_id is not None:
+                orders.add(e.order_id)
+            sku = e.payload.get("sku")
+            if isinstance(sku, str):
+                skus.add(sku)
+            serial = e.payload.get("serial")
+            if isinstance(serial, str) and serial:
+                serials.add(serial)
+        return _Touched(sorted(orders), sorted(skus), sorted(serials))
+
+
+# --- the parts both ways share -------------------------------------------------------------------
+
+
+class _Inbox(CentralInbox):
+    def __init__(self, uow: SqlUnitOfWork, station_id: str, last_seq: int, now: datetime, touched: _Touched):
+        self.sql = uow
+        self.conn = uow.conn
+        self.station_id = station_id
+        self.last_seq = last_seq
+        self.centre_now = now
+        self.touched = touched
+
+    def known(self, event_ids: Sequence[str]) -> dict[str, tuple[SyncState, str | None]]:
+        out: dict[str, tuple[SyncState, str | None]] = {}
+        if event_ids:
+            for r in self.conn.execute(select(ev_.id, ev_.sync_state, ev_.sync_reason).where(ev_.id.in_(event_ids))):
+                out[r[0]] = (SyncState(r[1]), r[2])
+        return out
+
+    def event_at(self, station_seq: int) -> dict[str, Any] | None:
+        r = self.conn.execute(select(t.events).where(and_(ev_.station_id == self.station_id,
+                                                          ev_.station_seq == station_seq))).mappings().first()
+        if r is None:
+            return None
+        return {"id": r["id"], "kind": r["kind"], "order_id": r["order_id"], "station_seq": r["station_seq"],
+                "occurred_at": r["occurred_at"].isoformat() if r["occurred_at"] else None,
+                "payload": json.loads(r["payload"] or "{}")}
+
+    def blocked(self, order_ids: Iterable[str]) -> dict[str, Blocker]:
+        wanted = sorted(set(order_ids))
+        out: dict[str, Blocker] = {}
+        if not wanted:
+            return out
+        for order_id, event_id, reason, side in self.conn.execute(_BLOCKED, {"s": self.station_id, "orders": wanted}):
+            if order_id not in out:
+                station_side = json.loads(side or "{}")
+                out[order_id] = Blocker(order_id, event_id, str(station_side.get("kind", "?")),
+                                        station_side.get("station_seq"), reason)
+        return out
+
+    def _event_row(self, ob: OutboxEvent, state: SyncState, reason: str | None) -> dict[str, Any]:
+        e = ob.event
+        return {"id": e.id, "kind": e.kind, "order_id": e.order_id, "station_id": self.station_id,
+                "user_name": e.user, "actor": e.actor, "occurred_at": e.occurred_at or self.centre_now,
+                "payload": json.dumps(e.payload, default=str, sort_keys=True), "station_seq": ob.station_seq,
+                "fence": ob.fence, "sync_state": state.value, "sync_reason": reason, "received_at": self.centre_now}
+
+    def _conflict_row(self, ob: OutboxEvent, reason: str, station_side: dict[str, Any],
+                      central_side: dict[str, Any]) -> dict[str, Any]:
+        return {"event_id": ob.id, "station_id": self.station_id, "order_id": ob.event.order_id, "reason": reason,
+                "station_side": json.dumps(station_side, default=str, sort_keys=True),
+                "central_side": json.dumps(central_side, default=str, sort_keys=True),
+                "created_at": self.centre_now}
+
+    def _progress(self, last_seq: int, clock_offset_s: float) -> None:
+        self.conn.execute(update(t.station_sync).where(ss.station_id == self.station_id).values(
+            last_seq=last_seq, last_push_at=self.centre_now, clock_offset_s=clock_offset_s))
+
+    def _lock(self) -> None:
+        """Lock the batch's leases, then its orders, each in key order: two batches never wait on each
+        other in a circle, and a claim (which takes the lease first) waits for the batch or it for the claim."""
+        if self.touched.orders:
+            self.conn.execute(select(ls.order_id).where(ls.order_id.in_(self.touched.orders))
+                              .order_by(ls.order_id).with_for_update()).all()
+            self.conn.execute(select(t.orders.c.order_id).where(t.orders.c.order_id.in_(self.touched.orders))
+                              .order_by(t.orders.c.order_id).with_for_update()).all()
+
+
+def _refusal(exc: DBAPIError) -> Refused:
+    first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else exc.__class__.__name__
+    return Refused(f"The central database refused this change ({first}).")
+
+
+# --- event by event ------------------------------------------------------------------------------
+
+
+class _DirectInbox(_Inbox):
+    def __init__(self, uow: SqlUnitOfWork, station_id: str, last_seq: int, now: datetime, touched: _Touched):
+        super().__init__(uow, station_id, last_seq, now, touched)
+        self.uow = uow
+        self.ledger = _SqlLedger(self.conn)
+        self._lock()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        sp = self.conn.begin_nested()
+        try:
+            yield
+        except (IntegrityError, DataError) as exc:
+            sp.rollback()
+            raise _refusal(exc) from exc
+        except BaseException:
+            if sp.is_active:
+                try:
+                    sp.rollback()
+                except DBAPIError:
+                    pass  # the connection is gone: the transaction goes with it
+            raise
+        else:
+            sp.commit()
+
+    def store(self, event: OutboxEvent, state: SyncState, reason: str | None) -> None:
+        self.conn.execute(insert(t.events).values(self._event_row(event, state, reason)))
+
+    def add_conflict(self, event: OutboxEvent, reason: str, station_side: dict[str, Any],
+                     central_side: dict[str, Any]) -> None:
+        self.conn.execute(insert(t.conflicts).values(self._conflict_row(event, reason, station_side, central_side)))
+
+    def finish(self, last_seq: int, clock_offset_s: float) -> None:
+        self._progress(last_seq, clock_offset_s)
+        self.sql.commit()
+
+
+class _SqlLedger(CentralLedger):
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def lease(self, order_id: str) -> Lease | None:
+        r = self.conn.execute(select(ls.order_id, ls.station_id, ls.token, ls.expires_at)
+                              .where(ls.order_id == order_id)).first()
+        return Lease(r[0], r[1], int(r[2]), r[3]) if r else None
+
+    def release_lease(self, order_id: str, token: int) -> bool:
+        res = self.conn.execute(update(t.leases).where(and_(ls.order_id == order_id, ls.token == token,
+                                                            ls.station_id.is_not(None)))
+                                .values(station_id=None, expires_at=None))
+        return res.rowcount == 1
+
+    def add_movement(self, movement: StockMovement) -> None:
+        self.conn.execute(insert(t.stock_movements).values(_movement_row(movement)))
+
+
+def _movement_row(m: StockMovement) -> dict[str, Any]:
+    return {"sku": m.sku, "location": m.location, "lot": m.lot, "qty": m.qty, "kind": m.kind, "ref": m.ref,
+            "event_id": m.event_id, "actor": m.actor, "at": m.at}
+
+
+# --- batched -------------------------------------------------------------------------------------
+
+
+class _Rejected(Exception):
+    """What the database would refuse (a unique key), found in the batch's copy: refuses the event."""
+
+
+@dataclass
+class _Ord:
+    order: Order
+    status0: OrderStatus
+    claimed_by: str | None
+    claimed_user: str | None
+    claimed_at: datetime | None
+    claimed0: bool
+    updated_at: datetime | None = None
+    released: bool = False
+
+
+@dataclass
+class _Ctn:
+    carton: Carton  # without items
+    id: str
+    opened_by: str
+    station_id: str
+    opened_at: datetime
+    in_db: bool
+    dirty: bool = False
+
+
+@dataclass
+class _Scn:
+    order_id: str
+    seq: int
+    item: PackedItem
+    station_id: str
+    in_db: bool
+    undone_at: datetime | None = None
+    undone_by: str | None = None
+    dirty: bool = False
+
+
+@dataclass
+class _Copy:
+    """The batch's copy of what it touches, what it changed, and how to undo the current event."""
+
+    orders: dict[str, _Ord] = field(default_factory=dict)
+    cartons: dict[str, dict[int, _Ctn]] = field(default_factory=lambda: defaultdict(dict))
+    deleted_cartons: set[tuple[str, int]] = field(default_factory=set)
+    scans: dict[str, _Scn] = field(default_factory=dict)
+    order_scans: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    max_seq: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    serials: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (sku, serial) -> (order, scan)
+    serials0: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    serials_read: set[str] = field(default_factory=set)
+    products: dict[str, Product] = field(default_factory=dict)
+    lots: dict[str, list[StockLot]] = field(default_factory=dict)
+    carton_types: dict[str, CartonType] = field(default_factory=dict)
+    leases: dict[str, Lease] = field(default_factory=dict)
+    released_leases: dict[str, int] = field(default_factory=dict)
+    packed: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
+    shorts: dict[tuple[str, int], tuple[int, str]] = field(default_factory=dict)
+    movements: list[StockMovement] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    journal: list[Callable[[], None]] = field(default_factory=list)
+
+    def undo(self, fn: Callable[[], None]) -> None:
+        self.journal.append(fn)
+
+    def rollback_to(self, mark: int) -> None:
+        while len(self.journal) > mark:
+            self.journal.pop()()
+
+
+class _BatchInbox(_Inbox):
+    def __init__(self, uow: SqlUnitOfWork, station_id: str, last_seq: int, now: datetime, touched: _Touched):
+        super().__init__(uow, station_id, last_seq, now, touched)
+        self.copy = _Copy()
+        _load(self.conn, self.copy, touched)
+        self.uow = _BatchUnitOfWork(self.conn, self.copy)
+        self.ledger = _BatchLedger(self.copy)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        mark = len(self.copy.journal)
+        try:
+            yield
+        except _Rejected as exc:
+            self.copy.rollback_to(mark)
+            raise Refused(f"The central database refused this change ({exc}).") from exc
+        except BaseException:
+            self.copy.rollback_to(mark)
+            raise
+
+    def store(self, event: OutboxEvent, state: SyncState, reason: str | None) -> None:
+        self.copy.events.append(self._event_row(event, state, reason))
+        self.copy.undo(self.copy.events.pop)
+
+    def add_conflict(self, event: OutboxEvent, reason: str, station_side: dict[str, Any],
+                     central_side: dict[str, Any]) -> None:
+        self.copy.conflicts.append(self._conflict_row(event, reason, station_side, central_side))
+        self.copy.undo(self.copy.conflicts.pop)
+
+    def finish(self, last_seq: int, clock_offset_s: float) -> None:
+        try:
+            _flush(self.conn, self.copy, self.centre_now)
+        except (IntegrityError, DataError) as exc:
+            raise BatchRejected(str(exc.orig or exc).strip().splitlines()[0]) from exc
+        self._progress(last_seq, clock_offset_s)
+        self.sql.commit()
+
+
+def _load(conn: Connection, cp: _Copy, touched: _Touched) -> None:
+    """Read (and lock) everything the batch touches: about ten queries whatever its size."""
+    ids = touched.orders
+    if ids:
+        o, ln, c, s = t.orders.c, t.order_lines.c, t.cartons.c, t.scans.c
+        # leases first, then orders, each in key order (as _Inbox._lock)
+        for r in conn.execute(select(t.leases).where(ls.order_id.in_(ids)).order_by(ls.order_id)
+                              .with_for_update()).mappings():
+            cp.leases[r["order_id"]] = Lease(r["order_id"], r["station_id"], int(r["token"]), r["expires_at"])
+        rows = conn.execute(select(t.orders).where(o.order_id.in_(ids)).order_by(o.order_id)
+                            .with_for_update()).mappings().all()
+        lines: dict[str, list[OrderLine]] = defaultdict(list)
+        for x in conn.execute(select(t.order_lines).where(ln.order_id.in_(ids)).order_by(ln.order_id, ln.line_no)
+                              ).mappings():
+            lines[x["order_id"]].append(OrderLine(line_no=x["line_no"], sku=x["sku"], qty=x["qty"],
+                                                  unit_price=_dec(x["unit_price"]), packed=x["packed_qty"],
+                                                  short=x["short_qty"], short_reason=x["short_reason"]))
+        for r in rows:
+            order = _order(r, lines[r["order_id"]])
+            cp.orders[order.order_id] = _Ord(order, order.status, r["claimed_by"], r["claimed_user"], r["claimed_at"],
+                                             r["claimed_by"] is not None, r["updated_at"])
+        for r in conn.execute(select(t.cartons).where(c.order_id.in_(ids))).mappings():
+            ctype = CartonType(r["type_code"], r["type_code"], 0)
+            carton = Carton(seq=r["seq"], type=ctype, status=CartonStatus(r["status"]), measured_g=r["measured_g"],
+                            sscc=r["sscc"], override_by=r["override_by"], tracking_number=r["tracking_number"],
+                            expected_g=r["expected_g"], closed_at=r["closed_at"])
+            cp.cartons[r["order_id"]][r["seq"]] = _Ctn(carton, r["id"], r["opened_by"], r["station_id"],
+                                                       r["opened_at"], in_db=True)
+        for r in conn.execute(select(t.scans).where(s.order_id.in_(ids)).order_by(s.order_id, s.seq)).mappings():
+            item = PackedItem(scan_id=r["id"], line_no=r["line_no"], sku=r["sku"], qty=r["qty"],
+                              carton_seq=r["carton_seq"], barcode=r["barcode"], user=r["user_name"], lot=r["lot"],
+                              expiry=r["expiry"], serial=r["serial"], source=r["source"], scanned_at=r["scanned_at"])
+            cp.scans[item.scan_id] = _Scn(r["order_id"], r["seq"], item, r["station_id"], True, r["undone_at"],
+                                          r["undone_by"])
+            cp.order_scans[r["order_id"]].append(item.scan_id)
+            cp.max_seq[r["order_id"]] = max(cp.max_seq[r["order_id"]], r["seq"])
+    sr = t.serial_registry.c
+    conds = []
+    if ids:
+        conds.append(sr.order_id.in_(ids))
+    if touched.serials:
+        conds.append(sr.serial.in_(touched.serials))
+        cp.serials_read.update(touched.serials)
+    if conds:
+        for r in conn.execute(select(sr.sku, sr.serial, sr.order_id, sr.scan_id).where(or_(*conds))):
+            cp.serials[(r[0], r[1])] = (r[2], r[3])
+            cp.serials_read.add(r[1])
+        cp.serials0 = dict(cp.serials)
+    if touched.skus:
+        cp.products.update(SqlCatalog(conn).products(touched.skus))
+        lots: dict[str, list[StockLot]] = {sku: [] for sku in touched.skus}
+        sl = t.stock_lots.c
+        for r in conn.execute(select(t.stock_lots).where(sl.sku.in_(touched.skus))).mappings():
+            lots[r["sku"]].append(StockLot(sku=r["sku"], lot=r["lot"], expiry=r["expiry"], location=r["location"],
+                                           qty=r["qty"]))
+        for sku, found in lots.items():
+            cp.lots[sku] = sorted(found, key=lambda x: (x.expiry is None, x.expiry or date.max, x.lot))
+    cp.carton_types.update({ct.code: ct for ct in SqlCatalog(conn).carton_types()})
+
+
+def _dec(value: str) -> Any:
+    from decimal import Decimal
+
+    return Decimal(value)
+
+
+def _flush(conn: Connection, cp: _Copy, now: datetime) -> None:
+    """Write everything the batch changed: one statement (an executemany) per kind of change."""
+    o, ln, c, s, sr = t.orders.c, t.order_lines.c, t.cartons.c, t.scans.c, t.serial_registry.c
+    statuses = [{"b_o": k, "b_old": x.status0.value, "b_new": x.order.status.value, "b_at": x.updated_at}
+                for k, x in cp.orders.items() if x.order.status is not x.status0]
+    if statuses:
+        conn.execute(update(t.orders).where(and_(o.order_id == bindparam("b_o"), o.status == bindparam("b_old")))
+                     .values(status=bindparam("b_new"), updated_at=bindparam("b_at")), statuses)
+    released = [{"b_o": k} for k, x in cp.orders.items() if x.released and x.claimed0]
+    if released:
+        conn.execute(update(t.orders).where(o.order_id == bindparam("b_o"))
+                     .values(claimed_by=None, claimed_user=None, claimed_at=None), released)
+    packed = [{"b_o": k[0], "b_l": k[1], "b_d": d} for k, d in cp.packed.items() if d]
+    if packed:
+        conn.execute(update(t.order_lines).where(and_(ln.order_id == bindparam("b_o"), ln.line_no == bindparam("b_l")))
+                     .values(packed_qty=ln.packed_qty + bindparam("b_d")), packed)
+    if cp.shorts:
+        conn.execute(update(t.order_lines).where(and_(ln.order_id == bindparam("b_o"), ln.line_no == bindparam("b_l")))
+                     .values(short_qty=bindparam("b_s"), short_reason=bindparam("b_r")),
+                     [{"b_o": k[0], "b_l": k[1], "b_s": v[0], "b_r": v[1]} for k, v in cp.shorts.items()])
+    if cp.deleted_cartons:
+        conn.execute(delete(t.cartons).where(and_(c.order_id == bindparam("b_o"), c.seq == bindparam("b_seq"))),
+                     [{"b_o": k[0], "b_seq": k[1]} for k in sorted(cp.deleted_cartons)])
+    new_cartons, changed_cartons = [], []
+    for order_id, by_seq in cp.cartons.items():
+        for x in by_seq.values():
+            k = x.carton
+            values = {"type_code": k.type.code, "status": k.status.value, "expected_g": k.expected_g,
+                      "measured_g": k.measured_g, "sscc": k.sscc, "tracking_number": k.tracking_number,
+                      "override_by": k.override_by, "closed_at": k.closed_at}
+            if not x.in_db:
+                new_cartons.append({"id": x.id, "order_id": order_id, "seq": k.seq, "opened_by": x.opened_by,
+                                    "station_id": x.station_id, "opened_at": x.opened_at, **values})
+            elif x.dirty:
+                changed_cartons.append({"b_o": order_id, "b_seq": k.seq, **{f"b_{n}": v for n, v in values.items()}})
+    if changed_cartons:
+        names = ("type_code", "status", "expected_g", "measured_g", "sscc", "tracking_number", "override_by", "closed_at")
+        conn.execute(update(t.cartons).where(and_(c.order_id == bindparam("b_o"), c.seq == bindparam("b_seq")))
+                     .values({n: bindparam(f"b_{n}") for n in names}), changed_cartons)
+    if new_cartons:
+        conn.execute(insert(t.cartons), new_cartons)
+    new_scans, undone = [], []
+    for x in cp.scans.values():
+        if not x.in_db:
+            i = x.item
+            new_scans.append({"id": i.scan_id, "order_id": x.order_id, "line_no": i.line_no, "sku": i.sku,
+                              "carton_seq": i.carton_seq, "qty": i.qty, "barcode": i.barcode, "lot": i.lot,
+                              "expiry": i.expiry, "serial": i.serial, "user_name": i.user, "station_id": x.station_id,
+                              "scanned_at": i.scanned_at, "source": i.source, "undone_at": x.undone_at,
+                              "undone_by": x.undone_by, "seq": x.seq})
+        elif x.dirty:
+            undone.append({"b_id": x.item.scan_id, "b_at": x.undone_at, "b_by": x.undone_by})
+    if new_scans:
+        conn.execute(insert(t.scans), new_scans)
+    if undone:
+        conn.execute(update(t.scans).where(s.id == bindparam("b_id"))
+                     .values(undone_at=bindparam("b_at"), undone_by=bindparam("b_by")), undone)
+    gone = [{"b_sku": k[0], "b_serial": k[1]} for k, v in cp.serials0.items() if cp.serials.get(k) != v]
+    if gone:
+        conn.execute(delete(t.serial_registry).where(and_(sr.sku == bindparam("b_sku"),
+                                                          sr.serial == bindparam("b_serial"))), gone)
+    added = [{"sku": k[0], "serial": k[1], "order_id": v[0], "scan_id": v[1]}
+             for k, v in cp.serials.items() if cp.serials0.get(k) != v]
+    if added:
+        conn.execute(insert(t.serial_registry), added)
+    if cp.movements:
+        conn.execute(insert(t.stock_movements), [_movement_row(m) for m in cp.movements])
+    if cp.released_leases:
+        conn.execute(update(t.leases).where(and_(ls.order_id == bindparam("b_o"), ls.token == bindparam("b_t")))
+                     .values(station_id=None, expires_at=None),
+                     [{"b_o": k, "b_t": v} for k, v in cp.released_leases.items()])
+    if cp.events:
+        conn.execute(insert(t.events), cp.events)
+    if cp.conflicts:
+        conn.execute(insert(t.conflicts), cp.conflicts)
+
+
+def _unavailable(port: type) -> Callable[[type], type]:
+    """Fill the port methods a batched repository does not offer with ones that say so (the appliers
+    never call them: reading or writing around the batch's copy would go wrong)."""
+
+    def fill(cls: type) -> type:
+        for name in getattr(cls, "__abstractmethods__", ()):
+            def refuse(self: Any, *args: Any, _name: str = name, **kwargs: Any) -> Any:
+                raise NotImplementedError(f"{port.__name__}.{_name} is not available while applying pushed events")
+            setattr(cls, name, refuse)
+        abc.update_abstractmethods(cls)
+        return cls
+
+    return fill
+
+
+@_unavailable(OrderRepository)
+class _BatchOrders(OrderRepository):
+    def __init__(self, cp: _Copy):
+        self.cp = cp
+
+    def _o(self, order_id: str) -> _Ord:
+        return self.cp.orders[order_id]
+
+    def get(self, order_id: str) -> Order | None:
+        x = self.cp.orders.get(order_id)
+        return None if x is None else replace(x.order, lines=[replace(line) for line in x.order.lines])
+
+    def hold(self, order_id: str) -> Claim:
+        x = self._o(order_id)
+        return Claim(order_id, x.order.status, x.claimed_by, x.claimed_user, x.claimed_at)
+
+    def claim_of(self, order_id: str) -> Claim | None:
+        return self.hold(order_id) if order_id in self.cp.orders else None
+
+    def set_status(self, order_id: str, expected: OrderStatus, status: OrderStatus, at: datetime) -> None:
+        x = self._o(order_id)
+        if x.order.status is not expected:
+            raise Conflict(f"Order {order_id} changed meanwhile (it is no longer {expected.value}); try again.")
+        old = (x.order.status, x.updated_at)
+        x.order.status, x.updated_at = status, at
+
+        def undo() -> None:
+            x.order.status, x.updated_at = old
+        self.cp.undo(undo)
+
+    def release(self, order_id: str) -> None:
+        x = self._o(order_id)
+        old = (x.claimed_by, x.claimed_user, x.claimed_at, x.released)
+        x.claimed_by = x.claimed_user = x.claimed_at = None
+        x.released = True
+
+        def undo() -> None:
+            x.claimed_by, x.claimed_user, x.claimed_at, x.released = old
+        self.cp.undo(undo)
+
+    def _line(self, order_id: str, line_no: int) -> OrderLine | None:
+        return next((line for line in self._o(order_id).order.lines if line.line_no == line_no), None)
+
+    def add_packed(self, order_id: str, line_no: int, delta: int) -> None:
+        line = self._line(order_id, line_no)
+        if line is None:
+            return
+        line.packed += delta
+        self.cp.packed[(order_id, line_no)] += delta
+
+        def undo() -> None:
+            line.packed -= delta
+            self.cp.packed[(order_id, line_no)] -= delta
+        self.cp.undo(undo)
+
+    def set_short(self, order_id: str, line_no: int, short: int, reason: str) -> None:
+        line = self._line(order_id, line_no)
+        if line is None:
+            return
+        key = (order_id, line_no)
+        old, had = (line.short, line.short_reason), self.cp.shorts.get(key)
+        line.short, line.short_reason = short, reason
+        self.cp.shorts[key] = (short, reason)
+
+        def undo() -> None:
+            line.short, line.short_reason = old
+            if had is None:
+                self.cp.shorts.pop(key, None)
+            else:
+                self.cp.shorts[key] = had
+        self.cp.undo(undo)
+
+
+@_unavailable(ShipmentRepository)
+class _BatchShipments(ShipmentRepository):
+    def __init__(self, conn: Connection, cp: _Copy):
+        self.conn, self.cp = conn, cp
+
+    def cartons(self, order_id: str, types: dict[str, CartonType]) -> list[Carton]:
+        out: dict[int, Carton] = {}
+        for seq in sorted(self.cp.cartons.get(order_id, {})):
+            k = self.cp.cartons[order_id][seq].carton
+            ctype = types.get(k.type.code) or CartonType(k.type.code, k.type.code, 0)
+            out[seq] = replace(k, type=ctype, items=[])
+        for scan_id in self.cp.order_scans.get(order_id, ()):
+            x = self.cp.scans[scan_id]
+            if x.undone_at is None and x.item.carton_seq in out:
+                out[x.item.carton_seq].items.append(x.item)
+        return list(out.values())
+
+    def add_carton(self, order_id: str, carton: Carton, opened_by: str, station_id: str, at: datetime) -> None:
+        by_seq = self.cp.cartons[order_id]
+        if carton.seq in by_seq:
+            raise _Rejected(f"order {order_id} has a carton {carton.seq} already")
+        by_seq[carton.seq] = _Ctn(replace(carton, items=[]), str(uuid.uuid4()), opened_by, station_id, at, in_db=False)
+        self.cp.undo(lambda: by_seq.pop(carton.seq, None))
+
+    def save_carton(self, order_id: str, carton: Carton, at: datetime) -> None:
+        x = self.cp.cartons.get(order_id, {}).get(carton.seq)
+        if x is None:
+            return
+        old = (x.carton, x.dirty)
+        x.carton = replace(old[0], type=carton.type, status=carton.status, measured_g=carton.measured_g,
+                           expected_g=carton.expected_g, sscc=carton.sscc, override_by=carton.override_by,
+                           tracking_number=carton.tracking_number,
+                           closed_at=at if carton.status is CartonStatus.CLOSED else old[0].closed_at)
+        x.dirty = True
+
+        def undo() -> None:
+            x.carton, x.dirty = old
+        self.cp.undo(undo)
+
+    def remove_carton(self, order_id: str, seq: int) -> None:
+        by_seq = self.cp.cartons.get(order_id, {})
+        x = by_seq.pop(seq, None)
+        if x is None:
+            return
+        key = (order_id, seq)
+        fresh = x.in_db and key not in self.cp.deleted_cartons
+        if fresh:
+            self.cp.deleted_cartons.add(key)
+
+        def undo() -> None:
+            by_seq[seq] = x
+            if fresh:
+                self.cp.deleted_cartons.discard(key)
+        self.cp.undo(undo)
+
+    def add_item(self, order_id: str, item: PackedItem, station_id: str, at: datetime) -> None:
+        if item.scan_id in self.cp.scans:
+            raise _Rejected(f"scan {item.scan_id} is stored already")
+        key = (item.sku, item.serial) if item.serial else None
+        if key is not None and self.serial_shipped(item.sku, item.serial or ""):
+            raise _Rejected(f"serial {item.serial} of {item.sku} is packed already")
+        seq = self.cp.max_seq[order_id] + 1
+        self.cp.max_seq[order_id] = seq
+        self.cp.scans[item.scan_id] = _Scn(order_id, seq, replace(item, scanned_at=at), station_id, in_db=False)
+        self.cp.order_scans[order_id].append(item.scan_id)
+        if key is not None:
+            self.cp.serials[key] = (order_id, item.scan_id)
+
+        def undo() -> None:
+            del self.cp.scans[item.scan_id]
+            self.cp.order_scans[order_id].pop()
+            self.cp.max_seq[order_id] = seq - 1
+            if key is not None:
+                self.cp.serials.pop(key, None)
+        self.cp.undo(undo)
+
+    def undo_item(self, item: PackedItem, by: str, at: datetime) -> None:
+        x = self.cp.scans.get(item.scan_id)
+        if x is not None:
+            old = (x.undone_at, x.undone_by, x.dirty)
+            x.undone_at, x.undone_by, x.dirty = at, by, True
+
+            def undo() -> None:
+                x.undone_at, x.undone_by, x.dirty = old
+            self.cp.undo(undo)
+        if item.serial:
+            for key in [k for k, v in self.cp.serials.items() if v[1] == item.scan_id]:
+                value = self.cp.serials.pop(key)
+                self.cp.undo(lambda key=key, value=value: self.cp.serials.__setitem__(key, value))
+
+    def serial_shipped(self, sku: str, serial: str) -> bool:
+        if serial not in self.cp.serials_read:  # not named by the batch: read it now (and keep it)
+            sr = t.serial_registry.c
+            for r in self.conn.execute(select(sr.sku, sr.serial, sr.order_id, sr.scan_id).where(sr.serial == serial)):
+                self.cp.serials[(r[0], r[1])] = self.cp.serials0[(r[0], r[1])] = (r[2], r[3])
+            self.cp.serials_read.add(serial)
+        return (sku, serial) in self.cp.serials
+
+    def scans(self, order_id: str) -> list[ScanRecord]:
+        return [ScanRecord(item=x.item, station_id=x.station_id, undone_at=x.undone_at, undone_by=x.undone_by)
+                for x in (self.cp.scans[i] for i in self.cp.order_scans.get(order_id, ()))]
+
+
+class _BatchCatalog(SqlCatalog):
+    """The catalog as read at the batch's start (the appliers only read it)."""
+
+    def __init__(self, conn: Connection, cp: _Copy):
+        super().__init__(conn)
+        self.cp = cp
+
+    def products(self, skus: Iterable[str]) -> dict[str, Product]:
+        wanted = set(skus)
+        missing = wanted - set(self.cp.products)
+        if missing:
+            self.cp.products.update(super().products(missing))
+        return {sku: self.cp.products[sku] for sku in wanted if sku in self.cp.products}
+
+    def lots(self, sku: str) -> list[StockLot]:
+        if sku not in self.cp.lots:
+            self.cp.lots[sku] = super().lots(sku)
+        return list(self.cp.lots[sku])
+
+    def carton_type(self, code: str) -> CartonType | None:
+        return self.cp.carton_types.get(code)
+
+
+class _BatchLedger(CentralLedger):
+    def __init__(self, cp: _Copy):
+        self.cp = cp
+
+    def lease(self, order_id: str) -> Lease | None:
+        return self.cp.leases.get(order_id)
+
+    def release_lease(self, order_id: str, token: int) -> bool:
+        lease = self.cp.leases.get(order_id)
+        if lease is None or lease.token != token or lease.station_id is None:
+            return False
+        self.cp.leases[order_id] = replace(lease, station_id=None, expires_at=None)
+        had = self.cp.released_leases.get(order_id)
+        self.cp.released_leases[order_id] = token
+
+        def undo() -> None:
+            self.cp.leases[order_id] = lease
+            if had is None:
+                self.cp.released_leases.pop(order_id, None)
+        self.cp.undo(undo)
+        return True
+
+    def add_movement(self, movement: StockMovement) -> None:
+        self.cp.movements.append(movement)
+        self.cp.undo(self.cp.movements.pop)
+
+
+class _BatchEvents(EventLog):
+    """Nothing writes events through the repositories while applying (the inbox stores them)."""
+
+    def _no(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("events are stored by the inbox while applying pushed events")
+
+    add = for_order = since = number_pending = last_numbered = waiting = pending = answer = outbox = counts = reopen = _no  # type: ignore[assignment]
+
+
+class _BatchUnitOfWork(UnitOfWork):
+    """The central unit of work of a batched push: the batch's copy behind the repository ports."""
+
+    def __init__(self, conn: Connection, cp: _Copy):
+        self.orders = _BatchOrders(cp)
+        self.shipments = _BatchShipments(conn, cp)
+        self.catalog: CatalogRepository = _BatchCatalog(conn, cp)
+        self.events = _BatchEvents()
+        self._conn = conn
+
+    def __enter__(self) -> UnitOfWork:
+        raise RuntimeError("the inbox opens the central transaction")
+
+    def __exit__(self, *exc: Any) -> None:
+        raise RuntimeError("the inbox ends the central transaction")
+
+    def commit(self) -> None:
+        raise RuntimeError("the inbox commits the central transaction")
+
+    def ping(self) -> None:
+        self._conn.exec_driver_sql("SELECT 1")
+
+
+def central_outbox(central: Callable[..., UnitOfWork] | None) -> SqlCentralOutbox | None:
+    """The outbox of a station's central database (``Context.central``), or None when standalone."""
+    return SqlCentralOutbox(central) if central is not None else None
+
+
+__all__ = ["SqlCentralOutbox", "central_outbox"]
