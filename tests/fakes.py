@@ -794,8 +794,8 @@ class FakeEventLog(_Repo, EventLog):
     def last_numbered(self, station_id: str) -> int:
         return max((r.station_seq for _, r in self._mine(station_id) if r.station_seq is not None), default=0)
 
-    def waiting(self, station_id: str) -> int:
-        return sum(1 for _, r in self._mine(station_id) if r.state is SyncState.PENDING)
+    def waiting(self, station_id: str, *, centre_has: int) -> int:
+        return sum(1 for _, r in self._mine(station_id) if r.station_seq is None or r.station_seq > centre_has)
 
     def _numbered(self, station_id: str, states: Iterable[SyncState], limit: int) -> list[OutboxEvent]:
         wanted = set(states)
@@ -806,19 +806,21 @@ class FakeEventLog(_Repo, EventLog):
     def pending(self, station_id: str, limit: int) -> list[OutboxEvent]:
         return self._numbered(station_id, [SyncState.PENDING], limit)
 
-    def answer(self, answers: Sequence[Answer], at: datetime) -> None:
+    def answer(self, station_id: str, answers: Sequence[Answer], at: datetime) -> None:
+        mine = {e.id for e in self.s.events if e.station_id == station_id}
         for a in answers:
             row = self.s.outbox.get(a.event_id)
-            if row is not None and row.state is SyncState.PENDING:
+            if row is not None and a.event_id in mine and row.state is SyncState.PENDING:
                 row.state, row.reason, row.pushed_at = a.settled_as, a.reason, _utc(at)
 
     def outbox(self, station_id: str, states: Iterable[SyncState], limit: int = 200) -> list[OutboxEvent]:
         return self._numbered(station_id, states, limit)
 
     def counts(self, station_id: str) -> dict[SyncState, int]:
-        out = dict.fromkeys(SyncState, 0)
+        out = dict.fromkeys((SyncState.PENDING, SyncState.REFUSED, SyncState.HELD), 0)
         for _, row in self._mine(station_id):
-            out[row.state] += 1
+            if row.state in out:
+                out[row.state] += 1
         return out
 
     def reopen(self, station_id: str, from_seq: int) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -349,17 +349,18 @@ class EventLog(ABC):
         """The station's highest station sequence number (0: none yet)."""
 
     @abstractmethod
-    def waiting(self, station_id: str) -> int:
-        """How many of the station's events the centre has not answered yet (numbered or not)."""
+    def waiting(self, station_id: str, *, centre_has: int) -> int:
+        """How many of the station's events the centre does not have: those numbered above
+        *centre_has* (the centre's last number, as last heard) and those not numbered yet."""
 
     @abstractmethod
     def pending(self, station_id: str, limit: int) -> list[OutboxEvent]:
         """The station's numbered events the centre has not answered yet, lowest number first."""
 
     @abstractmethod
-    def answer(self, answers: Sequence[Answer], at: datetime) -> None:
-        """Store the centre's answers on the events still pending (``Answer.settled_as``, the reason,
-        *at*); an event answered already keeps its first answer."""
+    def answer(self, station_id: str, answers: Sequence[Answer], at: datetime) -> None:
+        """Store the centre's answers on the station's events still pending (``Answer.settled_as``,
+        the reason, *at*); an event answered already keeps its first answer."""
 
     @abstractmethod
     def outbox(self, station_id: str, states: Iterable[SyncState], limit: int = 200) -> list[OutboxEvent]:
@@ -368,7 +369,8 @@ class EventLog(ABC):
 
     @abstractmethod
     def counts(self, station_id: str) -> dict[SyncState, int]:
-        """How many of the station's events are in each state (unnumbered ones count as pending)."""
+        """How many of the station's events are pending (unnumbered ones too), refused and held (the
+        applied and duplicate ones are history: not counted, so this stays cheap however long it is)."""
 
     @abstractmethod
     def reopen(self, station_id: str, from_seq: int) -> int:
@@ -463,6 +465,7 @@ class OutboxEvent:
     state: SyncState = SyncState.PENDING
     reason: str | None = None
     pushed_at: datetime | None = None  # when the centre's answer was stored at the station
+    payload_json: str | None = field(default=None, compare=False, repr=False)  # the payload as stored, if read
 
     @property
     def id(self) -> str:

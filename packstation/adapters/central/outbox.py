@@ -14,11 +14,13 @@ Two ways to store a batch:
   refusal of that event only. About a dozen round trips per event.
 - **batched** (the default): the batch's orders, lines, cartons, scans, serials, leases and the
   products and lots it names are read once (about ten queries), the appliers run on repositories
-  that work on that copy (a per-event journal is the savepoint), and everything the batch changed is
-  written at the end with one executemany per table. If the database refuses those writes (an SSCC
-  or serial another station stored meanwhile) the whole transaction rolls back with
-  ``BatchRejected`` and the batch is received again event by event. The result is the same; the
-  batched way only needs a few dozen round trips per batch instead of per event.
+  that work on that copy, and everything the batch changed is written at the end: one COPY per
+  table for the new rows (events, scans, stock movements, cartons, ...), one executemany per kind
+  of update. The appliers check before they write, so a refused event has changed
+  nothing and its "savepoint" has nothing to undo. If the database refuses the batch's writes (an
+  SSCC or serial another station stored meanwhile), or an event fails after it changed the copy,
+  the transaction rolls back with ``BatchRejected`` and the batch is received again event by event.
+  The result is the same; the batched way needs a few dozen round trips per batch, not per event.
 """
 
 from __future__ import annotations
@@ -31,17 +33,41 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, text, update
+import psycopg
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from packstation.adapters.db import tables as t
 from packstation.adapters.db.catalog import SqlCatalog
 from packstation.adapters.db.orders import _order
 from packstation.adapters.db.uow import SqlUnitOfWork
 from packstation.domain.lifecycle import OrderStatus
-from packstation.domain.model import CartonType, Order, OrderLine, Product, StockLot
+from packstation.domain.model import (
+    CartonType,
+    Order,
+    OrderLine,
+    PackBarcode,
+    Product,
+    StockLot,
+    Tracking,
+)
 from packstation.domain.packing import Carton, CartonStatus, PackedItem
 from packstation.services.ports import (
     BatchRejected,
@@ -88,6 +114,12 @@ WHERE r.kind = 'conflict.resolved' AND r.order_id IS NOT DISTINCT FROM :o
   AND (r.payload::jsonb ->> 'conflict_id') = :cid ORDER BY r.seq LIMIT 1""")
 _UNRESOLVED = ("c.resolved_at IS NULL AND NOT EXISTS (SELECT 1 FROM events r WHERE r.kind = 'conflict.resolved' "
                "AND r.order_id IS NOT DISTINCT FROM c.order_id AND (r.payload::jsonb ->> 'conflict_id') = c.id::text)")
+
+
+def _any(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column = ANY(:array)``: one parameter however many values (an IN list of 500 ids costs more to
+    build and to parse than the query itself)."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
 
 
 class SqlCentralOutbox(CentralOutbox):
@@ -170,12 +202,14 @@ class _Touched:
     orders: list[str]
     skus: list[str]
     serials: list[str]
+    kinds: frozenset[str]
 
     @staticmethod
     def of(events: Sequence[OutboxEvent]) -> _Touched:
-        orders, skus, serials = set(), set(), set()
+        orders, skus, serials, kinds = set(), set(), set(), set()
         for ob in events:
             e = ob.event
+            kinds.add(e.kind)
             if e.order_id is not None:
                 orders.add(e.order_id)
             sku = e.payload.get("sku")
@@ -184,7 +218,7 @@ class _Touched:
             serial = e.payload.get("serial")
             if isinstance(serial, str) and serial:
                 serials.add(serial)
-        return _Touched(sorted(orders), sorted(skus), sorted(serials))
+        return _Touched(sorted(orders), sorted(skus), sorted(serials), frozenset(kinds))
 
 
 # --- the parts both ways share -------------------------------------------------------------------
@@ -202,7 +236,7 @@ class _Inbox(CentralInbox):
     def known(self, event_ids: Sequence[str]) -> dict[str, tuple[SyncState, str | None]]:
         out: dict[str, tuple[SyncState, str | None]] = {}
         if event_ids:
-            for r in self.conn.execute(select(ev_.id, ev_.sync_state, ev_.sync_reason).where(ev_.id.in_(event_ids))):
+            for r in self.conn.execute(select(ev_.id, ev_.sync_state, ev_.sync_reason).where(_any(ev_.id, event_ids))):
                 out[r[0]] = (SyncState(r[1]), r[2])
         return out
 
@@ -231,7 +265,8 @@ class _Inbox(CentralInbox):
         e = ob.event
         return {"id": e.id, "kind": e.kind, "order_id": e.order_id, "station_id": self.station_id,
                 "user_name": e.user, "actor": e.actor, "occurred_at": e.occurred_at or self.centre_now,
-                "payload": json.dumps(e.payload, default=str, sort_keys=True), "station_seq": ob.station_seq,
+                "payload": ob.payload_json or json.dumps(e.payload, default=str, sort_keys=True),
+                "station_seq": ob.station_seq,
                 "fence": ob.fence, "sync_state": state.value, "sync_reason": reason, "received_at": self.centre_now}
 
     def _conflict_row(self, ob: OutboxEvent, reason: str, station_side: dict[str, Any],
@@ -249,9 +284,9 @@ class _Inbox(CentralInbox):
         """Lock the batch's leases, then its orders, each in key order: two batches never wait on each
         other in a circle, and a claim (which takes the lease first) waits for the batch or it for the claim."""
         if self.touched.orders:
-            self.conn.execute(select(ls.order_id).where(ls.order_id.in_(self.touched.orders))
+            self.conn.execute(select(ls.order_id).where(_any(ls.order_id, self.touched.orders))
                               .order_by(ls.order_id).with_for_update()).all()
-            self.conn.execute(select(t.orders.c.order_id).where(t.orders.c.order_id.in_(self.touched.orders))
+            self.conn.execute(select(t.orders.c.order_id).where(_any(t.orders.c.order_id, self.touched.orders))
                               .order_by(t.orders.c.order_id).with_for_update()).all()
 
 
@@ -331,6 +366,18 @@ class _Rejected(Exception):
     """What the database would refuse (a unique key), found in the batch's copy: refuses the event."""
 
 
+class _Rewind(BatchRejected):
+    """An event was refused (or failed) after it had changed the batch's copy: the copy cannot take
+    those changes back, so the batch is received again event by event (each in a real savepoint)."""
+
+
+def _clone(obj: Any) -> Any:
+    """A shallow copy of a plain dataclass instance, without dataclasses.replace's overhead."""
+    new = object.__new__(obj.__class__)
+    new.__dict__.update(obj.__dict__)
+    return new
+
+
 @dataclass
 class _Ord:
     order: Order
@@ -345,7 +392,7 @@ class _Ord:
 
 @dataclass
 class _Ctn:
-    carton: Carton  # without items
+    carton: Carton  # its items: the scans in it not undone, kept up to date by add_item / undo_item
     id: str
     opened_by: str
     station_id: str
@@ -368,7 +415,7 @@ class _Scn:
 
 @dataclass
 class _Copy:
-    """The batch's copy of what it touches, what it changed, and how to undo the current event."""
+    """The batch's copy of what it touches, and what it changed (written by _flush)."""
 
     orders: dict[str, _Ord] = field(default_factory=dict)
     cartons: dict[str, dict[int, _Ctn]] = field(default_factory=lambda: defaultdict(dict))
@@ -389,14 +436,7 @@ class _Copy:
     movements: list[StockMovement] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
-    journal: list[Callable[[], None]] = field(default_factory=list)
-
-    def undo(self, fn: Callable[[], None]) -> None:
-        self.journal.append(fn)
-
-    def rollback_to(self, mark: int) -> None:
-        while len(self.journal) > mark:
-            self.journal.pop()()
+    writes: int = 0  # changes made to the copy so far (a savepoint knows whether its event changed it)
 
 
 class _BatchInbox(_Inbox):
@@ -409,28 +449,30 @@ class _BatchInbox(_Inbox):
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        mark = len(self.copy.journal)
+        # the appliers check before they write: a refused event has changed nothing, so there is
+        # nothing to take back. If one did change something, start again event by event.
+        mark = self.copy.writes
         try:
             yield
         except _Rejected as exc:
-            self.copy.rollback_to(mark)
+            if self.copy.writes != mark:
+                raise _Rewind(f"event refused after changes ({exc})") from exc
             raise Refused(f"The central database refused this change ({exc}).") from exc
-        except BaseException:
-            self.copy.rollback_to(mark)
+        except BaseException as exc:
+            if self.copy.writes != mark:
+                raise _Rewind(f"event refused after changes ({exc})") from exc
             raise
 
     def store(self, event: OutboxEvent, state: SyncState, reason: str | None) -> None:
         self.copy.events.append(self._event_row(event, state, reason))
-        self.copy.undo(self.copy.events.pop)
 
     def add_conflict(self, event: OutboxEvent, reason: str, station_side: dict[str, Any],
                      central_side: dict[str, Any]) -> None:
         self.copy.conflicts.append(self._conflict_row(event, reason, station_side, central_side))
-        self.copy.undo(self.copy.conflicts.pop)
 
     def finish(self, last_seq: int, clock_offset_s: float) -> None:
         try:
-            _flush(self.conn, self.copy, self.centre_now)
+            _flush(self.conn, self.copy)
         except (IntegrityError, DataError) as exc:
             raise BatchRejected(str(exc.orig or exc).strip().splitlines()[0]) from exc
         self._progress(last_seq, clock_offset_s)
@@ -443,42 +485,46 @@ def _load(conn: Connection, cp: _Copy, touched: _Touched) -> None:
     if ids:
         o, ln, c, s = t.orders.c, t.order_lines.c, t.cartons.c, t.scans.c
         # leases first, then orders, each in key order (as _Inbox._lock)
-        for r in conn.execute(select(t.leases).where(ls.order_id.in_(ids)).order_by(ls.order_id)
-                              .with_for_update()).mappings():
-            cp.leases[r["order_id"]] = Lease(r["order_id"], r["station_id"], int(r["token"]), r["expires_at"])
-        rows = conn.execute(select(t.orders).where(o.order_id.in_(ids)).order_by(o.order_id)
+        for r in conn.execute(select(ls.order_id, ls.station_id, ls.token, ls.expires_at).where(_any(ls.order_id, ids))
+                              .order_by(ls.order_id).with_for_update()):
+            cp.leases[r[0]] = Lease(r[0], r[1], int(r[2]), r[3])
+        rows = conn.execute(select(t.orders).where(_any(o.order_id, ids)).order_by(o.order_id)
                             .with_for_update()).mappings().all()
         lines: dict[str, list[OrderLine]] = defaultdict(list)
-        for x in conn.execute(select(t.order_lines).where(ln.order_id.in_(ids)).order_by(ln.order_id, ln.line_no)
-                              ).mappings():
-            lines[x["order_id"]].append(OrderLine(line_no=x["line_no"], sku=x["sku"], qty=x["qty"],
-                                                  unit_price=_dec(x["unit_price"]), packed=x["packed_qty"],
-                                                  short=x["short_qty"], short_reason=x["short_reason"]))
+        for x in conn.execute(select(ln.order_id, ln.line_no, ln.sku, ln.qty, ln.unit_price, ln.packed_qty,
+                                     ln.short_qty, ln.short_reason).where(_any(ln.order_id, ids))
+                              .order_by(ln.order_id, ln.line_no)):
+            lines[x[0]].append(OrderLine(line_no=x[1], sku=x[2], qty=x[3], unit_price=Decimal(x[4]), packed=x[5],
+                                         short=x[6], short_reason=x[7]))
         for r in rows:
             order = _order(r, lines[r["order_id"]])
             cp.orders[order.order_id] = _Ord(order, order.status, r["claimed_by"], r["claimed_user"], r["claimed_at"],
                                              r["claimed_by"] is not None, r["updated_at"])
-        for r in conn.execute(select(t.cartons).where(c.order_id.in_(ids))).mappings():
+        for r in conn.execute(select(t.cartons).where(_any(c.order_id, ids))).mappings():
             ctype = CartonType(r["type_code"], r["type_code"], 0)
             carton = Carton(seq=r["seq"], type=ctype, status=CartonStatus(r["status"]), measured_g=r["measured_g"],
                             sscc=r["sscc"], override_by=r["override_by"], tracking_number=r["tracking_number"],
                             expected_g=r["expected_g"], closed_at=r["closed_at"])
             cp.cartons[r["order_id"]][r["seq"]] = _Ctn(carton, r["id"], r["opened_by"], r["station_id"],
                                                        r["opened_at"], in_db=True)
-        for r in conn.execute(select(t.scans).where(s.order_id.in_(ids)).order_by(s.order_id, s.seq)).mappings():
+        for r in conn.execute(select(t.scans).where(_any(s.order_id, ids)).order_by(s.order_id, s.seq)).mappings():
             item = PackedItem(scan_id=r["id"], line_no=r["line_no"], sku=r["sku"], qty=r["qty"],
                               carton_seq=r["carton_seq"], barcode=r["barcode"], user=r["user_name"], lot=r["lot"],
                               expiry=r["expiry"], serial=r["serial"], source=r["source"], scanned_at=r["scanned_at"])
-            cp.scans[item.scan_id] = _Scn(r["order_id"], r["seq"], item, r["station_id"], True, r["undone_at"],
+            order_id = r["order_id"]
+            cp.scans[item.scan_id] = _Scn(order_id, r["seq"], item, r["station_id"], True, r["undone_at"],
                                           r["undone_by"])
-            cp.order_scans[r["order_id"]].append(item.scan_id)
-            cp.max_seq[r["order_id"]] = max(cp.max_seq[r["order_id"]], r["seq"])
+            cp.order_scans[order_id].append(item.scan_id)
+            cp.max_seq[order_id] = max(cp.max_seq[order_id], r["seq"])
+            box = cp.cartons[order_id].get(item.carton_seq)
+            if box is not None and r["undone_at"] is None:
+                box.carton.items.append(item)
     sr = t.serial_registry.c
     conds = []
-    if ids:
-        conds.append(sr.order_id.in_(ids))
+    if ids and "scan.undone" in touched.kinds:  # a serial scan taken back leaves the registry
+        conds.append(_any(sr.order_id, ids))
     if touched.serials:
-        conds.append(sr.serial.in_(touched.serials))
+        conds.append(_any(sr.serial, touched.serials))
         cp.serials_read.update(touched.serials)
     if conds:
         for r in conn.execute(select(sr.sku, sr.serial, sr.order_id, sr.scan_id).where(or_(*conds))):
@@ -486,25 +532,53 @@ def _load(conn: Connection, cp: _Copy, touched: _Touched) -> None:
             cp.serials_read.add(r[1])
         cp.serials0 = dict(cp.serials)
     if touched.skus:
-        cp.products.update(SqlCatalog(conn).products(touched.skus))
-        lots: dict[str, list[StockLot]] = {sku: [] for sku in touched.skus}
-        sl = t.stock_lots.c
-        for r in conn.execute(select(t.stock_lots).where(sl.sku.in_(touched.skus))).mappings():
-            lots[r["sku"]].append(StockLot(sku=r["sku"], lot=r["lot"], expiry=r["expiry"], location=r["location"],
-                                           qty=r["qty"]))
-        for sku, found in lots.items():
-            cp.lots[sku] = sorted(found, key=lambda x: (x.expiry is None, x.expiry or date.max, x.lot))
-    cp.carton_types.update({ct.code: ct for ct in SqlCatalog(conn).carton_types()})
+        _load_products(conn, cp, touched.skus)
+    if {"carton.opened", "carton.changed"} & touched.kinds:
+        cp.carton_types.update({ct.code: ct for ct in SqlCatalog(conn).carton_types()})
 
 
-def _dec(value: str) -> Any:
-    from decimal import Decimal
+def _load_products(conn: Connection, cp: _Copy, skus: list[str]) -> None:
+    """The batch's products with their barcodes, and the lots of those tracked by lot."""
+    p, b, sl = t.products.c, t.barcodes.c, t.stock_lots.c
+    codes: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for code, sku, qty in conn.execute(select(b.code, b.sku, b.qty).where(_any(b.sku, skus))):
+        codes[sku].append((code, qty))
+    tracked = []
+    for r in conn.execute(select(p.sku, p.name, p.weight_g, p.location, p.tracking).where(_any(p.sku, skus))):
+        found = codes.get(r[0], [])
+        cp.products[r[0]] = Product(sku=r[0], name=r[1], weight_g=r[2], location=r[3], tracking=Tracking(r[4]),
+                                    barcodes=tuple(c for c, q in found if q == 1),
+                                    pack_barcodes=tuple(PackBarcode(c, q) for c, q in found if q != 1))
+        if r[4] in (Tracking.LOT.value, Tracking.LOT_EXPIRY.value):
+            tracked.append(r[0])
+        else:
+            cp.lots[r[0]] = []  # not tracked by lot: the appliers never ask
+    if tracked:
+        lots: dict[str, list[StockLot]] = {sku: [] for sku in tracked}
+        for r in conn.execute(select(sl.sku, sl.lot, sl.expiry, sl.location, sl.qty).where(_any(sl.sku, tracked))):
+            lots[r[0]].append(StockLot(sku=r[0], lot=r[1], expiry=r[2], location=r[3], qty=r[4]))
+        for sku, found_lots in lots.items():
+            cp.lots[sku] = sorted(found_lots, key=lambda x: (x.expiry is None, x.expiry or date.max, x.lot))
 
-    return Decimal(value)
+
+def _copy(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert *rows* (dicts with the same keys) with COPY: the cheapest way into PostgreSQL for the
+    client and the server (an executemany INSERT costs a round of parameter handling per row)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    raw = conn.connection.dbapi_connection
+    try:
+        with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+    except psycopg.Error as exc:  # as SQLAlchemy would raise it (IntegrityError, OperationalError, ...)
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
 
-def _flush(conn: Connection, cp: _Copy, now: datetime) -> None:
-    """Write everything the batch changed: one statement (an executemany) per kind of change."""
+def _flush(conn: Connection, cp: _Copy) -> None:
+    """Write everything the batch changed: one statement (an executemany, or a COPY) per kind of change."""
     o, ln, c, s, sr = t.orders.c, t.order_lines.c, t.cartons.c, t.scans.c, t.serial_registry.c
     statuses = [{"b_o": k, "b_old": x.status0.value, "b_new": x.order.status.value, "b_at": x.updated_at}
                 for k, x in cp.orders.items() if x.order.status is not x.status0]
@@ -526,24 +600,23 @@ def _flush(conn: Connection, cp: _Copy, now: datetime) -> None:
     if cp.deleted_cartons:
         conn.execute(delete(t.cartons).where(and_(c.order_id == bindparam("b_o"), c.seq == bindparam("b_seq"))),
                      [{"b_o": k[0], "b_seq": k[1]} for k in sorted(cp.deleted_cartons)])
+    names = ("type_code", "status", "expected_g", "measured_g", "sscc", "tracking_number", "override_by", "closed_at")
     new_cartons, changed_cartons = [], []
     for order_id, by_seq in cp.cartons.items():
         for x in by_seq.values():
             k = x.carton
-            values = {"type_code": k.type.code, "status": k.status.value, "expected_g": k.expected_g,
-                      "measured_g": k.measured_g, "sscc": k.sscc, "tracking_number": k.tracking_number,
-                      "override_by": k.override_by, "closed_at": k.closed_at}
+            values = dict(zip(names, (k.type.code, k.status.value, k.expected_g, k.measured_g, k.sscc,
+                                      k.tracking_number, k.override_by, k.closed_at), strict=True))
             if not x.in_db:
                 new_cartons.append({"id": x.id, "order_id": order_id, "seq": k.seq, "opened_by": x.opened_by,
                                     "station_id": x.station_id, "opened_at": x.opened_at, **values})
             elif x.dirty:
                 changed_cartons.append({"b_o": order_id, "b_seq": k.seq, **{f"b_{n}": v for n, v in values.items()}})
     if changed_cartons:
-        names = ("type_code", "status", "expected_g", "measured_g", "sscc", "tracking_number", "override_by", "closed_at")
         conn.execute(update(t.cartons).where(and_(c.order_id == bindparam("b_o"), c.seq == bindparam("b_seq")))
                      .values({n: bindparam(f"b_{n}") for n in names}), changed_cartons)
     if new_cartons:
-        conn.execute(insert(t.cartons), new_cartons)
+        _copy(conn, t.cartons, new_cartons)
     new_scans, undone = [], []
     for x in cp.scans.values():
         if not x.in_db:
@@ -556,7 +629,7 @@ def _flush(conn: Connection, cp: _Copy, now: datetime) -> None:
         elif x.dirty:
             undone.append({"b_id": x.item.scan_id, "b_at": x.undone_at, "b_by": x.undone_by})
     if new_scans:
-        conn.execute(insert(t.scans), new_scans)
+        _copy(conn, t.scans, new_scans)
     if undone:
         conn.execute(update(t.scans).where(s.id == bindparam("b_id"))
                      .values(undone_at=bindparam("b_at"), undone_by=bindparam("b_by")), undone)
@@ -567,17 +640,17 @@ def _flush(conn: Connection, cp: _Copy, now: datetime) -> None:
     added = [{"sku": k[0], "serial": k[1], "order_id": v[0], "scan_id": v[1]}
              for k, v in cp.serials.items() if cp.serials0.get(k) != v]
     if added:
-        conn.execute(insert(t.serial_registry), added)
+        _copy(conn, t.serial_registry, added)
     if cp.movements:
-        conn.execute(insert(t.stock_movements), [_movement_row(m) for m in cp.movements])
+        _copy(conn, t.stock_movements, [_movement_row(m) for m in cp.movements])
     if cp.released_leases:
         conn.execute(update(t.leases).where(and_(ls.order_id == bindparam("b_o"), ls.token == bindparam("b_t")))
                      .values(station_id=None, expires_at=None),
                      [{"b_o": k, "b_t": v} for k, v in cp.released_leases.items()])
     if cp.events:
-        conn.execute(insert(t.events), cp.events)
+        _copy(conn, t.events, cp.events)
     if cp.conflicts:
-        conn.execute(insert(t.conflicts), cp.conflicts)
+        _copy(conn, t.conflicts, cp.conflicts)
 
 
 def _unavailable(port: type) -> Callable[[type], type]:
@@ -605,7 +678,11 @@ class _BatchOrders(OrderRepository):
 
     def get(self, order_id: str) -> Order | None:
         x = self.cp.orders.get(order_id)
-        return None if x is None else replace(x.order, lines=[replace(line) for line in x.order.lines])
+        if x is None:
+            return None
+        order = _clone(x.order)
+        order.lines = [_clone(line) for line in x.order.lines]
+        return order
 
     def hold(self, order_id: str) -> Claim:
         x = self._o(order_id)
@@ -618,54 +695,28 @@ class _BatchOrders(OrderRepository):
         x = self._o(order_id)
         if x.order.status is not expected:
             raise Conflict(f"Order {order_id} changed meanwhile (it is no longer {expected.value}); try again.")
-        old = (x.order.status, x.updated_at)
         x.order.status, x.updated_at = status, at
-
-        def undo() -> None:
-            x.order.status, x.updated_at = old
-        self.cp.undo(undo)
+        self.cp.writes += 1
 
     def release(self, order_id: str) -> None:
         x = self._o(order_id)
-        old = (x.claimed_by, x.claimed_user, x.claimed_at, x.released)
         x.claimed_by = x.claimed_user = x.claimed_at = None
         x.released = True
-
-        def undo() -> None:
-            x.claimed_by, x.claimed_user, x.claimed_at, x.released = old
-        self.cp.undo(undo)
-
-    def _line(self, order_id: str, line_no: int) -> OrderLine | None:
-        return next((line for line in self._o(order_id).order.lines if line.line_no == line_no), None)
+        self.cp.writes += 1
 
     def add_packed(self, order_id: str, line_no: int, delta: int) -> None:
-        line = self._line(order_id, line_no)
-        if line is None:
-            return
-        line.packed += delta
-        self.cp.packed[(order_id, line_no)] += delta
-
-        def undo() -> None:
-            line.packed -= delta
-            self.cp.packed[(order_id, line_no)] -= delta
-        self.cp.undo(undo)
+        line = next((ln for ln in self._o(order_id).order.lines if ln.line_no == line_no), None)
+        if line is not None:
+            line.packed += delta
+            self.cp.packed[(order_id, line_no)] += delta
+            self.cp.writes += 1
 
     def set_short(self, order_id: str, line_no: int, short: int, reason: str) -> None:
-        line = self._line(order_id, line_no)
-        if line is None:
-            return
-        key = (order_id, line_no)
-        old, had = (line.short, line.short_reason), self.cp.shorts.get(key)
-        line.short, line.short_reason = short, reason
-        self.cp.shorts[key] = (short, reason)
-
-        def undo() -> None:
-            line.short, line.short_reason = old
-            if had is None:
-                self.cp.shorts.pop(key, None)
-            else:
-                self.cp.shorts[key] = had
-        self.cp.undo(undo)
+        line = next((ln for ln in self._o(order_id).order.lines if ln.line_no == line_no), None)
+        if line is not None:
+            line.short, line.short_reason = short, reason
+            self.cp.shorts[(order_id, line_no)] = (short, reason)
+            self.cp.writes += 1
 
 
 @_unavailable(ShipmentRepository)
@@ -674,89 +725,72 @@ class _BatchShipments(ShipmentRepository):
         self.conn, self.cp = conn, cp
 
     def cartons(self, order_id: str, types: dict[str, CartonType]) -> list[Carton]:
-        out: dict[int, Carton] = {}
-        for seq in sorted(self.cp.cartons.get(order_id, {})):
-            k = self.cp.cartons[order_id][seq].carton
-            ctype = types.get(k.type.code) or CartonType(k.type.code, k.type.code, 0)
-            out[seq] = replace(k, type=ctype, items=[])
-        for scan_id in self.cp.order_scans.get(order_id, ()):
-            x = self.cp.scans[scan_id]
-            if x.undone_at is None and x.item.carton_seq in out:
-                out[x.item.carton_seq].items.append(x.item)
-        return list(out.values())
+        out = []
+        by_seq = self.cp.cartons.get(order_id)
+        for seq in sorted(by_seq or ()):
+            k = _clone(by_seq[seq].carton)  # type: ignore[index]
+            k.type = types.get(k.type.code) or CartonType(k.type.code, k.type.code, 0)
+            k.items = list(k.items)
+            out.append(k)
+        return out
 
     def add_carton(self, order_id: str, carton: Carton, opened_by: str, station_id: str, at: datetime) -> None:
         by_seq = self.cp.cartons[order_id]
         if carton.seq in by_seq:
             raise _Rejected(f"order {order_id} has a carton {carton.seq} already")
-        by_seq[carton.seq] = _Ctn(replace(carton, items=[]), str(uuid.uuid4()), opened_by, station_id, at, in_db=False)
-        self.cp.undo(lambda: by_seq.pop(carton.seq, None))
+        fresh = _clone(carton)
+        fresh.items = []
+        by_seq[carton.seq] = _Ctn(fresh, str(uuid.uuid4()), opened_by, station_id, at, in_db=False)
+        self.cp.writes += 1
 
     def save_carton(self, order_id: str, carton: Carton, at: datetime) -> None:
         x = self.cp.cartons.get(order_id, {}).get(carton.seq)
         if x is None:
             return
-        old = (x.carton, x.dirty)
-        x.carton = replace(old[0], type=carton.type, status=carton.status, measured_g=carton.measured_g,
-                           expected_g=carton.expected_g, sscc=carton.sscc, override_by=carton.override_by,
-                           tracking_number=carton.tracking_number,
-                           closed_at=at if carton.status is CartonStatus.CLOSED else old[0].closed_at)
+        k = x.carton
+        k.type, k.status, k.measured_g, k.expected_g = carton.type, carton.status, carton.measured_g, carton.expected_g
+        k.sscc, k.override_by, k.tracking_number = carton.sscc, carton.override_by, carton.tracking_number
+        if carton.status is CartonStatus.CLOSED:
+            k.closed_at = at
         x.dirty = True
-
-        def undo() -> None:
-            x.carton, x.dirty = old
-        self.cp.undo(undo)
+        self.cp.writes += 1
 
     def remove_carton(self, order_id: str, seq: int) -> None:
-        by_seq = self.cp.cartons.get(order_id, {})
-        x = by_seq.pop(seq, None)
-        if x is None:
-            return
-        key = (order_id, seq)
-        fresh = x.in_db and key not in self.cp.deleted_cartons
-        if fresh:
-            self.cp.deleted_cartons.add(key)
-
-        def undo() -> None:
-            by_seq[seq] = x
-            if fresh:
-                self.cp.deleted_cartons.discard(key)
-        self.cp.undo(undo)
+        x = self.cp.cartons.get(order_id, {}).pop(seq, None)
+        if x is not None:
+            if x.in_db:
+                self.cp.deleted_cartons.add((order_id, seq))
+            self.cp.writes += 1
 
     def add_item(self, order_id: str, item: PackedItem, station_id: str, at: datetime) -> None:
         if item.scan_id in self.cp.scans:
             raise _Rejected(f"scan {item.scan_id} is stored already")
-        key = (item.sku, item.serial) if item.serial else None
-        if key is not None and self.serial_shipped(item.sku, item.serial or ""):
+        if item.serial and self.serial_shipped(item.sku, item.serial):
             raise _Rejected(f"serial {item.serial} of {item.sku} is packed already")
         seq = self.cp.max_seq[order_id] + 1
         self.cp.max_seq[order_id] = seq
-        self.cp.scans[item.scan_id] = _Scn(order_id, seq, replace(item, scanned_at=at), station_id, in_db=False)
+        stored = _clone(item)  # the item as stored: with the time it was scanned (PackedItem is frozen)
+        object.__setattr__(stored, "scanned_at", at)
+        self.cp.scans[item.scan_id] = _Scn(order_id, seq, stored, station_id, in_db=False)
         self.cp.order_scans[order_id].append(item.scan_id)
-        if key is not None:
-            self.cp.serials[key] = (order_id, item.scan_id)
-
-        def undo() -> None:
-            del self.cp.scans[item.scan_id]
-            self.cp.order_scans[order_id].pop()
-            self.cp.max_seq[order_id] = seq - 1
-            if key is not None:
-                self.cp.serials.pop(key, None)
-        self.cp.undo(undo)
+        box = self.cp.cartons.get(order_id, {}).get(item.carton_seq)
+        if box is not None:
+            box.carton.items.append(stored)
+        if item.serial:
+            self.cp.serials[(item.sku, item.serial)] = (order_id, item.scan_id)
+        self.cp.writes += 1
 
     def undo_item(self, item: PackedItem, by: str, at: datetime) -> None:
         x = self.cp.scans.get(item.scan_id)
         if x is not None:
-            old = (x.undone_at, x.undone_by, x.dirty)
             x.undone_at, x.undone_by, x.dirty = at, by, True
-
-            def undo() -> None:
-                x.undone_at, x.undone_by, x.dirty = old
-            self.cp.undo(undo)
+            box = self.cp.cartons.get(x.order_id, {}).get(x.item.carton_seq)
+            if box is not None:
+                box.carton.items = [i for i in box.carton.items if i.scan_id != item.scan_id]
         if item.serial:
             for key in [k for k, v in self.cp.serials.items() if v[1] == item.scan_id]:
-                value = self.cp.serials.pop(key)
-                self.cp.undo(lambda key=key, value=value: self.cp.serials.__setitem__(key, value))
+                del self.cp.serials[key]
+        self.cp.writes += 1
 
     def serial_shipped(self, sku: str, serial: str) -> bool:
         if serial not in self.cp.serials_read:  # not named by the batch: read it now (and keep it)
@@ -780,7 +814,7 @@ class _BatchCatalog(SqlCatalog):
 
     def products(self, skus: Iterable[str]) -> dict[str, Product]:
         wanted = set(skus)
-        missing = wanted - set(self.cp.products)
+        missing = wanted - self.cp.products.keys()
         if missing:
             self.cp.products.update(super().products(missing))
         return {sku: self.cp.products[sku] for sku in wanted if sku in self.cp.products}
@@ -791,7 +825,12 @@ class _BatchCatalog(SqlCatalog):
         return list(self.cp.lots[sku])
 
     def carton_type(self, code: str) -> CartonType | None:
-        return self.cp.carton_types.get(code)
+        if code not in self.cp.carton_types:
+            found = super().carton_type(code)
+            if found is None:
+                return None
+            self.cp.carton_types[code] = found
+        return self.cp.carton_types[code]
 
 
 class _BatchLedger(CentralLedger):
@@ -806,19 +845,13 @@ class _BatchLedger(CentralLedger):
         if lease is None or lease.token != token or lease.station_id is None:
             return False
         self.cp.leases[order_id] = replace(lease, station_id=None, expires_at=None)
-        had = self.cp.released_leases.get(order_id)
         self.cp.released_leases[order_id] = token
-
-        def undo() -> None:
-            self.cp.leases[order_id] = lease
-            if had is None:
-                self.cp.released_leases.pop(order_id, None)
-        self.cp.undo(undo)
+        self.cp.writes += 1
         return True
 
     def add_movement(self, movement: StockMovement) -> None:
         self.cp.movements.append(movement)
-        self.cp.undo(self.cp.movements.pop)
+        self.cp.writes += 1
 
 
 class _BatchEvents(EventLog):

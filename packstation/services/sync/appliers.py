@@ -422,13 +422,13 @@ class _StationsEvent(EventLog):
     def last_numbered(self, station_id: str) -> int:
         raise RuntimeError("not at the centre")
 
-    def waiting(self, station_id: str) -> int:
+    def waiting(self, station_id: str, *, centre_has: int) -> int:
         raise RuntimeError("not at the centre")
 
     def pending(self, station_id: str, limit: int) -> list[OutboxEvent]:
         raise RuntimeError("not at the centre")
 
-    def answer(self, answers: Any, at: datetime) -> None:
+    def answer(self, station_id: str, answers: Any, at: datetime) -> None:
         raise RuntimeError("not at the centre")
 
     def outbox(self, station_id: str, states: Any, limit: int = 200) -> list[OutboxEvent]:

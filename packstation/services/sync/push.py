@@ -123,16 +123,20 @@ class PushReport:
 # --- the station's side ------------------------------------------------------------------------
 
 
-def push_once(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: int = 500) -> PushReport:
+def push_once(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: int = 500,
+              centre_has: int | None = None) -> PushReport:
     """Send one batch of this station's pending events to the centre and store its answers.
 
-    Raises StorageError when either database cannot be reached (nothing is lost: what the centre
-    committed is answered ``duplicate`` next time)."""
+    *centre_has*: the centre's last number of this station if the caller just heard it (the
+    previous push's ``last_seq``); otherwise it is asked first. Raises StorageError when either
+    database cannot be reached (nothing is lost: what the centre committed is answered
+    ``duplicate`` next time)."""
     ctx.auth.require(session, Permission.SYNC, "Sending this station's events to the central database")
     sid = ctx.station_id
     report = PushReport()
-    progress = outbox.progress(sid)
-    centre_has = progress.last_seq if progress is not None else 0
+    progress = outbox.progress(sid) if centre_has is None else None
+    if centre_has is None:
+        centre_has = progress.last_seq if progress is not None else 0
     with ctx.uow() as uow:
         uow.events.number_pending(sid, after=centre_has)
         events = uow.events.pending(sid, batch)
@@ -146,6 +150,8 @@ def push_once(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: i
     if not events:
         report.last_seq = centre_has
         report.clock_offset_s = progress.clock_offset_s if progress is not None else None
+        if progress is None and top > centre_has:  # what the caller heard may be old: ask
+            return push_once(ctx, session, outbox, batch=batch)
         if top > centre_has:
             report.problem = (f"The central database has this station's events up to number {centre_has}, this "
                               f"station numbered them up to {top} and no longer has the ones after {centre_has} "
@@ -157,7 +163,7 @@ def push_once(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: i
     report.gap, report.last_seq = receipt.gap, receipt.last_seq
     report.clock_offset_s, report.centre_now = receipt.clock_offset_s, receipt.centre_now
     with ctx.uow() as uow:
-        uow.events.answer(receipt.answers, ctx.clock())
+        uow.events.answer(sid, receipt.answers, ctx.clock())
         if receipt.gap is not None:
             report.reopened += uow.events.reopen(sid, receipt.gap.expected)
             first = uow.events.pending(sid, 1)
@@ -165,7 +171,7 @@ def push_once(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: i
                 report.problem = (f"The central database expects event number {receipt.gap.expected} of this "
                                   f"station next, but this station's next event is number {receipt.gap.got}: the "
                                   "ones in between are missing here (restored from an older backup?). Ask IT.")
-        report.remaining = uow.events.waiting(sid)
+        report.remaining = uow.events.waiting(sid, centre_has=receipt.last_seq)
         uow.commit()
     if report.refused or report.held:
         log.warning("central database refused %d and held %d event(s) of %s", report.refused, report.held, sid)
@@ -176,9 +182,11 @@ def push_all(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: in
              max_batches: int | None = None) -> PushReport:
     """Push until the centre has every event of this station, or it cannot (``problem``)."""
     total = PushReport()
+    centre_has: int | None = None
     while True:
-        report = push_once(ctx, session, outbox, batch=batch)
+        report = push_once(ctx, session, outbox, batch=batch, centre_has=centre_has)
         total.merge(report)
+        centre_has = report.last_seq if report.gap is None and report.reopened == 0 else None
         if report.drained or report.problem is not None or (report.sent == 0 and report.reopened == 0):
             return total
         if max_batches is not None and total.batches >= max_batches:
