@@ -167,9 +167,15 @@ class SqlCentralOutbox(CentralOutbox):
     def resolve(self, conflict_id: int, *, actor: str, user: str | None, station_id: str, note: str,
                 at: datetime) -> ConflictRecord | None:
         with self._uow() as uow:
-            row = uow.conn.execute(select(t.conflicts).where(cf.id == conflict_id).with_for_update()).mappings().first()
+            # one resolution per conflict: two leads at once take turns (stations may not lock conflict
+            # rows: FOR UPDATE needs UPDATE rights, which history does not give them)
+            uow.conn.execute(text("SELECT pg_advisory_xact_lock(7061637, :id)"), {"id": conflict_id})
+            row = uow.conn.execute(select(t.conflicts).where(cf.id == conflict_id)).mappings().first()
             if row is None:
                 return None
+            before = _conflict(uow.conn, row)
+            if not before.open:
+                return before
             payload = {"conflict_id": conflict_id, "event_id": row["event_id"], "station": row["station_id"],
                        "note": note}
             uow.conn.execute(insert(t.events).values(
