@@ -9,13 +9,15 @@ and orders imported; the station pushes as the station role that ``central init`
 
 Measured, per run (each on a fresh central database and a fresh copy of the station's file):
 
-- **drain**: ``push_all(batch=500)`` until the centre has every event: the events applied (scans
+- **drain**: ``push_all()`` until the centre has every event (batches of 500, doubling up to 2,000
+  while they come back full, as a station drains a backlog): the events applied (scans
   into cartons, line counts, stock movements, carton seals, order statuses through the lifecycle)
   and the station's answers stored. Events per second.
 - **raw INSERT**: the same 50,000 event rows inserted into an empty central ``events`` table with
   executemany in pages of 500, one transaction per page (what storing them costs without applying
   anything, without reading or answering the station), right after the drain on the same server.
   The ratio drain / raw INSERT is held against the target; COPY of the same rows is shown too.
+- **fixed batches** (information): the same drain in batches of 500 throughout.
 - **event by event** (information): the first 5,000 events drained with ``batched=False`` (every
   event in its own SAVEPOINT on the central unit of work's repositories).
 
@@ -27,7 +29,6 @@ Measured, per run (each on a fresh central database and a fresh copy of the stat
 from __future__ import annotations
 
 import importlib.util
-import io
 import shutil
 import statistics
 import sys
@@ -234,8 +235,10 @@ def _central(server: Any, products: list[dict[str, Any]], orders: list[dict[str,
     return admin_url, f"postgresql+psycopg://packstation_station:bench@127.0.0.1:{server.port}/{name}"
 
 
-def drain(station_db: Path, station_url: str, *, batched: bool = True, limit: int | None = None) -> tuple[int, float, Any]:
-    """Push the station's whole backlog (or *limit* events); returns (events, seconds, report)."""
+def drain(station_db: Path, station_url: str, *, batched: bool = True, limit: int | None = None,
+          fixed: int | None = None) -> tuple[int, float, Any]:
+    """Push the station's whole backlog (``push_all``: batches of 500 growing to 2,000 while full),
+    or *limit* events in batches of *fixed*; returns (events, seconds, report)."""
     from dataclasses import replace
 
     from packstation.adapters.central.outbox import SqlCentralOutbox
@@ -245,7 +248,7 @@ def drain(station_db: Path, station_url: str, *, batched: bool = True, limit: in
     from packstation.domain.identity import ActorKind
     from packstation.services.auth import Authenticator
     from packstation.services.context import Context
-    from packstation.services.sync.push import push_all
+    from packstation.services.sync.push import PushReport, push_all, push_once
 
     local = make_engine(f"sqlite:///{station_db}")
     central = postgres_engine(station_url, application_name=f"packstation:{STATION}")
@@ -268,7 +271,15 @@ def drain(station_db: Path, station_url: str, *, batched: bool = True, limit: in
         outbox = EventByEvent(central_uow)
     ctx = replace(ctx)
     start = time.perf_counter()
-    report = push_all(ctx, worker, outbox, batch=BATCH, max_batches=None if limit is None else limit // BATCH)
+    if fixed is None:
+        report = push_all(ctx, worker, outbox, batch=BATCH)
+    else:
+        report = PushReport()
+        while report.sent < (limit or EVENTS):
+            once = push_once(ctx, worker, outbox, batch=fixed, centre_has=report.last_seq)
+            report.merge(once)
+            if once.sent == 0:
+                break
     seconds = time.perf_counter() - start
     local.dispose()
     central.dispose()
@@ -315,7 +326,6 @@ def raw_insert(server: Any, station_db: Path) -> tuple[int, float, float]:
     copy_s = time.perf_counter() - start
     engine.dispose()
     server.drop_database(name)
-    _ = io
     return len(rows), insert_s, copy_s
 
 
@@ -375,7 +385,9 @@ def main() -> int:
             copy = tmp / f"run{run}.db"
             shutil.copy(backlog, copy)
             admin_url, station_url = _central(server, products, orders)
+            cpu0 = time.process_time()
             sent, seconds, report = drain(copy, station_url)
+            cpu = time.process_time() - cpu0
             if not report.drained or report.refused or report.held:
                 raise SystemExit(f"drain did not finish cleanly: {report}")
             _check(admin_url, events)
@@ -385,14 +397,20 @@ def main() -> int:
             rates.append(rate)
             ratios.append(rate / raw_rate)
             copy_ratios.append(rate / copy_rate)
-            print(f"  run {run}: drain {sent:,} events in {seconds:.2f} s = {rate:,.0f}/s ({report.batches} batches); "
+            print(f"  run {run}: drain {sent:,} events in {seconds:.2f} s = {rate:,.0f}/s ({report.batches} batches, "
+                  f"client CPU {cpu / sent * 1e6:.0f} µs/event); "
                   f"raw INSERT {raw_rate:,.0f}/s, COPY {copy_rate:,.0f}/s; ratio {rate / raw_rate:.2f} "
                   f"(to COPY {rate / copy_rate:.2f})")
         stalls = stall_pct(before, time.perf_counter() - began)
+        copy = tmp / "fixed.db"
+        shutil.copy(backlog, copy)
+        _, station_url = _central(server, products, orders)
+        sent, seconds, _ = drain(copy, station_url, fixed=BATCH)
+        fixed = sent / seconds
         copy = tmp / "one-by-one.db"
         shutil.copy(backlog, copy)
         _, station_url = _central(server, products, orders)
-        sent, seconds, _ = drain(copy, station_url, batched=False, limit=EVENT_BY_EVENT)
+        sent, seconds, _ = drain(copy, station_url, batched=False, limit=EVENT_BY_EVENT, fixed=BATCH)
         one_by_one = sent / seconds
         rate, ratio = statistics.median(rates), statistics.median(ratios)
         ok_rate, ok_ratio = rate >= TARGET_PER_S, ratio >= TARGET_RATIO
@@ -403,8 +421,9 @@ def main() -> int:
         print(f"{'drain / raw batched INSERT of the same rows, median':<58}{f'{ratio:.2f}':<28}{'>= 0.3':<16}"
               f"{mark(ok_ratio)}")
         print(f"{'drain / COPY of the same rows, median':<58}{f'{statistics.median(copy_ratios):.2f}':<28}")
+        print(f"{'drain in fixed batches of 500 (no growth), one run':<58}{f'{fixed:,.0f} events/s':<28}")
         print(f"{'event by event (savepoint each), first 5,000':<58}{f'{one_by_one:,.0f} events/s':<28}")
-        print(f"machine stalled during the runs: " + ", ".join(f"{k} {v:.0f} %" for k, v in stalls.items()))
+        print("machine stalled during the runs: " + ", ".join(f"{k} {v:.0f} %" for k, v in stalls.items()))
         return 0 if ok_rate and ok_ratio else 1
     finally:
         server.stop()

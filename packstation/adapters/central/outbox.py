@@ -44,9 +44,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    delete,
     insert,
-    or_,
     select,
     text,
     update,
@@ -136,10 +134,12 @@ class SqlCentralOutbox(CentralOutbox):
     def begin(self, station_id: str, events: Sequence[OutboxEvent], *,
               batched: bool = True) -> Iterator[CentralInbox]:
         with self._uow() as uow:
-            last_seq, now = uow.conn.execute(_LOCK, {"s": station_id}).one()
             touched = _Touched.of(events)
-            kind = _BatchInbox if batched else _DirectInbox
-            yield kind(uow, station_id, int(last_seq), now, touched)
+            if batched:
+                yield _BatchInbox(uow, station_id, events, touched)
+                return
+            last_seq, now = uow.conn.execute(_LOCK, {"s": station_id}).one()
+            yield _DirectInbox(uow, station_id, int(last_seq), now, touched)
 
     def progress(self, station_id: str) -> StationProgress | None:
         with self._uow(readonly=True) as uow:
@@ -260,12 +260,7 @@ class _Inbox(CentralInbox):
         out: dict[str, Blocker] = {}
         if not wanted:
             return out
-        for order_id, event_id, reason, side in self.conn.execute(_BLOCKED, {"s": self.station_id, "orders": wanted}):
-            if order_id not in out:
-                station_side = json.loads(side or "{}")
-                out[order_id] = Blocker(order_id, event_id, str(station_side.get("kind", "?")),
-                                        station_side.get("station_seq"), reason)
-        return out
+        return _blockers(self.conn.execute(_BLOCKED, {"s": self.station_id, "orders": wanted}))
 
     def _event_row(self, ob: OutboxEvent, state: SyncState, reason: str | None) -> dict[str, Any]:
         e = ob.event
@@ -294,6 +289,17 @@ class _Inbox(CentralInbox):
                               .order_by(ls.order_id).with_for_update()).all()
             self.conn.execute(select(t.orders.c.order_id).where(_any(t.orders.c.order_id, self.touched.orders))
                               .order_by(t.orders.c.order_id).with_for_update()).all()
+
+
+def _blockers(rows: Iterable[Any]) -> dict[str, Blocker]:
+    """(order id, event id, reason, station side) rows of open conflicts: the first one per order."""
+    out: dict[str, Blocker] = {}
+    for order_id, event_id, reason, side in rows:
+        if order_id not in out:
+            station_side = json.loads(side or "{}")
+            out[order_id] = Blocker(order_id, event_id, str(station_side.get("kind", "?")),
+                                    station_side.get("station_seq"), reason)
+    return out
 
 
 def _refusal(exc: DBAPIError) -> Refused:
@@ -446,12 +452,24 @@ class _Copy:
 
 
 class _BatchInbox(_Inbox):
-    def __init__(self, uow: SqlUnitOfWork, station_id: str, last_seq: int, now: datetime, touched: _Touched):
-        super().__init__(uow, station_id, last_seq, now, touched)
-        self.copy = _Copy()
-        _load(self.conn, self.copy, touched)
+    def __init__(self, uow: SqlUnitOfWork, station_id: str, events: Sequence[OutboxEvent], touched: _Touched):
+        copy = _Copy()
+        got = _prefetch(uow.conn, copy, station_id, events, touched)
+        super().__init__(uow, station_id, got.last_seq, got.now, touched)
+        self.copy = copy
+        self._known = got.known
+        self._blocked = got.blocked
         self.uow = _BatchUnitOfWork(self.conn, self.copy)
         self.ledger = _BatchLedger(self.copy)
+
+    def known(self, event_ids: Sequence[str]) -> dict[str, tuple[SyncState, str | None]]:
+        return {i: self._known[i] for i in event_ids if i in self._known}
+
+    def blocked(self, order_ids: Iterable[str]) -> dict[str, Blocker]:
+        wanted = set(order_ids)
+        if not wanted <= set(self.touched.orders):
+            return super().blocked(wanted)
+        return _blockers(r for r in self._blocked if r[0] in wanted)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -485,86 +503,125 @@ class _BatchInbox(_Inbox):
         self.sql.commit()
 
 
-def _load(conn: Connection, cp: _Copy, touched: _Touched) -> None:
-    """Read (and lock) everything the batch touches: about ten queries whatever its size."""
-    ids = touched.orders
-    if ids:
-        o, ln, c, s = t.orders.c, t.order_lines.c, t.cartons.c, t.scans.c
-        # leases first, then orders, each in key order (as _Inbox._lock)
-        for r in conn.execute(select(ls.order_id, ls.station_id, ls.token, ls.expires_at).where(_any(ls.order_id, ids))
-                              .order_by(ls.order_id).with_for_update()):
-            cp.leases[r[0]] = Lease(r[0], r[1], int(r[2]), r[3])
-        rows = conn.execute(select(t.orders).where(_any(o.order_id, ids)).order_by(o.order_id)
-                            .with_for_update()).mappings().all()
-        lines: dict[str, list[OrderLine]] = defaultdict(list)
-        for x in conn.execute(select(ln.order_id, ln.line_no, ln.sku, ln.qty, ln.unit_price, ln.packed_qty,
-                                     ln.short_qty, ln.short_reason).where(_any(ln.order_id, ids))
-                              .order_by(ln.order_id, ln.line_no)):
-            lines[x[0]].append(OrderLine(line_no=x[1], sku=x[2], qty=x[3], unit_price=Decimal(x[4]), packed=x[5],
-                                         short=x[6], short_reason=x[7]))
-        for r in rows:
-            order = _order(r, lines[r["order_id"]])
-            cp.orders[order.order_id] = _Ord(order, order.status, r["claimed_by"], r["claimed_user"], r["claimed_at"],
-                                             r["claimed_by"] is not None, r["updated_at"])
-        for r in conn.execute(select(t.cartons).where(_any(c.order_id, ids))).mappings():
-            ctype = CartonType(r["type_code"], r["type_code"], 0)
-            carton = Carton(seq=r["seq"], type=ctype, status=CartonStatus(r["status"]), measured_g=r["measured_g"],
-                            sscc=r["sscc"], override_by=r["override_by"], tracking_number=r["tracking_number"],
-                            expected_g=r["expected_g"], closed_at=r["closed_at"])
-            cp.cartons[r["order_id"]][r["seq"]] = _Ctn(carton, r["id"], r["opened_by"], r["station_id"],
-                                                       r["opened_at"], in_db=True)
-        for r in conn.execute(select(t.scans).where(_any(s.order_id, ids)).order_by(s.order_id, s.seq)).mappings():
-            item = PackedItem(scan_id=r["id"], line_no=r["line_no"], sku=r["sku"], qty=r["qty"],
-                              carton_seq=r["carton_seq"], barcode=r["barcode"], user=r["user_name"], lot=r["lot"],
-                              expiry=r["expiry"], serial=r["serial"], source=r["source"], scanned_at=r["scanned_at"])
-            order_id = r["order_id"]
-            cp.scans[item.scan_id] = _Scn(order_id, r["seq"], item, r["station_id"], True, r["undone_at"],
-                                          r["undone_by"])
-            cp.order_scans[order_id].append(item.scan_id)
-            cp.max_seq[order_id] = max(cp.max_seq[order_id], r["seq"])
-            box = cp.cartons[order_id].get(item.carton_seq)
-            if box is not None and r["undone_at"] is None:
-                box.carton.items.append(item)
-    sr = t.serial_registry.c
-    conds = []
-    if ids and "scan.undone" in touched.kinds:  # a serial scan taken back leaves the registry
-        conds.append(_any(sr.order_id, ids))
-    if touched.serials:
-        conds.append(_any(sr.serial, touched.serials))
-        cp.serials_read.update(touched.serials)
-    if conds:
-        for r in conn.execute(select(sr.sku, sr.serial, sr.order_id, sr.scan_id).where(or_(*conds))):
-            cp.serials[(r[0], r[1])] = (r[2], r[3])
-            cp.serials_read.add(r[1])
-        cp.serials0 = dict(cp.serials)
+_SQL = {
+    "lock": _LOCK.text.replace(":s", "%(s)s"),
+    "known": "SELECT id, sync_state, sync_reason FROM events WHERE id = ANY(%(ids)s)",
+    "blocked": _BLOCKED.text.replace(":s", "%(s)s").replace(":orders", "%(orders)s"),
+    # leases first, then orders, each in key order (as _Inbox._lock)
+    "leases": "SELECT order_id, station_id, token, expires_at FROM leases WHERE order_id = ANY(%(orders)s) "
+              "ORDER BY order_id FOR UPDATE",
+    "orders": "SELECT * FROM orders WHERE order_id = ANY(%(orders)s) ORDER BY order_id FOR UPDATE",
+    "lines": "SELECT order_id, line_no, sku, qty, unit_price, packed_qty, short_qty, short_reason FROM order_lines "
+             "WHERE order_id = ANY(%(orders)s) ORDER BY order_id, line_no",
+    "cartons": "SELECT * FROM cartons WHERE order_id = ANY(%(orders)s)",
+    "scans": "SELECT * FROM scans WHERE order_id = ANY(%(orders)s) ORDER BY order_id, seq",
+    "serials": "SELECT sku, serial, order_id, scan_id FROM serial_registry WHERE serial = ANY(%(serials)s)",
+    "serials_of_orders": "SELECT sku, serial, order_id, scan_id FROM serial_registry "
+                         "WHERE serial = ANY(%(serials)s) OR order_id = ANY(%(orders)s)",
+    "barcodes": "SELECT code, sku, qty FROM barcodes WHERE sku = ANY(%(skus)s)",
+    "products": "SELECT sku, name, weight_g, location, tracking FROM products WHERE sku = ANY(%(skus)s)",
+    "lots": "SELECT sku, lot, expiry, location, qty FROM stock_lots WHERE sku = ANY(%(skus)s)",
+    "carton_types": "SELECT * FROM carton_types",
+}
+
+
+@dataclass
+class _Prefetched:
+    last_seq: int
+    now: datetime
+    known: dict[str, tuple[SyncState, str | None]]
+    blocked: list[tuple[Any, ...]]
+
+
+def _prefetch(conn: Connection, cp: _Copy, station_id: str, events: Sequence[OutboxEvent],
+              touched: _Touched) -> _Prefetched:
+    """Lock the station's row, the batch's leases and orders, and read everything the batch touches,
+    in one psycopg pipeline: the queries go out together and their results come back together, one
+    round trip (on a busy server every round trip is a wait for the scheduler as well)."""
+    from psycopg.rows import dict_row
+
+    params = {"s": station_id, "ids": [ev.id for ev in events], "orders": touched.orders, "skus": touched.skus,
+              "serials": touched.serials}
+    wanted = ["lock", "known", "blocked"]
+    if touched.orders:
+        wanted += ["leases", "orders", "lines", "cartons", "scans"]
+    if touched.orders and "scan.undone" in touched.kinds:  # a serial scan taken back leaves the registry
+        wanted.append("serials_of_orders")
+    elif touched.serials:
+        wanted.append("serials")
     if touched.skus:
-        _load_products(conn, cp, touched.skus)
+        wanted += ["barcodes", "products", "lots"]
     if {"carton.opened", "carton.changed"} & touched.kinds:
-        cp.carton_types.update({ct.code: ct for ct in SqlCatalog(conn).carton_types()})
-
-
-def _load_products(conn: Connection, cp: _Copy, skus: list[str]) -> None:
-    """The batch's products with their barcodes, and the lots of those tracked by lot."""
-    p, b, sl = t.products.c, t.barcodes.c, t.stock_lots.c
+        wanted.append("carton_types")
+    raw = conn.connection.dbapi_connection
+    try:
+        with raw.pipeline():  # type: ignore[union-attr]
+            cursors = {}
+            for name in wanted:
+                cur = raw.cursor(row_factory=dict_row)  # type: ignore[union-attr]
+                cur.execute(_SQL[name], params)
+                cursors[name] = cur
+        rows = {name: cur.fetchall() for name, cur in cursors.items()}
+    except psycopg.Error as exc:
+        raise DBAPIError.instance("batch prefetch", None, exc, psycopg.Error) from exc
+    lock = rows["lock"][0]
+    known = {r["id"]: (SyncState(r["sync_state"]), r["sync_reason"]) for r in rows["known"]}
+    blocked = [(r["order_id"], r["event_id"], r["reason"], r["station_side"]) for r in rows["blocked"]]
+    for r in rows.get("leases", ()):
+        cp.leases[r["order_id"]] = Lease(r["order_id"], r["station_id"], int(r["token"]), r["expires_at"])
+    lines: dict[str, list[OrderLine]] = defaultdict(list)
+    for x in rows.get("lines", ()):
+        lines[x["order_id"]].append(OrderLine(line_no=x["line_no"], sku=x["sku"], qty=x["qty"],
+                                              unit_price=Decimal(x["unit_price"]), packed=x["packed_qty"],
+                                              short=x["short_qty"], short_reason=x["short_reason"]))
+    for r in rows.get("orders", ()):
+        order = _order(r, lines[r["order_id"]])
+        cp.orders[order.order_id] = _Ord(order, order.status, r["claimed_by"], r["claimed_user"], r["claimed_at"],
+                                         r["claimed_by"] is not None, r["updated_at"])
+    for r in rows.get("cartons", ()):
+        carton = Carton(seq=r["seq"], type=CartonType(r["type_code"], r["type_code"], 0),
+                        status=CartonStatus(r["status"]), measured_g=r["measured_g"], sscc=r["sscc"],
+                        override_by=r["override_by"], tracking_number=r["tracking_number"],
+                        expected_g=r["expected_g"], closed_at=r["closed_at"])
+        cp.cartons[r["order_id"]][r["seq"]] = _Ctn(carton, r["id"], r["opened_by"], r["station_id"], r["opened_at"],
+                                                   in_db=True)
+    for r in rows.get("scans", ()):
+        item = PackedItem(scan_id=r["id"], line_no=r["line_no"], sku=r["sku"], qty=r["qty"],
+                          carton_seq=r["carton_seq"], barcode=r["barcode"], user=r["user_name"], lot=r["lot"],
+                          expiry=r["expiry"], serial=r["serial"], source=r["source"], scanned_at=r["scanned_at"])
+        order_id = r["order_id"]
+        cp.scans[item.scan_id] = _Scn(order_id, r["seq"], item, r["station_id"], True, r["undone_at"], r["undone_by"])
+        cp.order_scans[order_id].append(item.scan_id)
+        cp.max_seq[order_id] = max(cp.max_seq[order_id], r["seq"])
+        box = cp.cartons[order_id].get(item.carton_seq)
+        if box is not None and r["undone_at"] is None:
+            box.carton.items.append(item)
+    cp.serials_read.update(touched.serials)
+    for r in rows.get("serials", rows.get("serials_of_orders", ())):
+        cp.serials[(r["sku"], r["serial"])] = (r["order_id"], r["scan_id"])
+        cp.serials_read.add(r["serial"])
+    cp.serials0 = dict(cp.serials)
     codes: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for code, sku, qty in conn.execute(select(b.code, b.sku, b.qty).where(_any(b.sku, skus))):
-        codes[sku].append((code, qty))
-    tracked = []
-    for r in conn.execute(select(p.sku, p.name, p.weight_g, p.location, p.tracking).where(_any(p.sku, skus))):
-        found = codes.get(r[0], [])
-        cp.products[r[0]] = Product(sku=r[0], name=r[1], weight_g=r[2], location=r[3], tracking=Tracking(r[4]),
-                                    barcodes=tuple(c for c, q in found if q == 1),
-                                    pack_barcodes=tuple(PackBarcode(c, q) for c, q in found if q != 1))
-        if r[4] in (Tracking.LOT.value, Tracking.LOT_EXPIRY.value):
-            tracked.append(r[0])
-        else:
-            cp.lots[r[0]] = []  # not tracked by lot: the appliers never ask
-    if tracked:
-        lots: dict[str, list[StockLot]] = {sku: [] for sku in tracked}
-        for r in conn.execute(select(sl.sku, sl.lot, sl.expiry, sl.location, sl.qty).where(_any(sl.sku, tracked))):
-            lots[r[0]].append(StockLot(sku=r[0], lot=r[1], expiry=r[2], location=r[3], qty=r[4]))
+    for r in rows.get("barcodes", ()):
+        codes[r["sku"]].append((r["code"], r["qty"]))
+    for r in rows.get("products", ()):
+        found = codes.get(r["sku"], [])
+        cp.products[r["sku"]] = Product(sku=r["sku"], name=r["name"], weight_g=r["weight_g"], location=r["location"],
+                                        tracking=Tracking(r["tracking"]),
+                                        barcodes=tuple(c for c, q in found if q == 1),
+                                        pack_barcodes=tuple(PackBarcode(c, q) for c, q in found if q != 1))
+    if "lots" in rows:
+        lots: dict[str, list[StockLot]] = {sku: [] for sku in touched.skus}
+        for r in rows["lots"]:
+            lots[r["sku"]].append(StockLot(sku=r["sku"], lot=r["lot"], expiry=r["expiry"], location=r["location"],
+                                           qty=r["qty"]))
         for sku, found_lots in lots.items():
             cp.lots[sku] = sorted(found_lots, key=lambda x: (x.expiry is None, x.expiry or date.max, x.lot))
+    for r in rows.get("carton_types", ()):
+        cp.carton_types[r["code"]] = CartonType(code=r["code"], name=r["name"], tare_g=r["tare_g"],
+                                                inner_l_mm=r["inner_l_mm"], inner_w_mm=r["inner_w_mm"],
+                                                inner_h_mm=r["inner_h_mm"], max_weight_g=r["max_weight_g"])
+    return _Prefetched(int(lock["last_seq"]), lock["clock_timestamp"], known, blocked)
 
 
 def _copy(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -583,46 +640,85 @@ def _copy(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
         raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
 
+# One statement per kind of update, however many rows: the rows go in as arrays (unnest), so the
+# server plans once and the client does not handle each row's parameters in a pipeline.
+_SET_STATUS = text("""
+UPDATE orders AS o SET status = v.new, updated_at = v.at
+FROM unnest(CAST(:ids AS text[]), CAST(:old AS text[]), CAST(:new AS text[]), CAST(:at AS timestamptz[]))
+     AS v(id, old, new, at)
+WHERE o.order_id = v.id AND o.status = v.old""")
+_RELEASE = text("UPDATE orders SET claimed_by = NULL, claimed_user = NULL, claimed_at = NULL "
+                "WHERE order_id = ANY(CAST(:ids AS text[]))")
+_ADD_PACKED = text("""
+UPDATE order_lines AS l SET packed_qty = l.packed_qty + v.d
+FROM unnest(CAST(:o AS text[]), CAST(:l AS integer[]), CAST(:d AS integer[])) AS v(o, l, d)
+WHERE l.order_id = v.o AND l.line_no = v.l""")
+_SET_SHORT = text("""
+UPDATE order_lines AS l SET short_qty = v.s, short_reason = v.r
+FROM unnest(CAST(:o AS text[]), CAST(:l AS integer[]), CAST(:s AS integer[]), CAST(:r AS text[])) AS v(o, l, s, r)
+WHERE l.order_id = v.o AND l.line_no = v.l""")
+_DROP_CARTONS = text("""
+DELETE FROM cartons AS c USING unnest(CAST(:o AS text[]), CAST(:seq AS integer[])) AS v(o, seq)
+WHERE c.order_id = v.o AND c.seq = v.seq""")
+_SAVE_CARTONS = text("""
+UPDATE cartons AS c SET type_code = v.type_code, status = v.status, expected_g = v.expected_g,
+       measured_g = v.measured_g, sscc = v.sscc, tracking_number = v.tracking_number, override_by = v.override_by,
+       closed_at = v.closed_at
+FROM unnest(CAST(:o AS text[]), CAST(:seq AS integer[]), CAST(:type_code AS text[]), CAST(:status AS text[]),
+            CAST(:expected_g AS integer[]), CAST(:measured_g AS integer[]), CAST(:sscc AS text[]),
+            CAST(:tracking_number AS text[]), CAST(:override_by AS text[]), CAST(:closed_at AS timestamptz[]))
+     AS v(o, seq, type_code, status, expected_g, measured_g, sscc, tracking_number, override_by, closed_at)
+WHERE c.order_id = v.o AND c.seq = v.seq""")
+_UNDO_SCANS = text("""
+UPDATE scans AS s SET undone_at = v.at, undone_by = v.by
+FROM unnest(CAST(:ids AS text[]), CAST(:at AS timestamptz[]), CAST(:by AS text[])) AS v(id, at, by)
+WHERE s.id = v.id""")
+_DROP_SERIALS = text("""
+DELETE FROM serial_registry AS r USING unnest(CAST(:sku AS text[]), CAST(:serial AS text[])) AS v(sku, serial)
+WHERE r.sku = v.sku AND r.serial = v.serial""")
+_FREE_LEASES = text("""
+UPDATE leases AS l SET station_id = NULL, expires_at = NULL
+FROM unnest(CAST(:o AS text[]), CAST(:t AS bigint[])) AS v(o, t)
+WHERE l.order_id = v.o AND l.token = v.t""")
+
+
+def _columns(rows: list[tuple[Any, ...]], *names: str) -> dict[str, list[Any]]:
+    """Rows as one list per column (the arrays an unnest statement takes)."""
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
 def _flush(conn: Connection, cp: _Copy) -> None:
-    """Write everything the batch changed: one statement (an executemany, or a COPY) per kind of change."""
-    o, ln, c, s, sr = t.orders.c, t.order_lines.c, t.cartons.c, t.scans.c, t.serial_registry.c
-    statuses = [{"b_o": k, "b_old": x.status0.value, "b_new": x.order.status.value, "b_at": x.updated_at}
-                for k, x in cp.orders.items() if x.order.status is not x.status0]
+    """Write everything the batch changed: one statement (an UPDATE over arrays, or a COPY) per kind of change."""
+    statuses = [(k, x.status0.value, x.order.status.value, x.updated_at) for k, x in cp.orders.items()
+                if x.order.status is not x.status0]
     if statuses:
-        conn.execute(update(t.orders).where(and_(o.order_id == bindparam("b_o"), o.status == bindparam("b_old")))
-                     .values(status=bindparam("b_new"), updated_at=bindparam("b_at")), statuses)
-    released = [{"b_o": k} for k, x in cp.orders.items() if x.released and x.claimed0]
+        conn.execute(_SET_STATUS, _columns(statuses, "ids", "old", "new", "at"))
+    released = [k for k, x in cp.orders.items() if x.released and x.claimed0]
     if released:
-        conn.execute(update(t.orders).where(o.order_id == bindparam("b_o"))
-                     .values(claimed_by=None, claimed_user=None, claimed_at=None), released)
-    packed = [{"b_o": k[0], "b_l": k[1], "b_d": d} for k, d in cp.packed.items() if d]
+        conn.execute(_RELEASE, {"ids": released})
+    packed = [(k[0], k[1], d) for k, d in cp.packed.items() if d]
     if packed:
-        conn.execute(update(t.order_lines).where(and_(ln.order_id == bindparam("b_o"), ln.line_no == bindparam("b_l")))
-                     .values(packed_qty=ln.packed_qty + bindparam("b_d")), packed)
+        conn.execute(_ADD_PACKED, _columns(packed, "o", "l", "d"))
     if cp.shorts:
-        conn.execute(update(t.order_lines).where(and_(ln.order_id == bindparam("b_o"), ln.line_no == bindparam("b_l")))
-                     .values(short_qty=bindparam("b_s"), short_reason=bindparam("b_r")),
-                     [{"b_o": k[0], "b_l": k[1], "b_s": v[0], "b_r": v[1]} for k, v in cp.shorts.items()])
+        conn.execute(_SET_SHORT, _columns([(k[0], k[1], v[0], v[1]) for k, v in cp.shorts.items()], "o", "l", "s", "r"))
     if cp.deleted_cartons:
-        conn.execute(delete(t.cartons).where(and_(c.order_id == bindparam("b_o"), c.seq == bindparam("b_seq"))),
-                     [{"b_o": k[0], "b_seq": k[1]} for k in sorted(cp.deleted_cartons)])
+        conn.execute(_DROP_CARTONS, _columns(sorted(cp.deleted_cartons), "o", "seq"))
     names = ("type_code", "status", "expected_g", "measured_g", "sscc", "tracking_number", "override_by", "closed_at")
     new_cartons, changed_cartons = [], []
     for order_id, by_seq in cp.cartons.items():
         for x in by_seq.values():
             k = x.carton
-            values = dict(zip(names, (k.type.code, k.status.value, k.expected_g, k.measured_g, k.sscc,
-                                      k.tracking_number, k.override_by, k.closed_at), strict=True))
+            values = (k.type.code, k.status.value, k.expected_g, k.measured_g, k.sscc, k.tracking_number,
+                      k.override_by, k.closed_at)
             if not x.in_db:
                 new_cartons.append({"id": x.id, "order_id": order_id, "seq": k.seq, "opened_by": x.opened_by,
-                                    "station_id": x.station_id, "opened_at": x.opened_at, **values})
+                                    "station_id": x.station_id, "opened_at": x.opened_at,
+                                    **dict(zip(names, values, strict=True))})
             elif x.dirty:
-                changed_cartons.append({"b_o": order_id, "b_seq": k.seq, **{f"b_{n}": v for n, v in values.items()}})
+                changed_cartons.append((order_id, k.seq, *values))
     if changed_cartons:
-        conn.execute(update(t.cartons).where(and_(c.order_id == bindparam("b_o"), c.seq == bindparam("b_seq")))
-                     .values({n: bindparam(f"b_{n}") for n in names}), changed_cartons)
-    if new_cartons:
-        _copy(conn, t.cartons, new_cartons)
+        conn.execute(_SAVE_CARTONS, _columns(changed_cartons, "o", "seq", *names))
+    _copy(conn, t.cartons, new_cartons)
     new_scans, undone = [], []
     for x in cp.scans.values():
         if not x.in_db:
@@ -633,30 +729,20 @@ def _flush(conn: Connection, cp: _Copy) -> None:
                               "scanned_at": i.scanned_at, "source": i.source, "undone_at": x.undone_at,
                               "undone_by": x.undone_by, "seq": x.seq})
         elif x.dirty:
-            undone.append({"b_id": x.item.scan_id, "b_at": x.undone_at, "b_by": x.undone_by})
-    if new_scans:
-        _copy(conn, t.scans, new_scans)
+            undone.append((x.item.scan_id, x.undone_at, x.undone_by))
+    _copy(conn, t.scans, new_scans)
     if undone:
-        conn.execute(update(t.scans).where(s.id == bindparam("b_id"))
-                     .values(undone_at=bindparam("b_at"), undone_by=bindparam("b_by")), undone)
-    gone = [{"b_sku": k[0], "b_serial": k[1]} for k, v in cp.serials0.items() if cp.serials.get(k) != v]
+        conn.execute(_UNDO_SCANS, _columns(undone, "ids", "at", "by"))
+    gone = [k for k, v in cp.serials0.items() if cp.serials.get(k) != v]
     if gone:
-        conn.execute(delete(t.serial_registry).where(and_(sr.sku == bindparam("b_sku"),
-                                                          sr.serial == bindparam("b_serial"))), gone)
-    added = [{"sku": k[0], "serial": k[1], "order_id": v[0], "scan_id": v[1]}
-             for k, v in cp.serials.items() if cp.serials0.get(k) != v]
-    if added:
-        _copy(conn, t.serial_registry, added)
-    if cp.movements:
-        _copy(conn, t.stock_movements, [_movement_row(m) for m in cp.movements])
+        conn.execute(_DROP_SERIALS, _columns(gone, "sku", "serial"))
+    _copy(conn, t.serial_registry, [{"sku": k[0], "serial": k[1], "order_id": v[0], "scan_id": v[1]}
+                                    for k, v in cp.serials.items() if cp.serials0.get(k) != v])
+    _copy(conn, t.stock_movements, [_movement_row(m) for m in cp.movements])
     if cp.released_leases:
-        conn.execute(update(t.leases).where(and_(ls.order_id == bindparam("b_o"), ls.token == bindparam("b_t")))
-                     .values(station_id=None, expires_at=None),
-                     [{"b_o": k, "b_t": v} for k, v in cp.released_leases.items()])
-    if cp.events:
-        _copy(conn, t.events, cp.events)
-    if cp.conflicts:
-        _copy(conn, t.conflicts, cp.conflicts)
+        conn.execute(_FREE_LEASES, _columns(list(cp.released_leases.items()), "o", "t"))
+    _copy(conn, t.events, cp.events)
+    _copy(conn, t.conflicts, cp.conflicts)
 
 
 def _unavailable(port: type) -> Callable[[type], type]:

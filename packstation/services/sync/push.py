@@ -88,7 +88,9 @@ class PushReport:
     clock_offset_s: float | None = None
     centre_now: datetime | None = None
     last_seq: int | None = None  # the centre's last number of this station
-    remaining: int = 0  # this station's events still waiting for an answer
+    # this station's events the centre does not have yet, after the push; None after a full batch
+    # (more are waiting: counting them would cost more than sending them)
+    remaining: int | None = 0
     problem: str | None = None  # why the centre cannot get everything (for the lead / `sync now`)
     refusals: list[Answer] = field(default_factory=list)
 
@@ -171,26 +173,35 @@ def push_once(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: i
                 report.problem = (f"The central database expects event number {receipt.gap.expected} of this "
                                   f"station next, but this station's next event is number {receipt.gap.got}: the "
                                   "ones in between are missing here (restored from an older backup?). Ask IT.")
-        report.remaining = uow.events.waiting(sid, centre_has=receipt.last_seq)
+        if len(events) < batch or receipt.gap is not None:
+            report.remaining = uow.events.waiting(sid, centre_has=receipt.last_seq)
+        else:
+            report.remaining = None
         uow.commit()
     if report.refused or report.held:
         log.warning("central database refused %d and held %d event(s) of %s", report.refused, report.held, sid)
     return report
 
 
-def push_all(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: int = 500,
+def push_all(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: int = 500, max_batch: int = 2000,
              max_batches: int | None = None) -> PushReport:
-    """Push until the centre has every event of this station, or it cannot (``problem``)."""
+    """Push until the centre has every event of this station, or it cannot (``problem``).
+
+    While full batches keep coming (a backlog after a time offline) the batch doubles, up to
+    *max_batch*: a central transaction costs about the same few dozen round trips however many
+    events it carries."""
     total = PushReport()
     centre_has: int | None = None
+    size = batch
     while True:
-        report = push_once(ctx, session, outbox, batch=batch, centre_has=centre_has)
+        report = push_once(ctx, session, outbox, batch=size, centre_has=centre_has)
         total.merge(report)
-        centre_has = report.last_seq if report.gap is None and report.reopened == 0 else None
         if report.drained or report.problem is not None or (report.sent == 0 and report.reopened == 0):
             return total
         if max_batches is not None and total.batches >= max_batches:
             return total
+        centre_has = report.last_seq if report.gap is None and report.reopened == 0 else None
+        size = min(size * 2, max(max_batch, batch)) if report.sent == size else batch
 
 
 # --- the centre's side -------------------------------------------------------------------------

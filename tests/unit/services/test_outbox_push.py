@@ -60,10 +60,11 @@ def test_a_push_sends_the_pending_events_and_keeps_the_answers(ctx: Context, pat
 
     report = push.push_once(ctx, worker, outbox, batch=4)
 
-    assert (report.sent, report.applied, report.remaining, report.last_seq) == (4, 4, 6, 4)
-    assert not report.drained
+    assert (report.sent, report.applied, report.remaining, report.last_seq) == (4, 4, None, 4)
+    assert not report.drained  # a full batch: more are waiting
+    assert push.push_once(ctx, worker, outbox, batch=5).remaining is None
     total = push.push_all(ctx, worker, outbox, batch=4)
-    assert (total.sent, total.applied, total.batches, total.remaining) == (6, 6, 2, 0) and total.drained
+    assert (total.sent, total.applied, total.batches, total.remaining) == (1, 1, 1, 0) and total.drained
     assert local(ctx) == [(n, "applied") for n in range(1, 11)]
     assert centre_order(centre, "SO-1").status is OrderStatus.PACKED
     assert push.push_once(ctx, worker, outbox).sent == 0  # nothing left
@@ -234,3 +235,18 @@ def test_a_lead_sees_refused_events_and_conflicts_and_resolves_them(ctx: Context
     with pytest.raises(push.SyncError, match="resolved already by person:Lee Lead"):
         push.resolve_conflict(ctx, lee, outbox, conflict.id, "again")
     assert push.sync_counts(ctx, pat)[S.REFUSED] == 1  # the station's history stays as it was
+
+
+def test_draining_a_backlog_grows_the_batch(ctx: Context, pat: Session, worker: Session, outbox: FakeCentralOutbox,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    pack_so1(ctx, pat)  # 10 events
+    sizes: list[int] = []
+    real = push.push_once
+
+    def counting(*args: Any, **kwargs: Any) -> push.PushReport:
+        sizes.append(kwargs["batch"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(push, "push_once", counting)
+    report = push.push_all(ctx, worker, outbox, batch=1, max_batch=4)
+    assert sizes == [1, 2, 4, 4] and report.applied == 10 and report.drained
