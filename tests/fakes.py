@@ -27,7 +27,9 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -75,27 +77,39 @@ from packstation.domain.stock import StockLevel, StockMovement
 from packstation.services.auth import Authenticator
 from packstation.services.context import Context, PackingSettings
 from packstation.services.ports import (
+    Answer,
+    Blocker,
     CatalogRepository,
+    CentralInbox,
+    CentralLedger,
+    CentralOutbox,
     Change,
     ChangeLog,
     Claim,
     Conflict,
+    ConflictRecord,
     Credentials,
     EventLog,
     ImportedState,
     LabelRequestRepository,
+    Lease,
+    LedgerEntry,
     ManifestRepository,
     NumberSeries,
     OrderRepository,
+    OutboxEvent,
     PhotoRepository,
     PrintJobRepository,
+    Refused,
     ReturnFact,
     ReturnRepository,
     ScanRecord,
     ShipmentRepository,
+    StationProgress,
     StockLedger,
     StorageError,
     SyncBookkeeping,
+    SyncState,
     UnitOfWork,
     UserRepository,
 )
@@ -139,6 +153,7 @@ class _OrderRow:
     claimed_by: str | None = None
     claimed_user: str | None = None
     claimed_at: datetime | None = None
+    lease_token: int | None = None  # the lease this station holds on it at the centre (events' fence)
 
 
 @dataclass
@@ -200,6 +215,17 @@ class _ReturnRow:
 
 
 @dataclass
+class _OutboxRow:
+    """What the central sync keeps on an event (the SQL columns station_seq, fence, sync_*)."""
+
+    fence: int | None = None
+    station_seq: int | None = None
+    state: SyncState = SyncState.PENDING
+    reason: str | None = None
+    pushed_at: datetime | None = None
+
+
+@dataclass
 class _Block:
     series: str
     station_id: str
@@ -234,6 +260,7 @@ class _State:
     serials: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (sku, serial) -> (order, scan)
     print_jobs: dict[str, _JobRow] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    outbox: dict[str, _OutboxRow] = field(default_factory=dict)  # event id -> its sync columns
     series: dict[str, list[int]] = field(default_factory=dict)  # series -> [next value, last value]
     blocks: list[_Block] = field(default_factory=list)
     returns: dict[str, _ReturnRow] = field(default_factory=dict)
@@ -863,6 +890,8 @@ class FakeEventLog(_Repo, EventLog):
         seq = self.s.events[-1].seq + 1 if self.s.events else 1
         self.s.events.append(replace(event, payload=payload, occurred_at=_utc(event.occurred_at or at),
                                      station_id=station_id, seq=seq))
+        row = self.s.orders.get(event.order_id) if event.order_id is not None else None
+        self.s.outbox[event.id] = _OutboxRow(fence=row.lease_token if row is not None else None)
         return event.id
 
     def for_order(self, order_id: str) -> list[Event]:
@@ -872,9 +901,62 @@ class FakeEventLog(_Repo, EventLog):
         return [e for e in self.s.events if e.occurred_at is not None and e.occurred_at >= _utc(at)]  # type: ignore[operator]
 
     def unpushed_orders(self, order_ids: Sequence[str]) -> set[str]:
-        # the fake pushes nothing: every event it holds is pending
+        """The orders among these with events the centre has not answered yet (pending)."""
         wanted = set(order_ids)
-        return {e.order_id for e in self.s.events if e.order_id in wanted}
+        return {e.order_id for e in self.s.events
+                if e.order_id in wanted and self.s.outbox[e.id].state is SyncState.PENDING}
+
+    # the push
+    def _mine(self, station_id: str) -> list[tuple[Event, _OutboxRow]]:
+        return [(e, self.s.outbox[e.id]) for e in self.s.events if e.station_id == station_id]
+
+    def number_pending(self, station_id: str, *, after: int = 0) -> int:
+        mine = self._mine(station_id)
+        n = max(self.last_numbered(station_id), after)
+        fresh = [r for _, r in mine if r.station_seq is None]
+        for i, row in enumerate(fresh, 1):
+            row.station_seq = n + i
+        return len(fresh)
+
+    def last_numbered(self, station_id: str) -> int:
+        return max((r.station_seq for _, r in self._mine(station_id) if r.station_seq is not None), default=0)
+
+    def waiting(self, station_id: str, *, centre_has: int) -> int:
+        return sum(1 for _, r in self._mine(station_id) if r.station_seq is None or r.station_seq > centre_has)
+
+    def _numbered(self, station_id: str, states: Iterable[SyncState], limit: int) -> list[OutboxEvent]:
+        wanted = set(states)
+        rows = sorted(((e, r) for e, r in self._mine(station_id) if r.station_seq is not None and r.state in wanted),
+                      key=lambda er: er[1].station_seq or 0)
+        return [OutboxEvent(e, r.station_seq or 0, r.fence, r.state, r.reason, r.pushed_at) for e, r in rows[:limit]]
+
+    def pending(self, station_id: str, limit: int) -> list[OutboxEvent]:
+        return self._numbered(station_id, [SyncState.PENDING], limit)
+
+    def answer(self, station_id: str, answers: Sequence[Answer], at: datetime) -> None:
+        mine = {e.id for e in self.s.events if e.station_id == station_id}
+        for a in answers:
+            row = self.s.outbox.get(a.event_id)
+            if row is not None and a.event_id in mine and row.state is SyncState.PENDING:
+                row.state, row.reason, row.pushed_at = a.settled_as, a.reason, _utc(at)
+
+    def outbox(self, station_id: str, states: Iterable[SyncState], limit: int = 200) -> list[OutboxEvent]:
+        return self._numbered(station_id, states, limit)
+
+    def counts(self, station_id: str) -> dict[SyncState, int]:
+        out = dict.fromkeys((SyncState.PENDING, SyncState.REFUSED, SyncState.HELD), 0)
+        for _, row in self._mine(station_id):
+            if row.state in out:
+                out[row.state] += 1
+        return out
+
+    def reopen(self, station_id: str, from_seq: int) -> int:
+        n = 0
+        for _, row in self._mine(station_id):
+            if row.station_seq is not None and row.station_seq >= from_seq and row.state is not SyncState.PENDING:
+                row.state, row.reason, row.pushed_at = SyncState.PENDING, None, None
+                n += 1
+        return n
 
 
 # --- number series ---------------------------------------------------------------------------
@@ -1417,6 +1499,175 @@ class FakeUnitOfWorkFactory:
         return FakeUnitOfWork(self.db, self.station_id, self.numbers, readonly=readonly)
 
 
+# --- the central database's outbox side ------------------------------------------------------
+
+
+@dataclass
+class _CentreSide:
+    """What only the centre keeps, besides the repositories' tables."""
+
+    last_seq: dict[str, int] = field(default_factory=dict)  # station_sync
+    last_push: dict[str, tuple[datetime, float]] = field(default_factory=dict)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # event id -> stored row, in arrival order
+    leases: dict[str, Lease] = field(default_factory=dict)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    movements: list[LedgerEntry] = field(default_factory=list)
+
+
+class FakeCentre:
+    """A central database in memory: a FakeDatabase for the repositories plus the centre's own books.
+
+    ``centre.uow`` is its unit-of-work factory (import orders into it, read what pushes did);
+    ``FakeCentralOutbox(centre)`` is what a station pushes to."""
+
+    def __init__(self, db: FakeDatabase | None = None, clock: Callable[[], datetime] | None = None) -> None:
+        self.db = db or FakeDatabase()
+        self.uow = FakeUnitOfWorkFactory(self.db, "CENTRE")
+        self.clock = clock or FakeClock()
+        self.side = _CentreSide()
+        self.lock = threading.Lock()  # guards side (the station_sync row lock is the db's writer lock)
+
+    def set_lease(self, order_id: str, station_id: str | None, token: int) -> None:
+        with self.lock:
+            self.side.leases[order_id] = Lease(order_id, station_id, token)
+
+
+class FakeCentralOutbox(CentralOutbox):
+    """The centre's side of the push on a FakeCentre. ``batched`` is ignored: every savepoint is a copy."""
+
+    def __init__(self, centre: FakeCentre) -> None:
+        self.centre = centre
+
+    @contextmanager
+    def begin(self, station_id: str, events: Sequence[OutboxEvent], *, batched: bool = True) -> Iterator[CentralInbox]:
+        with self.centre.uow() as uow:  # the writer lock: two senders take turns
+            with self.centre.lock:
+                side = copy.deepcopy(self.centre.side)
+            inbox = _FakeInbox(self.centre, uow, side, station_id)
+            yield inbox
+            if inbox.finished:
+                uow.commit()
+                with self.centre.lock:
+                    self.centre.side = side
+
+    def progress(self, station_id: str) -> StationProgress | None:
+        with self.centre.lock:
+            side = self.centre.side
+            if station_id not in side.last_seq:
+                return None
+            at, offset = side.last_push.get(station_id, (None, None))
+            return StationProgress(station_id, side.last_seq[station_id], at, offset)
+
+    def conflict(self, conflict_id: int) -> ConflictRecord | None:
+        return next((c for c in self.conflicts(open_only=False, limit=10**9) if c.id == conflict_id), None)
+
+    def conflicts(self, *, station_id: str | None = None, open_only: bool = True, limit: int = 200) -> list[ConflictRecord]:
+        with self.centre.lock:
+            rows = [dict(c) for c in self.centre.side.conflicts]
+        out = [ConflictRecord(**c) for c in reversed(rows)
+               if (station_id is None or c["station_id"] == station_id) and (not open_only or c["resolved_at"] is None)]
+        return out[:limit]
+
+    def resolve(self, conflict_id: int, *, actor: str, user: str | None, station_id: str, note: str,
+                at: datetime) -> ConflictRecord | None:
+        with self.centre.lock:
+            row = next((c for c in self.centre.side.conflicts if c["id"] == conflict_id), None)
+            if row is None:
+                return None
+            found = ConflictRecord(**row)
+            row.update(resolved_at=self.centre.clock(), resolved_by=actor, note=note)
+            event_id = str(uuid.uuid4())
+            self.centre.side.events[event_id] = {
+                "id": event_id, "kind": "conflict.resolved", "order_id": row["order_id"], "station_id": station_id,
+                "station_seq": None, "state": SyncState.APPLIED, "reason": None, "actor": actor, "user": user,
+                "payload": {"conflict_id": conflict_id, "event_id": row["event_id"], "station": row["station_id"],
+                            "note": note}, "received_at": self.centre.clock()}
+        return found
+
+
+class _FakeLedger(CentralLedger):
+    def __init__(self, side: _CentreSide) -> None:
+        self.side = side
+
+    def lease(self, order_id: str) -> Lease | None:
+        return self.side.leases.get(order_id)
+
+    def release_lease(self, order_id: str, token: int) -> bool:
+        lease = self.side.leases.get(order_id)
+        if lease is None or lease.token != token or lease.station_id is None:
+            return False
+        self.side.leases[order_id] = replace(lease, station_id=None, expires_at=None)
+        return True
+
+    def add_movement(self, movement: LedgerEntry) -> None:
+        if any(m.event_id == movement.event_id for m in self.side.movements if movement.event_id):
+            raise _refuse(f"a stock movement of event {movement.event_id} exists already (unique)")
+        self.side.movements.append(movement)
+
+
+class _FakeInbox(CentralInbox):
+    def __init__(self, centre: FakeCentre, uow: FakeUnitOfWork, side: _CentreSide, station_id: str) -> None:
+        self.centre, self.uow, self.side, self.station_id = centre, uow, side, station_id
+        self.ledger = _FakeLedger(side)
+        self.last_seq = side.last_seq.get(station_id, 0)
+        self.centre_now = _utc(centre.clock())  # type: ignore[assignment]
+        self.finished = False
+
+    def known(self, event_ids: Sequence[str]) -> dict[str, tuple[SyncState, str | None]]:
+        return {i: (self.side.events[i]["state"], self.side.events[i]["reason"]) for i in event_ids if i in self.side.events}
+
+    def event_at(self, station_seq: int) -> dict[str, Any] | None:
+        return next(({k: v for k, v in e.items() if k != "state"} for e in self.side.events.values()
+                     if e["station_id"] == self.station_id and e["station_seq"] == station_seq), None)
+
+    def blocked(self, order_ids: Iterable[str]) -> dict[str, Blocker]:
+        wanted = set(order_ids)
+        out: dict[str, Blocker] = {}
+        for c in self.side.conflicts:
+            o = c["order_id"]
+            if c["station_id"] == self.station_id and o in wanted and c["resolved_at"] is None and o not in out:
+                side = c["station_side"]
+                out[o] = Blocker(o, c["event_id"], side.get("kind", "?"), side.get("station_seq"), c["reason"])
+        return out
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        state, side = copy.deepcopy(self.uow.state), copy.deepcopy(self.side)
+        try:
+            yield
+        except BaseException as exc:
+            self.uow._state = state
+            self.side.__dict__.update(side.__dict__)
+            self.ledger.side = self.side
+            if isinstance(exc, FakeIntegrityError):
+                raise Refused(f"The central database refused this change ({exc}).") from exc
+            raise
+
+    def store(self, event: OutboxEvent, state: SyncState, reason: str | None) -> None:
+        e = event.event
+        if e.id in self.side.events:
+            raise _refuse(f"event {e.id} is stored already (unique)")
+        self.side.events[e.id] = {
+            "id": e.id, "kind": e.kind, "order_id": e.order_id, "station_id": self.station_id,
+            "station_seq": event.station_seq, "fence": event.fence, "state": state, "reason": reason,
+            "actor": e.actor, "user": e.user, "occurred_at": e.occurred_at, "payload": e.payload,
+            "received_at": self.centre_now}
+
+    def add_conflict(self, event: OutboxEvent, reason: str, station_side: dict[str, Any],
+                     central_side: dict[str, Any]) -> None:
+        self.side.conflicts.append({
+            "id": len(self.side.conflicts) + 1, "event_id": event.id, "station_id": self.station_id,
+            "order_id": event.event.order_id, "reason": reason,
+            "station_side": json.loads(json.dumps(station_side, default=str)),
+            "central_side": json.loads(json.dumps(central_side, default=str)), "created_at": self.centre_now,
+            "resolved_at": None, "resolved_by": None, "note": ""})
+
+    def finish(self, last_seq: int, clock_offset_s: float) -> None:
+        self.side.last_seq[self.station_id] = last_seq
+        self.side.last_push[self.station_id] = (self.centre_now, clock_offset_s)
+        self.finished = True
+
+
 # --- the rest of a context: clock, documents, printers ---------------------------------------
 
 
@@ -1545,9 +1796,6 @@ def a_product(sku: str, name: str, weight_g: int, *barcodes: str, tracking: Trac
 
 
 __all__ = [
-    "NOW", "SHIP_FROM", "FakeCatalog", "FakeClock", "FakeDatabase", "FakeDocuments", "FakeEventLog",
-    "FakeIntegrityError", "FakeNumberSeries", "FakeOrders", "FakePhotos", "FakePrintJobs", "FakePrinters", "FakeReturns",
-    "FakeShipments", "FakeChangeLog", "FakeStockLedger", "FakeSyncBookkeeping", "FakeUnitOfWork", "FakeUnitOfWorkFactory",
-    "FakeUsers", "NumberRanges", "SeriesExhausted",
+    "FakeCatalog", "FakeCentralOutbox", "FakeCentre", "FakeChangeLog", "FakeClock", "FakeDatabase", "FakeDocuments", "FakeEventLog", "FakeIntegrityError", "FakeNumberSeries", "FakeOrders", "FakePhotos", "FakePrintJobs", "FakePrinters", "FakeReturns", "FakeShipments", "FakeStockLedger", "FakeSyncBookkeeping", "FakeUnitOfWork", "FakeUnitOfWorkFactory", "FakeUsers", "NOW", "NumberRanges", "SHIP_FROM", "SeriesExhausted",
     "a_product", "an_order", "cheap_pin_hash", "fake_context",
 ]

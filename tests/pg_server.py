@@ -215,6 +215,15 @@ class PgServer:
         text = "".join(f"{key} = {value}\n" for key, value in settings.items())
         (self.datadir / "postgresql.auto.conf").write_text(text)
 
+    def restart(self, mode: str = "immediate") -> None:
+        """``pg_ctl restart -m MODE``: with ``immediate`` the server stops as in a crash (no checkpoint;
+        every connection is cut) and recovers from its WAL on start. Same port, same data."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"pg_ctl stop mode {mode!r}")
+        # -l again: without it the new postmaster would write to (and hold open) our captured stdout
+        self._run("pg_ctl", "restart", "-D", str(self.datadir), "-m", mode, "-l", str(self.logfile), "-w",
+                  "-t", str(START_TIMEOUT_S))
+
     def stop(self) -> None:
         """Stop the server at once (no checkpoint: the data is thrown away) and delete it all."""
         if self.root is None:

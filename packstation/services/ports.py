@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from packstation.domain.events import Event
@@ -375,6 +377,48 @@ class EventLog(ABC):
     @abstractmethod
     def unpushed_orders(self, order_ids: Sequence[str]) -> set[str]:
         """The orders among these with events the centre has not answered yet (sync state pending)."""
+
+    # the push to the central database (``add`` stamps each event's ``fence``: the lease token its
+    # order holds in this database when the event is written, None when it holds none)
+    @abstractmethod
+    def number_pending(self, station_id: str, *, after: int = 0) -> int:
+        """Number *station_id*'s events that have no station sequence yet, in the order they were
+        stored, right after the station's highest number or *after*, whichever is higher (1, 2, 3, ...
+        without gaps; *after*: the centre's last number, so a station restored from a backup does not
+        reuse numbers). Returns how many were numbered."""
+
+    @abstractmethod
+    def last_numbered(self, station_id: str) -> int:
+        """The station's highest station sequence number (0: none yet)."""
+
+    @abstractmethod
+    def waiting(self, station_id: str, *, centre_has: int) -> int:
+        """How many of the station's events the centre does not have: those numbered above
+        *centre_has* (the centre's last number, as last heard) and those not numbered yet."""
+
+    @abstractmethod
+    def pending(self, station_id: str, limit: int) -> list[OutboxEvent]:
+        """The station's numbered events the centre has not answered yet, lowest number first."""
+
+    @abstractmethod
+    def answer(self, station_id: str, answers: Sequence[Answer], at: datetime) -> None:
+        """Store the centre's answers on the station's events still pending (``Answer.settled_as``,
+        the reason, *at*); an event answered already keeps its first answer."""
+
+    @abstractmethod
+    def outbox(self, station_id: str, states: Iterable[SyncState], limit: int = 200) -> list[OutboxEvent]:
+        """The station's numbered events in these states, lowest number first (refused and held ones
+        for a lead)."""
+
+    @abstractmethod
+    def counts(self, station_id: str) -> dict[SyncState, int]:
+        """How many of the station's events are pending (unnumbered ones too), refused and held (the
+        applied and duplicate ones are history: not counted, so this stays cheap however long it is)."""
+
+    @abstractmethod
+    def reopen(self, station_id: str, from_seq: int) -> int:
+        """Mark the station's answered events numbered *from_seq* or higher pending again (the centre
+        lost them: restored from a backup); returns how many."""
 
 
 class NumberSeries(ABC):
@@ -740,6 +784,241 @@ class PhotoRepository(ABC):
         """The photos of one item or carton, oldest first."""
 
 
+# --- the central sync: the outbox push ---------------------------------------------------------
+#
+# A station ships its events (the outbox) to the centre in batches, in the order of its own
+# sequence (``station_seq``: numbered at push time, without gaps). The centre applies each event
+# once (its id and its sequence number are both checked), answers every event, and keeps all of
+# them, refused ones too. ``services.sync.push`` runs the algorithm on these ports; the adapters
+# only store.
+
+
+class SyncState(StrEnum):
+    """Where an event stands with the centre (``events.sync_state`` at stations and at the centre)."""
+
+    PENDING = "pending"  # at a station: not answered by the centre yet
+    APPLIED = "applied"  # the centre applied it
+    DUPLICATE = "duplicate"  # the centre had it already (a retry after a lost reply)
+    REFUSED = "refused"  # the centre refused it (a conflict record keeps both sides)
+    HELD = "held"  # stored, not applied: an earlier event of its order was refused
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """An event as the outbox ships it: the event, its number in its station's sequence, the lease
+    token its order carried when it was written (``fence``), and what the centre answered."""
+
+    event: Event
+    station_seq: int
+    fence: int | None = None
+    state: SyncState = SyncState.PENDING
+    reason: str | None = None
+    pushed_at: datetime | None = None  # when the centre's answer was stored at the station
+    payload_json: str | None = field(default=None, compare=False, repr=False)  # the payload as stored, if read
+
+    @property
+    def id(self) -> str:
+        return self.event.id
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The centre's answer to one event. A duplicate says what the centre decided the first time
+    (``stored_as``), so a station whose reply was lost still learns that an event was refused."""
+
+    event_id: str
+    station_seq: int
+    state: SyncState
+    reason: str | None = None
+    stored_as: SyncState | None = None
+
+    @property
+    def settled_as(self) -> SyncState:
+        """What the station keeps: a refusal or hold stays visible even when it came back as a duplicate."""
+        if self.state is SyncState.DUPLICATE and self.stored_as in (SyncState.REFUSED, SyncState.HELD):
+            return self.stored_as
+        return self.state
+
+
+@dataclass(frozen=True)
+class Gap:
+    """The centre expected station sequence *expected* and was sent *got*: something in between is missing."""
+
+    expected: int
+    got: int
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why a station's order is blocked at the centre: the refused event and its open conflict."""
+
+    order_id: str
+    event_id: str
+    kind: str
+    station_seq: int | None
+    reason: str
+
+
+class Refused(Exception):
+    """The centre will not apply an event: *reason* for a lead, *central* what the centre has (JSON)."""
+
+    def __init__(self, reason: str, central: dict[str, Any] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.central = dict(central or {})
+
+
+class BatchRejected(StorageError):
+    """The centre's database refused a batch's writes as a whole (a constraint): nothing of the batch
+    was stored. Receive it again event by event (``batched=False``) to find the event at fault."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The centre's lease on an order: which station may change it, under which fencing token."""
+
+    order_id: str
+    station_id: str | None  # None: free
+    token: int
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One line of the stock ledger as the push writes it at the centre (``domain.stock.StockMovement``
+    is the same line for the stock use cases; the push's batched path writes these directly)."""
+
+    sku: str
+    location: str
+    lot: str
+    qty: int
+    kind: str  # received, adjusted, packed, unpacked, returned, scrapped
+    ref: str  # the order, the RMA, the import file
+    event_id: str | None
+    actor: str
+    at: datetime
+
+
+class CentralLedger(ABC):
+    """What applying pushed events writes at the centre besides the repositories: order leases (the
+    fencing check, releases) and the stock ledger. (The lease and inventory work give these their
+    own ports; this is the part the push needs.)"""
+
+    @abstractmethod
+    def lease(self, order_id: str) -> Lease | None: ...
+
+    @abstractmethod
+    def release_lease(self, order_id: str, token: int) -> bool:
+        """Free the lease if it still has *token*; False if it was taken over (or is gone)."""
+
+    @abstractmethod
+    def add_movement(self, movement: LedgerEntry) -> None: ...
+
+
+# apply(central unit of work, ledger, event, centre's now): raises Refused; runs inside a savepoint
+EventApplier = Callable[["UnitOfWork", CentralLedger, OutboxEvent, datetime], None]
+
+
+class CentralInbox(ABC):
+    """One batch of one station's events at the centre: one central transaction, with the station's
+    sync row locked (two senders of one station take turns). Leaving without :meth:`finish` rolls
+    everything back."""
+
+    uow: UnitOfWork  # the centre's repositories, in this transaction
+    ledger: CentralLedger
+    last_seq: int  # the station's last sequence number the centre has
+    centre_now: datetime  # the centre's clock when the batch began
+
+    @abstractmethod
+    def known(self, event_ids: Sequence[str]) -> dict[str, tuple[SyncState, str | None]]:
+        """The events among *event_ids* the centre has already: id -> (state, reason)."""
+
+    @abstractmethod
+    def event_at(self, station_seq: int) -> dict[str, Any] | None:
+        """The event the centre holds under this station sequence number (as JSON), if any."""
+
+    @abstractmethod
+    def blocked(self, order_ids: Iterable[str]) -> dict[str, Blocker]:
+        """This station's orders among *order_ids* with an open conflict (a refused event not resolved)."""
+
+    @abstractmethod
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Everything written inside the block is undone if it raises. A write the database refuses
+        (a constraint) leaves it as :class:`Refused`; a lost connection leaves as StorageError."""
+
+    @abstractmethod
+    def store(self, event: OutboxEvent, state: SyncState, reason: str | None) -> None:
+        """Keep the event at the centre with its outcome (applied, refused, held) and the centre's clock."""
+
+    @abstractmethod
+    def add_conflict(self, event: OutboxEvent, reason: str, station_side: dict[str, Any],
+                     central_side: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def finish(self, last_seq: int, clock_offset_s: float) -> None:
+        """Record the station's progress and its clock offset, and commit. Batched writes may raise
+        :class:`BatchRejected` here (then nothing was stored)."""
+
+
+@dataclass(frozen=True)
+class ConflictRecord:
+    """A station's event the centre refused, with both sides, for a lead to decide on."""
+
+    id: int
+    event_id: str
+    station_id: str
+    order_id: str | None
+    reason: str
+    station_side: dict[str, Any]
+    central_side: dict[str, Any]
+    created_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    note: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
+
+
+@dataclass(frozen=True)
+class StationProgress:
+    """What the centre knows of a station's push: its last sequence number, clocks."""
+
+    station_id: str
+    last_seq: int
+    last_push_at: datetime | None
+    clock_offset_s: float | None  # the station's clock minus the centre's, at its last push
+
+
+class CentralOutbox(ABC):
+    """The centre's side of the outbox push (and the conflicts it keeps)."""
+
+    @abstractmethod
+    def begin(self, station_id: str, events: Sequence[OutboxEvent], *,
+              batched: bool = True) -> AbstractContextManager[CentralInbox]:
+        """Open the central transaction for a batch of *events* of *station_id*. ``batched``: the
+        adapter may collect the batch's writes and store them together in :meth:`CentralInbox.finish`."""
+
+    @abstractmethod
+    def progress(self, station_id: str) -> StationProgress | None: ...
+
+    @abstractmethod
+    def conflict(self, conflict_id: int) -> ConflictRecord | None: ...
+
+    @abstractmethod
+    def conflicts(self, *, station_id: str | None = None, open_only: bool = True,
+                  limit: int = 200) -> list[ConflictRecord]:
+        """Conflicts, newest first."""
+
+    @abstractmethod
+    def resolve(self, conflict_id: int, *, actor: str, user: str | None, station_id: str, note: str,
+                at: datetime) -> ConflictRecord | None:
+        """Mark a conflict resolved (a lead decided): its order is no longer blocked for the station's
+        later events. Written as a ``conflict.resolved`` event at the centre (history stays as it
+        was). None if there is no such conflict."""
+
+
 class UnitOfWork(ABC):
     """One transaction over every repository; rolls back unless ``commit()`` is called."""
 
@@ -781,6 +1060,8 @@ Clock = Callable[[], datetime]
 
 __all__ = [
     "Change", "ChangeLog", "StockLedger", "SyncBookkeeping",
+    "Answer", "BatchRejected", "Blocker", "CentralInbox", "CentralLedger", "CentralOutbox", "ConflictRecord",
+    "EventApplier", "Gap", "Lease", "LedgerEntry", "OutboxEvent", "Refused", "StationProgress", "SyncState",
     "CatalogRepository", "Claim", "Clock", "Conflict", "Credentials", "EventLog", "ImportedState",
     "LabelRequestRepository", "ManifestRepository",
     "NumberSeries", "OrderRepository", "PhotoRepository", "PrintJobRepository", "ReturnFact", "ReturnRepository",

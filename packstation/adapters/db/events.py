@@ -1,20 +1,36 @@
-"""The event outbox on SQLite or PostgreSQL: one row per change, in the change's transaction."""
+"""The event outbox on SQLite or PostgreSQL: one row per change, in the change's transaction.
+
+Each row also carries what the central sync needs: ``fence`` (the lease token the event's order
+held here when it was written, stamped by the INSERT itself), ``station_seq`` (the station's own
+numbering, given at push time so the scan path stays one INSERT) and the centre's answer
+(``sync_state``, ``sync_reason``, ``pushed_at``).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from packstation.adapters.db import tables as t
 from packstation.adapters.db.chunks import chunks
 from packstation.domain.events import Event
-from packstation.services.ports import EventLog
+from packstation.services.ports import Answer, EventLog, OutboxEvent, SyncState
 
 e = t.events.c
+_PENDING = SyncState.PENDING.value
+_OPEN = (SyncState.PENDING, SyncState.REFUSED, SyncState.HELD)  # what counts() counts (the rest is history)
+
+# the answers of a run of consecutive numbers with the same outcome: one UPDATE over the number index
+_ANSWER = (update(t.events)
+           .where(and_(e.station_id == bindparam("b_station"), e.station_seq >= bindparam("b_first"),
+                       e.station_seq <= bindparam("b_last"), e.sync_state == _PENDING))
+           .values(sync_state=bindparam("b_state"), sync_reason=bindparam("b_reason"), pushed_at=bindparam("b_at")))
+_OUTBOX_COLUMNS = (e.seq, e.id, e.kind, e.order_id, e.station_id, e.user_name, e.actor, e.occurred_at, e.payload,
+                   e.station_seq, e.fence, e.sync_state, e.sync_reason, e.pushed_at)
 
 
 class SqlEventLog(EventLog):
@@ -22,10 +38,13 @@ class SqlEventLog(EventLog):
         self.conn = conn
 
     def add(self, event: Event, station_id: str, at: datetime) -> str:
+        # the fence is read by the INSERT itself (a scalar subquery): still one statement per event
+        fence = (select(t.orders.c.lease_token).where(t.orders.c.order_id == event.order_id).scalar_subquery()
+                 if event.order_id is not None else None)
         self.conn.execute(insert(t.events).values(
             id=event.id, kind=event.kind, order_id=event.order_id, station_id=station_id, user_name=event.user,
             actor=event.actor, occurred_at=event.occurred_at or at,
-            payload=json.dumps(event.payload, default=str, sort_keys=True),
+            payload=json.dumps(event.payload, default=str, sort_keys=True), fence=fence,
         ))
         return event.id
 
@@ -44,8 +63,87 @@ class SqlEventLog(EventLog):
                 select(e.order_id).where(e.order_id.in_(part), e.sync_state == "pending").distinct()))
         return found
 
+    # --- the push ------------------------------------------------------------------------------
+    def number_pending(self, station_id: str, *, after: int = 0) -> int:
+        base = max(self.last_numbered(station_id), after)
+        fresh = (select(e.seq, func.row_number().over(order_by=e.seq).label("n"))
+                 .where(and_(e.station_id == station_id, e.station_seq.is_(None))).subquery())
+        res = self.conn.execute(update(t.events).where(e.seq == fresh.c.seq).values(station_seq=fresh.c.n + base))
+        return int(res.rowcount or 0)
+
+    def last_numbered(self, station_id: str) -> int:
+        return int(self.conn.execute(
+            select(func.coalesce(func.max(e.station_seq), 0)).where(e.station_id == station_id)).scalar_one())
+
+    def waiting(self, station_id: str, *, centre_has: int) -> int:
+        # two counts on the (station_id, station_seq) index alone: cheap however big the backlog
+        numbered = self.conn.execute(select(func.count()).where(
+            and_(e.station_id == station_id, e.station_seq > centre_has))).scalar_one()
+        fresh = self.conn.execute(select(func.count()).where(
+            and_(e.station_id == station_id, e.station_seq.is_(None)))).scalar_one()
+        return int(numbered) + int(fresh)
+
+    def pending(self, station_id: str, limit: int) -> list[OutboxEvent]:
+        # by seq, which is the station's number order too (numbers are given in seq order): so the
+        # (sync_state, seq) index walks the pending events only, never the station's whole history
+        rows = self.conn.execute(
+            select(*_OUTBOX_COLUMNS).where(and_(e.sync_state == _PENDING, e.station_id == station_id,
+                                                e.station_seq.is_not(None)))
+            .order_by(e.seq).limit(limit))
+        return [_outbox(r) for r in rows]
+
+    def answer(self, station_id: str, answers: Sequence[Answer], at: datetime) -> None:
+        runs: list[dict[str, Any]] = []
+        for a in sorted(answers, key=lambda a: a.station_seq):
+            state = a.settled_as.value
+            last = runs[-1] if runs else None
+            if (last is not None and last["b_last"] + 1 == a.station_seq and last["b_state"] == state
+                    and last["b_reason"] == a.reason):
+                last["b_last"] = a.station_seq
+            else:
+                runs.append({"b_station": station_id, "b_first": a.station_seq, "b_last": a.station_seq,
+                             "b_state": state, "b_reason": a.reason, "b_at": at})
+        if runs:
+            self.conn.execute(_ANSWER, runs)
+
+    def outbox(self, station_id: str, states: Iterable[SyncState], limit: int = 200) -> list[OutboxEvent]:
+        wanted = [s.value for s in states]
+        rows = self.conn.execute(
+            select(*_OUTBOX_COLUMNS).where(and_(e.station_id == station_id, e.sync_state.in_(wanted),
+                                                e.station_seq.is_not(None)))
+            .order_by(e.station_seq).limit(limit))
+        return [_outbox(r) for r in rows]
+
+    def counts(self, station_id: str) -> dict[SyncState, int]:
+        rows = self.conn.execute(select(e.sync_state, func.count())
+                                 .where(and_(e.sync_state.in_([s.value for s in _OPEN]), e.station_id == station_id))
+                                 .group_by(e.sync_state))
+        out = dict.fromkeys(_OPEN, 0)
+        for state, n in rows:
+            out[SyncState(state)] += n
+        return out
+
+    def reopen(self, station_id: str, from_seq: int) -> int:
+        res = self.conn.execute(
+            update(t.events).where(and_(e.station_id == station_id, e.station_seq >= from_seq,
+                                        e.sync_state != _PENDING))
+            .values(sync_state=_PENDING, sync_reason=None, pushed_at=None))
+        return int(res.rowcount or 0)
+
 
 def _event(r: Any) -> Event:
     return Event(kind=r["kind"], order_id=r["order_id"], actor=r["actor"], user=r["user_name"],
                  payload=json.loads(r["payload"] or "{}"), id=r["id"], occurred_at=r["occurred_at"],
                  station_id=r["station_id"], seq=r["seq"])
+
+
+_STATES = {s.value: s for s in SyncState}
+
+
+def _outbox(r: Any) -> OutboxEvent:
+    """A row of _OUTBOX_COLUMNS (a tuple: the outbox reads them by the batch)."""
+    seq, id_, kind, order_id, station_id, user, actor, occurred_at, payload, station_seq, fence, state, reason, at = r
+    event = Event(kind=kind, order_id=order_id, actor=actor, user=user, payload=json.loads(payload or "{}"), id=id_,
+                  occurred_at=occurred_at, station_id=station_id, seq=seq)
+    return OutboxEvent(event=event, station_seq=station_seq, fence=fence, state=_STATES[state], reason=reason,
+                       pushed_at=at, payload_json=payload)
