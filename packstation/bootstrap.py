@@ -102,6 +102,28 @@ class Station:
     cameras: Cameras = field(default_factory=Cameras)  # the window installs Qt cameras into their slots
     _occupied: Any = None
     _heartbeat: Any = None
+    sync_worker: Any = None  # workers.SyncWorker on a synced station (None: standalone)
+
+    def sync_status(self) -> Any:
+        from packstation.services.sync.status import sync_status
+
+        return sync_status(self.ctx, self.system_session(ActorKind.SYSTEM, "sync"))
+
+    def sync_now(self, *, rounds: int = 20) -> Any:
+        """Push and pull until drained (``packstation sync now``); the last round's result."""
+        from packstation.adapters.central.outbox import central_outbox
+        from packstation.services.sync.status import sync_round
+
+        outbox = central_outbox(self.ctx.central)
+        if outbox is None:
+            raise StorageError("This station has no central database: set [database] central in its config.")
+        session = self.system_session(ActorKind.SYSTEM, "sync")
+        result = None
+        for _ in range(rounds):
+            result = sync_round(self.ctx, session, outbox)
+            if result.error or result.drained:
+                break
+        return result
 
     # --- what drivers use -----------------------------------------------------------------
     def terminal(self) -> Terminal:
@@ -116,6 +138,8 @@ class Station:
 
     def start_workers(self) -> None:
         self.print_worker.start()
+        if self.sync_worker is not None:
+            self.sync_worker.start()
         if self.label_worker is not None:
             self.label_worker.start()
 
@@ -278,6 +302,12 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                Desk.RETURNS: returns_desk_factory(cameras.returns)},
         cameras=cameras,
     )
+    if central_engine is not None:
+        from packstation.adapters.central.outbox import central_outbox
+        from packstation.workers import SyncWorker
+
+        station.sync_worker = SyncWorker(ctx, auth.system(ActorKind.SYSTEM, "sync"), central_outbox(ctx.central),
+                                         listener_factory=station.change_listener)
     if seed_demo if seed_demo is not None else s.demo:
         from packstation.demo import seed_if_empty
 

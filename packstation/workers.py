@@ -195,4 +195,85 @@ class SeatHeartbeat:
                 log.warning("seat heartbeat: %s", exc)
 
 
-__all__ = ["LabelWorker", "PrintWorker", "SeatHeartbeat"]
+class SyncWorker:
+    """Keeps a synced station and its central database in step, off the GUI thread.
+
+    Each round pushes the outbox and pulls the centre's changes (``services.sync.status.sync_round``);
+    rounds run when woken (a local change, a NOTIFY from the centre), every *poll_s* anyway, and
+    while the centre cannot be reached with a growing pause (0.5 s doubling to 30 s). Every
+    *renew_every_s* it also renews the leases of the orders this station holds. Going offline
+    never blocks or slows a scan: the scan path never waits for this thread.
+    """
+
+    def __init__(self, ctx: Context, session: Session, outbox: object, *,
+                 listener_factory: Callable[[Callable[[], None]], object | None] | None = None,
+                 renew: Callable[[], object] | None = None, poll_s: float = 5.0, renew_every_s: float = 60.0,
+                 on_round: Callable[[object], None] | None = None) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.outbox = outbox
+        self.poll_s = poll_s
+        self.renew = renew
+        self.renew_every_s = renew_every_s
+        self.on_round = on_round or (lambda result: None)
+        self._listener_factory = listener_factory
+        self._listener: object | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        if self._listener_factory is not None:
+            self._listener = self._listener_factory(self.wake)
+            if self._listener is not None:
+                self._listener.start()  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._run, name="sync-worker", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._listener is not None:
+            self._listener.stop()  # type: ignore[attr-defined]
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def run_round(self) -> object:
+        from packstation.services.sync.status import sync_round
+
+        result = sync_round(self.ctx, self.session, self.outbox)  # type: ignore[arg-type]
+        self.rounds += 1
+        self.on_round(result)
+        return result
+
+    def _run(self) -> None:
+        import time
+
+        pause = 0.5
+        renewed = 0.0
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                result = self.run_round()
+                ok = not getattr(result, "error", "")
+                if ok and self.renew is not None and time.monotonic() - renewed >= self.renew_every_s:
+                    self.renew()
+                    renewed = time.monotonic()
+            except Exception:  # a bug must not stop the sync for the rest of the shift
+                log.exception("sync round failed")
+                ok = False
+            if ok:
+                pause = 0.5
+                self._wake.wait(self.poll_s)
+            else:
+                self._wake.wait(pause)
+                pause = min(pause * 2, 30.0)
+
+
+__all__ = ["LabelWorker", "PrintWorker", "SeatHeartbeat", "SyncWorker"]

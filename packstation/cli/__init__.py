@@ -21,6 +21,7 @@ _GROUPS = (
     "packstation.cli.documents",
     "packstation.cli.waves",
     "packstation.cli.central",
+    "packstation.cli.sync",
     "packstation.cli.dock",
     "packstation.cli.stock",
     "packstation.cli.returns",

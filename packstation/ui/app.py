@@ -52,6 +52,11 @@ def create_window(station: Station, *, weigher: Weigher | None = None, sounds: S
     for child in (signals, controller, devices, window.sounds):
         child.setParent(window)
     weigher.setParent(controller)
+    if station.sync_worker is not None:
+        # a committed change wakes the sync at once; each round's outcome reaches the status bar
+        controller.outcome.connect(lambda _outcome: station.sync_worker.wake())
+        station.sync_worker.on_round = controller.relay_sync
+        devices.watch_sync(lambda: station.sync_status())
     if start_workers:
         station.start_workers()  # after the relays are set: interrupted jobs reach the window
     return window

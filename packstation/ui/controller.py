@@ -31,6 +31,7 @@ class StationController(QObject):
     printed = Signal(object)  # services.printing.JobResult, from the print worker
     interrupted = Signal(object)  # print jobs found half-sent at start (list)
     busy_changed = Signal(bool)  # a PIN is being checked
+    synced = Signal(object)  # services.sync.status.RoundResult, from the sync worker
 
     def __init__(self, terminal: Terminal, weigher: Weigher, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -169,6 +170,10 @@ class StationController(QObject):
     def relay_printed(self, result: object) -> None:
         if not self._closed:
             self.printed.emit(result)
+
+    def relay_sync(self, result: object) -> None:
+        if not self._closed:
+            self.synced.emit(result)
 
     def relay_interrupted(self, jobs: list[object]) -> None:
         if not self._closed:

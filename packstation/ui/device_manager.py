@@ -146,6 +146,30 @@ class DeviceManager(QObject):
         self._set("database", state)
         return state
 
+    def watch_sync(self, read_status) -> None:  # type: ignore[no-untyped-def]
+        """Show the central database's sync state ("Central" entry), read now and after each round."""
+        self._read_sync = read_status
+        self.check_sync()
+
+    def check_sync(self) -> None:
+        from packstation.services.sync.status import status_line
+
+        reader = getattr(self, "_read_sync", None)
+        if reader is None:
+            return
+        try:
+            status = reader()
+        except StorageError as exc:
+            self._set("central", DeviceState("central", Status.ERROR, str(exc)))
+            return
+        line = status_line(status)
+        detail = line + (f" — {status.last_error}" if status.last_error and not status.online else "")
+        if status.clock_warning:
+            detail += f" — {status.clock_warning}"
+        ok = status.online and not status.refused and not status.clock_warning
+        self._set("central", DeviceState("central", Status.CONNECTED if ok else Status.ERROR if status.refused
+                                         or status.clock_warning else Status.DISCONNECTED, detail))
+
     def database_failed(self, reason: str) -> None:
         """A scan could not be saved: show it until the next successful check."""
         self._set("database", DeviceState("database", Status.ERROR, reason))

@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         self.controller.printed.connect(self._on_printed)
         self.controller.interrupted.connect(self._on_interrupted)
         self.controller.busy_changed.connect(self._on_busy)
+        self.controller.synced.connect(lambda _result: self.devices.check_sync())
         self.signals.scanned.connect(self.on_scan)
         self.signals.scan_rejected.connect(self._scan_rejected)
         self.lead_button.clicked.connect(self.open_lead_view)

@@ -20,7 +20,7 @@ _LOOK = {
     Status.ERROR: ("✖", "#b71c1c"),
 }
 _TITLES = {"scale": "Scale", "label printer": "Label printer", "document printer": "Slip printer",
-           "database": "Database", "sound": "Sound"}
+           "database": "Database", "sound": "Sound", "central": "Central"}
 MAX_REASON = 40
 ENTRY_WIDTH = 200  # px, every entry: seven of them fit a 1280 px bench screen
 

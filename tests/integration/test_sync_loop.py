@@ -1,0 +1,150 @@
+"""The whole loop between synced stations and their centre: an order written at the centre reaches a
+bench by pull, is packed there, its events reach the centre by push, and every station sees the
+result; the sync worker does it on its own (woken, polling, backing off while cut off) and
+``packstation sync now|status`` say where a station stands."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pull_support import TEE, Centre, centre_on
+
+from packstation.cli import main as cli_main
+from packstation.domain.barcodes import RawScan
+from packstation.domain.lifecycle import OrderStatus
+from packstation.domain.packing import Verdict
+from packstation.services import users
+from packstation.services.sync.status import sync_status
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def centre(pg_server_instance: Any, tmp_path: Path) -> Iterator[Centre]:
+    yield from centre_on(pg_server_instance, tmp_path)
+
+
+def _with_packer(centre: Centre) -> None:
+    centre.seed()
+    users.add_user(centre.admin.ctx, centre.session(), "Pat Packer", "packer", "PACKER-001")
+
+
+def _pack_so1(station: Any) -> None:
+    t = station.terminal()
+    assert t.scan("PACKER-001").verdict is Verdict.LOGGED_IN
+    assert t.scan("SO-1").verdict is Verdict.ORDER_OPENED
+    assert t.scan("BOX-S").verdict is Verdict.CARTON_OPENED
+    for _ in range(2):
+        assert t.scan(RawScan.from_wire(TEE)).verdict is Verdict.ACCEPTED
+    assert t.scan("CMD-CLOSE-CARTON").verdict is Verdict.NEEDS_WEIGHT
+    assert t.handler.close_with_weight(150 + 2 * 200).verdict is Verdict.ORDER_COMPLETE
+
+
+def _central_status(centre: Centre, order_id: str) -> OrderStatus:
+    with centre.admin.uow(readonly=True) as uow:
+        order = uow.orders.get(order_id)
+    assert order is not None
+    return order.status
+
+
+def test_an_order_from_the_centre_is_packed_at_a_bench_and_the_centre_knows(centre: Centre) -> None:
+    _with_packer(centre)
+    bench, other = centre.station("BENCH-01"), centre.station("BENCH-02")
+    for st in (bench, other):
+        assert st.sync_now().error == ""  # users, products, orders pulled
+    _pack_so1(bench)
+    result = bench.sync_now()
+    assert result.error == "" and result.drained
+    assert _central_status(centre, "SO-1") is OrderStatus.PACKED
+    status = sync_status(bench.ctx, bench.system_session())
+    assert status.online and status.waiting == 0 and status.refused == 0 and status.last_push and status.last_pull
+    other.sync_now()
+    with other.uow(readonly=True) as uow:
+        assert uow.orders.get("SO-1").status is OrderStatus.PACKED  # the other bench sees it packed
+
+
+def test_the_sync_worker_keeps_it_in_step_and_says_when_it_is_cut_off(centre: Centre) -> None:
+    _with_packer(centre)
+    bench = centre.station("BENCH-01")
+    bench.sync_worker.poll_s = 0.5
+    bench.start_workers()
+    assert _wait(lambda: bench.sync_worker.rounds > 0 and _has_order(bench, "SO-1"))
+    centre.path.cut()  # the network goes down
+    started = time.perf_counter()
+    _pack_so1(bench)  # offline: packing goes on, on the orders this bench holds
+    offline_packing_s = time.perf_counter() - started
+    bench.sync_worker.wake()
+    assert _wait(lambda: not sync_status(bench.ctx, bench.system_session()).online)
+    down = sync_status(bench.ctx, bench.system_session())
+    assert down.waiting > 0 and down.last_error
+    centre.path.mend()
+    assert _wait(lambda: sync_status(bench.ctx, bench.system_session()).waiting == 0, timeout_s=60)
+    assert _central_status(centre, "SO-1") is OrderStatus.PACKED
+    assert offline_packing_s < 30  # (no wait on the centre: the scans never touch it; timed in bench/)
+
+
+def test_sync_now_and_status_on_the_command_line(centre: Centre, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                 ) -> None:
+    _with_packer(centre)
+    bench = centre.station("BENCH-01")
+    bench.sync_now()
+    _pack_so1(bench)
+    config_file = tmp_path / "bench01.toml"
+    data = tmp_path / "BENCH-01"
+    config_file.write_text(f'data_dir = "{data}"\n[station]\nid = "BENCH-01"\n[database]\n'
+                           f'local = "sqlite:///{data / "station.db"}"\ncentral = "{centre.station_url()}"\n',
+                           encoding="utf-8")
+    assert cli_main(["--config", str(config_file), "sync", "status", "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert before["waiting"] > 0 and set(before) >= {"online", "waiting", "refused", "last_push", "last_pull",
+                                                     "clock_offset_s"}
+    assert cli_main(["--config", str(config_file), "sync", "now"]) == 0
+    out = capsys.readouterr().out
+    assert "applied" in out and "online" in out
+    assert cli_main(["--config", str(config_file), "sync", "status", "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["waiting"] == 0 and after["online"] is True
+    # cut off, with an event the centre does not have: said, and a non-zero exit
+    centre.path.cut()
+    with bench.uow() as uow:
+        from packstation.domain.events import Event
+
+        uow.events.add(Event("audit.note", None, "cli:test", None, {}), "BENCH-01", bench.ctx.clock())
+        uow.commit()
+    assert cli_main(["--config", str(config_file), "sync", "now"]) == 1
+    err = capsys.readouterr().err
+    assert "does not have everything" in err and "cannot be reached" in err
+    centre.path.mend()
+    assert cli_main(["--config", str(config_file), "sync", "now"]) == 0
+
+
+def test_a_station_clock_a_day_off_is_said(centre: Centre) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    _with_packer(centre)
+    bench = centre.station("BENCH-01", clock=lambda: datetime.now(UTC) + timedelta(hours=24))
+    bench.sync_now()  # the users come
+    assert bench.terminal().scan("PACKER-001").verdict is Verdict.LOGGED_IN  # an event to push, dated by this clock
+    bench.sync_now()
+    status = sync_status(bench.ctx, bench.system_session())
+    assert status.clock_offset_s is not None and abs(status.clock_offset_s - 86400) < 300
+    assert status.clock_warning and "ahead of" in status.clock_warning
+
+
+def _has_order(station: Any, order_id: str) -> bool:
+    with station.uow(readonly=True) as uow:
+        return uow.orders.get(order_id) is not None
+
+
+def _wait(check, timeout_s: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
