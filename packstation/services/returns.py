@@ -47,7 +47,7 @@ from packstation.services.context import Context, record
 from packstation.services.documents import doc_address
 from packstation.services.lifecycle import change_return_status
 from packstation.services.photos import Camera, Picture, store_photo
-from packstation.services.ports import Conflict, UnitOfWork
+from packstation.services.ports import Conflict, StorageError, UnitOfWork
 
 MAX_NOTE = 500
 MAX_LOCATION = 32
@@ -77,6 +77,34 @@ class Found:
     @property
     def customer(self) -> str:
         return customer_key(self.order.customer_email, self.order.customer_name)
+
+
+def shipped_units(ctx: Context, uow: UnitOfWork, order_id: str) -> list[Any]:
+    """What left in the order: the bench's scans and cartons, from this station's database, or from
+    the central database when the order was packed at another bench (a synced returns desk holds
+    no other bench's scans). Offline and not here: none (the desk then refuses what it cannot match,
+    with the reason; the desk keeps what it read while online for the open parcel)."""
+    units = uow.returns.shipped(order_id)
+    if units or ctx.central is None:
+        return units
+    try:
+        with ctx.central(readonly=True) as central:
+            return central.returns.shipped(order_id)
+    except StorageError:
+        return units
+
+
+def _carton_at_centre(ctx: Context, text: str, sscc: str | None) -> tuple[str, str] | None:
+    assert ctx.central is not None
+    try:
+        with ctx.central(readonly=True) as central:
+            hit = central.shipments.carton_by_sscc(sscc) if sscc is not None else None
+            if hit is not None:
+                return hit[0], "carton"
+            found = central.orders.find_by_tracking(text)
+            return (found, "tracking number") if found is not None else None
+    except StorageError:
+        return None
 
 
 def _code_of(bc: Barcode | str) -> tuple[str, str | None]:
@@ -111,6 +139,10 @@ def find(ctx: Context, session: Session, code: Barcode | str) -> Found:
             found = uow.orders.find_by_tracking(text)
             if found is not None:
                 order_id, via = found, "tracking number"
+        if order_id is None and ctx.central is not None:  # a carton another bench packed: the centre knows it
+            order_id, via = _carton_at_centre(ctx, text, sscc) or (None, via)
+            if order_id is not None and uow.orders.get(order_id) is None:
+                order_id = None  # not pulled here yet: the next pull brings it
         if order_id is None:
             raise ReturnRefused(f"No return, order, carton or tracking number {text!r}. Check the code on the parcel "
                                 "or the packing slip and scan again.")
@@ -276,7 +308,7 @@ def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, 
         serial = (serial or barcode.serial or "").strip() or None
         returns = [r for r in (uow.returns.get(i) for i in receipt.rma_ids) if r is not None and r.open]
         orders = list(dict.fromkeys(r.order_id for r in returns))
-        units_by_order = {o: (shipped or {}).get(o) or uow.returns.shipped(o) for o in orders}
+        units_by_order = {o: (shipped or {}).get(o) or shipped_units(ctx, uow, o) for o in orders}
         received = [i for o in orders for i in uow.returns.items_of_order(o)]
         left_in = uow.returns.serial_left_in(item_product.sku, serial) if serial else None
         decision = evaluate_receive(item_product, units, returns, units_by_order, received, lot=lot, serial=serial,
@@ -685,7 +717,7 @@ def detail(ctx: Context, session: Session, rma_id: str) -> dict[str, Any]:
         resolutions = {r.id: r for r in uow.returns.resolutions(rma_id)}
         notes = uow.returns.credit_notes(rma_id)
         movements = restock_movements(uow, ret)
-        shipped = {u.scan_id: u for u in uow.returns.shipped(ret.order_id)}
+        shipped = {u.scan_id: u for u in shipped_units(ctx, uow, ret.order_id)}
         products = uow.catalog.products(ln.sku for ln in ret.lines)
         events = [e for e in uow.events.for_order(ret.order_id) if e.payload.get("rma_id") == rma_id]
     out_lines = []

@@ -451,7 +451,7 @@ class ReturnsDesk:
         with self.ctx.uow(readonly=True) as uow:
             for ret in (uow.returns.get(i) for i in receipt.rma_ids):
                 if ret is not None and ret.order_id not in self.shipped:
-                    self.shipped[ret.order_id] = uow.returns.shipped(ret.order_id)
+                    self.shipped[ret.order_id] = rs.shipped_units(self.ctx, uow, ret.order_id)
                     order = uow.orders.get(ret.order_id)
                     if order is not None:
                         self.orders[ret.order_id] = order

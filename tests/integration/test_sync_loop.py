@@ -148,3 +148,38 @@ def _wait(check, timeout_s: float = 30.0) -> bool:  # type: ignore[no-untyped-de
             return True
         time.sleep(0.1)
     return False
+
+
+def test_a_return_received_at_a_synced_desk_reaches_the_centre_once_even_offline(centre: Centre) -> None:
+    """A parcel back from a customer: the order was packed at another bench, so the returns desk
+    reads what left in it from the centre; items received while the network is down reach the
+    centre once when it is back."""
+    from packstation.domain.identity import ActorKind
+
+    _with_packer(centre)
+    users.add_user(centre.admin.ctx, centre.session(), "Rita Returns", "returns", "RETURNS-001")
+    bench, desk_station = centre.station("BENCH-01"), centre.station("RET-01")
+    bench.sync_now()
+    _pack_so1(bench)
+    assert bench.sync_now().drained
+    desk_station.sync_now()
+    desk = desk_station.terminal()
+    assert desk.scan("RETURNS-001").verdict is Verdict.LOGGED_IN
+    opened = desk.scan("RET-SO-1")
+    if opened.verdict is Verdict.NEEDS_REASON:  # no RMA yet: the desk opens one, reason by number
+        opened = desk.scan("1")
+    assert opened.verdict is Verdict.RETURN_OPENED, opened
+    assert desk.scan(RawScan.from_wire(TEE)).verdict is Verdict.ITEM_RECEIVED  # matched to the centre's scans
+    centre.path.cut()
+    assert desk.scan(RawScan.from_wire(TEE)).verdict is Verdict.ITEM_RECEIVED  # offline: the parcel stays open
+    assert desk.scan(RawScan.from_wire(TEE)).verdict is Verdict.MORE_THAN_SHIPPED  # 2 shipped
+    assert desk_station.sync_now().error  # cut off: said
+    centre.path.mend()
+    for _ in range(2):  # the second round finds everything there: nothing twice
+        result = desk_station.sync_now()
+        assert result.error == "" and result.drained
+    with centre.admin.uow(readonly=True) as uow:
+        [ret] = [r for r in uow.returns.for_order("SO-1")]
+        received = uow.returns.items_of_order("SO-1")
+    assert len(received) == 2 and ret.status.value in ("received", "initiated")
+    del ActorKind

@@ -964,6 +964,15 @@ class _BatchUnitOfWork(UnitOfWork):
         self.shipments = _BatchShipments(conn, cp)
         self.catalog: CatalogRepository = _BatchCatalog(conn, cp)
         self.events = _BatchEvents()
+        # the returns desk's events apply straight to these tables, in the batch's transaction
+        # (nothing the batch's copy holds: a rewind to event by event rolls them back with the rest)
+        from packstation.adapters.db.photos import SqlPhotos
+        from packstation.adapters.db.returns import SqlReturns
+        from packstation.adapters.db.stock import SqlStockLedger
+
+        self.returns = SqlReturns(conn)
+        self.photos = SqlPhotos(conn)
+        self.stock = SqlStockLedger(conn)
         self._conn = conn
 
     def __enter__(self) -> UnitOfWork:

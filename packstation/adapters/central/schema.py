@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 
 from packstation.adapters.db.engine import migrate
 
-HISTORY = ("events", "conflicts", "stock_movements")
+HISTORY = ("events", "conflicts", "stock_movements", "credit_notes", "return_resolutions")
 # table -> (entity name in the change log, the key as an SQL expression of the row R)
 WATCHED = {
     "orders": ("order", "R.order_id"),
@@ -38,12 +38,16 @@ _STAMPED = ("orders", "products", "carton_types", "users", "stock_lots")  # have
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 # What a station may do, table by table (everything else: SELECT only).
+_RETURNS = ("returns", "return_lines", "return_receipts", "return_receipt_rmas", "return_items", "photos")
 STATION_GRANTS = {
+    # the bench's and the returns desk's pushed events are applied as the station; the dock works on
+    # the centre directly (manifests). Credit notes and resolutions are never changed once written.
     "INSERT": ("events", "conflicts", "stock_movements", "scans", "cartons", "serial_registry", "leases",
-               "station_sync", "number_blocks", "number_series"),
+               "station_sync", "number_blocks", "number_series", "manifests", "manifest_cartons",
+               "return_resolutions", "credit_notes", *_RETURNS),
     "UPDATE": ("orders", "order_lines", "cartons", "scans", "leases", "station_sync", "number_series",
-               "number_blocks"),
-    "DELETE": ("cartons", "serial_registry"),
+               "number_blocks", "manifests", "manifest_cartons", *_RETURNS),
+    "DELETE": ("cartons", "serial_registry", "manifest_cartons", "return_receipt_rmas"),
 }
 
 

@@ -43,6 +43,7 @@ from packstation.domain.identity import Session
 from packstation.domain.lifecycle import OrderStatus, TransitionRefused, describe, order_transition
 from packstation.domain.model import CartonType, Order, OrderLine
 from packstation.domain.packing import Carton, CartonStatus, PackedItem
+from packstation.services import returns_replay
 from packstation.services.context import Context
 from packstation.services.lifecycle import change_status
 from packstation.services.ports import (
@@ -60,7 +61,7 @@ from packstation.services.ports import (
 
 AUDIT_KINDS = frozenset({"order.claimed", "order.received", "order.updated", "scan.refused", "label.reprinted",
                          "station.started", "conflict.resolved"})
-AUDIT_PREFIXES = ("print.", "user.", "import.", "return.")
+AUDIT_PREFIXES = ("print.", "user.", "import.")
 # order.<status> kinds that are lifecycle steps (order.received is the import's arrival record)
 _STEPS = {f"order.{s.value}": s for s in OrderStatus if s is not OrderStatus.RECEIVED}
 
@@ -88,6 +89,12 @@ class Appliers:
 
     def __call__(self, uow: UnitOfWork, ledger: CentralLedger, event: OutboxEvent, now: datetime) -> None:
         kind = event.event.kind
+        if kind in returns_replay.APPLIERS:  # the returns desk's events (idempotent, payloads complete)
+            try:
+                returns_replay.apply(uow, event.event)
+            except returns_replay.Refused as exc:
+                raise Refused(str(exc), {}) from exc
+            return
         handler = _HANDLERS.get(kind)
         if handler is None:
             step = _STEPS.get(kind)
