@@ -89,6 +89,10 @@ class LeadView(QDialog):
 
         self.returns_figures = ReturnsFigures(self.ctx, lead, now=now)
         self.tabs.addTab(self.returns_figures, "Returns")
+        self.sync_table = _table(["#", "Kind", "Order", "State", "Why"])
+        self.conflict_table = _table(["Conflict", "Station", "Order", "Why", "Since"])
+        if self.ctx.central is not None:
+            self.tabs.addTab(self._sync_tab(), "Sync")
         if controller is not None:
             controller.printed.connect(self._printed)
         self.message = _Message()
@@ -280,8 +284,72 @@ class LeadView(QDialog):
         self.reload()
 
     # --- common ---------------------------------------------------------------------------
+    # --- sync with the central database -----------------------------------------------------
+    def _sync_tab(self) -> QWidget:
+        page = QWidget()
+        self.sync_caption = QLabel()
+        self.resolve_note = QLineEdit()
+        self.resolve_note.setPlaceholderText("what you decided (recorded with the resolution)")
+        self.resolve_button = QPushButton("Resolve the selected conflict")
+        self.resolve_button.clicked.connect(self.resolve_selected)
+        row = QHBoxLayout()
+        row.addWidget(self.resolve_note, 1)
+        row.addWidget(self.resolve_button)
+        box = QVBoxLayout(page)
+        box.addWidget(self.sync_caption)
+        box.addWidget(QLabel("This station's events the central database refused, or holds back behind a "
+                             "refused one of the same order (never dropped):"))
+        box.addWidget(self.sync_table, 1)
+        box.addWidget(QLabel("Conflicts at the central database (both sides kept): decide, then resolve; the "
+                             "order's later events apply again."))
+        box.addWidget(self.conflict_table, 1)
+        box.addLayout(row)
+        return page
+
+    def _reload_sync(self) -> None:
+        from packstation.adapters.central.outbox import central_outbox
+        from packstation.services.sync.push import list_conflicts, refused_events
+        from packstation.services.sync.status import status_line, sync_status
+
+        status = sync_status(self.ctx, self.lead)
+        self.sync_caption.setText(f"Central database: {status_line(status)}"
+                                  + (f" — {status.last_error}" if status.last_error else "")
+                                  + (f"\n{status.clock_warning}" if status.clock_warning else ""))
+        _fill(self.sync_table, [[str(e.station_seq), e.event.kind, e.event.order_id or "", e.state.value,
+                                 e.reason or ""] for e in refused_events(self.ctx, self.lead)])
+        outbox = central_outbox(self.ctx.central)
+        try:
+            conflicts = list_conflicts(self.ctx, self.lead, outbox) if outbox is not None else []
+        except StorageError as exc:
+            self.sync_caption.setText(self.sync_caption.text() + f"\nConflicts not shown: {exc}")
+            conflicts = []
+        _fill(self.conflict_table, [[str(c.id), c.station_id, c.order_id or "", c.reason,
+                                     f"{c.created_at:%Y-%m-%d %H:%M}"] for c in conflicts])
+
+    def resolve_selected(self) -> None:
+        from packstation.adapters.central.outbox import central_outbox
+        from packstation.services.sync.push import resolve_conflict
+
+        row = self.conflict_table.currentRow()
+        note = self.resolve_note.text().strip()
+        if row < 0 or not note:
+            self._say(Tone.WARNING, "Select a conflict and say what you decided.")
+            return
+        outbox = central_outbox(self.ctx.central)
+        assert outbox is not None
+        try:
+            resolve_conflict(self.ctx, self.lead, outbox, int(self.conflict_table.item(row, 0).text()), note)
+        except (NotAllowed, StorageError, ValueError) as exc:
+            self._say(Tone.ERROR, str(exc))
+            return
+        self.resolve_note.clear()
+        self._say(Tone.OK, "Conflict resolved: the order's later events apply at the next sync.")
+        self.reload()
+
     def reload(self) -> None:
         try:
+            if self.ctx.central is not None:
+                self._reload_sync()
             self._reload()
         except (NotAllowed, StorageError) as exc:
             self._say(Tone.ERROR, str(exc))

@@ -183,3 +183,32 @@ def test_a_return_received_at_a_synced_desk_reaches_the_centre_once_even_offline
         received = uow.returns.items_of_order("SO-1")
     assert len(received) == 2 and ret.status.value in ("received", "initiated")
     del ActorKind
+
+
+def test_the_lead_view_shows_the_sync_state_and_refused_events(centre: Centre, qtbot: Any) -> None:
+    """A refused event (a step the centre's lifecycle does not allow) is listed for the lead, with
+    its conflict, and a resolution is recorded."""
+    from packstation.domain.events import Event
+    from packstation.ui.lead_view import LeadView
+
+    _with_packer(centre)
+    users.add_user(centre.admin.ctx, centre.session(), "Lee Lead", "lead", "LEAD-001", pin="2468")
+    bench = centre.station("BENCH-01")
+    bench.sync_now()
+    with bench.uow() as uow:  # a station claims SO-2 was delivered while the centre has it released
+        uow.events.add(Event("order.delivered", "SO-2", "person:Pat Packer", "Pat Packer", {"from": "packing",
+                                                                                           "to": "delivered"}),
+                       "BENCH-01", bench.ctx.clock())
+        uow.commit()
+    bench.sync_now()
+    lead = bench.ctx.auth.login("LEAD-001", "2468")
+    view = LeadView(bench, lead)
+    qtbot.addWidget(view)
+    assert "Sync" in [view.tabs.tabText(i) for i in range(view.tabs.count())]
+    rows = [[view.sync_table.item(r, c).text() for c in range(5)] for r in range(view.sync_table.rowCount())]
+    assert [(r[1], r[2], r[3]) for r in rows] == [("order.delivered", "SO-2", "refused")]
+    assert view.conflict_table.rowCount() == 1 and "REFUSED" in view.sync_caption.text()
+    view.conflict_table.selectRow(0)
+    view.resolve_note.setText("checked with the carrier: not delivered")
+    view.resolve_selected()
+    assert "resolved" in view.message.text()
