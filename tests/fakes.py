@@ -488,9 +488,10 @@ class FakeOrders(_Repo, OrderRepository):
         if row is not None:
             row.lease_token, row.lease_expires_at = token, _utc(expires_at)
 
-    def leased(self, station_id: str) -> list[HeldLease]:
+    def leased(self, station_id: str, order_ids: Collection[str] | None = None) -> list[HeldLease]:
+        wanted = None if order_ids is None else set(order_ids)
         return [HeldLease(i, r.lease_token, r.lease_expires_at) for i, r in sorted(self.s.orders.items())
-                if r.claimed_by == station_id and r.lease_token is not None]
+                if r.claimed_by == station_id and r.lease_token is not None and (wanted is None or i in wanted)]
 
     def claimable(self, limit: int, carrier: str | None = None, exclude: Collection[str] = ()) -> list[str]:
         skip = set(exclude)

@@ -115,20 +115,21 @@ def claim_with_lease(ctx: Context, session: Session, code: str,
                      claim_locally: Callable[[Lease | None], T]) -> T:
     """``packing.claim_order`` on a synced station: the central lease first, then the local claim.
 
-    *claim_locally(lease)* claims in the local database and stores the lease's token on the order
-    (``lease`` None: nothing was taken at the centre, the local claim decides alone: an order
-    this station does not know or that cannot be packed is refused by it, as standalone; an
-    order this bench already holds continues while the centre cannot be reached). Raises
-    LeaseRefused: held by another bench (a local claim of ours on it is dropped), or offline and
-    the order is not held here.
+    *claim_locally(lease)* claims in the local database and stores the lease's token on the order.
+    ``lease`` None: the centre is not asked, the local claim decides alone: an order this station
+    does not know or that cannot be packed is refused by it, as standalone; an order this bench
+    already holds under a lease is simply continued (resume: no network, online or offline; the
+    heartbeat keeps its lease and notices if it was lost). Raises LeaseRefused: held by another
+    bench, or offline and the order is not held here.
     """
     with ctx.uow(readonly=True) as uow:
         order_id = uow.orders.find_id(code.strip())
         claim = uow.orders.claim_of(order_id) if order_id is not None else None
+        leased = order_id is not None and bool(uow.orders.leased(ctx.station_id, [order_id]))
     if order_id is None or claim is None or not claim.status.packable \
-            or claim.station_id not in (None, ctx.station_id):
+            or claim.station_id not in (None, ctx.station_id) or leased:
         return claim_locally(None)
-    mine = claim.station_id == ctx.station_id
+    mine = claim.station_id == ctx.station_id  # held here without a lease (claimed before the centre was set up)
     try:
         lease = _take(ctx, session, order_id)
     except LeaseRefused as refused:
@@ -178,7 +179,7 @@ def _drop(uow: UnitOfWork, ctx: Context, session: Session, order_id: str, token:
     it again meanwhile). The local lease copy is cleared before the event is written, so the
     ``order.lease_lost`` event itself carries no stale fence."""
     claim = uow.orders.claim_of(order_id)
-    held = {h.order_id: h.token for h in uow.orders.leased(ctx.station_id)}
+    held = {h.order_id: h.token for h in uow.orders.leased(ctx.station_id, [order_id])}
     if claim is None or claim.station_id != ctx.station_id or held.get(order_id) != token:
         return False
     uow.orders.set_lease(order_id, None, None)
@@ -192,7 +193,7 @@ def _drop(uow: UnitOfWork, ctx: Context, session: Session, order_id: str, token:
 def _drop_lost(ctx: Context, session: Session, order_id: str, now: Lease) -> None:
     try:
         with ctx.uow() as uow:
-            held = {h.order_id: h.token for h in uow.orders.leased(ctx.station_id)}
+            held = {h.order_id: h.token for h in uow.orders.leased(ctx.station_id, [order_id])}
             if _drop(uow, ctx, session, order_id, held.get(order_id), now, "taken over by another bench"):
                 uow.commit()
     except StorageError as exc:  # the heartbeat tries again

@@ -174,9 +174,9 @@ class OrderRepository(ABC):
         events written afterwards carry *token* as their fence."""
 
     @abstractmethod
-    def leased(self, station_id: str) -> list[HeldLease]:
+    def leased(self, station_id: str, order_ids: Collection[str] | None = None) -> list[HeldLease]:
         """The orders *station_id* holds (claimed here) that have a lease token, by order id: what
-        the heartbeat renews at the centre."""
+        the heartbeat renews at the centre. *order_ids*: only among these."""
 
     @abstractmethod
     def claimable(self, limit: int, carrier: str | None = None, exclude: Collection[str] = ()) -> list[str]:

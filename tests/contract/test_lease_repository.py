@@ -176,6 +176,9 @@ class TestStationLeaseCopy:
         with orders(readonly=True) as u:
             assert u.orders.leased("BENCH-01") == [HeldLease("SO-1", 7, until)]
             assert u.orders.leased("BENCH-02") == [HeldLease("SO-3", 8, until)]
+            assert u.orders.leased("BENCH-01", ["SO-1", "SO-3", "SO-404"]) == [HeldLease("SO-1", 7, until)]
+            assert u.orders.leased("BENCH-01", ["SO-2", "SO-3"]) == []
+            assert u.orders.leased("BENCH-01", []) == []
         with orders() as u:
             u.orders.set_lease("SO-1", 9, until + TTL)
             u.orders.release("SO-3")  # released: its token stays on the row, but it is not held

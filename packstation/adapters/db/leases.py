@@ -38,43 +38,59 @@ c = L.c
 _RETRIES = 3  # a holder that released between our statement and our look at it: try again
 
 
+def _times(pg: bool) -> tuple[Any, Any]:
+    """(now, now + ttl) as SQL: the server's clock on PostgreSQL; on SQLite bound from ours."""
+    if pg:
+        return func.now(), func.now() + bindparam("ttl", type_=Interval())
+    return bindparam("now", type_=t.TS), bindparam("until", type_=t.TS)
+
+
+def _take_statement(pg: bool) -> Any:
+    """The one conditional statement of ``take``, built once per dialect (its parameters bound per call)."""
+    now, until = _times(pg)
+    if pg:
+        ins: Any = postgresql.insert(L)
+        token: Any = literal_column("nextval('lease_token_seq')")
+    else:
+        ins = sqlite.insert(L)
+        token = select(func.coalesce(func.max(c.token), 0) + 1).scalar_subquery()
+    ins = ins.values(order_id=bindparam("order_id"), station_id=bindparam("station_id"), holder=bindparam("holder"),
+                     token=token, taken_at=now, expires_at=until)
+    ours = c.station_id == ins.excluded.station_id
+    return ins.on_conflict_do_update(
+        index_elements=[c.order_id],
+        set_={
+            "station_id": ins.excluded.station_id,
+            "holder": ins.excluded.holder,
+            # one's own lease taken again keeps its token (and since when it is held)
+            "token": case((ours, c.token), else_=ins.excluded.token),
+            "taken_at": case((ours, c.taken_at), else_=ins.excluded.taken_at),
+            "expires_at": ins.excluded.expires_at,
+        },
+        where=or_(c.station_id.is_(None), ours, c.expires_at < now),
+    ).returning(*_COLUMNS)
+
+
+_COLUMNS = (c.order_id, c.station_id, c.holder, c.token, c.taken_at, c.expires_at)
+_TAKE = {True: _take_statement(True), False: _take_statement(False)}
+_HOLDER = select(*_COLUMNS).where(c.order_id == bindparam("order_id"))
+
+
 class SqlLeases(LeaseRepository):
     def __init__(self, conn: Connection):
         self.conn = conn
         self._pg = conn.dialect.name == "postgresql"
 
-    def _now_plus(self, ttl: timedelta) -> tuple[Any, Any]:
-        """(now, now + ttl) as SQL expressions: the server's clock on PostgreSQL, ours on SQLite."""
+    def _params(self, ttl: timedelta) -> dict[str, Any]:
         if self._pg:
-            return func.now(), func.now() + bindparam("ttl", ttl, type_=Interval())
+            return {"ttl": ttl}
         now = datetime.now(UTC)
-        return bindparam("now", now, type_=t.TS), bindparam("until", now + ttl, type_=t.TS)
+        return {"now": now, "until": now + ttl}
 
     def take(self, order_id: str, station_id: str, holder: str, ttl: timedelta) -> Lease:
-        now, until = self._now_plus(ttl)
-        if self._pg:
-            ins: Any = postgresql.insert(L)
-            token: Any = literal_column("nextval('lease_token_seq')")
-        else:
-            ins = sqlite.insert(L)
-            token = select(func.coalesce(func.max(c.token), 0) + 1).scalar_subquery()
-        ins = ins.values(order_id=order_id, station_id=station_id, holder=holder, token=token, taken_at=now,
-                         expires_at=until)
-        ours = c.station_id == ins.excluded.station_id
-        stmt = ins.on_conflict_do_update(
-            index_elements=[c.order_id],
-            set_={
-                "station_id": ins.excluded.station_id,
-                "holder": ins.excluded.holder,
-                # one's own lease taken again keeps its token (and since when it is held)
-                "token": case((ours, c.token), else_=ins.excluded.token),
-                "taken_at": case((ours, c.taken_at), else_=ins.excluded.taken_at),
-                "expires_at": ins.excluded.expires_at,
-            },
-            where=or_(c.station_id.is_(None), ours, c.expires_at < now),
-        ).returning(c.order_id, c.station_id, c.holder, c.token, c.taken_at, c.expires_at)
+        params = {"order_id": order_id, "station_id": station_id, "holder": holder, **self._params(ttl)}
         for _ in range(_RETRIES):
-            row = self.conn.execute(stmt).first()
+            row = self.conn.execute(_TAKE[self._pg], params).first()
             if row is not None:
                 return _lease(row)
             current = self.holder(order_id)
@@ -83,12 +99,12 @@ class SqlLeases(LeaseRepository):
         raise Conflict(f"The lease on order {order_id} keeps changing hands; try again.")
 
     def renew(self, order_ids: Sequence[str], station_id: str, ttl: timedelta) -> dict[str, datetime]:
-        _, until = self._now_plus(ttl)
+        _, until = _times(self._pg)
         out: dict[str, datetime] = {}
         for part in chunks(list(order_ids)):
             rows = self.conn.execute(
                 update(L).where(and_(c.order_id.in_(part), c.station_id == station_id))
-                .values(expires_at=until).returning(c.order_id, c.expires_at))
+                .values(expires_at=until).returning(c.order_id, c.expires_at), self._params(ttl))
             out.update({r[0]: r[1] for r in rows})
         return out
 
@@ -99,9 +115,7 @@ class SqlLeases(LeaseRepository):
         return res.rowcount == 1
 
     def holder(self, order_id: str) -> Lease | None:
-        row = self.conn.execute(
-            select(c.order_id, c.station_id, c.holder, c.token, c.taken_at, c.expires_at)
-            .where(c.order_id == order_id)).first()
+        row = self.conn.execute(_HOLDER, {"order_id": order_id}).first()
         return _lease(row) if row is not None else None
 
 

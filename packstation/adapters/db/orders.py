@@ -147,9 +147,14 @@ class SqlOrders(OrderRepository):
         self.conn.execute(update(t.orders).where(o.order_id == order_id)
                           .values(lease_token=token, lease_expires_at=expires_at))
 
-    def leased(self, station_id: str) -> list[HeldLease]:
+    def leased(self, station_id: str, order_ids: Collection[str] | None = None) -> list[HeldLease]:
         q = (select(o.order_id, o.lease_token, o.lease_expires_at)
              .where(and_(o.claimed_by == station_id, o.lease_token.is_not(None))).order_by(o.order_id))
+        if order_ids is not None:
+            out = []
+            for part in chunks(sorted(order_ids)):
+                out += [HeldLease(r[0], int(r[1]), r[2]) for r in self.conn.execute(q.where(o.order_id.in_(part)))]
+            return out
         return [HeldLease(r[0], int(r[1]), r[2]) for r in self.conn.execute(q)]
 
     def claimable(self, limit: int, carrier: str | None = None, exclude: Collection[str] = ()) -> list[str]:

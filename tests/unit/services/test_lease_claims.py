@@ -128,16 +128,25 @@ def test_an_order_leased_to_another_bench_is_refused_with_its_bench_and_packer(
     assert lease_at_centre(centre, "SO-1").station_id == "BENCH-01"  # type: ignore[union-attr]
 
 
-def test_claiming_ones_own_order_again_keeps_the_token(one: Context, centre: FakeDatabase,
-                                                       central_clock: FakeClock) -> None:
+def test_claiming_ones_own_order_again_continues_it_without_asking_the_centre(
+        one: Context, centre: FakeDatabase) -> None:
     pat = one.auth.login("PACKER-001")
     packing.claim_order(one, pat, "SO-1")
     first = lease_at_centre(centre, "SO-1")
-    central_clock.advance(minutes=1)
-    packing.claim_order(one, pat, "SO-1")  # the packer scans the order again (after a logout)
-    again = lease_at_centre(centre, "SO-1")
-    assert first is not None and again is not None
-    assert again.token == first.token and again.expires_at == NOW + timedelta(minutes=1) + leases.LEASE_TTL
+    calls = one.central.calls  # type: ignore[union-attr]
+    pack = packing.claim_order(one, pat, "SO-1")  # the packer scans the order again (after a logout)
+    assert pack.order.order_id == "SO-1" and one.central.calls == calls  # type: ignore[union-attr]
+    assert lease_at_centre(centre, "SO-1") == first and held_here(one)[0].token == first.token  # type: ignore[union-attr]
+
+
+def test_an_order_held_here_without_a_lease_gets_one_when_claimed_again(one: Context, centre: FakeDatabase) -> None:
+    """Claimed before the station had a central database: the next claim takes its lease."""
+    pat = one.auth.login("PACKER-001")
+    packing.claim_order(replace(one, central=None), pat, "SO-1")
+    assert held_here(one) == [] and lease_at_centre(centre, "SO-1") is None
+    packing.claim_order(one, pat, "SO-1")
+    lease = lease_at_centre(centre, "SO-1")
+    assert lease is not None and held_here(one) == [HeldLease("SO-1", lease.token, lease.expires_at)]
 
 
 def test_a_claim_that_fails_locally_gives_the_lease_back(one: Context, centre: FakeDatabase) -> None:
@@ -196,7 +205,7 @@ def test_offline_the_orders_this_bench_holds_resume_and_keep_packing(one: Contex
     assert scan(one, pat, pack, TEE).verdict is Verdict.ACCEPTED
     assert packing.close_carton(one, pat, pack, 150 + 2 * 200).verdict is Verdict.ORDER_COMPLETE
 
-    assert centre.calls == calls + 1  # the one claim asked (and fell back); no scan or seal did
+    assert centre.calls == calls  # neither the claim of an order held here nor any scan or seal asked it
 
 
 def test_the_scan_path_never_touches_the_centre(one: Context) -> None:
@@ -278,19 +287,25 @@ def test_an_expired_lease_is_taken_over_and_the_late_bench_learns_it(
     outcome = scan(one, pat, late, TEE)  # the packer at BENCH-01 is stopped at the next scan
     assert outcome.verdict is Verdict.ORDER_REFUSED and outcome.data["claim_lost"]
     with pytest.raises(OrderRefused, match="being packed at BENCH-02 by Olu Other"):
-        packing.claim_order(one, pat, "SO-1")
+        packing.claim_order(one, pat, "SO-1")  # and scanning the order again is refused, naming the holder
 
 
-def test_claiming_again_an_order_taken_over_meanwhile_drops_the_local_claim(
-        one: Context, two: Context, central_clock: FakeClock) -> None:
+def test_claiming_an_order_taken_over_while_held_here_without_a_lease_drops_the_local_claim(
+        one: Context, two: Context) -> None:
     pat = one.auth.login("PACKER-001")
-    packing.claim_order(one, pat, "SO-1")
-    central_clock.advance(seconds=leases.LEASE_TTL.total_seconds() + 1)
+    packing.claim_order(replace(one, central=None), pat, "SO-1")  # before the centre was set up
     packing.claim_order(two, two.auth.login("PACKER-002", "2468"), "SO-1")
     with pytest.raises(OrderRefused, match="BENCH-02"):
         packing.claim_order(one, pat, "SO-1")
     assert claim_of(one, "SO-1").station_id is None and held_here(one) == []
     assert event_kinds(one, "SO-1")[-1] == "order.lease_lost"
+
+
+def test_offline_an_order_held_here_without_a_lease_continues(one: Context) -> None:
+    pat = one.auth.login("PACKER-001")
+    packing.claim_order(replace(one, central=None), pat, "SO-1")
+    cut(one)
+    assert packing.claim_order(one, pat, "SO-1").order.order_id == "SO-1"
 
 
 # --- a lead's release ---------------------------------------------------------------------------
