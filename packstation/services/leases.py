@@ -203,7 +203,7 @@ def _drop_lost(ctx: Context, session: Session, order_id: str, now: Lease) -> Non
 # --- heartbeat --------------------------------------------------------------------------------
 
 
-def renew_leases(ctx: Context, session: Session, ttl: timedelta = LEASE_TTL) -> Heartbeat:
+def renew_leases(ctx: Context, session: Session, ttl: timedelta | None = None) -> Heartbeat:
     """Renew the leases of the orders this station holds (one central statement); drop lost ones.
 
     Run by a worker thread every HEARTBEAT_INTERVAL, never on the window's thread (it waits for
@@ -217,7 +217,7 @@ def renew_leases(ctx: Context, session: Session, ttl: timedelta = LEASE_TTL) -> 
         return Heartbeat(online=None)
     try:
         with central() as cu:
-            renewed = cu.leases.renew(sorted(held), ctx.station_id, ttl)
+            renewed = cu.leases.renew(sorted(held), ctx.station_id, ttl or LEASE_TTL)
             lost = {order_id: cu.leases.holder(order_id) for order_id in sorted(held) if order_id not in renewed}
             cu.commit()
     except StorageError as exc:
