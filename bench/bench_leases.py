@@ -14,13 +14,14 @@ cases (``packing.claim_order``, ``record_item_scan``), exactly as at a bench.
   warehouse's benches make); held against the target. *In step*: every 250 ms all 20 claim at the
   same instant (a burst: 20 claims in flight at once). *Back to back*: all 20 claim as fast as they
   can (a stress figure). The central part alone (``LeaseRepository.take`` in its transaction, the
-  20 benches in step) is timed too. NOTE: here the 20 benches' own work shares the machine's two
-  cores with the centre; at a warehouse each bench is a computer of its own.
+  20 benches in step) is timed too. First, as references, one synced bench alone and one
+  standalone bench (no central database: the claim as it was before leases), at random moments. NOTE: here the 20 benches' own work shares the machine's
+  two cores with the centre; at a warehouse each bench is a computer of its own.
 - **scans with the centre unreachable**: a bench claims an order of 1,000 units online, then its
   network is cut (a network namespace whose traffic nftables drops, as a dead switch port; where
   that is impossible the server is stopped instead, and the output says so) and it scans the
   1,000 units while the lease heartbeat keeps trying the centre in a thread (as the worker would).
-  The same scans at a standalone station (no central database) in the same run; 5 runs each,
+  The same scans at a standalone station (no central database) in the same run; 7 runs each,
   alternating; the ratio of the median p99s is held against the target.
 
     .venv/bin/python bench/bench_leases.py          # about 2-3 minutes
@@ -53,7 +54,7 @@ STATIONS = 20
 CLAIMS_EACH = 40  # per station and mode
 TICK_S = 0.25
 SCAN_LINES, SCAN_QTY = 50, 20  # one order of 1,000 units
-SCAN_RUNS = 5
+SCAN_RUNS = 7
 HEARTBEAT_EVERY_S = 1.0  # far more often than the real 40 s: the worst a heartbeat could do to scans
 PASSWORD = "bench-station"
 
@@ -104,7 +105,7 @@ PER_STATION = CLAIMS_EACH * len(MODES) + 1  # + one to warm up with
 
 
 def _claim_orders() -> list[str]:
-    return [f"SO-C{i:05d}" for i in range(STATIONS * PER_STATION)]
+    return [f"SO-C{i:05d}" for i in range((STATIONS + 2) * PER_STATION)]  # + one bench alone, synced and standalone
 
 
 def _stock(url: str, data_dir: Path) -> None:
@@ -169,24 +170,29 @@ def _child_claim(args: dict[str, Any]) -> None:
         out[mode].append((time.perf_counter() - t0) * 1000)
 
     mode_s = CLAIMS_EACH * TICK_S + 2.0  # each mode starts at the same instant at every bench
+    reference = bool(args.get("reference"))  # a bench alone: random moments only, then the central take
     for order_id in args["concurrent"]:
         time.sleep(pauses.expovariate(1 / TICK_S))
         timed("concurrent", order_id)
-    until(start_at + 2 * mode_s)
-    for k, order_id in enumerate(args["in_step"]):
-        until(start_at + 2 * mode_s + k * TICK_S)
-        timed("in_step", order_id)
-    until(start_at + 3 * mode_s)
-    for order_id in args["back_to_back"]:
-        timed("back_to_back", order_id)
-    until(start_at + 5 * mode_s)
-    for k, order_id in enumerate(args["in_step"]):  # the central part alone: the holder taking its lease again
-        until(start_at + 5 * mode_s + k * TICK_S)
+    if not reference:
+        until(start_at + 2 * mode_s)
+        for k, order_id in enumerate(args["in_step"]):
+            until(start_at + 2 * mode_s + k * TICK_S)
+            timed("in_step", order_id)
+        until(start_at + 3 * mode_s)
+        for order_id in args["back_to_back"]:
+            timed("back_to_back", order_id)
+        until(start_at + 5 * mode_s)
+    for k, order_id in enumerate(args["concurrent"] if ctx.synced else []):
+        # the central part alone: the holder taking its lease again (in step with the others)
+        until(time.time() if reference else start_at + 5 * mode_s + k * TICK_S)
         t0 = time.perf_counter()
         with ctx.central() as cu:
             cu.leases.take(order_id, ctx.station_id, pat.name, leases.LEASE_TTL)
             cu.commit()
         out["central"].append((time.perf_counter() - t0) * 1000)
+        if reference:
+            time.sleep(pauses.expovariate(1 / TICK_S))
     station.close()
     _say(out)
 
@@ -274,14 +280,17 @@ def _copy(template: Path, folder: Path) -> str:
     return str(folder / "station.db")
 
 
-def measure_claims(tmp: Path, template: Path, central_url: str) -> dict[str, list[float]]:
+def measure_claims(tmp: Path, template: Path, central_url: str | None, stations: int,
+                   first: int = 0, reference: bool = False) -> dict[str, list[float]]:
+    """*stations* bench processes (numbered from *first*, each with orders of its own) claiming at once."""
     orders = _claim_orders()
     children = []
-    for i in range(STATIONS):
+    for i in range(first, first + stations):
         mine = orders[i * PER_STATION:(i + 1) * PER_STATION]
         folder = tmp / f"claim{i}"
-        args: dict[str, Any] = {"station": f"BENCH-{i:02d}", "local": _copy(template, folder), "central": central_url,
-                                "data_dir": str(folder / "data"), "warm_up": mine[-1]}
+        args: dict[str, Any] = {"station": f"BENCH-{i:02d}", "local": _copy(template, folder),
+                                "central": central_url or "", "data_dir": str(folder / "data"), "warm_up": mine[-1],
+                                "reference": reference}
         for k, mode in enumerate(MODES):
             args[mode] = mine[k * CLAIMS_EACH:(k + 1) * CLAIMS_EACH]
         children.append(_Child("claim", args, [], folder / "log.txt"))
@@ -378,7 +387,15 @@ def main(argv: list[str] | None = None) -> int:
             if "claim" in wanted:
                 print(f"measuring claims: {STATIONS} bench processes x {CLAIMS_EACH} claims, in step and back to back…",
                       flush=True)
-                claims = measure_claims(tmp, template, host_url)
+                alone = measure_claims(tmp, template, host_url, 1, first=STATIONS, reference=True)
+                standalone = measure_claims(tmp, template, None, 1, first=STATIONS + 1, reference=True)
+                for values, label in ((standalone["concurrent"], "claim, 1 standalone bench (no centre), at random moments"),
+                                      (alone["concurrent"], "claim, 1 synced bench alone, at random moments"),
+                                      (alone["central"], "central lease alone, 1 bench (take + commit)")):
+                    row(f"{label} p50 / p99 / max ({len(values)})",
+                        f"{statistics.median(values):.2f} / {percentile(values, 99):.2f} / {max(values):.1f} ms",
+                        "(reference)")
+                claims = measure_claims(tmp, template, host_url, STATIONS)
                 for key, label, target in (
                         ("concurrent", f"claim, {STATIONS} benches at once", f"p99 <= {TARGET_CLAIM_P99_MS:g} ms"),
                         ("in_step", f"claim, {STATIONS} benches in step (bursts)", "(burst)"),
