@@ -14,6 +14,8 @@ SQL adapters without a test failing.
 - A constraint the database enforces (a unique badge, SSCC or serial, a foreign key) is
   refused the way SQLAlchemy refuses it: an exception inside the block that leaves the
   ``with`` as :class:`StorageError`.
+- Lease expiry is decided by the database's own clock (``now()`` on PostgreSQL): a
+  ``FakeDatabase(clock=...)`` (default: the real UTC time) that a test can move.
 - :func:`fake_context` builds a ``services.context.Context`` on a fake database with the real
   :class:`Authenticator`, a :class:`FakeClock` and :class:`FakeDocuments`.
 
@@ -28,7 +30,7 @@ import copy
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -90,9 +92,11 @@ from packstation.services.ports import (
     ConflictRecord,
     Credentials,
     EventLog,
+    HeldLease,
     ImportedState,
     LabelRequestRepository,
     Lease,
+    LeaseRepository,
     LedgerEntry,
     ManifestRepository,
     NumberSeries,
@@ -153,7 +157,8 @@ class _OrderRow:
     claimed_by: str | None = None
     claimed_user: str | None = None
     claimed_at: datetime | None = None
-    lease_token: int | None = None  # the lease this station holds on it at the centre (events' fence)
+    lease_token: int | None = None  # the central lease this station holds on it (a synced station)
+    lease_expires_at: datetime | None = None
 
 
 @dataclass
@@ -276,6 +281,8 @@ class _State:
     resolutions: list[Resolution] = field(default_factory=list)
     credit_notes: dict[str, CreditNote] = field(default_factory=dict)
     photos: dict[str, tuple[Photo, bytes]] = field(default_factory=dict)
+    leases: dict[str, Lease] = field(default_factory=dict)  # order id -> lease (the centre's table)
+    last_lease_token: int = 0  # lease_token_seq
 
 
 # --- the database and its units of work ------------------------------------------------------
@@ -290,10 +297,12 @@ class FakeDatabase:
     full disk would.
     """
 
-    def __init__(self, *, busy_timeout_s: float = 5.0, central: bool = False) -> None:
+    def __init__(self, *, busy_timeout_s: float = 5.0, central: bool = False,
+                 clock: Callable[[], datetime] | None = None) -> None:
         # central=True: a fake centre, whose commits log every changed row in its change log as
         # the centre's triggers do (adapters/central/schema.py)
         self.central = central
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))  # the database's now()
         self._committed = _State()
         self._state_lock = threading.Lock()  # guards _committed (short holds only)
         self._writer = threading.Lock()  # held by the one open write unit of work
@@ -384,6 +393,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.manifests = FakeManifests(self)
         self.label_requests = FakeLabelRequests(self)
         self.photos = FakePhotos(self)
+        self.leases = FakeLeases(self)
 
     @property
     def state(self) -> _State:
@@ -603,6 +613,23 @@ class FakeOrders(_Repo, OrderRepository):
         if row is not None:
             row.order.status, row.updated_at = status, _utc(at)  # type: ignore[assignment]
             row.claimed_by = row.claimed_user = row.claimed_at = None
+
+    def set_lease(self, order_id: str, token: int | None, expires_at: datetime | None) -> None:
+        row = self._row(order_id)
+        if row is not None:
+            row.lease_token, row.lease_expires_at = token, _utc(expires_at)
+
+    def leased(self, station_id: str, order_ids: Collection[str] | None = None) -> list[HeldLease]:
+        wanted = None if order_ids is None else set(order_ids)
+        return [HeldLease(i, r.lease_token, r.lease_expires_at) for i, r in sorted(self.s.orders.items())
+                if r.claimed_by == station_id and r.lease_token is not None and (wanted is None or i in wanted)]
+
+    def claimable(self, limit: int, carrier: str | None = None, exclude: Collection[str] = ()) -> list[str]:
+        skip = set(exclude)
+        free = [r for r in self.s.orders.values() if r.order.status.packable and r.claimed_by is None
+                and (not carrier or r.order.carrier == carrier) and r.order.order_id not in skip]
+        free.sort(key=lambda r: (r.order.placed_at, r.order.order_id))
+        return [r.order.order_id for r in free[:limit]]
 
 
 # --- catalog ---------------------------------------------------------------------------------
@@ -957,6 +984,52 @@ class FakeEventLog(_Repo, EventLog):
                 row.state, row.reason, row.pushed_at = SyncState.PENDING, None, None
                 n += 1
         return n
+
+
+# --- leases (the centre) ---------------------------------------------------------------------
+
+
+class FakeLeases(_Repo, LeaseRepository):
+    """As the one conditional statement on SQL: the writer lock makes each call atomic."""
+
+    def _now(self) -> datetime:
+        now = _utc(self._uow.db.clock())
+        assert now is not None
+        return now
+
+    def take(self, order_id: str, station_id: str, holder: str, ttl: timedelta) -> Lease:
+        now = self._now()
+        current = self.s.leases.get(order_id)
+        if current is not None and current.station_id not in (None, station_id) and (
+                current.expires_at is None or current.expires_at >= now):
+            return current
+        if current is not None and current.station_id == station_id:
+            lease = replace(current, holder=holder, expires_at=now + ttl)  # one's own: same token
+        else:
+            self.s.last_lease_token += 1
+            lease = Lease(order_id, station_id, holder, self.s.last_lease_token, now, now + ttl)
+        self.s.leases[order_id] = lease
+        return lease
+
+    def renew(self, order_ids: Sequence[str], station_id: str, ttl: timedelta) -> dict[str, datetime]:
+        until = self._now() + ttl
+        out = {}
+        for order_id in order_ids:
+            lease = self.s.leases.get(order_id)
+            if lease is not None and lease.station_id == station_id:
+                self.s.leases[order_id] = replace(lease, expires_at=until)
+                out[order_id] = until
+        return out
+
+    def release(self, order_id: str, token: int) -> bool:
+        lease = self.s.leases.get(order_id)
+        if lease is None or lease.token != token or lease.station_id is None:
+            return False
+        self.s.leases[order_id] = replace(lease, station_id=None, holder="", expires_at=None)
+        return True
+
+    def holder(self, order_id: str) -> Lease | None:
+        return self.s.leases.get(order_id)
 
 
 # --- number series ---------------------------------------------------------------------------
@@ -1529,7 +1602,8 @@ class FakeCentre:
 
     def set_lease(self, order_id: str, station_id: str | None, token: int) -> None:
         with self.lock:
-            self.side.leases[order_id] = Lease(order_id, station_id, token)
+            self.side.leases[order_id] = Lease(order_id=order_id, station_id=station_id, holder="", token=token,
+                                               taken_at=None, expires_at=None)
 
 
 class FakeCentralOutbox(CentralOutbox):
@@ -1796,6 +1870,6 @@ def a_product(sku: str, name: str, weight_g: int, *barcodes: str, tracking: Trac
 
 
 __all__ = [
-    "FakeCatalog", "FakeCentralOutbox", "FakeCentre", "FakeChangeLog", "FakeClock", "FakeDatabase", "FakeDocuments", "FakeEventLog", "FakeIntegrityError", "FakeNumberSeries", "FakeOrders", "FakePhotos", "FakePrintJobs", "FakePrinters", "FakeReturns", "FakeShipments", "FakeStockLedger", "FakeSyncBookkeeping", "FakeUnitOfWork", "FakeUnitOfWorkFactory", "FakeUsers", "NOW", "NumberRanges", "SHIP_FROM", "SeriesExhausted",
+    "FakeCatalog", "FakeCentralOutbox", "FakeCentre", "FakeChangeLog", "FakeClock", "FakeDatabase", "FakeDocuments", "FakeEventLog", "FakeIntegrityError", "FakeLeases", "FakeNumberSeries", "FakeOrders", "FakePhotos", "FakePrintJobs", "FakePrinters", "FakeReturns", "FakeShipments", "FakeStockLedger", "FakeSyncBookkeeping", "FakeUnitOfWork", "FakeUnitOfWorkFactory", "FakeUsers", "NOW", "NumberRanges", "SHIP_FROM", "SeriesExhausted",
     "a_product", "an_order", "cheap_pin_hash", "fake_context",
 ]

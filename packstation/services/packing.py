@@ -17,11 +17,11 @@ from packstation.domain.barcodes import Barcode, sscc18
 from packstation.domain.identity import Permission, Session
 from packstation.domain.lifecycle import OrderStatus, TransitionRefused, describe
 from packstation.domain.packing import Carton, CartonStatus, ItemDecision, PackSession, Verdict
-from packstation.services import carriers, printing, stock
+from packstation.services import carriers, leases, printing, stock
 from packstation.services.context import Context, record
 from packstation.services.lifecycle import change_status
 from packstation.services.outcome import Outcome, storage_failed
-from packstation.services.ports import StorageError, UnitOfWork
+from packstation.services.ports import Lease, StorageError, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +90,21 @@ def _load(uow: UnitOfWork, order_id: str) -> PackSession:
 
 
 def claim_order(ctx: Context, session: Session, code: str) -> PackSession:
-    """Claim the order with this number (or tote barcode) for this bench. Raises OrderRefused."""
+    """Claim the order with this number (or tote barcode) for this bench. Raises OrderRefused.
+
+    On a synced station the order's lease is taken at the centre first (``services.leases``)."""
     ctx.auth.require(session, Permission.PACK, "Packing")
+    if ctx.synced:
+        try:
+            return leases.claim_with_lease(ctx, session, code, lambda lease: _claim(ctx, session, code, lease))
+        except leases.LeaseRefused as exc:
+            raise OrderRefused(str(exc)) from exc
+    return _claim(ctx, session, code, None)
+
+
+def _claim(ctx: Context, session: Session, code: str, lease: Lease | None, **extra: Any) -> PackSession:
     with ctx.uow() as uow:
-        order_id = uow.orders.find_id(code.strip())
+        order_id = lease.order_id if lease is not None else uow.orders.find_id(code.strip())
         if order_id is None:
             raise OrderRefused(f"No order or tote {code!r}. Check the order number and scan again.")
         claim = uow.orders.hold(order_id)
@@ -105,9 +116,13 @@ def claim_order(ctx: Context, session: Session, code: str) -> PackSession:
         if not uow.orders.try_claim(order_id, ctx.station_id, session.name, ctx.clock()):
             again = uow.orders.hold(order_id)
             raise OrderRefused(f"Order {order_id} was just claimed by {again.station_id} ({again.user}).")
+        if lease is not None:  # before any event: they carry its token
+            uow.orders.set_lease(order_id, lease.token, lease.expires_at)
         if claim.status is not OrderStatus.PACKING:
             change_status(uow, ctx, session, order_id, claim.status, OrderStatus.PACKING)
-        record(uow, ctx, session, "order.claimed", order_id, {"station": ctx.station_id})
+        if lease is not None:
+            extra["lease_token"] = lease.token
+        record(uow, ctx, session, "order.claimed", order_id, {"station": ctx.station_id, **extra})
         pack = _load(uow, order_id)
         uow.commit()
     return pack
@@ -117,8 +132,15 @@ def claim_next_order(ctx: Context, session: Session, carrier: str | None = None)
     """Claim the oldest packable order no bench holds (for benches working a queue).
 
     Packable: released, picked in a wave, or put back half-packed (CMD-CANCEL, lead release).
+    A synced station passes over orders leased to other benches; offline it claims none (OrderRefused).
     """
     ctx.auth.require(session, Permission.PACK, "Packing")
+    if ctx.synced:
+        try:
+            return leases.claim_next_with_lease(ctx, session, carrier,
+                                                lambda lease: _claim(ctx, session, lease.order_id, lease, next=True))
+        except leases.LeaseRefused as exc:
+            raise OrderRefused(str(exc)) from exc
     with ctx.uow() as uow:
         order_id = uow.orders.claim_next(ctx.station_id, session.name, ctx.clock(), carrier)
         if order_id is None:

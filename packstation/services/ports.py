@@ -12,10 +12,10 @@ the block without ``commit()`` rolls everything back.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -201,6 +201,22 @@ class OrderRepository(ABC):
     def withdraw(self, order_id: str, status: OrderStatus, at: datetime) -> None:
         """The centre cancelled (or held) an order this station holds: store *status* and drop the
         claim and lease; its lines, scans and cartons stay as packed here."""
+
+    # the central lease this station holds on an order (a synced station; see LeaseRepository)
+    @abstractmethod
+    def set_lease(self, order_id: str, token: int | None, expires_at: datetime | None) -> None:
+        """Store this station's copy of its lease on the order (None: it holds none). The order's
+        events written afterwards carry *token* as their fence."""
+
+    @abstractmethod
+    def leased(self, station_id: str, order_ids: Collection[str] | None = None) -> list[HeldLease]:
+        """The orders *station_id* holds (claimed here) that have a lease token, by order id: what
+        the heartbeat renews at the centre. *order_ids*: only among these."""
+
+    @abstractmethod
+    def claimable(self, limit: int, carrier: str | None = None, exclude: Collection[str] = ()) -> list[str]:
+        """Up to *limit* packable orders nobody holds here, oldest first (as ``claim_next`` would pick
+        them), without claiming them: a synced bench takes the central lease first."""
 
 
 class CatalogRepository(ABC):
@@ -874,16 +890,6 @@ class BatchRejected(StorageError):
 
 
 @dataclass(frozen=True)
-class Lease:
-    """The centre's lease on an order: which station may change it, under which fencing token."""
-
-    order_id: str
-    station_id: str | None  # None: free
-    token: int
-    expires_at: datetime | None = None
-
-
-@dataclass(frozen=True)
 class LedgerEntry:
     """One line of the stock ledger as the push writes it at the centre (``domain.stock.StockMovement``
     is the same line for the stock use cases; the push's batched path writes these directly)."""
@@ -1019,6 +1025,69 @@ class CentralOutbox(ABC):
         was). None if there is no such conflict."""
 
 
+# --- leases: which station may pack an order (the central database) ---------------------------
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A station's right to pack an order, kept at the central database.
+
+    ``token`` is the fencing token: every event of the order a station writes carries the token
+    of the lease it held (``events.fence``); the centre refuses an event whose fence is no longer
+    the lease's token. It grows whenever the lease changes hands (and after a release), never
+    when its holder renews or takes it again.
+    """
+
+    order_id: str
+    station_id: str | None  # None: free (released by its holder or by a lead)
+    holder: str  # the person who took it (shown to other benches)
+    token: int
+    taken_at: datetime | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HeldLease:
+    """A station's own copy of a lease it holds (on its local order row)."""
+
+    order_id: str
+    token: int
+    expires_at: datetime | None
+
+
+class LeaseRepository(ABC):
+    """Leases on orders, at the central database (a station's own database has the table, unused).
+
+    Expiry is decided by the database's clock (``now()`` on PostgreSQL), never a station's: a
+    station whose clock is off can neither keep a lease too long nor take one too early.
+    """
+
+    @abstractmethod
+    def take(self, order_id: str, station_id: str, holder: str, ttl: timedelta) -> Lease:
+        """Take the lease in one conditional statement; returns the lease as it now is.
+
+        Taken (the lease returned names *station_id*) when it is free, expired or already this
+        station's, until the database's now + *ttl*. A new token (greater than any given before)
+        unless it was already this station's: taking one's own lease again keeps its token, so
+        what the station wrote under it stays valid. Held by another station and not expired:
+        that station's lease is returned, unchanged."""
+
+    @abstractmethod
+    def renew(self, order_ids: Sequence[str], station_id: str, ttl: timedelta) -> dict[str, datetime]:
+        """Extend this station's leases among *order_ids* to now + *ttl* (tokens unchanged), even
+        expired ones nobody took; order id -> new expiry of those renewed. Missing from the answer:
+        released, taken over by another station, or never leased."""
+
+    @abstractmethod
+    def release(self, order_id: str, token: int) -> bool:
+        """Free the lease if it is held with *token*; False if not (taken over meanwhile, already
+        free). The token stays; whoever takes the lease next gets a new one."""
+
+    @abstractmethod
+    def holder(self, order_id: str) -> Lease | None:
+        """The lease as stored (held, expired or free); None if the order was never leased."""
+
+
 class UnitOfWork(ABC):
     """One transaction over every repository; rolls back unless ``commit()`` is called."""
 
@@ -1037,6 +1106,7 @@ class UnitOfWork(ABC):
     manifests: ManifestRepository
     label_requests: LabelRequestRepository
     photos: PhotoRepository
+    leases: LeaseRepository
 
     @abstractmethod
     def __enter__(self) -> UnitOfWork: ...
@@ -1059,12 +1129,5 @@ class UnitOfWorkFactory(Protocol):
 Clock = Callable[[], datetime]
 
 __all__ = [
-    "Change", "ChangeLog", "StockLedger", "SyncBookkeeping",
-    "Answer", "BatchRejected", "Blocker", "CentralInbox", "CentralLedger", "CentralOutbox", "ConflictRecord",
-    "EventApplier", "Gap", "Lease", "LedgerEntry", "OutboxEvent", "Refused", "StationProgress", "SyncState",
-    "CatalogRepository", "Claim", "Clock", "Conflict", "Credentials", "EventLog", "ImportedState",
-    "LabelRequestRepository", "ManifestRepository",
-    "NumberSeries", "OrderRepository", "PhotoRepository", "PrintJobRepository", "ReturnFact", "ReturnRepository",
-    "ScanRecord", "ShipmentRepository", "StationRepository", "StationSeat", "StockMovement", "StorageError",
-    "UnitOfWork", "UnitOfWorkFactory", "UserRepository",
+    "Answer", "BatchRejected", "Blocker", "CatalogRepository", "CentralInbox", "CentralLedger", "CentralOutbox", "Change", "ChangeLog", "Claim", "Clock", "Conflict", "ConflictRecord", "Credentials", "EventApplier", "EventLog", "Gap", "HeldLease", "ImportedState", "LabelRequestRepository", "Lease", "LeaseRepository", "LedgerEntry", "ManifestRepository", "NumberSeries", "OrderRepository", "OutboxEvent", "PhotoRepository", "PrintJobRepository", "Refused", "ReturnFact", "ReturnRepository", "ScanRecord", "ShipmentRepository", "StationProgress", "StationRepository", "StationSeat", "StockLedger", "StockMovement", "StorageError", "SyncBookkeeping", "SyncState", "UnitOfWork", "UnitOfWorkFactory", "UserRepository",
 ]

@@ -78,6 +78,8 @@ def contract_pg_url(pg_server_instance: object) -> Iterator[str]:
     url = pg_server_instance.url(name)  # type: ignore[attr-defined]
     engine = make_engine(url)
     migrate(engine)
+    with engine.begin() as conn:  # what `packstation central init` adds for the leases' fencing tokens
+        conn.exec_driver_sql("CREATE SEQUENCE IF NOT EXISTS lease_token_seq")
     engine.dispose()
     try:
         yield url

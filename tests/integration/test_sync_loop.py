@@ -35,9 +35,18 @@ def _with_packer(centre: Centre) -> None:
 
 
 def _pack_so1(station: Any) -> None:
+    _finish_so1(_claim_so1(station))
+
+
+def _claim_so1(station: Any) -> Any:
+    """Log in and claim SO-1 (a lease from the centre when synced): the terminal, at the order."""
     t = station.terminal()
     assert t.scan("PACKER-001").verdict is Verdict.LOGGED_IN
     assert t.scan("SO-1").verdict is Verdict.ORDER_OPENED
+    return t
+
+
+def _finish_so1(t: Any) -> None:
     assert t.scan("BOX-S").verdict is Verdict.CARTON_OPENED
     for _ in range(2):
         assert t.scan(RawScan.from_wire(TEE)).verdict is Verdict.ACCEPTED
@@ -74,9 +83,10 @@ def test_the_sync_worker_keeps_it_in_step_and_says_when_it_is_cut_off(centre: Ce
     bench.sync_worker.poll_s = 0.5
     bench.start_workers()
     assert _wait(lambda: bench.sync_worker.rounds > 0 and _has_order(bench, "SO-1"))
-    centre.path.cut()  # the network goes down
+    terminal = _claim_so1(bench)  # the bench holds SO-1 (its lease) ...
+    centre.path.cut()  # ... when the network goes down
     started = time.perf_counter()
-    _pack_so1(bench)  # offline: packing goes on, on the orders this bench holds
+    _finish_so1(terminal)  # offline: packing goes on, on the orders this bench holds
     offline_packing_s = time.perf_counter() - started
     bench.sync_worker.wake()
     assert _wait(lambda: not sync_status(bench.ctx, bench.system_session()).online)

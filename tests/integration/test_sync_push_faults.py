@@ -140,7 +140,7 @@ def test_a_station_killed_at_random_over_10000_events_loses_and_doubles_nothing(
         child = subprocess.Popen([sys.executable, str(_HERE), "child", str(tmp_path / "child.json")],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            code = child.wait(timeout=rnd.uniform(1.5, 4.0) if kills < 8 else 240)
+            code = child.wait(timeout=rnd.uniform(1.0, 2.5) if kills < 10 else 240)
         except subprocess.TimeoutExpired:
             os.kill(child.pid, signal.SIGKILL)
             child.wait()

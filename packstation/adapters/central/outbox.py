@@ -354,7 +354,8 @@ class _SqlLedger(CentralLedger):
     def lease(self, order_id: str) -> Lease | None:
         r = self.conn.execute(select(ls.order_id, ls.station_id, ls.token, ls.expires_at)
                               .where(ls.order_id == order_id)).first()
-        return Lease(r[0], r[1], int(r[2]), r[3]) if r else None
+        return Lease(order_id=r[0], station_id=r[1], holder="", token=int(r[2]), taken_at=None,
+                     expires_at=r[3]) if r else None
 
     def release_lease(self, order_id: str, token: int) -> bool:
         res = self.conn.execute(update(t.leases).where(and_(ls.order_id == order_id, ls.token == token,
@@ -568,7 +569,8 @@ def _prefetch(conn: Connection, cp: _Copy, station_id: str, events: Sequence[Out
     known = {r["id"]: (SyncState(r["sync_state"]), r["sync_reason"]) for r in rows["known"]}
     blocked = [(r["order_id"], r["event_id"], r["reason"], r["station_side"]) for r in rows["blocked"]]
     for r in rows.get("leases", ()):
-        cp.leases[r["order_id"]] = Lease(r["order_id"], r["station_id"], int(r["token"]), r["expires_at"])
+        cp.leases[r["order_id"]] = Lease(order_id=r["order_id"], station_id=r["station_id"], holder="",
+                                         token=int(r["token"]), taken_at=None, expires_at=r["expires_at"])
     lines: dict[str, list[OrderLine]] = defaultdict(list)
     for x in rows.get("lines", ()):
         lines[x["order_id"]].append(OrderLine(line_no=x["line_no"], sku=x["sku"], qty=x["qty"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +13,7 @@ from packstation.adapters.db import tables as t
 from packstation.adapters.db.chunks import chunks
 from packstation.domain.lifecycle import OrderStatus
 from packstation.domain.model import Address, Order, OrderLine
-from packstation.services.ports import Claim, Conflict, ImportedState, OrderRepository
+from packstation.services.ports import Claim, Conflict, HeldLease, ImportedState, OrderRepository
 
 _PACKABLE = [s.value for s in OrderStatus if s.packable]
 _OPEN = [s.value for s in OrderStatus if s.open]
@@ -140,6 +140,30 @@ class SqlOrders(OrderRepository):
         self.conn.execute(
             update(t.order_lines).where(and_(ln.order_id == order_id, ln.line_no == line_no))
             .values(short_qty=short, short_reason=reason))
+
+    # --- the central lease (a synced station's copy) --------------------------------------
+    def set_lease(self, order_id: str, token: int | None, expires_at: datetime | None) -> None:
+        self.conn.execute(update(t.orders).where(o.order_id == order_id)
+                          .values(lease_token=token, lease_expires_at=expires_at))
+
+    def leased(self, station_id: str, order_ids: Collection[str] | None = None) -> list[HeldLease]:
+        q = (select(o.order_id, o.lease_token, o.lease_expires_at)
+             .where(and_(o.claimed_by == station_id, o.lease_token.is_not(None))).order_by(o.order_id))
+        if order_ids is not None:
+            out = []
+            for part in chunks(sorted(order_ids)):
+                out += [HeldLease(r[0], int(r[1]), r[2]) for r in self.conn.execute(q.where(o.order_id.in_(part)))]
+            return out
+        return [HeldLease(r[0], int(r[1]), r[2]) for r in self.conn.execute(q)]
+
+    def claimable(self, limit: int, carrier: str | None = None, exclude: Collection[str] = ()) -> list[str]:
+        q = select(o.order_id).where(and_(o.status.in_(_PACKABLE), o.claimed_by.is_(None)))
+        if carrier:
+            q = q.where(o.carrier == carrier)
+        skip = list(exclude)
+        if skip:
+            q = q.where(o.order_id.not_in(skip))
+        return [r[0] for r in self.conn.execute(q.order_by(o.placed_at, o.order_id).limit(limit))]
 
     # --- imports -------------------------------------------------------------------------
     def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]:

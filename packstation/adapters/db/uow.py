@@ -18,6 +18,7 @@ from packstation.adapters.central.changes import SqlChangeLog
 from packstation.adapters.db.catalog import SqlCatalog
 from packstation.adapters.db.engine import database_hint
 from packstation.adapters.db.events import SqlEventLog
+from packstation.adapters.db.leases import SqlLeases
 from packstation.adapters.db.manifests import SqlLabelRequests, SqlManifests
 from packstation.adapters.db.numbers import BlockSource, SqlNumberSeries
 from packstation.adapters.db.orders import SqlOrders
@@ -66,6 +67,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.sync_state = SqlSyncBookkeeping(conn)
         self.stock = SqlStockLedger(conn)
         self.photos = SqlPhotos(conn)
+        self.leases = SqlLeases(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
