@@ -17,12 +17,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from packstation.adapters.db.catalog import SqlCatalog
 from packstation.adapters.db.engine import database_hint
 from packstation.adapters.db.events import SqlEventLog
+from packstation.adapters.db.intake import SqlApiClients, SqlIdempotency, SqlInbox, SqlShopOrders
 from packstation.adapters.db.numbers import BlockSource, SqlNumberSeries
 from packstation.adapters.db.orders import SqlOrders
 from packstation.adapters.db.print_jobs import SqlPrintJobs
 from packstation.adapters.db.returns import SqlReturns
 from packstation.adapters.db.shipments import SqlShipments
 from packstation.adapters.db.stations import SqlStations
+from packstation.adapters.db.status_push import SqlStatusPush
 from packstation.adapters.db.users import SqlUsers
 from packstation.services.ports import StorageError, UnitOfWork
 
@@ -55,6 +57,11 @@ class SqlUnitOfWork(UnitOfWork):
         self.numbers = SqlNumberSeries(conn, self._station_id, self._numbers)
         self.returns = SqlReturns(conn)
         self.stations = SqlStations(conn)
+        self.api_clients = SqlApiClients(conn)
+        self.idempotency = SqlIdempotency(conn)
+        self.inbox = SqlInbox(conn)
+        self.shop_orders = SqlShopOrders(conn)
+        self.status_push = SqlStatusPush(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
