@@ -1031,11 +1031,17 @@ class FakeStatusPush(_Repo, StatusPushRepository):
         return self.s.api.cursors.get(name, PushCursor())
 
     def set_cursor(self, name: str, cursor: PushCursor) -> None:
-        self.s.api.cursors[name] = replace(cursor, gap_since=_utc(cursor.gap_since))
+        # stored as the SQL adapters store it: missing numbers with epoch seconds (JSON)
+        missing = tuple(sorted((seq, datetime.fromtimestamp(at.timestamp(), UTC)) for seq, at in cursor.missing))
+        self.s.api.cursors[name] = PushCursor(cursor.read_seq, missing)
 
     def events_after(self, seq: int, limit: int) -> list[LoggedEvent]:
         # the fake keeps no sync state on events: every one is as a station's, "pending" push
         return [LoggedEvent(ev, "pending") for ev in self.s.events if ev.seq > seq][:limit]
+
+    def events_numbered(self, seqs: Sequence[int]) -> list[LoggedEvent]:
+        wanted = set(seqs)
+        return [LoggedEvent(ev, "pending") for ev in self.s.events if ev.seq in wanted]
 
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> int:
         rows = self.s.api.deliveries

@@ -21,6 +21,9 @@ _GROUPS = (
     "packstation.cli.documents",
     "packstation.cli.waves",
     "packstation.cli.central",
+    "packstation.cli.serve",
+    "packstation.cli.api_tokens",
+    "packstation.cli.webhooks",
 )
 
 

@@ -503,13 +503,13 @@ class ShopOrderRefs(ABC):
 
 @dataclass(frozen=True)
 class PushCursor:
-    """How far the outbox reader has read the event log: every event up to ``last_seq`` is done;
-    a gap after it (an event number whose transaction has not committed, or never will) is
-    waited for from ``gap_since`` for a while, then passed."""
+    """How far the outbox reader has read the event log: every event up to ``read_seq``, except the
+    numbers in ``missing`` (each with when it was first missed): a transaction had taken the number
+    but not committed when the reader passed. They are looked for again until a grace period is
+    over (then they were rolled back)."""
 
-    last_seq: int = 0
-    gap_seq: int | None = None
-    gap_since: datetime | None = None
+    read_seq: int = 0
+    missing: tuple[tuple[int, datetime], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -556,6 +556,10 @@ class StatusPushRepository(ABC):
     @abstractmethod
     def events_after(self, seq: int, limit: int) -> list[LoggedEvent]:
         """Events stored after *seq*, in seq order (the event log's own numbering)."""
+
+    @abstractmethod
+    def events_numbered(self, seqs: Sequence[int]) -> list[LoggedEvent]:
+        """The events with these numbers that are stored (now), in seq order."""
 
     @abstractmethod
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> int:

@@ -308,13 +308,13 @@ class TestStatusPush:
         assert subs[0].wants("order.packed") and not subs[0].wants("order.cancelled")
         assert subs[1].kind is SubscriptionKind.SHOPIFY and subs[1].shop == "a.myshopify.com"
 
-    def test_the_cursor_starts_at_zero_and_keeps_its_gap(self, uow: UnitOfWorkFactory) -> None:
+    def test_the_cursor_starts_at_zero_and_keeps_the_numbers_it_missed(self, uow: UnitOfWorkFactory) -> None:
         with uow() as u:
             assert u.status_push.cursor("events", lock=True) == PushCursor()
-            u.status_push.set_cursor("events", PushCursor(41, 42, NOW))
+            u.status_push.set_cursor("events", PushCursor(41, ((7, NOW), (40, NOW + secs(1.5)))))
             u.commit()
         with uow(readonly=True) as u:
-            assert u.status_push.cursor("events") == PushCursor(41, 42, NOW)
+            assert u.status_push.cursor("events") == PushCursor(41, ((7, NOW), (40, NOW + secs(1.5))))
             assert u.status_push.cursor("other") == PushCursor()
 
     def test_events_after_a_seq_come_in_seq_order(self, uow: UnitOfWorkFactory) -> None:
@@ -329,6 +329,9 @@ class TestStatusPush:
         assert [x.event.payload["n"] for x in rest] == [2, 3]
         assert everything[0].event.occurred_at == NOW and everything[0].event.actor == "api:acme"
         assert everything[0].sync_state == "pending"
+        with uow(readonly=True) as u:
+            picked = u.status_push.events_numbered([everything[3].event.seq, everything[0].event.seq, 10**9])
+        assert [x.event.kind for x in picked] == ["order.k0", "order.k3"]
 
     def _sub(self, uow: UnitOfWorkFactory) -> int:
         with uow() as u:

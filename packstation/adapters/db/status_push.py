@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from packstation.adapters.db import tables as t
+from packstation.adapters.db.chunks import chunks
 from packstation.adapters.db.intake import insert_ignoring
 from packstation.domain.events import Event
 from packstation.domain.integration import Delivery, DeliveryState, Subscription, SubscriptionKind
@@ -26,6 +27,8 @@ d = t.push_deliveries.c
 c = t.push_cursors.c
 e = t.events.c
 
+_EVENT_COLS = (e.seq, e.id, e.kind, e.order_id, e.station_id, e.user_name, e.actor, e.occurred_at, e.payload,
+               e.sync_state)
 _PENDING = DeliveryState.PENDING.value
 _earlier = aliased(t.push_deliveries)
 # The oldest pending delivery of each (subscription, order) that is due and nobody holds.
@@ -74,31 +77,40 @@ class SqlStatusPush(StatusPushRepository):
 
     # --- the outbox reader -------------------------------------------------------------------
     def cursor(self, name: str, *, lock: bool = False) -> PushCursor:
-        q = select(c.last_seq, c.gap_seq, c.gap_since).where(c.name == name)
+        q = select(c.read_seq, c.missing).where(c.name == name)
         if lock:
             row = self.conn.execute(q.with_for_update()).first()
             if row is None:  # make the row, so the next reader waits on it
-                self.conn.execute(insert_ignoring(self.conn, t.push_cursors).values(name=name, last_seq=0))
+                self.conn.execute(insert_ignoring(self.conn, t.push_cursors).values(name=name, read_seq=0, missing="{}"))
                 row = self.conn.execute(q.with_for_update()).first()
         else:
             row = self.conn.execute(q).first()
         if row is None:
             return PushCursor()
-        return PushCursor(last_seq=int(row[0]), gap_seq=row[1], gap_since=row[2])
+        missing = json.loads(row[1] or "{}")
+        return PushCursor(read_seq=int(row[0]), missing=tuple(
+            sorted((int(k), datetime.fromtimestamp(v, UTC)) for k, v in missing.items())))
 
     def set_cursor(self, name: str, cursor: PushCursor) -> None:
-        values = {"last_seq": cursor.last_seq, "gap_seq": cursor.gap_seq, "gap_since": cursor.gap_since}
+        values = {"read_seq": cursor.read_seq,
+                  "missing": json.dumps({str(seq): at.timestamp() for seq, at in cursor.missing})}
         if self.conn.execute(update(t.push_cursors).where(c.name == name).values(**values)).rowcount == 0:
             self.conn.execute(insert(t.push_cursors).values(name=name, **values))
 
     def events_after(self, seq: int, limit: int) -> list[LoggedEvent]:
-        rows = self.conn.execute(select(e.seq, e.id, e.kind, e.order_id, e.station_id, e.user_name, e.actor,
-                                        e.occurred_at, e.payload, e.sync_state)
-                                 .where(e.seq > seq).order_by(e.seq).limit(limit)).mappings()
+        return self._events(select(*_EVENT_COLS).where(e.seq > seq).order_by(e.seq).limit(limit))
+
+    def events_numbered(self, seqs: Sequence[int]) -> list[LoggedEvent]:
+        found: list[LoggedEvent] = []
+        for part in chunks(list(seqs)):
+            found += self._events(select(*_EVENT_COLS).where(e.seq.in_(part)))
+        return sorted(found, key=lambda x: x.event.seq)
+
+    def _events(self, q: Any) -> list[LoggedEvent]:
         return [LoggedEvent(Event(kind=r["kind"], order_id=r["order_id"], actor=r["actor"], user=r["user_name"],
                                   payload=json.loads(r["payload"] or "{}"), id=r["id"], occurred_at=r["occurred_at"],
                                   station_id=r["station_id"], seq=r["seq"]), r["sync_state"] or "")
-                for r in rows]
+                for r in self.conn.execute(q).mappings()]
 
     # --- deliveries ------------------------------------------------------------------------
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> int:

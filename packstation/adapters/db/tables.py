@@ -528,12 +528,14 @@ push_deliveries = Table(
     Index("ix_push_deliveries_order", "subscription_id", "order_id", "state", "event_seq"),
 )
 
-# The outbox reader's place in the event log (and a gap it is waiting on).
+# The outbox reader's place in the event log: every event up to read_seq has been read, except
+# the numbers in missing (JSON {seq: first seen, epoch s}): transactions that had taken a number but
+# not committed yet when the reader passed (or rolled back). They are looked for again until a grace
+# period has passed.
 push_cursors = Table(
     "push_cursors",
     metadata,
     Column("name", String(32), primary_key=True),
-    Column("last_seq", BigInteger, nullable=False),
-    Column("gap_seq", BigInteger, nullable=True),
-    Column("gap_since", TS, nullable=True),
+    Column("read_seq", BigInteger, nullable=False),
+    Column("missing", Text, nullable=False, server_default="{}"),
 )

@@ -118,9 +118,8 @@ def upgrade() -> None:
     op.create_table(
         "push_cursors",
         sa.Column("name", sa.String(length=32), nullable=False),
-        sa.Column("last_seq", sa.BigInteger(), nullable=False),
-        sa.Column("gap_seq", sa.BigInteger(), nullable=True),
-        sa.Column("gap_since", TS, nullable=True),
+        sa.Column("read_seq", sa.BigInteger(), nullable=False),
+        sa.Column("missing", sa.Text(), server_default="{}", nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_push_cursors")),
     )
 
