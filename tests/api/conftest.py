@@ -421,10 +421,11 @@ class Receiver:
                 with outer._lock:
                     outer.heard.append(heard)
                 status, payload = outer.reply(heard)
-                data = json.dumps(payload if payload is not None else {}).encode()
+                data = b"" if status == 204 else json.dumps(payload if payload is not None else {}).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                if status != 204:
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 

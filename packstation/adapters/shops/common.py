@@ -63,21 +63,26 @@ def price_text(amount: Decimal) -> str:
 
 def merge_lines(items: list[tuple[str, int, Decimal | None]]) -> list[dict[str, Any]]:
     """(sku, qty, unit price) items as order lines, one per SKU (the import refuses a SKU on two
-    lines): quantities add up, the unit price is what the units cost on average.
+    lines), in the order they first appear: quantities add up, the unit price is what the units cost
+    on average.
 
     A line without a SKU or a price is passed on as it is, for the import to refuse with its reason."""
-    merged: dict[str, list[Any]] = {}
-    loose: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    merged: dict[str, list[Any]] = {}  # sku -> [qty, total, the line]
     for sku, qty, price in items:
-        if not sku or price is None or qty <= 0:
-            if qty > 0:
-                loose.append({"sku": sku, "qty": qty, "unit_price": price_text(price) if price is not None else ""})
+        if qty <= 0:
+            continue  # removed from the order (Shopify keeps edited-out items with quantity 0)
+        if not sku or price is None:
+            lines.append({"sku": sku, "qty": qty, "unit_price": price_text(price) if price is not None else ""})
             continue
-        entry = merged.setdefault(sku, [0, Decimal(0)])
+        if sku not in merged:
+            merged[sku] = [0, Decimal(0), {"sku": sku}]
+            lines.append(merged[sku][2])
+        entry = merged[sku]
         entry[0] += qty
         entry[1] += price * qty
-    lines = [{"sku": sku, "qty": qty, "unit_price": price_text(total / qty)} for sku, (qty, total) in merged.items()]
-    return lines + loose
+        entry[2].update(qty=entry[0], unit_price=price_text(entry[1] / entry[0]))
+    return lines
 
 
 __all__ = ["decimal", "load_object", "merge_lines", "price_text", "text", "when"]
