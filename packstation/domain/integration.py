@@ -249,9 +249,9 @@ class RetryPolicy:
 
     def delay(self, attempts: int, *, rng: random.Random | None = None) -> float:
         """Seconds to wait after the *attempts*-th failed try (1-based)."""
-        exp = min(self.base_s * (2 ** max(0, attempts - 1)), self.max_s)
+        exp = min(self.base_s * (2 ** min(max(0, attempts - 1), 60)), self.max_s)
         spread = (rng or random).uniform(-self.jitter, self.jitter) if self.jitter else 0.0
-        return max(0.0, exp * (1 + spread))
+        return max(0.0, min(self.max_s, exp * (1 + spread)))
 
     def gives_up(self, created_at: datetime, now: datetime) -> bool:
         return now - created_at >= self.give_up_after
