@@ -325,7 +325,7 @@ def build_api(config: Config, *, clock: Callable[[], datetime] | None = None) ->
     api = config.api
     if config.database.central:
         engine = postgres_engine(config.database.central, application_name=f"packstation:api:{socket.gethostname()}",
-                                 pool_size=api.pool_size)
+                                 pool_size=api.pool_size, pre_ping=False)
         _check_schema(engine, DatabaseError)
     else:
         engine = make_engine(config.database_url)

@@ -108,6 +108,7 @@ class ApiConfig:
     rate_per_s: float = 50.0  # a new API token's rate limit (requests per second) ...
     burst: int = 100  # ... and how many it may send at once
     pool_size: int = 10  # database connections per server process
+    processes: int = 1  # server processes on the port (Python runs one core per process)
     workers: bool = True  # run the webhook inbox and status push workers in the server too
     inbox_poll_s: float = 0.5
     push_poll_s: float = 1.0
@@ -289,8 +290,9 @@ def _check_values(config: Config) -> None:
     if not config.station.id.strip():
         raise ConfigError("[station] id cannot be empty: other benches see it when this one holds an order")
     api, hooks = config.api, config.webhooks
-    if api.max_body_bytes < 1024 or api.rate_per_s <= 0 or api.burst < 1 or api.pool_size < 1:
-        raise ConfigError("[api] max_body_bytes must be at least 1024, rate_per_s above 0, burst and pool_size at least 1")
+    if api.max_body_bytes < 1024 or api.rate_per_s <= 0 or api.burst < 1 or api.pool_size < 1 or api.processes < 1:
+        raise ConfigError("[api] max_body_bytes must be at least 1024, rate_per_s above 0, burst, pool_size and "
+                          "processes at least 1")
     if hooks.give_up_after_h < 24:
         raise ConfigError(f"[webhooks] give_up_after_h must be at least 24 (endpoints are retried for a day at "
                           f"least); got {hooks.give_up_after_h:g}")

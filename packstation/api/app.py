@@ -156,11 +156,14 @@ def _answer(answer: intake.Answer) -> Response:
 # --- the app ---------------------------------------------------------------------------------
 
 
-def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threads: int | None = None) -> ASGIApp:
-    """The API on *host* (a ``bootstrap.ApiHost``); *wake_inbox* is called after a webhook is stored."""
+def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threads: int | None = None,
+               on_start: Callable[[], None] | None = None, on_stop: Callable[[], None] | None = None) -> ASGIApp:
+    """The API on *host* (a ``bootstrap.ApiHost``); *wake_inbox* is called after a webhook is stored;
+    *on_start* / *on_stop* when the server starts and stops (its workers)."""
     ctx = host.ctx
     cfg = host.config
     wake = wake_inbox or (lambda: None)
+    batcher = intake.OrderBatcher(ctx)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -168,7 +171,14 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
             import anyio.to_thread
 
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        yield
+        if on_start is not None:
+            on_start()
+        try:
+            yield
+        finally:
+            batcher.stop()
+            if on_stop is not None:
+                on_stop()
 
     app = FastAPI(title="packstation order API", version="1",
                   description=schemas.DESCRIPTION, docs_url="/docs", redoc_url=None, openapi_url="/openapi.json",
@@ -254,6 +264,8 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
         key = request.headers.get("idempotency-key")
 
         def work(session: Session) -> Response:
+            if key is None and isinstance(payload, dict):
+                return _answer(batcher.submit(session, payload))  # stored with whatever arrives meanwhile
             return _answer(intake.submit_orders(ctx, session, payload, idempotency_key=key,
                                                 body_hash=intake.request_hash(raw)))
 

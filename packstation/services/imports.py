@@ -943,6 +943,13 @@ def store_order_records(uow: UnitOfWork, ctx: Context, session: Session,
         plan.rows[key], plan.children[key], plan.positions[key] = row, lines, pos
     if report.rejected:
         return {}, report.rejected
+    if len(plan.rows) == 1:  # one order (most requests): its outcome is in the report's counts
+        (key,) = plan.rows
+        _apply_orders(uow, ctx, session, plan, report)
+        if report.rejected:
+            busy = any(r.reason.endswith("it can no longer be changed") for r in report.rejected)
+            return ({key: "locked"}, []) if busy else ({}, report.rejected)
+        return {key: "created" if report.created else "updated" if report.updated else "unchanged"}, []
     before = uow.orders.imported(list(plan.rows))
     outcomes: dict[str, str] = {}
     for key, row in plan.rows.items():

@@ -201,6 +201,7 @@ def _deliveries(uow: UnitOfWork, logged: Sequence[LoggedEvent], now: datetime) -
     orders: dict[str, Order | None] = {}
     cartons: dict[str, list[Any]] = {}
     refs: dict[str, ShopOrderRef | None] = {}
+    shops = any(s.kind is SubscriptionKind.SHOPIFY for s in subs)
     types = None
     out: list[Delivery] = []
     for x, public in staged:
@@ -211,9 +212,11 @@ def _deliveries(uow: UnitOfWork, logged: Sequence[LoggedEvent], now: datetime) -
         oid = ev.order_id
         if oid and oid not in orders:
             orders[oid] = uow.orders.get(oid)
+        if oid and oid not in cartons and public in _WITH_CARTONS and orders[oid] is not None:
             if types is None:
                 types = {ct.code: ct for ct in uow.catalog.carton_types()}
-            cartons[oid] = uow.shipments.cartons(oid, types) if orders[oid] is not None else []
+            cartons[oid] = uow.shipments.cartons(oid, types)
+        if oid and shops and oid not in refs:
             refs[oid] = uow.shop_orders.for_order(oid)
         order = orders.get(oid) if oid else None
         for sub in wanting:
@@ -223,7 +226,7 @@ def _deliveries(uow: UnitOfWork, logged: Sequence[LoggedEvent], now: datetime) -
                 ref = refs.get(oid) if oid else None
                 if ref is None or ref.source != "shopify" or ref.shop != sub.shop or order is None or oid is None:
                     continue
-                text = _shopify_body(ev.id, public, order, cartons[oid], ref)
+                text = _shopify_body(ev.id, public, order, cartons.get(oid, []), ref)
             else:
                 body = _webhook_body(public, x, order, cartons.get(oid, []) if oid else [])
                 text = json.dumps({"id": delivery_id, **body}, sort_keys=True, default=str)
@@ -232,6 +235,8 @@ def _deliveries(uow: UnitOfWork, logged: Sequence[LoggedEvent], now: datetime) -
     return out
 
 
+# stages whose body lists the cartons with their tracking numbers (before packing there are none to tell)
+_WITH_CARTONS = {"order.packed", "order.handed_over", "order.in_transit", "order.delivered", "order.cancelled"}
 _DATA_KEYS = ("from", "to", "reason", "at", "tracking_number", "manifest", "carrier", "rma_id", "kind", "total",
               "currency", "credit_note", "replacement_order")
 
