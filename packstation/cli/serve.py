@@ -30,9 +30,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if not config.woocommerce.secrets:
         print("packstation serve: no [woocommerce] secrets: WooCommerce webhooks are refused (401)", file=sys.stderr)
 
+    workers = config.api.workers and not args.no_workers
+
     def ready() -> None:
         print(f"packstation serve: http://{args.host}:{args.port} on {host.database}"
-              f"{'' if not args.no_workers else ' (no workers)'}", file=sys.stderr, flush=True)
+              f"{'' if workers else ' (no workers)'}", file=sys.stderr, flush=True)
 
-    return serve(host, bind=args.host, port=args.port, workers=not args.no_workers, log_level=args.log_level,
-                 on_ready=ready)
+    return serve(host, bind=args.host, port=args.port, workers=workers, log_level=args.log_level, on_ready=ready)
