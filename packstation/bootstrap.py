@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -348,6 +348,107 @@ def init_central_database(url: str, *, station_role: str = "packstation_station"
         engine.dispose()
 
 
+
+# --- the order API (``packstation serve``) ----------------------------------------------------
+
+
+@dataclass
+class ApiHost:
+    """What ``packstation serve`` runs on: the use-case context on the database the API serves (the
+    central one when ``[database] central`` is set, else the station's), the shop readers, the status
+    push sender and the settings. Built by :func:`build_api`; the HTTP app gets it whole."""
+
+    ctx: Context
+    config: Config
+    reader: Any  # services.intake.ShopReader
+    sender: Any  # services.status_push.PushSender
+    retry: Any  # domain.integration.RetryPolicy
+    database: str  # for people: backend and URL without password
+    _engine: Any
+
+    def system_session(self, kind: ActorKind = ActorKind.SYSTEM, name: str = "api", role: Role = Role.ADMIN) -> Session:
+        """A session the API acts with: an API client's (``ActorKind.API``, its token's name), a shop's
+        webhooks (``api:shopify:SHOP``) or its workers'."""
+        return self.ctx.auth.system(kind, name, role)
+
+    @property
+    def shopify_admin_url(self) -> str:
+        s = self.config.shopify
+        if not s.access_token:
+            return ""
+        return (s.admin_url or f"https://{s.shop}/admin/api/{s.api_version}").rstrip("/")
+
+    def ping(self) -> None:
+        with self.ctx.uow(readonly=True) as uow:
+            uow.ping()
+
+    def close(self) -> None:
+        close = getattr(self.sender, "close", None)
+        if close is not None:
+            close()
+        self._engine.dispose()
+
+
+def build_api(config: Config, *, clock: Callable[[], datetime] | None = None) -> ApiHost:
+    """The order API's composition root: engine (psycopg 3 pool on PostgreSQL), context, shops, sender.
+
+    With ``[database] central`` the API serves the central database (created and migrated by
+    ``packstation central init``; a schema that is not up to date is refused here, not half-used);
+    without it, the station's own database, migrated like a station does at start."""
+    from packstation.adapters.db.engine import DatabaseError, postgres_engine
+    from packstation.adapters.push import HttpPushSender
+    from packstation.adapters.shops import ShopReaders, ShopSettings
+    from packstation.adapters.shops.shopify import ShopifyAdmin
+    from packstation.domain.integration import RetryPolicy
+
+    clock = clock or (lambda: datetime.now(UTC))
+    api = config.api
+    if config.database.central:
+        engine = postgres_engine(config.database.central, application_name=f"packstation:api:{socket.gethostname()}",
+                                 pool_size=api.pool_size, pre_ping=False)
+        _check_schema(engine, DatabaseError)
+    else:
+        engine = make_engine(config.database_url)
+        migrate(engine)
+    first, last = config.sscc_range
+    blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
+
+    def uow_factory(*, readonly: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(engine, api.station_id, blocks, readonly=readonly)
+
+    auth = Authenticator(uow_factory, api.station_id, clock, lead_pin_required=config.security.lead_pin_required)
+    ctx = Context(uow=uow_factory, auth=auth, station_id=api.station_id, documents=None, clock=clock)
+    sh, wc, hooks = config.shopify, config.woocommerce, config.webhooks
+    reader = ShopReaders(ShopSettings(sh.order_prefix, sh.channel, sh.carrier, sh.cod_gateways),
+                         ShopSettings(wc.order_prefix, wc.channel, wc.carrier))
+    host = ApiHost(ctx=ctx, config=config, reader=reader, sender=None,
+                   retry=RetryPolicy(base_s=hooks.retry_base_s, max_s=hooks.retry_max_s,
+                                     give_up_after=timedelta(hours=hooks.give_up_after_h)),
+                   database=f"{engine.url.get_backend_name()} {engine.url.render_as_string(hide_password=True)}",
+                   _engine=engine)
+    admin = ShopifyAdmin(host.shopify_admin_url, sh.access_token, notify_customer=sh.notify_customer,
+                         timeout_s=hooks.timeout_s) if sh.access_token else None
+    host.sender = HttpPushSender(timeout_s=hooks.timeout_s, concurrency=hooks.concurrency, shopify=admin)
+    return host
+
+
+def _check_schema(engine: Any, error: type[Exception]) -> None:
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import DBAPIError
+
+    from packstation.adapters.db.engine import alembic_config, database_hint
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except DBAPIError as exc:
+        raise error(database_hint(exc, engine.url)) from exc
+    if current != head:
+        raise error(f"The central database is at schema revision {current or 'none'}, this program needs {head}: "
+                    "run 'packstation central init' (as the database owner) first.")
+
 # --- devices: the one place that turns device settings into open devices ----------------------
 
 
@@ -365,4 +466,4 @@ def open_printer(settings: Config | DeviceSettings, slot: str):  # type: ignore[
     return _open(settings.label_printer if slot == "label" else settings.document_printer)
 
 
-__all__ = ["init_central_database", "DeviceSettings", "SettingsStore", "Station", "StationBusy", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]
+__all__ = ["ApiHost", "build_api", "init_central_database", "DeviceSettings", "SettingsStore", "Station", "StationBusy", "StationInfo", "build_station", "open_printer", "open_scale", "os_user"]

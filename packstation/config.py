@@ -236,6 +236,56 @@ class BenchConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    """``packstation serve``: the order API and its workers."""
+
+    station_id: str = "API"  # the station id its events carry
+    max_body_bytes: int = 1_048_576  # larger request bodies are refused (413) before they are read
+    rate_per_s: float = 50.0  # a new API token's rate limit (requests per second) ...
+    burst: int = 100  # ... and how many it may send at once
+    pool_size: int = 10  # database connections per server process
+    processes: int = 1  # server processes on the port (Python runs one core per process)
+    workers: bool = True  # run the webhook inbox and status push workers in the server too
+    inbox_poll_s: float = 0.5
+    push_poll_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class ShopifyConfig:
+    secrets: tuple[str, ...] = ()  # webhook signing secrets (the app's client secret); two during a rotation
+    order_prefix: str = "SHOPIFY-"  # our order id: prefix + the order's name without '#'
+    channel: str = "shopify"
+    carrier: str = "DHL"  # when the order's shipping line names no carrier
+    cod_gateways: tuple[str, ...] = ()  # payment gateway names that mean cash on delivery (default: Shopify's)
+    shop: str = ""  # SHOP.myshopify.com: fulfillments are created there (with access_token)
+    access_token: str = ""  # Admin API access token (write_merchant_managed_fulfillment_orders)
+    api_version: str = "2024-01"
+    admin_url: str = ""  # default https://{shop}/admin/api/{api_version}
+    notify_customer: bool = True
+
+
+@dataclass(frozen=True)
+class WooCommerceConfig:
+    secrets: tuple[str, ...] = ()  # the webhook's secret; two during a rotation
+    order_prefix: str = "WC-"
+    channel: str = "woocommerce"
+    carrier: str = "DHL"
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    """Status push to subscribed endpoints."""
+
+    retry_base_s: float = 1.0  # the first pause after a failed try; doubling ...
+    retry_max_s: float = 3600.0  # ... up to this
+    give_up_after_h: float = 72.0  # then the delivery is failed (shown, kept, retried by hand); at least 24
+    timeout_s: float = 10.0
+    concurrency: int = 16  # deliveries in flight at once per server
+    batch: int = 200
+    missing_grace_s: float = 900.0  # how long an event number not committed yet is waited for
+
+
+@dataclass(frozen=True)
 class Config:
     station: StationConfig = field(default_factory=StationConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -249,6 +299,10 @@ class Config:
     carriers: tuple[CarrierConfig, ...] = ()  # [carriers.<CODE>]: carrier accounts
     returns: ReturnsConfig = field(default_factory=ReturnsConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    shopify: ShopifyConfig = field(default_factory=ShopifyConfig)
+    woocommerce: WooCommerceConfig = field(default_factory=WooCommerceConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     data_dir: Path = field(default_factory=lambda: default_data_dir())
     source: Path | None = None  # the TOML file it came from, if any
 
@@ -295,6 +349,10 @@ _SECTIONS = {
     "numbers": NumbersConfig,
     "returns": ReturnsConfig,
     "bench": BenchConfig,
+    "api": ApiConfig,
+    "shopify": ShopifyConfig,
+    "woocommerce": WooCommerceConfig,
+    "webhooks": WebhooksConfig,
 }
 
 
@@ -376,6 +434,19 @@ def _check_values(config: Config) -> None:
     if not config.station.id.strip():
         raise ConfigError("[station] id cannot be empty: other benches see it when this one holds an order")
     _check_returns(config)
+    api, hooks = config.api, config.webhooks
+    if api.max_body_bytes < 1024 or api.rate_per_s <= 0 or api.burst < 1 or api.pool_size < 1 or api.processes < 1:
+        raise ConfigError("[api] max_body_bytes must be at least 1024, rate_per_s above 0, burst, pool_size and "
+                          "processes at least 1")
+    if hooks.give_up_after_h < 24:
+        raise ConfigError(f"[webhooks] give_up_after_h must be at least 24 (endpoints are retried for a day at "
+                          f"least); got {hooks.give_up_after_h:g}")
+    if hooks.retry_base_s <= 0 or hooks.retry_max_s < hooks.retry_base_s or hooks.timeout_s <= 0:
+        raise ConfigError("[webhooks] retry_base_s and timeout_s must be above 0 and retry_max_s not below retry_base_s")
+    if hooks.concurrency < 1 or hooks.batch < 1:
+        raise ConfigError("[webhooks] concurrency and batch must be at least 1")
+    if config.shopify.access_token and not (config.shopify.shop or config.shopify.admin_url):
+        raise ConfigError("[shopify] access_token needs shop = \"SHOP.myshopify.com\" (or admin_url)")
     if config.scale.protocol not in SCALE_PROTOCOLS:
         raise ConfigError(f"[scale] protocol must be one of {', '.join(SCALE_PROTOCOLS)}; got {config.scale.protocol!r}")
     for name in ("label_printer", "document_printer"):

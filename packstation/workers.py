@@ -276,4 +276,111 @@ class SyncWorker:
                 pause = min(pause * 2, 30.0)
 
 
-__all__ = ["LabelWorker", "PrintWorker", "SeatHeartbeat", "SyncWorker"]
+# --- the order API's workers (issue 13): webhook inbox, status push -----------------------------
+
+
+class _Loop:
+    """A thread that runs *step* until it finds nothing to do, then waits *poll_s* (or a wake);
+    a database that refuses is retried with a growing pause (0.5 s doubling to 30 s)."""
+
+    name = "worker"
+
+    def __init__(self, poll_s: float) -> None:
+        self.poll_s = poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def step(self) -> bool:  # pragma: no cover - overridden
+        """Do one batch; True if there may be more right away."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def drain(self, max_steps: int = 10_000) -> None:
+        """Run steps on this thread until nothing is left (the command line, tests)."""
+        for _ in range(max_steps):
+            if not self.step():
+                return
+
+    def _run(self) -> None:
+        pause = 0.5
+        while not self._stop.is_set():
+            try:
+                more = self.step()
+                pause = 0.5
+                if more:
+                    continue
+                self._wake.wait(self.poll_s)
+            except StorageError as exc:
+                log.warning("%s: %s", self.name, exc)
+                self._wake.wait(pause)
+                pause = min(pause * 2, 30.0)
+            except Exception:  # a bug must not stop the worker for good
+                log.exception("%s failed; retrying", self.name)
+                self._wake.wait(pause)
+                pause = min(pause * 2, 30.0)
+            self._wake.clear()
+
+
+class IntakeWorker(_Loop):
+    """Applies shops' webhook deliveries from the inbox (``services.intake.process_inbox``)."""
+
+    name = "webhook-inbox"
+
+    def __init__(self, ctx: Context, reader: object, session_for: Callable[[object], Session], *,
+                 poll_s: float = 0.5, batch: int = 50) -> None:
+        super().__init__(poll_s)
+        self.ctx, self.reader, self.session_for, self.batch = ctx, reader, session_for, batch
+
+    def step(self) -> bool:
+        from packstation.services.intake import process_inbox
+
+        run = process_inbox(self.ctx, self.reader, self.session_for, limit=self.batch)  # type: ignore[arg-type]
+        return run.claimed >= self.batch
+
+
+class StatusPushWorker(_Loop):
+    """Collects stage changes from the event log and sends their deliveries (``services.status_push``)."""
+
+    name = "status-push"
+
+    def __init__(self, ctx: Context, session: Session, sender: object, *, policy: object = None,
+                 poll_s: float = 1.0, batch: int = 200, grace_s: float = 900.0) -> None:
+        super().__init__(poll_s)
+        self.ctx, self.session, self.sender, self.policy, self.batch = ctx, session, sender, policy, batch
+        self.grace_s = grace_s
+        self._last_cleanup = 0.0
+
+    def step(self) -> bool:
+        import time
+        from datetime import timedelta
+
+        from packstation.services import intake, status_push
+
+        collected = status_push.collect(self.ctx, self.session, grace=timedelta(seconds=self.grace_s))
+        sent = status_push.send_due(self.ctx, self.session, self.sender, limit=self.batch,  # type: ignore[arg-type]
+                                    policy=self.policy)  # type: ignore[arg-type]
+        if time.monotonic() - self._last_cleanup > 3600:
+            self._last_cleanup = time.monotonic()
+            intake.forget_old_answers(self.ctx, self.session)
+        return collected.events >= 500 or sent.tried >= self.batch
+
+
+__all__ = ["IntakeWorker", "LabelWorker", "PrintWorker", "SeatHeartbeat", "StatusPushWorker", "SyncWorker"]

@@ -43,6 +43,19 @@ from packstation.domain.documents import Address as DocAddress
 from packstation.domain.documents import CreditNoteData, LabelData, PackingSlipData
 from packstation.domain.events import Event
 from packstation.domain.identity import Role
+from packstation.domain.integration import (
+    Admission,
+    ApiClient,
+    Delivery,
+    DeliveryState,
+    InboxItem,
+    InboxState,
+    ShopOrderRef,
+    StoredAnswer,
+    Subscription,
+    SubscriptionKind,
+    refill,
+)
 from packstation.domain.lifecycle import OrderStatus, ReturnStatus
 from packstation.domain.model import (
     Address,
@@ -80,6 +93,7 @@ from packstation.services.auth import Authenticator
 from packstation.services.context import Context, PackingSettings
 from packstation.services.ports import (
     Answer,
+    ApiClientRepository,
     Blocker,
     CatalogRepository,
     CentralInbox,
@@ -93,29 +107,36 @@ from packstation.services.ports import (
     Credentials,
     EventLog,
     HeldLease,
+    IdempotencyRepository,
     ImportedState,
     LabelRequestRepository,
     Lease,
     LeaseRepository,
     LedgerEntry,
+    LoggedEvent,
     ManifestRepository,
     NumberSeries,
     OrderRepository,
     OutboxEvent,
     PhotoRepository,
     PrintJobRepository,
+    PushCursor,
     Refused,
     ReturnFact,
     ReturnRepository,
     ScanRecord,
     ShipmentRepository,
+    ShopOrderRefs,
     StationProgress,
+    StatusPushRepository,
     StockLedger,
     StorageError,
+    SubscriptionStats,
     SyncBookkeeping,
     SyncState,
     UnitOfWork,
     UserRepository,
+    WebhookInbox,
 )
 from packstation.services.printing import Documents, PrinterFailure, Printers
 
@@ -283,6 +304,7 @@ class _State:
     photos: dict[str, tuple[Photo, bytes]] = field(default_factory=dict)
     leases: dict[str, Lease] = field(default_factory=dict)  # order id -> lease (the centre's table)
     last_lease_token: int = 0  # lease_token_seq
+    api: _ApiState = field(default_factory=lambda: _ApiState())  # the order API's tables (issue 13)
 
 
 # --- the database and its units of work ------------------------------------------------------
@@ -394,6 +416,11 @@ class FakeUnitOfWork(UnitOfWork):
         self.label_requests = FakeLabelRequests(self)
         self.photos = FakePhotos(self)
         self.leases = FakeLeases(self)
+        self.api_clients = FakeApiClients(self)
+        self.idempotency = FakeIdempotency(self)
+        self.inbox = FakeInbox(self)
+        self.shop_orders = FakeShopOrders(self)
+        self.status_push = FakeStatusPush(self)
 
     @property
     def state(self) -> _State:
@@ -1555,6 +1582,275 @@ class FakeStockLedger(_Repo, StockLedger):
 
     def find(self, event_id: str) -> StockMovement | None:
         return next((m for m in self.s.stock if m.event_id == event_id), None)
+
+
+# --- the order API: clients, idempotency, the webhook inbox, shop orders, status push ---------
+
+
+@dataclass
+class _ClientRow:
+    client: ApiClient
+    token_hash: str
+    bucket: float
+    bucket_at: float
+
+
+@dataclass
+class _InboxRow:
+    item: InboxItem
+    lease_until: datetime | None = None
+
+
+@dataclass
+class _DeliveryRow:
+    delivery: Delivery
+    lease_until: datetime | None = None
+
+
+@dataclass
+class _ApiState:
+    clients: dict[int, _ClientRow] = field(default_factory=dict)
+    answers: dict[tuple[str, str], tuple[StoredAnswer, datetime]] = field(default_factory=dict)
+    inbox: dict[int, _InboxRow] = field(default_factory=dict)
+    shop_orders: dict[tuple[str, str, str], ShopOrderRef] = field(default_factory=dict)
+    subscriptions: dict[int, Subscription] = field(default_factory=dict)
+    deliveries: dict[str, _DeliveryRow] = field(default_factory=dict)
+    cursors: dict[str, PushCursor] = field(default_factory=dict)
+    last_id: int = 0
+
+    def next_id(self) -> int:
+        self.last_id += 1
+        return self.last_id
+
+
+class FakeApiClients(_Repo, ApiClientRepository):
+    def add(self, name: str, token_hash: str, token_prefix: str, rate_per_s: float, burst: int, created_by: str,
+            at: datetime) -> ApiClient:
+        api = self.s.api
+        if any(r.token_hash == token_hash for r in api.clients.values()):
+            raise _refuse("api_clients.token_hash is unique")
+        client = ApiClient(id=api.next_id(), name=name, token_prefix=token_prefix, created_at=_utc(at),  # type: ignore[arg-type]
+                           created_by=created_by, rate_per_s=float(rate_per_s), burst=burst)
+        api.clients[client.id] = _ClientRow(client, token_hash, float(burst), at.timestamp())
+        return client
+
+    def list(self) -> list[ApiClient]:
+        rows = sorted(self.s.api.clients.values(), key=lambda r: (r.client.name, r.client.created_at, r.client.id))
+        return [r.client for r in rows]
+
+    def revoke(self, name: str, by: str, at: datetime, *, prefix: str | None = None) -> int:
+        n = 0
+        for row in self.s.api.clients.values():
+            c = row.client
+            if c.name == name and c.revoked_at is None and (not prefix or c.token_prefix == prefix):
+                row.client = replace(c, revoked_at=_utc(at), revoked_by=by)
+                n += 1
+        return n
+
+    def admit(self, token_hash: str, at: datetime) -> Admission:
+        row = next((r for r in self.s.api.clients.values() if r.token_hash == token_hash), None)
+        if row is None or row.client.revoked_at is not None:
+            return Admission(client=None)
+        now = at.timestamp()
+        c = row.client
+        tokens = refill(row.bucket, row.bucket_at, now, c.rate_per_s, c.burst)
+        if tokens < 1:
+            wait = (1 - tokens) / c.rate_per_s if c.rate_per_s > 0 else 3600.0
+            return Admission(client=c.name, allowed=False, retry_after_s=max(wait, 0.001))
+        row.bucket, row.bucket_at = tokens - 1, max(now, row.bucket_at)
+        row.client = replace(c, last_used_at=_utc(at))
+        return Admission(client=c.name, allowed=True)
+
+
+class FakeIdempotency(_Repo, IdempotencyRepository):
+    def get(self, client: str, key: str) -> StoredAnswer | None:
+        hit = self.s.api.answers.get((client, key))
+        return hit[0] if hit else None
+
+    def put(self, client: str, key: str, answer: StoredAnswer, at: datetime) -> None:
+        if (client, key) in self.s.api.answers:
+            raise _refuse(f"idempotency key {key!r} of {client} is stored already (primary key)")
+        self.s.api.answers[(client, key)] = (answer, _utc(at))  # type: ignore[assignment]
+
+    def forget_before(self, at: datetime) -> int:
+        old = [k for k, (_, when) in self.s.api.answers.items() if when < _utc(at)]  # type: ignore[operator]
+        for k in old:
+            del self.s.api.answers[k]
+        return len(old)
+
+
+class FakeInbox(_Repo, WebhookInbox):
+    def add(self, source: str, delivery_id: str, topic: str, shop: str, body: bytes, at: datetime) -> bool:
+        api = self.s.api
+        if any(r.item.source == source and r.item.delivery_id == delivery_id for r in api.inbox.values()):
+            return False
+        item = InboxItem(id=api.next_id(), source=source, delivery_id=delivery_id, topic=topic, shop=shop,
+                         body=bytes(body), received_at=_utc(at))  # type: ignore[arg-type]
+        api.inbox[item.id] = _InboxRow(item)
+        return True
+
+    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[InboxItem]:
+        free = [r for r in sorted(self.s.api.inbox.values(), key=lambda r: r.item.id)
+                if r.item.state is InboxState.PENDING and (r.lease_until is None or r.lease_until < _utc(now))][:limit]  # type: ignore[operator]
+        for r in free:
+            r.lease_until = _utc(lease_until)
+            r.item = replace(r.item, attempts=r.item.attempts + 1)
+        return [r.item for r in free]
+
+    def finish(self, item_id: int, state: InboxState, reason: str, order_id: str | None, at: datetime) -> None:
+        row = self.s.api.inbox.get(item_id)
+        if row is not None:
+            row.item = replace(row.item, state=state, reason=reason, order_id=order_id, processed_at=_utc(at))
+            row.lease_until = None
+
+    def release(self, item_id: int) -> None:
+        row = self.s.api.inbox.get(item_id)
+        if row is not None:
+            row.lease_until = None
+
+    def get(self, item_id: int) -> InboxItem | None:
+        row = self.s.api.inbox.get(item_id)
+        return row.item if row else None
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.s.api.inbox.values():
+            out[r.item.state.value] = out.get(r.item.state.value, 0) + 1
+        return out
+
+    def recent(self, states: Sequence[InboxState], limit: int) -> list[InboxItem]:
+        rows = [r.item for r in self.s.api.inbox.values() if r.item.state in states]
+        return sorted(rows, key=lambda i: -i.id)[:limit]
+
+    def replay(self, states: Sequence[InboxState], at: datetime) -> int:
+        n = 0
+        for r in self.s.api.inbox.values():
+            if r.item.state in states:
+                r.item = replace(r.item, state=InboxState.PENDING, processed_at=None)
+                r.lease_until = None
+                n += 1
+        return n
+
+
+class FakeShopOrders(_Repo, ShopOrderRefs):
+    def get(self, source: str, shop: str, external_id: str, *, lock: bool = False) -> ShopOrderRef | None:
+        return self.s.api.shop_orders.get((source, shop, external_id))  # the writer lock keeps others out
+
+    def put(self, ref: ShopOrderRef) -> None:
+        key = (ref.source, ref.shop, ref.external_id)
+        old = self.s.api.shop_orders.get(key)
+        fulfillment = ref.fulfillment_id if ref.fulfillment_id is not None else (old.fulfillment_id if old else None)
+        self.s.api.shop_orders[key] = replace(ref, updated_at=_utc(ref.updated_at), fulfillment_id=fulfillment)  # type: ignore[arg-type]
+
+    def for_order(self, order_id: str) -> ShopOrderRef | None:
+        return next((r for r in self.s.api.shop_orders.values() if r.order_id == order_id), None)
+
+    def set_fulfillment(self, order_id: str, fulfillment_id: str) -> None:
+        for key, ref in list(self.s.api.shop_orders.items()):
+            if ref.order_id == order_id:
+                self.s.api.shop_orders[key] = replace(ref, fulfillment_id=fulfillment_id)
+
+
+class FakeStatusPush(_Repo, StatusPushRepository):
+    def add_subscription(self, url: str, events: Sequence[str], secret: str, kind: SubscriptionKind, shop: str,
+                         by: str, at: datetime) -> Subscription:
+        sub = Subscription(id=self.s.api.next_id(), url=url, events=tuple(events), secret=secret, kind=kind,
+                           created_at=_utc(at), created_by=by, shop=shop)
+        self.s.api.subscriptions[sub.id] = sub
+        return sub
+
+    def subscriptions(self) -> list[Subscription]:
+        return [self.s.api.subscriptions[k] for k in sorted(self.s.api.subscriptions)]
+
+    def cursor(self, name: str, *, lock: bool = False) -> PushCursor:
+        return self.s.api.cursors.get(name, PushCursor())
+
+    def set_cursor(self, name: str, cursor: PushCursor) -> None:
+        # stored as the SQL adapters store it: missing numbers with epoch seconds (JSON)
+        missing = tuple(sorted((seq, datetime.fromtimestamp(at.timestamp(), UTC)) for seq, at in cursor.missing))
+        self.s.api.cursors[name] = PushCursor(cursor.read_seq, missing)
+
+    def events_after(self, seq: int, limit: int) -> list[LoggedEvent]:
+        # the fake keeps no sync state on events: every one is as a station's, "pending" push
+        return [LoggedEvent(ev, "pending") for ev in self.s.events if ev.seq > seq][:limit]
+
+    def events_numbered(self, seqs: Sequence[int]) -> list[LoggedEvent]:
+        wanted = set(seqs)
+        return [LoggedEvent(ev, "pending") for ev in self.s.events if ev.seq in wanted]
+
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> int:
+        rows = self.s.api.deliveries
+        taken = {(r.delivery.subscription_id, r.delivery.event_id) for r in rows.values()}
+        n = 0
+        for x in deliveries:
+            if x.subscription_id not in self.s.api.subscriptions:
+                raise _refuse(f"delivery {x.id}: no subscription {x.subscription_id} (foreign key)")
+            if (x.subscription_id, x.event_id) in taken or x.id in rows:
+                continue
+            rows[x.id] = _DeliveryRow(replace(x, next_attempt_at=_utc(x.next_attempt_at or x.created_at),
+                                              created_at=_utc(x.created_at)))  # type: ignore[arg-type]
+            taken.add((x.subscription_id, x.event_id))
+            n += 1
+        return n
+
+    def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[Delivery]:
+        at = _utc(now)
+        pending = [r for r in self.s.api.deliveries.values() if r.delivery.state is DeliveryState.PENDING]
+        blocked = set()
+        for r in pending:  # an earlier pending delivery of the same order holds back the later ones
+            x = r.delivery
+            if x.order_id is not None and any(
+                    o.delivery.subscription_id == x.subscription_id and o.delivery.order_id == x.order_id
+                    and o.delivery.event_seq < x.event_seq for o in pending):
+                blocked.add(x.id)
+        due = [r for r in pending if r.delivery.id not in blocked and r.delivery.next_attempt_at <= at  # type: ignore[operator]
+               and (r.lease_until is None or r.lease_until < at)]  # type: ignore[operator]
+        due.sort(key=lambda r: (r.delivery.next_attempt_at, r.delivery.event_seq))
+        for r in due[:limit]:
+            r.lease_until = _utc(lease_until)
+        return [r.delivery for r in due[:limit]]
+
+    def record(self, outcomes: Sequence[Delivery]) -> None:
+        for x in outcomes:
+            row = self.s.api.deliveries.get(x.id)
+            if row is None:
+                continue
+            row.delivery = replace(row.delivery, state=x.state, attempts=x.attempts,
+                                   next_attempt_at=_utc(x.next_attempt_at or x.created_at), last_status=x.last_status,
+                                   last_error=x.last_error, delivered_at=_utc(x.delivered_at))
+            row.lease_until = None
+
+    def retry_failed(self, subscription_id: int | None, at: datetime) -> int:
+        n = 0
+        for row in self.s.api.deliveries.values():
+            x = row.delivery
+            if x.state is DeliveryState.FAILED and subscription_id in (None, x.subscription_id):
+                row.delivery = replace(x, state=DeliveryState.PENDING, next_attempt_at=_utc(at))
+                row.lease_until = None
+                n += 1
+        return n
+
+    def deliveries(self, subscription_id: int, states: Sequence[DeliveryState], limit: int) -> list[Delivery]:
+        rows = [r.delivery for r in self.s.api.deliveries.values()
+                if r.delivery.subscription_id == subscription_id and r.delivery.state in states]
+        return sorted(rows, key=lambda x: (x.created_at, x.event_seq))[:limit]
+
+    def stats(self) -> list[SubscriptionStats]:
+        out = []
+        for sub in self.subscriptions():
+            mine = sorted((r.delivery for r in self.s.api.deliveries.values() if r.delivery.subscription_id == sub.id),
+                          key=lambda x: (x.created_at, x.event_seq))
+            pending = [x for x in mine if x.state is DeliveryState.PENDING]
+            failing = [x for x in mine if x.state is not DeliveryState.DELIVERED and x.attempts > 0]
+            delivered = [x.delivered_at for x in mine if x.state is DeliveryState.DELIVERED and x.delivered_at]
+            first = failing[0] if failing else None
+            out.append(SubscriptionStats(
+                subscription=sub, pending=len(pending), failed=sum(x.state is DeliveryState.FAILED for x in mine),
+                delivered=len(delivered), oldest_pending_at=min((x.created_at for x in pending), default=None),
+                failing_since=first.created_at if first else None, attempts=first.attempts if first else 0,
+                last_error=first.last_error if first else "", last_status=first.last_status if first else None,
+                last_delivered_at=max(delivered, default=None)))
+        return out
 
 
 # --- the unit of work factory ----------------------------------------------------------------

@@ -25,6 +25,9 @@ _GROUPS = (
     "packstation.cli.dock",
     "packstation.cli.stock",
     "packstation.cli.returns",
+    "packstation.cli.serve",
+    "packstation.cli.api_tokens",
+    "packstation.cli.webhooks",
 )
 
 

@@ -65,10 +65,13 @@ class Permission(StrEnum):
     IMPORT = "import"  # load files, take orders over the API
     VIEW_FIGURES = "view_figures"  # shift and returns figures
     SYNC = "sync"  # push and pull with the central database
+    CANCEL_ORDERS = "cancel_orders"  # cancel an order that has not been handed over yet
+    MANAGE_INTEGRATIONS = "manage_integrations"  # API tokens, webhook subscriptions
 
 
 _LEAD = frozenset({Permission.PACK, Permission.DISPATCH, Permission.RETURNS, Permission.APPROVE,
-                   Permission.RELEASE_CLAIM, Permission.MANAGE_USERS, Permission.VIEW_FIGURES})
+                   Permission.RELEASE_CLAIM, Permission.MANAGE_USERS, Permission.VIEW_FIGURES,
+                   Permission.CANCEL_ORDERS})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PACKER: frozenset({Permission.PACK}),

@@ -963,3 +963,61 @@ def add_order(uow: UnitOfWork, ctx: Context, session: Session, rec: dict[str, An
 
 _APPLY = {"catalog": _apply_catalog, "cartons": _apply_cartons, "orders": _apply_orders, "returns": _apply_returns,
           "tracking": _apply_tracking, "stock": _apply_stock}
+
+
+# --- stable entry points for the order API (services/intake.py) --------------------------------
+# The API validates and stores orders exactly as a file import does, through these two functions
+# only; the rest of this module may change shape (streaming imports) without the API noticing.
+
+OrderRecord = tuple[str, dict[str, Any], list[dict[str, Any]]]  # (order_id, row, lines)
+
+
+def validate_order_record(rec: Any) -> OrderRecord:
+    """One order record checked by the import's own rules: (order_id, row, lines), else RecordError
+    with the import's reason (``ship_to.country must be a two-letter ISO 3166 code``)."""
+    if isinstance(rec, RecordError):
+        raise rec
+    if not isinstance(rec, dict):
+        raise RecordError(f"expected an object, got {type(rec).__name__}")
+    return _order(rec)
+
+
+def store_order_records(uow: UnitOfWork, ctx: Context, session: Session,
+                        records: list[tuple[str, OrderRecord]]) -> tuple[dict[str, str], list[Rejection]]:
+    """Store validated (position, record) pairs in *uow* as an import of them would; the caller
+    checks the session and commits (or, with rejections, does not).
+
+    Returns each order's outcome (``created``, ``updated``, ``unchanged``, or ``locked``: changed
+    while it is already being packed, so refused) and the rejections of the store's own checks
+    (unknown SKUs, totes in use, an order twice), each with its position and reason."""
+    plan = _Plan()
+    report = ImportReport(kind="orders", file="request", records=len(records))
+    for pos, (key, row, lines) in records:
+        if key in plan.rows:
+            report.rejected.append(Rejection(pos, key, f"appears twice in the request (first at {plan.positions[key]})"))
+            continue
+        plan.rows[key], plan.children[key], plan.positions[key] = row, lines, pos
+    if report.rejected:
+        return {}, report.rejected
+    if len(plan.rows) == 1:  # one order (most requests): its outcome is in the report's counts
+        (key,) = plan.rows
+        _apply_orders(uow, ctx, session, plan, report)
+        if report.rejected:
+            busy = any(r.reason.endswith("it can no longer be changed") for r in report.rejected)
+            return ({key: "locked"}, []) if busy else ({}, report.rejected)
+        return {key: "created" if report.created else "updated" if report.updated else "unchanged"}, []
+    before = uow.orders.imported(list(plan.rows))
+    outcomes: dict[str, str] = {}
+    for key, row in plan.rows.items():
+        old = before.get(key)
+        if old is None:
+            outcomes[key] = "created"
+        elif old.fingerprint == row["content_hash"]:
+            outcomes[key] = "unchanged"
+        elif old.status not in _CHANGEABLE or old.held_by:
+            outcomes[key] = "locked"
+        else:
+            outcomes[key] = "updated"
+    _apply_orders(uow, ctx, session, plan, report)
+    locked = {k for k, v in outcomes.items() if v == "locked"}
+    return outcomes, [r for r in report.rejected if r.key not in locked]

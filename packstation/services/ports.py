@@ -20,6 +20,18 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from packstation.domain.events import Event
+from packstation.domain.integration import (
+    Admission,
+    ApiClient,
+    Delivery,
+    DeliveryState,
+    InboxItem,
+    InboxState,
+    ShopOrderRef,
+    StoredAnswer,
+    Subscription,
+    SubscriptionKind,
+)
 from packstation.domain.lifecycle import OrderStatus, ReturnStatus
 from packstation.domain.model import CartonType, Order, Product, Role, StockLot, User
 from packstation.domain.packing import Carton, PackedItem
@@ -1088,6 +1100,194 @@ class LeaseRepository(ABC):
         """The lease as stored (held, expired or free); None if the order was never leased."""
 
 
+
+# --- the order API, webhooks in and status out (issue 13) ------------------------------------
+
+
+class ApiClientRepository(ABC):
+    """API tokens per client, stored as their SHA-256 (a token is shown once, when it is made)."""
+
+    @abstractmethod
+    def add(self, name: str, token_hash: str, token_prefix: str, rate_per_s: float, burst: int, created_by: str,
+            at: datetime) -> ApiClient:
+        """Store a new token for client *name* (a client may hold several while one replaces another)."""
+
+    @abstractmethod
+    def list(self) -> list[ApiClient]:
+        """Every token, revoked ones too, by client name then age."""
+
+    @abstractmethod
+    def revoke(self, name: str, by: str, at: datetime, *, prefix: str | None = None) -> int:
+        """Revoke the client's active tokens (only the one starting with *prefix*, if given); how many."""
+
+    @abstractmethod
+    def admit(self, token_hash: str, at: datetime) -> Admission:
+        """One request with this token: refill the client's bucket and take one, in one atomic step.
+
+        Several API servers share the bucket (it is in the database): a client gets its rate in
+        total, not per server. Unknown or revoked tokens give ``Admission(client=None)``."""
+
+
+class IdempotencyRepository(ABC):
+    """The first answer to each (client, Idempotency-Key)."""
+
+    @abstractmethod
+    def get(self, client: str, key: str) -> StoredAnswer | None: ...
+
+    @abstractmethod
+    def put(self, client: str, key: str, answer: StoredAnswer, at: datetime) -> None:
+        """Store the answer; a second answer for the same key is refused by the database (the
+        unit of work then raises StorageError: the caller reads the first one)."""
+
+    @abstractmethod
+    def forget_before(self, at: datetime) -> int:
+        """Drop answers older than *at* (keys are kept for a day or two); how many."""
+
+
+class WebhookInbox(ABC):
+    """Shops' webhook deliveries, stored raw before they are answered, then applied by a worker."""
+
+    @abstractmethod
+    def add(self, source: str, delivery_id: str, topic: str, shop: str, body: bytes, at: datetime) -> bool:
+        """Store a delivery; False (nothing stored) if this source's delivery id is stored already."""
+
+    @abstractmethod
+    def claim(self, limit: int, now: datetime, lease_until: datetime) -> list[InboxItem]:
+        """Take up to *limit* pending deliveries nobody else holds (SKIP LOCKED on PostgreSQL), oldest
+        first, until *lease_until*: a worker that dies leaves them to the next one after that."""
+
+    @abstractmethod
+    def finish(self, item_id: int, state: InboxState, reason: str, order_id: str | None, at: datetime) -> None: ...
+
+    @abstractmethod
+    def release(self, item_id: int) -> None:
+        """Pending again at once (another worker changed the same order meanwhile: try again)."""
+
+    @abstractmethod
+    def get(self, item_id: int) -> InboxItem | None: ...
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """How many deliveries are in each state."""
+
+    @abstractmethod
+    def recent(self, states: Sequence[InboxState], limit: int) -> list[InboxItem]:
+        """The newest deliveries in *states*, newest first."""
+
+    @abstractmethod
+    def replay(self, states: Sequence[InboxState], at: datetime) -> int:
+        """Deliveries in *states* become pending again (after the catalog was fixed, say); how many."""
+
+
+class ShopOrderRefs(ABC):
+    """Which shop order each order came from, and the newest version of it applied."""
+
+    @abstractmethod
+    def get(self, source: str, shop: str, external_id: str, *, lock: bool = False) -> ShopOrderRef | None:
+        """The reference; with *lock*, row-locked until the unit of work ends (PostgreSQL FOR UPDATE;
+        SQLite's writers take turns anyway)."""
+
+    @abstractmethod
+    def put(self, ref: ShopOrderRef) -> None:
+        """Insert or overwrite the reference of (source, shop, external id)."""
+
+    @abstractmethod
+    def for_order(self, order_id: str) -> ShopOrderRef | None: ...
+
+    @abstractmethod
+    def set_fulfillment(self, order_id: str, fulfillment_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PushCursor:
+    """How far the outbox reader has read the event log: every event up to ``read_seq``, except the
+    numbers in ``missing`` (each with when it was first missed): a transaction had taken the number
+    but not committed when the reader passed. They are looked for again until a grace period is
+    over (then they were rolled back)."""
+
+    read_seq: int = 0
+    missing: tuple[tuple[int, datetime], ...] = ()
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    event: Event  # with its seq and time
+    sync_state: str = ""  # at the centre: applied / refused / held; at a station: pending, ...
+
+
+@dataclass(frozen=True)
+class SubscriptionStats:
+    subscription: Subscription
+    pending: int = 0
+    failed: int = 0
+    delivered: int = 0
+    oldest_pending_at: datetime | None = None
+    failing_since: datetime | None = None  # the oldest pending delivery that has failed at least once
+    attempts: int = 0  # tries of the oldest failing delivery so far
+    last_error: str = ""
+    last_status: int | None = None
+    last_delivered_at: datetime | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.failed > 0 or self.failing_since is not None
+
+
+class StatusPushRepository(ABC):
+    """Subscriptions, their deliveries, and the outbox reader's cursor over the event log."""
+
+    @abstractmethod
+    def add_subscription(self, url: str, events: Sequence[str], secret: str, kind: SubscriptionKind, shop: str,
+                         by: str, at: datetime) -> Subscription: ...
+
+    @abstractmethod
+    def subscriptions(self) -> list[Subscription]: ...
+
+    @abstractmethod
+    def cursor(self, name: str, *, lock: bool = False) -> PushCursor:
+        """The reader's cursor (a fresh one at 0); *lock*: one reader at a time over all API servers."""
+
+    @abstractmethod
+    def set_cursor(self, name: str, cursor: PushCursor) -> None: ...
+
+    @abstractmethod
+    def events_after(self, seq: int, limit: int) -> list[LoggedEvent]:
+        """Events stored after *seq*, in seq order (the event log's own numbering)."""
+
+    @abstractmethod
+    def events_numbered(self, seqs: Sequence[int]) -> list[LoggedEvent]:
+        """The events with these numbers that are stored (now), in seq order."""
+
+    @abstractmethod
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> int:
+        """Store deliveries; one already stored for the same (subscription, event) is left as it is.
+        Returns how many were new."""
+
+    @abstractmethod
+    def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[Delivery]:
+        """Take up to *limit* pending deliveries due by *now* that nobody holds, until *lease_until*.
+
+        Only the oldest pending delivery of each (subscription, order) is due: a subscriber hears an
+        order's stages in the order they happened, even when one of them needs retries."""
+
+    @abstractmethod
+    def record(self, outcomes: Sequence[Delivery]) -> None:
+        """Store how tries went: each delivery's state, attempts, next try, last status and error
+        (and it is no longer held)."""
+
+    @abstractmethod
+    def retry_failed(self, subscription_id: int | None, at: datetime) -> int:
+        """Failed deliveries (of one subscription, or all) are due again now; how many."""
+
+    @abstractmethod
+    def deliveries(self, subscription_id: int, states: Sequence[DeliveryState], limit: int) -> list[Delivery]:
+        """The subscription's deliveries in *states*, oldest first."""
+
+    @abstractmethod
+    def stats(self) -> list[SubscriptionStats]:
+        """Per subscription: what is waiting, failing, failed and delivered."""
+
+
 class UnitOfWork(ABC):
     """One transaction over every repository; rolls back unless ``commit()`` is called."""
 
@@ -1107,6 +1307,11 @@ class UnitOfWork(ABC):
     label_requests: LabelRequestRepository
     photos: PhotoRepository
     leases: LeaseRepository
+    api_clients: ApiClientRepository
+    idempotency: IdempotencyRepository
+    inbox: WebhookInbox
+    shop_orders: ShopOrderRefs
+    status_push: StatusPushRepository
 
     @abstractmethod
     def __enter__(self) -> UnitOfWork: ...
@@ -1129,5 +1334,13 @@ class UnitOfWorkFactory(Protocol):
 Clock = Callable[[], datetime]
 
 __all__ = [
-    "Answer", "BatchRejected", "Blocker", "CatalogRepository", "CentralInbox", "CentralLedger", "CentralOutbox", "Change", "ChangeLog", "Claim", "Clock", "Conflict", "ConflictRecord", "Credentials", "EventApplier", "EventLog", "Gap", "HeldLease", "ImportedState", "LabelRequestRepository", "Lease", "LeaseRepository", "LedgerEntry", "ManifestRepository", "NumberSeries", "OrderRepository", "OutboxEvent", "PhotoRepository", "PrintJobRepository", "Refused", "ReturnFact", "ReturnRepository", "ScanRecord", "ShipmentRepository", "StationProgress", "StationRepository", "StationSeat", "StockLedger", "StockMovement", "StorageError", "SyncBookkeeping", "SyncState", "UnitOfWork", "UnitOfWorkFactory", "UserRepository",
+    "Answer", "ApiClientRepository", "BatchRejected", "Blocker", "CatalogRepository", "CentralInbox",
+    "CentralLedger", "CentralOutbox", "Change", "ChangeLog", "Claim", "Clock", "Conflict", "ConflictRecord",
+    "Credentials", "EventApplier", "EventLog", "Gap", "HeldLease", "IdempotencyRepository", "ImportedState",
+    "LabelRequestRepository", "Lease", "LeaseRepository", "LedgerEntry", "LoggedEvent", "ManifestRepository",
+    "NumberSeries", "OrderRepository", "OutboxEvent", "PhotoRepository", "PrintJobRepository", "PushCursor",
+    "Refused", "ReturnFact", "ReturnRepository", "ScanRecord", "ShipmentRepository", "ShopOrderRefs",
+    "StationProgress", "StationRepository", "StationSeat", "StatusPushRepository", "StockLedger", "StockMovement",
+    "StorageError", "SubscriptionStats", "SyncBookkeeping", "SyncState", "UnitOfWork", "UnitOfWorkFactory",
+    "UserRepository", "WebhookInbox",
 ]

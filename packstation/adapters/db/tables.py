@@ -598,3 +598,124 @@ label_requests = Table(
     Column("updated_at", TS, nullable=False),
     UniqueConstraint("order_id", "carton_seq", name="uq_label_requests_carton"),
 )
+
+# --- the order API, webhooks in and status out (issue 13) -------------------------------------
+
+# API tokens per client: only the SHA-256 of a token is kept. The rate limit is a token bucket
+# in the row (bucket, refilled at bucket_at: epoch seconds), shared by every API server.
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("token_prefix", String(16), nullable=False),
+    Column("rate_per_s", Float, nullable=False),
+    Column("burst", Integer, nullable=False),
+    Column("bucket", Float, nullable=False),
+    Column("bucket_at", Float, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", String(160), nullable=False),
+    Column("revoked_at", TS, nullable=True),
+    Column("revoked_by", String(160), nullable=True),
+    Column("last_used_at", TS, nullable=True),
+)
+
+# The first answer to a request sent with an Idempotency-Key, per client.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("client", String(100), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", TS, nullable=False, index=True),
+    PrimaryKeyConstraint("client", "key"),
+)
+
+# Shops' webhook deliveries, exactly as received (their signature was checked on these bytes),
+# committed before the shop gets its 200; a worker applies them.
+webhook_inbox = Table(
+    "webhook_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("delivery_id", String(200), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("shop", String(200), nullable=False, server_default=""),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("lease_until", TS, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("order_id", String(64), nullable=True),
+    Column("processed_at", TS, nullable=True),
+    UniqueConstraint("source", "delivery_id", name="uq_webhook_inbox_delivery"),
+    Index("ix_webhook_inbox_state", "state", "id"),
+)
+
+# Which shop order each order came from, and the shop's updated_at of the newest version applied.
+shop_orders = Table(
+    "shop_orders",
+    metadata,
+    Column("source", String(16), nullable=False),
+    Column("shop", String(200), nullable=False),
+    Column("external_id", String(64), nullable=False),
+    Column("order_id", String(64), nullable=False, index=True),
+    Column("updated_at", TS, nullable=False),
+    Column("fulfillment_id", String(64), nullable=True),
+    PrimaryKeyConstraint("source", "shop", "external_id"),
+)
+
+# Endpoints that hear about stage changes (kind webhook: a signed POST; kind shopify: fulfillments).
+push_subscriptions = Table(
+    "push_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False, server_default="webhook"),
+    Column("url", String(500), nullable=False),
+    Column("shop", String(200), nullable=False, server_default=""),
+    Column("events", Text, nullable=False),  # public event names, comma-separated
+    Column("secret", String(100), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", String(160), nullable=False),
+)
+
+# One delivery per (subscription, event): its body is fixed when written, so every retry sends the
+# same bytes under the same delivery id.
+push_deliveries = Table(
+    "push_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("subscription_id", Integer, ForeignKey("push_subscriptions.id"), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("order_id", String(64), nullable=True),
+    Column("event", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("lease_until", TS, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("created_at", TS, nullable=False),
+    Column("delivered_at", TS, nullable=True),
+    UniqueConstraint("subscription_id", "event_id", name="uq_push_deliveries_event"),
+    Index("ix_push_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_push_deliveries_order", "subscription_id", "order_id", "state", "event_seq"),
+)
+
+# The outbox reader's place in the event log: every event up to read_seq has been read, except
+# the numbers in missing (JSON {seq: first seen, epoch s}): transactions that had taken a number but
+# not committed yet when the reader passed (or rolled back). They are looked for again until a grace
+# period has passed.
+push_cursors = Table(
+    "push_cursors",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("read_seq", BigInteger, nullable=False),
+    Column("missing", Text, nullable=False, server_default="{}"),
+)

@@ -18,6 +18,7 @@ from packstation.adapters.central.changes import SqlChangeLog
 from packstation.adapters.db.catalog import SqlCatalog
 from packstation.adapters.db.engine import database_hint
 from packstation.adapters.db.events import SqlEventLog
+from packstation.adapters.db.intake import SqlApiClients, SqlIdempotency, SqlInbox, SqlShopOrders
 from packstation.adapters.db.leases import SqlLeases
 from packstation.adapters.db.manifests import SqlLabelRequests, SqlManifests
 from packstation.adapters.db.numbers import BlockSource, SqlNumberSeries
@@ -27,6 +28,7 @@ from packstation.adapters.db.print_jobs import SqlPrintJobs
 from packstation.adapters.db.returns import SqlReturns
 from packstation.adapters.db.shipments import SqlShipments
 from packstation.adapters.db.stations import SqlStations
+from packstation.adapters.db.status_push import SqlStatusPush
 from packstation.adapters.db.stock import SqlStockLedger
 from packstation.adapters.db.sync_state import SqlSyncBookkeeping
 from packstation.adapters.db.users import SqlUsers
@@ -68,6 +70,11 @@ class SqlUnitOfWork(UnitOfWork):
         self.stock = SqlStockLedger(conn)
         self.photos = SqlPhotos(conn)
         self.leases = SqlLeases(conn)
+        self.api_clients = SqlApiClients(conn)
+        self.idempotency = SqlIdempotency(conn)
+        self.inbox = SqlInbox(conn)
+        self.shop_orders = SqlShopOrders(conn)
+        self.status_push = SqlStatusPush(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
