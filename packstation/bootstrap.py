@@ -10,6 +10,7 @@ cases through ``ctx``, desks through :meth:`Station.terminal`, sessions for scri
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Any
 
 from packstation.adapters.db.engine import make_engine, migrate
 from packstation.adapters.db.numbers import LocalBlocks, SeriesRange
+from packstation.adapters.db.staging import StagingFolder
 from packstation.adapters.db.uow import SqlUnitOfWork
 from packstation.adapters.devices.printers import StationPrinters
 from packstation.adapters.documents.jobs import PrinterSlot, StationDocuments
@@ -219,6 +221,7 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     p = config.packing
     ctx = Context(
         uow=uow_factory, auth=auth, station_id=station_id, documents=documents, clock=clock, central=central_factory,
+        staging=StagingFolder(config.data_dir / "imports"),
         packing=PackingSettings(tolerance=Tolerance(p.tolerance_pct, p.tolerance_g), gs1_company_prefix=p.gs1_company_prefix,
                                 sscc_extension=p.sscc_extension, carton_prefix=p.carton_prefix,
                                 accept_typed_sku=p.accept_typed_sku, unknown_lot=p.unknown_lot),
@@ -240,11 +243,24 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
                Desk.DOCK: lambda c, sess: ComingSoonDesk(c, sess, Desk.DOCK),
                Desk.RETURNS: lambda c, sess: ComingSoonDesk(c, sess, Desk.RETURNS)},
     )
+    _recover_imports(station)
     if seed_demo if seed_demo is not None else s.demo:
         from packstation.demo import seed_if_empty
 
         seed_if_empty(station)
     return station
+
+
+def _recover_imports(station: Station) -> None:
+    """An import killed while storing a big file in chunks (SQLite) is rolled back or finished here,
+    before anything else uses the database; one whose process still runs is left alone."""
+    from packstation.services.imports import recover_imports
+
+    with station.uow(readonly=True) as uow:
+        if not uow.imports.unfinished():
+            return
+    for line in recover_imports(station.ctx, station.system_session(ActorKind.SYSTEM, "import-recovery"), _died_here):
+        logging.getLogger("packstation.imports").warning("%s", line)
 
 
 def init_central_database(url: str, *, station_role: str = "packstation_station", admin_role: str = "packstation_admin",

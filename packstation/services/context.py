@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from packstation.domain.events import Event
 from packstation.domain.identity import Session
 from packstation.domain.packing import Tolerance
-from packstation.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from packstation.services.ports import Clock, StagingFactory, UnitOfWork, UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from packstation.services.auth import Authenticator
@@ -37,6 +37,8 @@ class Context:
     # the central database all stations share, when one is configured: its units of work (the
     # same repositories, on PostgreSQL). None: a standalone station. Never used on the scan path.
     central: UnitOfWorkFactory | None = None
+    # scratch areas for big imports (services/imports.py): one per import, thrown away after it
+    staging: StagingFactory | None = None
 
     @property
     def synced(self) -> bool:

@@ -1,26 +1,52 @@
-"""Imports of catalog, cartons, orders, returns and tracking files (JSON array, NDJSON or CSV).
+"""Imports of catalog, cartons, orders, returns, tracking and stock files (JSON array, NDJSON or CSV).
 
-A file is checked whole first: every record is validated and every rejected record is
-reported with its position (record number for JSON, line number for NDJSON and CSV) and the
-reason. If anything is rejected nothing is stored; otherwise the whole file is stored in one
-transaction. Importing the same file again changes nothing.
+A file is read as a stream (``services.import_files``), never whole into memory. Every record is
+validated and every rejected record is reported with its position (record number for JSON, line
+number for NDJSON and CSV) and the reason; if anything is rejected nothing is stored. Importing
+the same file again changes nothing.
+
+How a file is stored (docs in the README, "Importing data"):
+
+1. **Read and check.** Each valid record goes into a staging area of its own (``ctx.staging``:
+   a scratch SQLite file beside the station's data), with the few values cross-record checks need
+   (its key, its tote, its barcodes). Duplicates and totes or barcodes given twice are found
+   there; unknown SKUs, totes in use and orders that can no longer change are looked up in the
+   station database in read-only transactions. Nothing is locked, nothing is stored.
+2. **Store.** Catalog, cartons, returns, tracking and stock files are stored in one transaction.
+   Orders, the big files, are stored in chunks of :data:`CHUNK` orders:
+
+   - Where one transaction blocks nobody (PostgreSQL, e.g. the central database), the whole
+     file goes in one transaction (its orders by ``COPY``): whole or nothing by the transaction.
+   - On SQLite a long transaction would hold the write lock and benches would be refused, so
+     the file goes in short transactions (``BEGIN IMMEDIATE`` each) under a journal row (an
+     *import batch*, ``uow.imports``). While the batch is *publishing*, its new orders are stored
+     held by it and the existing orders it updates are held with their new content put aside:
+     no bench can claim a held order, no wave take it. Once every chunk is in, one small
+     transaction marks the file committed (*releasing*, with the ``import.orders`` event); then
+     the orders are let go in chunks, each with its ``order.received`` / ``order.updated`` event.
+     A batch whose holder died is recovered at the next start (:func:`recover_imports`):
+     *publishing* is rolled back (nothing of the file stays), *releasing* is finished.
 """
 
 from __future__ import annotations
 
-import csv
+import gc
 import hashlib
-import io
 import json
+import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sized
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from packstation.domain.barcodes import lookup_key
+from packstation.domain.events import Event
 from packstation.domain.identity import Permission, Session
 from packstation.domain.lifecycle import (
     OrderStatus,
@@ -40,24 +66,32 @@ from packstation.domain.model import (
 )
 from packstation.domain.returns import Return, ReturnLine
 from packstation.services.context import Context, record
+from packstation.services.import_files import (
+    SUFFIXES,
+    ImportFileError,
+    RecordError,
+    iter_records,
+    open_checked,
+)
 from packstation.services.lifecycle import change_status
-from packstation.services.ports import UnitOfWork
+from packstation.services.ports import (
+    BatchState,
+    Conflict,
+    ImportBatch,
+    ImportStaging,
+    StagedRecord,
+    UnitOfWork,
+)
 
 KINDS = ("catalog", "cartons", "orders", "returns", "tracking", "stock")
-MAX_FILE_BYTES = 512 * 1024 * 1024
+CHUNK = 2_000  # orders per transaction on SQLite: each holds the write lock for some 50 ms
+LEASE = timedelta(seconds=60)  # a batch whose holder has not renewed it for this long may be recovered
+_STAGE_BATCH = 2_000
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PRICE = re.compile(r"^\d{1,12}(\.\d{1,4})?$")
-_SUFFIXES = (".json", ".ndjson", ".jsonl", ".csv")
-
-
-class ImportFileError(ValueError):
-    """The file as a whole cannot be read (encoding, syntax, unknown format)."""
-
-
-class RecordError(ValueError):
-    """One record is invalid; the message says which field and why."""
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass
@@ -65,6 +99,12 @@ class Rejection:
     position: str  # "record 3", "line 17"
     key: str  # the record's id, if it has one
     reason: str
+    order: int = field(default=0, compare=False, repr=False)  # place in the file, for sorting
+
+    def __post_init__(self) -> None:
+        if not self.order:
+            number = self.position.rsplit(" ", 1)[-1]
+            self.order = int(number) if number.isdigit() else 0
 
     def __str__(self) -> str:
         key = f" ({self.key})" if self.key else ""
@@ -96,216 +136,8 @@ class ImportReport:
 Progress = Callable[[int, int], None]
 
 
-# --- reading files ------------------------------------------------------------------------
-
-
-def _wide_encoding(data: bytes) -> str | None:
-    """'UTF-16' / 'UTF-32' when the bytes are that (by BOM, or by the NULs of mostly-ASCII text)."""
-    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        return "UTF-32"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "UTF-16"
-    head = data[:400]
-    if len(head) < 8:
-        return None
-
-    def mostly_nul(part: bytes) -> bool:
-        return part.count(0) >= 0.9 * len(part)
-
-    if mostly_nul(head[1::4] + head[2::4]) and (mostly_nul(head[3::4]) or mostly_nul(head[0::4])):
-        return "UTF-32"
-    if (mostly_nul(head[1::2]) and not mostly_nul(head[0::2])) or (mostly_nul(head[0::2]) and not mostly_nul(head[1::2])):
-        return "UTF-16"
-    return None
-
-
-def read_records(path: Path, kind: str) -> list[tuple[str, dict[str, Any]]]:
-    """(position, record) pairs from a JSON array, NDJSON or CSV file (chosen by extension)."""
-    suffix = path.suffix.lower()
-    if suffix not in _SUFFIXES:
-        raise ImportFileError(f"{path.name}: unknown file type {suffix!r}; use .json (an array), .ndjson/.jsonl or .csv.")
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ImportFileError(f"{path.name} is {size // 2**20} MiB; split it into files under {MAX_FILE_BYTES // 2**20} MiB.")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    wide = _wide_encoding(data)
-    if wide:
-        raise ImportFileError(
-            f"{path.name} is {wide} text, not UTF-8. Save it as UTF-8 (in Excel: \"CSV UTF-8\"; "
-            "in an editor: encoding UTF-8) and import it again."
-        )
-    if b"\x00" in data:
-        raise ImportFileError(
-            f"{path.name} contains NUL bytes: it is a binary file, not {suffix} text. "
-            "Export the records as JSON, NDJSON or CSV and import that file."
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ImportFileError(
-            f"{path.name} is not UTF-8 text (bad byte 0x{data[exc.start]:02X} on line {line}; "
-            "Latin-1 or Windows-1252 files look like this). Save it as UTF-8 and import it again."
-        ) from None
-    if not text.strip():
-        raise ImportFileError(f"{path.name} is empty. Export the records again and import the new file.")
-    if suffix == ".json":
-        return _read_json(text, path.name)
-    if suffix in (".ndjson", ".jsonl"):
-        return _read_ndjson(text, path.name)
-    if suffix == ".csv":
-        return _read_csv(text, path.name, kind)
-    raise ImportFileError(f"{path.name}: unknown file type {suffix!r}; use .json (an array), .ndjson/.jsonl or .csv.")
-
-
-def _parse_int(digits: str) -> int | Decimal:
-    # A long digit string stays a Decimal: int() refuses over 4300 digits with a ValueError,
-    # and the field checks reject it as too large with the record's position.
-    return int(digits) if len(digits) <= 20 else Decimal(digits)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number in JSON")
-
-
-def _loads(text: str) -> Any:
-    """json.loads with exact decimals, bounded integers and no NaN/Infinity.
-
-    Raises json.JSONDecodeError, ValueError (NaN, Infinity) or RecursionError (nesting).
-    """
-    return json.loads(text, parse_float=Decimal, parse_int=_parse_int, parse_constant=_no_constant)
-
-
-def _json_problem(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
-    if isinstance(exc, RecursionError):
-        return "arrays or objects are nested too deeply"
-    return str(exc)
-
-
-def _read_json(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
-    try:
-        doc = _loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise ImportFileError(
-            f"{name} is not valid JSON: {_json_problem(exc)}. "
-            "A .json file must hold one JSON array of records; fix the file or export it again."
-        ) from None
-    if isinstance(doc, dict):
-        raise ImportFileError(f"{name}: expected a JSON array of records, found an object. Wrap the records in [ ].")
-    if not isinstance(doc, list):
-        raise ImportFileError(f"{name}: expected a JSON array of records.")
-    if not doc:
-        raise ImportFileError(f"{name} holds no records (an empty array).")
-    return [(f"record {i}", rec) for i, rec in enumerate(doc, 1)]
-
-
-def _read_ndjson(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
-    out: list[tuple[str, Any]] = []
-    # Split on LF only: str.splitlines() also splits on U+2028, U+0085 and friends, which
-    # JSON allows unescaped inside strings (a name with a line separator broke the record).
-    for n, line in enumerate(text.split("\n"), 1):
-        line = line.removesuffix("\r")
-        if not line.strip():
-            continue
-        try:
-            out.append((f"line {n}", _loads(line)))
-        except json.JSONDecodeError as exc:
-            out.append((f"line {n}", RecordError(f"not valid JSON: {exc.msg} at column {exc.colno}")))
-        except (ValueError, RecursionError) as exc:
-            out.append((f"line {n}", RecordError(f"not valid JSON: {_json_problem(exc)}")))
-    if not out:
-        raise ImportFileError(f"{name} holds no records.")
-    return out
-
-
-def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        target = target.setdefault(part, {})
-    target[parts[-1]] = value
-
-
-_LINE_FIELDS = {"orders": ("sku", "qty", "unit_price"), "returns": ("sku", "qty")}
-
-
-def _csv_rows(text: str, name: str) -> list[tuple[int, list[str]]]:
-    """(physical line number, cells) per CSV row; quoted fields may span lines.
-
-    The field size limit is lifted to the file size for the read, so an over-long field is
-    reported against its record (with the field's name) instead of failing the whole file.
-    """
-    old_limit = csv.field_size_limit()
-    csv.field_size_limit(max(old_limit, len(text) + 1))
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        start = 1
-        for row in reader:
-            rows.append((start, row))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise ImportFileError(f"{name} is not valid CSV: {exc} (near line {start}). Fix the file and import it again.") from None
-    finally:
-        csv.field_size_limit(old_limit)
-    return rows
-
-
-def _read_csv(text: str, name: str, kind: str) -> list[tuple[str, dict[str, Any]]]:
-    rows = _csv_rows(text, name)
-    if not rows or not any(cell.strip() for cell in rows[0][1]):
-        raise ImportFileError(f"{name} is empty: the first line must name the columns.")
-    header = [h.strip() for h in rows[0][1]]
-    out: list[tuple[str, Any]] = []
-    grouped: dict[str, tuple[str, dict[str, Any]]] = {}
-    key_field = {"orders": "order_id", "returns": "rma_id"}.get(kind)
-    for n, row in rows[1:]:
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            out.append((f"line {n}", RecordError(f"has {len(row)} columns, the header has {len(header)}")))
-            continue
-        rec: dict[str, Any] = {}
-        line: dict[str, Any] = {}
-        for col, cell in zip(header, row, strict=True):
-            cell = cell.strip()
-            if kind in _LINE_FIELDS and col in _LINE_FIELDS[kind]:
-                line[col] = cell
-            elif col in ("barcodes",):
-                rec[col] = [c for c in re.split(r"[|;]", cell) if c.strip()]
-            elif col == "pack_barcodes":
-                packs = []
-                for part in (c for c in re.split(r"[|;]", cell) if c.strip()):
-                    code, _, qty = part.partition(":")
-                    packs.append({"barcode": code.strip(), "qty": qty.strip()})
-                rec[col] = packs
-            elif cell != "":
-                _set_path(rec, col, cell)
-        if key_field is None:
-            out.append((f"line {n}", rec))
-            continue
-        key = str(rec.get(key_field, ""))
-        if key and key in grouped:
-            pos, first = grouped[key]
-            head = {k: v for k, v in first.items() if k != "lines"}
-            if head != rec:
-                diff = sorted(k for k in set(head) | set(rec) if head.get(k) != rec.get(k))
-                out.append((f"line {n}", RecordError(f"{key_field} {key} repeats with different {', '.join(diff)} than {pos}")))
-                continue
-            first["lines"].append(line)
-        else:
-            rec["lines"] = [line] if line else []
-            grouped[key or f"#{n}"] = (f"line {n}", rec)
-            out.append((f"line {n}", rec))
-    if not out:
-        raise ImportFileError(f"{name} holds no records: only the header line.")
-    return out
+class ImportStopped(RuntimeError):
+    """An import could not finish storing its file; the message says what became of it."""
 
 
 # --- field checks --------------------------------------------------------------------------
@@ -313,16 +145,30 @@ def _read_csv(text: str, name: str, kind: str) -> list[tuple[str, dict[str, Any]
 
 def _text(rec: dict[str, Any], name: str, *, required: bool = True, max_len: int = 200) -> str:
     value = rec.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value.__class__ is str:  # the usual case, checked first (the import's hottest path)
+        text = value.strip()
+        if text and len(text) <= max_len and _CONTROL.search(text) is None:
+            return text
+    return _checked_text(value, name, required, max_len)
+
+
+def _checked_text(value: Any, name: str, required: bool, max_len: int) -> str:
+    if value.__class__ is not str:
+        if value is None:
+            if required:
+                raise RecordError(f"{name} is missing")
+            return ""
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise RecordError(f"{name} must be text, got {type(value).__name__}")
+        value = str(value)
+    value = value.strip()
+    if not value:
         if required:
             raise RecordError(f"{name} is missing")
         return ""
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        raise RecordError(f"{name} must be text, got {type(value).__name__}")
-    value = str(value).strip()
     if len(value) > max_len:
         raise RecordError(f"{name} is longer than {max_len} characters")
-    if any(ord(c) < 0x20 for c in value):
+    if _CONTROL.search(value):
         raise RecordError(f"{name} contains control characters")
     return value
 
@@ -358,6 +204,8 @@ def _int(
     required: bool = True, default: int = 0,
 ) -> int:
     value = rec.get(name)
+    if value.__class__ is int and minimum <= value <= maximum:  # the usual case
+        return value
     if value is None or value == "":
         if required:
             raise RecordError(f"{name} is missing")
@@ -408,8 +256,11 @@ def _when(rec: dict[str, Any], name: str) -> datetime:
     return when.astimezone(UTC)
 
 
+_FINGERPRINT = json.JSONEncoder(sort_keys=True, default=str)  # json.dumps(..., sort_keys=True, default=str), made once
+
+
 def _hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(_FINGERPRINT.encode(obj).encode()).hexdigest()
 
 
 # --- per kind ---------------------------------------------------------------------------------
@@ -417,11 +268,12 @@ def _hash(obj: Any) -> str:
 
 @dataclass
 class _Plan:
-    """Validated rows ready to store, keyed by record id."""
+    """Validated rows ready to store, keyed by record id (one chunk of a file)."""
 
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     children: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     positions: dict[str, str] = field(default_factory=dict)
+    shared: dict[Any, Any] = field(default_factory=dict)  # what a kind keeps across the file's chunks
 
 
 def _catalog(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
@@ -540,9 +392,8 @@ def _order(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any
             if isinstance(price, float):
                 raise RecordError("unit_price must be a decimal string such as \"12.50\"")
             price_s = str(price).strip() if price is not None else ""
-            if not _PRICE.match(price_s):
+            if not _PRICE.match(price_s):  # (so Decimal(price_s) is exact and cannot fail)
                 raise RecordError(f"unit_price must be a decimal string such as \"12.50\", got {price!r}")
-            Decimal(price_s)
         except (RecordError, InvalidOperation) as exc:
             raise RecordError(f"lines[{i}].{exc}") from None
         if sku in seen:
@@ -624,55 +475,566 @@ _VALIDATORS = {"catalog": _catalog, "cartons": _carton, "orders": _order, "retur
                "stock": _stock}
 
 
+
+
+# --- the use cases ----------------------------------------------------------------------------
+
+
 def import_file(ctx: Context, session: Session, kind: str, path: Path, *, progress: Progress | None = None) -> ImportReport:
-    """Validate the whole file, then store it whole (or, if anything is rejected, not at all)."""
+    """Read and check the whole file, then store it whole (or, if anything is rejected, not at all)."""
+    ctx.auth.require(session, Permission.IMPORT, "An import")
+    _check_kind(kind)
+    f, source = open_checked(path)
+    try:
+        size = max(os.fstat(f.fileno()).st_size, 1)
+        staging = _staging(ctx)
+        try:
+            job = _Import(ctx, session, kind, path.name, staging, progress, total=2 * size, read=lambda _n: source.done)
+            return job.run(iter_records(path, kind, staging, source))
+        finally:
+            staging.close()
+    finally:
+        f.close()
+
+
+def import_records(ctx: Context, session: Session, kind: str, records: Iterable[tuple[str, Any]], name: str, *,
+                   progress: Progress | None = None) -> ImportReport:
+    """Check (position, record) pairs and store them all, or none of them (as :func:`import_file`)."""
+    ctx.auth.require(session, Permission.IMPORT, "An import")
+    _check_kind(kind)
+    count = len(records) if isinstance(records, Sized) else 0
+    staging = _staging(ctx)
+    try:
+        return _Import(ctx, session, kind, name, staging, progress, total=2 * max(count, 1),
+                       read=lambda n: n).run(records)
+    finally:
+        staging.close()
+
+
+def recover_imports(ctx: Context, session: Session, holder_is_dead: Callable[[str], bool]) -> list[str]:
+    """Finish or roll back the imports whose holder stopped (killed, crashed, power cut).
+
+    A batch still *publishing* is rolled back: its new orders are removed, the orders it held for
+    an update are let go unchanged (nothing of the file stays; import it again). A batch
+    *releasing* was committed: its remaining orders are let go, as the import would have done.
+    A batch whose holder still runs (its lease renewed, not known dead) is left alone. Returns
+    one line per batch recovered, for a log or the command line.
+    """
+    ctx.auth.require(session, Permission.IMPORT, "Recovering an import")
+    with ctx.uow(readonly=True) as uow:
+        batches = uow.imports.unfinished()
+    done = []
+    for batch in batches:
+        now = ctx.clock()
+        if batch.expires_at > now and not holder_is_dead(batch.holder):
+            continue
+        me, expires = _holder(), now + LEASE
+        with ctx.uow() as uow:
+            if not uow.imports.take_over(batch.id, batch.holder, me, expires):
+                continue  # someone else took it first
+            uow.commit()
+        what = f"import of {batch.file} started {batch.started_at:%Y-%m-%d %H:%M} UTC by {batch.actor}"
+        batch = replace(batch, holder=me, expires_at=expires)
+        if batch.state is BatchState.PUBLISHING:
+            batch = _roll_back(ctx, batch, f"{what} stopped before its file was stored whole")
+            done.append(f"{what} stopped before its file was stored whole: rolled back, nothing of it is stored. "
+                        "Import the file again.")
+        else:
+            before = batch.stored
+            batch = _release(ctx, session, batch)
+            done.append(f"{what} stopped after its file was stored: finished, its last "
+                        f"{batch.stored - before} order(s) released.")
+    return done
+
+
+def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise ImportFileError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
-    return import_records(ctx, session, kind, read_records(path, kind), path.name, progress=progress)
 
 
-def import_records(ctx: Context, session: Session, kind: str, records: list[tuple[str, Any]], name: str, *,
-                   progress: Progress | None = None) -> ImportReport:
-    """Validate (position, record) pairs and store them in one transaction, or none of them."""
-    ctx.auth.require(session, Permission.IMPORT, "An import")
-    report = ImportReport(kind=kind, file=name, records=len(records))
-    plan = _Plan()
-    validate = _VALIDATORS[kind]
-    for n, (pos, rec) in enumerate(records, 1):
-        key = str(rec.get(_KEY[kind], ""))[:64] if isinstance(rec, dict) else ""
-        try:
-            if isinstance(rec, RecordError):
-                raise rec
-            if not isinstance(rec, dict):
-                raise RecordError(f"expected an object, got {type(rec).__name__}")
-            key, row, children = validate(rec)
-        except RecordError as exc:
-            report.rejected.append(Rejection(pos, key, str(exc)))
-            continue
-        if kind == "tracking":  # several updates per order are fine; keep them in file order
-            row["key"] = key
-            key = pos
-        if key in plan.rows:
-            shown = key.replace("\x1f", " lot ")
-            report.rejected.append(Rejection(pos, shown, f"appears twice in the file (first at {plan.positions[key]})"))
-            continue
-        plan.rows[key] = row
-        plan.children[key] = children
-        plan.positions[key] = pos
-        if progress and n % 1000 == 0:
-            progress(n, len(records) * 2)
-    with ctx.uow() as uow:
-        _APPLY[kind](uow, ctx, session, plan, report)
-        if report.rejected:
-            return report  # rolled back on exit: nothing stored
-        if report.created or report.updated:  # a file imported again changes nothing, not even events
-            record(uow, ctx, session, f"import.{kind}", None,
-                   {"file": name, "records": report.records, "created": report.created,
-                    "updated": report.updated, "unchanged": report.unchanged})
+def _staging(ctx: Context) -> ImportStaging:
+    if ctx.staging is None:
+        raise ImportStopped("this station has no staging area for imports (Context.staging is not set)")
+    return ctx.staging()
+
+
+def _holder() -> str:
+    return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+_CHANGEABLE = (OrderStatus.ON_HOLD.value, OrderStatus.RELEASED.value, OrderStatus.RECEIVED.value)
+
+
+class _Import:
+    """One import: stage and check the records, then store them (the phases in the module docstring)."""
+
+    def __init__(self, ctx: Context, session: Session, kind: str, name: str, staging: ImportStaging,
+                 progress: Progress | None, *, total: int, read: Callable[[int], int]) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.kind = kind
+        self.name = name
+        self.staging = staging
+        self.progress = progress
+        self.total = total
+        self.read = read  # records read so far -> progress units read so far
+        self.report = ImportReport(kind=kind, file=name)
+        self.skus: set[str] = set()  # every SKU the records name (bounded by the catalog, not the file)
+
+    def reject(self, position: str, key: str, reason: str) -> None:
+        self.report.rejected.append(Rejection(position, key, reason))
+
+    def _tick(self, units: int) -> None:
+        if self.progress:
+            self.progress(min(units, self.total), self.total)
+
+    def _stored(self, n: int) -> None:
+        """Progress while storing: the second half of the bar."""
+        if self.progress and self.report.records:
+            half = self.total // 2
+            self._tick(half + half * min(n, self.report.records) // self.report.records)
+
+    def run(self, records: Iterable[tuple[str, Any]]) -> ImportReport:
+        with _fewer_collections():
+            return self._run(records)
+
+    def _run(self, records: Iterable[tuple[str, Any]]) -> ImportReport:
+        self._stage(records)
+        self._check_file()
+        if self.kind == "orders":
+            self._check_orders()
+            if not self.report.rejected:
+                self._store_orders()
+        else:
+            self._store_in_one_transaction()
+        self.report.rejected.sort(key=lambda r: r.order)
+        if self.progress and not self.report.rejected:
+            self.progress(self.total, self.total)
+        return self.report
+
+    # --- 1. read, validate, stage ----------------------------------------------------------
+    def _stage(self, records: Iterable[tuple[str, Any]]) -> None:
+        validate, key_field = _VALIDATORS[self.kind], _KEY[self.kind]
+        batch: list[StagedRecord] = []
+        n = 0
+        for n, (pos, rec) in enumerate(records, 1):
+            key = str(rec.get(key_field, ""))[:64] if isinstance(rec, dict) else ""
+            try:
+                if isinstance(rec, RecordError):
+                    raise rec
+                if not isinstance(rec, dict):
+                    raise RecordError(f"expected an object, got {type(rec).__name__}")
+                key, row, children = validate(rec)
+            except RecordError as exc:
+                self.reject(pos, key, str(exc))
+                continue
+            batch.append(self._staged(n, pos, key, row, children))
+            if len(batch) >= _STAGE_BATCH:
+                self.staging.add(batch)
+                batch = []
+            if n % 1000 == 0:
+                self._tick(min(self.read(n), self.total // 2))
+        if batch:
+            self.staging.add(batch)
+        self.report.records = n
+        if self.total <= 2:  # records of unknown number: progress by the records read
+            self.total = 2 * max(n, 1)
+
+    def _staged(self, n: int, pos: str, key: str, row: dict[str, Any], children: list[dict[str, Any]]) -> StagedRecord:
+        """The record as the staging area keeps it: plain values, and the tags the checks need."""
+        tags: tuple[tuple[str, str], ...] = ()
+        if self.kind == "orders":  # as tuples: half the bytes of dicts, and quicker back
+            if row["tote"]:
+                tags = (("tote", row["tote"]),)
+            self.skus.update(ln["sku"] for ln in children)
+            data = (tuple(row["placed_at"].isoformat() if k == "placed_at" else row[k] for k in _ORDER_ROW),
+                    tuple((ln["line_no"], ln["sku"], ln["qty"], ln["unit_price"]) for ln in children))
+            return StagedRecord(n, pos, key, data, row["content_hash"], tags)
+        if self.kind == "catalog":
+            tags = tuple(("code", c["code"]) for c in children)
+        elif self.kind == "tracking":  # several updates per order are fine; keep them in file order
+            row["key"], key = key, pos
+            row["at"] = row["at"].isoformat()
+        elif self.kind == "stock":
+            row["expiry"] = row["expiry"].isoformat() if row["expiry"] else None
+        return StagedRecord(n, pos, key, (row, children), row.get("content_hash", ""), tags)
+
+    def _unstage(self, rec: StagedRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        if self.kind == "orders":
+            return _staged_order(rec.data)
+        row, children = rec.data
+        return _restore(self.kind, dict(row)), list(children)
+
+    # --- 2. checks across records (in the staging area) --------------------------------------
+    def _check_file(self) -> None:
+        s = self.staging
+        if self.kind != "tracking":
+            repeated = []
+            for rec, key, first in s.repeats("key"):
+                self.reject(rec.position, key.replace("\x1f", " lot "), f"appears twice in the file (first at {first.position})")
+                repeated.append(rec.seq)
+            s.reject(repeated)  # the rest of the checks look at the first of each only
+        if self.kind == "orders":
+            for rec, tote, first in s.repeats("tote"):
+                self.reject(rec.position, rec.key, f"tote {tote} is also given to order {first.key} in this file")
+        if self.kind == "catalog":
+            for rec, code, first in s.repeats("code"):
+                self.reject(rec.position, rec.key, f"barcode {code} is also given to {first.key} in this file")
+
+    def _check_orders(self) -> None:
+        """Against the station's data, in read-only transactions: nothing is locked."""
+        s, ctx = self.staging, self.ctx
+        known: set[str] = set()
+        with ctx.uow(readonly=True) as uow:
+            for part in _chunks(sorted(self.skus), 500):
+                known |= uow.catalog.known_skus(part)
+        unknown = self.skus - known
+        if unknown:
+            for chunk in _each_chunk(s, 1000):
+                for rec in chunk:
+                    missing = sorted({ln[1] for ln in rec.data[1]} & unknown)
+                    if missing:
+                        self.reject(rec.position, rec.key, f"unknown sku {', '.join(missing)}: import the catalog first")
+        totes = list(s.values("tote"))
+        in_use: dict[str, list[tuple[str, OrderStatus]]] = {}
+        with ctx.uow(readonly=True) as uow:
+            for part in _chunks(totes, 5000):
+                in_use.update(uow.imports.totes_in_use(part))
+        seen: set[str] = set()
+        for rec, tote in s.tagged("tote", list(in_use)):
+            if tote in seen:
+                continue  # the file's first order with that tote stands for the others
+            seen.add(tote)
+            others = [(oid, st) for oid, st in in_use[tote] if oid != rec.key]
+            if others:
+                self.reject(rec.position, rec.key, f"tote {tote} already holds open order {others[0][0]} "
+                                                   f"({others[0][1].value}); use another tote or pack that order first")
+        for chunk in _each_chunk(s, 5000, data=False):
+            with ctx.uow(readonly=True) as uow:
+                existing = uow.orders.imported([rec.key for rec in chunk])
+                for rec in chunk:
+                    old = existing.get(rec.key)
+                    if old is None:
+                        continue
+                    if old.import_batch:
+                        self.reject(rec.position, rec.key, _held_by_import(uow, old.import_batch))
+                    elif old.fingerprint != rec.fingerprint and (old.status not in _CHANGEABLE or old.held_by):
+                        self.reject(rec.position, rec.key,
+                                    f"order already exists and is {old.status}: it can no longer be changed")
+
+    # --- 3. store -------------------------------------------------------------------------------
+    def _store_in_one_transaction(self) -> None:
+        """Catalog, cartons, returns, tracking, stock: one transaction (master data, small files)."""
+        r, s = self.report, self.staging
+        with self.ctx.uow() as uow:
+            apply = _APPLY[self.kind]
+            if self.kind == "catalog":  # a barcode may move between products anywhere in the file
+                apply(uow, self.ctx, self.session, self._plan(s.records(0, 2**62)), r)
+            else:
+                shared: dict[Any, Any] = {}
+                for chunk in _each_chunk(s, CHUNK):
+                    apply(uow, self.ctx, self.session, self._plan(chunk, shared), r)
+            if r.rejected:
+                return  # rolled back on exit: nothing stored
+            if r.created or r.updated:  # a file imported again changes nothing, not even events
+                self._import_event(uow)
+                uow.commit()
+
+    def _plan(self, chunk: list[StagedRecord], shared: dict[Any, Any] | None = None) -> _Plan:
+        plan = _Plan(shared=shared if shared is not None else {})
+        for rec in chunk:
+            plan.rows[rec.key], plan.children[rec.key] = self._unstage(rec)
+            plan.positions[rec.key] = rec.position
+        return plan
+
+    def _import_event(self, uow: UnitOfWork) -> None:
+        r = self.report
+        if r.created or r.updated:
+            record(uow, self.ctx, self.session, f"import.{self.kind}", None,
+                   {"file": self.name, "records": r.records, "created": r.created, "updated": r.updated,
+                    "unchanged": r.unchanged})
+
+    def _store_orders(self) -> None:
+        with self.ctx.uow(readonly=True) as uow:
+            whole = uow.imports.one_transaction
+        if whole:
+            self._orders_in_one_transaction()
+        else:
+            self._orders_in_chunks()
+
+    def _orders_in_one_transaction(self) -> None:
+        """PostgreSQL: the whole file in one transaction, which blocks neither readers nor writers."""
+        done = 0
+        with self.ctx.uow() as uow:
+            for chunk in _each_chunk(self.staging, CHUNK):
+                self._publish(uow, chunk, None)
+                if self.report.rejected:
+                    return  # rolled back on exit
+                done += len(chunk)
+                self._stored(done)
+            self._import_event(uow)
             uow.commit()
-    if progress:
-        progress(len(records) * 2, len(records) * 2)
-    return report
+
+    def _orders_in_chunks(self) -> None:
+        """SQLite: short transactions under an import batch (see the module docstring)."""
+        ctx, r = self.ctx, self.report
+        now = ctx.clock()
+        batch = ImportBatch(id=str(uuid.uuid4()), kind=self.kind, file=self.name, actor=self.session.actor,
+                            station_id=ctx.station_id, state=BatchState.PUBLISHING, holder=_holder(),
+                            expires_at=now + LEASE, started_at=now, records=self.staging.count())
+        with ctx.uow() as uow:
+            uow.imports.open(batch)
+            uow.commit()
+        try:
+            for chunk in _each_chunk(self.staging, CHUNK):
+                with ctx.uow() as uow:
+                    batch = _renew(uow, batch, ctx)
+                    self._publish(uow, chunk, batch)
+                    if r.rejected:
+                        break  # this chunk rolls back on exit; the ones before are rolled back below
+                    batch = replace(batch, stored=batch.stored + len(chunk), created=r.created, updated=r.updated,
+                                    unchanged=r.unchanged)
+                    uow.imports.save(batch)
+                    uow.commit()
+                self._stored(batch.stored // 2)
+        except BaseException as exc:
+            why = f"the import stopped while storing: {exc}"
+            try:
+                _roll_back(ctx, batch, why)
+            except Exception:  # noqa: BLE001 - the next start rolls it back (recover_imports)
+                raise ImportStopped(f"{self.name}: {why}. Nothing of the file is visible to the benches; "
+                                    "the station rolls it back when it next starts. Import the file again then.") from exc
+            raise
+        if r.rejected:
+            _roll_back(ctx, batch, f"refused while storing: {r.rejected[0]}")
+            return
+        with ctx.uow() as uow:  # the file is committed here
+            batch = _renew(uow, batch, ctx)
+            batch = replace(batch, state=BatchState.RELEASING, stored=0)
+            uow.imports.save(batch)
+            self._import_event(uow)
+            uow.commit()
+        try:
+            _release(ctx, self.session, batch, lambda n: self._stored((r.records + n) // 2))
+        except BaseException as exc:
+            raise ImportStopped(f"{self.name} was stored whole, but letting its orders go to the benches stopped "
+                                f"({exc}); the station finishes that when it next starts.") from exc
+
+    def _publish(self, uow: UnitOfWork, chunk: list[StagedRecord], batch: ImportBatch | None) -> None:
+        """Store one chunk: new orders (held by *batch*, if any), updates of existing ones (put
+        aside for *batch*, or applied now without one). Rechecks what the read-only checks saw."""
+        r = self.report
+        existing = uow.orders.imported([rec.key for rec in chunk])
+        new: list[StagedRecord] = []
+        changed: list[StagedRecord] = []
+        for rec in chunk:
+            old = existing.get(rec.key)
+            if old is None:
+                new.append(rec)
+            elif old.import_batch:
+                self.reject(rec.position, rec.key, _held_by_import(uow, old.import_batch))
+            elif old.fingerprint == rec.fingerprint:
+                r.unchanged += 1
+            elif old.status not in _CHANGEABLE or old.held_by:
+                self.reject(rec.position, rec.key, f"order already exists and is {old.status}: it can no longer be changed")
+            else:
+                changed.append(rec)
+        if r.rejected:
+            return
+        now = self.ctx.clock()
+        orders = [(_order_from_staged(rec.data), rec.fingerprint) for rec in new]
+        try:
+            uow.imports.add_orders(batch.id if batch else None, orders, now)
+        except Conflict:
+            stored = uow.orders.imported([rec.key for rec in new])
+            for rec in new:
+                if rec.key in stored:
+                    self.reject(rec.position, rec.key,
+                                "was stored meanwhile (by another import or the order API); import the file again")
+            if not r.rejected:
+                raise
+            return
+        r.created += len(new)
+        if batch is None:
+            _received(uow, self.ctx, self.session.actor, [(o.order_id, o.status, o.channel) for o, _ in orders], now)
+            for rec in changed:
+                row, lines = self._unstage(rec)
+                refused = _update(uow, self.ctx, self.session, self.session.actor, rec.key, row, lines,
+                                  rec.fingerprint, now)
+                if refused:
+                    self.reject(rec.position, rec.key, refused)
+        else:
+            try:
+                uow.imports.reserve(batch.id, [(rec.key, _pending(*self._unstage(rec), rec.fingerprint))
+                                               for rec in changed])
+            except Conflict as exc:
+                self.reject(changed[0].position, changed[0].key, str(exc))
+                return
+        r.updated += len(changed)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while an import runs.
+
+    An import makes millions of small containers (a record's dicts and lists, a chunk of orders)
+    that die young but live through several collections of the youngest generation; with
+    Python's default threshold (700) collecting them cost a fifth of an import's CPU time. The
+    threshold goes back when the import ends (nested imports keep the outer one's setting)."""
+    old = gc.get_threshold()
+    if old[0] < 50_000:
+        gc.set_threshold(50_000, old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+def _each_chunk(staging: ImportStaging, size: int, *, data: bool = True) -> Iterator[list[StagedRecord]]:
+    after = 0
+    while chunk := staging.records(after, size, data=data):
+        yield chunk
+        after = chunk[-1].seq
+
+
+# an order's row as it is staged: its values in this order (placed_at as ISO text)
+_ORDER_ROW = ("order_id", "channel", "placed_at", "customer_name", "customer_email", "customer_phone", "ship_name",
+              "ship_line1", "ship_line2", "ship_city", "ship_region", "ship_postcode", "ship_country", "currency",
+              "payment_method", "payment_status", "carrier", "service", "tracking_number", "tote", "status",
+              "content_hash")
+_STATUS = {s.value: s for s in OrderStatus}
+
+
+def _staged_order(data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A staged order back as the validator made it: its row and its lines."""
+    values, lines = data
+    row = dict(zip(_ORDER_ROW, values, strict=True))
+    row["placed_at"] = datetime.fromisoformat(row["placed_at"])
+    return row, [{"order_id": row["order_id"], "line_no": n, "sku": sku, "qty": qty, "unit_price": price,
+                  "packed_qty": 0, "short_qty": 0} for n, sku, qty, price in lines]
+
+
+def _order_from_staged(data: Any) -> Order:
+    """The Order of a staged order, built straight from the staged values (the bulk path)."""
+    (order_id, channel, placed_at, c_name, c_email, c_phone, s_name, s_line1, s_line2, s_city, s_region, s_postcode,
+     s_country, currency, method, pay_status, carrier, service, tracking_number, tote, status, _), lines = data
+    return Order(
+        order_id=order_id, channel=channel, placed_at=datetime.fromisoformat(placed_at), customer_name=c_name,
+        customer_email=c_email, customer_phone=c_phone,
+        ship_to=Address(name=s_name, line1=s_line1, line2=s_line2, city=s_city, region=s_region, postcode=s_postcode,
+                        country=s_country),
+        currency=currency, payment_method=method, payment_status=pay_status, carrier=carrier, service=service,
+        tracking_number=tracking_number, status=_STATUS[status], tote=tote,
+        lines=[OrderLine(line_no=n, sku=sku, qty=qty, unit_price=Decimal(price)) for n, sku, qty, price in lines],
+    )
+
+
+def _restore(kind: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A staged row back as the validators made it (dates were kept as text)."""
+    if kind == "orders":
+        row["placed_at"] = datetime.fromisoformat(row["placed_at"])
+    elif kind == "tracking":
+        row["at"] = datetime.fromisoformat(row["at"])
+    elif kind == "stock" and row["expiry"]:
+        row["expiry"] = date.fromisoformat(row["expiry"])
+    return row
+
+
+def _held_by_import(uow: UnitOfWork, batch_id: str) -> str:
+    batch = uow.imports.get(batch_id)
+    what = (f"the import of {batch.file} started {batch.started_at:%Y-%m-%d %H:%M} UTC by {batch.actor}"
+            if batch else "another import")
+    return f"order is held by {what}, which has not finished; import this file again when it has"
+
+
+def _renew(uow: UnitOfWork, batch: ImportBatch, ctx: Context) -> ImportBatch:
+    """Renew the batch's lease (with every chunk); refuses if another process took it over."""
+    expires = ctx.clock() + LEASE
+    if not uow.imports.take_over(batch.id, batch.holder, batch.holder, expires):
+        raise ImportStopped(f"the import of {batch.file} was taken over by another process (it thought this one "
+                            "had stopped); that process finishes or rolls it back.")
+    return replace(batch, expires_at=expires)
+
+
+def _received(uow: UnitOfWork, ctx: Context, actor: str, orders: list[tuple[str, OrderStatus, str]],
+              now: datetime) -> None:
+    """``order.received`` for each new order, naming the import's actor (one statement for all)."""
+    uow.events.add_many([Event("order.received", order_id, actor, None, {"status": status.value, "channel": channel})
+                         for order_id, status, channel in orders], ctx.station_id, now)
+
+
+def _pending(row: dict[str, Any], lines: list[dict[str, Any]], fingerprint: str) -> str:
+    return json.dumps({"row": {**row, "placed_at": row["placed_at"].isoformat()}, "lines": lines, "fp": fingerprint},
+                      sort_keys=True)
+
+
+def _update(uow: UnitOfWork, ctx: Context, session: Session, actor: str, order_id: str, row: dict[str, Any],
+            lines: list[dict[str, Any]], fingerprint: str, now: datetime) -> str | None:
+    """Overwrite an existing order with the file's content (its status moved through the
+    lifecycle if payment changed); None, or why it can no longer be changed."""
+    claim = uow.orders.hold(order_id)
+    if claim.status.value not in _CHANGEABLE or claim.station_id:
+        return f"order already exists and is {claim.status.value}: it can no longer be changed"
+    order = _order_obj(row, lines)
+    order.status = claim.status
+    uow.orders.replace(order, fingerprint, now)
+    uow.events.add(Event("order.updated", order_id, actor, None, {"status": row["status"]}), ctx.station_id, now)
+    target = OrderStatus(row["status"])
+    if target is not claim.status:  # paid meanwhile (or no longer): through the lifecycle
+        change_status(uow, ctx, session, order_id, claim.status, target)
+    return None
+
+
+def _release(ctx: Context, session: Session, batch: ImportBatch,
+             progress: Callable[[int], None] | None = None) -> ImportBatch:
+    """Let a committed batch's orders go, chunk by chunk, each with its event; then mark it done."""
+    while True:
+        with ctx.uow() as uow:
+            batch = _renew(uow, batch, ctx)
+            now = ctx.clock()
+            revealed = uow.imports.reveal(batch.id, CHUNK)
+            _received(uow, ctx, batch.actor, revealed, now)
+            n = len(revealed)
+            if n < CHUNK:
+                kept = uow.imports.pending(batch.id, min(CHUNK - n, 500))
+                for order_id, payload in kept:
+                    data = json.loads(payload)
+                    row = _restore("orders", data["row"])
+                    dropped = _update(uow, ctx, session, batch.actor, order_id, row, data["lines"], data["fp"], now)
+                    if dropped:  # a lead cancelled it meanwhile: that stands
+                        uow.events.add(Event("import.update_dropped", order_id, batch.actor, None,
+                                             {"file": batch.file, "reason": dropped}), ctx.station_id, now)
+                uow.imports.settle(batch.id, [k for k, _ in kept])
+                n += len(kept)
+            if n == 0:
+                batch = replace(batch, state=BatchState.DONE)
+                uow.imports.save(batch)
+                uow.commit()
+                return batch
+            batch = replace(batch, stored=batch.stored + n)
+            uow.imports.save(batch)
+            uow.commit()
+        if progress:
+            progress(batch.stored)
+
+
+def _roll_back(ctx: Context, batch: ImportBatch, reason: str) -> ImportBatch:
+    """Remove what a batch that was never committed stored, chunk by chunk; then mark it rolled back."""
+    while True:
+        with ctx.uow() as uow:
+            batch = _renew(uow, batch, ctx)
+            n = uow.imports.discard(batch.id, CHUNK)
+            if n == 0:
+                batch = replace(batch, state=BatchState.ROLLED_BACK, reason=reason[:2000])
+            uow.imports.save(batch)
+            uow.commit()
+        if n == 0:
+            return batch
 
 
 _KEY = {"catalog": "sku", "cartons": "code", "orders": "order_id", "returns": "rma_id", "tracking": "order_id",
@@ -709,17 +1071,14 @@ def _apply_catalog(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan,
         owner = owners.get(c["code"])
         if owner and owner != c["sku"] and owner not in touched:
             report.rejected.append(Rejection(plan.positions[c["sku"]], c["sku"], f"barcode {c['code']} already belongs to {owner}"))
-    claimed: dict[str, str] = {}
-    for c in codes:
-        other = claimed.setdefault(c["code"], c["sku"])
-        if other != c["sku"]:
-            report.rejected.append(Rejection(plan.positions[c["sku"]], c["sku"], f"barcode {c['code']} is also given to {other} in this file"))
+    # (a code given to two products of the file was refused before: Import._check_file)
     if report.rejected:
         return
     keys = [k for k in plan.rows if k in touched]
     uow.catalog.put_products([(_product(plan.rows[k], plan.children[k]), plan.rows[k]["content_hash"]) for k in keys],
                              ctx.clock())
-    report.created, report.updated = len(new), len(changed)
+    report.created += len(new)
+    report.updated += len(changed)
 
 
 def _apply_cartons(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
@@ -728,7 +1087,8 @@ def _apply_cartons(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan,
     uow.catalog.put_cartons([(CartonType(code=r["code"], name=r["name"], tare_g=r["tare_g"], inner_l_mm=r["inner_l_mm"],
                                          inner_w_mm=r["inner_w_mm"], inner_h_mm=r["inner_h_mm"],
                                          max_weight_g=r["max_weight_g"]), r["content_hash"]) for r in rows])
-    report.created, report.updated = len(new), len(changed)
+    report.created += len(new)
+    report.updated += len(changed)
 
 
 def _order_obj(row: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
@@ -745,64 +1105,11 @@ def _order_obj(row: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
     )
 
 
-_CHANGEABLE = (OrderStatus.ON_HOLD.value, OrderStatus.RELEASED.value, OrderStatus.RECEIVED.value)
-
-
-def _apply_orders(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
-    known = uow.catalog.known_skus(ln["sku"] for lines in plan.children.values() for ln in lines)
-    for k, lines in plan.children.items():
-        missing = sorted({ln["sku"] for ln in lines} - known)
-        if missing:
-            report.rejected.append(Rejection(plan.positions[k], k, f"unknown sku {', '.join(missing)}: import the catalog first"))
-    _check_totes(uow, plan, report)
-    existing = uow.orders.imported(list(plan.rows))
-    new, changed = _split({k: v.fingerprint for k, v in existing.items()}, plan, report)
-    for k in changed:
-        old = existing[k]
-        if old.status not in _CHANGEABLE or old.held_by:
-            report.rejected.append(Rejection(plan.positions[k], k, f"order already exists and is {old.status}: it can no longer be changed"))
-    if report.rejected:
-        return
-    now = ctx.clock()
-    uow.orders.add_many([(_order_obj(plan.rows[k], plan.children[k]), plan.rows[k]["content_hash"]) for k in new], now)
-    for k in new:
-        record(uow, ctx, session, "order.received", k, {"status": plan.rows[k]["status"], "channel": plan.rows[k]["channel"]})
-    for k in changed:
-        order = _order_obj(plan.rows[k], plan.children[k])
-        old_status = OrderStatus(existing[k].status)
-        order.status = old_status
-        uow.orders.replace(order, plan.rows[k]["content_hash"], now)
-        record(uow, ctx, session, "order.updated", k, {"status": plan.rows[k]["status"]})
-        target = OrderStatus(plan.rows[k]["status"])
-        if target is not old_status:  # paid meanwhile (or no longer): through the lifecycle
-            change_status(uow, ctx, session, k, old_status, target)
-    report.created, report.updated = len(new), len(changed)
-
-
-def _check_totes(uow: UnitOfWork, plan: _Plan, report: ImportReport) -> None:
-    """A tote carries one open order: scanning it at the bench must find exactly that order.
-
-    Totes are reused once an order is packed, so only open (not yet packed) orders count.
-    """
-    first: dict[str, str] = {}
-    for k, row in plan.rows.items():
-        tote = row["tote"]
-        if tote is None:
-            continue
-        if tote in first:
-            report.rejected.append(Rejection(plan.positions[k], k, f"tote {tote} is also given to order {first[tote]} in this file"))
-        else:
-            first[tote] = k
-    for tote, k in first.items():
-        other = uow.orders.open_order_with_tote(tote, k)
-        if other is not None:
-            report.rejected.append(Rejection(plan.positions[k], k,
-                                             f"tote {tote} already holds open order {other[0]} ({other[1].value}); "
-                                             "use another tote or pack that order first"))
 
 
 def _apply_returns(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
-    in_file: dict[tuple[str, str], int] = {}  # (order, sku) -> units on earlier returns in this file
+    # (order, sku) -> units on earlier returns in this file (kept across the file's chunks)
+    in_file: dict[tuple[str, str], int] = plan.shared.setdefault("returned", {})
     for k, row in plan.rows.items():
         order_id = row["order_id"]
         order = uow.orders.get(order_id)
@@ -851,7 +1158,8 @@ def _apply_returns(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan,
                      lines=[ReturnLine(line_no=ln["line_no"], sku=ln["sku"], qty=ln["qty"]) for ln in plan.children[k]])
         uow.returns.put(ret, row["content_hash"], now)
         record(uow, ctx, session, "return." + row["status"], row["order_id"], {"rma_id": k})
-    report.created, report.updated = len(new), len(changed)
+    report.created += len(new)
+    report.updated += len(changed)
 
 
 def _apply_tracking(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
@@ -881,7 +1189,11 @@ def _apply_tracking(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan
 
 
 def _apply_stock(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
-    """Stock lots (sku, lot, expiry, location, qty): what the bench checks a scanned lot against."""
+    """Stock lots (sku, lot, expiry, location, qty): what the bench checks a scanned lot against.
+
+    Called once per chunk of the file (of :data:`CHUNK` lots), all in the file's one transaction;
+    *plan* holds the chunk's lots, checked and unique. The one place where stock from a file is
+    stored (and where the stock ledger's receipt or adjustment movements belong)."""
     known = uow.catalog.known_skus(row["sku"] for row in plan.rows.values())
     lots: list[StockLot] = []
     for k, row in plan.rows.items():
@@ -893,11 +1205,15 @@ def _apply_stock(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, r
         return
     before = {(lot.sku, lot.lot): lot for sku in {x.sku for x in lots} for lot in uow.catalog.lots(sku)}
     fresh = [lot for lot in lots if before.get((lot.sku, lot.lot)) != lot]
-    report.unchanged = len(lots) - len(fresh)
-    report.created = sum(1 for lot in fresh if (lot.sku, lot.lot) not in before)
-    report.updated = len(fresh) - report.created
+    created = sum(1 for lot in fresh if (lot.sku, lot.lot) not in before)
+    report.unchanged += len(lots) - len(fresh)
+    report.created += created
+    report.updated += len(fresh) - created
     uow.catalog.put_lots(fresh)
 
 
-_APPLY = {"catalog": _apply_catalog, "cartons": _apply_cartons, "orders": _apply_orders, "returns": _apply_returns,
+_APPLY = {"catalog": _apply_catalog, "cartons": _apply_cartons, "returns": _apply_returns,
           "tracking": _apply_tracking, "stock": _apply_stock}
+
+__all__ = ["CHUNK", "KINDS", "SUFFIXES", "ImportFileError", "ImportReport", "ImportStopped", "Progress", "RecordError",
+           "Rejection", "import_file", "import_records", "recover_imports"]

@@ -12,10 +12,11 @@ the block without ``commit()`` rolls everything back.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol
 
 from packstation.domain.events import Event
 from packstation.domain.lifecycle import OrderStatus
@@ -45,6 +46,7 @@ class Claim:
     station_id: str | None = None
     user: str | None = None
     since: datetime | None = None
+    importing: str | None = None  # the file of an unfinished import that holds the order
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class ImportedState:
     status: str = ""  # orders and returns
     held_by: str | None = None  # orders: the station holding it
     order_id: str = ""  # returns: the order it belongs to
+    import_batch: str | None = None  # orders: an unfinished import holds it (ImportBatchRepository)
 
 
 # --- repositories ----------------------------------------------------------------------------
@@ -326,6 +329,11 @@ class EventLog(ABC):
     def add(self, event: Event, station_id: str, at: datetime) -> str:
         """Store an event; returns its id."""
 
+    def add_many(self, events: Sequence[Event], station_id: str, at: datetime) -> None:
+        """Store many events at once (imports), as :meth:`add` would store each."""
+        for event in events:
+            self.add(event, station_id, at)
+
     @abstractmethod
     def for_order(self, order_id: str) -> list[Event]: ...
 
@@ -390,6 +398,175 @@ class StationRepository(ABC):
     @abstractmethod
     def release(self, station_id: str, token: str) -> None: ...
 
+# --- imports at warehouse scale: the import journal and the staging area ---------------------
+
+
+class BatchState(StrEnum):
+    """Where a big import stored in chunks stands (``ImportBatchRepository``)."""
+
+    PUBLISHING = "publishing"  # its orders go in, held by the batch: a restart rolls it back
+    RELEASING = "releasing"  # the file is committed; its orders come out: a restart finishes it
+    DONE = "done"
+    ROLLED_BACK = "rolled_back"
+
+    @property
+    def finished(self) -> bool:
+        return self in (BatchState.DONE, BatchState.ROLLED_BACK)
+
+
+@dataclass(frozen=True)
+class ImportBatch:
+    """One file being stored in chunks: the journal row a restart recovers from."""
+
+    id: str
+    kind: str
+    file: str
+    actor: str
+    station_id: str
+    state: BatchState
+    holder: str  # "pid 1234 on bench07": who works on it; renewed with every chunk
+    expires_at: datetime  # the holder's lease: after it, anyone may recover the batch
+    started_at: datetime
+    records: int = 0  # records in the file
+    stored: int = 0  # records stored so far (publishing), orders released so far (releasing)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    reason: str = ""  # why it was rolled back
+
+
+class ImportBatchRepository(ABC):
+    """The orders of a big import stored in chunks, held by their batch until the file is committed.
+
+    An order held by an unfinished batch (a new order of its file, or an existing order the file
+    updates) cannot be claimed, put in a pick wave, or listed as ready: ``OrderRepository.hold``
+    says so (``Claim.importing``), ``try_claim``/``claim_next``/``ready``/``next_to_pick`` skip it.
+    Rolling a batch back removes its new orders and lets go of the existing ones unchanged;
+    releasing it lets its orders go, applying the updates kept for the existing ones.
+    """
+
+    @property
+    @abstractmethod
+    def one_transaction(self) -> bool:
+        """True where one transaction of any size blocks neither readers nor other writers
+        (PostgreSQL's MVCC): a whole file then goes in one transaction, without a batch."""
+
+    @abstractmethod
+    def open(self, batch: ImportBatch) -> None: ...
+
+    @abstractmethod
+    def get(self, batch_id: str) -> ImportBatch | None: ...
+
+    @abstractmethod
+    def unfinished(self) -> list[ImportBatch]:
+        """Batches publishing or releasing, oldest first."""
+
+    @abstractmethod
+    def save(self, batch: ImportBatch) -> None:
+        """Store the batch's state, lease and counts."""
+
+    @abstractmethod
+    def take_over(self, batch_id: str, holder_was: str, holder: str, expires_at: datetime) -> bool:
+        """Become the batch's holder if *holder_was* still holds it (atomically); False if not."""
+
+    @abstractmethod
+    def add_orders(self, batch_id: str | None, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
+        """Insert new orders with their lines and fingerprints, held by *batch_id* (None: not
+        held). Raises Conflict naming the orders that exist already (stored meanwhile)."""
+
+    @abstractmethod
+    def reserve(self, batch_id: str, updates: Sequence[tuple[str, str]]) -> None:
+        """Hold existing orders for the batch and keep their new content (order id, payload) until
+        it is released. Raises Conflict if one of them is held or claimed already."""
+
+    @abstractmethod
+    def totes_in_use(self, totes: Sequence[str]) -> dict[str, list[tuple[str, OrderStatus]]]:
+        """tote -> the open (not yet packed) orders that use it."""
+
+    @abstractmethod
+    def reveal(self, batch_id: str, limit: int) -> list[tuple[str, OrderStatus, str]]:
+        """Let up to *limit* new orders of the batch go; returns (order id, status, channel) of each."""
+
+    @abstractmethod
+    def pending(self, batch_id: str, limit: int) -> list[tuple[str, str]]:
+        """Up to *limit* (order id, payload) of existing orders the batch holds with new content."""
+
+    @abstractmethod
+    def settle(self, batch_id: str, order_ids: Sequence[str]) -> None:
+        """Let existing orders go (their new content applied or dropped) and forget that content."""
+
+    @abstractmethod
+    def discard(self, batch_id: str, limit: int) -> int:
+        """Roll up to *limit* orders of the batch back: new ones removed (with their lines), existing
+        ones let go unchanged. Returns how many; 0 when nothing of the batch is left."""
+
+
+class StagedRecord(NamedTuple):
+    """A validated record of a file being imported, as the staging area keeps it."""
+
+    seq: int  # 1, 2, ... in file order
+    position: str  # "record 3", "line 17"
+    key: str
+    data: Any = None  # plain values only: str, int, None, bool, lists, dicts, tuples
+    fingerprint: str = ""
+    tags: tuple[tuple[str, str], ...] = ()  # (tag, value) for cross-record checks, e.g. ("tote", "T-7")
+
+
+class ImportStaging(ABC):
+    """A scratch area on disk for one import: the validated records and what checks need.
+
+    Holds nothing in memory that grows with the file; nothing in it is visible to anyone, and it
+    is thrown away when the import ends (:meth:`close`). Not the station's storage: no unit of work.
+    """
+
+    @abstractmethod
+    def add(self, records: Sequence[StagedRecord]) -> None: ...
+
+    @abstractmethod
+    def reject(self, seqs: Iterable[int]) -> None:
+        """Leave these records out of everything that follows."""
+
+    @abstractmethod
+    def repeats(self, tag: str) -> Iterator[tuple[StagedRecord, str, StagedRecord]]:
+        """(record, value, first record) for every record whose *tag* value (``"key"``: its key) an
+        earlier record already has, in file order; records without data, rejected ones left out."""
+
+    @abstractmethod
+    def values(self, tag: str) -> Iterator[str]:
+        """The distinct values of *tag* (rejected records left out)."""
+
+    @abstractmethod
+    def tagged(self, tag: str, values: Iterable[str]) -> Iterator[tuple[StagedRecord, str]]:
+        """(record without data, value) of the records whose *tag* is one of *values*, in file order."""
+
+    @abstractmethod
+    def records(self, after: int = 0, limit: int = 1000, *, data: bool = True) -> list[StagedRecord]:
+        """The next records after seq *after* in file order (rejected left out), without their tags;
+        without their data either when *data* is False."""
+
+    @abstractmethod
+    def get(self, seq: int) -> StagedRecord | None: ...
+
+    @abstractmethod
+    def count(self) -> int:
+        """Records not rejected."""
+
+    @abstractmethod
+    def add_rows(self, rows: Sequence[tuple[str, int, Any]]) -> None:
+        """Raw CSV rows to group into records: (record key, line number, cells)."""
+
+    @abstractmethod
+    def grouped_rows(self) -> Iterator[list[tuple[int, Any]]]:
+        """The rows added, grouped by key: each group's rows by line number, groups by their first
+        line (rows with an empty key are groups of their own)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Throw the area away."""
+
+
+StagingFactory = Callable[[], ImportStaging]
+
 
 class UnitOfWork(ABC):
     """One transaction over every repository; rolls back unless ``commit()`` is called."""
@@ -403,6 +580,7 @@ class UnitOfWork(ABC):
     numbers: NumberSeries
     returns: ReturnRepository
     stations: StationRepository
+    imports: ImportBatchRepository
 
     @abstractmethod
     def __enter__(self) -> UnitOfWork: ...
@@ -425,6 +603,7 @@ class UnitOfWorkFactory(Protocol):
 Clock = Callable[[], datetime]
 
 __all__ = [
+    "BatchState", "ImportBatch", "ImportBatchRepository", "ImportStaging", "StagedRecord", "StagingFactory",
     "CatalogRepository", "Claim", "Clock", "Conflict", "Credentials", "EventLog", "ImportedState",
     "NumberSeries", "OrderRepository", "PrintJobRepository", "ReturnRepository", "ScanRecord", "ShipmentRepository",
     "StationRepository", "StationSeat", "StorageError", "UnitOfWork", "UnitOfWorkFactory", "UserRepository",

@@ -19,6 +19,9 @@ _PACKABLE = [s.value for s in OrderStatus if s.packable]
 _OPEN = [s.value for s in OrderStatus if s.open]
 o = t.orders.c
 ln = t.order_lines.c
+# not held by an import that has not finished (services/imports.py): only such orders may be
+# claimed, put in a wave or listed as ready
+_FREE = o.import_batch.is_(None)
 
 
 class SqlOrders(OrderRepository):
@@ -60,16 +63,25 @@ class SqlOrders(OrderRepository):
 
     def hold(self, order_id: str) -> Claim:
         row = self.conn.execute(
-            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at).where(o.order_id == order_id).with_for_update()
+            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at, o.import_batch)
+            .where(o.order_id == order_id).with_for_update()
         ).first()
         if row is None:
             raise KeyError(order_id)
-        return Claim(order_id, OrderStatus(row[2]), row[0], row[1], row[3])
+        return self._claim(order_id, row)
 
     def claim_of(self, order_id: str) -> Claim | None:
         row = self.conn.execute(
-            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at).where(o.order_id == order_id)).first()
-        return Claim(order_id, OrderStatus(row[2]), row[0], row[1], row[3]) if row else None
+            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at, o.import_batch)
+            .where(o.order_id == order_id)).first()
+        return self._claim(order_id, row) if row else None
+
+    def _claim(self, order_id: str, row: Any) -> Claim:
+        importing = None
+        if row[4] is not None:
+            importing = self.conn.execute(select(t.import_batches.c.file)
+                                          .where(t.import_batches.c.id == row[4])).scalar() or "an import"
+        return Claim(order_id, OrderStatus(row[2]), row[0], row[1], row[3], importing=importing)
 
     def held_by(self, station_id: str) -> str | None:
         row = self.conn.execute(
@@ -85,12 +97,12 @@ class SqlOrders(OrderRepository):
 
     def ready(self, limit: int) -> list[tuple[str, str | None]]:
         q = (select(o.order_id, o.tote)
-             .where(and_(o.status == OrderStatus.RELEASED.value, o.claimed_by.is_(None)))
+             .where(and_(o.status == OrderStatus.RELEASED.value, o.claimed_by.is_(None), _FREE))
              .order_by(o.order_id).limit(limit))
         return [(r[0], r[1]) for r in self.conn.execute(q)]
 
     def next_to_pick(self, limit: int, carrier: str | None = None) -> list[Order]:
-        q = (select(o.order_id).where(and_(o.status == OrderStatus.RELEASED.value, o.claimed_by.is_(None)))
+        q = (select(o.order_id).where(and_(o.status == OrderStatus.RELEASED.value, o.claimed_by.is_(None), _FREE))
              .order_by(o.placed_at, o.order_id).limit(limit))
         if carrier:
             q = q.where(func.lower(o.carrier) == carrier.lower())
@@ -102,13 +114,13 @@ class SqlOrders(OrderRepository):
         res = self.conn.execute(
             update(t.orders)
             .where(and_(o.order_id == order_id, or_(o.claimed_by.is_(None), o.claimed_by == station_id),
-                        o.status.in_(_PACKABLE)))
+                        o.status.in_(_PACKABLE), _FREE))
             .values(claimed_by=station_id, claimed_user=user, claimed_at=at, updated_at=at)
         )
         return res.rowcount == 1
 
     def claim_next(self, station_id: str, user: str, at: datetime, carrier: str | None = None) -> str | None:
-        q = (select(o.order_id).where(and_(o.status.in_(_PACKABLE), o.claimed_by.is_(None)))
+        q = (select(o.order_id).where(and_(o.status.in_(_PACKABLE), o.claimed_by.is_(None), _FREE))
              .order_by(o.placed_at, o.order_id).limit(1).with_for_update(skip_locked=True))
         if carrier:
             q = q.where(o.carrier == carrier)
@@ -146,9 +158,9 @@ class SqlOrders(OrderRepository):
     def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]:
         out: dict[str, ImportedState] = {}
         for part in chunks(order_ids):
-            for r in self.conn.execute(select(o.order_id, o.content_hash, o.status, o.claimed_by)
+            for r in self.conn.execute(select(o.order_id, o.content_hash, o.status, o.claimed_by, o.import_batch)
                                        .where(o.order_id.in_(part))):
-                out[r[0]] = ImportedState(fingerprint=r[1], status=r[2], held_by=r[3])
+                out[r[0]] = ImportedState(fingerprint=r[1], status=r[2], held_by=r[3], import_batch=r[4])
         return out
 
     def open_order_with_tote(self, tote: str, other_than: str) -> tuple[str, OrderStatus] | None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from packstation.adapters.db.catalog import SqlCatalog
 from packstation.adapters.db.engine import database_hint
 from packstation.adapters.db.events import SqlEventLog
+from packstation.adapters.db.imports import SqlImports
 from packstation.adapters.db.numbers import BlockSource, SqlNumberSeries
 from packstation.adapters.db.orders import SqlOrders
 from packstation.adapters.db.print_jobs import SqlPrintJobs
@@ -55,6 +56,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.numbers = SqlNumberSeries(conn, self._station_id, self._numbers)
         self.returns = SqlReturns(conn)
         self.stations = SqlStations(conn)
+        self.imports = SqlImports(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
