@@ -79,7 +79,7 @@ class CheckedBytes(io.RawIOBase):
         self.blank = True
         self._lines = 0  # newlines in the bytes checked so far
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
-        first = self._read()
+        first = self._read(512)  # the head is looked at whole, however small the pieces
         if first.startswith(_BOM):
             first = first[3:]
         wide = _wide_encoding(first)
@@ -91,9 +91,9 @@ class CheckedBytes(io.RawIOBase):
         self._piece = memoryview(self._check(first))
         self._eof = not first
 
-    def _read(self) -> bytes:
+    def _read(self, at_least: int = 0) -> bytes:
         try:
-            data = self._f.read(_PIECE)
+            data = self._f.read(max(_PIECE, at_least))
         except OSError as exc:
             raise ImportFileError(f"cannot read {self.name}: {exc.strerror or exc}") from exc
         self.done += len(data)
@@ -234,7 +234,7 @@ class JsonArray:
         self.line0 = 1  # line number of buf[0]
         self.col0 = 0  # characters before buf[0] on that line
 
-    def _more(self, wanted: int = _PIECE) -> bool:
+    def _more(self, wanted: int = 0) -> bool:
         if self.eof:
             return False
         if self.pos:
@@ -294,8 +294,8 @@ class JsonArray:
                         raise ImportFileError(
                             f"{self.name}: record {n} is larger than {MAX_RECORD_BYTES // 2**20} MiB "
                             "(or not valid JSON). Split the file or fix the record.") from None
-                    if self._more(len(self.buf) - self.pos):
-                        continue
+                    self._more(len(self.buf) - self.pos)
+                    continue  # again, on the longer buffer (or, at the end of the file, for the error)
                 raise self._fail(exc.msg, exc.pos) from None
             except RecursionError:
                 raise self._invalid("arrays or objects are nested too deeply") from None
