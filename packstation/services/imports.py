@@ -585,6 +585,7 @@ class _Import:
         self.read = read  # records read so far -> progress units read so far
         self.report = ImportReport(kind=kind, file=name)
         self.skus: set[str] = set()  # every SKU the records name (bounded by the catalog, not the file)
+        self.to_store = 0
 
     def reject(self, position: str, key: str, reason: str) -> None:
         self.report.rejected.append(Rejection(position, key, reason))
@@ -714,11 +715,14 @@ class _Import:
             if others:
                 self.reject(rec.position, rec.key, f"tote {tote} already holds open order {others[0][0]} "
                                                    f"({others[0][1].value}); use another tote or pack that order first")
+        self.to_store = 0  # new or changed: 0 means the file changes nothing (nothing is written at all)
         for chunk in _each_chunk(s, 5000, data=False):
             with ctx.uow(readonly=True) as uow:
                 existing = uow.orders.imported([rec.key for rec in chunk])
                 for rec in chunk:
                     old = existing.get(rec.key)
+                    if old is None or old.fingerprint != rec.fingerprint or old.import_batch:
+                        self.to_store += 1
                     if old is None:
                         continue
                     if old.import_batch:
@@ -760,6 +764,9 @@ class _Import:
                     "unchanged": r.unchanged})
 
     def _store_orders(self) -> None:
+        if not self.to_store:  # imported again: nothing to write, not even a batch or an event
+            self.report.unchanged = self.staging.count()
+            return
         with self.ctx.uow(readonly=True) as uow:
             whole = uow.imports.one_transaction
         if whole:
