@@ -922,6 +922,9 @@ class FakeImports(_Repo, ImportBatchRepository):
                 row.import_batch = None
             self.s.pending.pop((batch_id, order_id), None)
 
+    def tidy(self) -> None:
+        pass  # nothing to tidy in memory
+
     def discard(self, batch_id: str, limit: int) -> int:
         rows = self._new(batch_id, limit)
         if rows:

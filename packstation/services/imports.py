@@ -36,6 +36,7 @@ import json
 import os
 import re
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
@@ -120,6 +121,8 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    # seconds spent reading and checking, checking against the store, and storing (benchmarks)
+    timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -605,14 +608,21 @@ class _Import:
             return self._run(records)
 
     def _run(self, records: Iterable[tuple[str, Any]]) -> ImportReport:
+        clock = time.perf_counter
+        t = self.report.timings
+        start = clock()
         self._stage(records)
         self._check_file()
+        t["read"] = (now := clock()) - start
         if self.kind == "orders":
             self._check_orders()
+            t["check"] = (then := clock()) - now
             if not self.report.rejected:
                 self._store_orders()
+            t["store"] = clock() - then
         else:
             self._store_in_one_transaction()
+            t["store"] = clock() - now
         self.report.rejected.sort(key=lambda r: r.order)
         if self.progress and not self.report.rejected:
             self.progress(self.total, self.total)
@@ -779,7 +789,7 @@ class _Import:
         done = 0
         with self.ctx.uow() as uow:
             for chunk in _each_chunk(self.staging, CHUNK):
-                self._publish(uow, chunk, None)
+                self._publish(uow, chunk, None, _built(chunk))
                 if self.report.rejected:
                     return  # rolled back on exit
                 done += len(chunk)
@@ -799,15 +809,17 @@ class _Import:
             uow.commit()
         try:
             for chunk in _each_chunk(self.staging, CHUNK):
-                with ctx.uow() as uow:
+                built = _built(chunk)
+                with ctx.uow() as uow, _PACER.holding():
                     batch = _renew(uow, batch, ctx)
-                    self._publish(uow, chunk, batch)
+                    self._publish(uow, chunk, batch, built)
                     if r.rejected:
                         break  # this chunk rolls back on exit; the ones before are rolled back below
                     batch = replace(batch, stored=batch.stored + len(chunk), created=r.created, updated=r.updated,
                                     unchanged=r.unchanged)
                     uow.imports.save(batch)
                     uow.commit()
+                    uow.imports.tidy()
                 self._stored(batch.stored // 2)
         except BaseException as exc:
             why = f"the import stopped while storing: {exc}"
@@ -832,9 +844,11 @@ class _Import:
             raise ImportStopped(f"{self.name} was stored whole, but letting its orders go to the benches stopped "
                                 f"({exc}); the station finishes that when it next starts.") from exc
 
-    def _publish(self, uow: UnitOfWork, chunk: list[StagedRecord], batch: ImportBatch | None) -> None:
+    def _publish(self, uow: UnitOfWork, chunk: list[StagedRecord], batch: ImportBatch | None,
+                 built: dict[str, Order]) -> None:
         """Store one chunk: new orders (held by *batch*, if any), updates of existing ones (put
-        aside for *batch*, or applied now without one). Rechecks what the read-only checks saw."""
+        aside for *batch*, or applied now without one). Rechecks what the read-only checks saw.
+        *built* holds the chunk's orders, made before the transaction began (it holds the lock)."""
         r = self.report
         existing = uow.orders.imported([rec.key for rec in chunk])
         new: list[StagedRecord] = []
@@ -854,7 +868,7 @@ class _Import:
         if r.rejected:
             return
         now = self.ctx.clock()
-        orders = [(_order_from_staged(rec.data), rec.fingerprint) for rec in new]
+        orders = [(built[rec.key], rec.fingerprint) for rec in new]
         try:
             uow.imports.add_orders(batch.id if batch else None, orders, now)
         except Conflict:
@@ -885,6 +899,39 @@ class _Import:
         r.updated += len(changed)
 
 
+class _Pacer:
+    """Gives the benches the database between chunks, for certain.
+
+    SQLite does not queue writers: a bench waiting for the write lock polls for it (after 1, 3,
+    8, 18 ... ms, then every 100 ms) and gets it only if it is free at that instant. Chunk after
+    chunk, the gaps between an import's transactions can be too short to be seen, and a bench
+    would wait out its 5 s. So once the import has held the lock for :data:`HOLD` seconds in
+    all, it lets go for :data:`PAUSE` (longer than a poll interval, so every waiting bench gets
+    in): a bench waits at most about HOLD + PAUSE plus one chunk, and the import loses about
+    PAUSE / HOLD of its storing time.
+    """
+
+    HOLD = 1.0
+    PAUSE = 0.15
+
+    def __init__(self) -> None:
+        self.held = 0.0
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.held += time.monotonic() - start
+            if self.held >= self.HOLD:
+                time.sleep(self.PAUSE)
+                self.held = 0.0
+
+
+_PACER = _Pacer()
+
+
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
     """Run the cyclic garbage collector less often while an import runs.
@@ -900,6 +947,10 @@ def _fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*old)
+
+
+def _built(chunk: list[StagedRecord]) -> dict[str, Order]:
+    return {rec.key: _order_from_staged(rec.data) for rec in chunk}
 
 
 def _each_chunk(staging: ImportStaging, size: int, *, data: bool = True) -> Iterator[list[StagedRecord]]:
@@ -1001,7 +1052,7 @@ def _release(ctx: Context, session: Session, batch: ImportBatch,
              progress: Callable[[int], None] | None = None) -> ImportBatch:
     """Let a committed batch's orders go, chunk by chunk, each with its event; then mark it done."""
     while True:
-        with ctx.uow() as uow:
+        with ctx.uow() as uow, _PACER.holding():
             batch = _renew(uow, batch, ctx)
             now = ctx.clock()
             revealed = uow.imports.reveal(batch.id, CHUNK)
@@ -1026,6 +1077,7 @@ def _release(ctx: Context, session: Session, batch: ImportBatch,
             batch = replace(batch, stored=batch.stored + n)
             uow.imports.save(batch)
             uow.commit()
+            uow.imports.tidy()
         if progress:
             progress(batch.stored)
 
@@ -1033,13 +1085,14 @@ def _release(ctx: Context, session: Session, batch: ImportBatch,
 def _roll_back(ctx: Context, batch: ImportBatch, reason: str) -> ImportBatch:
     """Remove what a batch that was never committed stored, chunk by chunk; then mark it rolled back."""
     while True:
-        with ctx.uow() as uow:
+        with ctx.uow() as uow, _PACER.holding():
             batch = _renew(uow, batch, ctx)
             n = uow.imports.discard(batch.id, CHUNK)
             if n == 0:
                 batch = replace(batch, state=BatchState.ROLLED_BACK, reason=reason[:2000])
             uow.imports.save(batch)
             uow.commit()
+            uow.imports.tidy()
         if n == 0:
             return batch
 

@@ -496,6 +496,11 @@ class ImportBatchRepository(ABC):
         """Let existing orders go (their new content applied or dropped) and forget that content."""
 
     @abstractmethod
+    def tidy(self) -> None:
+        """After a chunk's commit: let the database tidy up what the chunk left behind, so that a
+        bench's next commit need not (SQLite: checkpoint the write-ahead log)."""
+
+    @abstractmethod
     def discard(self, batch_id: str, limit: int) -> int:
         """Roll up to *limit* orders of the batch back: new ones removed (with their lines), existing
         ones let go unchanged. Returns how many; 0 when nothing of the batch is left."""

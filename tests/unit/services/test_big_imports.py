@@ -182,11 +182,11 @@ def _stopped_while_publishing(ctx: Context, monkeypatch: pytest.MonkeyPatch, n: 
     real = imports._Import._publish
     calls = []
 
-    def die_at_third(job: Any, uow: Any, chunk: Any, batch: Any) -> None:
+    def die_at_third(job: Any, uow: Any, chunk: Any, batch: Any, built: Any) -> None:
         calls.append(1)
         if len(calls) == 3:
             raise SystemExit("killed")
-        real(job, uow, chunk, batch)
+        real(job, uow, chunk, batch, built)
 
     monkeypatch.setattr(imports._Import, "_publish", die_at_third)
     monkeypatch.setattr(imports, "_roll_back", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("dead")))
@@ -264,11 +264,11 @@ def test_in_one_transaction_a_bad_chunk_stores_nothing(monkeypatch: pytest.Monke
     counts = len(db.snapshot().orders)
     real = imports._Import._publish
 
-    def packed_meanwhile(job: Any, uow: Any, chunk: Any, batch: Any) -> None:
+    def packed_meanwhile(job: Any, uow: Any, chunk: Any, batch: Any, built: Any) -> None:
         if chunk[0].key == "WEB-011":  # stored and packed elsewhere after the checks (the API, a pull)
             order = replace(imports._order_from_staged(chunk[0].data), status=OrderStatus.PACKED)
             uow.orders.add_many([(order, "someone else's")], ctx.clock())
-        real(job, uow, chunk, batch)
+        real(job, uow, chunk, batch, built)
 
     monkeypatch.setattr(imports._Import, "_publish", packed_meanwhile)
     report = import_records(ctx, importer(ctx), "orders", many(23), "orders.ndjson")
