@@ -58,6 +58,7 @@ from packstation.domain.returns import Return
 from packstation.services.auth import Authenticator
 from packstation.services.context import Context, PackingSettings
 from packstation.services.ports import (
+    BatchState,
     CatalogRepository,
     Claim,
     Conflict,
@@ -327,9 +328,18 @@ class _Repo:
 # --- orders ----------------------------------------------------------------------------------
 
 
+def _held(row: _OrderRow, state: _State) -> bool:
+    """Held by an unfinished import: its batch still publishing, or an update of it waiting."""
+    if row.import_batch is None:
+        return False
+    batch = state.batches.get(row.import_batch)
+    publishing = batch is not None and batch.state is BatchState.PUBLISHING
+    return publishing or (row.import_batch, row.order.order_id) in state.pending
+
+
 def _claim(row: _OrderRow, state: _State) -> Claim:
     importing = None
-    if row.import_batch is not None:
+    if _held(row, state):
         batch = state.batches.get(row.import_batch)
         importing = batch.file if batch else "an import"
     return Claim(row.order.order_id, row.order.status, row.claimed_by, row.claimed_user, row.claimed_at,
@@ -382,7 +392,7 @@ class FakeOrders(_Repo, OrderRepository):
     def try_claim(self, order_id: str, station_id: str, user: str, at: datetime) -> bool:
         row = self._row(order_id)
         if (row is None or row.claimed_by not in (None, station_id) or not row.order.status.packable
-                or row.import_batch is not None):
+                or _held(row, self.s)):
             return False
         row.claimed_by, row.claimed_user, row.claimed_at, row.updated_at = station_id, user, _utc(at), _utc(at)
         return True
@@ -391,7 +401,7 @@ class FakeOrders(_Repo, OrderRepository):
         # PostgreSQL skips rows other stations have locked (SKIP LOCKED); here, as on SQLite,
         # writers take turns, so the next free order is simply the oldest unclaimed one.
         free = [r for r in self.s.orders.values() if r.order.status.packable and r.claimed_by is None
-                and r.import_batch is None and (not carrier or r.order.carrier == carrier)]
+                and not _held(r, self.s) and (not carrier or r.order.carrier == carrier)]
         if not free:
             return None
         first = min(free, key=lambda r: (r.order.placed_at, r.order.order_id))
@@ -421,7 +431,7 @@ class FakeOrders(_Repo, OrderRepository):
 
     def _free_released(self) -> list[_OrderRow]:
         return [r for r in self.s.orders.values()
-                if r.order.status is OrderStatus.RELEASED and r.claimed_by is None and r.import_batch is None]
+                if r.order.status is OrderStatus.RELEASED and r.claimed_by is None and not _held(r, self.s)]
 
     def ready(self, limit: int) -> list[tuple[str, str | None]]:
         rows = sorted(self._free_released(), key=lambda r: r.order.order_id)[:limit]
@@ -455,7 +465,7 @@ class FakeOrders(_Repo, OrderRepository):
 
     def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]:
         return {i: ImportedState(fingerprint=r.fingerprint, status=r.order.status.value, held_by=r.claimed_by,
-                                 import_batch=r.import_batch)
+                                 import_batch=r.import_batch if _held(r, self.s) else None)
                 for i in order_ids if (r := self._row(i)) is not None}
 
     def open_order_with_tote(self, tote: str, other_than: str) -> tuple[str, OrderStatus] | None:
@@ -886,7 +896,7 @@ class FakeImports(_Repo, ImportBatchRepository):
     def reserve(self, batch_id: str, updates: Sequence[tuple[str, str]]) -> None:
         for order_id, payload in updates:
             row = self.s.orders.get(order_id)
-            if row is None or row.import_batch is not None or row.claimed_by is not None:
+            if row is None or _held(row, self.s) or row.claimed_by is not None:
                 raise Conflict("an order the file updates was claimed or taken by another import meanwhile; "
                                "import the file again.")
             row.import_batch = batch_id
@@ -906,12 +916,6 @@ class FakeImports(_Repo, ImportBatchRepository):
                 if r.import_batch == batch_id and (batch_id, k) not in self.s.pending]
         return rows[:limit]
 
-    def reveal(self, batch_id: str, limit: int) -> list[tuple[str, OrderStatus, str]]:
-        rows = self._new(batch_id, limit)
-        for row in rows:
-            row.import_batch = None
-        return [(r.order.order_id, r.order.status, r.order.channel) for r in rows]
-
     def pending(self, batch_id: str, limit: int) -> list[tuple[str, str]]:
         return sorted((k, v) for (b, k), v in self.s.pending.items() if b == batch_id)[:limit]
 
@@ -928,8 +932,10 @@ class FakeImports(_Repo, ImportBatchRepository):
     def discard(self, batch_id: str, limit: int) -> int:
         rows = self._new(batch_id, limit)
         if rows:
-            for row in rows:
-                del self.s.orders[row.order.order_id]
+            gone = {row.order.order_id for row in rows}
+            for order_id in gone:
+                del self.s.orders[order_id]
+            self.s.events = [e for e in self.s.events if e.order_id not in gone]
             return len(rows)
         kept = [k for k, _ in self.pending(batch_id, limit)]
         self.settle(batch_id, kept)

@@ -20,10 +20,12 @@ How a file is stored (docs in the README, "Importing data"):
    - On SQLite a long transaction would hold the write lock and benches would be refused, so
      the file goes in short transactions (``BEGIN IMMEDIATE`` each) under a journal row (an
      *import batch*, ``uow.imports``). While the batch is *publishing*, its new orders are stored
-     held by it and the existing orders it updates are held with their new content put aside:
-     no bench can claim a held order, no wave take it. Once every chunk is in, one small
-     transaction marks the file committed (*releasing*, with the ``import.orders`` event); then
-     the orders are let go in chunks, each with its ``order.received`` / ``order.updated`` event.
+     (with their ``order.received`` events) held by it, and the existing orders it updates are
+     held with their new content put aside: no bench can claim a held order, no wave take it.
+     Once every chunk is in, one small transaction marks the file committed, with the
+     ``import.orders`` event: every new order of the file can be packed from that instant on,
+     all at once. If the file updates existing orders, the batch is *releasing* until those
+     updates are applied, in chunks, each with its ``order.updated`` event; then it is *done*.
      A batch whose holder died is recovered at the next start (:func:`recover_imports`):
      *publishing* is rolled back (nothing of the file stays), *releasing* is finished.
 """
@@ -43,6 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +88,8 @@ from packstation.services.ports import (
 )
 
 KINDS = ("catalog", "cartons", "orders", "returns", "tracking", "stock")
-CHUNK = 2_000  # orders per transaction on SQLite: each holds the write lock for some 50 ms
+CHUNK = 2_000  # orders per transaction on SQLite: each holds the write lock for some 50-100 ms
+_UPDATES = 500  # updates of existing orders per transaction (each is several statements)
 LEASE = timedelta(seconds=60)  # a batch whose holder has not renewed it for this long may be recovered
 _STAGE_BATCH = 2_000
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -519,7 +523,7 @@ def recover_imports(ctx: Context, session: Session, holder_is_dead: Callable[[st
 
     A batch still *publishing* is rolled back: its new orders are removed, the orders it held for
     an update are let go unchanged (nothing of the file stays; import it again). A batch
-    *releasing* was committed: its remaining orders are let go, as the import would have done.
+    *releasing* was committed: its remaining updates are applied, as the import would have done.
     A batch whose holder still runs (its lease renewed, not known dead) is left alone. Returns
     one line per batch recovered, for a log or the command line.
     """
@@ -546,7 +550,7 @@ def recover_imports(ctx: Context, session: Session, holder_is_dead: Callable[[st
             before = batch.stored
             batch = _release(ctx, session, batch)
             done.append(f"{what} stopped after its file was stored: finished, its last "
-                        f"{batch.stored - before} order(s) released.")
+                        f"{batch.stored - before} update(s) of existing orders applied.")
     return done
 
 
@@ -608,21 +612,25 @@ class _Import:
             return self._run(records)
 
     def _run(self, records: Iterable[tuple[str, Any]]) -> ImportReport:
-        clock = time.perf_counter
         t = self.report.timings
-        start = clock()
-        self._stage(records)
-        self._check_file()
-        t["read"] = (now := clock()) - start
+
+        def phase(name: str, work: Callable[[], None]) -> None:
+            wall, cpu = time.perf_counter(), time.process_time()
+            work()
+            t[name] = t.get(name, 0.0) + time.perf_counter() - wall
+            t[f"{name} cpu"] = t.get(f"{name} cpu", 0.0) + time.process_time() - cpu
+
+        def read() -> None:
+            self._stage(records)
+            self._check_file()
+
+        phase("read", read)
         if self.kind == "orders":
-            self._check_orders()
-            t["check"] = (then := clock()) - now
+            phase("check", self._check_orders)
             if not self.report.rejected:
-                self._store_orders()
-            t["store"] = clock() - then
+                phase("store", self._store_orders)
         else:
-            self._store_in_one_transaction()
-            t["store"] = clock() - now
+            phase("store", self._store_in_one_transaction)
         self.report.rejected.sort(key=lambda r: r.order)
         if self.progress and not self.report.rejected:
             self.progress(self.total, self.total)
@@ -663,8 +671,9 @@ class _Import:
             if row["tote"]:
                 tags = (("tote", row["tote"]),)
             self.skus.update(ln["sku"] for ln in children)
-            data = (tuple(row["placed_at"].isoformat() if k == "placed_at" else row[k] for k in _ORDER_ROW),
-                    tuple((ln["line_no"], ln["sku"], ln["qty"], ln["unit_price"]) for ln in children))
+            values = list(_ORDER_VALUES(row))
+            values[2] = values[2].isoformat()  # placed_at
+            data = (tuple(values), tuple((ln["line_no"], ln["sku"], ln["qty"], ln["unit_price"]) for ln in children))
             return StagedRecord(n, pos, key, data, row["content_hash"], tags)
         if self.kind == "catalog":
             tags = tuple(("code", c["code"]) for c in children)
@@ -832,16 +841,18 @@ class _Import:
         if r.rejected:
             _roll_back(ctx, batch, f"refused while storing: {r.rejected[0]}")
             return
-        with ctx.uow() as uow:  # the file is committed here
+        with ctx.uow() as uow:  # the file is committed here: its new orders can be packed from now on
             batch = _renew(uow, batch, ctx)
-            batch = replace(batch, state=BatchState.RELEASING, stored=0)
+            batch = replace(batch, state=BatchState.RELEASING if r.updated else BatchState.DONE, stored=0)
             uow.imports.save(batch)
             self._import_event(uow)
             uow.commit()
+        if batch.state is BatchState.DONE:
+            return
         try:
-            _release(ctx, self.session, batch, lambda n: self._stored((r.records + n) // 2))
+            _release(ctx, self.session, batch, lambda n: self._stored((r.records + n * r.records // r.updated) // 2))
         except BaseException as exc:
-            raise ImportStopped(f"{self.name} was stored whole, but letting its orders go to the benches stopped "
+            raise ImportStopped(f"{self.name} was stored whole, but applying its updates of existing orders stopped "
                                 f"({exc}); the station finishes that when it next starts.") from exc
 
     def _publish(self, uow: UnitOfWork, chunk: list[StagedRecord], batch: ImportBatch | None,
@@ -881,8 +892,8 @@ class _Import:
                 raise
             return
         r.created += len(new)
+        _received(uow, self.ctx, self.session.actor, [(o.order_id, o.status, o.channel) for o, _ in orders], now)
         if batch is None:
-            _received(uow, self.ctx, self.session.actor, [(o.order_id, o.status, o.channel) for o, _ in orders], now)
             for rec in changed:
                 row, lines = self._unstage(rec)
                 refused = _update(uow, self.ctx, self.session, self.session.actor, rec.key, row, lines,
@@ -965,6 +976,7 @@ _ORDER_ROW = ("order_id", "channel", "placed_at", "customer_name", "customer_ema
               "ship_line1", "ship_line2", "ship_city", "ship_region", "ship_postcode", "ship_country", "currency",
               "payment_method", "payment_status", "carrier", "service", "tracking_number", "tote", "status",
               "content_hash")
+_ORDER_VALUES = itemgetter(*_ORDER_ROW)
 _STATUS = {s.value: s for s in OrderStatus}
 
 
@@ -1050,31 +1062,27 @@ def _update(uow: UnitOfWork, ctx: Context, session: Session, actor: str, order_i
 
 def _release(ctx: Context, session: Session, batch: ImportBatch,
              progress: Callable[[int], None] | None = None) -> ImportBatch:
-    """Let a committed batch's orders go, chunk by chunk, each with its event; then mark it done."""
+    """Apply a committed batch's updates of existing orders, chunk by chunk, each with its event
+    (and its status change through the lifecycle); then mark the batch done."""
     while True:
         with ctx.uow() as uow, _PACER.holding():
             batch = _renew(uow, batch, ctx)
             now = ctx.clock()
-            revealed = uow.imports.reveal(batch.id, CHUNK)
-            _received(uow, ctx, batch.actor, revealed, now)
-            n = len(revealed)
-            if n < CHUNK:
-                kept = uow.imports.pending(batch.id, min(CHUNK - n, 500))
-                for order_id, payload in kept:
-                    data = json.loads(payload)
-                    row = _restore("orders", data["row"])
-                    dropped = _update(uow, ctx, session, batch.actor, order_id, row, data["lines"], data["fp"], now)
-                    if dropped:  # a lead cancelled it meanwhile: that stands
-                        uow.events.add(Event("import.update_dropped", order_id, batch.actor, None,
-                                             {"file": batch.file, "reason": dropped}), ctx.station_id, now)
-                uow.imports.settle(batch.id, [k for k, _ in kept])
-                n += len(kept)
-            if n == 0:
+            kept = uow.imports.pending(batch.id, _UPDATES)
+            for order_id, payload in kept:
+                data = json.loads(payload)
+                row = _restore("orders", data["row"])
+                dropped = _update(uow, ctx, session, batch.actor, order_id, row, data["lines"], data["fp"], now)
+                if dropped:  # a lead cancelled it meanwhile: that stands
+                    uow.events.add(Event("import.update_dropped", order_id, batch.actor, None,
+                                         {"file": batch.file, "reason": dropped}), ctx.station_id, now)
+            uow.imports.settle(batch.id, [k for k, _ in kept])
+            if not kept:
                 batch = replace(batch, state=BatchState.DONE)
                 uow.imports.save(batch)
                 uow.commit()
                 return batch
-            batch = replace(batch, stored=batch.stored + n)
+            batch = replace(batch, stored=batch.stored + len(kept))
             uow.imports.save(batch)
             uow.commit()
             uow.imports.tidy()

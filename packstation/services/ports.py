@@ -405,7 +405,7 @@ class BatchState(StrEnum):
     """Where a big import stored in chunks stands (``ImportBatchRepository``)."""
 
     PUBLISHING = "publishing"  # its orders go in, held by the batch: a restart rolls it back
-    RELEASING = "releasing"  # the file is committed; its orders come out: a restart finishes it
+    RELEASING = "releasing"  # committed; the updates of existing orders are applied: a restart finishes them
     DONE = "done"
     ROLLED_BACK = "rolled_back"
 
@@ -428,7 +428,7 @@ class ImportBatch:
     expires_at: datetime  # the holder's lease: after it, anyone may recover the batch
     started_at: datetime
     records: int = 0  # records in the file
-    stored: int = 0  # records stored so far (publishing), orders released so far (releasing)
+    stored: int = 0  # records stored so far (publishing), updates applied so far (releasing)
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -438,11 +438,14 @@ class ImportBatch:
 class ImportBatchRepository(ABC):
     """The orders of a big import stored in chunks, held by their batch until the file is committed.
 
-    An order held by an unfinished batch (a new order of its file, or an existing order the file
-    updates) cannot be claimed, put in a pick wave, or listed as ready: ``OrderRepository.hold``
-    says so (``Claim.importing``), ``try_claim``/``claim_next``/``ready``/``next_to_pick`` skip it.
-    Rolling a batch back removes its new orders and lets go of the existing ones unchanged;
-    releasing it lets its orders go, applying the updates kept for the existing ones.
+    An order is *held* by a batch while the batch is publishing (a new order of its file, stored
+    with the batch's id) and, for an existing order the file updates, until that update is applied
+    (:meth:`reserve` .. :meth:`settle`). A held order cannot be claimed, put in a pick wave or
+    listed as ready: ``OrderRepository.hold`` says so (``Claim.importing``), ``try_claim``,
+    ``claim_next``, ``ready`` and ``next_to_pick`` skip it. Saving the batch as releasing (or done)
+    lets all its new orders go at once: the commit point of the file. Rolling a batch back
+    (:meth:`discard`) removes its new orders with their lines and events and lets go of the
+    existing ones unchanged. A new order keeps its batch's id afterwards (where it came from).
     """
 
     @property
@@ -471,21 +474,17 @@ class ImportBatchRepository(ABC):
 
     @abstractmethod
     def add_orders(self, batch_id: str | None, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
-        """Insert new orders with their lines and fingerprints, held by *batch_id* (None: not
-        held). Raises Conflict naming the orders that exist already (stored meanwhile)."""
+        """Insert new orders with their lines and fingerprints, of *batch_id* (held while it is
+        publishing; None: no batch). Raises Conflict naming the orders that exist already."""
 
     @abstractmethod
     def reserve(self, batch_id: str, updates: Sequence[tuple[str, str]]) -> None:
         """Hold existing orders for the batch and keep their new content (order id, payload) until
-        it is released. Raises Conflict if one of them is held or claimed already."""
+        :meth:`settle`. Raises Conflict if one of them is held or claimed already."""
 
     @abstractmethod
     def totes_in_use(self, totes: Sequence[str]) -> dict[str, list[tuple[str, OrderStatus]]]:
         """tote -> the open (not yet packed) orders that use it."""
-
-    @abstractmethod
-    def reveal(self, batch_id: str, limit: int) -> list[tuple[str, OrderStatus, str]]:
-        """Let up to *limit* new orders of the batch go; returns (order id, status, channel) of each."""
 
     @abstractmethod
     def pending(self, batch_id: str, limit: int) -> list[tuple[str, str]]:
@@ -502,8 +501,8 @@ class ImportBatchRepository(ABC):
 
     @abstractmethod
     def discard(self, batch_id: str, limit: int) -> int:
-        """Roll up to *limit* orders of the batch back: new ones removed (with their lines), existing
-        ones let go unchanged. Returns how many; 0 when nothing of the batch is left."""
+        """Roll up to *limit* orders of the batch back: new ones removed (with their lines and
+        events), existing ones let go unchanged. Returns how many; 0 when nothing of it is left."""
 
 
 class StagedRecord(NamedTuple):

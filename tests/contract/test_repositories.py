@@ -1041,21 +1041,20 @@ class TestImports:
         with stocked(readonly=True) as u:
             assert u.orders.get("SO-0") is None and u.orders.get("SO-1").lines[0].qty == 1
 
-    def test_reveal_lets_new_orders_go_chunk_by_chunk(self, stocked: UnitOfWorkFactory) -> None:
+    def test_the_new_orders_of_a_batch_go_free_all_at_once_when_it_is_committed(self, stocked: UnitOfWorkFactory) -> None:
         with stocked() as u:
             u.imports.open(a_batch())
-            u.imports.add_orders("batch-1", [(an_order(f"SO-{i}", {"TS-1": 1}, payment=("prepaid", "pending"),
-                                                       status=S.ON_HOLD if i == 2 else S.RELEASED), f"fp-{i}")
-                                             for i in (1, 2, 3)], NOW)
+            u.imports.add_orders("batch-1", [(an_order(f"SO-{i}", {"TS-1": 1}), f"fp-{i}") for i in (1, 2, 3)], NOW)
             u.commit()
         with stocked() as u:
-            first = u.imports.reveal("batch-1", 2)
-            rest = u.imports.reveal("batch-1", 2)
-            assert u.imports.reveal("batch-1", 2) == []
-            assert sorted(first + rest) == [("SO-1", S.RELEASED, "shop-web"), ("SO-2", S.ON_HOLD, "shop-web"),
-                                            ("SO-3", S.RELEASED, "shop-web")]
-            assert (len(first), len(rest)) == (2, 1)
-            assert u.orders.try_claim("SO-1", "BENCH-01", "Pat", NOW)
+            assert [u.orders.hold(f"SO-{i}").importing for i in (1, 2, 3)] == ["orders.ndjson"] * 3
+            u.imports.save(replace(a_batch(), state=BatchState.DONE))  # the commit point
+            u.commit()
+        with stocked() as u:
+            assert [u.orders.hold(f"SO-{i}").importing for i in (1, 2, 3)] == [None] * 3
+            assert u.orders.imported(["SO-1"])["SO-1"] == ImportedState("fp-1", "released", None)
+            assert [i for i, _ in u.orders.ready(10)] == ["SO-1", "SO-2", "SO-3"]
+            assert u.orders.try_claim("SO-2", "BENCH-01", "Pat", NOW)
 
     def test_reserve_holds_existing_orders_with_their_new_content(self, stocked: UnitOfWorkFactory) -> None:
         add_orders(stocked, an_order("SO-1", {"TS-1": 1}), an_order("SO-2", {"TS-1": 1}), an_order("SO-3", {"TS-1": 1}))
@@ -1067,7 +1066,8 @@ class TestImports:
         with stocked() as u:
             assert u.orders.hold("SO-1").importing == "orders.ndjson"
             assert not u.orders.try_claim("SO-2", "BENCH-01", "Pat", NOW)
-            assert u.imports.reveal("batch-1", 10) == []  # existing orders are not new ones
+            u.imports.save(replace(a_batch(), state=BatchState.RELEASING))  # committed: held until settled
+            assert u.orders.hold("SO-2").importing == "orders.ndjson" and u.orders.ready(10) == []
             assert u.imports.pending("batch-1", 1) == [("SO-1", '{"v": 1}')]
             assert u.imports.pending("batch-1", 10) == [("SO-1", '{"v": 1}'), ("SO-2", '{"v": 2}')]
             u.imports.settle("batch-1", ["SO-1"])
@@ -1085,6 +1085,8 @@ class TestImports:
         with stocked() as u:
             u.imports.open(a_batch())
             u.imports.add_orders("batch-1", [(an_order(f"SO-{i}", {"TS-1": i, "CO-1": 1}), "fp") for i in (1, 2, 3)], NOW)
+            u.events.add_many([an_event("order.received", f"SO-{i}") for i in (1, 2, 3)], "BENCH-01", NOW)
+            u.events.add(an_event("order.updated", "SO-9"), "BENCH-01", NOW)
             u.imports.reserve("batch-1", [("SO-9", '{"new": true}')])
             u.commit()
         removed = []
@@ -1098,8 +1100,21 @@ class TestImports:
         assert removed == [2, 1, 1, 0]
         with stocked(readonly=True) as u:
             assert [u.orders.get(f"SO-{i}") for i in (1, 2, 3)] == [None, None, None]
+            assert [u.events.for_order(f"SO-{i}") for i in (1, 2, 3)] == [[], [], []]  # their events went too
+            assert [e.kind for e in u.events.for_order("SO-9")] == ["order.updated"]
             assert u.orders.get("SO-9") == an_order("SO-9", {"TS-1": 1})
             assert u.orders.claim_of("SO-9").importing is None and u.imports.pending("batch-1", 10) == []
+
+    def test_an_order_of_a_finished_batch_can_be_held_by_the_next(self, stocked: UnitOfWorkFactory) -> None:
+        with stocked() as u:
+            u.imports.open(a_batch())
+            u.imports.add_orders("batch-1", [(an_order("SO-1", {"TS-1": 1}), "fp-1")], NOW)
+            u.imports.save(replace(a_batch(), state=BatchState.DONE))
+            u.imports.open(a_batch("batch-2"))
+            u.imports.reserve("batch-2", [("SO-1", '{"v": 2}')])
+            u.commit()
+        with stocked(readonly=True) as u:
+            assert u.orders.imported(["SO-1"])["SO-1"].import_batch == "batch-2"
 
     def test_totes_in_use_are_those_of_open_orders(self, stocked: UnitOfWorkFactory) -> None:
         add_orders(stocked, an_order("SO-1", {"TS-1": 1}, tote="T-1", status=S.PACKED),

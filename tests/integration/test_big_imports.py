@@ -61,11 +61,11 @@ def _master_data(station: Any) -> list[dict[str, Any]]:
     return products
 
 
-def _orders_file(path: Path, products: list[dict[str, Any]], n: int) -> Path:
+def _orders_file(path: Path, products: list[dict[str, Any]], n: int, **changes: Any) -> Path:
     with path.open("w", encoding="utf-8") as f:
         for rec in demo.orders(products, n, random.Random(5))[:n]:  # (without the two showcase orders)
             rec.pop("tote")  # demo totes repeat every 1,000 orders: a real file's would not
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            f.write(json.dumps({**rec, **changes}, ensure_ascii=False) + "\n")
     return path
 
 
@@ -101,10 +101,16 @@ def _kill_when(proc: subprocess.Popen[str], db: Path, state: str, stored: int, t
 def _counts(db: Path) -> dict[str, int]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
+        held = ("import_batch IN (SELECT id FROM import_batches WHERE state = 'publishing') "
+                "OR order_id IN (SELECT key FROM import_pending)")
         q = {
             "orders": "SELECT COUNT(*) FROM orders WHERE order_id LIKE 'SO-%'",
-            "held": "SELECT COUNT(*) FROM orders WHERE import_batch IS NOT NULL",
-            "free": "SELECT COUNT(*) FROM orders WHERE order_id LIKE 'SO-%' AND import_batch IS NULL",
+            "held": f"SELECT COUNT(*) FROM orders WHERE {held}",
+            "free": f"SELECT COUNT(*) FROM orders WHERE order_id LIKE 'SO-%' AND NOT ({held})",
+            "changed": "SELECT COUNT(*) FROM orders WHERE order_id LIKE 'SO-%' AND carrier = 'TNT'",
+            "updated": "SELECT COUNT(*) FROM events WHERE kind = 'order.updated' AND order_id LIKE 'SO-%'",
+            "updated_orders": "SELECT COUNT(DISTINCT order_id) FROM events WHERE kind = 'order.updated' "
+                              "AND order_id LIKE 'SO-%'",
             "lines": "SELECT COUNT(*) FROM order_lines WHERE order_id LIKE 'SO-%'",
             "received": "SELECT COUNT(*) FROM events WHERE kind = 'order.received' AND order_id LIKE 'SO-%'",
             "received_orders": "SELECT COUNT(DISTINCT order_id) FROM events WHERE kind = 'order.received' "
@@ -159,7 +165,7 @@ def test_an_import_killed_while_publishing_is_rolled_back_at_the_next_start(
     _kill_when(_import_process(config, path), db, BatchState.PUBLISHING.value, 6_000)
     killed = _counts(db)
     assert killed["orders"] >= 6_000 and killed["held"] == killed["orders"] and killed["free"] == 0
-    assert killed["received"] == 0  # no event of a file that was never committed
+    assert killed["received"] == killed["orders"]  # held with the orders, gone with them
     _nothing_claimable(config, n)
     with build_station(load_config(config), seed_demo=False) as station:  # the restart
         with station.uow(readonly=True) as uow:
@@ -175,20 +181,28 @@ def test_an_import_killed_while_publishing_is_rolled_back_at_the_next_start(
 
 
 @pytest.mark.slow
-def test_an_import_killed_while_releasing_is_finished_at_the_next_start(
+def test_an_import_killed_while_applying_its_updates_is_finished_at_the_next_start(
         station_with_data: tuple[Path, Path, list[dict[str, Any]]], tmp_path: Path) -> None:
+    """The second file changes every order of the first (carrier TNT): it is committed, then its
+    updates are applied in chunks; killed halfway, the restart applies the rest, each once."""
     config, db, products = station_with_data
-    n = 30_000
-    path = _orders_file(tmp_path / "orders.ndjson", products, n)
-    _kill_when(_import_process(config, path), db, BatchState.RELEASING.value, 4_000)
+    n = 12_000
+    first = _orders_file(tmp_path / "first.ndjson", products, n)
+    done = subprocess.run([sys.executable, "-m", "packstation", "--config", str(config), "import", "orders",
+                           str(first)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    second = _orders_file(tmp_path / "second.ndjson", products, n, carrier="TNT")
+    _kill_when(_import_process(config, second), db, BatchState.RELEASING.value, 1_000)
     killed = _counts(db)
-    assert killed["orders"] == n  # the file is stored whole: it was committed
-    assert 0 < killed["free"] < n and killed["received"] == killed["free"]  # released ones have their event
+    assert killed["orders"] == n and 0 < killed["changed"] < n  # committed, partly applied
+    assert killed["held"] == n - killed["changed"]  # the rest held until applied: no bench packs the old content
+    assert killed["updated"] == killed["changed"]
     with build_station(load_config(config), seed_demo=False):  # the restart finishes it
         pass
     after = _counts(db)
-    assert (after["orders"], after["free"], after["held"]) == (n, n, 0)
-    assert after["received"] == after["received_orders"] == n  # each order's event once, none doubled
+    assert (after["orders"], after["changed"], after["held"], after["free"]) == (n, n, 0, n)
+    assert after["updated"] == after["updated_orders"] == n  # each update's event once, none doubled
+    assert after["received"] == after["received_orders"] == n
     assert _journal(db)[0] == BatchState.DONE.value
 
 

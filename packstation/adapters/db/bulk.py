@@ -21,32 +21,33 @@ _prepared: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[_Processor]]] 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     """INSERT *rows* (dicts with at least *columns*; other columns get their server default)."""
-    if not rows:
+    if rows:
+        get = itemgetter(*columns)
+        insert_values(conn, table, columns, [get(row) for row in rows] if len(columns) > 1
+                      else [(row[columns[0]],) for row in rows])
+
+
+def insert_values(conn: Connection, table: Table, columns: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+    """INSERT rows given as values in the order of *columns* (other columns get their server default)."""
+    if not values:
         return
     if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), [{c: row[c] for c in columns} for row in rows])
+        conn.execute(insert(table), [dict(zip(columns, v, strict=True)) for v in values])
         return
     key = (conn.dialect.name, table.name, tuple(columns))
     if key not in _prepared:
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         _prepared[key] = (sql, [table.c[c].type.bind_processor(conn.dialect) for c in columns])
     sql, processors = _prepared[key]
-    converted = []
-    for i, processor in enumerate(processors):
-        if processor is not None:  # e.g. a time: to UTC, as SQLite's text (the same instant is converted once)
+    converting = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if converting:  # e.g. a time: to UTC, as SQLite's text (the same instant is converted once)
+        rows = [list(v) for v in values]
+        for i, processor in converting:
             seen: dict[Any, Any] = {None: None}
-            column = columns[i]
-            converted.append((i, [seen[v] if v in seen else seen.setdefault(v, processor(v))
-                                  for v in (row[column] for row in rows)]))
-    get = itemgetter(*columns)
-    values: list[Any] = [get(row) for row in rows]
-    if converted:
-        values = [list(v) for v in values]
-        for i, column_values in converted:
-            for v, cv in zip(values, column_values, strict=True):
-                v[i] = cv
-    elif len(columns) == 1:
-        values = [(v,) for v in values]
+            for row in rows:
+                v = row[i]
+                row[i] = seen[v] if v in seen else seen.setdefault(v, processor(v))
+        values = rows
     driver = conn.connection.dbapi_connection
     assert driver is not None
     dbapi = conn.dialect.loaded_dbapi

@@ -1,8 +1,8 @@
 """The import journal and the orders of big imports, on SQLite or PostgreSQL.
 
 SQLite stores a big file in short chunks (``BEGIN IMMEDIATE`` each), its orders held by the
-batch (``orders.import_batch``) until the file is committed, so benches keep scanning between
-chunks. PostgreSQL takes a whole file in one transaction (MVCC: nobody waits for it), its orders
+batch (``orders.import_batch``, while the batch is publishing) until the file is committed, so
+benches keep scanning between chunks. PostgreSQL takes a whole file in one transaction (MVCC: nobody waits for it), its orders
 through ``COPY`` into a temporary staging table and ``INSERT ... SELECT`` from there.
 """
 
@@ -16,9 +16,9 @@ from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from packstation.adapters.db import tables as t
-from packstation.adapters.db.bulk import insert_rows
+from packstation.adapters.db.bulk import insert_values
 from packstation.adapters.db.chunks import chunks
-from packstation.adapters.db.orders import _line_row, _row
+from packstation.adapters.db.orders import _FREE
 from packstation.domain.lifecycle import OrderStatus
 from packstation.domain.model import Order
 from packstation.services.ports import BatchState, Conflict, ImportBatch, ImportBatchRepository
@@ -27,9 +27,20 @@ b = t.import_batches.c
 p = t.import_pending.c
 o = t.orders.c
 _OPEN = [s.value for s in OrderStatus if s.open]
-_ORDER_COLUMNS = [c.name for c in t.orders.columns if c.name not in ("lease_token", "lease_expires_at", "change_seq",
-                                                                     "claimed_by", "claimed_user", "claimed_at")]
-_LINE_COLUMNS = [c.name for c in t.order_lines.columns]
+# the columns a new order is stored with, in the order _order_values gives them
+_ORDER_COLUMNS = ("order_id", "channel", "placed_at", "customer_name", "customer_email", "customer_phone", "ship_name",
+                  "ship_line1", "ship_line2", "ship_city", "ship_region", "ship_postcode", "ship_country", "currency",
+                  "payment_method", "payment_status", "carrier", "service", "tracking_number", "tote", "status",
+                  "wave_id", "content_hash", "created_at", "updated_at", "import_batch")
+_LINE_COLUMNS = ("order_id", "line_no", "sku", "qty", "unit_price", "packed_qty", "short_qty", "short_reason")
+
+
+def _order_values(order: Order, fingerprint: str, at: datetime, batch_id: str | None) -> tuple[Any, ...]:
+    a = order.ship_to
+    return (order.order_id, order.channel, order.placed_at, order.customer_name, order.customer_email,
+            order.customer_phone, a.name, a.line1, a.line2, a.city, a.region, a.postcode, a.country, order.currency,
+            order.payment_method, order.payment_status, order.carrier, order.service, order.tracking_number, order.tote,
+            order.status.value, order.wave_id, fingerprint, at, at, batch_id)
 
 
 class SqlImports(ImportBatchRepository):
@@ -67,18 +78,18 @@ class SqlImports(ImportBatchRepository):
     def add_orders(self, batch_id: str | None, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
         if not orders:
             return
-        rows = [{**_row(order), "content_hash": fp, "created_at": at, "updated_at": at, "import_batch": batch_id}
-                for order, fp in orders]
-        lines = [_line_row(order.order_id, line) for order, _ in orders for line in order.lines]
+        rows = [_order_values(order, fp, at, batch_id) for order, fp in orders]
+        lines = [(order.order_id, ln.line_no, ln.sku, ln.qty, str(ln.unit_price), ln.packed, ln.short, ln.short_reason)
+                 for order, _ in orders for ln in order.lines]
         if self.conn.dialect.name == "postgresql":
             self._copy_orders(rows, lines)
             return
         try:
             with self.conn.begin_nested():
-                insert_rows(self.conn, t.orders, rows, _ORDER_COLUMNS)
+                insert_values(self.conn, t.orders, _ORDER_COLUMNS, rows)
         except IntegrityError:
-            raise self._exists([r["order_id"] for r in rows]) from None
-        insert_rows(self.conn, t.order_lines, lines, _LINE_COLUMNS)
+            raise self._exists([r[0] for r in rows]) from None
+        insert_values(self.conn, t.order_lines, _LINE_COLUMNS, lines)
 
     def _exists(self, order_ids: Sequence[str]) -> Conflict:
         found: list[str] = []
@@ -87,7 +98,7 @@ class SqlImports(ImportBatchRepository):
         return Conflict(f"order {', '.join(sorted(found)[:5]) or '?'} was stored meanwhile (by another import or "
                         "the order API); import the file again.")
 
-    def _copy_orders(self, rows: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:
+    def _copy_orders(self, rows: list[tuple[Any, ...]], lines: list[tuple[Any, ...]]) -> None:
         """COPY into a temporary table, then INSERT ... SELECT (orders that exist already are
         left out and reported), then COPY the lines (they belong to orders just inserted)."""
         raw = self.conn.connection.dbapi_connection
@@ -101,16 +112,16 @@ class SqlImports(ImportBatchRepository):
         with raw.cursor() as cur:
             with cur.copy(f"COPY import_orders_staged ({columns}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([row.get(name) for name in _ORDER_COLUMNS])
+                    copy.write_row(row)
             cur.execute(f"INSERT INTO orders ({columns}) SELECT {columns} FROM import_orders_staged "
                         "ON CONFLICT (order_id) DO NOTHING RETURNING order_id")
             inserted = {r[0] for r in cur.fetchall()}
             if len(inserted) != len(rows):
-                raise self._exists([r["order_id"] for r in rows if r["order_id"] not in inserted])
+                raise self._exists([r[0] for r in rows if r[0] not in inserted])
             if lines:
                 with cur.copy(f"COPY order_lines ({', '.join(_LINE_COLUMNS)}) FROM STDIN") as copy:
                     for line in lines:
-                        copy.write_row([line.get(name) for name in _LINE_COLUMNS])
+                        copy.write_row(line)
 
     def reserve(self, batch_id: str, updates: Sequence[tuple[str, str]]) -> None:
         if not updates:
@@ -119,7 +130,7 @@ class SqlImports(ImportBatchRepository):
         held = 0
         for part in chunks(ids):
             held += self.conn.execute(update(t.orders).where(and_(
-                o.order_id.in_(part), o.import_batch.is_(None), o.claimed_by.is_(None))).values(import_batch=batch_id)
+                o.order_id.in_(part), _FREE, o.claimed_by.is_(None))).values(import_batch=batch_id)
             ).rowcount
         if held != len(ids):
             raise Conflict("an order the file updates was claimed or taken by another import meanwhile; "
@@ -135,17 +146,10 @@ class SqlImports(ImportBatchRepository):
                 out.setdefault(tote, []).append((order_id, OrderStatus(status)))
         return out
 
-    def _new(self, batch_id: str, limit: int) -> list[Any]:
+    def _new(self, batch_id: str, limit: int) -> list[str]:
         kept = select(p.key).where(p.batch_id == batch_id)
-        return list(self.conn.execute(
-            select(o.order_id, o.status, o.channel)
-            .where(and_(o.import_batch == batch_id, o.order_id.not_in(kept))).limit(limit)))
-
-    def reveal(self, batch_id: str, limit: int) -> list[tuple[str, OrderStatus, str]]:
-        rows = self._new(batch_id, limit)
-        for part in chunks([r[0] for r in rows]):
-            self.conn.execute(update(t.orders).where(o.order_id.in_(part)).values(import_batch=None))
-        return [(r[0], OrderStatus(r[1]), r[2]) for r in rows]
+        return [r[0] for r in self.conn.execute(
+            select(o.order_id).where(and_(o.import_batch == batch_id, o.order_id.not_in(kept))).limit(limit))]
 
     def pending(self, batch_id: str, limit: int) -> list[tuple[str, str]]:
         rows = self.conn.execute(select(p.key, p.payload).where(p.batch_id == batch_id).order_by(p.key).limit(limit))
@@ -167,9 +171,10 @@ class SqlImports(ImportBatchRepository):
             driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def discard(self, batch_id: str, limit: int) -> int:
-        new = [r[0] for r in self._new(batch_id, limit)]
+        new = self._new(batch_id, limit)
         if new:
             for part in chunks(new):
+                self.conn.execute(delete(t.events).where(t.events.c.order_id.in_(part)))
                 self.conn.execute(delete(t.order_lines).where(t.order_lines.c.order_id.in_(part)))
                 self.conn.execute(delete(t.orders).where(and_(o.order_id.in_(part), o.import_batch == batch_id)))
             return len(new)

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from packstation.adapters.db import tables as t
-from packstation.adapters.db.chunks import chunks
 from packstation.domain.lifecycle import OrderStatus
 from packstation.domain.model import Address, Order, OrderLine
 from packstation.services.ports import Claim, Conflict, ImportedState, OrderRepository
@@ -19,9 +33,14 @@ _PACKABLE = [s.value for s in OrderStatus if s.packable]
 _OPEN = [s.value for s in OrderStatus if s.open]
 o = t.orders.c
 ln = t.order_lines.c
-# not held by an import that has not finished (services/imports.py): only such orders may be
-# claimed, put in a wave or listed as ready
-_FREE = o.import_batch.is_(None)
+# held by an import that has not finished (services/imports.py): a new order of a batch still
+# publishing, or an existing order a batch updates (its new content waiting in import_pending).
+# Only orders not held may be claimed, put in a wave or listed as ready.
+_PUBLISHING = select(t.import_batches.c.id).where(t.import_batches.c.state == "publishing")
+_HELD = and_(o.import_batch.is_not(None),
+             or_(o.import_batch.in_(_PUBLISHING), o.order_id.in_(select(t.import_pending.c.key))))
+_FREE = or_(o.import_batch.is_(None),
+            and_(o.import_batch.not_in(_PUBLISHING), o.order_id.not_in(select(t.import_pending.c.key))))
 
 
 class SqlOrders(OrderRepository):
@@ -63,8 +82,8 @@ class SqlOrders(OrderRepository):
 
     def hold(self, order_id: str) -> Claim:
         row = self.conn.execute(
-            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at, o.import_batch)
-            .where(o.order_id == order_id).with_for_update()
+            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at, case((_HELD, o.import_batch)))
+            .where(o.order_id == order_id).with_for_update(of=t.orders)
         ).first()
         if row is None:
             raise KeyError(order_id)
@@ -72,7 +91,7 @@ class SqlOrders(OrderRepository):
 
     def claim_of(self, order_id: str) -> Claim | None:
         row = self.conn.execute(
-            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at, o.import_batch)
+            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at, case((_HELD, o.import_batch)))
             .where(o.order_id == order_id)).first()
         return self._claim(order_id, row) if row else None
 
@@ -157,10 +176,17 @@ class SqlOrders(OrderRepository):
     # --- imports -------------------------------------------------------------------------
     def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]:
         out: dict[str, ImportedState] = {}
-        for part in chunks(order_ids):
-            for r in self.conn.execute(select(o.order_id, o.content_hash, o.status, o.claimed_by, o.import_batch)
-                                       .where(o.order_id.in_(part))):
-                out[r[0]] = ImportedState(fingerprint=r[1], status=r[2], held_by=r[3], import_batch=r[4])
+        columns = (o.order_id, o.content_hash, o.status, o.claimed_by, case((_HELD, o.import_batch)))
+        if self.conn.dialect.name == "sqlite":
+            # a big import asks for thousands at a time: one JSON array parameter (json_each) instead of
+            # an IN list of that many parameters, which SQLAlchemy renders anew for every call
+            ids = func.json_each(bindparam("ids", json.dumps(list(order_ids)))).table_valued("value")
+            rows = self.conn.execute(select(*columns).where(o.order_id.in_(select(ids.c.value))))
+        else:
+            rows = self.conn.execute(select(*columns).where(o.order_id == any_(
+                bindparam("ids", list(order_ids), type_=ARRAY(String)))))
+        for r in rows:
+            out[r[0]] = ImportedState(fingerprint=r[1], status=r[2], held_by=r[3], import_batch=r[4])
         return out
 
     def open_order_with_tote(self, tote: str, other_than: str) -> tuple[str, OrderStatus] | None:

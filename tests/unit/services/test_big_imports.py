@@ -83,11 +83,11 @@ def test_a_file_goes_in_chunks_under_a_batch_and_comes_out_whole(ctx: Context, d
     [batch] = batches(ctx)
     assert (batch.state, batch.kind, batch.file, batch.actor) == (BatchState.DONE, "orders", "orders.ndjson", "import:pat")
     assert (batch.records, batch.created, batch.updated, batch.unchanged) == (23, 23, 0, 0)
-    # 5 chunks in (no events: held orders are not there yet), the commit point, 5 chunks out
+    # 5 chunks in, each with its orders' events (held, like the orders), then the commit point
     written = db.transactions[before:]
-    assert written[0] == ["import.orders"]
-    assert [len(t) for t in written[1:]] == [5, 5, 5, 5, 3]
-    assert {k for t in written[1:] for k in t} == {"order.received"}
+    assert [len(t) for t in written[:-1]] == [5, 5, 5, 5, 3]
+    assert {k for t in written[:-1] for k in t} == {"order.received"}
+    assert written[-1] == ["import.orders"]
     received = [e for e in all_events(ctx) if e.kind == "order.received" and e.order_id.startswith("WEB-")]
     assert len(received) == 23 and {e.actor for e in received} == {"import:pat"}
     assert received[0].payload == {"status": "released", "channel": "shop-web"}
@@ -95,13 +95,8 @@ def test_a_file_goes_in_chunks_under_a_batch_and_comes_out_whole(ctx: Context, d
 
 def test_an_order_held_by_an_unfinished_import_cannot_be_packed_or_picked(
         ctx: Context, pat: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    def stop(*_args: Any, **_kw: Any) -> None:
-        raise StorageError("The disk is full. Ask IT to free space on this station.")
-
-    monkeypatch.setattr(imports, "_release", stop)  # committed, but nothing let go yet
-    with pytest.raises(ImportStopped, match="stored whole, but letting its orders go to the benches stopped"):
-        import_records(ctx, importer(ctx), "orders", many(7), "orders.ndjson")
-    with pytest.raises(OrderRefused, match="WEB-003 is arriving with the import of orders.ndjson, which has not finished"):
+    _stopped_while_publishing(ctx, monkeypatch, 23)  # two chunks in, then the process died
+    with pytest.raises(OrderRefused, match="WEB-003 is arriving with the import of big.ndjson, which has not finished"):
         packing.claim_order(ctx, pat, "WEB-003")
     with ctx.uow() as uow:
         assert not uow.orders.try_claim("WEB-003", "BENCH-01", "Pat Packer", ctx.clock())
@@ -109,6 +104,22 @@ def test_an_order_held_by_an_unfinished_import_cannot_be_packed_or_picked(
         assert not any(o.order_id.startswith("WEB-") for o in uow.orders.next_to_pick(100))
     pack = packing.claim_next_order(ctx, pat)
     assert pack is not None and not pack.order.order_id.startswith("WEB-")  # the bench's own orders still flow
+
+
+def test_the_new_orders_of_a_file_can_be_packed_all_at_once_from_its_commit(
+        ctx: Context, pat: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    real = imports._Import._import_event
+
+    def before_the_commit_point(job: Any, uow: Any) -> None:
+        with ctx.uow(readonly=True) as other:  # another station's view, just before the commit
+            seen.append(any(other.orders.claim_of(f"WEB-{i:03d}").importing is None for i in range(1, 13)))
+        real(job, uow)
+
+    monkeypatch.setattr(imports._Import, "_import_event", before_the_commit_point)
+    assert import_records(ctx, importer(ctx), "orders", many(12), "orders.ndjson").ok
+    assert seen == [False]  # every chunk was in, none of its orders free
+    assert packing.claim_order(ctx, pat, "WEB-012").order.order_id == "WEB-012"
 
 
 def test_a_refused_commit_halfway_rolls_the_whole_file_back(ctx: Context, db: FakeDatabase) -> None:
@@ -165,13 +176,12 @@ def test_an_order_claimed_between_the_checks_and_its_chunk_refuses_the_file(
 
 
 def test_an_order_held_by_another_unfinished_import_refuses_the_file(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(imports, "_release", lambda *a, **k: (_ for _ in ()).throw(StorageError("gone")))
-    with pytest.raises(ImportStopped):
-        import_records(ctx, importer(ctx), "orders", many(3), "first.ndjson")
-    report = import_records(ctx, importer(ctx), "orders", many(4), "second.ndjson")
+    _stopped_while_publishing(ctx, monkeypatch, 23)
+    report = import_records(ctx, importer(ctx), "orders", many(24), "second.ndjson")
     assert [(r.key, r.reason.split(",")[0]) for r in report.rejected[:1]] == [
-        ("WEB-001", "order is held by the import of first.ndjson started 2026-03-10 09:00 UTC by import:pat")]
-    assert stored(ctx, "WEB-004")["WEB-004"] is None
+        ("WEB-001", "order is held by the import of big.ndjson started 2026-03-10 09:00 UTC by import:pat")]
+    assert len(report.rejected) == 10  # the two chunks the first one got in
+    assert stored(ctx, "WEB-024")["WEB-024"] is None
 
 
 # --- recovery after a crash ------------------------------------------------------------------------
@@ -218,28 +228,45 @@ def test_a_batch_whose_lease_ran_out_is_recovered_by_anyone(ctx: Context, monkey
     assert "stopped before its file was stored whole: rolled back" in line and "big.ndjson" in line
 
 
-def test_a_batch_that_died_while_releasing_is_finished(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_that_died_while_applying_its_updates_is_finished(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert import_records(ctx, importer(ctx), "orders", many(12), "first.ndjson").created == 12
+    monkeypatch.setattr(imports, "_UPDATES", 5)
     real = imports._release
 
     def die_after_one_chunk(c: Context, s: Session, batch: Any, *a: Any) -> Any:
-        monkeypatch.setattr(imports, "CHUNK", 5)
-        with c.uow() as uow:  # let one chunk out, as the real release does, then die
-            uow.imports.reveal(batch.id, 5)
-            uow.commit()
-        raise SystemExit("killed")
+        calls = []
+        real_update = imports._update
+
+        def update(*args: Any) -> Any:
+            calls.append(1)
+            if len(calls) > 5:
+                raise SystemExit("killed")
+            return real_update(*args)
+
+        monkeypatch.setattr(imports, "_update", update)
+        return real(c, s, batch, *a)
 
     monkeypatch.setattr(imports, "_release", die_after_one_chunk)
-    with pytest.raises(ImportStopped):
-        import_records(ctx, importer(ctx), "orders", many(12), "big.ndjson")
+    changed = records(*(an_order(f"WEB-{i:03d}", carrier="UPS") for i in range(1, 13)))
+    with pytest.raises(ImportStopped, match="applying its updates of existing orders stopped"):
+        import_records(ctx, importer(ctx), "orders", changed, "second.ndjson")
     monkeypatch.setattr(imports, "_release", real)
+    monkeypatch.undo()
+    monkeypatch.setattr(imports, "_UPDATES", 5)
+    carriers = [o.carrier for o in stored(ctx, *(f"WEB-{i:03d}" for i in range(1, 13))).values()]
+    assert carriers.count("UPS") == 5  # one chunk of updates applied, the rest held
+    with ctx.uow(readonly=True) as uow:
+        assert uow.orders.claim_of("WEB-012").importing == "second.ndjson"
     admin = ctx.auth.system(ActorKind.SYSTEM, "import-recovery")
     [line] = recover_imports(ctx, admin, lambda holder: True)
-    assert "finished, its last 7 order(s) released" in line
+    assert "finished, its last 7 update(s) of existing orders applied" in line
     orders = stored(ctx, *(f"WEB-{i:03d}" for i in range(1, 13)))
-    assert all(o is not None and o.status is OrderStatus.RELEASED for o in orders.values())
+    assert all(o.carrier == "UPS" and o.status is OrderStatus.RELEASED for o in orders.values())
     with ctx.uow(readonly=True) as uow:
         assert all(uow.orders.claim_of(i).importing is None for i in orders)
     assert batches(ctx)[-1].state is BatchState.DONE
+    updated = [e for e in all_events(ctx) if e.kind == "order.updated"]
+    assert sorted(e.order_id for e in updated) == sorted(orders)  # each update once
 
 
 # --- one transaction where that blocks nobody (PostgreSQL) ---------------------------------------
