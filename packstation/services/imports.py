@@ -426,8 +426,32 @@ def _order(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any
         "tote": (_ident(rec, "tote") if _text(rec, "tote", required=False) else None),
         "status": arrival_status(method, status).value,
     }
-    row["content_hash"] = _hash([row, [(ln["sku"], ln["qty"], ln["unit_price"]) for ln in lines]])
+    row["content_hash"] = _order_fingerprint(row, lines)
     return order_id, row, lines
+
+
+_ORDER_KEYS = sorted(("order_id", "channel", "placed_at", "customer_name", "customer_email", "customer_phone", "ship_name",
+                      "ship_line1", "ship_line2", "ship_city", "ship_region", "ship_postcode", "ship_country", "currency",
+                      "payment_method", "payment_status", "carrier", "service", "tracking_number", "tote", "status"))
+_ORDER_KEY_VALUES = itemgetter(*_ORDER_KEYS)
+_ORDER_JSON = "[{" + ", ".join(f'"{k}": %s' for k in _ORDER_KEYS) + "}, [%s]]"
+_QUOTE = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str (ensure_ascii)
+
+
+def _order_fingerprint(row: dict[str, Any], lines: list[dict[str, Any]]) -> str:
+    """``_hash([row, [(sku, qty, unit_price), ...]])`` of a validated order, the same hex digest,
+    written out directly: the generic encoder took half the time of validating an order.
+
+    Holds because the validator leaves only text (or None) in the row, a datetime in placed_at
+    (``default=str``), and text, int, text in each line; tests/unit/services/test_big_imports.py
+    checks it against ``_hash`` on orders of every shape."""
+    if len(row) != len(_ORDER_KEYS):
+        return _hash([row, [(ln["sku"], ln["qty"], ln["unit_price"]) for ln in lines]])
+    q = _QUOTE
+    values = tuple(q(v) if v.__class__ is str else ("null" if v is None else q(str(v)))
+                   for v in _ORDER_KEY_VALUES(row))
+    items = ", ".join(f'[{q(ln["sku"])}, {int(ln["qty"])}, {q(ln["unit_price"])}]' for ln in lines)
+    return hashlib.sha256((_ORDER_JSON % (*values, items)).encode()).hexdigest()
 
 
 def _return(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:

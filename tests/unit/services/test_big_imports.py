@@ -354,3 +354,18 @@ def test_staged_records_hold_plain_values_only() -> None:
     staging = FakeStaging()
     with pytest.raises(ValueError):
         staging.add([imports.StagedRecord(1, "record 1", "A", data={"when": timedelta(1)})])
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"tracking_number": "1Z999AA10123456784", "tote": "TOTE-7"},
+    {"customer": {"name": "Νίκος \"Nick\" Παπαδόπουλος\\", "email": "n@example.com", "phone": "+30 21 0"}},
+    {"ship_to": {"name": "Zoë", "line1": "ul. Marszałkowska 84", "line2": "Hof\u2028links", "city": "Москва",
+                 "region": "😀 region", "postcode": "00-514", "country": "pl"}},
+    {"placed_at": "2026-11-26T09:15:00.123456+05:30", "service": "", "currency": "gbp"},
+    {"lines": [{"sku": "A-1", "qty": "3", "unit_price": "0.5"}, {"sku": "B-2", "qty": 9999, "unit_price": "12.3456"}]},
+])
+def test_the_order_fingerprint_is_the_generic_hash_of_the_same_order(changes: dict[str, Any]) -> None:
+    """Stored fingerprints must stay what they were: a file imported again must be unchanged."""
+    _, row, lines = imports._order({**an_order("WEB-1"), **changes})
+    fingerprint = row.pop("content_hash")
+    assert fingerprint == imports._hash([row, [(ln["sku"], ln["qty"], ln["unit_price"]) for ln in lines]])
