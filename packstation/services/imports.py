@@ -443,7 +443,7 @@ def _order_fingerprint(row: dict[str, Any], lines: list[dict[str, Any]]) -> str:
     written out directly: the generic encoder took half the time of validating an order.
 
     Holds because the validator leaves only text (or None) in the row, a datetime in placed_at
-    (``default=str``), and text, int, text in each line; tests/unit/services/test_big_imports.py
+    (``default=str``), and text, int, text in each line; tests/unit/services/test_import_batches.py
     checks it against ``_hash`` on orders of every shape."""
     if len(row) != len(_ORDER_KEYS):
         return _hash([row, [(ln["sku"], ln["qty"], ln["unit_price"]) for ln in lines]])
@@ -1058,8 +1058,21 @@ def _renew(uow: UnitOfWork, batch: ImportBatch, ctx: Context) -> ImportBatch:
 def _received(uow: UnitOfWork, ctx: Context, actor: str, orders: list[tuple[str, OrderStatus, str]],
               now: datetime) -> None:
     """``order.received`` for each new order, naming the import's actor (one statement for all)."""
-    uow.events.add_many([Event("order.received", order_id, actor, None, {"status": status.value, "channel": channel})
-                         for order_id, status, channel in orders], ctx.station_id, now)
+    uow.events.add_many([Event("order.received", order_id, actor, None, {"status": status.value, "channel": channel},
+                               id=_time_ordered_uuid()) for order_id, status, channel in orders], ctx.station_id, now)
+
+
+def _time_ordered_uuid() -> str:
+    """A UUID whose first 48 bits are the time in milliseconds (RFC 9562 version 7), the rest random.
+
+    A file's events are stored by the hundred thousand: with random (version 4) ids every one
+    lands on a different page of the events' unique id index, and once that index outgrows the
+    cache each insert costs a page read and a page write. Ids that grow with time go at its end.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant 10
+    return str(uuid.UUID(int=value))
 
 
 def _pending(row: dict[str, Any], lines: list[dict[str, Any]], fingerprint: str) -> str:

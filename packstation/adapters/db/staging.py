@@ -32,8 +32,10 @@ class SqliteStaging(ImportStaging):
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE", "cache_size=-16000",
                        "locking_mode=EXCLUSIVE"):
             cur.execute(f"PRAGMA {pragma}")
+        # the data apart: the checks read keys and fingerprints of millions of records, not their data
         cur.execute("CREATE TABLE records (seq INTEGER PRIMARY KEY, pos TEXT NOT NULL, key TEXT NOT NULL, "
-                    "fp TEXT NOT NULL, data BLOB, rejected INTEGER NOT NULL DEFAULT 0)")
+                    "fp TEXT NOT NULL, rejected INTEGER NOT NULL DEFAULT 0)")
+        cur.execute("CREATE TABLE record_data (seq INTEGER PRIMARY KEY, data BLOB)")
         cur.execute("CREATE TABLE tags (tag TEXT NOT NULL, value TEXT NOT NULL, seq INTEGER NOT NULL)")
         cur.execute("CREATE TABLE csv_rows (key TEXT NOT NULL, n INTEGER NOT NULL, data BLOB)")
         self._indexed = False
@@ -42,8 +44,10 @@ class SqliteStaging(ImportStaging):
     def add(self, records: Sequence[StagedRecord]) -> None:
         cur = self.conn.cursor()
         cur.execute("BEGIN")
-        cur.executemany("INSERT INTO records (seq, pos, key, fp, data) VALUES (?, ?, ?, ?, ?)",
-                        [(r.seq, r.position, r.key, r.fingerprint, marshal.dumps(r.data)) for r in records])
+        cur.executemany("INSERT INTO records (seq, pos, key, fp) VALUES (?, ?, ?, ?)",
+                        [(r.seq, r.position, r.key, r.fingerprint) for r in records])
+        cur.executemany("INSERT INTO record_data (seq, data) VALUES (?, ?)",
+                        [(r.seq, marshal.dumps(r.data)) for r in records])
         tags = [(tag, value, r.seq) for r in records for tag, value in r.tags]
         if tags:
             cur.executemany("INSERT INTO tags (tag, value, seq) VALUES (?, ?, ?)", tags)
@@ -101,15 +105,17 @@ class SqliteStaging(ImportStaging):
 
     def records(self, after: int = 0, limit: int = 1000, *, data: bool = True) -> list[StagedRecord]:
         if data:
-            rows = self.conn.execute("SELECT seq, pos, key, fp, data FROM records WHERE rejected = 0 AND seq > ? "
-                                     "ORDER BY seq LIMIT ?", (after, limit))
+            rows = self.conn.execute("SELECT r.seq, r.pos, r.key, r.fp, d.data FROM records r JOIN record_data d "
+                                     "ON d.seq = r.seq WHERE r.rejected = 0 AND r.seq > ? ORDER BY r.seq LIMIT ?",
+                                     (after, limit))
             return [StagedRecord(seq, pos, key, marshal.loads(blob), fp) for seq, pos, key, fp, blob in rows]
         rows = self.conn.execute("SELECT seq, pos, key, fp FROM records WHERE rejected = 0 AND seq > ? "
                                  "ORDER BY seq LIMIT ?", (after, limit))
         return [StagedRecord(seq, pos, key, None, fp) for seq, pos, key, fp in rows]
 
     def get(self, seq: int) -> StagedRecord | None:
-        row = self.conn.execute("SELECT seq, pos, key, fp, data FROM records WHERE seq = ?", (seq,)).fetchone()
+        row = self.conn.execute("SELECT r.seq, r.pos, r.key, r.fp, d.data FROM records r JOIN record_data d "
+                                "ON d.seq = r.seq WHERE r.seq = ?", (seq,)).fetchone()
         return StagedRecord(row[0], row[1], row[2], marshal.loads(row[4]), row[3]) if row else None
 
     def count(self) -> int:
