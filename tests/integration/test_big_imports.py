@@ -326,3 +326,29 @@ def test_a_big_file_goes_into_postgresql_in_one_transaction_that_blocks_no_reade
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM order_lines WHERE order_id LIKE 'SO-%'")).scalar_one() > 12_000
     engine.dispose()
+
+
+# --- the stock kind -----------------------------------------------------------------------------
+
+
+def test_import_stock_validates_and_stores_the_lots(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    fixtures = REPO / "tests" / "fixtures"
+    run = [sys.executable, "-m", "packstation", "--config", str(config), "import"]
+    assert subprocess.run([*run, "catalog", str(fixtures / "catalog.json")], cwd=REPO, capture_output=True).returncode == 0
+    stock = tmp_path / "stock.csv"
+    stock.write_text("sku,location,lot,expiry,qty\nCO-2003,B-02-01,L-26A,2026-11-11,40\nCO-2003,B-02-02,L-27B,2027-06-30,12\n"
+                     "TS-2001,A-01-01,T-1,,5\n", encoding="utf-8")
+    done = subprocess.run([*run, "stock", str(stock)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "stock.csv: 3 stock record(s): 3 new, 0 updated, 0 unchanged." in done.stdout
+    with build_station(load_config(config), seed_demo=False) as station, station.uow(readonly=True) as uow:
+        assert [(lot.lot, str(lot.expiry), lot.qty) for lot in uow.catalog.lots("CO-2003")] == [
+            ("L-26A", "2026-11-11", 40), ("L-27B", "2027-06-30", 12)]
+    stock.write_text("sku,location,lot,expiry,qty\nNOPE-1,B-02-01,L-1,2026-11-11,1\nCO-2003,B-02-01,L-26A,11/11/2026,4\n",
+                     encoding="utf-8")
+    refused = subprocess.run([*run, "stock", str(stock)], cwd=REPO, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert refused.stdout.splitlines()[1:] == [
+        "  rejected line 2 (NOPE-1): unknown sku NOPE-1: import the catalog first",
+        "  rejected line 3 (CO-2003): expiry must be a date YYYY-MM-DD, got '11/11/2026'"]
