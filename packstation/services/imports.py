@@ -41,6 +41,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -822,7 +823,7 @@ class _Import:
         done = 0
         with self.ctx.uow() as uow:
             for chunk in _each_chunk(self.staging, CHUNK):
-                self._publish(uow, chunk, None, _built(chunk))
+                self._publish(uow, chunk, None, _built(chunk, self.session.actor))
                 if self.report.rejected:
                     return  # rolled back on exit
                 done += len(chunk)
@@ -840,20 +841,36 @@ class _Import:
         with ctx.uow() as uow:
             uow.imports.open(batch)
             uow.commit()
+        def write(batch: ImportBatch, chunk: list[StagedRecord], built: dict[str, Any]) -> ImportBatch:
+            with ctx.uow() as uow, _PACER.holding():
+                batch = _renew(uow, batch, ctx)
+                self._publish(uow, chunk, batch, built)
+                if r.rejected:
+                    return batch  # this chunk rolls back on exit; the ones before are rolled back below
+                batch = replace(batch, stored=batch.stored + len(chunk), created=r.created, updated=r.updated,
+                                unchanged=r.unchanged)
+                uow.imports.save(batch)
+                uow.commit()
+                uow.imports.tidy()
+            self._stored(batch.stored // 2)
+            return batch
+
         try:
-            for chunk in _each_chunk(self.staging, CHUNK):
-                built = _built(chunk)
-                with ctx.uow() as uow, _PACER.holding():
-                    batch = _renew(uow, batch, ctx)
-                    self._publish(uow, chunk, batch, built)
-                    if r.rejected:
-                        break  # this chunk rolls back on exit; the ones before are rolled back below
-                    batch = replace(batch, stored=batch.stored + len(chunk), created=r.created, updated=r.updated,
-                                    unchanged=r.unchanged)
-                    uow.imports.save(batch)
-                    uow.commit()
-                    uow.imports.tidy()
-                self._stored(batch.stored // 2)
+            # Two at once: while one thread stores a chunk (mostly SQLite's C code, which lets go of
+            # the interpreter), this one reads and builds the next from the staging area. One chunk
+            # in the database at a time, in file order.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-store") as store:
+                storing: Future[ImportBatch] | None = None
+                for chunk in _each_chunk(self.staging, CHUNK):
+                    built = _built(chunk, self.session.actor)
+                    if storing is not None:
+                        batch = storing.result()
+                        if r.rejected:
+                            break
+                    storing = store.submit(write, batch, chunk, built)
+                else:
+                    if storing is not None:
+                        batch = storing.result()
         except BaseException as exc:
             why = f"the import stopped while storing: {exc}"
             try:
@@ -880,10 +897,11 @@ class _Import:
                                 f"({exc}); the station finishes that when it next starts.") from exc
 
     def _publish(self, uow: UnitOfWork, chunk: list[StagedRecord], batch: ImportBatch | None,
-                 built: dict[str, Order]) -> None:
+                 built: dict[str, Any]) -> None:
         """Store one chunk: new orders (held by *batch*, if any), updates of existing ones (put
         aside for *batch*, or applied now without one). Rechecks what the read-only checks saw.
-        *built* holds the chunk's orders, made before the transaction began (it holds the lock)."""
+        *built* holds the chunk's orders and their events, made before the transaction began (it
+        holds the lock)."""
         r = self.report
         existing = uow.orders.imported([rec.key for rec in chunk])
         new: list[StagedRecord] = []
@@ -903,7 +921,7 @@ class _Import:
         if r.rejected:
             return
         now = self.ctx.clock()
-        orders = [(built[rec.key], rec.fingerprint) for rec in new]
+        orders = [(built[rec.key][0], rec.fingerprint) for rec in new]
         try:
             uow.imports.add_orders(batch.id if batch else None, orders, now)
         except Conflict:
@@ -916,7 +934,7 @@ class _Import:
                 raise
             return
         r.created += len(new)
-        _received(uow, self.ctx, self.session.actor, [(o.order_id, o.status, o.channel) for o, _ in orders], now)
+        uow.events.add_many([built[rec.key][1] for rec in new], self.ctx.station_id, now)
         if batch is None:
             for rec in changed:
                 row, lines = self._unstage(rec)
@@ -984,8 +1002,15 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*old)
 
 
-def _built(chunk: list[StagedRecord]) -> dict[str, Order]:
-    return {rec.key: _order_from_staged(rec.data) for rec in chunk}
+def _built(chunk: list[StagedRecord], actor: str) -> dict[str, Any]:
+    """The chunk's orders and their ``order.received`` events, made before the chunk's transaction."""
+    built: dict[str, Any] = {}
+    for rec in chunk:
+        order = _order_from_staged(rec.data)
+        built[rec.key] = (order, Event("order.received", order.order_id, actor, None,
+                                       {"status": order.status.value, "channel": order.channel},
+                                       id=_time_ordered_uuid()))
+    return built
 
 
 def _each_chunk(staging: ImportStaging, size: int, *, data: bool = True) -> Iterator[list[StagedRecord]]:
@@ -1053,13 +1078,6 @@ def _renew(uow: UnitOfWork, batch: ImportBatch, ctx: Context) -> ImportBatch:
         raise ImportStopped(f"the import of {batch.file} was taken over by another process (it thought this one "
                             "had stopped); that process finishes or rolls it back.")
     return replace(batch, expires_at=expires)
-
-
-def _received(uow: UnitOfWork, ctx: Context, actor: str, orders: list[tuple[str, OrderStatus, str]],
-              now: datetime) -> None:
-    """``order.received`` for each new order, naming the import's actor (one statement for all)."""
-    uow.events.add_many([Event("order.received", order_id, actor, None, {"status": status.value, "channel": channel},
-                               id=_time_ordered_uuid()) for order_id, status, channel in orders], ctx.station_id, now)
 
 
 def _time_ordered_uuid() -> str:
