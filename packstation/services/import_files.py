@@ -155,6 +155,16 @@ def open_checked(path: Path) -> tuple[BinaryIO, CheckedBytes]:
         raise
 
 
+def parse_line(line: str) -> Any:
+    """An NDJSON line's record, or the RecordError saying why it is none."""
+    try:
+        return loads(line)
+    except json.JSONDecodeError as exc:
+        return RecordError(f"not valid JSON: {exc.msg} at column {exc.colno}")
+    except (ValueError, RecursionError) as exc:
+        return RecordError(f"not valid JSON: {json_problem(exc)}")
+
+
 def iter_records(path: Path, kind: str, staging: ImportStaging, source: CheckedBytes | None = None
                  ) -> Iterator[tuple[str, Any]]:
     """(position, record) pairs of the file, read as a stream (format chosen by extension).
@@ -364,12 +374,7 @@ def _ndjson(lines: io.BufferedReader, source: CheckedBytes, name: str) -> Iterat
         if not line.strip():
             continue
         found = True
-        try:
-            yield f"line {n}", loads(line)
-        except json.JSONDecodeError as exc:
-            yield f"line {n}", RecordError(f"not valid JSON: {exc.msg} at column {exc.colno}")
-        except (ValueError, RecursionError) as exc:
-            yield f"line {n}", RecordError(f"not valid JSON: {json_problem(exc)}")
+        yield f"line {n}", parse_line(line)
     if not found:
         raise _empty(name)
 
@@ -494,4 +499,4 @@ def _csv(text: io.TextIOBase, source: CheckedBytes, name: str, kind: str, stagin
 
 
 __all__ = ["MAX_RECORD_BYTES", "SUFFIXES", "CheckedBytes", "ImportFileError", "JsonArray", "RecordError",
-           "iter_records", "json_problem", "loads", "open_checked"]
+           "iter_records", "json_problem", "loads", "open_checked", "parse_line"]

@@ -41,7 +41,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sized
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -663,24 +662,26 @@ class _Import:
 
     # --- 1. read, validate, stage ----------------------------------------------------------
     def _stage(self, records: Iterable[tuple[str, Any]]) -> None:
-        validate, key_field = _VALIDATORS[self.kind], _KEY[self.kind]
+        """Check every record and keep the valid ones in the staging area, in file order."""
         batch: list[StagedRecord] = []
         n = 0
-        for n, (pos, rec) in enumerate(records, 1):
-            key = str(rec.get(key_field, ""))[:64] if isinstance(rec, dict) else ""
-            try:
-                if isinstance(rec, RecordError):
-                    raise rec
-                if not isinstance(rec, dict):
-                    raise RecordError(f"expected an object, got {type(rec).__name__}")
-                key, row, children = validate(rec)
-            except RecordError as exc:
-                self.reject(pos, key, str(exc))
-                continue
-            batch.append(self._staged(n, pos, key, row, children))
+
+        def take(results: list[StagedRecord | Rejection]) -> None:
+            nonlocal batch
+            for res in results:
+                if isinstance(res, Rejection):
+                    self.report.rejected.append(res)
+                    continue
+                if self.kind == "orders":
+                    self.skus.update(ln[1] for ln in res.data[1])
+                batch.append(res)
             if len(batch) >= _STAGE_BATCH:
                 self.staging.add(batch)
                 batch = []
+
+        kind = self.kind
+        for n, (pos, rec) in enumerate(records, 1):
+            take([_check_record(kind, n, pos, rec)])
             if n % 1000 == 0:
                 self._tick(min(self.read(n), self.total // 2))
         if batch:
@@ -688,26 +689,6 @@ class _Import:
         self.report.records = n
         if self.total <= 2:  # records of unknown number: progress by the records read
             self.total = 2 * max(n, 1)
-
-    def _staged(self, n: int, pos: str, key: str, row: dict[str, Any], children: list[dict[str, Any]]) -> StagedRecord:
-        """The record as the staging area keeps it: plain values, and the tags the checks need."""
-        tags: tuple[tuple[str, str], ...] = ()
-        if self.kind == "orders":  # as tuples: half the bytes of dicts, and quicker back
-            if row["tote"]:
-                tags = (("tote", row["tote"]),)
-            self.skus.update(ln["sku"] for ln in children)
-            values = list(_ORDER_VALUES(row))
-            values[2] = values[2].isoformat()  # placed_at
-            data = (tuple(values), tuple((ln["line_no"], ln["sku"], ln["qty"], ln["unit_price"]) for ln in children))
-            return StagedRecord(n, pos, key, data, row["content_hash"], tags)
-        if self.kind == "catalog":
-            tags = tuple(("code", c["code"]) for c in children)
-        elif self.kind == "tracking":  # several updates per order are fine; keep them in file order
-            row["key"], key = key, pos
-            row["at"] = row["at"].isoformat()
-        elif self.kind == "stock":
-            row["expiry"] = row["expiry"].isoformat() if row["expiry"] else None
-        return StagedRecord(n, pos, key, (row, children), row.get("content_hash", ""), tags)
 
     def _unstage(self, rec: StagedRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if self.kind == "orders":
@@ -856,21 +837,10 @@ class _Import:
             return batch
 
         try:
-            # Two at once: while one thread stores a chunk (mostly SQLite's C code, which lets go of
-            # the interpreter), this one reads and builds the next from the staging area. One chunk
-            # in the database at a time, in file order.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-store") as store:
-                storing: Future[ImportBatch] | None = None
-                for chunk in _each_chunk(self.staging, CHUNK):
-                    built = _built(chunk, self.session.actor)
-                    if storing is not None:
-                        batch = storing.result()
-                        if r.rejected:
-                            break
-                    storing = store.submit(write, batch, chunk, built)
-                else:
-                    if storing is not None:
-                        batch = storing.result()
+            for chunk in _each_chunk(self.staging, CHUNK):
+                batch = write(batch, chunk, _built(chunk, self.session.actor))
+                if r.rejected:
+                    break
         except BaseException as exc:
             why = f"the import stopped while storing: {exc}"
             try:
@@ -950,6 +920,41 @@ class _Import:
                 self.reject(changed[0].position, changed[0].key, str(exc))
                 return
         r.updated += len(changed)
+
+
+def _check_record(kind: str, n: int, pos: str, rec: Any) -> StagedRecord | Rejection:
+    """One record checked: as the staging area keeps it, or its rejection."""
+    key = str(rec.get(_KEY[kind], ""))[:64] if isinstance(rec, dict) else ""
+    try:
+        if isinstance(rec, RecordError):
+            raise rec
+        if not isinstance(rec, dict):
+            raise RecordError(f"expected an object, got {type(rec).__name__}")
+        key, row, children = _VALIDATORS[kind](rec)
+    except RecordError as exc:
+        return Rejection(pos, key, str(exc))
+    return _to_staged(kind, n, pos, key, row, children)
+
+
+def _to_staged(kind: str, n: int, pos: str, key: str, row: dict[str, Any], children: list[dict[str, Any]]
+               ) -> StagedRecord:
+    """The record as the staging area keeps it: plain values, and the tags the checks need."""
+    tags: tuple[tuple[str, str], ...] = ()
+    if kind == "orders":  # as tuples: half the bytes of dicts, and quicker back
+        if row["tote"]:
+            tags = (("tote", row["tote"]),)
+        values = list(_ORDER_VALUES(row))
+        values[2] = values[2].isoformat()  # placed_at
+        data = (tuple(values), tuple((ln["line_no"], ln["sku"], ln["qty"], ln["unit_price"]) for ln in children))
+        return StagedRecord(n, pos, key, data, row["content_hash"], tags)
+    if kind == "catalog":
+        tags = tuple(("code", c["code"]) for c in children)
+    elif kind == "tracking":  # several updates per order are fine; keep them in file order
+        row["key"], key = key, pos
+        row["at"] = row["at"].isoformat()
+    elif kind == "stock":
+        row["expiry"] = row["expiry"].isoformat() if row["expiry"] else None
+    return StagedRecord(n, pos, key, (row, children), row.get("content_hash", ""), tags)
 
 
 class _Pacer:
