@@ -970,7 +970,7 @@ class _Pacer:
     """
 
     HOLD = 1.0
-    PAUSE = 0.15
+    PAUSE = 0.12
 
     def __init__(self) -> None:
         self.held = 0.0
