@@ -20,14 +20,37 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from packstation.services.ports import ImportStaging, StagedRecord
+from packstation.services.ports import ImportStaging, StagedRecord, StorageError
+
+
+def _writing(method: Any) -> Any:
+    """A staging write that fails (a full disk, most often) says so as the station's storage does."""
+
+    def write(self: SqliteStaging, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
+
+    return write
 
 
 class SqliteStaging(ImportStaging):
     def __init__(self, path: Path | None = None) -> None:
         """A new staging file at *path* (None: in memory, for small imports and tests)."""
         self.path = path
-        self.conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None)
+        try:
+            self._open()
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: sqlite3.Error) -> StorageError:
+        where = self.path.parent if self.path is not None else "memory"
+        return StorageError(f"The import's staging file in {where} cannot be written ({exc}): it needs about two "
+                            "thirds of the import file's size. Free space in the station's data folder and import again")
+
+    def _open(self) -> None:
+        self.conn = sqlite3.connect(":memory:" if self.path is None else str(self.path), isolation_level=None)
         cur = self.conn.cursor()
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE", "cache_size=-16000",
                        "locking_mode=EXCLUSIVE"):
@@ -41,6 +64,7 @@ class SqliteStaging(ImportStaging):
         self._indexed = False
 
     # --- records ---------------------------------------------------------------------------
+    @_writing
     def add(self, records: Sequence[StagedRecord]) -> None:
         cur = self.conn.cursor()
         cur.execute("BEGIN")
@@ -61,6 +85,7 @@ class SqliteStaging(ImportStaging):
             self.conn.execute("CREATE INDEX IF NOT EXISTS tags_value ON tags (tag, value, seq)")
             self._indexed = True
 
+    @_writing
     def reject(self, seqs: Iterable[int]) -> None:
         cur = self.conn.cursor()
         cur.execute("BEGIN")
@@ -122,6 +147,7 @@ class SqliteStaging(ImportStaging):
         return int(self.conn.execute("SELECT COUNT(*) FROM records WHERE rejected = 0").fetchone()[0])
 
     # --- CSV rows grouped into records -----------------------------------------------------------
+    @_writing
     def add_rows(self, rows: Sequence[tuple[str, int, Any]]) -> None:
         cur = self.conn.cursor()
         cur.execute("BEGIN")
