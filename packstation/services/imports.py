@@ -822,6 +822,7 @@ class _Import:
         with ctx.uow() as uow:
             uow.imports.open(batch)
             uow.commit()
+
         def write(batch: ImportBatch, chunk: list[StagedRecord], built: dict[str, Any]) -> ImportBatch:
             with ctx.uow() as uow, _PACER.holding():
                 batch = _renew(uow, batch, ctx)
