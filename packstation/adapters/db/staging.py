@@ -46,8 +46,8 @@ class SqliteStaging(ImportStaging):
 
     def _failed(self, exc: sqlite3.Error) -> StorageError:
         where = self.path.parent if self.path is not None else "memory"
-        return StorageError(f"The import's staging file in {where} cannot be written ({exc}): it needs about two "
-                            "thirds of the import file's size. Free space in the station's data folder and import again")
+        return StorageError(f"The import's staging file in {where} cannot be written ({exc}): it needs about four "
+                            "fifths of the import file's size. Free space in the station's data folder and import again")
 
     def _open(self) -> None:
         self.conn = sqlite3.connect(":memory:" if self.path is None else str(self.path), isolation_level=None)
