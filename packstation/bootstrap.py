@@ -10,6 +10,7 @@ cases through ``ctx``, desks through :meth:`Station.terminal`, sessions for scri
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from typing import Any
 
 from packstation.adapters.db.engine import make_engine, migrate
 from packstation.adapters.db.numbers import BlockSource, LocalBlocks, RoutedBlocks, SeriesRange
+from packstation.adapters.db.staging import StagingFolder
 from packstation.adapters.db.uow import SqlUnitOfWork
 from packstation.adapters.devices.camera import open_camera
 from packstation.adapters.devices.printers import StationPrinters
@@ -278,6 +280,7 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     ctx = Context(
         uow=uow_factory, auth=auth, station_id=station_id, documents=documents, clock=clock, central=central_factory,
         carriers=carriers,
+        staging=StagingFolder(config.data_dir / "imports"),
         packing=PackingSettings(tolerance=Tolerance(p.tolerance_pct, p.tolerance_g), gs1_company_prefix=p.gs1_company_prefix,
                                 sscc_extension=p.sscc_extension, carton_prefix=p.carton_prefix,
                                 accept_typed_sku=p.accept_typed_sku, unknown_lot=p.unknown_lot),
@@ -308,6 +311,7 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
 
         station.sync_worker = SyncWorker(ctx, auth.system(ActorKind.SYSTEM, "sync"), central_outbox(ctx.central),
                                          listener_factory=station.change_listener)
+    _recover_imports(station)
     if seed_demo if seed_demo is not None else s.demo:
         from packstation.demo import seed_if_empty
 
@@ -325,6 +329,16 @@ def returns_policy(config: Config) -> ReturnsPolicy:
         no_refund_grades=tuple(g.upper() for g in r.no_refund_grades),
         restocking_fee_pct=Decimal(str(r.restocking_fee_pct)), legal_entity=r.legal_entity,
         credit_note_prefix=r.credit_note_prefix, tax_rate=Decimal(str(r.tax_rate_pct)) / 100, reasons=r.reasons)
+def _recover_imports(station: Station) -> None:
+    """An import killed while storing a big file in chunks (SQLite) is rolled back or finished here,
+    before anything else uses the database; one whose process still runs is left alone."""
+    from packstation.services.imports import recover_imports
+
+    with station.uow(readonly=True) as uow:
+        if not uow.imports.unfinished():
+            return
+    for line in recover_imports(station.ctx, station.system_session(ActorKind.SYSTEM, "import-recovery"), _died_here):
+        logging.getLogger("packstation.imports").warning("%s", line)
 
 
 def init_central_database(url: str, *, station_role: str = "packstation_station", admin_role: str = "packstation_admin",
@@ -417,7 +431,8 @@ def build_api(config: Config, *, clock: Callable[[], datetime] | None = None) ->
         return SqlUnitOfWork(engine, api.station_id, blocks, readonly=readonly)
 
     auth = Authenticator(uow_factory, api.station_id, clock, lead_pin_required=config.security.lead_pin_required)
-    ctx = Context(uow=uow_factory, auth=auth, station_id=api.station_id, documents=None, clock=clock)
+    ctx = Context(uow=uow_factory, auth=auth, station_id=api.station_id, documents=None, clock=clock,
+                  staging=StagingFolder(config.data_dir / "imports"))
     sh, wc, hooks = config.shopify, config.woocommerce, config.webhooks
     reader = ShopReaders(ShopSettings(sh.order_prefix, sh.channel, sh.carrier, sh.cod_gateways),
                          ShopSettings(wc.order_prefix, wc.channel, wc.carrier))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
+import marshal
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -94,6 +95,7 @@ from packstation.services.context import Context, PackingSettings
 from packstation.services.ports import (
     Answer,
     ApiClientRepository,
+    BatchState,
     Blocker,
     CatalogRepository,
     CentralInbox,
@@ -108,7 +110,10 @@ from packstation.services.ports import (
     EventLog,
     HeldLease,
     IdempotencyRepository,
+    ImportBatch,
+    ImportBatchRepository,
     ImportedState,
+    ImportStaging,
     LabelRequestRepository,
     Lease,
     LeaseRepository,
@@ -127,6 +132,7 @@ from packstation.services.ports import (
     ScanRecord,
     ShipmentRepository,
     ShopOrderRefs,
+    StagedRecord,
     StationProgress,
     StatusPushRepository,
     StockLedger,
@@ -180,6 +186,7 @@ class _OrderRow:
     claimed_at: datetime | None = None
     lease_token: int | None = None  # the central lease this station holds on it (a synced station)
     lease_expires_at: datetime | None = None
+    import_batch: str | None = None  # held by an unfinished import (FakeImports)
 
 
 @dataclass
@@ -305,6 +312,8 @@ class _State:
     leases: dict[str, Lease] = field(default_factory=dict)  # order id -> lease (the centre's table)
     last_lease_token: int = 0  # lease_token_seq
     api: _ApiState = field(default_factory=lambda: _ApiState())  # the order API's tables (issue 13)
+    batches: dict[str, ImportBatch] = field(default_factory=dict)
+    pending: dict[tuple[str, str], str] = field(default_factory=dict)  # (batch, order id) -> new content
 
 
 # --- the database and its units of work ------------------------------------------------------
@@ -320,11 +329,12 @@ class FakeDatabase:
     """
 
     def __init__(self, *, busy_timeout_s: float = 5.0, central: bool = False,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, one_transaction: bool = False) -> None:
         # central=True: a fake centre, whose commits log every changed row in its change log as
         # the centre's triggers do (adapters/central/schema.py)
         self.central = central
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))  # the database's now()
+        self.one_transaction = one_transaction  # FakeImports.one_transaction: PostgreSQL's answer when True
         self._committed = _State()
         self._state_lock = threading.Lock()  # guards _committed (short holds only)
         self._writer = threading.Lock()  # held by the one open write unit of work
@@ -421,6 +431,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.inbox = FakeInbox(self)
         self.shop_orders = FakeShopOrders(self)
         self.status_push = FakeStatusPush(self)
+        self.imports = FakeImports(self)
 
     @property
     def state(self) -> _State:
@@ -465,8 +476,22 @@ class _Repo:
 # --- orders ----------------------------------------------------------------------------------
 
 
-def _claim(row: _OrderRow) -> Claim:
-    return Claim(row.order.order_id, row.order.status, row.claimed_by, row.claimed_user, row.claimed_at)
+def _held(row: _OrderRow, state: _State) -> bool:
+    """Held by an unfinished import: its batch still publishing, or an update of it waiting."""
+    if row.import_batch is None:
+        return False
+    batch = state.batches.get(row.import_batch)
+    publishing = batch is not None and batch.state is BatchState.PUBLISHING
+    return publishing or (row.import_batch, row.order.order_id) in state.pending
+
+
+def _claim(row: _OrderRow, state: _State) -> Claim:
+    importing = None
+    if _held(row, state):
+        batch = state.batches.get(row.import_batch)
+        importing = batch.file if batch else "an import"
+    return Claim(row.order.order_id, row.order.status, row.claimed_by, row.claimed_user, row.claimed_at,
+                 importing=importing)
 
 
 class FakeOrders(_Repo, OrderRepository):
@@ -506,15 +531,16 @@ class FakeOrders(_Repo, OrderRepository):
         row = self._row(order_id)
         if row is None:
             raise KeyError(order_id)
-        return _claim(row)  # the writer lock already keeps everyone else out
+        return _claim(row, self.s)  # the writer lock already keeps everyone else out
 
     def claim_of(self, order_id: str) -> Claim | None:
         row = self._row(order_id)
-        return _claim(row) if row else None
+        return _claim(row, self.s) if row else None
 
     def try_claim(self, order_id: str, station_id: str, user: str, at: datetime) -> bool:
         row = self._row(order_id)
-        if row is None or row.claimed_by not in (None, station_id) or not row.order.status.packable:
+        if (row is None or row.claimed_by not in (None, station_id) or not row.order.status.packable
+                or _held(row, self.s)):
             return False
         row.claimed_by, row.claimed_user, row.claimed_at, row.updated_at = station_id, user, _utc(at), _utc(at)
         return True
@@ -523,7 +549,7 @@ class FakeOrders(_Repo, OrderRepository):
         # PostgreSQL skips rows other stations have locked (SKIP LOCKED); here, as on SQLite,
         # writers take turns, so the next free order is simply the oldest unclaimed one.
         free = [r for r in self.s.orders.values() if r.order.status.packable and r.claimed_by is None
-                and (not carrier or r.order.carrier == carrier)]
+                and not _held(r, self.s) and (not carrier or r.order.carrier == carrier)]
         if not free:
             return None
         first = min(free, key=lambda r: (r.order.placed_at, r.order.order_id))
@@ -549,10 +575,11 @@ class FakeOrders(_Repo, OrderRepository):
 
     def claims(self) -> list[Claim]:
         held = [r for r in self.s.orders.values() if r.claimed_by is not None]
-        return [_claim(r) for r in sorted(held, key=lambda r: (r.claimed_at, r.order.order_id))]
+        return [_claim(r, self.s) for r in sorted(held, key=lambda r: (r.claimed_at, r.order.order_id))]
 
     def _free_released(self) -> list[_OrderRow]:
-        return [r for r in self.s.orders.values() if r.order.status is OrderStatus.RELEASED and r.claimed_by is None]
+        return [r for r in self.s.orders.values()
+                if r.order.status is OrderStatus.RELEASED and r.claimed_by is None and not _held(r, self.s)]
 
     def ready(self, limit: int) -> list[tuple[str, str | None]]:
         rows = sorted(self._free_released(), key=lambda r: r.order.order_id)[:limit]
@@ -585,7 +612,8 @@ class FakeOrders(_Repo, OrderRepository):
             line.short, line.short_reason = short, reason
 
     def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]:
-        return {i: ImportedState(fingerprint=r.fingerprint, status=r.order.status.value, held_by=r.claimed_by)
+        return {i: ImportedState(fingerprint=r.fingerprint, status=r.order.status.value, held_by=r.claimed_by,
+                                 import_batch=r.import_batch if _held(r, self.s) else None)
                 for i in order_ids if (r := self._row(i)) is not None}
 
     def open_order_with_tote(self, tote: str, other_than: str) -> tuple[str, OrderStatus] | None:
@@ -621,7 +649,7 @@ class FakeOrders(_Repo, OrderRepository):
         row.order, row.fingerprint, row.updated_at = self._stored(order), fingerprint, _utc(at)  # type: ignore[assignment]
 
     def get_many(self, order_ids: Sequence[str]) -> dict[str, tuple[Order, Claim]]:
-        return {i: (o, _claim(self.s.orders[i])) for i in sorted(set(order_ids)) if (o := self.get(i)) is not None}
+        return {i: (o, _claim(self.s.orders[i], self.s)) for i in sorted(set(order_ids)) if (o := self.get(i)) is not None}
 
     def upsert(self, orders: Sequence[tuple[Order, str, Claim | None]], at: datetime) -> None:
         for order, fingerprint, claim in orders:
@@ -653,7 +681,7 @@ class FakeOrders(_Repo, OrderRepository):
 
     def claimable(self, limit: int, carrier: str | None = None, exclude: Collection[str] = ()) -> list[str]:
         skip = set(exclude)
-        free = [r for r in self.s.orders.values() if r.order.status.packable and r.claimed_by is None
+        free = [r for r in self.s.orders.values() if r.order.status.packable and r.claimed_by is None and not _held(r, self.s)
                 and (not carrier or r.order.carrier == carrier) and r.order.order_id not in skip]
         free.sort(key=lambda r: (r.order.placed_at, r.order.order_id))
         return [r.order.order_id for r in free[:limit]]
@@ -1853,6 +1881,168 @@ class FakeStatusPush(_Repo, StatusPushRepository):
         return out
 
 
+# --- imports: the journal of big imports, and the staging area --------------------------------
+
+
+class FakeImports(_Repo, ImportBatchRepository):
+    """Orders held by import batches, in memory. ``one_transaction`` is the database's setting
+    (False, as SQLite: batches of chunks; True, as PostgreSQL: a whole file in one transaction)."""
+
+    @property
+    def one_transaction(self) -> bool:
+        return self._uow.db.one_transaction
+
+    def open(self, batch: ImportBatch) -> None:
+        if batch.id in self.s.batches:
+            raise _refuse(f"import batch {batch.id} exists already (unique)")
+        self.s.batches[batch.id] = batch
+
+    def get(self, batch_id: str) -> ImportBatch | None:
+        return self.s.batches.get(batch_id)
+
+    def unfinished(self) -> list[ImportBatch]:
+        return sorted((b for b in self.s.batches.values() if not b.state.finished), key=lambda b: (b.started_at, b.id))
+
+    def save(self, batch: ImportBatch) -> None:
+        if batch.id in self.s.batches:
+            self.s.batches[batch.id] = replace(batch, expires_at=_utc(batch.expires_at),  # type: ignore[arg-type]
+                                               started_at=_utc(batch.started_at))  # type: ignore[arg-type]
+
+    def take_over(self, batch_id: str, holder_was: str, holder: str, expires_at: datetime) -> bool:
+        batch = self.s.batches.get(batch_id)
+        if batch is None or batch.holder != holder_was:
+            return False
+        self.s.batches[batch_id] = replace(batch, holder=holder, expires_at=_utc(expires_at))  # type: ignore[arg-type]
+        return True
+
+    def add_orders(self, batch_id: str | None, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
+        taken = sorted(o.order_id for o, _ in orders if o.order_id in self.s.orders)
+        if taken:
+            raise Conflict(f"order {', '.join(taken[:5])} was stored meanwhile (by another import or the order API); "
+                           "import the file again.")
+        FakeOrders(self._uow).add_many(orders, at)
+        for order, _ in orders:
+            self.s.orders[order.order_id].import_batch = batch_id
+
+    def reserve(self, batch_id: str, updates: Sequence[tuple[str, str]]) -> None:
+        for order_id, payload in updates:
+            row = self.s.orders.get(order_id)
+            if row is None or _held(row, self.s) or row.claimed_by is not None:
+                raise Conflict("an order the file updates was claimed or taken by another import meanwhile; "
+                               "import the file again.")
+            row.import_batch = batch_id
+            self.s.pending[(batch_id, order_id)] = payload
+
+    def totes_in_use(self, totes: Sequence[str]) -> dict[str, list[tuple[str, OrderStatus]]]:
+        wanted = set(totes)
+        out: dict[str, list[tuple[str, OrderStatus]]] = {}
+        for order_id in sorted(self.s.orders):
+            order = self.s.orders[order_id].order
+            if order.tote in wanted and order.status.open:
+                out.setdefault(order.tote, []).append((order_id, order.status))
+        return out
+
+    def _new(self, batch_id: str, limit: int) -> list[_OrderRow]:
+        rows = [r for k, r in sorted(self.s.orders.items())
+                if r.import_batch == batch_id and (batch_id, k) not in self.s.pending]
+        return rows[:limit]
+
+    def pending(self, batch_id: str, limit: int) -> list[tuple[str, str]]:
+        return sorted((k, v) for (b, k), v in self.s.pending.items() if b == batch_id)[:limit]
+
+    def settle(self, batch_id: str, order_ids: Sequence[str]) -> None:
+        for order_id in order_ids:
+            row = self.s.orders.get(order_id)
+            if row is not None and row.import_batch == batch_id:
+                row.import_batch = None
+            self.s.pending.pop((batch_id, order_id), None)
+
+    def tidy(self) -> None:
+        pass  # nothing to tidy in memory
+
+    def discard(self, batch_id: str, limit: int) -> int:
+        rows = self._new(batch_id, limit)
+        if rows:
+            gone = {row.order.order_id for row in rows}
+            for order_id in gone:
+                del self.s.orders[order_id]
+            self.s.events = [e for e in self.s.events if e.order_id not in gone]
+            return len(rows)
+        kept = [k for k, _ in self.pending(batch_id, limit)]
+        self.settle(batch_id, kept)
+        return len(kept)
+
+
+class FakeStaging(ImportStaging):
+    """The staging area in memory. Record data goes through ``marshal`` as in the SQLite area,
+    so a record that is not plain values fails here too."""
+
+    def __init__(self) -> None:
+        self._records: dict[int, StagedRecord] = {}
+        self._rejected: set[int] = set()
+        self._rows: list[tuple[str, int, bytes]] = []
+        self.closed = False
+
+    def add(self, records: Sequence[StagedRecord]) -> None:
+        for r in records:
+            self._records[r.seq] = r._replace(data=marshal.dumps(r.data))
+
+    def _live(self) -> list[StagedRecord]:
+        return [r for seq, r in sorted(self._records.items()) if seq not in self._rejected]
+
+    def _bare(self, r: StagedRecord) -> StagedRecord:
+        return StagedRecord(r.seq, r.position, r.key, None, r.fingerprint)
+
+    def _tags(self, tag: str) -> list[tuple[StagedRecord, str]]:
+        if tag == "key":
+            return [(r, r.key) for r in self._live()]
+        return [(r, v) for r in self._live() for t, v in r.tags if t == tag]
+
+    def reject(self, seqs: Iterable[int]) -> None:
+        self._rejected.update(seqs)
+
+    def repeats(self, tag: str) -> Iterator[tuple[StagedRecord, str, StagedRecord]]:
+        first: dict[str, StagedRecord] = {}
+        for r, value in self._tags(tag):
+            if value in first:
+                if first[value].seq != r.seq:
+                    yield self._bare(r), value, self._bare(first[value])
+            else:
+                first[value] = r
+
+    def values(self, tag: str) -> Iterator[str]:
+        yield from sorted({v for _, v in self._tags(tag)})
+
+    def tagged(self, tag: str, values: Iterable[str]) -> Iterator[tuple[StagedRecord, str]]:
+        wanted = set(values)
+        yield from ((self._bare(r), v) for r, v in self._tags(tag) if v in wanted)
+
+    def records(self, after: int = 0, limit: int = 1000, *, data: bool = True) -> list[StagedRecord]:
+        out = [r for r in self._live() if r.seq > after][:limit]
+        return [r._replace(data=marshal.loads(r.data), tags=()) if data else self._bare(r) for r in out]
+
+    def get(self, seq: int) -> StagedRecord | None:
+        r = self._records.get(seq)
+        return r._replace(data=marshal.loads(r.data), tags=()) if r else None
+
+    def count(self) -> int:
+        return len(self._live())
+
+    def add_rows(self, rows: Sequence[tuple[str, int, Any]]) -> None:
+        self._rows += [(key or f"\x00{n}", n, marshal.dumps(cells)) for key, n, cells in rows]
+
+    def grouped_rows(self) -> Iterator[list[tuple[int, Any]]]:
+        groups: dict[str, list[tuple[int, Any]]] = {}
+        for key, n, cells in sorted(self._rows, key=lambda r: r[1]):
+            groups.setdefault(key, []).append((n, marshal.loads(cells)))
+        yield from sorted(groups.values(), key=lambda g: g[0][0])
+
+    def close(self) -> None:
+        self.closed = True
+        self._records.clear()
+        self._rows.clear()
+
+
 # --- the unit of work factory ----------------------------------------------------------------
 
 
@@ -2130,7 +2320,7 @@ def fake_context(db: FakeDatabase | None = None, *, station_id: str = "BENCH-01"
     extra = {"returns": returns} if returns is not None else {}
     return Context(uow=uow, auth=auth, station_id=station_id, documents=docs, packing=packing or PackingSettings(),
                    clock=clock, central=FakeUnitOfWorkFactory(central, station_id) if central is not None else None,
-                   cameras=cameras, **extra)
+                   cameras=cameras, staging=FakeStaging, **extra)
 
 
 # --- test data -------------------------------------------------------------------------------
@@ -2167,5 +2357,9 @@ def a_product(sku: str, name: str, weight_g: int, *barcodes: str, tracking: Trac
 
 __all__ = [
     "FakeCatalog", "FakeCentralOutbox", "FakeCentre", "FakeChangeLog", "FakeClock", "FakeDatabase", "FakeDocuments", "FakeEventLog", "FakeIntegrityError", "FakeLeases", "FakeNumberSeries", "FakeOrders", "FakePhotos", "FakePrintJobs", "FakePrinters", "FakeReturns", "FakeShipments", "FakeStockLedger", "FakeSyncBookkeeping", "FakeUnitOfWork", "FakeUnitOfWorkFactory", "FakeUsers", "NOW", "NumberRanges", "SHIP_FROM", "SeriesExhausted",
+    "NOW", "SHIP_FROM", "FakeCatalog", "FakeClock", "FakeDatabase", "FakeDocuments", "FakeEventLog", "FakeImports",
+    "FakeStaging",
+    "FakeIntegrityError", "FakeNumberSeries", "FakeOrders", "FakePrintJobs", "FakePrinters", "FakeReturns",
+    "FakeShipments", "FakeUnitOfWork", "FakeUnitOfWorkFactory", "FakeUsers", "NumberRanges", "SeriesExhausted",
     "a_product", "an_order", "cheap_pin_hash", "fake_context",
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from packstation.config import Config
-from packstation.services.imports import KINDS, ImportFileError, import_file
+from packstation.services.imports import KINDS, ImportFileError, ImportStopped, import_file
 from packstation.services.ports import StorageError
 
 
@@ -59,6 +59,8 @@ def progress_for(stream: TextIO) -> ProgressBar | None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    from dataclasses import replace
+
     from packstation.bootstrap import build_station
     from packstation.domain.identity import ActorKind
 
@@ -66,13 +68,25 @@ def run(args: argparse.Namespace, config: Config) -> int:
     try:
         with build_station(config, seed_demo=False) as station:
             session = station.system_session(ActorKind.IMPORT)
-            report = import_file(station.ctx, session, args.kind, args.file, progress=progress)
+            ctx = station.ctx
+            if ctx.central is not None:  # the centre holds the truth; stations get it by pulling
+                ctx = replace(ctx, uow=ctx.central)
+                print("packstation import: into the central database (stations get it when they pull)",
+                      file=sys.stderr)
+            report = import_file(ctx, session, args.kind, args.file, progress=progress)
     except ImportFileError as exc:
         print(f"packstation import: {exc}", file=sys.stderr)
         print("Nothing was imported.", file=sys.stderr)
         return 2
+    except ImportStopped as exc:
+        print(f"packstation import: {exc}", file=sys.stderr)
+        return 3
     except StorageError as exc:
-        print(f"packstation import: {exc}. Nothing was imported.", file=sys.stderr)
+        hint = ""
+        if "permission denied" in str(exc).lower():
+            hint = (" Imports into the central database need its admin role: give [database] central the admin "
+                    "role's URL for the import (see `packstation central init`).")
+        print(f"packstation import: {exc}. Nothing was imported.{hint}", file=sys.stderr)
         return 3
     finally:
         if progress is not None:

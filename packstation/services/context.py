@@ -10,7 +10,7 @@ from packstation.domain.events import Event
 from packstation.domain.identity import Session
 from packstation.domain.packing import Tolerance
 from packstation.domain.returns import ReturnsPolicy
-from packstation.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from packstation.services.ports import Clock, StagingFactory, UnitOfWork, UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from packstation.services.auth import Authenticator
@@ -45,6 +45,8 @@ class Context:
     carriers: Carriers | None = None
     returns: ReturnsPolicy = ReturnsPolicy()  # [returns]: grades, photos, fees, credit-note series
     cameras: Cameras | None = None  # [returns] camera and [bench] camera
+    # scratch areas for big imports (services/imports.py): one per import, thrown away after it
+    staging: StagingFactory | None = None
 
     @property
     def synced(self) -> bool:

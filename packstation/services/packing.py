@@ -108,6 +108,9 @@ def _claim(ctx: Context, session: Session, code: str, lease: Lease | None, **ext
         if order_id is None:
             raise OrderRefused(f"No order or tote {code!r}. Check the order number and scan again.")
         claim = uow.orders.hold(order_id)
+        if claim.importing:
+            raise OrderRefused(f"Order {order_id} is arriving with the import of {claim.importing}, which has not "
+                               "finished: scan it again in a few minutes.")
         if claim.station_id and claim.station_id != ctx.station_id:
             raise OrderRefused(f"Order {order_id} is being packed at {claim.station_id} by {claim.user}. "
                                "Ask a lead to release it.")

@@ -12,12 +12,12 @@ the block without ``commit()`` rolls everything back.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from packstation.domain.events import Event
 from packstation.domain.integration import (
@@ -76,6 +76,7 @@ class Claim:
     station_id: str | None = None
     user: str | None = None
     since: datetime | None = None
+    importing: str | None = None  # the file of an unfinished import that holds the order
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class ImportedState:
     status: str = ""  # orders and returns
     held_by: str | None = None  # orders: the station holding it
     order_id: str = ""  # returns: the order it belongs to
+    import_batch: str | None = None  # orders: an unfinished import holds it (ImportBatchRepository)
 
 
 # --- repositories ----------------------------------------------------------------------------
@@ -394,6 +396,11 @@ class EventLog(ABC):
     @abstractmethod
     def add(self, event: Event, station_id: str, at: datetime) -> str:
         """Store an event; returns its id."""
+
+    def add_many(self, events: Sequence[Event], station_id: str, at: datetime) -> None:
+        """Store many events at once (imports), as :meth:`add` would store each."""
+        for event in events:
+            self.add(event, station_id, at)
 
     @abstractmethod
     def for_order(self, order_id: str) -> list[Event]: ...
@@ -1286,6 +1293,178 @@ class StatusPushRepository(ABC):
     @abstractmethod
     def stats(self) -> list[SubscriptionStats]:
         """Per subscription: what is waiting, failing, failed and delivered."""
+# --- imports at warehouse scale: the import journal and the staging area ---------------------
+
+
+class BatchState(StrEnum):
+    """Where a big import stored in chunks stands (``ImportBatchRepository``)."""
+
+    PUBLISHING = "publishing"  # its orders go in, held by the batch: a restart rolls it back
+    RELEASING = "releasing"  # committed; the updates of existing orders are applied: a restart finishes them
+    DONE = "done"
+    ROLLED_BACK = "rolled_back"
+
+    @property
+    def finished(self) -> bool:
+        return self in (BatchState.DONE, BatchState.ROLLED_BACK)
+
+
+@dataclass(frozen=True)
+class ImportBatch:
+    """One file being stored in chunks: the journal row a restart recovers from."""
+
+    id: str
+    kind: str
+    file: str
+    actor: str
+    station_id: str
+    state: BatchState
+    holder: str  # "pid 1234 on bench07": who works on it; renewed with every chunk
+    expires_at: datetime  # the holder's lease: after it, anyone may recover the batch
+    started_at: datetime
+    records: int = 0  # records in the file
+    stored: int = 0  # records stored so far (publishing), updates applied so far (releasing)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    reason: str = ""  # why it was rolled back
+
+
+class ImportBatchRepository(ABC):
+    """The orders of a big import stored in chunks, held by their batch until the file is committed.
+
+    An order is *held* by a batch while the batch is publishing (a new order of its file, stored
+    with the batch's id) and, for an existing order the file updates, until that update is applied
+    (:meth:`reserve` .. :meth:`settle`). A held order cannot be claimed, put in a pick wave or
+    listed as ready: ``OrderRepository.hold`` says so (``Claim.importing``), ``try_claim``,
+    ``claim_next``, ``ready`` and ``next_to_pick`` skip it. Saving the batch as releasing (or done)
+    lets all its new orders go at once: the commit point of the file. Rolling a batch back
+    (:meth:`discard`) removes its new orders with their lines and events and lets go of the
+    existing ones unchanged. A new order keeps its batch's id afterwards (where it came from).
+    """
+
+    @property
+    @abstractmethod
+    def one_transaction(self) -> bool:
+        """True where one transaction of any size blocks neither readers nor other writers
+        (PostgreSQL's MVCC): a whole file then goes in one transaction, without a batch."""
+
+    @abstractmethod
+    def open(self, batch: ImportBatch) -> None: ...
+
+    @abstractmethod
+    def get(self, batch_id: str) -> ImportBatch | None: ...
+
+    @abstractmethod
+    def unfinished(self) -> list[ImportBatch]:
+        """Batches publishing or releasing, oldest first."""
+
+    @abstractmethod
+    def save(self, batch: ImportBatch) -> None:
+        """Store the batch's state, lease and counts."""
+
+    @abstractmethod
+    def take_over(self, batch_id: str, holder_was: str, holder: str, expires_at: datetime) -> bool:
+        """Become the batch's holder if *holder_was* still holds it (atomically); False if not."""
+
+    @abstractmethod
+    def add_orders(self, batch_id: str | None, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
+        """Insert new orders with their lines and fingerprints, of *batch_id* (held while it is
+        publishing; None: no batch). Raises Conflict naming the orders that exist already."""
+
+    @abstractmethod
+    def reserve(self, batch_id: str, updates: Sequence[tuple[str, str]]) -> None:
+        """Hold existing orders for the batch and keep their new content (order id, payload) until
+        :meth:`settle`. Raises Conflict if one of them is held or claimed already."""
+
+    @abstractmethod
+    def totes_in_use(self, totes: Sequence[str]) -> dict[str, list[tuple[str, OrderStatus]]]:
+        """tote -> the open (not yet packed) orders that use it."""
+
+    @abstractmethod
+    def pending(self, batch_id: str, limit: int) -> list[tuple[str, str]]:
+        """Up to *limit* (order id, payload) of existing orders the batch holds with new content."""
+
+    @abstractmethod
+    def settle(self, batch_id: str, order_ids: Sequence[str]) -> None:
+        """Let existing orders go (their new content applied or dropped) and forget that content."""
+
+    @abstractmethod
+    def tidy(self) -> None:
+        """After a chunk's commit: let the database tidy up what the chunk left behind, so that a
+        bench's next commit need not (SQLite: checkpoint the write-ahead log)."""
+
+    @abstractmethod
+    def discard(self, batch_id: str, limit: int) -> int:
+        """Roll up to *limit* orders of the batch back: new ones removed (with their lines and
+        events), existing ones let go unchanged. Returns how many; 0 when nothing of it is left."""
+
+
+class StagedRecord(NamedTuple):
+    """A validated record of a file being imported, as the staging area keeps it."""
+
+    seq: int  # 1, 2, ... in file order
+    position: str  # "record 3", "line 17"
+    key: str
+    data: Any = None  # plain values only: str, int, None, bool, lists, dicts, tuples
+    fingerprint: str = ""
+    tags: tuple[tuple[str, str], ...] = ()  # (tag, value) for cross-record checks, e.g. ("tote", "T-7")
+
+
+class ImportStaging(ABC):
+    """A scratch area on disk for one import: the validated records and what checks need.
+
+    Holds nothing in memory that grows with the file; nothing in it is visible to anyone, and it
+    is thrown away when the import ends (:meth:`close`). Not the station's storage: no unit of work.
+    """
+
+    @abstractmethod
+    def add(self, records: Sequence[StagedRecord]) -> None: ...
+
+    @abstractmethod
+    def reject(self, seqs: Iterable[int]) -> None:
+        """Leave these records out of everything that follows."""
+
+    @abstractmethod
+    def repeats(self, tag: str) -> Iterator[tuple[StagedRecord, str, StagedRecord]]:
+        """(record, value, first record) for every record whose *tag* value (``"key"``: its key) an
+        earlier record already has, in file order; records without data, rejected ones left out."""
+
+    @abstractmethod
+    def values(self, tag: str) -> Iterator[str]:
+        """The distinct values of *tag* (rejected records left out)."""
+
+    @abstractmethod
+    def tagged(self, tag: str, values: Iterable[str]) -> Iterator[tuple[StagedRecord, str]]:
+        """(record without data, value) of the records whose *tag* is one of *values*, in file order."""
+
+    @abstractmethod
+    def records(self, after: int = 0, limit: int = 1000, *, data: bool = True) -> list[StagedRecord]:
+        """The next records after seq *after* in file order (rejected left out), without their tags;
+        without their data either when *data* is False."""
+
+    @abstractmethod
+    def get(self, seq: int) -> StagedRecord | None: ...
+
+    @abstractmethod
+    def count(self) -> int:
+        """Records not rejected."""
+
+    @abstractmethod
+    def add_rows(self, rows: Sequence[tuple[str, int, Any]]) -> None:
+        """Raw CSV rows to group into records: (record key, line number, cells)."""
+
+    @abstractmethod
+    def grouped_rows(self) -> Iterator[list[tuple[int, Any]]]:
+        """The rows added, grouped by key: each group's rows by line number, groups by their first
+        line (rows with an empty key are groups of their own)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Throw the area away."""
+
+
+StagingFactory = Callable[[], ImportStaging]
 
 
 class UnitOfWork(ABC):
@@ -1312,6 +1491,7 @@ class UnitOfWork(ABC):
     inbox: WebhookInbox
     shop_orders: ShopOrderRefs
     status_push: StatusPushRepository
+    imports: ImportBatchRepository
 
     @abstractmethod
     def __enter__(self) -> UnitOfWork: ...
@@ -1343,4 +1523,8 @@ __all__ = [
     "StationProgress", "StationRepository", "StationSeat", "StatusPushRepository", "StockLedger", "StockMovement",
     "StorageError", "SubscriptionStats", "SyncBookkeeping", "SyncState", "UnitOfWork", "UnitOfWorkFactory",
     "UserRepository", "WebhookInbox",
+    "BatchState", "ImportBatch", "ImportBatchRepository", "ImportStaging", "StagedRecord", "StagingFactory",
+    "CatalogRepository", "Claim", "Clock", "Conflict", "Credentials", "EventLog", "ImportedState",
+    "NumberSeries", "OrderRepository", "PrintJobRepository", "ReturnRepository", "ScanRecord", "ShipmentRepository",
+    "StationRepository", "StationSeat", "StorageError", "UnitOfWork", "UnitOfWorkFactory", "UserRepository",
 ]

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import fakes
 import pytest
 from fakes import NOW, a_product, an_order
 
@@ -35,10 +38,14 @@ from packstation.domain.returns import (
     ReturnLine,
 )
 from packstation.services.ports import (
+    BatchState,
     Claim,
     Conflict,
     Credentials,
+    ImportBatch,
     ImportedState,
+    ImportStaging,
+    StagedRecord,
     StorageError,
     UnitOfWorkFactory,
 )
@@ -1367,3 +1374,222 @@ class TestReturnsDesk:
             assert u.photos.of("return_item", "item-1") == [first, replace(second, size=len(PNG_BYTES) + 1)]
             assert u.photos.data(first.id) == PNG_BYTES and u.photos.get("nope") is None
             assert u.photos.of("carton", "item-1") == []
+# === imports: the import journal and the orders it holds =======================================
+
+
+def a_batch(batch_id: str = "batch-1", *, state: BatchState = BatchState.PUBLISHING, holder: str = "pid 1 on bench07",
+            at: datetime = NOW) -> ImportBatch:
+    return ImportBatch(id=batch_id, kind="orders", file="orders.ndjson", actor="import:pat", station_id="BENCH-01",
+                       state=state, holder=holder, expires_at=at + hours(1), started_at=at, records=3)
+
+
+class TestImports:
+    def test_one_transaction_only_where_it_blocks_nobody(self, backend, uow: UnitOfWorkFactory) -> None:
+        with uow(readonly=True) as u:
+            assert u.imports.one_transaction is (backend.name == "postgresql")
+
+    def test_a_batch_is_stored_saved_and_listed_until_finished(self, uow: UnitOfWorkFactory) -> None:
+        with uow() as u:
+            u.imports.open(a_batch("b-1"))
+            u.imports.open(a_batch("b-2", at=NOW + hours(1)))
+            u.commit()
+        with uow() as u:
+            assert u.imports.get("b-1") == a_batch("b-1") and u.imports.get("b-404") is None
+            assert [b.id for b in u.imports.unfinished()] == ["b-1", "b-2"]
+            u.imports.save(replace(a_batch("b-1"), state=BatchState.RELEASING, stored=2, created=3, reason=""))
+            u.imports.save(replace(a_batch("b-2"), state=BatchState.ROLLED_BACK, reason="disk full"))
+            u.commit()
+        with uow(readonly=True) as u:
+            assert [(b.id, b.state, b.stored, b.created) for b in u.imports.unfinished()] == [
+                ("b-1", BatchState.RELEASING, 2, 3)]
+            assert u.imports.get("b-2").reason == "disk full"
+
+    def test_take_over_only_from_the_holder_named(self, uow: UnitOfWorkFactory) -> None:
+        with uow() as u:
+            u.imports.open(a_batch())
+            u.commit()
+        with uow() as u:
+            assert not u.imports.take_over("batch-1", "pid 2 on bench07", "pid 3 on bench07", NOW + hours(2))
+            assert u.imports.take_over("batch-1", "pid 1 on bench07", "pid 3 on bench07", NOW + hours(2))
+            assert not u.imports.take_over("batch-1", "pid 1 on bench07", "pid 4 on bench07", NOW + hours(2))
+            u.commit()
+        with uow(readonly=True) as u:
+            got = u.imports.get("batch-1")
+            assert (got.holder, got.expires_at) == ("pid 3 on bench07", NOW + hours(2))
+
+    def test_held_orders_cannot_be_claimed_picked_or_listed(self, stocked: UnitOfWorkFactory) -> None:
+        with stocked() as u:
+            u.imports.open(a_batch())
+            u.imports.add_orders("batch-1", [(an_order("SO-1", {"TS-1": 1}, tote="T-1"), "fp-1")], NOW)
+            u.imports.add_orders(None, [(an_order("SO-2", {"TS-1": 2}), "fp-2")], NOW)
+            u.commit()
+        with stocked() as u:
+            assert u.orders.get("SO-1") == an_order("SO-1", {"TS-1": 1}, tote="T-1")  # stored whole, lines too
+            assert u.orders.hold("SO-1") == Claim("SO-1", S.RELEASED, importing="orders.ndjson")
+            assert u.orders.claim_of("SO-2") == Claim("SO-2", S.RELEASED)
+            assert u.orders.imported(["SO-1"])["SO-1"].import_batch == "batch-1"
+            assert not u.orders.try_claim("SO-1", "BENCH-01", "Pat", NOW)
+            assert [i for i, _ in u.orders.ready(10)] == ["SO-2"]
+            assert [o.order_id for o in u.orders.next_to_pick(10)] == ["SO-2"]
+            assert u.orders.claim_next("BENCH-01", "Pat", NOW) == "SO-2"
+            assert u.orders.claim_next("BENCH-01", "Pat", NOW) is None
+
+    def test_add_orders_refuses_an_order_that_exists(self, stocked: UnitOfWorkFactory) -> None:
+        add_orders(stocked, an_order("SO-1", {"TS-1": 1}))
+        with pytest.raises(Conflict, match="order SO-1 was stored meanwhile"), stocked() as u:
+            u.imports.add_orders(None, [(an_order("SO-0", {"TS-1": 1}), "fp"), (an_order("SO-1", {"TS-1": 3}), "fp")],
+                                 NOW)
+        with stocked(readonly=True) as u:
+            assert u.orders.get("SO-0") is None and u.orders.get("SO-1").lines[0].qty == 1
+
+    def test_the_new_orders_of_a_batch_go_free_all_at_once_when_it_is_committed(self, stocked: UnitOfWorkFactory) -> None:
+        with stocked() as u:
+            u.imports.open(a_batch())
+            u.imports.add_orders("batch-1", [(an_order(f"SO-{i}", {"TS-1": 1}), f"fp-{i}") for i in (1, 2, 3)], NOW)
+            u.commit()
+        with stocked() as u:
+            assert [u.orders.hold(f"SO-{i}").importing for i in (1, 2, 3)] == ["orders.ndjson"] * 3
+            u.imports.save(replace(a_batch(), state=BatchState.DONE))  # the commit point
+            u.commit()
+        with stocked() as u:
+            assert [u.orders.hold(f"SO-{i}").importing for i in (1, 2, 3)] == [None] * 3
+            assert u.orders.imported(["SO-1"])["SO-1"] == ImportedState("fp-1", "released", None)
+            assert [i for i, _ in u.orders.ready(10)] == ["SO-1", "SO-2", "SO-3"]
+            assert u.orders.try_claim("SO-2", "BENCH-01", "Pat", NOW)
+
+    def test_reserve_holds_existing_orders_with_their_new_content(self, stocked: UnitOfWorkFactory) -> None:
+        add_orders(stocked, an_order("SO-1", {"TS-1": 1}), an_order("SO-2", {"TS-1": 1}), an_order("SO-3", {"TS-1": 1}))
+        with stocked() as u:
+            u.orders.try_claim("SO-3", "BENCH-02", "Olu", NOW)
+            u.imports.open(a_batch())
+            u.imports.reserve("batch-1", [("SO-1", '{"v": 1}'), ("SO-2", '{"v": 2}')])
+            u.commit()
+        with stocked() as u:
+            assert u.orders.hold("SO-1").importing == "orders.ndjson"
+            assert not u.orders.try_claim("SO-2", "BENCH-01", "Pat", NOW)
+            u.imports.save(replace(a_batch(), state=BatchState.RELEASING))  # committed: held until settled
+            assert u.orders.hold("SO-2").importing == "orders.ndjson" and u.orders.ready(10) == []
+            assert u.imports.pending("batch-1", 1) == [("SO-1", '{"v": 1}')]
+            assert u.imports.pending("batch-1", 10) == [("SO-1", '{"v": 1}'), ("SO-2", '{"v": 2}')]
+            u.imports.settle("batch-1", ["SO-1"])
+            u.commit()
+        with stocked() as u:
+            assert u.imports.pending("batch-1", 10) == [("SO-2", '{"v": 2}')]
+            assert u.orders.try_claim("SO-1", "BENCH-01", "Pat", NOW)
+        for taken in ("SO-2", "SO-3"):  # held by the batch already / claimed by a bench
+            with pytest.raises(Conflict), stocked() as u:
+                u.imports.open(a_batch("batch-2"))
+                u.imports.reserve("batch-2", [(taken, "{}")])
+
+    def test_discard_removes_new_orders_and_lets_existing_ones_go_unchanged(self, stocked: UnitOfWorkFactory) -> None:
+        add_orders(stocked, an_order("SO-9", {"TS-1": 1}))
+        with stocked() as u:
+            u.imports.open(a_batch())
+            u.imports.add_orders("batch-1", [(an_order(f"SO-{i}", {"TS-1": i, "CO-1": 1}), "fp") for i in (1, 2, 3)], NOW)
+            u.events.add_many([an_event("order.received", f"SO-{i}") for i in (1, 2, 3)], "BENCH-01", NOW)
+            u.events.add(an_event("order.updated", "SO-9"), "BENCH-01", NOW)
+            u.imports.reserve("batch-1", [("SO-9", '{"new": true}')])
+            u.commit()
+        removed = []
+        while True:
+            with stocked() as u:
+                n = u.imports.discard("batch-1", 2)
+                u.commit()
+            removed.append(n)
+            if n == 0:
+                break
+        assert removed == [2, 1, 1, 0]
+        with stocked(readonly=True) as u:
+            assert [u.orders.get(f"SO-{i}") for i in (1, 2, 3)] == [None, None, None]
+            assert [u.events.for_order(f"SO-{i}") for i in (1, 2, 3)] == [[], [], []]  # their events went too
+            assert [e.kind for e in u.events.for_order("SO-9")] == ["order.updated"]
+            assert u.orders.get("SO-9") == an_order("SO-9", {"TS-1": 1})
+            assert u.orders.claim_of("SO-9").importing is None and u.imports.pending("batch-1", 10) == []
+
+    def test_an_order_of_a_finished_batch_can_be_held_by_the_next(self, stocked: UnitOfWorkFactory) -> None:
+        with stocked() as u:
+            u.imports.open(a_batch())
+            u.imports.add_orders("batch-1", [(an_order("SO-1", {"TS-1": 1}), "fp-1")], NOW)
+            u.imports.save(replace(a_batch(), state=BatchState.DONE))
+            u.imports.open(a_batch("batch-2"))
+            u.imports.reserve("batch-2", [("SO-1", '{"v": 2}')])
+            u.commit()
+        with stocked(readonly=True) as u:
+            assert u.orders.imported(["SO-1"])["SO-1"].import_batch == "batch-2"
+
+    def test_totes_in_use_are_those_of_open_orders(self, stocked: UnitOfWorkFactory) -> None:
+        add_orders(stocked, an_order("SO-1", {"TS-1": 1}, tote="T-1", status=S.PACKED),
+                   an_order("SO-2", {"TS-1": 1}, tote="T-1"), an_order("SO-3", {"TS-1": 1}, tote="T-2", status=S.ON_HOLD),
+                   an_order("SO-4", {"TS-1": 1}, tote="T-2"))
+        with stocked(readonly=True) as u:
+            assert u.imports.totes_in_use(["T-1", "T-2", "T-3"]) == {
+                "T-1": [("SO-2", S.RELEASED)], "T-2": [("SO-3", S.ON_HOLD), ("SO-4", S.RELEASED)]}
+            assert u.imports.totes_in_use([]) == {}
+
+    def test_events_add_many_stores_them_as_add_does(self, uow: UnitOfWorkFactory) -> None:
+        one, two = an_event("order.received", "SO-1", status="released"), an_event("order.received", "SO-2")
+        with uow() as u:
+            u.events.add(an_event("order.updated", "SO-1"), "BENCH-01", NOW)
+            u.events.add_many([one, two], "BENCH-01", NOW + hours(1))
+            u.events.add_many([], "BENCH-01", NOW)
+            u.commit()
+        with uow(readonly=True) as u:
+            got = u.events.for_order("SO-1")
+        assert [e.kind for e in got] == ["order.updated", "order.received"]
+        assert (got[1].id, got[1].payload, got[1].station_id, got[1].occurred_at, got[1].actor) == (
+            one.id, {"status": "released"}, "BENCH-01", NOW + hours(1), "person:Pat Packer")
+
+
+# === the staging area of an import (in memory and in its own SQLite file) ======================
+
+
+@pytest.fixture(params=["fake", "sqlite"])
+def staging(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ImportStaging]:
+    from packstation.adapters.db.staging import SqliteStaging
+
+    area = fakes.FakeStaging() if request.param == "fake" else SqliteStaging(tmp_path / "staging.db")
+    yield area
+    area.close()
+
+
+def staged(seq: int, key: str, *tags: tuple[str, str], data: object = None) -> StagedRecord:
+    return StagedRecord(seq, f"line {seq + 1}", key, data if data is not None else {"n": seq}, f"fp{seq}", tags)
+
+
+class TestStaging:
+    def test_records_come_back_in_file_order_with_their_data(self, staging: ImportStaging) -> None:
+        staging.add([staged(2, "B", data=(("x", 1, None), [("a", True)])), staged(1, "A")])
+        staging.add([staged(3, "C")])
+        got = staging.records(0, 2)
+        assert [(r.seq, r.position, r.key, r.fingerprint, r.data) for r in got] == [
+            (1, "line 2", "A", "fp1", {"n": 1}), (2, "line 3", "B", "fp2", (("x", 1, None), [("a", True)]))]
+        assert [r.seq for r in staging.records(2, 10)] == [3]
+        assert staging.records(1, 10, data=False)[0] == StagedRecord(2, "line 3", "B", None, "fp2")
+        assert staging.get(2).key == "B" and staging.get(9) is None and staging.count() == 3
+
+    def test_repeats_name_the_first_record_and_skip_rejected_ones(self, staging: ImportStaging) -> None:
+        staging.add([staged(1, "A", ("tote", "T-1")), staged(2, "B", ("tote", "T-2")), staged(3, "A", ("tote", "T-1")),
+                     staged(4, "D", ("tote", "T-1")), staged(5, "A")])
+        keys = [(r.seq, v, f.seq, f.position) for r, v, f in staging.repeats("key")]
+        assert keys == [(3, "A", 1, "line 2"), (5, "A", 1, "line 2")]
+        staging.reject([3, 5])
+        assert [(r.seq, r.key, v, f.key) for r, v, f in staging.repeats("tote")] == [(4, "D", "T-1", "A")]
+        assert list(staging.repeats("key")) == [] and staging.count() == 3
+        assert [r.seq for r in staging.records(0, 10)] == [1, 2, 4]
+
+    def test_values_and_tagged(self, staging: ImportStaging) -> None:
+        staging.add([staged(1, "A", ("tote", "T-2"), ("code", "X")), staged(2, "B", ("tote", "T-1")),
+                     staged(3, "C", ("tote", "T-2"))])
+        staging.reject([3])
+        assert list(staging.values("tote")) == ["T-1", "T-2"] and list(staging.values("none")) == []
+        assert [(r.seq, r.key, v) for r, v in staging.tagged("tote", ["T-2", "T-9"])] == [(1, "A", "T-2")]
+
+    def test_rows_are_grouped_by_key_in_order_of_their_first_line(self, staging: ImportStaging) -> None:
+        staging.add_rows([("SO-2", 2, ["a"]), ("SO-1", 3, ["b"]), ("", 4, "bad row"), ("SO-2", 5, ["c"])])
+        staging.add_rows([("SO-1", 6, ["d"]), ("", 7, "bad too")])
+        assert list(staging.grouped_rows()) == [
+            [(2, ["a"]), (5, ["c"])], [(3, ["b"]), (6, ["d"])], [(4, "bad row")], [(7, "bad too")]]
+
+    def test_data_must_be_plain_values(self, staging: ImportStaging) -> None:
+        with pytest.raises(ValueError):
+            staging.add([staged(1, "A", data={"when": NOW})])

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from packstation.adapters.db import tables as t
+from packstation.adapters.db.bulk import insert_rows
 from packstation.adapters.db.chunks import chunks
 from packstation.domain.events import Event
 from packstation.services.ports import Answer, EventLog, OutboxEvent, SyncState
@@ -31,6 +32,8 @@ _ANSWER = (update(t.events)
            .values(sync_state=bindparam("b_state"), sync_reason=bindparam("b_reason"), pushed_at=bindparam("b_at")))
 _OUTBOX_COLUMNS = (e.seq, e.id, e.kind, e.order_id, e.station_id, e.user_name, e.actor, e.occurred_at, e.payload,
                    e.station_seq, e.fence, e.sync_state, e.sync_reason, e.pushed_at)
+_PAYLOAD = json.JSONEncoder(default=str, sort_keys=True)  # as add() writes it, the encoder made once
+_COLUMNS = ("id", "kind", "order_id", "station_id", "user_name", "actor", "occurred_at", "payload")
 
 
 class SqlEventLog(EventLog):
@@ -47,6 +50,13 @@ class SqlEventLog(EventLog):
             payload=json.dumps(event.payload, default=str, sort_keys=True), fence=fence,
         ))
         return event.id
+
+    def add_many(self, events: Sequence[Event], station_id: str, at: datetime) -> None:
+        # the same columns as add(), one prebuilt statement executed for every row (imports)
+        insert_rows(self.conn, t.events, [{
+            "id": ev.id, "kind": ev.kind, "order_id": ev.order_id, "station_id": station_id, "user_name": ev.user,
+            "actor": ev.actor, "occurred_at": ev.occurred_at or at,
+            "payload": _PAYLOAD.encode(ev.payload)} for ev in events], _COLUMNS)
 
     def for_order(self, order_id: str) -> list[Event]:
         rows = self.conn.execute(select(t.events).where(e.order_id == order_id).order_by(e.seq)).mappings()

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from packstation.adapters.db import tables as t
 from packstation.adapters.db.chunks import chunks
@@ -19,11 +34,19 @@ _PACKABLE = [s.value for s in OrderStatus if s.packable]
 _OPEN = [s.value for s in OrderStatus if s.open]
 o = t.orders.c
 ln = t.order_lines.c
+# held by an import that has not finished (services/imports.py): a new order of a batch still
+# publishing, or an existing order a batch updates (its new content waiting in import_pending).
+# Only orders not held may be claimed, put in a wave or listed as ready.
+_PUBLISHING = select(t.import_batches.c.id).where(t.import_batches.c.state == "publishing")
+_HELD = and_(o.import_batch.is_not(None),
+             or_(o.import_batch.in_(_PUBLISHING), o.order_id.in_(select(t.import_pending.c.key))))
+_FREE = or_(o.import_batch.is_(None),
+            and_(o.import_batch.not_in(_PUBLISHING), o.order_id.not_in(select(t.import_pending.c.key))))
 
 # The scan path's statements, built once: building a statement per call (``.values(...)``,
 # ``.where(...)``) cost more CPU than the SQL itself (issue 8's scan benchmark).
-_HOLD = (select(o.claimed_by, o.claimed_user, o.status, o.claimed_at)
-         .where(o.order_id == bindparam("oid")).with_for_update())
+_HOLD = (select(o.claimed_by, o.claimed_user, o.status, o.claimed_at, case((_HELD, o.import_batch)))
+         .where(o.order_id == bindparam("oid")).with_for_update(of=t.orders))
 _ADD_PACKED = (update(t.order_lines).where(and_(ln.order_id == bindparam("oid"), ln.line_no == bindparam("line")))
                .values(packed_qty=ln.packed_qty + bindparam("delta")))
 
@@ -65,12 +88,20 @@ class SqlOrders(OrderRepository):
         row = self.conn.execute(_HOLD, {"oid": order_id}).first()
         if row is None:
             raise KeyError(order_id)
-        return Claim(order_id, OrderStatus(row[2]), row[0], row[1], row[3])
+        return self._claim(order_id, row)
 
     def claim_of(self, order_id: str) -> Claim | None:
         row = self.conn.execute(
-            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at).where(o.order_id == order_id)).first()
-        return Claim(order_id, OrderStatus(row[2]), row[0], row[1], row[3]) if row else None
+            select(o.claimed_by, o.claimed_user, o.status, o.claimed_at, case((_HELD, o.import_batch)))
+            .where(o.order_id == order_id)).first()
+        return self._claim(order_id, row) if row else None
+
+    def _claim(self, order_id: str, row: Any) -> Claim:
+        importing = None
+        if row[4] is not None:
+            importing = self.conn.execute(select(t.import_batches.c.file)
+                                          .where(t.import_batches.c.id == row[4])).scalar() or "an import"
+        return Claim(order_id, OrderStatus(row[2]), row[0], row[1], row[3], importing=importing)
 
     def held_by(self, station_id: str) -> str | None:
         row = self.conn.execute(
@@ -86,12 +117,12 @@ class SqlOrders(OrderRepository):
 
     def ready(self, limit: int) -> list[tuple[str, str | None]]:
         q = (select(o.order_id, o.tote)
-             .where(and_(o.status == OrderStatus.RELEASED.value, o.claimed_by.is_(None)))
+             .where(and_(o.status == OrderStatus.RELEASED.value, o.claimed_by.is_(None), _FREE))
              .order_by(o.order_id).limit(limit))
         return [(r[0], r[1]) for r in self.conn.execute(q)]
 
     def next_to_pick(self, limit: int, carrier: str | None = None) -> list[Order]:
-        q = (select(o.order_id).where(and_(o.status == OrderStatus.RELEASED.value, o.claimed_by.is_(None)))
+        q = (select(o.order_id).where(and_(o.status == OrderStatus.RELEASED.value, o.claimed_by.is_(None), _FREE))
              .order_by(o.placed_at, o.order_id).limit(limit))
         if carrier:
             q = q.where(func.lower(o.carrier) == carrier.lower())
@@ -103,13 +134,13 @@ class SqlOrders(OrderRepository):
         res = self.conn.execute(
             update(t.orders)
             .where(and_(o.order_id == order_id, or_(o.claimed_by.is_(None), o.claimed_by == station_id),
-                        o.status.in_(_PACKABLE)))
+                        o.status.in_(_PACKABLE), _FREE))
             .values(claimed_by=station_id, claimed_user=user, claimed_at=at, updated_at=at)
         )
         return res.rowcount == 1
 
     def claim_next(self, station_id: str, user: str, at: datetime, carrier: str | None = None) -> str | None:
-        q = (select(o.order_id).where(and_(o.status.in_(_PACKABLE), o.claimed_by.is_(None)))
+        q = (select(o.order_id).where(and_(o.status.in_(_PACKABLE), o.claimed_by.is_(None), _FREE))
              .order_by(o.placed_at, o.order_id).limit(1).with_for_update(skip_locked=True))
         if carrier:
             q = q.where(o.carrier == carrier)
@@ -157,7 +188,7 @@ class SqlOrders(OrderRepository):
         return [HeldLease(r[0], int(r[1]), r[2]) for r in self.conn.execute(q)]
 
     def claimable(self, limit: int, carrier: str | None = None, exclude: Collection[str] = ()) -> list[str]:
-        q = select(o.order_id).where(and_(o.status.in_(_PACKABLE), o.claimed_by.is_(None)))
+        q = select(o.order_id).where(and_(o.status.in_(_PACKABLE), o.claimed_by.is_(None), _FREE))
         if carrier:
             q = q.where(o.carrier == carrier)
         skip = list(exclude)
@@ -168,10 +199,17 @@ class SqlOrders(OrderRepository):
     # --- imports -------------------------------------------------------------------------
     def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]:
         out: dict[str, ImportedState] = {}
-        for part in chunks(order_ids):
-            for r in self.conn.execute(select(o.order_id, o.content_hash, o.status, o.claimed_by)
-                                       .where(o.order_id.in_(part))):
-                out[r[0]] = ImportedState(fingerprint=r[1], status=r[2], held_by=r[3])
+        columns = (o.order_id, o.content_hash, o.status, o.claimed_by, case((_HELD, o.import_batch)))
+        if self.conn.dialect.name == "sqlite":
+            # a big import asks for thousands at a time: one JSON array parameter (json_each) instead of
+            # an IN list of that many parameters, which SQLAlchemy renders anew for every call
+            ids = func.json_each(bindparam("ids", json.dumps(list(order_ids)))).table_valued("value")
+            rows = self.conn.execute(select(*columns).where(o.order_id.in_(select(ids.c.value))))
+        else:
+            rows = self.conn.execute(select(*columns).where(o.order_id == any_(
+                bindparam("ids", list(order_ids), type_=ARRAY(String)))))
+        for r in rows:
+            out[r[0]] = ImportedState(fingerprint=r[1], status=r[2], held_by=r[3], import_batch=r[4])
         return out
 
     def open_order_with_tote(self, tote: str, other_than: str) -> tuple[str, OrderStatus] | None:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -147,6 +148,12 @@ orders = Table(
     Column("content_hash", String(64), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+    # set while an import that has not finished holds the order (a new order of its file, or an
+    # existing one it updates): no bench may claim it and no wave take it until it is released
+    Column("import_batch", String(36), nullable=True),
+    # only held orders are in it: the rest of the orders cost it nothing
+    Index("ix_orders_import_batch", "import_batch", sqlite_where=text("import_batch IS NOT NULL"),
+          postgresql_where=text("import_batch IS NOT NULL")),
 )
 
 order_lines = Table(
@@ -718,4 +725,39 @@ push_cursors = Table(
     Column("name", String(32), primary_key=True),
     Column("read_seq", BigInteger, nullable=False),
     Column("missing", Text, nullable=False, server_default="{}"),
+)
+
+# --- imports at warehouse scale ----------------------------------------------------------------
+
+# The journal of big imports stored in chunks (services/imports.py): one row per file while its
+# orders go in hidden (publishing: a restart rolls it back), then come out (releasing: a restart
+# finishes it). The holder renews its lease with every chunk; a dead holder's batch is recovered.
+import_batches = Table(
+    "import_batches",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("file", String(200), nullable=False),
+    Column("actor", String(160), nullable=False),
+    Column("station_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("records", Integer, nullable=False, server_default="0"),
+    Column("stored", Integer, nullable=False, server_default="0"),
+    Column("created", Integer, nullable=False, server_default="0"),
+    Column("updated", Integer, nullable=False, server_default="0"),
+    Column("unchanged", Integer, nullable=False, server_default="0"),
+    Column("reason", Text, nullable=False, server_default=""),
+)
+
+# The new content of existing orders an unfinished import updates, applied when it releases them.
+import_pending = Table(
+    "import_pending",
+    metadata,
+    Column("batch_id", String(36), ForeignKey("import_batches.id"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    PrimaryKeyConstraint("batch_id", "key"),
 )

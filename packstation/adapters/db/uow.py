@@ -18,6 +18,7 @@ from packstation.adapters.central.changes import SqlChangeLog
 from packstation.adapters.db.catalog import SqlCatalog
 from packstation.adapters.db.engine import database_hint
 from packstation.adapters.db.events import SqlEventLog
+from packstation.adapters.db.imports import SqlImports
 from packstation.adapters.db.intake import SqlApiClients, SqlIdempotency, SqlInbox, SqlShopOrders
 from packstation.adapters.db.leases import SqlLeases
 from packstation.adapters.db.manifests import SqlLabelRequests, SqlManifests
@@ -75,6 +76,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.inbox = SqlInbox(conn)
         self.shop_orders = SqlShopOrders(conn)
         self.status_push = SqlStatusPush(conn)
+        self.imports = SqlImports(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
