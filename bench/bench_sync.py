@@ -105,12 +105,13 @@ def _orders(products: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
 
 def _context(uow: Any, station_id: str) -> tuple[Any, Any]:
     """A context on *uow* and a command-line session (imports, set-up)."""
+    from packstation.adapters.db.staging import StagingFolder
     from packstation.domain.identity import ActorKind
     from packstation.services.auth import Authenticator
     from packstation.services.context import Context
 
     auth = Authenticator(uow, station_id, lambda: datetime.now(UTC), key=b"bench-sync-key")
-    return Context(uow=uow, auth=auth, station_id=station_id), auth.system(ActorKind.IMPORT, "bench")
+    return Context(uow=uow, auth=auth, station_id=station_id, staging=StagingFolder(None)), auth.system(ActorKind.IMPORT, "bench")
 
 
 def _import(ctx: Any, session: Any, products: list[dict[str, Any]], orders: list[dict[str, Any]]) -> None:

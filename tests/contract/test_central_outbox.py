@@ -29,6 +29,7 @@ from packstation.adapters.central.schema import init_central
 from packstation.adapters.db import tables
 from packstation.adapters.db.engine import make_engine
 from packstation.adapters.db.numbers import LocalBlocks
+from packstation.adapters.db.staging import StagingFolder
 from packstation.adapters.db.uow import SqlUnitOfWork
 from packstation.domain.identity import ActorKind, Permission, Session
 from packstation.domain.lifecycle import OrderStatus
@@ -70,7 +71,8 @@ class Centre:
 
     def context(self) -> tuple[Context, Session]:
         auth = Authenticator(self.uow, "CENTRE", lambda: NOW, key=b"centre-key")
-        return Context(uow=self.uow, auth=auth, station_id="CENTRE"), auth.system(ActorKind.CLI, "admin")
+        return (Context(uow=self.uow, auth=auth, station_id="CENTRE", staging=StagingFolder(None)),
+                auth.system(ActorKind.CLI, "admin"))
 
     def cancel(self, order_id: str) -> None:
         ctx, admin = self.context()

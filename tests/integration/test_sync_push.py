@@ -32,6 +32,7 @@ from packstation.adapters.central.outbox import SqlCentralOutbox
 from packstation.adapters.central.schema import init_central
 from packstation.adapters.db.engine import make_engine
 from packstation.adapters.db.numbers import LocalBlocks
+from packstation.adapters.db.staging import StagingFolder
 from packstation.adapters.db.uow import SqlUnitOfWork
 from packstation.bootstrap import Station, build_station
 from packstation.config import Config, DatabaseConfig, NumbersConfig, StationConfig
@@ -101,7 +102,8 @@ class Central:
 
     def context(self) -> tuple[Context, Session]:
         auth = Authenticator(self.uow, "CENTRE", real_now, key=b"central-test-key")
-        return Context(uow=self.uow, auth=auth, station_id="CENTRE"), auth.system(ActorKind.IMPORT, "test")
+        return (Context(uow=self.uow, auth=auth, station_id="CENTRE", staging=StagingFolder(None)),
+                auth.system(ActorKind.IMPORT, "test"))
 
     def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         with self.admin.connect() as conn:
@@ -275,10 +277,19 @@ def test_the_station_role_cannot_rewrite_history(fresh_pg_database: str, pg_serv
                     conn.exec_driver_sql(sql)
         with station.connect() as conn, pytest.raises(Exception, match="permission denied"):
             conn.exec_driver_sql("UPDATE conflicts SET resolved_at = now()")  # resolutions are appended events
+        for table in ("api_clients", "push_subscriptions", "webhook_inbox", "idempotency_keys"):  # the API's secrets
+            with station.connect() as conn, pytest.raises(Exception, match="permission denied"):
+                conn.exec_driver_sql(f"SELECT count(*) FROM {table}")
     finally:
         station.dispose()
     (n,) = central.rows("SELECT count(*) FROM events WHERE station_id = 'BENCH-01'")[0]
     assert n == len(bench.events())
+    # an event written at the centre itself (the dock works there) is applied there, not waiting
+    with central.admin.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO events (id, kind, station_id, actor, occurred_at, payload) "
+                             "VALUES ('e-dock-1', 'manifest.opened', 'DOCK-01', 'person:Dan', now(), '{}')")
+    assert central.rows("SELECT sync_state, received_at IS NOT NULL FROM events WHERE id = 'e-dock-1'") == [
+        ("applied", True)]
 
 
 def test_a_reply_lost_after_the_commit_retried_100_times_alongside_a_second_sender(

@@ -9,7 +9,8 @@ needs, idempotently (running it again upgrades and keeps data and roles):
   ``pg_notify('packstation', entity)`` wakes the stations' pull workers. The trigger function is
   SECURITY DEFINER, so stations need no rights on ``changes``.
 - ``lease_token_seq``: the fencing tokens of order leases.
-- two roles: a *station* role that reads everything, appends events and takes leases but cannot
+- events written at the centre itself (not pushed) are stored *applied*: they happened there.
+- two roles: a *station* role that reads everything but the order API's tables, appends events and takes leases but cannot
   UPDATE, DELETE or TRUNCATE history (events, conflicts, the stock ledger), is no owner and has no
   BYPASSRLS; and an *admin* role with every privilege (imports, the command line, the API).
 """
@@ -34,6 +35,10 @@ WATCHED = {
     "users": ("user", "R.name"),
     "stock_lots": ("stock_lot", "R.sku || chr(31) || R.lot"),
 }
+# The order API's own tables (tokens' hashes, subscribers' signing secrets, shops' raw deliveries,
+# stored answers): only the admin role (the API servers) reads them; a station has no business there.
+API_ONLY = ("api_clients", "idempotency_keys", "webhook_inbox", "shop_orders", "push_subscriptions",
+            "push_deliveries", "push_cursors")
 _STAMPED = ("orders", "products", "carton_types", "users", "stock_lots")  # have a change_seq column
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -93,6 +98,12 @@ def init_central(engine: Engine, roles: Roles = Roles(), *, station_password: st
             conn.execute(text(f"CREATE TRIGGER packstation_changes {when} ON {table} FOR EACH ROW "
                               f"EXECUTE FUNCTION packstation_change_{table}()"))
         done.append(f"change log: triggers on {', '.join(WATCHED)}")
+        # an event written at the centre itself (the dock, the returns desk's lookups, the API, an
+        # import) happened there: applied, with the centre's clock (a push states its own answer)
+        conn.execute(text(_APPLIED_HERE))
+        conn.execute(text("DROP TRIGGER IF EXISTS packstation_applied_here ON events"))
+        conn.execute(text("CREATE TRIGGER packstation_applied_here BEFORE INSERT ON events FOR EACH ROW "
+                          "WHEN (NEW.sync_state = 'pending') EXECUTE FUNCTION packstation_applied_here()"))
         for role, password in ((station, station_password), (admin, admin_password)):
             exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
             verb = "ALTER" if exists else "CREATE"
@@ -107,15 +118,26 @@ def init_central(engine: Engine, roles: Roles = Roles(), *, station_password: st
         for privilege, tables in STATION_GRANTS.items():
             conn.execute(text(f'GRANT {privilege} ON {", ".join(tables)} TO "{station}"'))
         conn.execute(text(f'REVOKE UPDATE, DELETE, TRUNCATE ON {", ".join(HISTORY)} FROM "{station}"'))
+        conn.execute(text(f'REVOKE ALL ON {", ".join(API_ONLY)} FROM "{station}"'))
         conn.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{station}"'))
         conn.execute(text(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{admin}"'))
         conn.execute(text(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{admin}"'))
         # tables a later upgrade adds are readable by stations at once (run init again for more)
         conn.execute(text(f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "{station}"'))
         conn.execute(text(f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO "{admin}"'))
-        done.append(f"grants: {station} reads all, appends events, takes leases; no UPDATE/DELETE/TRUNCATE on "
-                    f"{', '.join(HISTORY)}; {admin} has every privilege")
+        done.append(f"grants: {station} reads all but the API's tables, appends events, takes leases; no "
+                    f"UPDATE/DELETE/TRUNCATE on {', '.join(HISTORY)}; {admin} has every privilege")
     return done
+
+
+_APPLIED_HERE = """
+CREATE OR REPLACE FUNCTION packstation_applied_here() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.sync_state := 'applied';
+    NEW.received_at := coalesce(NEW.received_at, clock_timestamp());
+    RETURN NEW;
+END $$
+"""
 
 
 def _literal(conn: object, value: str) -> str:
