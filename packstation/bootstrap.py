@@ -307,10 +307,15 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     )
     if central_engine is not None:
         from packstation.adapters.central.outbox import central_outbox
+        from packstation.services import leases
         from packstation.workers import SyncWorker
 
-        station.sync_worker = SyncWorker(ctx, auth.system(ActorKind.SYSTEM, "sync"), central_outbox(ctx.central),
-                                         listener_factory=station.change_listener)
+        sync_session = auth.system(ActorKind.SYSTEM, "sync")
+        # the same thread renews the leases of the orders this bench holds (TTL 2 min, every 40 s)
+        station.sync_worker = SyncWorker(ctx, sync_session, central_outbox(ctx.central),
+                                         listener_factory=station.change_listener,
+                                         renew=lambda: leases.renew_leases(ctx, sync_session),
+                                         renew_every_s=leases.HEARTBEAT_INTERVAL.total_seconds())
     _recover_imports(station)
     if seed_demo if seed_demo is not None else s.demo:
         from packstation.demo import seed_if_empty

@@ -186,6 +186,10 @@ def release_claim(ctx: Context, session: Session, order_id: str, reason: str) ->
     ctx.auth.require(session, Permission.RELEASE_CLAIM, "Releasing another bench's order")
     if not reason.strip():
         return Outcome(Verdict.NOT_ALLOWED, "Give a reason: it is recorded with the release.")
+    if ctx.central is not None:  # a synced station: the order's lease at the centre is what binds
+        from packstation.services.leases import release_lease
+
+        return release_lease(ctx, session, order_id, reason)
     with ctx.uow() as uow:
         real_id = uow.orders.find_id(order_id)
         if real_id is None:
