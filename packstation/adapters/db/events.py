@@ -33,6 +33,13 @@ _ANSWER = (update(t.events)
 _OUTBOX_COLUMNS = (e.seq, e.id, e.kind, e.order_id, e.station_id, e.user_name, e.actor, e.occurred_at, e.payload,
                    e.station_seq, e.fence, e.sync_state, e.sync_reason, e.pushed_at)
 _PAYLOAD = json.JSONEncoder(default=str, sort_keys=True)  # as add() writes it, the encoder made once
+# one event: a prebuilt INSERT (built once, not per scan) whose fence is read by the INSERT itself
+# (a scalar subquery: NULL for an event of no order, or of an order this station holds no lease on)
+_ADD = insert(t.events).values(
+    id=bindparam("id"), kind=bindparam("kind"), order_id=bindparam("order_id"), station_id=bindparam("station_id"),
+    user_name=bindparam("user_name"), actor=bindparam("actor"), occurred_at=bindparam("occurred_at"),
+    payload=bindparam("payload"),
+    fence=select(t.orders.c.lease_token).where(t.orders.c.order_id == bindparam("order_id")).scalar_subquery())
 _COLUMNS = ("id", "kind", "order_id", "station_id", "user_name", "actor", "occurred_at", "payload")
 
 
@@ -41,14 +48,9 @@ class SqlEventLog(EventLog):
         self.conn = conn
 
     def add(self, event: Event, station_id: str, at: datetime) -> str:
-        # the fence is read by the INSERT itself (a scalar subquery): still one statement per event
-        fence = (select(t.orders.c.lease_token).where(t.orders.c.order_id == event.order_id).scalar_subquery()
-                 if event.order_id is not None else None)
-        self.conn.execute(insert(t.events).values(
-            id=event.id, kind=event.kind, order_id=event.order_id, station_id=station_id, user_name=event.user,
-            actor=event.actor, occurred_at=event.occurred_at or at,
-            payload=json.dumps(event.payload, default=str, sort_keys=True), fence=fence,
-        ))
+        self.conn.execute(_ADD, {"id": event.id, "kind": event.kind, "order_id": event.order_id,
+                                 "station_id": station_id, "user_name": event.user, "actor": event.actor,
+                                 "occurred_at": event.occurred_at or at, "payload": _PAYLOAD.encode(event.payload)})
         return event.id
 
     def add_many(self, events: Sequence[Event], station_id: str, at: datetime) -> None:
