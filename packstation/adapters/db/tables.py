@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -154,7 +155,12 @@ orders = Table(
     # only held orders are in it: the rest of the orders cost it nothing
     Index("ix_orders_import_batch", "import_batch", sqlite_where=text("import_batch IS NOT NULL"),
           postgresql_where=text("import_batch IS NOT NULL")),
+    # the orders a station holds (its claims, its leases): only claimed orders are in it
+    Index("ix_orders_claimed_by", "claimed_by", sqlite_where=text("claimed_by IS NOT NULL"),
+          postgresql_where=text("claimed_by IS NOT NULL")),
 )
+# an order number scanned or typed in another case (so-10042): found by the index, not a scan of every order
+Index("ix_orders_order_id_upper", func.upper(orders.c.order_id))
 
 order_lines = Table(
     "order_lines",

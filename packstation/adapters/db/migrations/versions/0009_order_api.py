@@ -2,7 +2,7 @@
 order references, status push subscriptions, deliveries and the outbox reader's cursor
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01 10:00:00
 """
 

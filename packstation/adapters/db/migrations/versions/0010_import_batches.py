@@ -2,7 +2,7 @@
 unfinished import (import_pending), and the batch holding an order (orders.import_batch)
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-01 10:00:00
 """
 
