@@ -98,6 +98,36 @@ def test_the_sync_worker_keeps_it_in_step_and_says_when_it_is_cut_off(centre: Ce
     assert offline_packing_s < 30  # (no wait on the centre: the scans never touch it; timed in bench/)
 
 
+def _lease_at_centre(centre: Centre, order_id: str) -> Any:
+    with centre.admin.uow(readonly=True) as uow:
+        return uow.leases.holder(order_id)
+
+
+def test_the_sync_worker_renews_the_leases_the_bench_holds_and_a_leads_release_frees_one(centre: Centre) -> None:
+    from packstation.services import packing
+
+    _with_packer(centre)
+    users.add_user(centre.admin.ctx, centre.session(), "Lee Lead", "lead", "LEAD-001", pin="2468")
+    bench = centre.station("BENCH-01")
+    bench.sync_now()
+    _claim_so1(bench)
+    taken = _lease_at_centre(centre, "SO-1")
+    assert taken.station_id == "BENCH-01" and taken.expires_at is not None
+    bench.sync_worker.poll_s = 0.2
+    bench.sync_worker.renew_every_s = 0.2
+    bench.start_workers()
+    # the worker's heartbeat moves the expiry on (by the centre's clock), the token stays
+    assert _wait(lambda: _lease_at_centre(centre, "SO-1").expires_at > taken.expires_at)
+    assert _lease_at_centre(centre, "SO-1").token == taken.token
+    bench.sync_worker.stop()
+    lead = bench.ctx.auth.login("LEAD-001", "2468")
+    released = packing.release_claim(bench.ctx, lead, "SO-1", "packer went home")
+    assert released.verdict is Verdict.ORDER_RELEASED, released.message
+    assert _lease_at_centre(centre, "SO-1").station_id is None  # freed at the centre, not only here
+    with centre.admin.uow(readonly=True) as uow:
+        assert [e.kind for e in uow.events.for_order("SO-1")].count("order.lease_released") == 1
+
+
 def test_sync_now_and_status_on_the_command_line(centre: Centre, tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                                  ) -> None:
     _with_packer(centre)
