@@ -105,11 +105,19 @@ def pytest_configure(config: pytest.Config) -> None:
 _PG_FIXTURES = {"pg_url", "fresh_pg_database", "pg_engine_url", "pg_server_instance"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that use the PostgreSQL fixtures get the ``postgres`` mark (for ``-m``)."""
+    """Tests that use the PostgreSQL fixtures get the ``postgres`` mark (for ``-m``).
+
+    Under pytest-xdist (scripts/run-tests runs ``-n`` workers with ``--dist loadgroup``) every
+    test marked ``xvfb`` joins one group, so one worker runs them one after another: they share
+    the one X display of ``xvfb-run``, and xdotool types into whichever window has the focus.
+    """
     for item in items:
         if _PG_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
+        if item.get_closest_marker("xvfb") is not None:
+            item.add_marker(pytest.mark.xdist_group("x-display"))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
