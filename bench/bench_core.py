@@ -5,8 +5,8 @@ SQLite file opened the way the station opens it (``build_station``: WAL, synchro
 BEGIN IMMEDIATE, Alembic migrations), and data goes in through the same import use cases a
 warehouse uses. Peak memory is the subprocess's ``ru_maxrss`` read with ``os.wait4``.
 
-    /tmp/venv/bin/python bench/bench_core.py            # everything (about 1-2 minutes)
-    /tmp/venv/bin/python bench/bench_core.py scan       # only some: scan, import, start
+    .venv/bin/python bench/bench_core.py            # everything (about 1-2 minutes)
+    .venv/bin/python bench/bench_core.py scan       # only some: scan, import, start
 
 The figures are for the machine it runs on; docs/benchmarks.md records the reference run.
 """

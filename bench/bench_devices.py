@@ -1,6 +1,6 @@
 """Device latency figures: serial scan -> callback through a pty, stable-weight read per protocol.
 
-Run: /tmp/venv/bin/python bench/bench_devices.py   (about 15-30 s)
+Run: .venv/bin/python bench/bench_devices.py   (about 15-30 s)
 
 A pty has no baud rate, so the scan figure is pure software latency: the time from the
 last byte of a scan being written on the simulator side to our scan callback running,

@@ -1,7 +1,7 @@
 """Document rendering benchmark: time per shipping label in ZPL, ESC/POS and PDF, and a
 500-order picklist.
 
-    /tmp/venv/bin/python bench/bench_documents.py
+    .venv/bin/python bench/bench_documents.py
 
 Every label gets its own SSCC and carton number, as at the bench. Figures are medians (and
 95th percentiles) of wall time per label on this machine, and the median CPU time of the

@@ -105,19 +105,35 @@ def pytest_configure(config: pytest.Config) -> None:
 _PG_FIXTURES = {"pg_url", "fresh_pg_database", "pg_engine_url", "pg_server_instance"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that use the PostgreSQL fixtures get the ``postgres`` mark (for ``-m``).
-
-    Under pytest-xdist (scripts/run-tests runs ``-n`` workers with ``--dist loadgroup``) every
-    test marked ``xvfb`` joins one group, so one worker runs them one after another: they share
-    the one X display of ``xvfb-run``, and xdotool types into whichever window has the focus.
-    """
+    """Tests that use the PostgreSQL fixtures get the ``postgres`` mark (for ``-m``)."""
     for item in items:
         if _PG_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
-        if item.get_closest_marker("xvfb") is not None:
-            item.add_marker(pytest.mark.xdist_group("x-display"))
+
+
+@pytest.fixture(autouse=True)
+def _x_display_to_itself(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked ``xvfb`` has the X display to itself while it runs.
+
+    scripts/run-tests runs pytest-xdist workers under one ``xvfb-run``: two windows on one display
+    would take each other's focus, and xdotool types into whichever has it. So each such test holds
+    an exclusive lock named after the display (flock: released if the worker dies) and the others
+    wait their turn; the rest of the suite goes on in parallel meanwhile.
+    """
+    if request.node.get_closest_marker("xvfb") is None or not os.environ.get("DISPLAY"):
+        yield
+        return
+    import fcntl
+
+    display = "".join(c if c.isalnum() else "_" for c in os.environ["DISPLAY"])
+    path = Path(tempfile.gettempdir()) / f"packstation-tests-display-{display}.lock"
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
