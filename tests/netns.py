@@ -48,7 +48,7 @@ def unavailable() -> str | None:
     """Why a namespace cannot be made here (None: it can)."""
     if os.geteuid() != 0:
         return "network namespaces need root"
-    for tool, package in (("ip", "iproute2"), ("nft", "nftables")):
+    for tool, package in (("ip", "iproute2"), ("nft", "nftables"), ("nsenter", "util-linux")):
         if shutil.which(tool) is None:
             return f"'{tool}' is missing (apt-get install {package})"
     return None
@@ -117,8 +117,10 @@ class NetNamespace:
         return ns
 
     def command(self, argv: list[str]) -> list[str]:
-        """*argv* to run inside the namespace (``ip netns exec``)."""
-        return ["ip", "netns", "exec", self.name, *argv]
+        """*argv* to run inside the namespace. ``nsenter --net`` joins its network and nothing else:
+        ``ip netns exec`` also remounts ``/`` and ``/sys``, which fails in a chroot (a stock Debian
+        root without a mount of its own: "mount --make-rslave /" failed)."""
+        return ["nsenter", f"--net=/run/netns/{self.name}", "--", *argv]
 
     def exec(self, *argv: str) -> subprocess.CompletedProcess[str]:
         return _run(*self.command(list(argv)))

@@ -206,7 +206,7 @@ class PgServer:
             "synchronous_commit": "off",
             "full_page_writes": "off",
             "shared_buffers": "32MB",
-            "max_connections": "200",
+            "max_connections": "600",  # several `packstation serve` processes (pool, overflow, workers) per test worker
             "dynamic_shared_memory_type": "mmap",  # a small /dev/shm in containers is enough
             "logging_collector": "off",
             "log_min_messages": "warning",

@@ -96,6 +96,9 @@ def test_pack_then_load_and_close_a_manifest_typed_at_the_dock(tmp_path, monkeyp
         scan(carton["sscc"])  # again: already loaded, nothing changes
         scan("CMD-CLOSE-MANIFEST")
         done = wait_for("the hand-over", lambda: (s := status(order_id, capsys))["status"] == "handed_over" and s, proc)
+        # the manifest's print job commits with the close; the print worker writes the PDF after it
+        manifest_pdf = data_dir / "documents" / "manifests" / "M-000001.pdf"
+        wait_for("the manifest PDF", lambda: manifest_pdf.exists() and manifest_pdf.stat().st_size > 0, proc)
     finally:
         proc.terminate()
         try:
@@ -110,5 +113,5 @@ def test_pack_then_load_and_close_a_manifest_typed_at_the_dock(tmp_path, monkeyp
     assert cli_main(["manifest", "list", "--json"]) == 0
     [manifest] = json.loads(capsys.readouterr().out)
     assert manifest["code"] == "M-000001" and manifest["cartons"][0]["sscc"] == carton["sscc"]
-    assert (data_dir / "documents" / "manifests" / "M-000001.pdf").read_bytes().startswith(b"%PDF")
+    assert manifest_pdf.read_bytes().startswith(b"%PDF")
     assert "Traceback" not in err, err
