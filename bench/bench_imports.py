@@ -161,7 +161,8 @@ def child_plain(data: Path, path: Path) -> dict[str, Any]:
                     "ship_country": a["country"], "currency": o["currency"], "payment_method": pay["method"],
                     "payment_status": pay["status"], "carrier": o["carrier"], "service": o.get("service", ""),
                     "tracking_number": o.get("tracking_number"), "tote": o.get("tote"), "status": status,
-                    "wave_id": None, "content_hash": "", "created_at": now, "updated_at": now, "import_batch": None})
+                    "wave_id": None, "content_hash": "", "created_at": now, "updated_at": now, "import_batch": None,
+                    "label_zpl": None, "label_url": None})
                 for i, ln in enumerate(o["lines"], 1):
                     lines.append({"order_id": o["order_id"], "line_no": i, "sku": ln["sku"], "qty": ln["qty"],
                                   "unit_price": ln["unit_price"], "packed_qty": 0, "short_qty": 0, "short_reason": None})

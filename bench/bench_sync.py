@@ -158,6 +158,10 @@ def _documents() -> Any:
             return PrintJob(id="", printer="document", target="file:///dev/null", kind="packing_slip",
                             ref=data.order_id, payload=b"slip", reason=reason)
 
+        def credit_note(self, data: Any, *, reason: str) -> PrintJob:
+            return PrintJob(id="", printer="document", target="file:///dev/null", kind="credit_note",
+                            ref=data.number, payload=b"credit note", reason=reason)
+
     return TextDocuments()
 
 

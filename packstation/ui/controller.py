@@ -25,6 +25,8 @@ from packstation.services.terminal import PinCheck, Terminal
 from packstation.ui.background import run_in_pool
 from packstation.ui.weighing import Weigher
 
+RECENT_PRINT_RESULTS = 50
+
 
 class StationController(QObject):
     outcome = Signal(object)  # Outcome, after the terminal's state changed
@@ -44,7 +46,9 @@ class StationController(QObject):
         self._checking = False
         self._waiting: deque[RawScan] = deque(maxlen=50)
         self._closed = False
-        self.results: list[object] = []  # every print result this window saw (status bar, tests)
+        # The last print results this window saw (status bar, tests). Bounded: each holds its job,
+        # document bytes and all, and a bench prints two documents an order all shift long.
+        self.results: deque[object] = deque(maxlen=RECENT_PRINT_RESULTS)
         self.printed.connect(self.results.append)
         weigher.weighed.connect(self._on_weighed)
         weigher.failed.connect(self._on_weigh_failed)

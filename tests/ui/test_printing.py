@@ -154,3 +154,21 @@ def test_a_lead_reprints_a_sealed_cartons_label_by_scanning_it_after_the_order_i
     audit = [e for e in status_of(station, "SO-10009")["events"] if e["kind"] == "label.reprinted"]
     assert [(e["actor"], e["data"]["sscc"], e["data"]["reason"]) for e in audit] == [
         ("person:Lee Lead", [sscc], "printer jammed")]
+
+
+def test_the_window_keeps_only_the_latest_print_results_not_every_document_of_the_shift(window):
+    """Each result holds its job's document bytes: a window that kept them all grew by ~100 KB an
+    order (bench/bench_ui.py memory: +48 MiB over 500 orders before, +7 MiB after)."""
+    from packstation.domain.print_jobs import PrintJob
+    from packstation.services.printing import JobResult
+    from packstation.ui.controller import RECENT_PRINT_RESULTS
+
+    window.controller.results.clear()
+    for n in range(RECENT_PRINT_RESULTS + 30):
+        job = PrintJob(id=f"job-{n}", printer="document", target="file:///dev/null", kind="packing_slip",
+                       ref=f"SO-{n}", payload=b"%PDF" + b"x" * 50_000, reason="bench")
+        window.controller.relay_printed(JobResult(job, where=f"/tmp/SO-{n}.pdf"))
+    results = list(window.controller.results)
+    assert len(results) == RECENT_PRINT_RESULTS
+    assert [r.job.ref for r in results][-1] == f"SO-{RECENT_PRINT_RESULTS + 29}"  # the newest kept
+    assert results[0].job.ref == "SO-30"  # the oldest dropped
