@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from packstation.adapters.db import tables as t
 from packstation.adapters.db.chunks import chunks
@@ -110,10 +110,16 @@ class SqlCatalog(CatalogRepository):
 
     def put_lots(self, lots: Sequence[StockLot]) -> None:
         for lot in lots:
-            values = {"expiry": lot.expiry, "location": lot.location, "qty": lot.qty}
-            res = self.conn.execute(update(t.stock_lots).where(sl.sku == lot.sku, sl.lot == lot.lot).values(**values))
-            if res.rowcount == 0:
-                self.conn.execute(insert(t.stock_lots).values(sku=lot.sku, lot=lot.lot, **values))
+            row = {"k_sku": lot.sku, "k_lot": lot.lot, "expiry": lot.expiry, "location": lot.location, "qty": lot.qty}
+            if self.conn.execute(_UPDATE_LOT, row).rowcount == 0:
+                self.conn.execute(_INSERT_LOT, {"sku": lot.sku, "lot": lot.lot, "expiry": lot.expiry,
+                                                "location": lot.location, "qty": lot.qty})
+
+
+# Built once: a stock file writes one lot per record.
+_UPDATE_LOT = (update(t.stock_lots).where(sl.sku == bindparam("k_sku"), sl.lot == bindparam("k_lot"))
+               .values(expiry=bindparam("expiry"), location=bindparam("location"), qty=bindparam("qty")))
+_INSERT_LOT = insert(t.stock_lots)
 
 
 def _product(r: Any, codes: list[tuple[str, int]]) -> Product:

@@ -42,8 +42,8 @@ class SqlStockLedger(StockLedger):
             # ON CONFLICT DO NOTHING: another writer that stored the same event meanwhile (two
             # pushes of one event at the centre) wins without failing this transaction; it needs
             # INSERT only, which the station role has on the ledger
-            stmt = _insert_ignoring_event(self.conn, _row(m))
-            if self.conn.execute(stmt).rowcount != 0:
+            row = _row(m)
+            if self.conn.execute(_insert_ignoring_event(self.conn, row), row).rowcount != 0:
                 stored_now.append(m)
         return stored_now
 
@@ -72,12 +72,15 @@ def _row(m: StockMovement) -> dict[str, Any]:
             "event_id": m.event_id, "actor": m.actor[:160], "at": m.at}
 
 
+# Built once (a ledger movement is written per scan and per stock record): executed with a row.
+_INSERT = insert(t.stock_movements)
+_INSERT_IGNORING_EVENT = {
+    "postgresql": pg_insert(t.stock_movements).on_conflict_do_nothing(index_elements=["event_id"]),
+    "sqlite": sqlite_insert(t.stock_movements).on_conflict_do_nothing(index_elements=["event_id"]),
+}
+
+
 def _insert_ignoring_event(conn: Connection, row: dict[str, Any]) -> Any:
     if row["event_id"] is None:
-        return insert(t.stock_movements).values(**row)
-    name = conn.dialect.name
-    if name == "postgresql":
-        return pg_insert(t.stock_movements).values(**row).on_conflict_do_nothing(index_elements=["event_id"])
-    if name == "sqlite":
-        return sqlite_insert(t.stock_movements).values(**row).on_conflict_do_nothing(index_elements=["event_id"])
-    return insert(t.stock_movements).values(**row)
+        return _INSERT
+    return _INSERT_IGNORING_EVENT.get(conn.dialect.name, _INSERT)
