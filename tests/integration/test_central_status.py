@@ -139,3 +139,20 @@ def test_an_order_only_this_station_knows_is_shown_from_its_copy(centre: Centre,
     assert code == 1 and out == ""
     assert "No order 'SO-404' at the central database or at this station." in err
 
+
+def test_the_lead_views_status_push_tab_on_a_synced_station_says_why_it_cannot_show_them(
+        centre: Centre, qtbot: Any) -> None:
+    """The station role may not read the order API's tables at the centre (they hold the signing
+    secrets): the tab says so and where to look, rather than showing an empty list (issue 13)."""
+    from packstation.ui.lead_view import LeadView
+
+    centre.seed()
+    users.add_user(centre.admin.ctx, centre.session(), "Lee Lead", "lead", "LEAD-001", pin="2468")
+    bench = centre.station("BENCH-01")
+    assert bench.sync_now().error == ""
+    view = LeadView(bench, bench.ctx.auth.login("LEAD-001", "2468"))
+    qtbot.addWidget(view)
+    view.tabs.setCurrentWidget(view.push_page)
+    caption = view.push_caption.text()
+    assert "Status push endpoints not shown" in caption and "permission denied" in caption
+    assert "packstation webhooks status" in caption and view.push_table.rowCount() == 0
