@@ -1,4 +1,10 @@
-"""Read-side views: an order's full status (``packstation status ORDER_ID --json``)."""
+"""Read-side views: an order's full status (``packstation status ORDER_ID --json``).
+
+On a synced station (``ctx.central`` set) the status is the central database's: the order as every
+station's pushed work left it, and its lease (which bench holds it, the fencing token, until when).
+When the centre cannot be reached the station's own copy is shown instead, and the report says so
+in ``source``. A standalone station's report has neither ``source`` nor ``lease``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ from typing import Any
 from packstation.domain.identity import Session
 from packstation.domain.lifecycle import OrderStatus
 from packstation.services.context import Context
+from packstation.services.ports import Lease, StorageError, UnitOfWorkFactory
+
+CENTRAL = "central"
 
 
 class NotFound(LookupError):
@@ -20,9 +29,47 @@ def _iso(value: Any) -> Any:
 
 
 def order_status(ctx: Context, session: Session, order_id: str) -> dict[str, Any]:
-    """State, cartons, scanned lines with lots/serials, and the event history of one order."""
+    """State, cartons, scanned lines with lots/serials, and the event history of one order.
+
+    Synced station: the centre's truth plus ``source`` (``"central"``) and ``lease`` (the holder's
+    ``station`` and ``holder``, ``token``, ``taken_at``, ``expires_at``; ``station`` None once
+    released; ``lease`` None if never leased). Centre unreachable: this station's copy, ``source``
+    ``"local (centre unreachable: ...)"`` and ``lease`` only as far as this station holds it. An
+    order the centre does not know but this station does: its local copy, ``source`` saying so."""
     ctx.auth.check(session, "An order's status")
-    with ctx.uow(readonly=True) as uow:
+    if ctx.central is None:
+        return _status(ctx.uow, order_id)
+    try:
+        return _status(ctx.central, order_id, central=True)
+    except StorageError as exc:
+        report = _status(ctx.uow, order_id, own_lease_of=ctx.station_id)
+        return _with_source(report, f"local (centre unreachable: {exc})")
+    except NotFound:
+        try:
+            report = _status(ctx.uow, order_id, own_lease_of=ctx.station_id)
+        except NotFound:
+            raise NotFound(f"No order {order_id!r} at the central database or at this station.") from None
+        return _with_source(report, "local (the central database has no such order)")
+
+
+def _with_source(report: dict[str, Any], source: str) -> dict[str, Any]:
+    report["source"] = source
+    return report
+
+
+def _lease(lease: Lease | None) -> dict[str, Any] | None:
+    if lease is None:
+        return None
+    return {"station": lease.station_id, "holder": lease.holder or None, "token": lease.token,
+            "taken_at": _iso(lease.taken_at), "expires_at": _iso(lease.expires_at)}
+
+
+def _status(factory: UnitOfWorkFactory, order_id: str, *, central: bool = False,
+            own_lease_of: str | None = None) -> dict[str, Any]:
+    """The report from one database. *central*: with the order's lease there; *own_lease_of*: with
+    this station's own copy of its lease (a synced station's local database)."""
+    extra: dict[str, Any] = {}
+    with factory(readonly=True) as uow:
         real = uow.orders.find_id(order_id)
         if real is None:
             raise NotFound(f"No order {order_id!r}.")
@@ -35,6 +82,16 @@ def order_status(ctx: Context, session: Session, order_id: str) -> dict[str, Any
         scans = uow.shipments.scans(real)
         events = uow.events.for_order(real)
         manifests = uow.manifests.for_order(real)
+        claimed_by = claim.station_id
+        if central:
+            lease = uow.leases.holder(real)
+            # the centre's claims are its leases (a bench claims locally after taking the lease)
+            claimed_by = claimed_by or (lease.station_id if lease is not None else None)
+            extra = {"source": CENTRAL, "lease": _lease(lease)}
+        elif own_lease_of is not None:
+            held = uow.orders.leased(own_lease_of, [real])
+            extra = {"lease": {"station": own_lease_of, "holder": claim.user, "token": held[0].token, "taken_at": None,
+                               "expires_at": _iso(held[0].expires_at)} if held else None}
     active = [s for s in scans if s.undone_at is None]
     by_line: dict[int, list[Any]] = {}
     for s in active:
@@ -49,7 +106,7 @@ def order_status(ctx: Context, session: Session, order_id: str) -> dict[str, Any
         "service": order.service,
         "tracking_number": order.tracking_number,
         "payment": {"method": order.payment_method, "status": order.payment_status, "currency": order.currency},
-        "claimed_by": claim.station_id,
+        "claimed_by": claimed_by,
         "ship_to": {"name": a.name, "line1": a.line1, "line2": a.line2, "city": a.city, "region": a.region,
                     "postcode": a.postcode, "country": a.country},
         "lines": [
@@ -79,6 +136,7 @@ def order_status(ctx: Context, session: Session, order_id: str) -> dict[str, Any
                        "cartons": [c.sscc for c in m.cartons if c.order_id == real]} for m in manifests],
         "events": [{"id": e.id, "kind": e.kind, "at": _iso(e.occurred_at), "station": e.station_id, "actor": e.actor,
                     "user": e.user, "data": e.payload} for e in events],
+        **extra,
     }
 
 

@@ -139,6 +139,52 @@ def push_status(ctx: Context, session: Session) -> list[SubscriptionStats]:
         return uow.status_push.stats()
 
 
+@dataclass(frozen=True)
+class EndpointStatus:
+    """One subscription as the lead view lists it: its figures and when its failing delivery is
+    tried next (None: nothing failing is waiting for a retry; a *failed* one waits for
+    ``packstation webhooks retry``)."""
+
+    stats: SubscriptionStats
+    next_retry_at: datetime | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.stats.failing
+
+
+@dataclass(frozen=True)
+class PushOverview:
+    source: str  # "central" (a synced station reads the centre, where ``packstation serve`` pushes) or "local"
+    endpoints: list[EndpointStatus]
+
+    @property
+    def failing(self) -> list[EndpointStatus]:
+        return [e for e in self.endpoints if e.failing]
+
+
+_LOOKED_AT = 50  # pending deliveries looked at per failing subscription for its next retry
+
+
+def push_overview(ctx: Context, session: Session) -> PushOverview:
+    """Every subscription with its figures and next retry, failing ones first (then by id): the
+    lead view's status push tab. Read where the push runs: the central database on a synced
+    station, else this station's. Raises StorageError (the centre cannot be reached, or this
+    station's database role may not read the subscriptions)."""
+    ctx.auth.require(session, Permission.VIEW_FIGURES, "The status push")
+    with (ctx.central or ctx.uow)(readonly=True) as uow:
+        out = []
+        for st in uow.status_push.stats():
+            nxt = None
+            if st.failing_since is not None:
+                # the oldest delivery that has failed and is still pending: what failing_since names
+                waiting = uow.status_push.deliveries(st.subscription.id, [DeliveryState.PENDING], _LOOKED_AT)
+                nxt = next((d.next_attempt_at for d in waiting if d.attempts > 0), None)
+            out.append(EndpointStatus(st, nxt))
+    out.sort(key=lambda e: (not e.failing, e.stats.subscription.id))
+    return PushOverview("central" if ctx.central is not None else "local", out)
+
+
 def retry_failed(ctx: Context, session: Session, subscription_id: int | None = None) -> int:
     """Deliveries past their retry window are tried again now (the endpoint is fixed)."""
     ctx.auth.require(session, Permission.MANAGE_INTEGRATIONS, "Retrying failed deliveries")
@@ -339,7 +385,7 @@ def send_due(ctx: Context, session: Session, sender: PushSender, *, limit: int =
 
 
 __all__ = [
-    "CURSOR", "SHOPIFY_EVENTS", "CollectRun", "Outgoing", "PushSender", "SendRun", "SubscriptionRefused",
-    "add_subscription", "collect", "ensure_shop_subscription", "push_status", "retry_failed", "send_due",
-    "subscriptions",
+    "CURSOR", "SHOPIFY_EVENTS", "CollectRun", "EndpointStatus", "Outgoing", "PushOverview", "PushSender", "SendRun",
+    "SubscriptionRefused", "add_subscription", "collect", "ensure_shop_subscription", "push_overview", "push_status",
+    "retry_failed", "send_due", "subscriptions",
 ]

@@ -1,4 +1,5 @@
-"""The lead view: release a stuck claim, the shift's figures per packer, the users, the print jobs.
+"""The lead view: release a stuck claim, the shift's figures per packer, the users, the print jobs,
+carrier labels, returns figures, the sync with the centre and the status push endpoints.
 
 Opened from the window by a logged-in lead (or admin). Every action goes through the same use
 cases as the CLI, with the lead's session (``release_claim``, ``add_user``, ``disable_user``,
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -30,7 +32,7 @@ from PySide6.QtWidgets import (
 from packstation.bootstrap import Station
 from packstation.domain.identity import Role, Session, mask_badge
 from packstation.domain.packing import Tone
-from packstation.services import carriers, packing, printing, users
+from packstation.services import carriers, packing, printing, status_push, users
 from packstation.services.auth import NotAllowed
 from packstation.services.ports import StorageError
 from packstation.services.stats import claimed_orders, shift_figures
@@ -93,6 +95,12 @@ class LeadView(QDialog):
         self.conflict_table = _table(["Conflict", "Station", "Order", "Why", "Since"])
         if self.ctx.central is not None:
             self.tabs.addTab(self._sync_tab(), "Sync")
+        self.push_table = _table(["#", "State", "Endpoint", "Waiting", "Failed", "Tries", "Failing since",
+                                  "Next retry", "Last error"])
+        self.push_page = self._push_tab()
+        self.tabs.addTab(self.push_page, "Status push")
+        # read when shown (and by its Refresh button): on a synced station it asks the centre
+        self.tabs.currentChanged.connect(self._tab_shown)
         if controller is not None:
             controller.printed.connect(self._printed)
         self.message = _Message()
@@ -346,6 +354,64 @@ class LeadView(QDialog):
         self._say(Tone.OK, "Conflict resolved: the order's later events apply at the next sync.")
         self.reload()
 
+    # --- status push endpoints (issue 13) ----------------------------------------------------
+    def _push_tab(self) -> QWidget:
+        page = QWidget()
+        self.push_caption = QLabel()
+        self.push_caption.setWordWrap(True)
+        self.push_refresh = QPushButton("Refresh")
+        self.push_refresh.clicked.connect(self._reload_push)
+        box = QVBoxLayout(page)
+        box.addWidget(self.push_caption)
+        box.addWidget(self.push_table, 1)
+        box.addWidget(QLabel("Endpoints are never switched off: their deliveries are retried for days, then "
+                             "kept as failed. Fix the endpoint; failed ones go again with "
+                             "'packstation webhooks retry'."))
+        box.addWidget(self.push_refresh)
+        return page
+
+    def _tab_shown(self, index: int) -> None:
+        if self.tabs.widget(index) is self.push_page:
+            self._reload_push()
+
+    def _reload_push(self) -> None:
+        try:
+            view = status_push.push_overview(self.ctx, self.lead)
+        except (NotAllowed, StorageError) as exc:
+            hint = ""
+            if "permission denied" in str(exc).lower():
+                hint = (" This station's central database role may not read the order API's tables (they hold "
+                        "the signing secrets): run 'packstation webhooks status' with the admin role.")
+            self.push_caption.setText(f"Status push endpoints not shown: {exc}{hint}")
+            _fill(self.push_table, [])
+            return
+        where = "the central database" if view.source == "central" else "this station's database"
+        failing = len(view.failing)
+        self.push_caption.setText(
+            f"Status push endpoints ({where}): {len(view.endpoints)}, "
+            + (f"{failing} FAILING (listed first)." if failing else "none failing."))
+        rows = []
+        for e in view.endpoints:
+            st = e.stats
+            if e.next_retry_at is not None:
+                nxt = f"{e.next_retry_at:%Y-%m-%d %H:%M:%S}"
+            elif st.failed:
+                nxt = "gave up: 'webhooks retry'"
+            else:
+                nxt = ""
+            rows.append([str(st.subscription.id), "FAILING" if e.failing else "ok", st.subscription.url,
+                         str(st.pending), str(st.failed), str(st.attempts) if e.failing else "",
+                         f"{st.failing_since:%Y-%m-%d %H:%M:%S}" if st.failing_since else "", nxt,
+                         st.last_error or (f"HTTP {st.last_status}" if st.last_status else "")])
+        _fill(self.push_table, rows)
+        style = theme.TONES[Tone.ERROR]
+        for r, e in enumerate(view.endpoints):
+            if e.failing:
+                for c in range(self.push_table.columnCount()):
+                    item = self.push_table.item(r, c)
+                    item.setBackground(QBrush(QColor(style.background)))
+                    item.setForeground(QBrush(QColor(style.foreground)))
+
     def reload(self) -> None:
         try:
             if self.ctx.central is not None:
@@ -353,6 +419,8 @@ class LeadView(QDialog):
             self._reload()
         except (NotAllowed, StorageError) as exc:
             self._say(Tone.ERROR, str(exc))
+        if self.tabs.currentWidget() is self.push_page:
+            self._reload_push()
 
     def _reload(self) -> None:
         _fill(self.jobs, [[j.id, j.kind, j.ref, j.status.value, str(j.attempts), j.error]

@@ -231,6 +231,7 @@ def test_status_json_after_packing_through_the_bench(capsys: pytest.CaptureFixtu
     assert code == 0, err
     doc = json.loads(out)
     assert doc["order_id"] == "AMZ-302-7781" and doc["status"] == "packed" and doc["claimed_by"] is None
+    assert "source" not in doc and "lease" not in doc  # a standalone station: no centre, no lease (issue 10)
     assert doc["tracking_number"] == "1Z999AA10123456784"
     assert doc["placed_at"] == "2026-11-20T10:02:31+00:00"
     [carton] = doc["cartons"]

@@ -198,3 +198,30 @@ def test_retry_policy_bounds() -> None:
         assert 0.8 * nominal <= policy.delay(attempt, rng=rng) <= min(1.2 * nominal, 60.0)
     assert not policy.gives_up(NOW, NOW + timedelta(hours=71))
     assert policy.gives_up(NOW, NOW + timedelta(hours=72))
+
+
+def test_the_lead_views_overview_lists_failing_endpoints_first_with_their_next_retry(
+        ctx: Context, system: Session, lee: Session, clock: FakeClock) -> None:
+    quiet, _ = subscribe(ctx, "order.delivered")
+    down, _ = subscribe(ctx, "order.cancelled")
+    move(ctx, "SO-1", OrderStatus.CANCELLED)
+    status_push.collect(ctx, system)
+    failing = Sender(lambda out: Attempt(out.delivery.id, ok=False, error="cannot reach the endpoint: refused"))
+    policy = RetryPolicy(base_s=1.0, give_up_after=timedelta(hours=24), jitter=0.0)
+    status_push.send_due(ctx, system, failing, policy=policy)
+    clock.advance(seconds=1)
+    status_push.send_due(ctx, system, failing, policy=policy)  # the second try: 2 s to the next
+
+    view = status_push.push_overview(ctx, lee)  # a lead may look (the lead view's tab)
+    assert view.source == "local"
+    assert [(e.stats.subscription.id, e.failing) for e in view.endpoints] == [(down, True), (quiet, False)]
+    first = view.endpoints[0]
+    assert (first.stats.pending, first.stats.attempts) == (1, 2)
+    assert first.stats.last_error == "cannot reach the endpoint: refused"
+    assert first.next_retry_at == clock() + timedelta(seconds=2)
+    assert view.endpoints[1].next_retry_at is None and view.failing == [first]
+
+    clock.advance(hours=25)  # past the window: failed, kept, and nothing retries it by itself
+    status_push.send_due(ctx, system, failing, policy=policy)
+    (first, _) = status_push.push_overview(ctx, lee).endpoints
+    assert first.failing and first.stats.failed == 1 and first.next_retry_at is None
