@@ -39,7 +39,7 @@ from packstation.services.photos import Cameras
 from packstation.services.ports import StorageError, UnitOfWork
 from packstation.services.returns_desk import returns_desk_factory
 from packstation.services.terminal import DeskFactory, Terminal
-from packstation.workers import LabelWorker, PrintWorker, SeatHeartbeat
+from packstation.workers import LabelWorker, PrintWorker, SeatHeartbeat, TrackingWorker
 
 
 class StationBusy(RuntimeError):
@@ -105,6 +105,9 @@ class Station:
     _occupied: Any = None
     _heartbeat: Any = None
     sync_worker: Any = None  # workers.SyncWorker on a synced station (None: standalone)
+    # asks the carriers about parcels on the way, when this station is the deployment's poller
+    # ([carriers] poll_tracking; by default a standalone station with carrier accounts)
+    tracking_worker: TrackingWorker | None = None
 
     def sync_status(self) -> Any:
         from packstation.services.sync.status import sync_status
@@ -138,12 +141,19 @@ class Station:
     def uow(self, *, readonly: bool = False) -> UnitOfWork:
         return self.ctx.uow(readonly=readonly)
 
+    def tracking(self, *, report: bool = False) -> TrackingWorker:
+        """A tracking worker on this station's context, not started (``packstation tracking poll``);
+        the one the station runs itself, when it is the deployment's poller, is :attr:`tracking_worker`."""
+        return TrackingWorker(self.ctx, report=report)
+
     def start_workers(self) -> None:
         self.print_worker.start()
         if self.sync_worker is not None:
             self.sync_worker.start()
         if self.label_worker is not None:
             self.label_worker.start()
+        if self.tracking_worker is not None:
+            self.tracking_worker.start()
 
     def change_listener(self, wake: Callable[[], None], *, poll_s: float = 5.0) -> Any:
         """A ``ChangeListener`` (not started) that calls *wake* when the centre's change log grows,
@@ -185,6 +195,8 @@ class Station:
         self._heartbeat.start()
 
     def close(self) -> None:
+        if self.tracking_worker is not None:
+            self.tracking_worker.stop()
         if self.label_worker is not None:
             self.label_worker.stop()
         self.print_worker.stop()
@@ -298,6 +310,7 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     station = Station(
         ctx=ctx, info=info, printers=printers, print_worker=worker, settings=SettingsStore(config),
         _engine=engine, _central_engine=central_engine, label_worker=label_worker,
+        tracking_worker=TrackingWorker(ctx) if config.polls_tracking("station") else None,
         devices=DeviceSettings(config.scale, config.scanner, config.label_printer, config.document_printer,
                                config.source),
         desks={Desk.BENCH: Bench,
@@ -384,6 +397,9 @@ class ApiHost:
     retry: Any  # domain.integration.RetryPolicy
     database: str  # for people: backend and URL without password
     _engine: Any
+    # asks the carriers about parcels on the way when this server is the deployment's poller
+    # ([carriers] poll_tracking; by default with [database] central and carrier accounts)
+    tracking_worker: TrackingWorker | None = None
 
     def system_session(self, kind: ActorKind = ActorKind.SYSTEM, name: str = "api", role: Role = Role.ADMIN) -> Session:
         """A session the API acts with: an API client's (``ActorKind.API``, its token's name), a shop's
@@ -402,6 +418,8 @@ class ApiHost:
             uow.ping()
 
     def close(self) -> None:
+        if self.tracking_worker is not None:
+            self.tracking_worker.stop()
         close = getattr(self.sender, "close", None)
         if close is not None:
             close()
@@ -436,8 +454,13 @@ def build_api(config: Config, *, clock: Callable[[], datetime] | None = None) ->
         return SqlUnitOfWork(engine, api.station_id, blocks, readonly=readonly)
 
     auth = Authenticator(uow_factory, api.station_id, clock, lead_pin_required=config.security.lead_pin_required)
+    carriers = None
+    if config.carriers:  # for tracking only: the API makes no labels
+        from packstation.adapters.carriers import build_carriers
+
+        carriers = build_carriers(config.carriers, account_country=config.station.ship_from_country)
     ctx = Context(uow=uow_factory, auth=auth, station_id=api.station_id, documents=None, clock=clock,
-                  staging=StagingFolder(config.data_dir / "imports"))
+                  staging=StagingFolder(config.data_dir / "imports"), carriers=carriers)
     sh, wc, hooks = config.shopify, config.woocommerce, config.webhooks
     reader = ShopReaders(ShopSettings(sh.order_prefix, sh.channel, sh.carrier, sh.cod_gateways),
                          ShopSettings(wc.order_prefix, wc.channel, wc.carrier))
@@ -445,7 +468,7 @@ def build_api(config: Config, *, clock: Callable[[], datetime] | None = None) ->
                    retry=RetryPolicy(base_s=hooks.retry_base_s, max_s=hooks.retry_max_s,
                                      give_up_after=timedelta(hours=hooks.give_up_after_h)),
                    database=f"{engine.url.get_backend_name()} {engine.url.render_as_string(hide_password=True)}",
-                   _engine=engine)
+                   _engine=engine, tracking_worker=TrackingWorker(ctx) if config.polls_tracking("serve") else None)
     admin = ShopifyAdmin(host.shopify_admin_url, sh.access_token, notify_customer=sh.notify_customer,
                          timeout_s=hooks.timeout_s) if sh.access_token else None
     host.sender = HttpPushSender(timeout_s=hooks.timeout_s, concurrency=hooks.concurrency, shopify=admin)

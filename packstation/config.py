@@ -145,15 +145,34 @@ class CarrierConfig:
 _CARRIER_KEYS = {f.name for f in fields(CarrierConfig)} - {"code"}
 
 
+CARRIER_SETTINGS = ("poll_tracking",)  # the keys of [carriers] itself that are settings, not accounts
+
+
+def parse_carrier_settings(raw: Any) -> bool | None:
+    """``[carriers] poll_tracking = true|false``; None when not set (the deployment decides, see
+    :meth:`Config.polls_tracking`)."""
+    if not isinstance(raw, dict) or "poll_tracking" not in raw:
+        return None
+    value = raw["poll_tracking"]
+    if not isinstance(value, bool):
+        raise ConfigError(f"[carriers] poll_tracking must be true or false (whether this process asks the carriers "
+                          f"about parcels on the way); got {value!r}")
+    return value
+
+
 def parse_carriers(raw: Any) -> tuple[CarrierConfig, ...]:
-    """``[carriers.<CODE>]`` tables -> carrier accounts, every key checked."""
+    """``[carriers.<CODE>]`` tables -> carrier accounts, every key checked (the settings of
+    ``[carriers]`` itself, :data:`CARRIER_SETTINGS`, are read by :func:`parse_carrier_settings`)."""
     if not isinstance(raw, dict):
         raise ConfigError("[carriers] must hold one table per carrier, e.g. [carriers.DHL]")
     out = []
     for code, table in raw.items():
+        if code in CARRIER_SETTINGS:
+            continue
         where = f"[carriers.{code}]"
         if not isinstance(table, dict):
-            raise ConfigError(f"{where} must be a table (connector = \"...\", ...)")
+            raise ConfigError(f"{where} must be a table (connector = \"...\", ...); the settings of [carriers] "
+                              f"itself are: {', '.join(CARRIER_SETTINGS)}")
         if not code.strip() or not all(ch.isalnum() or ch in "-_" for ch in code):
             raise ConfigError(f"{where}: a carrier code is letters, digits, - and _ (it becomes the barcode CARRIER-{code})")
         unknown = sorted(set(table) - _CARRIER_KEYS)
@@ -297,6 +316,7 @@ class Config:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     numbers: NumbersConfig = field(default_factory=NumbersConfig)
     carriers: tuple[CarrierConfig, ...] = ()  # [carriers.<CODE>]: carrier accounts
+    poll_tracking: bool | None = None  # [carriers] poll_tracking; None: as the deployment says (polls_tracking)
     returns: ReturnsConfig = field(default_factory=ReturnsConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -328,6 +348,21 @@ class Config:
     @property
     def documents_dir(self) -> Path:
         return self.data_dir / "documents"
+
+    def polls_tracking(self, process: str) -> bool:
+        """Whether *process* (``"station"``: the station window; ``"serve"``: ``packstation serve``)
+        asks the carriers about parcels on the way. Exactly one place per deployment by default: a
+        standalone station polls itself; with ``[database] central`` the order API server does
+        (the centre's one process), the stations do not. ``[carriers] poll_tracking`` decides
+        otherwise; nothing polls without carrier accounts."""
+        if process not in ("station", "serve"):
+            raise ValueError(f"unknown process {process!r}")
+        if not self.carriers:
+            return False
+        if self.poll_tracking is not None:
+            return self.poll_tracking
+        central = bool(self.database.central)
+        return central if process == "serve" else not central
 
 
 def default_data_dir() -> Path:
@@ -399,6 +434,7 @@ def parse_config(text: str, source: Path | None = None) -> Config:
             continue
         if key == "carriers":
             kwargs["carriers"] = parse_carriers(value)
+            kwargs["poll_tracking"] = parse_carrier_settings(value)
             continue
         if key not in _SECTIONS:
             raise ConfigError(f"unknown section [{key}]; known: {', '.join(_SECTIONS)}, carriers")
@@ -434,6 +470,9 @@ def _check_values(config: Config) -> None:
     if not config.station.id.strip():
         raise ConfigError("[station] id cannot be empty: other benches see it when this one holds an order")
     _check_returns(config)
+    if config.poll_tracking and not config.carriers:
+        raise ConfigError("[carriers] poll_tracking = true, but there is no carrier account to ask: add a "
+                          "[carriers.<CODE>] section (connector = ...) or remove poll_tracking")
     api, hooks = config.api, config.webhooks
     if api.max_body_bytes < 1024 or api.rate_per_s <= 0 or api.burst < 1 or api.pool_size < 1 or api.processes < 1:
         raise ConfigError("[api] max_body_bytes must be at least 1024, rate_per_s above 0, burst, pool_size and "
@@ -522,4 +561,6 @@ def to_toml_dict(config: Config) -> dict[str, Any]:
     if config.carriers:
         out["carriers"] = {c.code: {f.name: getattr(c, f.name) for f in fields(c) if f.name != "code"}
                            for c in config.carriers}
+    if config.poll_tracking is not None:
+        out.setdefault("carriers", {})["poll_tracking"] = config.poll_tracking
     return out

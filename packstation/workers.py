@@ -11,11 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from packstation.domain.identity import Session
 from packstation.services import printing
 from packstation.services.context import Context
 from packstation.services.ports import StorageError
+
+if TYPE_CHECKING:
+    from packstation.services.carriers import TrackingPoller
 
 log = logging.getLogger(__name__)
 
@@ -383,4 +388,109 @@ class StatusPushWorker(_Loop):
         return collected.events >= 500 or sent.tried >= self.batch
 
 
-__all__ = ["IntakeWorker", "LabelWorker", "PrintWorker", "SeatHeartbeat", "StatusPushWorker", "SyncWorker"]
+# --- carrier tracking (issue 11) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackingMove:
+    """One order the carrier's tracking moved on (``handed_over`` -> ``in_transit``, ...)."""
+
+    order_id: str
+    carrier: str  # the account code
+    before: str  # the order's status before the round
+    after: str  # and after it
+
+
+@dataclass
+class TrackingRound:
+    """What one round of :class:`TrackingWorker` did."""
+
+    polled: list[str] = field(default_factory=list)  # the accounts whose turn it was (track_every_s passed)
+    events: list[str] = field(default_factory=list)  # the status-change events written
+    moved: list[TrackingMove] = field(default_factory=list)  # with report=True
+    failed: dict[str, str] = field(default_factory=dict)  # account -> what went wrong (not a CarrierError)
+
+
+class TrackingWorker(_Loop):
+    """Asks the carrier accounts about their parcels on the way (``services.carriers.poll_tracking``)
+    every *poll_s*, and moves orders to *in transit* / *delivered*.
+
+    Each account is asked no more often than its ``track_every_s`` (the poller keeps when it last
+    was), so a short *poll_s* costs nothing but a clock reading. Accounts are polled one by one: a
+    carrier that times out or fails in any way is logged and asked again when its interval has
+    passed, and the other accounts are asked all the same; a database that refuses is retried
+    with a growing pause. Runs in one process per deployment (``[carriers] poll_tracking``; the
+    composition root decides), or as ``packstation tracking poll``.
+    """
+
+    name = "tracking"
+
+    def __init__(self, ctx: Context, *, poller: TrackingPoller | None = None, poll_s: float = 5.0,
+                 on_round: Callable[[TrackingRound], None] | None = None, report: bool = False) -> None:
+        from packstation.services.carriers import TrackingPoller
+
+        super().__init__(poll_s)
+        self.ctx = ctx
+        self.poller = poller or TrackingPoller()
+        self.on_round = on_round or (lambda result: None)
+        self.report = report  # also say which orders moved (one more read per account asked)
+        self.rounds = 0
+
+    def step(self) -> bool:
+        self.poll_round()
+        return False
+
+    def _due(self, code: str) -> bool:
+        assert self.ctx.carriers is not None
+        account = self.ctx.carriers.accounts[code]
+        last = self.poller.last_asked.get(code)
+        return last is None or self.poller.clock() - last >= account.min_poll_interval_s
+
+    def _on_the_way(self, code: str) -> dict[str, str]:
+        with (self.ctx.central or self.ctx.uow)(readonly=True) as uow:
+            return {order_id: status.value for order_id, status, _number in uow.manifests.on_the_way(code)}
+
+    def _moves(self, code: str, before: dict[str, str]) -> list[TrackingMove]:
+        after = self._on_the_way(code)
+        moves = []
+        with (self.ctx.central or self.ctx.uow)(readonly=True) as uow:
+            for order_id, was in before.items():
+                now = after.get(order_id)
+                if now is None:  # no longer on the way: delivered (or changed by someone else)
+                    order = uow.orders.get(order_id)
+                    now = order.status.value if order is not None else was
+                if now != was:
+                    moves.append(TrackingMove(order_id, code, was, now))
+        return moves
+
+    def poll_round(self) -> TrackingRound:
+        """Ask every account that is due now, on this thread (the worker's thread, the command line)."""
+        from packstation.services.carriers import poll_tracking
+
+        result = TrackingRound()
+        codes = self.ctx.carriers.codes() if self.ctx.carriers is not None else []
+        for code in codes:
+            if not self._due(code):
+                continue
+            result.polled.append(code)
+            try:
+                before = self._on_the_way(code) if self.report else {}
+                written = poll_tracking(self.ctx, self.poller, accounts=[code])
+                result.events += written
+                if written and self.report:
+                    result.moved += self._moves(code, before)
+            except StorageError:
+                raise  # the database: the loop pauses and retries
+            except Exception as exc:  # noqa: BLE001 - one carrier's failure must not stop the others
+                log.warning("tracking at %s failed: %s", code, exc, exc_info=True)
+                result.failed[code] = str(exc) or exc.__class__.__name__
+                self.poller.last_asked[code] = self.poller.clock()  # asked again once its interval has passed
+        self.rounds += 1
+        if result.events:
+            log.info("tracking: %d order(s) moved on", len(result.events))
+        self.on_round(result)
+        return result
+
+
+__all__ = ["IntakeWorker", "LabelWorker", "PrintWorker", "SeatHeartbeat", "StatusPushWorker", "SyncWorker",
+           "TrackingMove", "TrackingRound", "TrackingWorker"]

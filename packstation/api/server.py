@@ -1,8 +1,11 @@
-"""``packstation serve``: the API under uvicorn, with the webhook inbox and status push workers.
+"""``packstation serve``: the API under uvicorn, with the webhook inbox and status push workers,
+and the carrier tracking worker where this server is the deployment's poller
+(``Config.polls_tracking("serve")``: by default with ``[database] central``).
 
 With ``[api] processes`` above 1, uvicorn runs that many server processes on the one port (each
 with its own connection pool and workers: they share nothing but the database, as several servers
-behind a load balancer do); each builds itself from the config file (``PACKSTATION_CONFIG``).
+behind a load balancer do); each builds itself from the config file (``PACKSTATION_CONFIG``). The
+tracking worker then runs once, in the parent process, so the carriers are not asked N times.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ def connect_shop(host: Any) -> None:
                                              host.shopify_admin_url, host.config.shopify.shop or host.shopify_admin_url)
 
 
-def app_for(host: Any, *, workers: bool = True) -> ASGIApp:
-    """The app on *host*, starting and stopping its workers with the server."""
+def app_for(host: Any, *, workers: bool = True, tracking: bool = True) -> ASGIApp:
+    """The app on *host*, starting and stopping its workers with the server (*tracking*: its
+    tracking worker too, if it has one)."""
     connect_shop(host)
     inbox, push = workers_for(host)
 
@@ -54,6 +58,8 @@ def app_for(host: Any, *, workers: bool = True) -> ASGIApp:
         if workers:
             inbox.start()
             push.start()
+            if tracking and host.tracking_worker is not None:
+                host.tracking_worker.start()
 
     def stop() -> None:
         inbox.stop()
@@ -69,7 +75,8 @@ def app_from_environment() -> ASGIApp:
     from packstation.bootstrap import build_api
     from packstation.config import load_config
 
-    return app_for(build_api(load_config()), workers=os.environ.get(_WORKERS_ENV, "1") == "1")
+    # the parent process polls the carriers (serve); its server processes do not
+    return app_for(build_api(load_config()), workers=os.environ.get(_WORKERS_ENV, "1") == "1", tracking=False)
 
 
 def serve(host: Any, *, bind: str = "127.0.0.1", port: int = 8080, workers: bool = True, log_level: str = "info",
@@ -80,13 +87,21 @@ def serve(host: Any, *, bind: str = "127.0.0.1", port: int = 8080, workers: bool
                               "lifespan": "on", "timeout_keep_alive": 30, "server_header": False}
     if processes > 1:
         source = host.config.source
-        host.close()  # each process builds its own
+        tracking = host.tracking_worker if workers else None
+        if tracking is None:
+            host.close()  # each process builds its own
         if source is not None:
             os.environ["PACKSTATION_CONFIG"] = str(source)
         os.environ[_WORKERS_ENV] = "1" if workers else "0"
         if on_ready is not None:
             on_ready()
-        uvicorn.run("packstation.api.server:app_from_environment", factory=True, workers=processes, **common)
+        if tracking is not None:
+            tracking.start()
+        try:
+            uvicorn.run("packstation.api.server:app_from_environment", factory=True, workers=processes, **common)
+        finally:
+            if tracking is not None:
+                host.close()  # stops the tracking worker
         return 0
     server = uvicorn.Server(uvicorn.Config(app_for(host, workers=workers), **common))
     if on_ready is not None:

@@ -23,6 +23,7 @@ _GROUPS = (
     "packstation.cli.central",
     "packstation.cli.sync",
     "packstation.cli.dock",
+    "packstation.cli.tracking",
     "packstation.cli.stock",
     "packstation.cli.returns",
     "packstation.cli.serve",

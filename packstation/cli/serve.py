@@ -33,7 +33,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     workers = config.api.workers and not args.no_workers
 
     def ready() -> None:
+        polling = workers and host.tracking_worker is not None
         print(f"packstation serve: http://{args.host}:{args.port} on {host.database}"
-              f"{'' if workers else ' (no workers)'}", file=sys.stderr, flush=True)
+              f"{'' if workers else ' (no workers)'}{' (polls carrier tracking)' if polling else ''}",
+              file=sys.stderr, flush=True)
 
     return serve(host, bind=args.host, port=args.port, workers=workers, log_level=args.log_level, on_ready=ready)

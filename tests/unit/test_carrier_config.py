@@ -55,3 +55,43 @@ def test_dock_card_carrier_codes() -> None:
     assert parse_carrier_code("CARRIER-DHL") == ("DHL", "")
     assert parse_carrier_code("carrier-dhl/express") == ("DHL", "EXPRESS")
     assert parse_carrier_code("CARRIER-") is None and parse_carrier_code("DHL") is None
+
+
+def test_who_polls_tracking_exactly_one_place_by_default_and_the_setting_decides_otherwise() -> None:
+    standalone = parse_config(GOOD)
+    synced = parse_config('[database]\ncentral = "postgresql://centre/packstation"\n' + GOOD)
+    assert standalone.poll_tracking is None and synced.poll_tracking is None
+    # standalone: the station window polls, packstation serve does not; synced: the other way round
+    assert (standalone.polls_tracking("station"), standalone.polls_tracking("serve")) == (True, False)
+    assert (synced.polls_tracking("station"), synced.polls_tracking("serve")) == (False, True)
+    on = parse_config('[database]\ncentral = "postgresql://centre/packstation"\n[carriers]\npoll_tracking = true\n' + GOOD)
+    off = parse_config("[carriers]\npoll_tracking = false\n" + GOOD)
+    assert on.polls_tracking("station") and on.polls_tracking("serve")
+    assert not off.polls_tracking("station") and not off.polls_tracking("serve")
+    assert [c.code for c in off.carriers] == ["DHL", "POSTNL"]  # the setting is no carrier account
+    # no carrier account: nothing to poll anywhere
+    assert not parse_config("").polls_tracking("station")
+    assert not parse_config("[carriers]\npoll_tracking = false\n").polls_tracking("station")
+
+
+def test_poll_tracking_survives_the_settings_dialog_round_trip() -> None:
+    import tomli_w
+
+    config = parse_config("[carriers]\npoll_tracking = false\n" + GOOD)
+    again = parse_config(tomli_w.dumps(to_toml_dict(config)))
+    assert again.poll_tracking is False and again.carriers == config.carriers
+    assert "poll_tracking" not in to_toml_dict(parse_config(GOOD))["carriers"]  # unset stays unset
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('[carriers]\npoll_tracking = "yes"\n[carriers.DHL]\nconnector = "simulated"\n',
+     "poll_tracking must be true or false"),
+    ('[carriers]\npoll_tracking = 1\n[carriers.DHL]\nconnector = "simulated"\n', "poll_tracking must be true or false"),
+    ('[carriers.poll_tracking]\nconnector = "simulated"\n', "poll_tracking must be true or false"),
+    ("[carriers]\npoll_tracking = true\n", "no carrier account to ask"),
+    ('[carriers]\npoll_every_s = 5\n[carriers.DHL]\nconnector = "simulated"\n',
+     r"\[carriers.poll_every_s\] must be a table .* the settings of \[carriers\] itself are: poll_tracking"),
+])
+def test_a_bad_poll_tracking_setting_is_refused_with_what_to_fix(text: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        parse_config(text)
