@@ -195,6 +195,8 @@ class Station:
         self._heartbeat.start()
 
     def close(self) -> None:
+        if self.sync_worker is not None:  # first: its rounds use the engines disposed below
+            self.sync_worker.stop()
         if self.tracking_worker is not None:
             self.tracking_worker.stop()
         if self.label_worker is not None:
@@ -418,6 +420,8 @@ class ApiHost:
             uow.ping()
 
     def close(self) -> None:
+        if self.sync_worker is not None:  # first: its rounds use the engines disposed below
+            self.sync_worker.stop()
         if self.tracking_worker is not None:
             self.tracking_worker.stop()
         close = getattr(self.sender, "close", None)
