@@ -420,8 +420,6 @@ class ApiHost:
             uow.ping()
 
     def close(self) -> None:
-        if self.sync_worker is not None:  # first: its rounds use the engines disposed below
-            self.sync_worker.stop()
         if self.tracking_worker is not None:
             self.tracking_worker.stop()
         close = getattr(self.sender, "close", None)

@@ -25,148 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class PrintWorker:
-    def __init__(self, ctx: Context, session: Session, printers: printing.Printers, *,
-                 on_result: Callable[[printing.JobResult], None] | None = None,
-                 on_interrupted: Callable[[list[object]], None] | None = None, poll_s: float = 5.0) -> None:
-        self.ctx = ctx
-        self.session = session
-        self.printers = printers
-        self.on_result = on_result or (lambda result: None)
-        self.on_interrupted = on_interrupted or (lambda jobs: None)
-        self.poll_s = poll_s
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._busy = threading.Lock()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="print-worker", daemon=True)
-            self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout_s: float = 15.0) -> None:
-        """Stop after the job being sent (a job cut short stays in the journal for a retry)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def resume(self) -> list[object]:
-        jobs = printing.resume(self.ctx, self.session)
-        if jobs:
-            self.on_interrupted(list(jobs))
-        return list(jobs)
-
-    def drain(self) -> list[printing.JobResult]:
-        """Send every pending job now, on this thread (the CLI, tests)."""
-        results = []
-        with self._busy:
-            while not self._stop.is_set():
-                result = printing.send_next(self.ctx, self.session, self.printers)
-                if result is None:
-                    break
-                results.append(result)
-                self.on_result(result)
-        return results
-
-    def _run(self) -> None:
-        pause = 0.5
-        resumed = False
-        while not self._stop.is_set():
-            try:
-                if not resumed:
-                    self.resume()
-                    resumed = True
-                self.drain()
-                pause = 0.5
-                self._wake.wait(self.poll_s)
-            except StorageError as exc:  # the database refused: try again, a little later each time
-                log.warning("print worker: %s", exc)
-                self._wake.wait(pause)
-                pause = min(pause * 2, 30.0)
-            except Exception:  # a bug must not stop printing for the rest of the shift
-                log.exception("print worker failed; retrying")
-                self._wake.wait(pause)
-                pause = min(pause * 2, 30.0)
-            self._wake.clear()
-
-
-class LabelWorker:
-    """Asks the carriers again for labels they did not give at the seal (``services.carriers``).
-
-    At start, requests a stopped station was in the middle of are asked again; then every
-    ``poll_s`` (or when woken) the requests that are due (15 s doubling to 10 min after each
-    failure) are tried, and a label that comes is written as a print job for the print worker.
-    ``on_result`` gets each result (the window shows LABEL CREATED / still not created).
-    """
-
-    def __init__(self, ctx: Context, session: Session, *, poll_s: float = 5.0,
-                 on_result: Callable[[object], None] | None = None) -> None:
-        self.ctx = ctx
-        self.session = session
-        self.poll_s = poll_s
-        self.on_result = on_result or (lambda result: None)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._busy = threading.Lock()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="label-worker", daemon=True)
-            self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout_s: float = 15.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    def drain(self) -> list[object]:
-        """Try every due request now, on this thread (the CLI, tests)."""
-        from packstation.services import carriers
-
-        with self._busy:
-            results = list(carriers.retry_labels(self.ctx, self.session))
-        for result in results:
-            self.on_result(result)
-        return results
-
-    def _run(self) -> None:
-        from packstation.services import carriers
-
-        pause = 0.5
-        resumed = False
-        while not self._stop.is_set():
-            try:
-                if not resumed:
-                    carriers.resume_labels(self.ctx, self.session)
-                    resumed = True
-                self.drain()
-                pause = 0.5
-                self._wake.wait(self.poll_s)
-            except StorageError as exc:
-                log.warning("label worker: %s", exc)
-                self._wake.wait(pause)
-                pause = min(pause * 2, 30.0)
-            except Exception:  # a bug must not stop labels for the rest of the shift
-                log.exception("label worker failed; retrying")
-                self._wake.wait(pause)
-                pause = min(pause * 2, 30.0)
-            self._wake.clear()
-
-
 class SeatHeartbeat:
     """Renews this window's seat on its station id; reports if another start took it over."""
 
@@ -281,7 +139,7 @@ class SyncWorker:
                 pause = min(pause * 2, 30.0)
 
 
-# --- the order API's workers (issue 13): webhook inbox, status push -----------------------------
+# --- one loop for the workers below: printing, carrier labels, the order API's, tracking ----------
 
 
 class _Loop:
@@ -299,6 +157,9 @@ class _Loop:
     def step(self) -> bool:  # pragma: no cover - overridden
         """Do one batch; True if there may be more right away."""
         raise NotImplementedError
+
+    def _begin(self) -> None:
+        """Once, on the worker's thread, before the first step (and again after it failed)."""
 
     def start(self) -> None:
         if self._thread is None:
@@ -326,8 +187,12 @@ class _Loop:
 
     def _run(self) -> None:
         pause = 0.5
+        begun = False
         while not self._stop.is_set():
             try:
+                if not begun:
+                    self._begin()
+                    begun = True
                 more = self.step()
                 pause = 0.5
                 if more:
@@ -342,6 +207,96 @@ class _Loop:
                 self._wake.wait(pause)
                 pause = min(pause * 2, 30.0)
             self._wake.clear()
+
+
+class PrintWorker(_Loop):
+    """Sends the print jobs the station's transactions wrote (``services.printing``), oldest first.
+
+    At start, jobs a stopped station was in the middle of are marked interrupted
+    (``on_interrupted`` gets them: a lead decides, nothing is resent on its own); then every
+    ``poll_s`` (or when woken by a seal) every pending job is sent. ``on_result`` gets each result.
+    """
+
+    name = "print-worker"
+
+    def __init__(self, ctx: Context, session: Session, printers: printing.Printers, *,
+                 on_result: Callable[[printing.JobResult], None] | None = None,
+                 on_interrupted: Callable[[list[object]], None] | None = None, poll_s: float = 5.0) -> None:
+        super().__init__(poll_s)
+        self.ctx = ctx
+        self.session = session
+        self.printers = printers
+        self.on_result = on_result or (lambda result: None)
+        self.on_interrupted = on_interrupted or (lambda jobs: None)
+        self._busy = threading.Lock()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop after the job being sent (a job cut short stays in the journal for a retry)."""
+        super().stop(timeout_s)
+
+    def resume(self) -> list[object]:
+        jobs = printing.resume(self.ctx, self.session)
+        if jobs:
+            self.on_interrupted(list(jobs))
+        return list(jobs)
+
+    def drain(self) -> list[printing.JobResult]:  # type: ignore[override]
+        """Send every pending job now, on this thread (the CLI, tests)."""
+        results = []
+        with self._busy:
+            while not self._stop.is_set():
+                result = printing.send_next(self.ctx, self.session, self.printers)
+                if result is None:
+                    break
+                results.append(result)
+                self.on_result(result)
+        return results
+
+    def _begin(self) -> None:
+        self.resume()
+
+    def step(self) -> bool:
+        self.drain()
+        return False
+
+
+class LabelWorker(_Loop):
+    """Asks the carriers again for labels they did not give at the seal (``services.carriers``).
+
+    At start, requests a stopped station was in the middle of are asked again; then every
+    ``poll_s`` (or when woken) the requests that are due (15 s doubling to 10 min after each
+    failure) are tried, and a label that comes is written as a print job for the print worker.
+    ``on_result`` gets each result (the window shows LABEL CREATED / still not created).
+    """
+
+    name = "label-worker"
+
+    def __init__(self, ctx: Context, session: Session, *, poll_s: float = 5.0,
+                 on_result: Callable[[object], None] | None = None) -> None:
+        super().__init__(poll_s)
+        self.ctx = ctx
+        self.session = session
+        self.on_result = on_result or (lambda result: None)
+        self._busy = threading.Lock()
+
+    def drain(self) -> list[object]:  # type: ignore[override]
+        """Try every due request now, on this thread (the CLI, tests)."""
+        from packstation.services import carriers
+
+        with self._busy:
+            results = list(carriers.retry_labels(self.ctx, self.session))
+        for result in results:
+            self.on_result(result)
+        return results
+
+    def _begin(self) -> None:
+        from packstation.services import carriers
+
+        carriers.resume_labels(self.ctx, self.session)
+
+    def step(self) -> bool:
+        self.drain()
+        return False
 
 
 class IntakeWorker(_Loop):
