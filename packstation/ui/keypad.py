@@ -30,7 +30,8 @@ class PinPad(QWidget):
         self.pin.setEchoMode(QLineEdit.EchoMode.Password)
         self.pin.setFont(theme.font(22))
         self.pin.setMaxLength(12)
-        self.pin.setFixedWidth(260)
+        # compact: field, caption and twelve keys in one row that fits a 1280 px bench screen
+        self.pin.setFixedWidth(200 if compact else 260)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.caption)
@@ -46,7 +47,7 @@ class PinPad(QWidget):
         for n, key in enumerate(keys):
             button = QPushButton(key)
             button.setFont(theme.font(20 if compact else 24, bold=True))
-            button.setMinimumSize(*((64, 52) if compact else (96, 72)))
+            button.setMinimumSize(*((56, 52) if compact else (96, 72)))
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep the focus (and the wedge) on the PIN field
             button.clicked.connect(lambda _=False, k=key: self._key(k))
             grid.addWidget(button, *((0, n) if compact else (n // 3, n % 3)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -235,6 +235,15 @@ class PackView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setWordWrap(True)  # a long product name wraps rather than being cut
+        # ... in rows as tall as it needs at the product column's real width: that column
+        # stretches, and its width is known only once the table is laid out on the screen (an
+        # order's rows are first sized while the pack page is still hidden), or changes with the
+        # window; a row sized for another width cut the name ("Glass foo…", issue 9)
+        self._rewrap = QTimer(self)  # after the resize is done (sizing rows inside it saw the old state)
+        self._rewrap.setSingleShot(True)
+        self._rewrap.setInterval(0)
+        self._rewrap.timeout.connect(self.table.resizeRowsToContents)
+        self.table.horizontalHeader().sectionResized.connect(self._column_resized)
         self.cartons = CartonPanel()
         self.lead = LeadPanel()
         self.lead.setVisible(False)
@@ -251,6 +260,10 @@ class PackView(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
+
+    def _column_resized(self, index: int, _old: int, _new: int) -> None:
+        if index == 0 and self.model.rowCount():
+            self._rewrap.start()
 
     def show_idle(self, user_name: str, suggestions: list[tuple[str, str]], *, documents: str = "") -> None:
         self.model.set_session(None)

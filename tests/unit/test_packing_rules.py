@@ -23,6 +23,7 @@ from packstation.domain.model import (
     OrderStatus,
     PackBarcode,
     Product,
+    StockLot,
     Tracking,
 )
 from packstation.domain.packing import (
@@ -129,9 +130,25 @@ def test_item_on_the_order_is_accepted_and_counted_in_the_open_carton() -> None:
     assert [(i.sku, i.qty, i.user) for i in session.cartons[0].items] == [("TS-1", 1, PACKER)]
 
 
-def test_the_sku_itself_is_accepted_as_an_item_code() -> None:
+def test_a_sku_names_its_product_and_the_caller_decides_whether_it_counts() -> None:
+    """Issue 8: a typed SKU counts as an item only where the station allows it ([packing]
+    accept_typed_sku, default false; the service refuses it otherwise). The domain resolves the
+    SKU (any case) to its product, tells the caller the scan named the product by its SKU rather
+    than by a barcode, and, when the caller lets it through, counts it with the source recorded."""
     session = make_session()
-    assert scan(session, "ts-1").verdict is Verdict.ACCEPTED
+    typed = interpret("ts-1")
+
+    assert session.resolved_by_sku(typed)  # the caller's cue to refuse it unless allowed
+    assert not session.resolved_by_sku(interpret(TEE_EAN))
+    assert not session.resolved_by_sku(interpret(TEE_SIX_PACK))
+    assert not session.resolved_by_sku(interpret(TOY_EAN))  # no product of the order at all
+    assert session.resolve(typed) == (TEE, 1)
+
+    decision = session.evaluate_item(typed, TODAY, user=PACKER, scan_id="typed-1", source="typed")
+    assert decision.verdict is Verdict.ACCEPTED and decision.item is not None
+    assert (decision.item.sku, decision.item.qty, decision.item.source) == ("TS-1", 1, "typed")
+    session.apply_item(decision)
+    assert packed(session, "TS-1") == 1
 
 
 def test_item_not_on_the_order_is_a_wrong_item_and_nothing_is_counted() -> None:
@@ -240,6 +257,53 @@ def test_a_lot_longer_than_gs1_allows_keeps_the_prompt() -> None:
     decision = answer(session, "L" * 21)
     assert decision.verdict is Verdict.INVALID_SCAN
     assert session.pending is not None and packed(session, "HW-1") == 0
+
+
+def with_stock(session: PackSession, text: str, known: list[StockLot] | None, mode: str, *,
+               detail: bool = False) -> ItemDecision:
+    """An item scan (or, *detail*, the answer to its prompt) checked against the stock's lots."""
+    if detail:
+        decision = session.evaluate_detail(text, TODAY, user=PACKER, scan_id=f"s{next(_ids)}",
+                                           known_lots=known, unknown_lot=mode)
+    else:
+        decision = session.evaluate_item(interpret(text), TODAY, user=PACKER, scan_id=f"s{next(_ids)}",
+                                         known_lots=known, unknown_lot=mode)
+    session.apply_item(decision)
+    return decision
+
+
+@pytest.mark.parametrize("mode", ["refuse", "warn"])
+@pytest.mark.parametrize("known", [None, []], ids=["not looked up", "none in stock"])
+def test_where_no_stock_lots_are_known_the_lot_is_taken_as_scanned_and_marked_unverified(
+        known: list[StockLot] | None, mode: str) -> None:
+    """Issue 9, item 1: where the warehouse knows none of the product's lots, the lot is taken
+    as scanned and marked unverified, whatever ``[packing] unknown_lot`` says (that setting is
+    for a lot missing from lots the stock does know)."""
+    session = make_session(mug=1, serum=1)
+    assert with_stock(session, MUG_EAN, known, mode).verdict is Verdict.NEEDS_LOT
+    mug = with_stock(session, "Lot-x9", known, mode, detail=True)
+    assert mug.verdict is Verdict.ACCEPTED and mug.item is not None
+    assert mug.item.lot == "Lot-x9"  # as scanned
+    assert mug.data == {"lot_unverified": True}
+    assert mug.message == "Ceramic mug: 1 of 1 (lot Lot-x9 not in the stock records: taken as scanned)"
+    # a lot + expiry product: no stock record gives the expiry, so the scan's own counts
+    serum = with_stock(session, gs1(SERUM_EAN, lot="B77", expiry="270131"), known, mode)
+    assert serum.verdict is Verdict.ACCEPTED and serum.data == {"lot_unverified": True}
+    assert (session.items[-1].lot, session.items[-1].expiry) == ("B77", date(2027, 1, 31))
+
+
+def test_where_stock_lots_are_known_an_unknown_lot_is_refused_and_a_known_one_verified() -> None:
+    """The other side of the rule above: with stock lots known (``unknown_lot = refuse``, the
+    default) the same scanned lot is refused, and a lot the stock knows is not marked unverified."""
+    known = [StockLot("HW-1", "M-2026-A", None, "C-01-01", 12)]
+    session = make_session(mug=1)
+    with_stock(session, MUG_EAN, known, "refuse")
+    refused = with_stock(session, "Lot-x9", known, "refuse", detail=True)
+    assert refused.verdict is Verdict.UNKNOWN_LOT and "M-2026-A" in refused.message
+    assert session.pending is not None and packed(session, "HW-1") == 0
+    accepted = with_stock(session, "m-2026-a", known, "refuse", detail=True)
+    assert accepted.verdict is Verdict.ACCEPTED and "lot_unverified" not in accepted.data
+    assert session.items[0].lot == "M-2026-A"  # the stock's spelling
 
 
 def test_serial_item_asks_for_the_serial_then_is_accepted() -> None:

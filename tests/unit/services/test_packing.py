@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from fakes import NOW, FakeDatabase, fake_context
+from fakes import NOW, FakeDatabase, an_order, fake_context
 from warehouse import (
     BUDS,
     LEAD_PIN,
@@ -230,6 +230,31 @@ def test_an_expired_lot_is_refused(ctx: Context, pat: Session) -> None:
 
     assert outcome.verdict is Verdict.EXPIRED_LOT and "expired on 2026-01-31" in outcome.message
     assert pack.items == []
+
+
+def test_a_lot_of_a_product_with_no_stock_lots_is_taken_as_scanned_and_recorded_unverified(
+        ctx: Context, pat: Session) -> None:
+    """Issue 9, item 1: the warehouse knows no lot of HW-1 (the default ``unknown_lot = refuse``
+    does not apply): the lot is taken as scanned, the bench says so, the scan's event records it."""
+    with ctx.uow(readonly=True) as uow:
+        assert uow.catalog.lots("HW-1") == []
+    with ctx.uow() as uow:
+        uow.orders.add_many([(an_order("SO-MUG", {"HW-1": 1}), "fp-SO-MUG")], NOW)
+        uow.commit()
+    pack = claim_with_items(ctx, pat, "SO-MUG")
+
+    assert scan(ctx, pat, pack, MUG).verdict is Verdict.NEEDS_LOT
+    outcome = packing.record_detail(ctx, pat, pack, "MUG-LOT-7")
+
+    assert outcome.verdict is Verdict.ACCEPTED
+    assert "lot MUG-LOT-7 not in the stock records: taken as scanned" in outcome.message
+    assert outcome.data["lot_unverified"] is True
+    (item,) = pack.items
+    assert (item.sku, item.lot) == ("HW-1", "MUG-LOT-7")
+    with ctx.uow(readonly=True) as uow:
+        [event] = [e for e in uow.events.for_order("SO-MUG") if e.kind == "scan.recorded"]
+        assert [r.item.lot for r in uow.shipments.scans("SO-MUG")] == ["MUG-LOT-7"]
+    assert event.payload["lot"] == "MUG-LOT-7" and event.payload["lot_unverified"] is True
 
 
 def test_a_serial_that_left_in_another_order_is_refused(ctx: Context, pat: Session) -> None:
