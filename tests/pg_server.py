@@ -88,11 +88,17 @@ def reap_stale(bindir: Path) -> list[Path]:
 
 
 class PgServer:
-    """One private PostgreSQL cluster: ``start()``, ``create_database()``, ``stop()``."""
+    """One private PostgreSQL cluster: ``start()``, ``create_database()``, ``stop()``.
 
-    def __init__(self, bindir: Path, superuser: str = "postgres") -> None:
+    *settings* are extra ``postgresql.conf`` lines for this server only (e.g. ``{"ssl": "on",
+    "ssl_cert_file": "'/path/server.crt'"}``), values written as they are (quote strings as the
+    file wants), applied after the defaults below; none by default.
+    """
+
+    def __init__(self, bindir: Path, superuser: str = "postgres", settings: dict[str, str] | None = None) -> None:
         self.bindir = bindir
         self.superuser = superuser
+        self.settings = dict(settings or {})
         self.as_root = os.geteuid() == 0
         self.root: Path | None = None
         self.port = 0
@@ -210,6 +216,7 @@ class PgServer:
             "dynamic_shared_memory_type": "mmap",  # a small /dev/shm in containers is enough
             "logging_collector": "off",
             "log_min_messages": "warning",
+            **self.settings,
         }
         # postgresql.auto.conf is read last and rewritten whole on each attempt.
         text = "".join(f"{key} = {value}\n" for key, value in settings.items())
