@@ -251,7 +251,8 @@ class MainWindow(QMainWindow):
         if outcome.verdict.tone is not Tone.INFO:
             self.sounds.play_verdict(outcome.verdict)
         if custom == "SCALE ERROR":  # the status bar says so too, until the scale gives a weight
-            self.devices.report("scale", DeviceState("scale", Status.ERROR, outcome.message))
+            reason = outcome.message.removeprefix("Scale: ")  # the entry names the scale itself
+            self.devices.report("scale", DeviceState("scale", Status.ERROR, reason))
         elif outcome.verdict in (Verdict.CARTON_CLOSED, Verdict.CARTON_BLOCKED, Verdict.ORDER_COMPLETE) \
                 and "measured_g" in outcome.data and self.devices.states.get("scale") is not None \
                 and self.devices.states["scale"].status is Status.ERROR:

@@ -29,6 +29,8 @@ from packstation.bootstrap import build_station
 from packstation.config import load_config
 from packstation.services.ports import StorageError
 
+pytestmark = pytest.mark.postgres  # its own TLS server, from the same PostgreSQL binaries
+
 NO_OPENSSL = "needs the openssl command line to make test certificates (apt-get install openssl)"
 HOST = "centre.example"
 
@@ -135,6 +137,7 @@ def test_verify_full_refuses_a_certificate_for_another_host(tls_centre: tuple[An
         _ssl_select_1(tmp_path, central)
     message = str(refused.value)
     assert "does not match host name" in message, message
+    assert "TLS certificate was refused" in message and "cannot be reached" not in message, message
     assert HOST in message and "127.0.0.1" in message, message
 
 
@@ -155,6 +158,7 @@ def test_verify_full_refuses_a_certificate_from_a_ca_it_does_not_trust(tls_centr
         _ssl_select_1(tmp_path, central)
     message = str(refused.value)
     assert "certificate verify failed" in message, message
+    assert "TLS certificate was refused" in message, message
 
 
 def test_without_verification_the_same_server_is_reached_over_tls(tls_centre: tuple[Any, str, Path],

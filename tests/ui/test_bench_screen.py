@@ -74,6 +74,7 @@ def test_a_scale_that_never_settles_shows_failed_in_the_status_bar_until_it_weig
             qtbot.waitUntil(lambda: states["scale"].status is Status.ERROR, timeout=5_000)
             assert entry.text().startswith("✖ Scale: FAILED: ")
             assert "the scale never settled within 1 s" in entry.toolTip()  # the full text, on hover
+            assert entry.toolTip().count("Scale:") == 1, entry.toolTip()  # named once, not "Scale: FAILED: Scale: ..."
             # issue 9 item 11: the scale's sentence ends before "Check the scale" begins
             assert window.band.message.text() == (
                 "Scale: the scale never settled within 1 s: keep the carton still, away from the edges, "

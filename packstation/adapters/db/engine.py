@@ -61,6 +61,9 @@ def database_hint(exc: BaseException, url: URL | None = None) -> str:
         hint = "The database is busy. Scan again in a moment."
     elif "unable to open database file" in low:
         hint = "The station database cannot be opened. Ask IT to check that the data folder exists and is writable."
+    elif "certificate" in low:  # TLS verification (an "SSL SYSCALL error" is the network's)
+        hint = ("The database server's TLS certificate was refused. Ask IT to check the host name in the "
+                "central URL and sslrootcert (the CA file) in [database].")
     elif "could not connect" in low or "connection" in low or "server closed" in low:
         hint = "The database server cannot be reached. Check the network, then scan again."
     else:
