@@ -38,12 +38,12 @@ os.environ.pop("PACKSTATION_CONFIG", None)
 (_SESSION_TMP / "escpos").mkdir()
 
 
-def _load_pg_server() -> ModuleType:
-    """Import tests/pg_server.py by path: works with any pytest import mode, no sys.path edits."""
-    name = "packstation_tests_pg_server"
+def _load_helper(file: str, name: str) -> ModuleType:
+    """Import a helper module of tests/ by path: works with any pytest import mode, no sys.path
+    edits; the test modules load it under the same *name*, so there is one copy."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("pg_server.py"))
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(file))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -51,7 +51,8 @@ def _load_pg_server() -> ModuleType:
     return module
 
 
-pg_server = _load_pg_server()
+pg_server = _load_helper("pg_server.py", "packstation_tests_pg_server")
+netns = _load_helper("netns.py", "packstation_tests_netns")
 
 
 def _in_ci() -> bool:
@@ -99,6 +100,14 @@ def _terminate(signum: int, frame: object) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Once, in the process that ran or dispatched the tests (not in each xdist worker): the
+    network-cut tests' ``ip netns add`` leaves ``/run/netns`` mounted on itself, which then keeps
+    a chroot (a stock Debian root, ../shared/tools/fresh-debian) from being removed."""
+    if not hasattr(session.config, "workerinput"):
+        netns.release_mount()
 
 
 # -- markers ---------------------------------------------------------------------------------

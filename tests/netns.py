@@ -54,6 +54,31 @@ def unavailable() -> str | None:
     return None
 
 
+def release_mount() -> bool:
+    """Unmount ``/run/netns`` when no namespace is left in it (``ip netns add`` bind-mounts it on
+    itself the first time and never takes that back; ``ip`` makes it again when needed). Returns
+    True if it was unmounted. Namespaces of anyone else keep it mounted: it is left alone then."""
+    run = Path("/run/netns")
+    if os.geteuid() != 0 or not _mounted(run):
+        return False
+    try:
+        if any(run.iterdir()):
+            return False
+    except OSError:
+        return False
+    return subprocess.run(["umount", str(run)], capture_output=True).returncode == 0
+
+
+def _mounted(path: Path) -> bool:
+    """Is *path* a mount point? (/proc/self/mountinfo: ``os.path.ismount`` misses a directory
+    bind-mounted on itself within one file system, which is what ``ip netns`` makes.)"""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            return any(line.split()[4] == str(path) for line in f if len(line.split()) > 4)
+    except OSError:
+        return False
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
