@@ -11,6 +11,8 @@ use cases by JSON lines on stdin; each command is answered by one JSON line on s
   the order, open a BOX-S, scan the items, close the carton. Answers the verdicts and each
   item scan's milliseconds.
 - ``{"op": "renew"}``: one heartbeat (``leases.renew_leases``): ``online``, ``renewed``, ``lost``, ``why``.
+- ``{"op": "sync"}``: push and pull until drained (``Station.sync_now``, as ``packstation sync now``):
+  ``drained``, ``why`` (what failed), and the ids of every event of this station in its own database (``events``).
 - ``{"op": "quit"}``.
 
 The first line it prints is ``{"ready": true}`` (or ``{"error": ...}``).
@@ -89,7 +91,19 @@ def main() -> int:
         beat = leases.renew_leases(ctx, system)
         return {"online": beat.online, "renewed": sorted(beat.renewed), "lost": sorted(beat.lost), "why": beat.error}
 
-    ops = {"claim": claim, "pack": pack, "renew": renew}
+    def sync(cmd: dict[str, Any]) -> dict[str, Any]:
+        import sqlalchemy as sa
+
+        from packstation.adapters.db import tables
+
+        result = station.sync_now()
+        with station._engine.connect() as conn:  # what this bench recorded, to hold against the centre
+            ids = conn.execute(sa.select(tables.events.c.id)
+                               .where(tables.events.c.station_id == args["station"])).scalars().all()
+        return {"drained": bool(result is not None and result.drained), "why": getattr(result, "error", ""),
+                "events": sorted(ids)}
+
+    ops = {"claim": claim, "pack": pack, "renew": renew, "sync": sync}
     print(json.dumps({"ready": True}), flush=True)
     try:
         for line in sys.stdin:

@@ -108,3 +108,41 @@ def test_a_bench_cut_off_packs_the_orders_it_holds_and_refuses_new_ones(
     finally:
         bench.close()
         central.engine.dispose()
+
+
+@pytest.mark.slow  # 50 orders packed by a bench process inside a network namespace
+def test_fifty_orders_packed_offline_reach_the_centre_once_each_when_the_network_returns(
+        namespace: Any, reachable_pg: Any, tmp_path: Path) -> None:
+    """Issue 10: a bench packs 50 orders it holds while cut off, then reconnects: the centre has
+    every event the bench recorded, each once, and the orders packed."""
+    import sqlalchemy as sa
+
+    ids = [f"SO-{n:04d}" for n in range(1, 51)]
+    records = [order(order_id, {"TS-1": 1}, hours_ago=9) for order_id in ids]
+    central = central_on(reachable_pg, reachable_pg.create_database(), records, tmp_path, host=namespace.host_addr)
+    bench = BenchProcess("BENCH-NS", local_copy(local_template(tmp_path, records), tmp_path / "bench"),
+                         central.station_url, tmp_path / "bench", prefix=namespace.command([]))
+    try:
+        bench.ready()
+        assert bench.ask(op="claim", orders=ids)["won"] == ids
+        namespace.cut()
+        for order_id in ids:
+            packed = bench.ask(op="pack", order=order_id, items=[TEE_EAN], weight_g=BOX_S_TARE_G + TEE_G)
+            assert packed["verdicts"] == ["carton_opened", "accepted", "order_complete"], (order_id, packed)
+        offline = bench.ask(op="sync")
+        assert not offline["drained"] and "cannot be reached" in offline["why"], offline  # nothing reached the centre yet
+        with central.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM events WHERE station_id = 'BENCH-NS' "
+                                        "AND kind = 'order.packed'")).scalar_one() == 0
+        namespace.restore()
+        synced = bench.ask(op="sync")
+        assert synced["drained"], synced
+        with central.engine.connect() as conn:
+            at_centre = conn.execute(sa.text("SELECT id FROM events WHERE station_id = 'BENCH-NS'")).scalars().all()
+            statuses = dict(conn.execute(sa.text("SELECT order_id, status FROM orders")).all())
+        assert len(at_centre) == len(set(at_centre))  # each event once
+        assert sorted(at_centre) == synced["events"]  # the bench's and the centre's sets are equal
+        assert {statuses[order_id] for order_id in ids} == {"packed"}
+    finally:
+        bench.close()
+        central.engine.dispose()
