@@ -408,6 +408,11 @@ class ApiHost:
         webhooks (``api:shopify:SHOP``) or its workers'."""
         return self.ctx.auth.system(kind, name, role)
 
+    def cli_session(self) -> Session:
+        """The command line's session on the API's database (``api-tokens``, ``webhooks``): it acts
+        as the operating-system user, as :meth:`Station.system_session` does for a station."""
+        return self.system_session(ActorKind.CLI, os_user())
+
     @property
     def shopify_admin_url(self) -> str:
         s = self.config.shopify

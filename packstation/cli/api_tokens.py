@@ -30,19 +30,12 @@ def _host(config: Config):  # type: ignore[no-untyped-def]
     return build_api(config)
 
 
-def _session(host):  # type: ignore[no-untyped-def]
-    from packstation.bootstrap import os_user
-    from packstation.domain.identity import ActorKind
-
-    return host.system_session(ActorKind.CLI, os_user())
-
-
 def run_add(args: argparse.Namespace, config: Config) -> int:
     from packstation.services.intake import IntakeError, add_api_token
 
     host = _host(config)
     try:
-        client, token = add_api_token(host.ctx, _session(host), args.name,
+        client, token = add_api_token(host.ctx, host.cli_session(), args.name,
                                       rate_per_s=args.rate if args.rate is not None else config.api.rate_per_s,
                                       burst=args.burst if args.burst is not None else config.api.burst)
     except IntakeError as exc:
@@ -61,7 +54,7 @@ def run_list(args: argparse.Namespace, config: Config) -> int:
 
     host = _host(config)
     try:
-        clients = list_api_tokens(host.ctx, _session(host))
+        clients = list_api_tokens(host.ctx, host.cli_session())
     finally:
         host.close()
     if not clients:
@@ -81,7 +74,7 @@ def run_revoke(args: argparse.Namespace, config: Config) -> int:
 
     host = _host(config)
     try:
-        n = revoke_api_token(host.ctx, _session(host), args.name, prefix=args.token)
+        n = revoke_api_token(host.ctx, host.cli_session(), args.name, prefix=args.token)
     finally:
         host.close()
     if n == 0:

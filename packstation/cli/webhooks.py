@@ -37,19 +37,12 @@ def _host(config: Config):  # type: ignore[no-untyped-def]
     return build_api(config)
 
 
-def _session(host):  # type: ignore[no-untyped-def]
-    from packstation.bootstrap import os_user
-    from packstation.domain.identity import ActorKind
-
-    return host.system_session(ActorKind.CLI, os_user())
-
-
 def run_add(args: argparse.Namespace, config: Config) -> int:
     from packstation.services.status_push import SubscriptionRefused, add_subscription
 
     host = _host(config)
     try:
-        sub, secret = add_subscription(host.ctx, _session(host), args.url, args.events.split(","))
+        sub, secret = add_subscription(host.ctx, host.cli_session(), args.url, args.events.split(","))
     except SubscriptionRefused as exc:
         print(f"packstation webhooks add: {exc}", file=sys.stderr)
         return 2
@@ -66,7 +59,7 @@ def run_list(args: argparse.Namespace, config: Config) -> int:
 
     host = _host(config)
     try:
-        subs = subscriptions(host.ctx, _session(host))
+        subs = subscriptions(host.ctx, host.cli_session())
     finally:
         host.close()
     if not subs:
@@ -93,7 +86,7 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
 
     host = _host(config)
     try:
-        session = _session(host)
+        session = host.cli_session()
         stats = push_status(host.ctx, session)
         counts, attention = inbox_overview(host.ctx, session)
     finally:
@@ -141,7 +134,7 @@ def run_retry(args: argparse.Namespace, config: Config) -> int:
 
     host = _host(config)
     try:
-        n = retry_failed(host.ctx, _session(host), args.id)
+        n = retry_failed(host.ctx, host.cli_session(), args.id)
     finally:
         host.close()
     print(f"{n} failed deliveries are due again")
@@ -155,7 +148,7 @@ def run_replay(args: argparse.Namespace, config: Config) -> int:
     host = _host(config)
     states = (InboxState.REJECTED, InboxState.REFUSED) if args.refused else (InboxState.REJECTED,)
     try:
-        n = replay_inbox(host.ctx, _session(host), states)
+        n = replay_inbox(host.ctx, host.cli_session(), states)
     finally:
         host.close()
     print(f"{n} webhook deliveries are pending again; the inbox worker of 'packstation serve' applies them")
