@@ -397,9 +397,7 @@ class TrackingWorker(_Loop):
 
     def _due(self, code: str) -> bool:
         assert self.ctx.carriers is not None
-        account = self.ctx.carriers.accounts[code]
-        last = self.poller.last_asked.get(code)
-        return last is None or self.poller.clock() - last >= account.min_poll_interval_s
+        return self.poller.due(code, self.ctx.carriers.accounts[code].min_poll_interval_s)
 
     def _on_the_way(self, code: str) -> dict[str, str]:
         with (self.ctx.central or self.ctx.uow)(readonly=True) as uow:

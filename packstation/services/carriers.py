@@ -446,6 +446,11 @@ class TrackingPoller:
     seen: dict[str, OrderStatus] = field(default_factory=dict)  # tracking number -> furthest status seen
     clock: Callable[[], float] = time.monotonic
 
+    def due(self, code: str, min_interval_s: float) -> bool:
+        """May account *code* be asked now (its rate limit: once per *min_interval_s*)?"""
+        last = self.last_asked.get(code)
+        return last is None or self.clock() - last >= min_interval_s
+
 
 def carrier_session(ctx: Context, code: str) -> Session:
     """The session a carrier's tracking feed acts with (``carrier:DHL``)."""
@@ -468,10 +473,9 @@ def poll_tracking(ctx: Context, poller: TrackingPoller, *, accounts: Iterable[st
         account = ctx.carriers.accounts.get(code)
         if account is None:
             continue
-        now = poller.clock()
-        last = poller.last_asked.get(code)
-        if last is not None and now - last < account.min_poll_interval_s:
+        if not poller.due(code, account.min_poll_interval_s):
             continue
+        now = poller.clock()
         with uow_factory(readonly=True) as uow:
             parcels = uow.manifests.on_the_way(code)
         if not parcels:
