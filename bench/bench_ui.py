@@ -117,6 +117,21 @@ def _station_with_catalog(tmp: Path) -> tuple[Any, list[dict[str, Any]]]:
     return station, [p for p in products if p["tracking"] == "none"]
 
 
+def _rows(station: Any, table: str, *statuses: str) -> int:
+    """Rows of *table* (with one of *statuses*, if given) in the station's database: the benchmark
+    checks what was stored, with plain SQL as the tests do."""
+    import sqlalchemy as sa
+
+    from packstation.adapters.db import tables
+
+    t = tables.metadata.tables[table]
+    q = sa.select(sa.func.count()).select_from(t)
+    if statuses:
+        q = q.where(t.c.status.in_(statuses))
+    with station._engine.connect() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
 class _Window:
     """The application and a station window, set up as ``run_station`` does; types scans into it."""
 
@@ -441,12 +456,7 @@ def measure_scan(tmp: Path) -> dict[str, Any]:
     stalls = stall_pct(stalls_before, span)
     window_height = window.height()
     ui.close()
-    import sqlalchemy as sa
-
-    from packstation.adapters.db import tables
-
-    with station._engine.connect() as conn:  # the benchmark checks what was stored, as the tests do
-        stored = conn.execute(sa.select(sa.func.count()).select_from(tables.scans)).scalar_one()
+    stored = _rows(station, "scans")
     station.close()
     if stored != SCANS:
         raise SystemExit(f"{stored} scans stored, expected {SCANS}")
@@ -498,13 +508,7 @@ def measure_memory(tmp: Path) -> dict[str, Any]:
     controller = window.controller
 
     def jobs_waiting() -> int:
-        import sqlalchemy as sa
-
-        from packstation.adapters.db import tables
-
-        with station._engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(tables.print_jobs)
-                                .where(tables.print_jobs.c.status.in_(("pending", "sending")))).scalar_one()
+        return _rows(station, "print_jobs", "pending", "sending")
     ui.scan("PACKER-B1", Verdict.LOGGED_IN)
 
     def pack(order_id: str, items: list[str]) -> None:
@@ -549,16 +553,8 @@ def measure_memory(tmp: Path) -> dict[str, Any]:
     span = time.perf_counter() - began
     stalls = stall_pct(stalls_before, span)
     ui.close()
-    import sqlalchemy as sa
-
-    from packstation.adapters.db import tables
-
-    jobs = tables.print_jobs
-    with station._engine.connect() as conn:
-        packed = conn.execute(sa.select(sa.func.count()).select_from(tables.orders)
-                              .where(tables.orders.c.status == "packed")).scalar_one()
-        printed = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(jobs.c.status == "done")).scalar_one()
-        failed = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(jobs.c.status == "failed")).scalar_one()
+    packed = _rows(station, "orders", "packed")
+    printed, failed = _rows(station, "print_jobs", "done"), _rows(station, "print_jobs", "failed")
     station.close()
     if packed != ORDERS:
         raise SystemExit(f"{packed} orders packed, expected {ORDERS}")
