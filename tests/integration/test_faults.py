@@ -336,13 +336,24 @@ def test_sigkill_while_packing_loses_no_acknowledged_scan(tmp_path: Path) -> Non
             resumed += first[0].split()[1] != "-"
             for line in first[1:]:
                 take(line)
-            # kill at a random moment, or after at most MAX_ACKS_PER_RUN scans so that the
-            # workload (ORDERS orders) lasts for every kill whatever the machine's speed
-            kill_at = time.monotonic() + rnd.uniform(0.0, 0.25)
-            cap = len(acked) + rnd.randint(1, MAX_ACKS_PER_RUN)
+            # Some kills land at a random moment right after the start (while resuming); the
+            # others after a random number of acknowledged scans plus a random few milliseconds,
+            # so the kill falls anywhere inside the next scan's write. Counting scans, not
+            # seconds, keeps the workload the same on a slow or busy machine.
+            if rnd.random() < 0.15:
+                cap = len(acked) + MAX_ACKS_PER_RUN
+                kill_at = time.monotonic() + rnd.uniform(0.0, 0.25)
+            else:
+                cap = len(acked) + rnd.randint(1, MAX_ACKS_PER_RUN)
+                kill_at = time.monotonic() + 60
             while time.monotonic() < kill_at and not finished and not lines.eof and len(acked) < cap:
                 for line in lines.read(kill_at):
                     take(line)
+            if len(acked) >= cap and not finished:
+                settle = time.monotonic() + rnd.uniform(0.0, 0.02)
+                while time.monotonic() < settle and not lines.eof:
+                    for line in lines.read(settle):
+                        take(line)
             if not finished:
                 os.kill(proc.pid, signal.SIGKILL)
                 kills += 1
