@@ -32,7 +32,6 @@ How a file is stored (docs in the README, "Importing data"):
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import os
@@ -70,6 +69,7 @@ from packstation.domain.model import (
     Tracking,
 )
 from packstation.domain.returns import Return, ReturnLine
+from packstation.services.collections_gc import fewer_collections
 from packstation.services.context import Context, record
 from packstation.services.import_files import (
     SUFFIXES,
@@ -665,7 +665,7 @@ class _Import:
             self._tick(half + half * min(n, self.report.records) // self.report.records)
 
     def run(self, records: Iterable[tuple[str, Any]]) -> ImportReport:
-        with _fewer_collections():
+        with fewer_collections():
             return self._run(records)
 
     def _run(self, records: Iterable[tuple[str, Any]]) -> ImportReport:
@@ -1022,23 +1022,6 @@ class _Pacer:
 
 
 _PACER = _Pacer()
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often while an import runs.
-
-    An import makes millions of small containers (a record's dicts and lists, a chunk of orders)
-    that die young but live through several collections of the youngest generation; with
-    Python's default threshold (700) collecting them cost a fifth of an import's CPU time. The
-    threshold goes back when the import ends (nested imports keep the outer one's setting)."""
-    old = gc.get_threshold()
-    if old[0] < 50_000:
-        gc.set_threshold(50_000, old[1], old[2])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 def _built(chunk: list[StagedRecord], actor: str) -> dict[str, Any]:

@@ -328,6 +328,11 @@ class ShipmentRepository(ABC):
     def cartons(self, order_id: str, types: dict[str, CartonType]) -> list[Carton]:
         """The order's cartons, in order, with the scans not undone in each."""
 
+    def carton(self, order_id: str, seq: int) -> Carton | None:
+        """The order's carton *seq* as :meth:`cartons` gives it (a copy), or None. An adapter that
+        can find one carton more cheaply than all of them overrides this."""
+        return next((c for c in self.cartons(order_id, {}) if c.seq == seq), None)
+
     @abstractmethod
     def add_carton(self, order_id: str, carton: Carton, opened_by: str, station_id: str, at: datetime) -> None: ...
 

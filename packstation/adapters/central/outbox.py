@@ -828,6 +828,15 @@ class _BatchShipments(ShipmentRepository):
             out.append(k)
         return out
 
+    def carton(self, order_id: str, seq: int) -> Carton | None:
+        x = self.cp.cartons.get(order_id, {}).get(seq)
+        if x is None:
+            return None
+        k = _clone(x.carton)  # a copy, as cartons() gives (an applier changes it, then saves it)
+        k.type = CartonType(k.type.code, k.type.code, 0)
+        k.items = list(k.items)
+        return k
+
     def add_carton(self, order_id: str, carton: Carton, opened_by: str, station_id: str, at: datetime) -> None:
         by_seq = self.cp.cartons[order_id]
         if carton.seq in by_seq:

@@ -152,10 +152,20 @@ def _event(r: Any) -> Event:
 _STATES = {s.value: s for s in SyncState}
 
 
+_new = object.__new__
+
+
 def _outbox(r: Any) -> OutboxEvent:
-    """A row of _OUTBOX_COLUMNS (a tuple: the outbox reads them by the batch)."""
+    """A row of _OUTBOX_COLUMNS (a tuple: the outbox reads them by the batch).
+
+    Both dataclasses are frozen, and their generated ``__init__`` sets each field through
+    ``object.__setattr__``: for a backlog's 50,000 events that took half the time of reading
+    them. The instances are filled in directly instead (every field, as ``__init__`` would)."""
     seq, id_, kind, order_id, station_id, user, actor, occurred_at, payload, station_seq, fence, state, reason, at = r
-    event = Event(kind=kind, order_id=order_id, actor=actor, user=user, payload=json.loads(payload or "{}"), id=id_,
-                  occurred_at=occurred_at, station_id=station_id, seq=seq)
-    return OutboxEvent(event=event, station_seq=station_seq, fence=fence, state=_STATES[state], reason=reason,
-                       pushed_at=at, payload_json=payload)
+    event = _new(Event)
+    event.__dict__.update(kind=kind, order_id=order_id, actor=actor, user=user, payload=json.loads(payload or "{}"),
+                          id=id_, occurred_at=occurred_at, station_id=station_id, seq=seq)
+    out = _new(OutboxEvent)
+    out.__dict__.update(event=event, station_seq=station_seq, fence=fence, state=_STATES[state], reason=reason,
+                        pushed_at=at, payload_json=payload)
+    return out

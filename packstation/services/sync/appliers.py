@@ -178,11 +178,11 @@ class _Job:
 
     def carton(self, seq: int) -> Carton:
         """The order's unsealed carton *seq*."""
-        cartons = {c.seq: c for c in self.uow.shipments.cartons(self.order_id, {})}
-        carton = cartons.get(seq)
+        carton = self.uow.shipments.carton(self.order_id, seq)
         if carton is None:
+            cartons = sorted(c.seq for c in self.uow.shipments.cartons(self.order_id, {}))
             raise Refused(f"Carton {seq} of order {self.order_id} is not at the central database.",
-                          {"cartons": sorted(cartons)})
+                          {"cartons": cartons})
         if not carton.is_open:
             raise Refused(f"Carton {seq} of order {self.order_id} is already sealed at the central database "
                           f"(SSCC {carton.sscc}).", {"carton": {"seq": seq, "status": carton.status.value,

@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from packstation.domain.identity import Permission, Session
+from packstation.services.collections_gc import fewer_collections
 from packstation.services.context import Context
 from packstation.services.ports import (
     Answer,
@@ -193,15 +194,16 @@ def push_all(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: in
     total = PushReport()
     centre_has: int | None = None
     size = batch
-    while True:
-        report = push_once(ctx, session, outbox, batch=size, centre_has=centre_has)
-        total.merge(report)
-        if report.drained or report.problem is not None or (report.sent == 0 and report.reopened == 0):
-            return total
-        if max_batches is not None and total.batches >= max_batches:
-            return total
-        centre_has = report.last_seq if report.gap is None and report.reopened == 0 else None
-        size = min(size * 2, max(max_batch, batch)) if report.sent == size else batch
+    with fewer_collections():  # a backlog's batches make many short-lived objects
+        while True:
+            report = push_once(ctx, session, outbox, batch=size, centre_has=centre_has)
+            total.merge(report)
+            if report.drained or report.problem is not None or (report.sent == 0 and report.reopened == 0):
+                return total
+            if max_batches is not None and total.batches >= max_batches:
+                return total
+            centre_has = report.last_seq if report.gap is None and report.reopened == 0 else None
+            size = min(size * 2, max(max_batch, batch)) if report.sent == size else batch
 
 
 # --- the centre's side -------------------------------------------------------------------------
