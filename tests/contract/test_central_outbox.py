@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -469,3 +470,29 @@ def test_an_event_refused_half_way_leaves_nothing_of_itself(centre: Centre) -> N
     assert lines == {"TS-1": (1, 0), "EL-1": (0, 0)}  # EL-1's short of 1 did not stay
     if centre.name == "pg-batched":
         assert not receipt.batched
+
+
+def test_a_scan_goes_into_the_carton_it_names_and_one_the_centre_lacks_is_refused(centre: Centre) -> None:
+    """The appliers look up the one carton a scan names (``ShipmentRepository.carton``)."""
+    bench = Bench()
+    bench.pack("SO-1", wh.TEE, close=False)
+    events = bench.outbox()
+    assert set(states(bench.send(centre, events))) == {"applied"}
+    scan = next(e for e in events if e.event.kind == "scan.recorded")
+
+    def another_scan(n: int, carton: int) -> OutboxEvent:
+        payload = {**scan.event.payload, "scan_id": str(uuid.uuid4()), "carton": carton}
+        return replace(scan, event=replace(scan.event, id=str(uuid.uuid4()), payload=payload),
+                       station_seq=events[-1].station_seq + n)
+
+    assert states(bench.send(centre, [another_scan(1, 1)])) == ["applied"]
+    with centre.uow(readonly=True) as u:
+        assert [len(c.items) for c in u.shipments.cartons("SO-1", {})] == [2]
+        assert u.shipments.carton("SO-1", 1) is not None and u.shipments.carton("SO-1", 7) is None
+
+    refused = bench.send(centre, [another_scan(2, 7)])
+
+    assert states(refused) == ["refused"]
+    assert "Carton 7 of order SO-1 is not at the central database" in (refused.answers[0].reason or "")
+    with centre.uow(readonly=True) as u:
+        assert [len(c.items) for c in u.shipments.cartons("SO-1", {})] == [2]
