@@ -847,45 +847,63 @@ class _Import:
 
     def _orders_in_chunks(self) -> None:
         """SQLite: short transactions under an import batch (see the module docstring)."""
-        ctx, r = self.ctx, self.report
-        now = ctx.clock()
+        batch = self._open_batch(self.staging.count())
+        with self._rolled_back_on_failure(lambda: batch):
+            for chunk in _each_chunk(self.staging, CHUNK):
+                batch = self._write_chunk(batch, chunk, _built(chunk, self.session.actor))
+                if self.report.rejected:
+                    break
+        if self.report.rejected:
+            _roll_back(self.ctx, batch, f"refused while storing: {self.report.rejected[0]}")
+            return
+        self._commit_batch(batch)
+
+    def _open_batch(self, records: int) -> ImportBatch:
+        now = self.ctx.clock()
         batch = ImportBatch(id=str(uuid.uuid4()), kind=self.kind, file=self.name, actor=self.session.actor,
-                            station_id=ctx.station_id, state=BatchState.PUBLISHING, holder=_holder(),
-                            expires_at=now + LEASE, started_at=now, records=self.staging.count())
-        with ctx.uow() as uow:
+                            station_id=self.ctx.station_id, state=BatchState.PUBLISHING, holder=_holder(),
+                            expires_at=now + LEASE, started_at=now, records=records)
+        with self.ctx.uow() as uow:
             uow.imports.open(batch)
             uow.commit()
+        return batch
 
-        def write(batch: ImportBatch, chunk: list[StagedRecord], built: dict[str, Any]) -> ImportBatch:
-            with ctx.uow() as uow, _PACER.holding():
-                batch = _renew(uow, batch, ctx)
-                self._publish(uow, chunk, batch, built)
-                if r.rejected:
-                    return batch  # this chunk rolls back on exit; the ones before are rolled back below
-                batch = replace(batch, stored=batch.stored + len(chunk), created=r.created, updated=r.updated,
-                                unchanged=r.unchanged)
-                uow.imports.save(batch)
-                uow.commit()
-                uow.imports.tidy()
-            self._stored(batch.stored // 2)
-            return batch
+    def _write_chunk(self, batch: ImportBatch, chunk: list[StagedRecord], built: dict[str, Any]) -> ImportBatch:
+        """One chunk stored under *batch*, in one short transaction (rolled back if rejected)."""
+        r = self.report
+        with self.ctx.uow() as uow, _PACER.holding():
+            batch = _renew(uow, batch, self.ctx)
+            self._publish(uow, chunk, batch, built)
+            if r.rejected:
+                return batch  # this chunk rolls back on exit; the ones before are rolled back by the caller
+            batch = replace(batch, stored=batch.stored + len(chunk), created=r.created, updated=r.updated,
+                            unchanged=r.unchanged)
+            uow.imports.save(batch)
+            uow.commit()
+            uow.imports.tidy()
+        self._stored(batch.stored // 2)
+        return batch
 
+    @contextmanager
+    def _rolled_back_on_failure(self, batch: Callable[[], ImportBatch | None]) -> Iterator[None]:
+        """If storing stops (the disk, the database, a kill of the thread), roll back what was stored."""
         try:
-            for chunk in _each_chunk(self.staging, CHUNK):
-                batch = write(batch, chunk, _built(chunk, self.session.actor))
-                if r.rejected:
-                    break
+            yield
         except BaseException as exc:
+            current = batch()
+            if current is None:
+                raise
             why = f"the import stopped while storing: {exc}"
             try:
-                _roll_back(ctx, batch, why)
+                _roll_back(self.ctx, current, why)
             except Exception:  # noqa: BLE001 - the next start rolls it back (recover_imports)
                 raise ImportStopped(f"{self.name}: {why}. Nothing of the file is visible to the benches; "
                                     "the station rolls it back when it next starts. Import the file again then.") from exc
             raise
-        if r.rejected:
-            _roll_back(ctx, batch, f"refused while storing: {r.rejected[0]}")
-            return
+
+    def _commit_batch(self, batch: ImportBatch) -> None:
+        """The commit point (the file's new orders can be packed from now on), then its updates."""
+        ctx, r = self.ctx, self.report
         with ctx.uow() as uow:  # the file is committed here: its new orders can be packed from now on
             batch = _renew(uow, batch, ctx)
             batch = replace(batch, state=BatchState.RELEASING if r.updated else BatchState.DONE, stored=0)
