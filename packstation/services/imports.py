@@ -34,9 +34,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import marshal
 import os
+import queue
 import re
 import socket
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sized
@@ -89,11 +95,17 @@ from packstation.services.ports import (
 )
 from packstation.services.stock import record_stock_count
 
+log = logging.getLogger(__name__)
+
 KINDS = ("catalog", "cartons", "orders", "returns", "tracking", "stock")
 CHUNK = 2_000  # orders per transaction on SQLite: each holds the write lock for some 50-100 ms
 _UPDATES = 500  # updates of existing orders per transaction (each is several statements)
 LEASE = timedelta(seconds=60)  # a batch whose holder has not renewed it for this long may be recovered
 _STAGE_BATCH = 2_000
+# Order files from this size on are read and checked by a second process while this one stores
+# (``_Import.run_pipelined``); below it, starting that process costs more than it saves.
+PIPELINE_MIN_BYTES = 4 * 2**20
+_PIPELINE_SUFFIXES = (".json", ".ndjson", ".jsonl")  # CSV rows are grouped in the staging area first
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -554,6 +566,8 @@ def import_file(ctx: Context, session: Session, kind: str, path: Path, *, progre
         staging = _staging(ctx)
         try:
             job = _Import(ctx, session, kind, path.name, staging, progress, total=2 * size, read=lambda _n: source.done)
+            if kind == "orders" and size >= PIPELINE_MIN_BYTES and source.suffix in _PIPELINE_SUFFIXES:
+                return job.run_pipelined(path, lambda: iter_records(path, kind, staging, source))
             return job.run(iter_records(path, kind, staging, source))
         finally:
             staging.close()
@@ -668,26 +682,101 @@ class _Import:
         with fewer_collections():
             return self._run(records)
 
-    def _run(self, records: Iterable[tuple[str, Any]]) -> ImportReport:
-        t = self.report.timings
+    def run_pipelined(self, path: Path, records: Callable[[], Iterable[tuple[str, Any]]]) -> ImportReport:
+        """A big order file, read and checked by a second process while this one stores.
 
-        def phase(name: str, work: Callable[[], None]) -> None:
+        The reader (``services.import_reader``) checks every record with the same rules and sends
+        the valid ones over; this process stages them and stores them chunk by chunk under an
+        import batch (held, as in :meth:`_orders_in_chunks`) as if the file were valid, which it
+        nearly always is. If anything turns out wrong -- a rejected record, an unknown SKU, a tote
+        in use, an order that can no longer change, a record twice -- what was stored is rolled
+        back and the file goes through the checks and the store of the one-process import, from
+        the staging area: the same report, the same outcome. *records* reads the file in this
+        process, if the reader cannot (then the import runs as :meth:`run`)."""
+        with self.ctx.uow(readonly=True) as uow:
+            whole = uow.imports.one_transaction
+        if whole:  # PostgreSQL: one transaction, as run() does
+            return self.run(records())
+        with fewer_collections():
+            return self._pipelined(path, records)
+
+    def _pipelined(self, path: Path, records: Callable[[], Iterable[tuple[str, Any]]]) -> ImportReport:
+        t, r = self.report.timings, self.report
+        wall, cpu = time.perf_counter(), time.process_time()
+        ahead = _StoreAhead(self)
+        failed: str | None = None
+        with self._rolled_back_on_failure(lambda: ahead.batch), _Reader(self.kind, path) as reader:
+            for frame in reader:
+                if frame[0] == "S":
+                    staged = [StagedRecord(*values) for values in frame[2]]
+                    for rec in staged:
+                        self.skus.update(ln[1] for ln in rec.data[1])
+                    self.staging.add(staged)
+                    self._tick(min(frame[1], self.total // 2))
+                    ahead.take(staged)
+                elif frame[0] == "R":
+                    r.rejected.extend(Rejection(*values) for values in frame[1])
+                    ahead.stop()
+                elif frame[0] == "E":
+                    r.records = frame[1]
+                    ahead.take([], last=True)
+                elif frame[1] == "file":
+                    raise ImportFileError(frame[2])
+                else:
+                    failed = frame[2]
+        t["pipelined"], t["pipelined cpu"] = time.perf_counter() - wall, time.process_time() - cpu
+        if failed is not None:
+            ahead.abandon("its reading process failed")
+            log.warning("import of %s: the reading process failed, reading the file here instead: %s", self.name, failed)
+            return self._read_here(records)
+        self._check_file()
+        if not r.rejected and not ahead.trouble:
             wall, cpu = time.perf_counter(), time.process_time()
-            work()
-            t[name] = t.get(name, 0.0) + time.perf_counter() - wall
-            t[f"{name} cpu"] = t.get(f"{name} cpu", 0.0) + time.process_time() - cpu
+            ahead.commit()
+            t["commit"], t["commit cpu"] = time.perf_counter() - wall, time.process_time() - cpu
+            self.report.rejected.sort(key=lambda x: x.order)
+            if self.progress:
+                self.progress(self.total, self.total)
+            return self.report
+        ahead.abandon("something in the file is not right: checked and reported as a whole")
+        return self._after_reading()
 
+    def _read_here(self, records: Callable[[], Iterable[tuple[str, Any]]]) -> ImportReport:
+        """The reader failed: start again in this process, with a fresh staging area."""
+        fresh = _staging(self.ctx)
+        old, self.staging = self.staging, fresh
+        old_report = self.report
+        self.report = ImportReport(kind=self.kind, file=self.name, timings=old_report.timings)
+        self.skus = set()
+        try:
+            return self._run(records())
+        finally:
+            self.staging = old
+            fresh.close()
+
+    def _phase(self, name: str, work: Callable[[], None]) -> None:
+        t = self.report.timings
+        wall, cpu = time.perf_counter(), time.process_time()
+        work()
+        t[name] = t.get(name, 0.0) + time.perf_counter() - wall
+        t[f"{name} cpu"] = t.get(f"{name} cpu", 0.0) + time.process_time() - cpu
+
+    def _run(self, records: Iterable[tuple[str, Any]]) -> ImportReport:
         def read() -> None:
             self._stage(records)
             self._check_file()
 
-        phase("read", read)
+        self._phase("read", read)
+        return self._after_reading()
+
+    def _after_reading(self) -> ImportReport:
+        """The checks against the store and the store, once every record is staged."""
         if self.kind == "orders":
-            phase("check", self._check_orders)
+            self._phase("check", self._check_orders)
             if not self.report.rejected:
-                phase("store", self._store_orders)
+                self._phase("store", self._store_orders)
         else:
-            phase("store", self._store_in_one_transaction)
+            self._phase("store", self._store_in_one_transaction)
         self.report.rejected.sort(key=lambda r: r.order)
         if self.progress and not self.report.rejected:
             self.progress(self.total, self.total)
@@ -1007,6 +1096,152 @@ def _to_staged(kind: str, n: int, pos: str, key: str, row: dict[str, Any], child
     elif kind == "stock":
         row["expiry"] = row["expiry"].isoformat() if row["expiry"] else None
     return StagedRecord(n, pos, key, (row, children), row.get("content_hash", ""), tags)
+
+
+class _StoreAhead:
+    """The pipelined import's store: chunks stored under a batch while the file is still being read.
+
+    Before a chunk is written it gets the checks :meth:`_Import._check_orders` makes of the whole
+    file (the SKUs known, no tote in use, new or changed orders only where that is allowed), read
+    only; its write is :meth:`_Import._write_chunk`, which checks the existing orders again inside
+    the transaction. Anything not as it should be sets :attr:`trouble`, and nothing more is
+    written: the import then rolls the batch back (:meth:`abandon`) and checks the whole file
+    the one-process way, which says exactly what is wrong. Its counts are kept apart (in
+    :attr:`counts`) until :meth:`commit`, so that a roll-back leaves the report as it was."""
+
+    def __init__(self, job: _Import) -> None:
+        self.job = job
+        self.batch: ImportBatch | None = None
+        self.trouble = False
+        self.pending: list[StagedRecord] = []
+        self.known: set[str] = set()  # SKUs found in the catalog so far (bounded by the catalog)
+        self.counts = ImportReport(kind=job.kind, file=job.name)
+
+    def stop(self) -> None:
+        self.trouble = True
+        self.pending = []
+
+    def take(self, staged: list[StagedRecord], *, last: bool = False) -> None:
+        if self.trouble:
+            return
+        self.pending.extend(staged)
+        while len(self.pending) >= CHUNK or (last and self.pending):
+            chunk, self.pending = self.pending[:CHUNK], self.pending[CHUNK:]
+            self._store(chunk)
+            if self.trouble:
+                self.pending = []
+                return
+
+    def _store(self, chunk: list[StagedRecord]) -> None:
+        job = self.job
+        if len({rec.key for rec in chunk}) != len(chunk):  # an order twice in the file
+            self.stop()
+            return
+        skus = {ln[1] for rec in chunk for ln in rec.data[1]} - self.known
+        totes = [value for rec in chunk for tag, value in rec.tags if tag == "tote"]
+        with job.ctx.uow(readonly=True) as uow:
+            for part in _chunks(sorted(skus), 500):
+                self.known |= uow.catalog.known_skus(part)
+            if not skus <= self.known or (totes and uow.imports.totes_in_use(totes)):
+                self.stop()
+                return
+            existing = uow.orders.imported([rec.key for rec in chunk])
+        writes = False
+        for rec in chunk:
+            old = existing.get(rec.key)
+            if old is None:
+                writes = True
+            elif old.import_batch or (old.fingerprint != rec.fingerprint
+                                      and (old.status not in _CHANGEABLE or old.held_by)):
+                self.stop()  # held by an import (this one, if the file has the order twice), or too late
+                return
+            elif old.fingerprint != rec.fingerprint:
+                writes = True
+        if not writes:  # all unchanged: nothing to write (a file imported again writes nothing at all)
+            self.counts.unchanged += len(chunk)
+            return
+        if self.batch is None:
+            self.batch = job._open_batch(0)
+        real, job.report = job.report, self.counts
+        try:
+            self.batch = job._write_chunk(self.batch, chunk, _built(chunk, job.session.actor))
+        finally:
+            job.report = real
+        if self.counts.rejected:
+            self.counts.rejected.clear()
+            self.stop()
+
+    def commit(self) -> None:
+        r = self.job.report
+        r.created, r.updated, r.unchanged = self.counts.created, self.counts.updated, self.counts.unchanged
+        if self.batch is not None:
+            self.job._commit_batch(replace(self.batch, records=r.records))
+            self.batch = None
+
+    def abandon(self, why: str) -> None:
+        self.stop()
+        if self.batch is not None:
+            _roll_back(self.job.ctx, self.batch, f"stored ahead of the checks, rolled back: {why}")
+            self.batch = None
+
+
+class _Reader:
+    """The process reading and checking a file (``services.import_reader``), and a thread taking
+    its frames off the pipe into a bounded queue, so that it reads on while this process stores
+    (and waits when this process is far behind: the queue holds at most a few MiB)."""
+
+    def __init__(self, kind: str, path: Path) -> None:
+        import packstation
+
+        root = str(Path(packstation.__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "packstation.services.import_reader", kind, str(path)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     env=env)
+        self.frames: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=16)
+        self.thread = threading.Thread(target=self._pump, name="import-reader", daemon=True)
+        self.thread.start()
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        while self.thread.is_alive():  # let the pump finish (it may wait to put a frame)
+            try:
+                self.frames.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        self.thread.join()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+    def _pump(self) -> None:
+        from packstation.services.import_reader import HEADER
+
+        out = self.proc.stdout
+        assert out is not None
+        try:
+            while len(head := out.read(HEADER.size)) == HEADER.size:
+                (size,) = HEADER.unpack(head)
+                data = out.read(size)
+                if len(data) < size:
+                    break
+                self.frames.put(marshal.loads(data))
+        except (OSError, ValueError, EOFError, TypeError):
+            pass  # a broken frame: as if the reader had stopped (said by __iter__)
+        finally:
+            self.frames.put(None)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        while (frame := self.frames.get()) is not None:
+            yield frame
+            if frame[0] in ("E", "X"):
+                return
+        code = self.proc.wait()
+        yield ("X", "error", f"the reading process stopped before the end of the file (exit status {code})")
 
 
 class _Pacer:
