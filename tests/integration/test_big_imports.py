@@ -98,6 +98,27 @@ def _kill_when(proc: subprocess.Popen[str], db: Path, state: str, stored: int, t
     pytest.fail(f"the import never reached {state} with {stored} stored (last seen {_journal(db)})")
 
 
+def _readers_of(path: Path) -> list[int]:
+    """Processes reading *path* for a pipelined import (``services.import_reader``)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"packstation.services.import_reader" in argv and str(path).encode() in argv:
+            found.append(int(proc.name))
+    return found
+
+
+def _no_reader_left(path: Path, timeout: float = 20) -> None:
+    """The import was killed: its reading process notices (its pipe breaks) and ends too."""
+    deadline = time.monotonic() + timeout
+    while _readers_of(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _readers_of(path) == [], "the import's reading process outlived it"
+
+
 def _counts(db: Path) -> dict[str, int]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
@@ -162,7 +183,13 @@ def test_an_import_killed_while_publishing_is_rolled_back_at_the_next_start(
     config, db, products = station_with_data
     n = 30_000
     path = _orders_file(tmp_path / "orders.ndjson", products, n)
-    _kill_when(_import_process(config, path), db, BatchState.PUBLISHING.value, 6_000)
+    proc = _import_process(config, path)
+    deadline = time.monotonic() + 60
+    while not _readers_of(path) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _readers_of(path), "a file this big is read by a second process (PIPELINE_MIN_BYTES)"
+    _kill_when(proc, db, BatchState.PUBLISHING.value, 6_000)
+    _no_reader_left(path)
     killed = _counts(db)
     assert killed["orders"] >= 6_000 and killed["held"] == killed["orders"] and killed["free"] == 0
     assert killed["received"] == killed["orders"]  # held with the orders, gone with them
