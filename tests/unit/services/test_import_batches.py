@@ -369,3 +369,18 @@ def test_the_order_fingerprint_is_the_generic_hash_of_the_same_order(changes: di
     _, row, lines = imports._order({**an_order("WEB-1"), **changes})
     fingerprint = row.pop("content_hash")
     assert fingerprint == imports._hash([row, [(ln["sku"], ln["qty"], ln["unit_price"]) for ln in lines]])
+
+
+def test_the_event_ids_of_a_chunk_are_unique_time_ordered_uuids() -> None:
+    """RFC 9562 version 7: 48 bits of milliseconds first, version 7, variant 10, the rest random
+    (one system call's worth of randomness shared out over the chunk, ten bytes each)."""
+    import uuid
+
+    ids = [imports._time_ordered_uuid(i.to_bytes(10, "big")) for i in range(300)] + \
+        [imports._time_ordered_uuid() for _ in range(300)]
+    parsed = [uuid.UUID(i) for i in ids]
+    assert len(set(ids)) == len(ids)
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    stamps = [u.int >> 80 for u in parsed]
+    assert stamps == sorted(stamps)  # made one after the other: never earlier
+    assert parsed[7].int & ((1 << 62) - 1) == 7  # the random part is the bytes given
