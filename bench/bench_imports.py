@@ -233,6 +233,8 @@ def _child(argv: list[str]) -> int:
     else:
         out = child_scanner(Path(rest[0]), rest[1], Path(rest[2]))
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # a big file's reading process (services.import_reader), a child of the import's: its own peak
+    out["reader_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print("@@" + json.dumps(out), flush=True)
     return 0
 
@@ -288,7 +290,8 @@ def measure(tmp: Path, n: int, runs: int) -> dict[str, Any]:
             imp["stall"] = stall
             imports.append(imp)
             scans.append(scan)
-            print(f"  run {run}: import {n / imp['seconds']:9,.0f} orders/s, peak RSS {imp['peak_rss_mib']:.0f} MiB, "
+            print(f"  run {run}: import {n / imp['seconds']:9,.0f} orders/s, peak RSS {imp['peak_rss_mib']:.0f} MiB "
+                  f"(its reading process {imp['reader_rss_mib']:.0f} MiB), "
                   f"bench {scan['scans']} scans, {scan['refused']} refused, p99 {scan['p99_ms']:.1f} ms "
                   f"(stalled: cpu {stall.get('cpu', 0):.0f} %, io {stall.get('io', 0):.0f} %); "
                   + ", ".join(f"{k} {v:.1f} s" for k, v in imp["phases"].items()), flush=True)
@@ -299,6 +302,7 @@ def measure(tmp: Path, n: int, runs: int) -> dict[str, Any]:
         "n": n, "mib": size_mib, "plain_per_s": n / plain_s, "import_per_s": n / import_s,
         "ratio": statistics.median(ratios), "ratios": ratios,
         "rss": max(i["peak_rss_mib"] for i in imports), "plain_rss": max(p["peak_rss_mib"] for p in plains),
+        "reader_rss": max(i["reader_rss_mib"] for i in imports),
         "scans": sum(s["scans"] for s in scans), "refused": sum(s["refused"] for s in scans),
         "other": [o for s in scans for o in s["other"]],
         "p99_ms": max(s["p99_ms"] for s in scans), "max_ms": max(s["max_ms"] for s in scans),
@@ -331,15 +335,17 @@ def main(argv: list[str] | None = None) -> int:
         fast = r["import_per_s"] >= TARGET_PER_S
         good = r["ratio"] >= TARGET_RATIO
         none_refused = r["refused"] == 0 and not r["other"]
-        small = r["n"] < 1_000_000 or r["rss"] < TARGET_LONG_RSS_MIB
+        # both processes of a pipelined import count: the import's peak plus its reading process's
+        small = r["n"] < 1_000_000 or r["rss"] + r["reader_rss"] < TARGET_LONG_RSS_MIB
         ok &= fast and good and none_refused and small
         print(f"{r['n']:>10,} {r['mib']:>5.0f} MiB {r['plain_per_s']:>9,.0f} {r['import_per_s']:>9,.0f} "
               f"{r['ratio']:>6.2f} {r['rss']:>5.0f} MiB {r['scans']:>6} {r['refused']:>8} "
               f"{r['p99_ms']:>6.0f}/{r['max_ms']:.0f} ms")
         print(f"{'':>10}   targets: >= {TARGET_PER_S:,.0f}/s {mark(fast)}, ratio >= {TARGET_RATIO} {mark(good)} "
               f"(runs: {', '.join(f'{x:.2f}' for x in r['ratios'])}), no scan refused {mark(none_refused)}"
-              + (f", peak RSS < {TARGET_LONG_RSS_MIB:.0f} MiB {mark(small)}" if r["n"] >= 1_000_000 else "")
-              + f"; plain insert peak RSS {r['plain_rss']:.0f} MiB")
+              + (f", peak RSS (import + reading process) < {TARGET_LONG_RSS_MIB:.0f} MiB {mark(small)}"
+                 if r["n"] >= 1_000_000 else "")
+              + f"; reading process peak RSS {r['reader_rss']:.0f} MiB; plain insert peak RSS {r['plain_rss']:.0f} MiB")
         if r["other"]:
             print(f"{'':>10}   unexpected verdicts at the bench: {r['other'][:3]}")
     return 0 if ok else 1
