@@ -1865,19 +1865,20 @@ class FakeStatusPush(_Repo, StatusPushRepository):
 
     def stats(self) -> list[SubscriptionStats]:
         out = []
-        for sub in self.subscriptions():
+        for sub in (replace(x, secret="") for x in self.subscriptions()):  # as the port says: no secrets
             mine = sorted((r.delivery for r in self.s.api.deliveries.values() if r.delivery.subscription_id == sub.id),
                           key=lambda x: (x.created_at, x.event_seq))
             pending = [x for x in mine if x.state is DeliveryState.PENDING]
             failing = [x for x in mine if x.state is not DeliveryState.DELIVERED and x.attempts > 0]
             delivered = [x.delivered_at for x in mine if x.state is DeliveryState.DELIVERED and x.delivered_at]
             first = failing[0] if failing else None
+            retry = next((x.next_attempt_at for x in pending if x.attempts > 0), None)
             out.append(SubscriptionStats(
                 subscription=sub, pending=len(pending), failed=sum(x.state is DeliveryState.FAILED for x in mine),
                 delivered=len(delivered), oldest_pending_at=min((x.created_at for x in pending), default=None),
                 failing_since=first.created_at if first else None, attempts=first.attempts if first else 0,
                 last_error=first.last_error if first else "", last_status=first.last_status if first else None,
-                last_delivered_at=max(delivered, default=None)))
+                last_delivered_at=max(delivered, default=None), next_retry_at=retry))
         return out
 
 

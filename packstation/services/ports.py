@@ -1239,6 +1239,7 @@ class SubscriptionStats:
     last_error: str = ""
     last_status: int | None = None
     last_delivered_at: datetime | None = None
+    next_retry_at: datetime | None = None  # when the oldest pending delivery that has failed goes again
 
     @property
     def failing(self) -> bool:
@@ -1247,6 +1248,9 @@ class SubscriptionStats:
 
 class StatusPushRepository(ABC):
     """Subscriptions, their deliveries, and the outbox reader's cursor over the event log."""
+
+    # stats() reads no signing secret (its subscriptions carry secret=""): a station's database role
+    # at the centre may read the subscriptions' other columns, never the secrets
 
     @abstractmethod
     def add_subscription(self, url: str, events: Sequence[str], secret: str, kind: SubscriptionKind, shop: str,

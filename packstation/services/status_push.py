@@ -163,24 +163,14 @@ class PushOverview:
         return [e for e in self.endpoints if e.failing]
 
 
-_LOOKED_AT = 50  # pending deliveries looked at per failing subscription for its next retry
-
-
 def push_overview(ctx: Context, session: Session) -> PushOverview:
     """Every subscription with its figures and next retry, failing ones first (then by id): the
     lead view's status push tab. Read where the push runs: the central database on a synced
-    station, else this station's. Raises StorageError (the centre cannot be reached, or this
-    station's database role may not read the subscriptions)."""
+    station, else this station's (the station's role there reads the subscriptions and deliveries,
+    not their signing secrets). Raises StorageError (the centre cannot be reached)."""
     ctx.auth.require(session, Permission.VIEW_FIGURES, "The status push")
     with (ctx.central or ctx.uow)(readonly=True) as uow:
-        out = []
-        for st in uow.status_push.stats():
-            nxt = None
-            if st.failing_since is not None:
-                # the oldest delivery that has failed and is still pending: what failing_since names
-                waiting = uow.status_push.deliveries(st.subscription.id, [DeliveryState.PENDING], _LOOKED_AT)
-                nxt = next((d.next_attempt_at for d in waiting if d.attempts > 0), None)
-            out.append(EndpointStatus(st, nxt))
+        out = [EndpointStatus(st, st.next_retry_at) for st in uow.status_push.stats()]
     out.sort(key=lambda e: (not e.failing, e.stats.subscription.id))
     return PushOverview("central" if ctx.central is not None else "local", out)
 

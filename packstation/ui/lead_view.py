@@ -380,8 +380,9 @@ class LeadView(QDialog):
         except (NotAllowed, StorageError) as exc:
             hint = ""
             if "permission denied" in str(exc).lower():
-                hint = (" This station's central database role may not read the order API's tables (they hold "
-                        "the signing secrets): run 'packstation webhooks status' with the admin role.")
+                hint = (" This station's central database role may not read the status push endpoints: the "
+                        "central database was set up before it could; run 'packstation central init' there again "
+                        "(it grants the endpoints' columns, never their secrets).")
             self.push_caption.setText(f"Status push endpoints not shown: {exc}{hint}")
             _fill(self.push_table, [])
             return

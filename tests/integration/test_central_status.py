@@ -140,19 +140,25 @@ def test_an_order_only_this_station_knows_is_shown_from_its_copy(centre: Centre,
     assert "No order 'SO-404' at the central database or at this station." in err
 
 
-def test_the_lead_views_status_push_tab_on_a_synced_station_says_why_it_cannot_show_them(
+def test_the_lead_views_status_push_tab_on_a_synced_station_lists_the_centres_endpoints(
         centre: Centre, qtbot: Any) -> None:
-    """The station role may not read the order API's tables at the centre (they hold the signing
-    secrets): the tab says so and where to look, rather than showing an empty list (issue 13)."""
+    """The station role reads the subscriptions and their deliveries at the centre, not their
+    signing secrets (``central init`` grants those columns only): a lead at a bench sees every
+    endpoint and which are failing (issue 13)."""
+    from packstation.services import status_push
     from packstation.ui.lead_view import LeadView
 
     centre.seed()
     users.add_user(centre.admin.ctx, centre.session(), "Lee Lead", "lead", "LEAD-001", pin="2468")
+    status_push.add_subscription(centre.admin.ctx, centre.session(), "https://shop.example/hooks/packstation")
     bench = centre.station("BENCH-01")
     assert bench.sync_now().error == ""
     view = LeadView(bench, bench.ctx.auth.login("LEAD-001", "2468"))
     qtbot.addWidget(view)
     view.tabs.setCurrentWidget(view.push_page)
     caption = view.push_caption.text()
-    assert "Status push endpoints not shown" in caption and "permission denied" in caption
-    assert "packstation webhooks status" in caption and view.push_table.rowCount() == 0
+    assert caption.startswith("Status push endpoints (the central database): 1, none failing"), caption
+    cells = [view.push_table.item(0, c).text() for c in range(view.push_table.columnCount())]
+    assert "https://shop.example/hooks/packstation" in cells, cells
+    overview = status_push.push_overview(bench.ctx, bench.ctx.auth.login("LEAD-001", "2468"))
+    assert [e.stats.subscription.secret for e in overview.endpoints] == [""]  # never read at a station

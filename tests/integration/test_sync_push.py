@@ -277,9 +277,16 @@ def test_the_station_role_cannot_rewrite_history(fresh_pg_database: str, pg_serv
                     conn.exec_driver_sql(sql)
         with station.connect() as conn, pytest.raises(Exception, match="permission denied"):
             conn.exec_driver_sql("UPDATE conflicts SET resolved_at = now()")  # resolutions are appended events
-        for table in ("api_clients", "push_subscriptions", "webhook_inbox", "idempotency_keys"):  # the API's secrets
+        for table in ("api_clients", "webhook_inbox", "idempotency_keys", "shop_orders"):  # the API's secrets
             with station.connect() as conn, pytest.raises(Exception, match="permission denied"):
                 conn.exec_driver_sql(f"SELECT count(*) FROM {table}")
+        for sql in ("SELECT secret FROM push_subscriptions", "SELECT * FROM push_subscriptions",
+                    "SELECT body FROM push_deliveries"):  # signing secrets, signed bodies
+            with station.connect() as conn, pytest.raises(Exception, match="permission denied"):
+                conn.exec_driver_sql(sql)
+        with station.connect() as conn:  # what the lead view's status push tab lists
+            conn.exec_driver_sql("SELECT id, url, events FROM push_subscriptions").all()
+            conn.exec_driver_sql("SELECT subscription_id, state, attempts, last_error FROM push_deliveries").all()
     finally:
         station.dispose()
     (n,) = central.rows("SELECT count(*) FROM events WHERE station_id = 'BENCH-01'")[0]

@@ -39,6 +39,11 @@ WATCHED = {
 # stored answers): only the admin role (the API servers) reads them; a station has no business there.
 API_ONLY = ("api_clients", "idempotency_keys", "webhook_inbox", "shop_orders", "push_subscriptions",
             "push_deliveries", "push_cursors")
+STATION_READS = {  # columns of API_ONLY tables a station may read (the lead view's status push tab)
+    "push_subscriptions": ("id", "kind", "url", "shop", "events", "created_at", "created_by"),
+    "push_deliveries": ("id", "subscription_id", "event_id", "event_seq", "order_id", "event", "state", "attempts",
+                        "next_attempt_at", "lease_until", "last_status", "last_error", "created_at", "delivered_at"),
+}
 _STAMPED = ("orders", "products", "carton_types", "users", "stock_lots")  # have a change_seq column
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -119,13 +124,18 @@ def init_central(engine: Engine, roles: Roles = Roles(), *, station_password: st
             conn.execute(text(f'GRANT {privilege} ON {", ".join(tables)} TO "{station}"'))
         conn.execute(text(f'REVOKE UPDATE, DELETE, TRUNCATE ON {", ".join(HISTORY)} FROM "{station}"'))
         conn.execute(text(f'REVOKE ALL ON {", ".join(API_ONLY)} FROM "{station}"'))
+        # ... but the lead view at a station lists the status push endpoints and how their
+        # deliveries fare: those columns, never a signing secret nor a delivery's body
+        for table, columns in STATION_READS.items():
+            conn.execute(text(f'GRANT SELECT ({", ".join(columns)}) ON {table} TO "{station}"'))
         conn.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{station}"'))
         conn.execute(text(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{admin}"'))
         conn.execute(text(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{admin}"'))
         # tables a later upgrade adds are readable by stations at once (run init again for more)
         conn.execute(text(f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "{station}"'))
         conn.execute(text(f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO "{admin}"'))
-        done.append(f"grants: {station} reads all but the API's tables, appends events, takes leases; no "
+        done.append(f"grants: {station} reads all but the API's tables (of those only the status push "
+                    "endpoints and their deliveries, without secrets or bodies), appends events, takes leases; no "
                     f"UPDATE/DELETE/TRUNCATE on {', '.join(HISTORY)}; {admin} has every privilege")
     return done
 

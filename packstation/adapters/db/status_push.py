@@ -161,7 +161,9 @@ class SqlStatusPush(StatusPushRepository):
                                                   .group_by(d.subscription_id, d.state)):
             counts.setdefault(sub_id, {})[state] = int(n)
         out = []
-        for sub in self.subscriptions():
+        public = [col for col in t.push_subscriptions.c if col.name != "secret"]  # a station may not read secrets
+        for r in self.conn.execute(select(*public).order_by(s.id)).mappings():
+            sub = _subscription({**r, "secret": ""})
             n = counts.get(sub.id, {})
             oldest = self.conn.execute(select(func.min(d.created_at)).where(
                 and_(d.subscription_id == sub.id, d.state == _PENDING))).scalar()
@@ -170,12 +172,15 @@ class SqlStatusPush(StatusPushRepository):
                 .order_by(d.created_at, d.event_seq).limit(1)).first()
             last_ok = self.conn.execute(select(func.max(d.delivered_at)).where(
                 and_(d.subscription_id == sub.id, d.state == DeliveryState.DELIVERED.value))).scalar()
+            retry = self.conn.execute(select(d.next_attempt_at).where(
+                and_(d.subscription_id == sub.id, d.state == _PENDING, d.attempts > 0))
+                .order_by(d.created_at, d.event_seq).limit(1)).scalar()
             out.append(SubscriptionStats(
                 subscription=sub, pending=n.get(_PENDING, 0), failed=n.get(DeliveryState.FAILED.value, 0),
                 delivered=n.get(DeliveryState.DELIVERED.value, 0), oldest_pending_at=_aware(oldest),
                 failing_since=failing[0] if failing else None, attempts=failing[1] if failing else 0,
                 last_error=failing[2] if failing else "", last_status=failing[3] if failing else None,
-                last_delivered_at=_aware(last_ok)))
+                last_delivered_at=_aware(last_ok), next_retry_at=retry))
         return out
 
 
