@@ -8,8 +8,12 @@ cases as the CLI, with the lead's session (``release_claim``, ``add_user``, ``di
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QThreadPool
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -37,6 +41,7 @@ from packstation.services.auth import NotAllowed
 from packstation.services.ports import StorageError
 from packstation.services.stats import claimed_orders, shift_figures
 from packstation.ui import theme
+from packstation.ui.background import run_in_pool
 from packstation.ui.controller import StationController
 
 SHIFT_HOURS = 12
@@ -78,6 +83,11 @@ class LeadView(QDialog):
         self.controller = controller
         self.now = now
         self.setWindowTitle(f"Lead view — {lead.name}")
+        # what the central database answers is asked on this pool, never on the GUI thread: an
+        # unreachable centre takes its connect timeout to say so, and the dialog stays usable
+        # (the application's pool: closing the dialog never waits for an answer, which is dropped)
+        self._central_pool = QThreadPool.globalInstance()
+        self._asked = {"conflicts": 0, "push": 0}  # the latest request of each: older answers are dropped
         self.resize(1100, 650)
         self.tabs = QTabWidget()
         self.tabs.addTab(self._claims_tab(), "Stuck orders")
@@ -326,13 +336,25 @@ class LeadView(QDialog):
         _fill(self.sync_table, [[str(e.station_seq), e.event.kind, e.event.order_id or "", e.state.value,
                                  e.reason or ""] for e in refused_events(self.ctx, self.lead)])
         outbox = central_outbox(self.ctx.central)
-        try:
-            conflicts = list_conflicts(self.ctx, self.lead, outbox) if outbox is not None else []
-        except StorageError as exc:
-            self.sync_caption.setText(self.sync_caption.text() + f"\nConflicts not shown: {exc}")
-            conflicts = []
-        _fill(self.conflict_table, [[str(c.id), c.station_id, c.order_id or "", c.reason,
-                                     f"{c.created_at:%Y-%m-%d %H:%M}"] for c in conflicts])
+        if outbox is None:
+            return
+        caption = self.sync_caption.text()
+        self.sync_caption.setText(caption + "\nConflicts: asking the central database…")
+        self._asked["conflicts"] += 1
+        asked = self._asked["conflicts"]
+
+        def shown(conflicts: Any, error: BaseException | None) -> None:
+            if asked != self._asked["conflicts"]:
+                return  # a newer request is under way
+            if error is not None:
+                self.sync_caption.setText(caption + f"\nConflicts not shown: {error}")
+                conflicts = []
+            else:
+                self.sync_caption.setText(caption)
+            _fill(self.conflict_table, [[str(c.id), c.station_id, c.order_id or "", c.reason,
+                                         f"{c.created_at:%Y-%m-%d %H:%M}"] for c in conflicts])
+
+        self._ask(lambda: list_conflicts(self.ctx, self.lead, outbox), shown)
 
     def resolve_selected(self) -> None:
         from packstation.adapters.central.outbox import central_outbox
@@ -375,9 +397,33 @@ class LeadView(QDialog):
             self._reload_push()
 
     def _reload_push(self) -> None:
-        try:
-            view = status_push.push_overview(self.ctx, self.lead)
-        except (NotAllowed, StorageError) as exc:
+        """Read where the push runs: at the centre on a synced station (on the pool), else here."""
+        if self.ctx.central is None:
+            try:
+                self._show_push(status_push.push_overview(self.ctx, self.lead), None)
+            except (NotAllowed, StorageError) as exc:
+                self._show_push(None, exc)
+            return
+        self.push_caption.setText("Status push endpoints: asking the central database…")
+        self._asked["push"] += 1
+        asked = self._asked["push"]
+
+        def shown(view: Any, error: BaseException | None) -> None:
+            if asked == self._asked["push"]:
+                self._show_push(view, error)
+
+        self._ask(lambda: status_push.push_overview(self.ctx, self.lead), shown)
+
+    def _ask(self, question: Callable[[], Any], shown: Callable[[Any, BaseException | None], None]) -> None:
+        """*question* on the pool; *shown* with its answer here, if this dialog is still open."""
+        def answered(result: Any, error: BaseException | None) -> None:
+            if shiboken6.isValid(self):
+                shown(result, error)
+
+        run_in_pool(self._central_pool, QCoreApplication.instance() or self, question, answered)
+
+    def _show_push(self, view: status_push.PushOverview | None, exc: BaseException | None) -> None:
+        if view is None:
             hint = ""
             if "permission denied" in str(exc).lower():
                 hint = (" This station's central database role may not read the status push endpoints: the "

@@ -156,9 +156,37 @@ def test_the_lead_views_status_push_tab_on_a_synced_station_lists_the_centres_en
     view = LeadView(bench, bench.ctx.auth.login("LEAD-001", "2468"))
     qtbot.addWidget(view)
     view.tabs.setCurrentWidget(view.push_page)
+    assert view.push_caption.text() == "Status push endpoints: asking the central database…"
+    qtbot.waitUntil(lambda: "asking" not in view.push_caption.text(), timeout=30_000)
     caption = view.push_caption.text()
     assert caption.startswith("Status push endpoints (the central database): 1, none failing"), caption
     cells = [view.push_table.item(0, c).text() for c in range(view.push_table.columnCount())]
     assert "https://shop.example/hooks/packstation" in cells, cells
     overview = status_push.push_overview(bench.ctx, bench.ctx.auth.login("LEAD-001", "2468"))
     assert [e.stats.subscription.secret for e in overview.endpoints] == [""]  # never read at a station
+
+
+def test_the_lead_view_of_a_station_cut_off_from_the_centre_asks_it_in_the_background(
+        centre: Centre, qtbot: Any) -> None:
+    """The centre's conflicts and status push endpoints are asked off the GUI thread: the dialog
+    opens at once saying it is asking, then says why they are not shown (never a frozen window
+    while the connection times out)."""
+    from packstation.bootstrap import build_station
+    from packstation.config import load_config
+    from packstation.ui.lead_view import LeadView
+
+    centre.seed()
+    users.add_user(centre.admin.ctx, centre.session(), "Lee Lead", "lead", "LEAD-001", pin="2468")
+    assert centre.station("BENCH-01").sync_now().error == ""  # it knows the lead from the centre
+    unreachable = f"postgresql+psycopg://packstation_station:x@127.0.0.1:{closed_port()}/{centre.name}"
+    with build_station(load_config(config_file(centre, "BENCH-01", unreachable, "cut-off")),
+                       seed_demo=False) as bench:
+        view = LeadView(bench, bench.ctx.auth.login("LEAD-001", "2468"))
+        qtbot.addWidget(view)
+        assert view.sync_caption.text().endswith("Conflicts: asking the central database…")
+        view.tabs.setCurrentWidget(view.push_page)
+        assert view.push_caption.text() == "Status push endpoints: asking the central database…"
+        qtbot.waitUntil(lambda: "asking" not in view.sync_caption.text() + view.push_caption.text(), timeout=60_000)
+        assert "Conflicts not shown:" in view.sync_caption.text()
+        assert view.push_caption.text().startswith("Status push endpoints not shown:")
+        assert view.conflict_table.rowCount() == 0 and view.push_table.rowCount() == 0

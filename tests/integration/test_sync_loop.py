@@ -247,7 +247,8 @@ def test_the_lead_view_shows_the_sync_state_and_refused_events(centre: Centre, q
     assert "Sync" in [view.tabs.tabText(i) for i in range(view.tabs.count())]
     rows = [[view.sync_table.item(r, c).text() for c in range(5)] for r in range(view.sync_table.rowCount())]
     assert [(r[1], r[2], r[3]) for r in rows] == [("order.delivered", "SO-2", "refused")]
-    assert view.conflict_table.rowCount() == 1 and "REFUSED" in view.sync_caption.text()
+    qtbot.waitUntil(lambda: view.conflict_table.rowCount() == 1, timeout=30_000)  # asked off the GUI thread
+    assert "REFUSED" in view.sync_caption.text() and "asking" not in view.sync_caption.text()
     view.conflict_table.selectRow(0)
     view.resolve_note.setText("checked with the carrier: not delivered")
     view.resolve_selected()
