@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 
 from packstation.adapters.db import tables as t
+from packstation.adapters.db.bulk import insert_columns
 from packstation.adapters.db.chunks import chunks
 from packstation.domain.lifecycle import OrderStatus
 from packstation.domain.model import Address, Order, OrderLine
@@ -219,8 +220,18 @@ class SqlOrders(OrderRepository):
         return (row[0], OrderStatus(row[1])) if row else None
 
     def add_many(self, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
-        """Insert many orders with their lines in two statements (imports)."""
+        """Insert many orders with their lines in two statements (imports, the order API).
+
+        On PostgreSQL each is one execution (``bulk.insert_columns``: an array per column), not an
+        INSERT per order and one per line."""
         if not orders:
+            return
+        if self.conn.dialect.name == "postgresql":
+            insert_columns(self.conn, t.orders, _ADD_COLUMNS,
+                           [(*_row(order).values(), fp, at, at) for order, fp in orders])
+            insert_columns(self.conn, t.order_lines, _LINE_COLUMNS,
+                           [tuple(_line_row(order.order_id, line).values()) for order, _ in orders
+                            for line in order.lines])
             return
         self.conn.execute(insert(t.orders), [{**_row(order), "content_hash": fp, "created_at": at, "updated_at": at}
                                              for order, fp in orders])
@@ -289,6 +300,14 @@ def _row(order: Order) -> dict[str, Any]:
         "tracking_number": order.tracking_number, "tote": order.tote, "status": order.status.value,
         "wave_id": order.wave_id, "label_zpl": order.label_zpl, "label_url": order.label_url,
     }
+
+
+# the columns of _row() and of _line_row(), in their order (add_many's arrays)
+_ADD_COLUMNS = ("order_id", "channel", "placed_at", "customer_name", "customer_email", "customer_phone", "ship_name",
+                "ship_line1", "ship_line2", "ship_city", "ship_region", "ship_postcode", "ship_country", "currency",
+                "payment_method", "payment_status", "carrier", "service", "tracking_number", "tote", "status",
+                "wave_id", "label_zpl", "label_url", "content_hash", "created_at", "updated_at")
+_LINE_COLUMNS = ("order_id", "line_no", "sku", "qty", "unit_price", "packed_qty", "short_qty", "short_reason")
 
 
 def _line_row(order_id: str, line: OrderLine) -> dict[str, Any]:
