@@ -50,6 +50,11 @@ _HOLD = (select(o.claimed_by, o.claimed_user, o.status, o.claimed_at, case((_HEL
          .where(o.order_id == bindparam("oid")).with_for_update(of=t.orders))
 _ADD_PACKED = (update(t.order_lines).where(and_(ln.order_id == bindparam("oid"), ln.line_no == bindparam("line")))
                .values(packed_qty=ln.packed_qty + bindparam("delta")))
+# imported(): built once (building it per call, its CASE and subqueries, cost more than the query)
+_IMPORTED_COLUMNS = (o.order_id, o.content_hash, o.status, o.claimed_by, case((_HELD, o.import_batch)))
+_IMPORTED_SQLITE = select(*_IMPORTED_COLUMNS).where(o.order_id.in_(
+    select(func.json_each(bindparam("ids")).table_valued("value").c.value)))
+_IMPORTED_ANY = select(*_IMPORTED_COLUMNS).where(o.order_id == any_(bindparam("ids", type_=ARRAY(String))))
 
 
 class SqlOrders(OrderRepository):
@@ -200,15 +205,12 @@ class SqlOrders(OrderRepository):
     # --- imports -------------------------------------------------------------------------
     def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]:
         out: dict[str, ImportedState] = {}
-        columns = (o.order_id, o.content_hash, o.status, o.claimed_by, case((_HELD, o.import_batch)))
         if self.conn.dialect.name == "sqlite":
             # a big import asks for thousands at a time: one JSON array parameter (json_each) instead of
             # an IN list of that many parameters, which SQLAlchemy renders anew for every call
-            ids = func.json_each(bindparam("ids", json.dumps(list(order_ids)))).table_valued("value")
-            rows = self.conn.execute(select(*columns).where(o.order_id.in_(select(ids.c.value))))
-        else:
-            rows = self.conn.execute(select(*columns).where(o.order_id == any_(
-                bindparam("ids", list(order_ids), type_=ARRAY(String)))))
+            rows = self.conn.execute(_IMPORTED_SQLITE, {"ids": json.dumps(list(order_ids))})
+        else:  # one array parameter: one statement text, prepared once by the driver
+            rows = self.conn.execute(_IMPORTED_ANY, {"ids": list(order_ids)})
         for r in rows:
             out[r[0]] = ImportedState(fingerprint=r[1], status=r[2], held_by=r[3], import_batch=r[4])
         return out
