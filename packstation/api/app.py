@@ -6,7 +6,9 @@ traceback, no SQL, no database address) is ever in them: an unexpected failure i
 reference the answer gives.
 
 Stateless: every request is decided from the request and the database (tokens, rate buckets,
-idempotency keys, the inbox), so any number of servers can run behind a load balancer.
+idempotency keys, the inbox), so any number of servers can run behind a load balancer. (A
+server holds at most a second's lease of a client's rate-limit tokens, ``intake.TokenLeases``,
+taken from the shared bucket; the token itself is checked when the orders are stored.)
 """
 
 from __future__ import annotations
