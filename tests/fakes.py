@@ -1675,7 +1675,7 @@ class FakeApiClients(_Repo, ApiClientRepository):
                 n += 1
         return n
 
-    def admit(self, token_hash: str, at: datetime) -> Admission:
+    def admit(self, token_hash: str, at: datetime, *, take: int = 1) -> Admission:
         row = next((r for r in self.s.api.clients.values() if r.token_hash == token_hash), None)
         if row is None or row.client.revoked_at is not None:
             return Admission(client=None)
@@ -1684,10 +1684,16 @@ class FakeApiClients(_Repo, ApiClientRepository):
         tokens = refill(row.bucket, row.bucket_at, now, c.rate_per_s, c.burst)
         if tokens < 1:
             wait = (1 - tokens) / c.rate_per_s if c.rate_per_s > 0 else 3600.0
-            return Admission(client=c.name, allowed=False, retry_after_s=max(wait, 0.001))
-        row.bucket, row.bucket_at = tokens - 1, max(now, row.bucket_at)
+            return Admission(client=c.name, allowed=False, retry_after_s=max(wait, 0.001), rate_per_s=c.rate_per_s)
+        n = take if tokens >= take else 1
+        row.bucket, row.bucket_at = tokens - n, max(now, row.bucket_at)
         row.client = replace(c, last_used_at=_utc(at))
-        return Admission(client=c.name, allowed=True)
+        return Admission(client=c.name, allowed=True, tokens=n, rate_per_s=c.rate_per_s)
+
+    def live(self, token_hashes: Collection[str]) -> set[str]:
+        wanted = set(token_hashes)
+        return {r.token_hash for r in self.s.api.clients.values()
+                if r.token_hash in wanted and r.client.revoked_at is None}
 
 
 class FakeIdempotency(_Repo, IdempotencyRepository):

@@ -6,7 +6,9 @@ traceback, no SQL, no database address) is ever in them: an unexpected failure i
 reference the answer gives.
 
 Stateless: every request is decided from the request and the database (tokens, rate buckets,
-idempotency keys, the inbox), so any number of servers can run behind a load balancer.
+idempotency keys, the inbox), so any number of servers can run behind a load balancer. (A
+server holds at most a second's lease of a client's rate-limit tokens, ``intake.TokenLeases``,
+taken from the shared bucket; the token itself is checked when the orders are stored.)
 """
 
 from __future__ import annotations
@@ -164,6 +166,7 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
     cfg = host.config
     wake = wake_inbox or (lambda: None)
     batcher = intake.OrderBatcher(ctx)
+    leases = intake.TokenLeases(ctx)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -211,7 +214,14 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
                                                       "nothing was stored. Try again in a moment.",
                          headers={"Retry-After": "5"})
 
-    async def authorised(request: Request, work: Callable[[Session], Response]) -> Response:
+    def revoked() -> JSONResponse:
+        return error(401, "unauthorized", "This API token is unknown or was revoked.",
+                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    async def authorised(request: Request, work: Callable[[Session], Response], *,
+                         admit: Callable[[str], intake.Admission] | None = None) -> Response:
+        """*work* as the token's client, if the token is live and its rate limit allows (*admit*:
+        how that is decided; by default :func:`intake.admit`, one statement)."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -219,10 +229,9 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
                          headers={"WWW-Authenticate": "Bearer"})
 
         def run() -> Response:
-            admission = intake.admit(ctx, token.strip())
+            admission = admit(token.strip()) if admit is not None else intake.admit(ctx, token.strip())
             if admission.client is None:
-                return error(401, "unauthorized", "This API token is unknown or was revoked.",
-                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                return revoked()
             if not admission.allowed:
                 wait = max(1, int(admission.retry_after_s + 0.999))
                 return error(429, "rate_limited", f"Too many requests for {admission.client}; try again in {wait} s.",
@@ -263,9 +272,20 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
         payload, raw = parsed
         key = request.headers.get("idempotency-key")
 
+        if key is None and isinstance(payload, dict):
+            # one order: admitted from this server's lease of the client's tokens, stored with
+            # whatever arrives meanwhile, in a transaction that checks the token is still live
+            token = request.headers.get("authorization", "").partition(" ")[2].strip()
+
+            def one(session: Session) -> Response:
+                try:
+                    return _answer(batcher.submit(session, payload, token=intake.token_hash(token)))
+                except intake.TokenRevoked:
+                    return revoked()
+
+            return await authorised(request, one, admit=leases.admit)
+
         def work(session: Session) -> Response:
-            if key is None and isinstance(payload, dict):
-                return _answer(batcher.submit(session, payload))  # stored with whatever arrives meanwhile
             return _answer(intake.submit_orders(ctx, session, payload, idempotency_key=key,
                                                 body_hash=intake.request_hash(raw)))
 

@@ -55,6 +55,8 @@ class Admission:
     client: str | None
     allowed: bool = False
     retry_after_s: float = 0.0
+    tokens: int = 0  # how many the bucket gave (more than one: a server's lease, ApiClientRepository.admit)
+    rate_per_s: float = 0.0  # the client's rate (the next lease's size)
 
 
 def refill(tokens: float, last_s: float, now_s: float, rate_per_s: float, burst: int) -> float:

@@ -89,6 +89,7 @@ from packstation.services.ports import (
     BatchState,
     Conflict,
     ImportBatch,
+    ImportedState,
     ImportStaging,
     StagedRecord,
     UnitOfWork,
@@ -1629,10 +1630,15 @@ def _apply_stock(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, r
         record_stock_count(uow, ctx, session, lot, ref=f"import:{report.file}")
 
 
-def _apply_orders(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
+def _apply_orders(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport,
+                  existing: dict[str, ImportedState] | None = None) -> None:
     """The orders of a request (the order API, a replacement at the returns desk), checked and
     stored in the caller's transaction by the same rules as a file's: unknown SKUs, totes in use,
-    orders held by an unfinished import or already being packed are rejected; nothing is stored then."""
+    orders held by an unfinished import or already being packed are rejected; nothing is stored then.
+
+    *existing*: ``uow.orders.imported`` of the plan's orders if the caller read it already in this
+    transaction. The new orders and their ``order.received`` events are stored in one statement
+    each (``add_many``), however many there are."""
     known = uow.catalog.known_skus(ln["sku"] for lines in plan.children.values() for ln in lines)
     for k, lines in plan.children.items():
         missing = sorted({ln["sku"] for ln in lines} - known)
@@ -1653,7 +1659,8 @@ def _apply_orders(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, 
         if others:
             report.rejected.append(Rejection(plan.positions[k], k, f"tote {tote} already holds open order {others[0][0]} "
                                                                   f"({others[0][1].value}); use another tote or pack that order first"))
-    existing = uow.orders.imported(list(plan.rows))
+    if existing is None:
+        existing = uow.orders.imported(list(plan.rows))
     new: list[str] = []
     changed: list[str] = []
     for k, row in plan.rows.items():
@@ -1673,8 +1680,9 @@ def _apply_orders(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, 
         return
     now = ctx.clock()
     uow.orders.add_many([(_order_obj(plan.rows[k], plan.children[k]), plan.rows[k]["content_hash"]) for k in new], now)
-    for k in new:
-        record(uow, ctx, session, "order.received", k, {"status": plan.rows[k]["status"], "channel": plan.rows[k]["channel"]})
+    uow.events.add_many([Event("order.received", k, session.actor, session.user_name,
+                               {"status": plan.rows[k]["status"], "channel": plan.rows[k]["channel"]}) for k in new],
+                        ctx.station_id, now)
     for k in changed:
         refused = _update(uow, ctx, session, session.actor, k, plan.rows[k], plan.children[k], plan.rows[k]["content_hash"],
                           now)
@@ -1757,7 +1765,7 @@ def store_order_records(uow: UnitOfWork, ctx: Context, session: Session,
             outcomes[key] = "locked"
         else:
             outcomes[key] = "updated"
-    _apply_orders(uow, ctx, session, plan, report)
+    _apply_orders(uow, ctx, session, plan, report, before)
     locked = {k for k, v in outcomes.items() if v == "locked"}
     return outcomes, [r for r in report.rejected if r.key not in locked]
 

@@ -125,6 +125,67 @@ def admit(ctx: Context, token: str) -> Admission:
     return admission
 
 
+class TokenRevoked(Exception):
+    """The request's token was revoked after its server had admitted it from a lease (the API answers 401)."""
+
+
+class _Lease:
+    __slots__ = ("client", "left", "rate", "until")
+
+    def __init__(self, client: str, left: int, until: float, rate: float) -> None:
+        self.client, self.left, self.until, self.rate = client, left, until, rate
+
+
+class TokenLeases:
+    """The rate limit of single-order requests, without a statement per request.
+
+    The bucket stays in the database, shared by every server (a client gets its rate in total):
+    this process takes a few of its tokens at a time, about *share_s* of the client's rate (one at
+    a time for a slow client, at most *most*), and spends them on the client's next requests
+    within *keep_s*; tokens unspent by then are dropped, never handed back. A slow client's limit
+    is therefore exact, a fast one's is kept to within *share_s* of its rate per server.
+
+    A lease proves the token was valid when it was taken, not afterwards: a request admitted
+    from one carries its token's hash to :class:`OrderBatcher`, whose transaction checks the token
+    is still live (one statement for the batch) before storing anything. So a revoked token is
+    refused from the next request on, as with :func:`admit`."""
+
+    def __init__(self, ctx: Context, *, share_s: float = 0.1, most: int = 64, keep_s: float = 1.0,
+                 monotonic: Callable[[], float] | None = None) -> None:
+        import threading
+        import time
+
+        self.ctx = ctx
+        self.share_s, self.most, self.keep_s = share_s, most, keep_s
+        self._now = monotonic or time.monotonic
+        self._lock = threading.Lock()
+        self._held: dict[str, _Lease] = {}
+        self.taken = 0  # leases taken from the database (the tests and the benchmark read it)
+
+    def admit(self, token: str) -> Admission:
+        if not token or len(token) > 200:
+            return Admission(client=None)
+        digest = token_hash(token)
+        now = self._now()
+        with self._lock:
+            lease = self._held.get(digest)
+            if lease is not None and lease.left >= 1 and now < lease.until:
+                lease.left -= 1
+                return Admission(client=lease.client, allowed=True, tokens=1, rate_per_s=lease.rate)
+        take = 1 if lease is None else max(1, min(self.most, int(lease.rate * self.share_s)))
+        with self.ctx.uow() as uow:
+            admission = uow.api_clients.admit(digest, self.ctx.clock(), take=take)
+            uow.commit()
+        self.taken += 1
+        with self._lock:
+            if admission.client is None:
+                self._held.pop(digest, None)
+            else:  # a refused lease keeps the client's rate, so its next lease is sized right
+                self._held[digest] = _Lease(admission.client, max(0, admission.tokens - 1), now + self.keep_s,
+                                            admission.rate_per_s)
+        return admission
+
+
 # --- reasons as codes ------------------------------------------------------------------------
 
 # The import's reasons (services.imports), read as codes. The message stays as the import says it.
@@ -372,15 +433,19 @@ class OrderBatcher:
         self.batches = 0  # how many transactions, how many orders (the benchmark reads them)
         self.orders = 0
 
-    def submit(self, session: Session, payload: Any) -> Answer:
-        """Store one order (an object) as :func:`submit_orders` would; anything else goes there."""
+    def submit(self, session: Session, payload: Any, *, token: str | None = None) -> Answer:
+        """Store one order (an object) as :func:`submit_orders` would; anything else goes there.
+
+        *token*: the hash of the API token the request was admitted with from a lease
+        (:class:`TokenLeases`): its transaction stores the order only while that token is live, and
+        raises :class:`TokenRevoked` otherwise."""
         self.ctx.auth.require(session, Permission.IMPORT, "Taking orders over the API")
         if isinstance(payload, list):
             return submit_orders(self.ctx, session, payload)
         refused, validated = _validate([payload], True)
         if refused is not None:
             return refused
-        pending = _Pending(session, payload, validated[0][1])
+        pending = _Pending(session, payload, validated[0][1], token)
         with self._cond:
             if self._stopping:
                 raise StorageError("The API is shutting down; send the order again.")
@@ -417,9 +482,12 @@ class OrderBatcher:
 
     def _store(self, batch: list[_Pending]) -> None:
         ids = [p.record[0] for p in batch]
-        if len(batch) > 1 and len(set(ids)) == len(ids):
+        checked = False  # the tokens of leased requests: still live? (in the storing transaction)
+        if len(set(ids)) == len(ids):
             try:
                 with self.ctx.uow() as uow:
+                    batch = self._live(uow, batch)
+                    checked = True
                     groups: dict[str, list[_Pending]] = {}
                     for p in batch:
                         groups.setdefault(p.session.name, []).append(p)
@@ -439,6 +507,14 @@ class OrderBatcher:
                 return
             except (_Undo, StorageError):
                 pass  # stored alone below, each with its own answer
+        if not checked:
+            try:
+                with self.ctx.uow(readonly=True) as uow:
+                    batch = self._live(uow, batch)
+            except Exception as exc:  # noqa: BLE001 - handed to the requests' own threads
+                for p in batch:
+                    p.error = exc
+                return
         for p in batch:
             try:
                 p.answer = submit_orders(self.ctx, p.session, p.payload)
@@ -448,17 +524,34 @@ class OrderBatcher:
             self.orders += 1
 
 
+    @staticmethod
+    def _live(uow: UnitOfWork, batch: list[_Pending]) -> list[_Pending]:
+        """The requests of *batch* whose token is live (or that came without one); the others
+        are refused with TokenRevoked."""
+        tokens = {p.token for p in batch if p.token is not None}
+        if not tokens:
+            return batch
+        live = uow.api_clients.live(tokens)
+        kept = []
+        for p in batch:
+            if p.token is None or p.token in live:
+                kept.append(p)
+            else:
+                p.error = TokenRevoked()
+        return kept
+
+
 class _Undo(Exception):
     pass
 
 
 class _Pending:
-    __slots__ = ("answer", "done", "error", "payload", "record", "session")
+    __slots__ = ("answer", "done", "error", "payload", "record", "session", "token")
 
-    def __init__(self, session: Session, payload: Any, record: Any) -> None:
+    def __init__(self, session: Session, payload: Any, record: Any, token: str | None = None) -> None:
         import threading
 
-        self.session, self.payload, self.record = session, payload, record
+        self.session, self.payload, self.record, self.token = session, payload, record, token
         self.answer: Answer | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -691,6 +784,7 @@ def forget_old_answers(ctx: Context, session: Session, *, keep: timedelta = time
 
 __all__ = [
     "MAX_ORDERS_PER_REQUEST", "Answer", "InboxRun", "IntakeError", "NotFound", "OrderBatcher", "ShopReader",
+    "TokenLeases", "TokenRevoked",
     "add_api_token", "admit",
     "cancel_order", "field_error", "forget_old_answers", "inbox_overview", "list_api_tokens", "order_view",
     "process_inbox", "reason_code", "reason_path", "receive_webhook", "replay_inbox", "request_hash",

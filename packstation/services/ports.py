@@ -1133,11 +1133,18 @@ class ApiClientRepository(ABC):
         """Revoke the client's active tokens (only the one starting with *prefix*, if given); how many."""
 
     @abstractmethod
-    def admit(self, token_hash: str, at: datetime) -> Admission:
+    def admit(self, token_hash: str, at: datetime, *, take: int = 1) -> Admission:
         """One request with this token: refill the client's bucket and take one, in one atomic step.
 
         Several API servers share the bucket (it is in the database): a client gets its rate in
-        total, not per server. Unknown or revoked tokens give ``Admission(client=None)``."""
+        total, not per server. Unknown or revoked tokens give ``Admission(client=None)``.
+
+        *take* above 1: a server's lease of tokens for the client's next requests; the bucket gives
+        *take* if it holds them, else one (``tokens`` says how many; ``rate_per_s`` is the client's)."""
+
+    @abstractmethod
+    def live(self, token_hashes: Collection[str]) -> set[str]:
+        """Those of *token_hashes* that belong to a token not revoked (one statement)."""
 
 
 class IdempotencyRepository(ABC):

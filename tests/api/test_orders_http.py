@@ -241,6 +241,22 @@ def test_a_token_revoked_mid_run_is_refused_from_the_next_request(site: ApiSite,
     assert rows(site.host(), "orders", order_id="API-RV-2") == []
 
 
+def test_a_token_revoked_while_the_server_holds_a_lease_of_its_tokens_is_refused(site: ApiSite, server: ApiServer) -> None:
+    import subprocess
+    import sys
+
+    from packstation_tests_api import REPO
+
+    token = site.token("leased-client")  # 1,000/s: after its first request the server takes 64 tokens at a time
+    assert [post(server, token, an_order(f"API-LS-{i}")).status_code for i in (1, 2)] == [201, 201]
+    cli = subprocess.run([sys.executable, "-m", "packstation", "--config", str(site.config()), "api-tokens", "revoke",
+                          "leased-client"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    r = post(server, token, an_order("API-LS-3"))  # admitted from the lease, refused by the storing transaction
+    assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
+    assert rows(site.host(), "orders", order_id="API-LS-3") == []
+
+
 def test_a_body_of_10_mb_is_refused_and_the_server_carries_on(site: ApiSite, server: ApiServer, token: str) -> None:
     big = json.dumps([an_order(f"API-BIG-{i}", customer={"name": "x" * 5000}) for i in range(2000)]).encode()
     assert len(big) > 10_000_000

@@ -78,6 +78,33 @@ class TestApiClients:
             assert not u.api_clients.admit("h" * 64, NOW - secs(60)).allowed
             u.commit()
 
+    def test_a_lease_takes_several_tokens_while_the_bucket_holds_them_else_one(self, uow: UnitOfWorkFactory) -> None:
+        with uow() as u:
+            u.api_clients.add("acme-shop", "h" * 64, "ps_abcd", 2.0, 10, "cli:root", NOW)
+            u.commit()
+        with uow() as u:
+            leases = [u.api_clients.admit("h" * 64, NOW, take=4) for _ in range(4)]
+            u.commit()
+        # 10 in the bucket: 4, 4, then only 2 left (less than a lease: one), then 1
+        assert [(a.allowed, a.tokens) for a in leases] == [(True, 4), (True, 4), (True, 1), (True, 1)]
+        assert {a.client for a in leases} == {"acme-shop"} and leases[0].rate_per_s == 2.0
+        with uow() as u:
+            empty = u.api_clients.admit("h" * 64, NOW, take=4)
+            u.commit()
+        assert not empty.allowed and empty.tokens == 0 and empty.retry_after_s == pytest.approx(0.5, abs=0.01)
+
+    def test_live_names_the_tokens_not_revoked(self, uow: UnitOfWorkFactory) -> None:
+        with uow() as u:
+            u.api_clients.add("acme-shop", "a" * 64, "ps_old1", 5.0, 10, "cli:root", NOW)
+            u.api_clients.add("acme-shop", "b" * 64, "ps_new1", 5.0, 10, "cli:root", NOW)
+            u.commit()
+        with uow() as u:
+            assert u.api_clients.live(["a" * 64, "b" * 64, "x" * 64]) == {"a" * 64, "b" * 64}
+            u.api_clients.revoke("acme-shop", "cli:root", NOW + secs(1), prefix="ps_old1")
+            assert u.api_clients.live(["a" * 64, "b" * 64]) == {"b" * 64}
+            assert u.api_clients.live([]) == set()
+            u.commit()
+
     def test_a_revoked_token_is_unknown_and_another_token_of_the_client_still_works(self, uow: UnitOfWorkFactory) -> None:
         with uow() as u:
             u.api_clients.add("acme-shop", "a" * 64, "ps_old1", 5.0, 10, "cli:root", NOW)

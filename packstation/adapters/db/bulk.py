@@ -55,3 +55,31 @@ def insert_values(conn: Connection, table: Table, columns: Sequence[str], values
         driver.cursor().executemany(sql, values)
     except dbapi.Error as exc:  # as SQLAlchemy raises it: IntegrityError, OperationalError, ...
         raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+
+
+_arrays: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def insert_columns(conn: Connection, table: Table, columns: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+    """INSERT rows given as values in the order of *columns*, in **one** statement whatever their number.
+
+    On PostgreSQL: ``INSERT ... SELECT unnest(:a), unnest(:b), ...`` with one array parameter per
+    column (each array converted by its column type's bind processor, as a row would be): one
+    statement text (prepared once by the driver), one execution for all the rows, where an
+    ``executemany`` executes the INSERT once per row on the server. Elsewhere: :func:`insert_values`.
+    """
+    if not values:
+        return
+    if conn.dialect.name != "postgresql":
+        insert_values(conn, table, columns, values)
+        return
+    key = (table.name, tuple(columns))
+    stmt = _arrays.get(key)
+    if stmt is None:
+        from sqlalchemy import bindparam, func, select
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        stmt = insert(table).from_select(list(columns), select(*[
+            func.unnest(bindparam(f"u_{c}", type_=ARRAY(table.c[c].type))) for c in columns]))
+        _arrays[key] = stmt
+    conn.execute(stmt, {f"u_{c}": [v[i] for v in values] for i, c in enumerate(columns)})

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import ARRAY, Connection, String, any_, bindparam, delete, insert, select, update
 
 from packstation.adapters.db import tables as t
 from packstation.adapters.db.chunks import chunks
@@ -17,6 +17,7 @@ p = t.products.c
 b = t.barcodes.c
 ct = t.carton_types.c
 sl = t.stock_lots.c
+_KNOWN_ANY = select(p.sku).where(p.sku == any_(bindparam("skus", type_=ARRAY(String))))
 
 
 class SqlCatalog(CatalogRepository):
@@ -42,6 +43,8 @@ class SqlCatalog(CatalogRepository):
         return (product, qty) if product else None
 
     def known_skus(self, skus: Iterable[str]) -> set[str]:
+        if self.conn.dialect.name == "postgresql":  # one array parameter: one statement text, prepared once
+            return {r[0] for r in self.conn.execute(_KNOWN_ANY, {"skus": sorted(set(skus))})}
         found: set[str] = set()
         for part in chunks(sorted(set(skus))):
             found.update(r[0] for r in self.conn.execute(select(p.sku).where(p.sku.in_(part))))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,11 +49,13 @@ _REFILLED = case(
           else_=a.bucket + (bindparam("now") - a.bucket_at) * a.rate_per_s)),
     else_=a.bucket,
 )
-# Every request: one statement that checks the token, refills the bucket and takes one token.
+# Every request (or lease of :take tokens): one statement that checks the token, refills the bucket
+# and takes the tokens.
 _ADMIT = (update(t.api_clients)
-          .where(and_(a.token_hash == bindparam("h"), a.revoked_at.is_(None), _REFILLED >= 1))
-          .values(bucket=_REFILLED - 1, bucket_at=bindparam("now"), last_used_at=bindparam("at"))
-          .returning(a.name))
+          .where(and_(a.token_hash == bindparam("h"), a.revoked_at.is_(None), _REFILLED >= bindparam("take")))
+          .values(bucket=_REFILLED - bindparam("take"), bucket_at=bindparam("now"), last_used_at=bindparam("at"))
+          .returning(a.name, a.rate_per_s))
+_LIVE = select(a.token_hash).where(and_(a.token_hash.in_(bindparam("hs", expanding=True)), a.revoked_at.is_(None)))
 _WHY_NOT = select(a.name, a.revoked_at, a.bucket, a.bucket_at, a.rate_per_s, a.burst).where(a.token_hash == bindparam("h"))
 
 
@@ -85,17 +87,23 @@ class SqlApiClients(ApiClientRepository):
             cond = and_(cond, a.token_prefix == prefix)
         return int(self.conn.execute(update(t.api_clients).where(cond).values(revoked_at=at, revoked_by=by)).rowcount)
 
-    def admit(self, token_hash: str, at: datetime) -> Admission:
+    def admit(self, token_hash: str, at: datetime, *, take: int = 1) -> Admission:
         now = _epoch(at)
-        row = self.conn.execute(_ADMIT, {"h": token_hash, "now": now, "at": at}).first()
-        if row is not None:
-            return Admission(client=row[0], allowed=True)
+        for n in (take, 1) if take > 1 else (1,):
+            row = self.conn.execute(_ADMIT, {"h": token_hash, "now": now, "at": at, "take": float(n)}).first()
+            if row is not None:
+                return Admission(client=row[0], allowed=True, tokens=n, rate_per_s=float(row[1]))
         why = self.conn.execute(_WHY_NOT, {"h": token_hash}).first()
         if why is None or why.revoked_at is not None:
             return Admission(client=None)
         tokens = refill(why.bucket, why.bucket_at, now, why.rate_per_s, why.burst)
         wait = (1 - tokens) / why.rate_per_s if why.rate_per_s > 0 else 3600.0
-        return Admission(client=why.name, allowed=False, retry_after_s=max(wait, 0.001))
+        return Admission(client=why.name, allowed=False, retry_after_s=max(wait, 0.001), rate_per_s=why.rate_per_s)
+
+    def live(self, token_hashes: Collection[str]) -> set[str]:
+        if not token_hashes:
+            return set()
+        return {r[0] for r in self.conn.execute(_LIVE, {"hs": sorted(set(token_hashes))})}
 
 
 class SqlIdempotency(IdempotencyRepository):

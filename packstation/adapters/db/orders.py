@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 
 from packstation.adapters.db import tables as t
+from packstation.adapters.db.bulk import insert_columns
 from packstation.adapters.db.chunks import chunks
 from packstation.domain.lifecycle import OrderStatus
 from packstation.domain.model import Address, Order, OrderLine
@@ -49,6 +50,11 @@ _HOLD = (select(o.claimed_by, o.claimed_user, o.status, o.claimed_at, case((_HEL
          .where(o.order_id == bindparam("oid")).with_for_update(of=t.orders))
 _ADD_PACKED = (update(t.order_lines).where(and_(ln.order_id == bindparam("oid"), ln.line_no == bindparam("line")))
                .values(packed_qty=ln.packed_qty + bindparam("delta")))
+# imported(): built once (building it per call, its CASE and subqueries, cost more than the query)
+_IMPORTED_COLUMNS = (o.order_id, o.content_hash, o.status, o.claimed_by, case((_HELD, o.import_batch)))
+_IMPORTED_SQLITE = select(*_IMPORTED_COLUMNS).where(o.order_id.in_(
+    select(func.json_each(bindparam("ids")).table_valued("value").c.value)))
+_IMPORTED_ANY = select(*_IMPORTED_COLUMNS).where(o.order_id == any_(bindparam("ids", type_=ARRAY(String))))
 
 
 class SqlOrders(OrderRepository):
@@ -199,15 +205,12 @@ class SqlOrders(OrderRepository):
     # --- imports -------------------------------------------------------------------------
     def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]:
         out: dict[str, ImportedState] = {}
-        columns = (o.order_id, o.content_hash, o.status, o.claimed_by, case((_HELD, o.import_batch)))
         if self.conn.dialect.name == "sqlite":
             # a big import asks for thousands at a time: one JSON array parameter (json_each) instead of
             # an IN list of that many parameters, which SQLAlchemy renders anew for every call
-            ids = func.json_each(bindparam("ids", json.dumps(list(order_ids)))).table_valued("value")
-            rows = self.conn.execute(select(*columns).where(o.order_id.in_(select(ids.c.value))))
-        else:
-            rows = self.conn.execute(select(*columns).where(o.order_id == any_(
-                bindparam("ids", list(order_ids), type_=ARRAY(String)))))
+            rows = self.conn.execute(_IMPORTED_SQLITE, {"ids": json.dumps(list(order_ids))})
+        else:  # one array parameter: one statement text, prepared once by the driver
+            rows = self.conn.execute(_IMPORTED_ANY, {"ids": list(order_ids)})
         for r in rows:
             out[r[0]] = ImportedState(fingerprint=r[1], status=r[2], held_by=r[3], import_batch=r[4])
         return out
@@ -219,8 +222,18 @@ class SqlOrders(OrderRepository):
         return (row[0], OrderStatus(row[1])) if row else None
 
     def add_many(self, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
-        """Insert many orders with their lines in two statements (imports)."""
+        """Insert many orders with their lines in two statements (imports, the order API).
+
+        On PostgreSQL each is one execution (``bulk.insert_columns``: an array per column), not an
+        INSERT per order and one per line."""
         if not orders:
+            return
+        if self.conn.dialect.name == "postgresql":
+            insert_columns(self.conn, t.orders, _ADD_COLUMNS,
+                           [(*_row(order).values(), fp, at, at) for order, fp in orders])
+            insert_columns(self.conn, t.order_lines, _LINE_COLUMNS,
+                           [tuple(_line_row(order.order_id, line).values()) for order, _ in orders
+                            for line in order.lines])
             return
         self.conn.execute(insert(t.orders), [{**_row(order), "content_hash": fp, "created_at": at, "updated_at": at}
                                              for order, fp in orders])
@@ -289,6 +302,14 @@ def _row(order: Order) -> dict[str, Any]:
         "tracking_number": order.tracking_number, "tote": order.tote, "status": order.status.value,
         "wave_id": order.wave_id, "label_zpl": order.label_zpl, "label_url": order.label_url,
     }
+
+
+# the columns of _row() and of _line_row(), in their order (add_many's arrays)
+_ADD_COLUMNS = ("order_id", "channel", "placed_at", "customer_name", "customer_email", "customer_phone", "ship_name",
+                "ship_line1", "ship_line2", "ship_city", "ship_region", "ship_postcode", "ship_country", "currency",
+                "payment_method", "payment_status", "carrier", "service", "tracking_number", "tote", "status",
+                "wave_id", "label_zpl", "label_url", "content_hash", "created_at", "updated_at")
+_LINE_COLUMNS = ("order_id", "line_no", "sku", "qty", "unit_price", "packed_qty", "short_qty", "short_reason")
 
 
 def _line_row(order_id: str, line: OrderLine) -> dict[str, Any]:

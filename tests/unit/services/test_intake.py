@@ -247,3 +247,67 @@ def test_old_idempotency_answers_are_forgotten_after_two_days(db: FakeDatabase) 
     clock.advance(hours=2)
     assert intake.forget_old_answers(ctx, api) == 1
     assert not intake.submit_orders(ctx, api, record("IK-9"), idempotency_key="k", body_hash="h").replayed
+
+
+# --- token leases (intake.TokenLeases) ----------------------------------------------------------
+
+
+class Ticks:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def bucket(db: FakeDatabase, client: str) -> float:
+    return next(r.bucket for r in db.snapshot().api.clients.values() if r.client.name == client)
+
+
+def test_a_lease_takes_a_tenth_of_a_second_of_the_rate_and_spends_it_without_the_database(
+        ctx: Context, db: FakeDatabase) -> None:
+    admin = ctx.auth.system(ActorKind.CLI, "root")
+    _, token = intake.add_api_token(ctx, admin, "acme", rate_per_s=50, burst=100)
+    ticks = Ticks()
+    leases = intake.TokenLeases(ctx, monotonic=ticks)
+    assert leases.admit(token).client == "acme" and leases.taken == 1  # the first: one token (the rate is not known yet)
+    answers = [leases.admit(token) for _ in range(5)]  # then a lease of 50/s x 0.1 s = 5 tokens
+    assert all(a.allowed and a.client == "acme" for a in answers) and leases.taken == 2
+    assert bucket(db, "acme") == 100 - 1 - 5  # the clock in the database stood still: no refill
+    ticks.now += 1.5  # unspent tokens are dropped after keep_s: the next request asks the database
+    leases.admit(token)
+    assert leases.taken == 3
+    assert leases.admit(token + "x").client is None and leases.admit("").client is None
+
+
+def test_a_slow_clients_limit_is_exact_through_leases(ctx: Context) -> None:
+    admin = ctx.auth.system(ActorKind.CLI, "root")
+    _, token = intake.add_api_token(ctx, admin, "slow", rate_per_s=0.5, burst=3)
+    leases = intake.TokenLeases(ctx, monotonic=Ticks())
+    answers = [leases.admit(token) for _ in range(5)]
+    assert [a.allowed for a in answers] == [True, True, True, False, False]
+    assert leases.taken == 5  # a lease of one token each: every request asked the database
+    assert answers[3].retry_after_s == pytest.approx(2.0, abs=0.01)
+
+
+def test_a_token_revoked_while_its_lease_has_tokens_left_stores_nothing_more(ctx: Context, db: FakeDatabase) -> None:
+    admin = ctx.auth.system(ActorKind.CLI, "root")
+    _, token = intake.add_api_token(ctx, admin, "acme", rate_per_s=50, burst=100)
+    leases = intake.TokenLeases(ctx, monotonic=Ticks())
+    batcher = intake.OrderBatcher(ctx)
+    try:
+        session = ctx.auth.system(ActorKind.API, "acme")
+        for i in (1, 2):
+            assert leases.admit(token).allowed
+            answer = batcher.submit(session, record(f"LEASED-{i}"), token=intake.token_hash(token))
+            assert answer.status == 201
+        assert intake.revoke_api_token(ctx, admin, "acme") == 1
+        admitted = leases.admit(token)  # from the lease: this server does not know yet
+        assert admitted.allowed and leases.taken == 2
+        with pytest.raises(intake.TokenRevoked):
+            batcher.submit(session, record("LEASED-3"), token=intake.token_hash(token))
+        assert "LEASED-3" not in db.snapshot().orders and "LEASED-2" in db.snapshot().orders
+    finally:
+        batcher.stop()
