@@ -384,3 +384,26 @@ def test_the_event_ids_of_a_chunk_are_unique_time_ordered_uuids() -> None:
     stamps = [u.int >> 80 for u in parsed]
     assert stamps == sorted(stamps)  # made one after the other: never earlier
     assert parsed[7].int & ((1 << 62) - 1) == 7  # the random part is the bytes given
+
+
+def test_the_orders_and_events_built_for_a_chunk_equal_those_made_the_usual_way() -> None:
+    """``_built`` fills the frozen Event and Address directly (no per-field setattr): every field
+    must come out as their own constructors make it."""
+    import dataclasses
+    import uuid
+
+    from packstation import demo
+    from packstation.domain.events import Event
+    from packstation.domain.model import Address
+
+    staged = [imports._check_record("orders", n, f"line {n}", {**rec, "tote": None})
+              for n, rec in enumerate(demo.orders(demo.catalog(30), 20)[:20], 1)]
+    built = imports._built(staged, "import:pat")  # type: ignore[arg-type]
+    assert len(built) == 20
+    for order, event in built.values():
+        made = Event("order.received", order.order_id, "import:pat", None,
+                     {"status": order.status.value, "channel": order.channel}, id=event.id)
+        assert event == made and vars(event) == vars(made)
+        assert vars(order.ship_to) == vars(Address(**{f.name: getattr(order.ship_to, f.name)
+                                                       for f in dataclasses.fields(Address)}))
+        assert str(uuid.UUID(event.id)) == event.id and uuid.UUID(event.id).version == 7
