@@ -9,7 +9,7 @@ and orders imported; the station pushes as the station role that ``central init`
 
 Measured, per run (each on a fresh central database and a fresh copy of the station's file):
 
-- **drain**: ``push_all()`` until the centre has every event (batches of 500, doubling up to 2,000
+- **drain**: ``push_all()`` until the centre has every event (batches of 500, doubling up to 8,000
   while they come back full, as a station drains a backlog): the events applied (scans
   into cartons, line counts, stock movements, carton seals, order statuses through the lifecycle)
   and the station's answers stored. Events per second.
@@ -242,7 +242,7 @@ def _central(server: Any, products: list[dict[str, Any]], orders: list[dict[str,
 
 def drain(station_db: Path, station_url: str, *, batched: bool = True, limit: int | None = None,
           fixed: int | None = None) -> tuple[int, float, Any]:
-    """Push the station's whole backlog (``push_all``: batches of 500 growing to 2,000 while full),
+    """Push the station's whole backlog (``push_all``: batches of 500 growing to 8,000 while full),
     or *limit* events in batches of *fixed*; returns (events, seconds, report)."""
     from dataclasses import replace
 

@@ -184,13 +184,15 @@ def push_once(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: i
     return report
 
 
-def push_all(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: int = 500, max_batch: int = 2000,
+def push_all(ctx: Context, session: Session, outbox: CentralOutbox, *, batch: int = 500, max_batch: int = 8000,
              max_batches: int | None = None) -> PushReport:
     """Push until the centre has every event of this station, or it cannot (``problem``).
 
     While full batches keep coming (a backlog after a time offline) the batch doubles, up to
     *max_batch*: a central transaction costs about the same few dozen round trips however many
-    events it carries."""
+    events it carries, and each batch two durable commits at the station (50,000 events drained
+    in batches up to 2,000 took 27 batches; up to 8,000, 10, and a quarter less time). A batch of
+    8,000 holds its orders' rows at the centre for well under a second."""
     total = PushReport()
     centre_has: int | None = None
     size = batch
