@@ -323,3 +323,36 @@ def test_the_listener_comes_back_after_its_connection_is_killed(centre: Centre) 
     finally:
         listener.stop()
         loop.stop()
+
+
+def test_an_orders_lines_log_one_change_per_statement_and_a_lines_only_change_is_pulled(centre: Centre) -> None:
+    """Order lines have statement triggers (``central init``): an order stored with several lines
+    logs two changes (its row, its lines), not one per line besides its row's; an UPDATE of all
+    its lines one more, which a station pulls as that order's change."""
+    centre.seed()
+    bench = centre.station()
+    pull_once(bench.ctx, sync_session(bench))
+
+    def changes(key: str) -> int:
+        with centre.admin.uow(readonly=True) as uow:
+            return int(uow.conn.execute(text("SELECT count(*) FROM changes WHERE entity = 'order' AND key = :k"),
+                                        {"k": key}).scalar_one())
+
+    every = {p.sku: 1 for p in PRODUCTS}
+    lines = len(every)
+    assert lines >= 3
+    with centre.admin.uow() as uow:
+        uow.orders.add_many([(an_order("SO-5L", every), "fp-5l")], NOW)
+        uow.commit()
+    assert changes("SO-5L") == 2, f"{lines} lines"
+    assert pull_once(bench.ctx, sync_session(bench)).orders == 1
+
+    with centre.admin.uow() as uow:  # a lines-only change (as a pushed batch's packed counts are)
+        uow.conn.execute(text("UPDATE order_lines SET packed_qty = 1 WHERE order_id = 'SO-5L'"))
+        uow.commit()
+    assert changes("SO-5L") == 3
+    pulled = pull_once(bench.ctx, sync_session(bench))
+    assert pulled.orders == 1
+    with bench.uow(readonly=True) as uow:
+        order = uow.orders.get("SO-5L")
+        assert order is not None and [ln.packed for ln in order.lines] == [1] * lines

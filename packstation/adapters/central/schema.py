@@ -6,8 +6,9 @@ needs, idempotently (running it again upgrades and keeps data and roles):
 
 - the change log: a trigger on orders, order lines, products, barcodes, carton types, users and
   stock lots appends ``(entity, key)`` to ``changes`` (and stamps the row's ``change_seq``), then
-  ``pg_notify('packstation', entity)`` wakes the stations' pull workers. The trigger function is
-  SECURITY DEFINER, so stations need no rights on ``changes``.
+  ``pg_notify('packstation', entity)`` wakes the stations' pull workers. Order lines and barcodes
+  have statement triggers: one change per order (product) and statement, not one per row. The
+  trigger functions are SECURITY DEFINER, so stations need no rights on ``changes``.
 - ``lease_token_seq``: the fencing tokens of order leases.
 - events written at the centre itself (not pushed) are stored *applied*: they happened there.
 - two roles: a *station* role that reads everything but the order API's tables, appends events and takes leases but cannot
@@ -95,13 +96,23 @@ def init_central(engine: Engine, roles: Roles = Roles(), *, station_password: st
         conn.execute(text("CREATE SEQUENCE IF NOT EXISTS change_seq_seq"))
         conn.execute(text(_CHANGE_FUNCTION))
         for table, (entity, key) in WATCHED.items():
-            stamp = "NEW.change_seq := s;" if table in _STAMPED else ""
-            conn.execute(text(_TRIGGER_FUNCTION.format(table=table, entity=entity, new=key.replace("R.", "NEW."),
-                                                       old=key.replace("R.", "OLD."), stamp=stamp)))
-            conn.execute(text(f"DROP TRIGGER IF EXISTS packstation_changes ON {table}"))
-            when = "BEFORE INSERT OR UPDATE" if table in _STAMPED else "AFTER INSERT OR UPDATE OR DELETE"
-            conn.execute(text(f"CREATE TRIGGER packstation_changes {when} ON {table} FOR EACH ROW "
-                              f"EXECUTE FUNCTION packstation_change_{table}()"))
+            for suffix in ("", "_ins", "_upd", "_del"):
+                conn.execute(text(f"DROP TRIGGER IF EXISTS packstation_changes{suffix} ON {table}"))
+            if table in _STAMPED:  # each row stamped with its change's number: a row trigger
+                conn.execute(text(_TRIGGER_FUNCTION.format(table=table, entity=entity, new=key.replace("R.", "NEW."),
+                                                           old=key.replace("R.", "OLD."), stamp="NEW.change_seq := s;")))
+                conn.execute(text(f"CREATE TRIGGER packstation_changes BEFORE INSERT OR UPDATE ON {table} "
+                                  f"FOR EACH ROW EXECUTE FUNCTION packstation_change_{table}()"))
+                continue
+            # the rest (an order's lines, a product's barcodes): one change per key and statement,
+            # however many of its rows the statement wrote (an order's ten lines: one change, not ten)
+            for op, rows in (("INSERT", "new_rows"), ("UPDATE", "new_rows"), ("DELETE", "old_rows")):
+                conn.execute(text(_STATEMENT_FUNCTION.format(table=table, op=op.lower(), entity=entity, rows=rows,
+                                                             key=key.replace("R.", "r."))))
+                ref = "NEW TABLE AS new_rows" if rows == "new_rows" else "OLD TABLE AS old_rows"
+                conn.execute(text(f"CREATE TRIGGER packstation_changes_{op.lower()[:3]} AFTER {op} ON {table} "
+                                  f"REFERENCING {ref} FOR EACH STATEMENT "
+                                  f"EXECUTE FUNCTION packstation_change_{table}_{op.lower()}()"))
         done.append(f"change log: triggers on {', '.join(WATCHED)}")
         # an event written at the centre itself (the dock, the returns desk's lookups, the API, an
         # import) happened there: applied, with the centre's clock (a push states its own answer)
@@ -181,6 +192,19 @@ BEGIN
     s := packstation_log_change('{entity}', {new});
     {stamp}
     RETURN NEW;
+END $$
+"""
+
+_STATEMENT_FUNCTION = """
+CREATE OR REPLACE FUNCTION packstation_change_{table}_{op}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+    INSERT INTO changes (seq, entity, key)
+    SELECT nextval('change_seq_seq'), '{entity}', k FROM (SELECT DISTINCT {key} AS k FROM {rows} r) AS keys;
+    IF FOUND THEN
+        PERFORM pg_notify('packstation', '{entity}');
+    END IF;
+    RETURN NULL;
 END $$
 """
 
