@@ -90,7 +90,11 @@ class NetPath:
                 client.close()
                 continue
             upstream.settimeout(None)
-            with self._lock:
+            with self._lock:  # cut() meanwhile? Then this one is cut too (it was not in its list)
+                if not self._up:
+                    client.close()
+                    upstream.close()
+                    continue
                 self._open |= {client, upstream}
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
@@ -115,8 +119,8 @@ class NetPath:
         s.close()
 
     def cut(self) -> None:
-        self._up = False
         with self._lock:
+            self._up = False
             open_now = list(self._open)
         for s in open_now:
             self._drop(s)
