@@ -649,6 +649,24 @@ def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
 _CHANGEABLE = (OrderStatus.ON_HOLD.value, OrderStatus.RELEASED.value, OrderStatus.RECEIVED.value)
 
 
+def _against(old: ImportedState | None, fingerprint: str) -> str:
+    """How an order record compares with the order stored under its id: ``new``, ``held`` (an
+    unfinished import holds it), ``unchanged``, ``locked`` (changed, but it can no longer change:
+    being packed, or past the statuses an import may touch) or ``changed``."""
+    if old is None:
+        return "new"
+    if old.import_batch:
+        return "held"
+    if old.fingerprint == fingerprint:
+        return "unchanged"
+    if old.status not in _CHANGEABLE or old.held_by:
+        return "locked"
+    return "changed"
+
+
+_LOCKED = "order already exists and is {}: it can no longer be changed"
+
+
 class _Import:
     """One import: stage and check the records, then store them (the phases in the module docstring)."""
 
@@ -869,15 +887,13 @@ class _Import:
                 existing = uow.orders.imported([rec.key for rec in chunk])
                 for rec in chunk:
                     old = existing.get(rec.key)
-                    if old is None or old.fingerprint != rec.fingerprint or old.import_batch:
+                    kind = _against(old, rec.fingerprint)
+                    if kind != "unchanged":
                         self.to_store += 1
-                    if old is None:
-                        continue
-                    if old.import_batch:
-                        self.reject(rec.position, rec.key, _held_by_import(uow, old.import_batch))
-                    elif old.fingerprint != rec.fingerprint and (old.status not in _CHANGEABLE or old.held_by):
-                        self.reject(rec.position, rec.key,
-                                    f"order already exists and is {old.status}: it can no longer be changed")
+                    if kind == "held":
+                        self.reject(rec.position, rec.key, _held_by_import(uow, existing[rec.key].import_batch or ""))
+                    elif kind == "locked":
+                        self.reject(rec.position, rec.key, _LOCKED.format(existing[rec.key].status))
 
     # --- 3. store -------------------------------------------------------------------------------
     def _store_in_one_transaction(self) -> None:
@@ -1020,14 +1036,15 @@ class _Import:
         changed: list[StagedRecord] = []
         for rec in chunk:
             old = existing.get(rec.key)
-            if old is None:
+            kind = _against(old, rec.fingerprint)
+            if kind == "new":
                 new.append(rec)
-            elif old.import_batch:
-                self.reject(rec.position, rec.key, _held_by_import(uow, old.import_batch))
-            elif old.fingerprint == rec.fingerprint:
+            elif kind == "held":
+                self.reject(rec.position, rec.key, _held_by_import(uow, existing[rec.key].import_batch or ""))
+            elif kind == "unchanged":
                 r.unchanged += 1
-            elif old.status not in _CHANGEABLE or old.held_by:
-                self.reject(rec.position, rec.key, f"order already exists and is {old.status}: it can no longer be changed")
+            elif kind == "locked":
+                self.reject(rec.position, rec.key, _LOCKED.format(existing[rec.key].status))
             else:
                 changed.append(rec)
         if r.rejected:
@@ -1147,18 +1164,11 @@ class _StoreAhead:
                 self.stop()
                 return
             existing = uow.orders.imported([rec.key for rec in chunk])
-        writes = False
-        for rec in chunk:
-            old = existing.get(rec.key)
-            if old is None:
-                writes = True
-            elif old.import_batch or (old.fingerprint != rec.fingerprint
-                                      and (old.status not in _CHANGEABLE or old.held_by)):
-                self.stop()  # held by an import (this one, if the file has the order twice), or too late
-                return
-            elif old.fingerprint != rec.fingerprint:
-                writes = True
-        if not writes:  # all unchanged: nothing to write (a file imported again writes nothing at all)
+        kinds = {_against(existing.get(rec.key), rec.fingerprint) for rec in chunk}
+        if kinds & {"held", "locked"}:  # held by an import (this one, if the file has the order twice), or too late
+            self.stop()
+            return
+        if kinds == {"unchanged"}:  # all unchanged: nothing to write (a file imported again writes nothing at all)
             self.counts.unchanged += len(chunk)
             return
         if self.batch is None:
@@ -1399,7 +1409,7 @@ def _update(uow: UnitOfWork, ctx: Context, session: Session, actor: str, order_i
     lifecycle if payment changed); None, or why it can no longer be changed."""
     claim = uow.orders.hold(order_id)
     if claim.status.value not in _CHANGEABLE or claim.station_id:
-        return f"order already exists and is {claim.status.value}: it can no longer be changed"
+        return _LOCKED.format(claim.status.value)
     order = _order_obj(row, lines)
     order.status = claim.status
     uow.orders.replace(order, fingerprint, now)
@@ -1677,15 +1687,15 @@ def _apply_orders(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, 
     changed: list[str] = []
     for k, row in plan.rows.items():
         old = existing.get(k)
-        if old is None:
+        kind = _against(old, row["content_hash"])
+        if kind == "new":
             new.append(k)
-        elif old.import_batch:
-            report.rejected.append(Rejection(plan.positions[k], k, _held_by_import(uow, old.import_batch)))
-        elif old.fingerprint == row["content_hash"]:
+        elif kind == "held":
+            report.rejected.append(Rejection(plan.positions[k], k, _held_by_import(uow, existing[k].import_batch or "")))
+        elif kind == "unchanged":
             report.unchanged += 1
-        elif old.status not in _CHANGEABLE or old.held_by:
-            report.rejected.append(Rejection(plan.positions[k], k,
-                                             f"order already exists and is {old.status}: it can no longer be changed"))
+        elif kind == "locked":
+            report.rejected.append(Rejection(plan.positions[k], k, _LOCKED.format(existing[k].status)))
         else:
             changed.append(k)
     if report.rejected:
