@@ -306,6 +306,7 @@ class LeadView(QDialog):
     def _sync_tab(self) -> QWidget:
         page = QWidget()
         self.sync_caption = QLabel()
+        self.sync_caption.setWordWrap(True)  # a reason from the centre can be long
         self.resolve_note = QLineEdit()
         self.resolve_note.setPlaceholderText("what you decided (recorded with the resolution)")
         self.resolve_button = QPushButton("Resolve the selected conflict")

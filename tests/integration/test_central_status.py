@@ -190,3 +190,5 @@ def test_the_lead_view_of_a_station_cut_off_from_the_centre_asks_it_in_the_backg
         assert "Conflicts not shown:" in view.sync_caption.text()
         assert view.push_caption.text().startswith("Status push endpoints not shown:")
         assert view.conflict_table.rowCount() == 0 and view.push_table.rowCount() == 0
+        # the long reason wraps: it does not widen the dialog past the size it opens at
+        assert view.minimumSizeHint().width() <= 1100, view.minimumSizeHint()
