@@ -263,7 +263,9 @@ def test_the_process_killed_right_after_answering_a_webhook_still_imports_the_or
     assert deliver(busy, body_of(shopify_order(32)), delivery="kill-32").status_code == 200
     busy.kill()
     site.server()  # the next start applies what is left
-    wait_for(lambda: settled(site, ["kill-31", "kill-32"]), what="both applied after the restart")
+    # killed while applying, the busy server held kill-32's inbox lease (60 s, process_inbox): the
+    # next server takes it when the lease has run out, so wait longer than the lease
+    wait_for(lambda: settled(site, ["kill-31", "kill-32"]), timeout_s=90, what="both applied after the restart")
     for order_id in ("SH-1031", "SH-1032"):
         assert len(order_rows(site, order_id)) == 1
         received = [e for e in rows(site.host(), "events", order_id=order_id) if e["kind"] == "order.received"]
