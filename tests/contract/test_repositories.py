@@ -417,6 +417,26 @@ class TestOrders:
             assert u.orders.open_order_with_tote("T-2", "SO-9") == ("SO-3", S.ON_HOLD)
             assert u.orders.open_order_with_tote("T-2", "SO-3") is None  # itself does not count
 
+    def test_add_many_stores_any_text_and_time_exactly(self, stocked: UnitOfWorkFactory) -> None:
+        # PostgreSQL's add_many writes with COPY, whose text format has its own escapes (tab, newline,
+        # backslash, \N for NULL): the values below must come back as they went in
+        from datetime import timezone
+
+        awkward = replace(an_order("SO-TXT", {"TS-1": 2, "CO-1": 1}, placed_at=datetime(2026, 3, 10, 8, 0, 0, 123456,
+                                                                                       tzinfo=timezone(timedelta(hours=5, minutes=30)))),
+                          customer_name="Tab\there \\N \\ back\\slash", customer_phone="",
+                          ship_to=replace(an_order("X", {}).ship_to, name="Line\nbreak\r\n„Zoë“ 東京 👍", line2="",
+                                          region="Île-de-France\t"),
+                          tracking_number="\\N", label_url="http://x.test/a b?c=d&e='f'\"g\"")
+        add_orders(stocked, awkward)
+        with stocked(readonly=True) as u:
+            got = u.orders.get("SO-TXT")
+        assert got is not None
+        assert got.customer_name == awkward.customer_name and got.customer_phone == ""
+        assert got.ship_to == awkward.ship_to and got.tracking_number == "\\N" and got.label_url == awkward.label_url
+        assert got.placed_at == awkward.placed_at and got.placed_at.utcoffset() is not None
+        assert got.lines == awkward.lines
+
     def test_add_many_refuses_an_order_twice_or_a_line_of_no_product(self, stocked: UnitOfWorkFactory) -> None:
         add_orders(stocked, an_order("SO-1", {"TS-1": 1}))
         for bad in (an_order("SO-1", {"TS-1": 9}), an_order("SO-2", {"NO-SUCH-SKU": 1})):
@@ -1527,7 +1547,8 @@ class TestImports:
             assert u.imports.totes_in_use([]) == {}
 
     def test_events_add_many_stores_them_as_add_does(self, uow: UnitOfWorkFactory) -> None:
-        one, two = an_event("order.received", "SO-1", status="released"), an_event("order.received", "SO-2")
+        one = an_event("order.received", "SO-1", status="released", note="tab\t new\nline back\\slash \\N „Zoë“")
+        two = an_event("order.received", "SO-2")
         with uow() as u:
             u.events.add(an_event("order.updated", "SO-1"), "BENCH-01", NOW)
             u.events.add_many([one, two], "BENCH-01", NOW + hours(1))
@@ -1537,7 +1558,8 @@ class TestImports:
             got = u.events.for_order("SO-1")
         assert [e.kind for e in got] == ["order.updated", "order.received"]
         assert (got[1].id, got[1].payload, got[1].station_id, got[1].occurred_at, got[1].actor) == (
-            one.id, {"status": "released"}, "BENCH-01", NOW + hours(1), "person:Pat Packer")
+            one.id, one.payload, "BENCH-01", NOW + hours(1), "person:Pat Packer")
+        assert got[1].payload["note"] == "tab\t new\nline back\\slash \\N „Zoë“"
 
 
 # === the staging area of an import (in memory and in its own SQLite file) ======================
