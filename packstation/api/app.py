@@ -13,9 +13,11 @@ taken from the shared bucket; the token itself is checked when the orders are st
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -94,17 +96,7 @@ class BodyLimit:
             chunks.append(body)
             if not message.get("more_body"):
                 break
-        whole = b"".join(chunks)
-        handed = False
-
-        async def replay() -> Message:
-            nonlocal handed
-            if not handed:
-                handed = True
-                return {"type": "http.request", "body": whole, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
 
     async def _too_large(self, send: Send) -> None:
         await _send_json(send, 413, "body_too_large",
@@ -146,8 +138,35 @@ def parse_json(body: bytes) -> Any:
 
 
 def _is_json(request: Request) -> bool:
-    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return _json_type(request.headers.get("content-type", ""))
+
+
+def _json_type(content_type: str) -> bool:
+    kind = content_type.split(";", 1)[0].strip().lower()
     return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+def not_json() -> JSONResponse:
+    return error(415, "unsupported_media_type", "Send JSON with 'Content-Type: application/json'.")
+
+
+def bad_json(exc: Exception) -> JSONResponse:
+    where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+    return error(400, "invalid_json", f"The body is not valid JSON{where}.")
+
+
+def unavailable(exc: Exception) -> JSONResponse:
+    log.warning("database refused a request: %s", exc)
+    return error(503, "database_unavailable", "The warehouse database cannot be reached right now; "
+                                              "nothing was stored. Try again in a moment.", headers={"Retry-After": "5"})
+
+
+def failed(method: str, path: str, exc: BaseException) -> JSONResponse:
+    """500, with a reference to the log entry (which has the traceback; the answer has nothing of it)."""
+    ref = uuid.uuid4().hex[:12]
+    log.error("request %s %s failed (reference %s)", method, path, ref, exc_info=exc)
+    return error(500, "internal_error", f"The request could not be handled; it was logged as {ref}. "
+                                        "Try again, and tell the warehouse this reference if it repeats.")
 
 
 def _answer(answer: intake.Answer) -> Response:
@@ -200,23 +219,26 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        ref = uuid.uuid4().hex[:12]
-        log.exception("request %s %s failed (reference %s)", request.method, request.url.path, ref)
-        return error(500, "internal_error", f"The request could not be handled; it was logged as {ref}. "
-                                            "Try again, and tell the warehouse this reference if it repeats.")
+        return failed(request.method, request.url.path, exc)
 
     async def call(work: Callable[[], Response]) -> Response:
         try:
             return await run_in_threadpool(work)
         except StorageError as exc:
-            log.warning("database refused a request: %s", exc)
-            return error(503, "database_unavailable", "The warehouse database cannot be reached right now; "
-                                                      "nothing was stored. Try again in a moment.",
-                         headers={"Retry-After": "5"})
+            return unavailable(exc)
 
     def revoked() -> JSONResponse:
         return error(401, "unauthorized", "This API token is unknown or was revoked.",
                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    def no_token() -> JSONResponse:
+        return error(401, "unauthorized", "Send your API token as 'Authorization: Bearer <token>'.",
+                     headers={"WWW-Authenticate": "Bearer"})
+
+    def rate_limited(admission: intake.Admission) -> JSONResponse:
+        wait = max(1, int(admission.retry_after_s + 0.999))
+        return error(429, "rate_limited", f"Too many requests for {admission.client}; try again in {wait} s.",
+                     headers={"Retry-After": str(wait)})
 
     async def authorised(request: Request, work: Callable[[Session], Response], *,
                          admit: Callable[[str], intake.Admission] | None = None) -> Response:
@@ -225,30 +247,26 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return error(401, "unauthorized", "Send your API token as 'Authorization: Bearer <token>'.",
-                         headers={"WWW-Authenticate": "Bearer"})
+            return no_token()
 
         def run() -> Response:
             admission = admit(token.strip()) if admit is not None else intake.admit(ctx, token.strip())
             if admission.client is None:
                 return revoked()
             if not admission.allowed:
-                wait = max(1, int(admission.retry_after_s + 0.999))
-                return error(429, "rate_limited", f"Too many requests for {admission.client}; try again in {wait} s.",
-                             headers={"Retry-After": str(wait)})
+                return rate_limited(admission)
             return work(host.system_session(ActorKind.API, admission.client))
 
         return await call(run)
 
     async def json_body(request: Request) -> tuple[Any, bytes] | Response:
         if not _is_json(request):
-            return error(415, "unsupported_media_type", "Send JSON with 'Content-Type: application/json'.")
+            return not_json()
         body = await request.body()
         try:
             return parse_json(body), body
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-            return error(400, "invalid_json", f"The body is not valid JSON{where}.")
+            return bad_json(exc)
 
     # --- health and orders -----------------------------------------------------------------
     @app.get("/healthz", tags=["service"], responses=schemas.HEALTH_RESPONSES)
@@ -272,19 +290,7 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
         payload, raw = parsed
         key = request.headers.get("idempotency-key")
 
-        if key is None and isinstance(payload, dict):
-            # one order: admitted from this server's lease of the client's tokens, stored with
-            # whatever arrives meanwhile, in a transaction that checks the token is still live
-            token = request.headers.get("authorization", "").partition(" ")[2].strip()
-
-            def one(session: Session) -> Response:
-                try:
-                    return _answer(batcher.submit(session, payload, token=intake.token_hash(token)))
-                except intake.TokenRevoked:
-                    return revoked()
-
-            return await authorised(request, one, admit=leases.admit)
-
+        # (one order without a key never comes here: one_order below answers it)
         def work(session: Session) -> Response:
             return _answer(intake.submit_orders(ctx, session, payload, idempotency_key=key,
                                                 body_hash=intake.request_hash(raw)))
@@ -376,7 +382,112 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
             return JSONResponse({"received": True, "ignored": f"topic {topic!r} is not acted on"})
         return await store_webhook("woocommerce", delivery, topic, request.headers.get("x-wc-webhook-source", ""), body)
 
-    return BodyLimit(app, cfg.api.max_body_bytes)
+    # --- one order per request: the hot path, without the framework ---------------------------
+    sessions: dict[str, tuple[Session, float]] = {}
+
+    def client_session(client: str) -> Session:
+        """The API client's session, made once a minute (not per request: each is signed)."""
+        now = time.monotonic()
+        held = sessions.get(client)
+        if held is None or now - held[1] > 60.0:
+            held = sessions[client] = (host.system_session(ActorKind.API, client), now)
+        return held[0]
+
+    async def one_order(scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /api/v1/orders`` with one order and no Idempotency-Key (most requests), answered
+        as the route above answers it, without its per-request costs: the framework's routing and
+        request objects, and two thread hand-overs (the request's thread waiting for the batcher).
+        Here the checks run on the event loop (the token from this server's lease, the fields),
+        the order goes to the batcher's queue, and its transaction's end wakes the request."""
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, value)
+        if b"idempotency-key" in headers:
+            await app(scope, receive, send)
+            return
+        if not _json_type(headers.get(b"content-type", b"").decode("latin-1")):
+            await not_json()(scope, receive, send)
+            return
+        message = await receive()  # BodyLimit hands the whole body in one message
+        body = message.get("body", b"")
+        try:
+            payload = parse_json(body)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            await bad_json(exc)(scope, receive, send)
+            return
+        if not isinstance(payload, dict):  # a list of orders: the route above
+            await app(scope, _replay(body, receive), send)
+            return
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            await no_token()(scope, receive, send)
+            return
+        try:
+            answer = await leased_order(token, payload)
+        except StorageError as exc:
+            answer = unavailable(exc)
+        except Exception as exc:  # noqa: BLE001 - answered with a reference; the log has the rest
+            answer = failed("POST", scope["path"], exc)
+        if isinstance(answer, Response):
+            await answer(scope, receive, send)
+            return
+        out = answer.json().encode()
+        reply = [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]
+        if answer.replayed:
+            reply.append((b"idempotent-replayed", b"true"))
+        await send({"type": "http.response.start", "status": answer.status, "headers": reply})
+        await send({"type": "http.response.body", "body": out})
+
+    async def leased_order(token: str, payload: dict[str, Any]) -> intake.Answer | Response:
+        admission = leases.held(token)
+        if admission is None:  # a new lease: one statement, off the event loop
+            admission = await run_in_threadpool(leases.admit, token)
+        if admission.client is None:
+            return revoked()
+        if not admission.allowed:
+            return rate_limited(admission)
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[Any] = loop.create_future()
+        queued = batcher.enqueue(client_session(admission.client), payload,
+                                 lambda pending: loop.call_soon_threadsafe(_settle, stored, pending),
+                                 token=leases.digest(token))
+        if isinstance(queued, intake.Answer):
+            return queued
+        await stored
+        if isinstance(queued.error, intake.TokenRevoked):
+            return revoked()
+        if queued.error is not None:
+            raise queued.error
+        assert queued.answer is not None
+        return queued.answer
+
+    async def api(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/api/v1/orders":
+            await one_order(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return BodyLimit(api, cfg.api.max_body_bytes)
+
+
+def _settle(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """*receive* with *body* (read already) handed again first."""
+    handed = False
+
+    async def again() -> Message:
+        nonlocal handed
+        if not handed:
+            handed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -1653,15 +1653,22 @@ def _apply_stock(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, r
 
 
 def _apply_orders(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport,
-                  existing: dict[str, ImportedState] | None = None) -> None:
+                  existing: dict[str, ImportedState] | None = None, known_skus: set[str] | None = None) -> None:
     """The orders of a request (the order API, a replacement at the returns desk), checked and
     stored in the caller's transaction by the same rules as a file's: unknown SKUs, totes in use,
     orders held by an unfinished import or already being packed are rejected; nothing is stored then.
 
     *existing*: ``uow.orders.imported`` of the plan's orders if the caller read it already in this
     transaction. The new orders and their ``order.received`` events are stored in one statement
-    each (``add_many``), however many there are."""
-    known = uow.catalog.known_skus(ln["sku"] for lines in plan.children.values() for ln in lines)
+    each (``add_many``), however many there are. *known_skus*: see :func:`store_order_records`."""
+    skus = {ln["sku"] for lines in plan.children.values() for ln in lines}
+    if known_skus is None:
+        known = uow.catalog.known_skus(skus)
+    else:
+        asked = skus - known_skus
+        found = uow.catalog.known_skus(asked) if asked else set()
+        known_skus |= found
+        known = (skus - asked) | found
     for k, lines in plan.children.items():
         missing = sorted({ln["sku"] for ln in lines} - known)
         if missing:
@@ -1751,10 +1758,14 @@ def validate_order_record(rec: Any) -> OrderRecord:
     return _order(rec)
 
 
-def store_order_records(uow: UnitOfWork, ctx: Context, session: Session,
-                        records: list[tuple[str, OrderRecord]]) -> tuple[dict[str, str], list[Rejection]]:
+def store_order_records(uow: UnitOfWork, ctx: Context, session: Session, records: list[tuple[str, OrderRecord]], *,
+                        known_skus: set[str] | None = None) -> tuple[dict[str, str], list[Rejection]]:
     """Store validated (position, record) pairs in *uow* as an import of them would; the caller
     checks the session and commits (or, with rejections, does not).
+
+    *known_skus*: SKUs the caller saw in the catalog before (a product is never deleted, and an
+    order line's SKU must name one: the database refuses it otherwise); only the others are
+    looked up, and those found are added to the set.
 
     Returns each order's outcome (``created``, ``updated``, ``unchanged``, or ``locked``: changed
     while it is already being packed, so refused) and the rejections of the store's own checks
@@ -1770,7 +1781,7 @@ def store_order_records(uow: UnitOfWork, ctx: Context, session: Session,
         return {}, report.rejected
     if len(plan.rows) == 1:  # one order (most requests): its outcome is in the report's counts
         (key,) = plan.rows
-        _apply_orders(uow, ctx, session, plan, report)
+        _apply_orders(uow, ctx, session, plan, report, known_skus=known_skus)
         if report.rejected:
             busy = any(r.reason.endswith("it can no longer be changed") for r in report.rejected)
             return ({key: "locked"}, []) if busy else ({}, report.rejected)
@@ -1787,7 +1798,7 @@ def store_order_records(uow: UnitOfWork, ctx: Context, session: Session,
             outcomes[key] = "locked"
         else:
             outcomes[key] = "updated"
-    _apply_orders(uow, ctx, session, plan, report, before)
+    _apply_orders(uow, ctx, session, plan, report, before, known_skus)
     locked = {k for k, v in outcomes.items() if v == "locked"}
     return outcomes, [r for r in report.rejected if r.key not in locked]
 

@@ -160,18 +160,41 @@ class TokenLeases:
         self._now = monotonic or time.monotonic
         self._lock = threading.Lock()
         self._held: dict[str, _Lease] = {}
+        self._digests: dict[str, str] = {}
         self.taken = 0  # leases taken from the database (the tests and the benchmark read it)
 
-    def admit(self, token: str) -> Admission:
+    def digest(self, token: str) -> str:
+        """:func:`token_hash` of *token*, remembered (a client sends the same token all day)."""
+        digest = self._digests.get(token)
+        if digest is None:
+            if len(self._digests) >= 4096:
+                self._digests.clear()
+            digest = self._digests[token] = token_hash(token)
+        return digest
+
+    def held(self, token: str) -> Admission | None:
+        """The admission of a request with *token* from this process's lease, or None when that
+        needs the database (:meth:`admit` then takes a lease): never waits for the database, so
+        the API's event loop asks this first."""
         if not token or len(token) > 200:
             return Admission(client=None)
-        digest = token_hash(token)
+        digest = self.digest(token)
         now = self._now()
         with self._lock:
             lease = self._held.get(digest)
             if lease is not None and lease.left >= 1 and now < lease.until:
                 lease.left -= 1
                 return Admission(client=lease.client, allowed=True, tokens=1, rate_per_s=lease.rate)
+        return None
+
+    def admit(self, token: str) -> Admission:
+        admission = self.held(token)
+        if admission is not None:
+            return admission
+        digest = self.digest(token)
+        now = self._now()
+        with self._lock:
+            lease = self._held.get(digest)
         take = 1 if lease is None else max(1, min(self.most, int(lease.rate * self.share_s)))
         with self.ctx.uow() as uow:
             admission = uow.api_clients.admit(digest, self.ctx.clock(), take=take)
@@ -430,6 +453,7 @@ class OrderBatcher:
         self._stopping = False
         for th in self._threads:
             th.start()
+        self._skus: set[str] = set()  # SKUs seen in the catalog (a product is never deleted)
         self.batches = 0  # how many transactions, how many orders (the benchmark reads them)
         self.orders = 0
 
@@ -439,23 +463,37 @@ class OrderBatcher:
         *token*: the hash of the API token the request was admitted with from a lease
         (:class:`TokenLeases`): its transaction stores the order only while that token is live, and
         raises :class:`TokenRevoked` otherwise."""
+        import threading
+
+        stored = threading.Event()
+        queued = self.enqueue(session, payload, lambda _: stored.set(), token=token)
+        if isinstance(queued, Answer):
+            return queued
+        stored.wait()
+        if queued.error is not None:
+            raise queued.error
+        assert queued.answer is not None
+        return queued.answer
+
+    def enqueue(self, session: Session, payload: Any, on_done: Callable[[_Pending], object], *,
+                token: str | None = None) -> Answer | _Pending:
+        """:meth:`submit` without waiting (the API's event loop calls this): the answer at once if the
+        order is refused by the field checks (or *payload* is a list, stored by :func:`submit_orders`),
+        else the queued request, and ``on_done(request)`` is called from the batcher's thread once its
+        transaction ended: ``request.answer``, or ``request.error`` to raise."""
         self.ctx.auth.require(session, Permission.IMPORT, "Taking orders over the API")
         if isinstance(payload, list):
             return submit_orders(self.ctx, session, payload)
         refused, validated = _validate([payload], True)
         if refused is not None:
             return refused
-        pending = _Pending(session, payload, validated[0][1], token)
+        pending = _Pending(session, payload, validated[0][1], token, on_done)
         with self._cond:
             if self._stopping:
                 raise StorageError("The API is shutting down; send the order again.")
             self._queue.append(pending)
             self._cond.notify()
-        pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.answer is not None
-        return pending.answer
+        return pending
 
     def stop(self) -> None:
         with self._cond:
@@ -476,9 +514,14 @@ class OrderBatcher:
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
             try:
                 self._store(batch)
+            except Exception as exc:  # noqa: BLE001 - each request hears it; the batcher goes on
+                log.exception("order batcher: storing %d orders failed", len(batch))
+                for p in batch:
+                    if p.answer is None and p.error is None:
+                        p.error = exc
             finally:
                 for p in batch:
-                    p.done.set()
+                    p.on_done(p)
 
     def _store(self, batch: list[_Pending]) -> None:
         ids = [p.record[0] for p in batch]
@@ -494,7 +537,8 @@ class OrderBatcher:
                     outcomes: dict[str, str] = {}
                     for group in groups.values():
                         done, rejections = store_order_records(uow, self.ctx, group[0].session,
-                                                               [(f"[{i}]", p.record) for i, p in enumerate(group)])
+                                                               [(f"[{i}]", p.record) for i, p in enumerate(group)],
+                                                               known_skus=self._skus)
                         if rejections or "locked" in done.values():
                             raise _Undo
                         outcomes.update(done)
@@ -546,15 +590,15 @@ class _Undo(Exception):
 
 
 class _Pending:
-    __slots__ = ("answer", "done", "error", "payload", "record", "session", "token")
+    """One queued request: what it asked, and once its transaction ended, its answer or error."""
 
-    def __init__(self, session: Session, payload: Any, record: Any, token: str | None = None) -> None:
-        import threading
+    __slots__ = ("answer", "error", "on_done", "payload", "record", "session", "token")
 
-        self.session, self.payload, self.record, self.token = session, payload, record, token
+    def __init__(self, session: Session, payload: Any, record: Any, token: str | None,
+                 on_done: Callable[[_Pending], object]) -> None:
+        self.session, self.payload, self.record, self.token, self.on_done = session, payload, record, token, on_done
         self.answer: Answer | None = None
         self.error: BaseException | None = None
-        self.done = threading.Event()
 
 
 # --- an order, as the outside world sees it ---------------------------------------------------

@@ -311,3 +311,18 @@ def test_a_token_revoked_while_its_lease_has_tokens_left_stores_nothing_more(ctx
         assert "LEASED-3" not in db.snapshot().orders and "LEASED-2" in db.snapshot().orders
     finally:
         batcher.stop()
+
+
+def test_held_answers_from_a_lease_only_and_never_asks_the_database(ctx: Context) -> None:
+    admin = ctx.auth.system(ActorKind.CLI, "root")
+    _, token = intake.add_api_token(ctx, admin, "acme", rate_per_s=50, burst=100)
+    ticks = Ticks()
+    leases = intake.TokenLeases(ctx, monotonic=ticks)
+    assert leases.held(token) is None and leases.taken == 0  # no lease yet: the caller takes one (admit)
+    leases.admit(token)
+    leases.admit(token)  # a lease of 5 tokens, one spent
+    held = [leases.held(token) for _ in range(4)]
+    assert all(a is not None and a.allowed and a.client == "acme" for a in held) and leases.taken == 2
+    assert leases.held(token) is None  # spent: the next one needs the database again
+    assert leases.held("").client is None and leases.held("x" * 201).client is None  # type: ignore[union-attr]
+    assert leases.digest(token) == intake.token_hash(token)

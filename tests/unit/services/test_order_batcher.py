@@ -112,3 +112,103 @@ def test_lists_and_invalid_orders_do_not_wait_for_the_batcher(db: FakeDatabase) 
     assert bad.status == 422
     batcher.stop()
     assert batcher.orders == 0
+
+
+class Failing:
+    """A unit-of-work factory whose next write transaction fails with an error nobody expects."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.real = ctx.uow
+        self.fail = True
+
+    def __call__(self, *, readonly: bool = False) -> Any:
+        if not readonly and self.fail:
+            self.fail = False
+            raise RuntimeError("the storage broke")
+        return self.real(readonly=readonly)
+
+
+def test_a_transaction_that_fails_unexpectedly_answers_its_requests_and_the_batcher_goes_on(db: FakeDatabase) -> None:
+    import pytest
+
+    ctx = fake_context(db)
+    failing = Failing(ctx)
+    batcher = intake.OrderBatcher(replace(ctx, uow=failing))
+    session = ctx.auth.system(ActorKind.API, "acme")
+    try:
+        with pytest.raises(RuntimeError, match="the storage broke"):
+            batcher.submit(session, record("F-1"))
+        done = threading.Event()
+        answer: list[intake.Answer] = []
+        th = threading.Thread(target=lambda: (answer.append(batcher.submit(session, record("F-2"))), done.set()))
+        th.start()
+        assert done.wait(10), "the batcher's thread died with the failed transaction"
+        assert answer[0].status == 201 and "F-2" in db.snapshot().orders and "F-1" not in db.snapshot().orders
+    finally:
+        batcher.stop()
+
+
+def test_enqueue_calls_back_from_the_batchers_thread_and_answers_refusals_at_once(db: FakeDatabase) -> None:
+    ctx = fake_context(db)
+    batcher = intake.OrderBatcher(ctx)
+    session = ctx.auth.system(ActorKind.API, "acme")
+    heard: list[tuple[str, Any]] = []
+    done = threading.Event()
+
+    def on_done(pending: Any) -> None:
+        heard.append((threading.current_thread().name, pending.answer))
+        done.set()
+
+    try:
+        refused = batcher.enqueue(session, record("E-1", currency="??"), on_done)
+        assert isinstance(refused, intake.Answer) and refused.status == 422 and not heard
+        queued = batcher.enqueue(session, record("E-2"), on_done)
+        assert not isinstance(queued, intake.Answer)
+        assert done.wait(10)
+        (thread, answer), = heard
+        assert thread.startswith("order-batcher") and answer.status == 201 and queued.answer is answer
+    finally:
+        batcher.stop()
+
+
+class CountingSkus:
+    """Counts the SKUs each write transaction asks the catalog about."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.real = ctx.uow
+        self.asked: list[set[str]] = []
+
+    def __call__(self, *, readonly: bool = False) -> Any:
+        uow = self.real(readonly=readonly)
+        known = uow.catalog.known_skus
+
+        def counted(skus: Any) -> set[str]:
+            wanted = set(skus)
+            self.asked.append(wanted)
+            return known(wanted)
+
+        uow.catalog.known_skus = counted
+        return uow
+
+
+def test_skus_found_once_are_not_asked_again_and_unknown_ones_always_are(db: FakeDatabase, ctx: Context) -> None:
+    from packstation.services.imports import import_records
+
+    counting = CountingSkus(ctx)
+    batcher = intake.OrderBatcher(replace(ctx, uow=counting))
+    session = ctx.auth.system(ActorKind.API, "acme")
+    try:
+        assert batcher.submit(session, record("K-1", {"TS-1": 1})).status == 201
+        assert batcher.submit(session, record("K-2", {"TS-1": 2})).status == 201
+        assert counting.asked == [{"TS-1"}]  # the second order's SKU was known from the first
+        late = batcher.submit(session, record("K-3", {"TS-1": 1, "LATE-1": 1}))
+        assert late.status == 422 and late.body["error"]["details"][0]["code"] == "unknown_sku"
+        report = import_records(ctx, ctx.auth.system(ActorKind.IMPORT, "tests"), "catalog",
+                                [("record 1", {"sku": "LATE-1", "name": "Late product", "weight_g": 100})], "catalog")
+        assert report.ok
+        assert batcher.submit(session, record("K-3", {"TS-1": 1, "LATE-1": 1})).status == 201  # no refusal remembered
+        # K-3 refused: its batch asked for LATE-1 only, then K-3 stored alone (to be answered as alone)
+        # asked for both; sent again, LATE-1 was asked for again: a refusal is not remembered
+        assert [a for a in counting.asked if a] == [{"TS-1"}, {"LATE-1"}, {"LATE-1", "TS-1"}, {"LATE-1"}]
+    finally:
+        batcher.stop()
