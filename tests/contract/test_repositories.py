@@ -428,14 +428,20 @@ class TestOrders:
                           ship_to=replace(an_order("X", {}).ship_to, name="Line\nbreak\r\n„Zoë“ 東京 👍", line2="",
                                           region="Île-de-France\t"),
                           tracking_number="\\N", label_url="http://x.test/a b?c=d&e='f'\"g\"")
+        # alone (PostgreSQL: one statement, the rows as JSON) and among 300 others (COPY)
+        many = [an_order(f"SO-F{i}", {"TS-1": 1, "HW-1": 2}) for i in range(300)]
         add_orders(stocked, awkward)
+        add_orders(stocked, *many[:150], replace(awkward, order_id="SO-TXT2"), *many[150:])
+        for order_id in ("SO-TXT", "SO-TXT2"):
+            with stocked(readonly=True) as u:
+                got = u.orders.get(order_id)
+            assert got is not None
+            assert got.customer_name == awkward.customer_name and got.customer_phone == ""
+            assert got.ship_to == awkward.ship_to and got.tracking_number == "\\N" and got.label_url == awkward.label_url
+            assert got.placed_at == awkward.placed_at and got.placed_at.utcoffset() is not None
+            assert got.lines == awkward.lines
         with stocked(readonly=True) as u:
-            got = u.orders.get("SO-TXT")
-        assert got is not None
-        assert got.customer_name == awkward.customer_name and got.customer_phone == ""
-        assert got.ship_to == awkward.ship_to and got.tracking_number == "\\N" and got.label_url == awkward.label_url
-        assert got.placed_at == awkward.placed_at and got.placed_at.utcoffset() is not None
-        assert got.lines == awkward.lines
+            assert u.orders.get("SO-F299").lines == many[299].lines
 
     def test_add_many_refuses_an_order_twice_or_a_line_of_no_product(self, stocked: UnitOfWorkFactory) -> None:
         add_orders(stocked, an_order("SO-1", {"TS-1": 1}))

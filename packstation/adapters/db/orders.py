@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 from packstation.adapters.db import tables as t
-from packstation.adapters.db.bulk import insert_columns
+from packstation.adapters.db.bulk import insert_tables, select_planned_each_time
 from packstation.adapters.db.chunks import chunks
 from packstation.domain.lifecycle import OrderStatus
 from packstation.domain.model import Address, Order, OrderLine
@@ -209,8 +209,8 @@ class SqlOrders(OrderRepository):
             # a big import asks for thousands at a time: one JSON array parameter (json_each) instead of
             # an IN list of that many parameters, which SQLAlchemy renders anew for every call
             rows = self.conn.execute(_IMPORTED_SQLITE, {"ids": json.dumps(list(order_ids))})
-        else:  # one array parameter: one statement text, prepared once by the driver
-            rows = self.conn.execute(_IMPORTED_ANY, {"ids": list(order_ids)})
+        else:  # one array parameter; planned each time (a new centre's orders grow from none)
+            rows = select_planned_each_time(self.conn, _IMPORTED_ANY, {"ids": list(order_ids)})
         for r in rows:
             out[r[0]] = ImportedState(fingerprint=r[1], status=r[2], held_by=r[3], import_batch=r[4])
         return out
@@ -222,18 +222,17 @@ class SqlOrders(OrderRepository):
         return (row[0], OrderStatus(row[1])) if row else None
 
     def add_many(self, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
-        """Insert many orders with their lines in two statements (imports, the order API).
+        """Insert many orders with their lines (imports, the order API).
 
-        On PostgreSQL each is one execution (``bulk.insert_columns``: an array per column), not an
-        INSERT per order and one per line."""
+        On PostgreSQL both in one statement (``bulk.insert_tables``), not an INSERT per order and
+        one per line."""
         if not orders:
             return
         if self.conn.dialect.name == "postgresql":
-            insert_columns(self.conn, t.orders, _ADD_COLUMNS,
-                           [(*_row(order).values(), fp, at, at) for order, fp in orders])
-            insert_columns(self.conn, t.order_lines, _LINE_COLUMNS,
-                           [tuple(_line_row(order.order_id, line).values()) for order, _ in orders
-                            for line in order.lines])
+            insert_tables(self.conn, [
+                (t.orders, _ADD_COLUMNS, [(*_row(order).values(), fp, at, at) for order, fp in orders]),
+                (t.order_lines, _LINE_COLUMNS, [tuple(_line_row(order.order_id, line).values()) for order, _ in orders
+                                                for line in order.lines])])
             return
         self.conn.execute(insert(t.orders), [{**_row(order), "content_hash": fp, "created_at": at, "updated_at": at}
                                              for order, fp in orders])
