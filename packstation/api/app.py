@@ -290,7 +290,8 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
         payload, raw = parsed
         key = request.headers.get("idempotency-key")
 
-        # (one order without a key never comes here: one_order below answers it)
+        # (one order without a key is answered by one_order below before it gets here; the
+        # answer here would be the same, by submit_orders)
         def work(session: Session) -> Response:
             return _answer(intake.submit_orders(ctx, session, payload, idempotency_key=key,
                                                 body_hash=intake.request_hash(raw)))
