@@ -521,7 +521,10 @@ class OrderBatcher:
                         p.error = exc
             finally:
                 for p in batch:
-                    p.on_done(p)
+                    try:
+                        p.on_done(p)
+                    except Exception:  # noqa: BLE001 - e.g. the request's event loop closed meanwhile
+                        log.warning("order batcher: could not hand order %s its answer", p.record[0], exc_info=True)
 
     def _store(self, batch: list[_Pending]) -> None:
         ids = [p.record[0] for p in batch]

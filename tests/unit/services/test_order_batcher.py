@@ -212,3 +212,21 @@ def test_skus_found_once_are_not_asked_again_and_unknown_ones_always_are(db: Fak
         assert [a for a in counting.asked if a] == [{"TS-1"}, {"LATE-1"}, {"LATE-1", "TS-1"}, {"LATE-1"}]
     finally:
         batcher.stop()
+
+
+def test_a_request_that_cannot_be_handed_its_answer_does_not_stop_the_batcher(db: FakeDatabase) -> None:
+    ctx = fake_context(db)
+    batcher = intake.OrderBatcher(ctx)
+    session = ctx.auth.system(ActorKind.API, "acme")
+
+    def gone(_: Any) -> None:
+        raise RuntimeError("Event loop is closed")
+
+    try:
+        assert not isinstance(batcher.enqueue(session, record("G-1"), gone), intake.Answer)
+        answered = threading.Event()
+        assert not isinstance(batcher.enqueue(session, record("G-2"), lambda _: answered.set()), intake.Answer)
+        assert answered.wait(10), "the batcher's thread died handing out an answer"
+        assert {"G-1", "G-2"} <= set(db.snapshot().orders)
+    finally:
+        batcher.stop()
