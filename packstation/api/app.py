@@ -240,17 +240,16 @@ def create_app(host: Any, *, wake_inbox: Callable[[], None] | None = None, threa
         return error(429, "rate_limited", f"Too many requests for {admission.client}; try again in {wait} s.",
                      headers={"Retry-After": str(wait)})
 
-    async def authorised(request: Request, work: Callable[[Session], Response], *,
-                         admit: Callable[[str], intake.Admission] | None = None) -> Response:
-        """*work* as the token's client, if the token is live and its rate limit allows (*admit*:
-        how that is decided; by default :func:`intake.admit`, one statement)."""
+    async def authorised(request: Request, work: Callable[[Session], Response]) -> Response:
+        """*work* as the token's client, if the token is live and its rate limit allows
+        (:func:`intake.admit`, one statement)."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return no_token()
 
         def run() -> Response:
-            admission = admit(token.strip()) if admit is not None else intake.admit(ctx, token.strip())
+            admission = intake.admit(ctx, token.strip())
             if admission.client is None:
                 return revoked()
             if not admission.allowed:
