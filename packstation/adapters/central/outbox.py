@@ -53,6 +53,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from packstation.adapters.db import tables as t
+from packstation.adapters.db.bulk import copy_rows
 from packstation.adapters.db.catalog import SqlCatalog
 from packstation.adapters.db.orders import _order
 from packstation.adapters.db.uow import SqlUnitOfWork
@@ -632,14 +633,7 @@ def _copy(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     columns = list(rows[0])
-    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    raw = conn.connection.dbapi_connection
-    try:
-        with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
-    except psycopg.Error as exc:  # as SQLAlchemy would raise it (IntegrityError, OperationalError, ...)
-        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+    copy_rows(conn, table, columns, [[row[c] for c in columns] for row in rows])
 
 
 # One statement per kind of update, however many rows: the rows go in as arrays (unnest), so the

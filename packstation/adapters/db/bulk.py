@@ -20,7 +20,6 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import DBAPIError
 
 _Processor = Callable[[Any], Any] | None
-_prepared: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[_Processor]]] = {}
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -38,11 +37,8 @@ def insert_values(conn: Connection, table: Table, columns: Sequence[str], values
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), [dict(zip(columns, v, strict=True)) for v in values])
         return
-    key = (conn.dialect.name, table.name, tuple(columns))
-    if key not in _prepared:
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        _prepared[key] = (sql, [table.c[c].type.bind_processor(conn.dialect) for c in columns])
-    sql, processors = _prepared[key]
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    processors = _processors_of(conn, table, columns)
     _execute(conn, sql, lambda cursor: cursor.executemany(sql, _processed(values, processors)))
 
 
@@ -80,7 +76,7 @@ def _execute(conn: Connection, sql: str, work: Callable[[Any], Any]) -> None:
 ONE_STATEMENT_ROWS = 500
 
 Part = tuple[Table, Sequence[str], Sequence[Sequence[Any]]]  # a table, its columns, rows of values
-_processors: dict[tuple[str, tuple[str, ...]], list[_Processor]] = {}
+_processors: dict[tuple[str, str, tuple[str, ...]], list[_Processor]] = {}
 _statements: dict[tuple[tuple[str, tuple[str, ...]], ...], str] = {}
 
 
@@ -121,7 +117,7 @@ def insert_tables(conn: Connection, parts: Sequence[Part]) -> None:
                  for table, columns, values in parts]
     if sum(len(rows) for _, _, rows in converted) >= ONE_STATEMENT_ROWS:
         for table, columns, rows in converted:
-            _copy(conn, table, columns, rows)
+            copy_rows(conn, table, columns, rows)
         return
     key = tuple((table.name, tuple(columns)) for table, columns, _ in converted)
     sql = _statements.get(key)
@@ -135,7 +131,7 @@ def insert_tables(conn: Connection, parts: Sequence[Part]) -> None:
 
 
 def _processors_of(conn: Connection, table: Table, columns: Sequence[str]) -> list[_Processor]:
-    key = (table.name, tuple(columns))
+    key = (conn.dialect.name, table.name, tuple(columns))
     found = _processors.get(key)
     if found is None:
         found = _processors[key] = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
@@ -156,7 +152,9 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} does not go into JSON")
 
 
-def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def copy_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """``COPY table (columns) FROM STDIN`` of *rows* (values in the order of *columns*, as the driver
+    takes them: no bind processors), on PostgreSQL; errors raised as SQLAlchemy raises them."""
     sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
 
     def copy(cursor: Any) -> None:
