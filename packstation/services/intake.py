@@ -176,25 +176,25 @@ class TokenLeases:
         """The admission of a request with *token* from this process's lease, or None when that
         needs the database (:meth:`admit` then takes a lease): never waits for the database, so
         the API's event loop asks this first."""
+        return self._from_lease(token, self._now())[0]
+
+    def _from_lease(self, token: str, now: float) -> tuple[Admission | None, _Lease | None]:
+        """(the admission from the lease, or None; the lease held for *token*, spent or not)."""
         if not token or len(token) > 200:
-            return Admission(client=None)
-        digest = self.digest(token)
-        now = self._now()
+            return Admission(client=None), None
         with self._lock:
-            lease = self._held.get(digest)
+            lease = self._held.get(self.digest(token))
             if lease is not None and lease.left >= 1 and now < lease.until:
                 lease.left -= 1
-                return Admission(client=lease.client, allowed=True, tokens=1, rate_per_s=lease.rate)
-        return None
+                return Admission(client=lease.client, allowed=True, tokens=1, rate_per_s=lease.rate), lease
+        return None, lease
 
     def admit(self, token: str) -> Admission:
-        admission = self.held(token)
+        now = self._now()
+        admission, lease = self._from_lease(token, now)
         if admission is not None:
             return admission
         digest = self.digest(token)
-        now = self._now()
-        with self._lock:
-            lease = self._held.get(digest)
         take = 1 if lease is None else max(1, min(self.most, int(lease.rate * self.share_s)))
         with self.ctx.uow() as uow:
             admission = uow.api_clients.admit(digest, self.ctx.clock(), take=take)
@@ -451,9 +451,9 @@ class OrderBatcher:
         self._threads = [threading.Thread(target=self._run, name=f"order-batcher-{i}", daemon=True)
                          for i in range(threads)]
         self._stopping = False
+        self._skus: set[str] = set()  # SKUs seen in the catalog (a product is never deleted)
         for th in self._threads:
             th.start()
-        self._skus: set[str] = set()  # SKUs seen in the catalog (a product is never deleted)
         self.batches = 0  # how many transactions, how many orders (the benchmark reads them)
         self.orders = 0
 
