@@ -108,6 +108,7 @@ def set_pin(ctx: Context, session: Session, name: str, pin: str) -> User:
     pin_hash = hash_pin(pin)
     with ctx.uow() as uow:
         creds = _user(uow, name)
+        ctx.auth.check(session, "Setting a PIN")  # your own PIN, but in a session issued here
         if session.user_id != creds.user.id:  # your own PIN you may always change
             _require_over(ctx, session, creds.user.role, "Setting a PIN")
         uow.users.update(creds.user.id, pin_hash=pin_hash)

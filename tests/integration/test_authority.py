@@ -188,7 +188,33 @@ def test_a_session_the_station_did_not_issue_manages_no_users(
         users.set_role(station.ctx, fake, "Pat Packer", "dispatch")
     with pytest.raises(NotAllowed):
         users.list_users(station.ctx, fake)
+    with pytest.raises(NotAllowed):
+        users.unlock_user(station.ctx, fake, "Pat Packer")
     assert hf.rows(station, "users") == before
+
+
+@pytest.mark.parametrize("forge", FORGERIES, ids=["made-up", "role-edited", "other-station"])
+def test_a_session_the_station_did_not_issue_sets_no_pin_not_even_its_own_users(
+        station: Station, make_station: StationFactory, forge: Any) -> None:
+    """Your own PIN you may change, but only in a session this station issued: a made-up session
+    naming the lead would otherwise set the lead's PIN, then approve with it."""
+    fake = forge(station, make_station) if forge is _other_stations_lead else forge(station)
+    with station.uow(readonly=True) as uow:
+        target = uow.users.by_badge("LEAD-001" if forge is not _promoted_packer else "PACKER-002")
+    assert target is not None
+    fake = dataclasses.replace(fake, user_id=target.user.id)  # the session names the user it sets
+    before = hf.rows(station, "users")
+    with pytest.raises(NotAllowed, match="not .*issued at this station|Log in"):
+        users.set_pin(station.ctx, fake, target.user.name, "9999")
+    assert hf.rows(station, "users") == before
+    with pytest.raises(LoginRefused):
+        station.ctx.auth.approve("LEAD-001", "9999", Permission.APPROVE, "A short-ship")
+
+
+def test_your_own_pin_you_may_change_in_your_own_session(station: Station) -> None:
+    pat = hf.person(station, "PACKER-002")
+    users.set_pin(station.ctx, pat, pat.name, "2468")
+    assert station.ctx.auth.login("PACKER-002", "2468").name == pat.name
 
 
 # --- user management -----------------------------------------------------------------------------
