@@ -242,6 +242,11 @@ def _slot(cfg: PrinterConfig) -> PrinterSlot:
     return PrinterSlot(url=cfg.url, language=cfg.language, dpi=cfg.dpi, size=cfg.size)
 
 
+def _sscc_ranges(config: Config) -> dict[str, SeriesRange]:
+    first, last = config.sscc_range
+    return {"sscc": SeriesRange(first, last, configured=config.sscc_range_configured)}
+
+
 def build_station(config: Config, *, seed_demo: bool | None = None, clock: Callable[[], datetime] | None = None,
                   auth_key: bytes | None = None) -> Station:
     """Open (and upgrade) the database and build everything on it; seed demo data on the embedded
@@ -251,9 +256,8 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
     engine = make_engine(config.database_url)
     migrate(engine)
     station_id = config.station.id
-    first, last = config.sscc_range
     # manifests are numbered without gaps: blocks of one, drawn in the close's own transaction
-    blocks: BlockSource = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size,
+    blocks: BlockSource = LocalBlocks(ranges=_sscc_ranges(config), block_size=config.numbers.block_size,
                                       block_sizes={"manifest": 1})
 
     central_engine = None
@@ -263,12 +267,12 @@ def build_station(config: Config, *, seed_demo: bool | None = None, clock: Calla
         from packstation.adapters.db.engine import postgres_engine
 
         central_engine = postgres_engine(config.database.central, application_name=f"packstation:{station_id}")
-        central_blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size,
+        central_blocks = LocalBlocks(ranges=_sscc_ranges(config), block_size=config.numbers.block_size,
                                      block_sizes={"manifest": 1})
         # a synced station numbers from blocks of the centre's series (held locally, so offline too);
         # manifests in blocks of one (a close that fails after the centre gave its number leaves a gap)
         # (a station's own credit-note series stays in its own database: gap-free, see RoutedBlocks)
-        blocks = RoutedBlocks(CentralBlocks(central_engine, station_id, ranges={"sscc": SeriesRange(first, last)},
+        blocks = RoutedBlocks(CentralBlocks(central_engine, station_id, ranges=_sscc_ranges(config),
                                             block_size=config.numbers.block_size, block_sizes={"manifest": 1}),
                               blocks, local_prefixes=(CREDIT_NOTE_SERIES,))
 
@@ -454,8 +458,7 @@ def build_api(config: Config, *, clock: Callable[[], datetime] | None = None) ->
     else:
         engine = make_engine(config.database_url)
         migrate(engine)
-    first, last = config.sscc_range
-    blocks = LocalBlocks(ranges={"sscc": SeriesRange(first, last)}, block_size=config.numbers.block_size)
+    blocks = LocalBlocks(ranges=_sscc_ranges(config), block_size=config.numbers.block_size)
 
     def uow_factory(*, readonly: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(engine, api.station_id, blocks, readonly=readonly)

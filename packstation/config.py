@@ -7,7 +7,9 @@ with simulated devices and demo data.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+import zlib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -66,9 +68,23 @@ class SecurityConfig:
 class NumbersConfig:
     """This station's range of each number series (used until a central database hands out blocks)."""
 
-    sscc_first: int = 1
+    sscc_first: int = 0  # 0 (both 0): this station's own default range, see Config.sscc_range
     sscc_last: int = 0  # 0: as many as the GS1 company prefix leaves room for
     block_size: int = 100
+
+
+# A standalone station without a [numbers] range takes one of this many equal slices of the
+# SSCC serials, chosen by the number its station id ends in (see Config.sscc_range).
+SSCC_SLOTS = 100
+
+
+def station_slot(station_id: str) -> int:
+    """The slice of the SSCC serials a standalone station takes by default: the number its id
+    ends in (``BENCH-07`` -> 7), modulo ``SSCC_SLOTS``; an id without one, a stable hash of it."""
+    digits = re.search(r"(\d+)\s*$", station_id)
+    if digits:
+        return int(digits.group(1)) % SSCC_SLOTS
+    return zlib.crc32(station_id.strip().encode("utf-8")) % SSCC_SLOTS
 
 
 @dataclass(frozen=True)
@@ -341,9 +357,27 @@ class Config:
         return f"sqlite:///{path}"
 
     @property
+    def sscc_range_configured(self) -> bool:
+        """Whether ``[numbers]`` names this station's SSCC range (else :attr:`sscc_range` is a default)."""
+        return bool(self.numbers.sscc_first or self.numbers.sscc_last)
+
+    @property
     def sscc_range(self) -> tuple[int, int]:
+        """This station's range of SSCC serials: the configured one; without one, a station with a
+        database of its own takes the slot of its id's number (one of ``SSCC_SLOTS`` equal ranges:
+        ``BENCH-01`` the first, ``BENCH-02`` the next, ...), so that two standalone stations never
+        hand out the same SSCC; stations sharing a database (or a central one) draw disjoint
+        blocks from one shared range, the whole of it."""
         digits = 16 - len(self.packing.gs1_company_prefix)
-        return self.numbers.sscc_first, self.numbers.sscc_last or 10**digits - 1
+        top = 10**digits - 1
+        first, last = self.numbers.sscc_first, self.numbers.sscc_last
+        if first or last:
+            return first or 1, last or top
+        if self.database.central or not self.database_url.startswith("sqlite"):
+            return 1, top
+        size = (top + 1) // SSCC_SLOTS
+        slot = station_slot(self.station.id)
+        return max(1, slot * size), slot * size + size - 1
 
     @property
     def documents_dir(self) -> Path:
@@ -460,8 +494,9 @@ def _check_values(config: Config) -> None:
         raise ConfigError(f"[packing] unknown_lot must be refuse or warn; got {packing.unknown_lot!r}")
     serial_digits = 16 - len(prefix)
     numbers = config.numbers
-    if numbers.sscc_first < 1 or (numbers.sscc_last and numbers.sscc_last < numbers.sscc_first):
-        raise ConfigError("[numbers] sscc_first must be at least 1 and sscc_last (if set) not below it")
+    if numbers.sscc_first < 0 or numbers.sscc_last < 0 or (numbers.sscc_last and numbers.sscc_last < numbers.sscc_first):
+        raise ConfigError("[numbers] sscc_first must be at least 1 (0: this station's default range) "
+                          "and sscc_last (if set) not below it")
     if max(numbers.sscc_first, numbers.sscc_last) >= 10**serial_digits:
         raise ConfigError(f"[numbers] an SSCC serial has {serial_digits} digits with the company prefix {prefix}: "
                           f"the range must stay below {10**serial_digits}")

@@ -75,6 +75,50 @@ def test_stations_on_separate_databases_with_their_own_ranges_never_collide(tmp_
             station.close()
 
 
+def test_stations_on_separate_databases_with_no_range_set_never_collide(tmp_path: Path) -> None:
+    """The issue's finding as it was: two station databases on the defaults gave serial 1 twice."""
+    stations = [build_station(parse_config(f'data_dir = "{tmp_path / name}"\n[station]\nid = "{name}"\n'),
+                              seed_demo=False) for name in ("BENCH-01", "BENCH-02")]
+    try:
+        for station in stations:
+            stock(station)
+        a, b = (seal_one(s, "SO-1", 2) for s in stations)
+        assert a != b and (serial_of(a), serial_of(b)) == (10_000_000, 20_000_000)
+    finally:
+        for station in stations:
+            station.close()
+
+
+def test_a_databases_series_keeps_its_range_unless_the_config_names_one(tmp_path: Path) -> None:
+    """A default range only sets up a new series: a station upgraded from the old whole-range
+    default, or a second station on the same database, goes on with the database's range; a range
+    in [numbers] moves the series onto it. (Blocks of one: every number is a new block.)"""
+    def build(numbers: str = "") -> Station:
+        text = f'data_dir = "{tmp_path}"\n[station]\nid = "BENCH-03"\n[numbers]\nblock_size = 1\n{numbers}'
+        return build_station(parse_config(text), seed_demo=False)
+
+    station = build("sscc_first = 1\nsscc_last = 999999999\n")  # the range every station had before
+    try:
+        stock(station)
+        assert serial_of(seal_one(station, "SO-1", 2)) == 1
+    finally:
+        station.close()
+    station = build()  # now on the default: BENCH-03's slice would start at 30,000,000
+    try:
+        with station.uow() as uow:
+            assert [uow.numbers.next("sscc") for _ in range(3)] == [2, 3, 4]
+            uow.commit()
+    finally:
+        station.close()
+    station = build("sscc_first = 30000000\n")
+    try:
+        with station.uow() as uow:
+            assert uow.numbers.next("sscc") == 30_000_000
+            uow.commit()
+    finally:
+        station.close()
+
+
 def test_a_used_up_range_is_a_clear_error_and_seals_nothing(make_station: StationFactory) -> None:
     station = make_station(numbers=NumbersConfig(sscc_first=7, sscc_last=8, block_size=1))
     stock(station)
@@ -93,7 +137,7 @@ def test_a_used_up_range_is_a_clear_error_and_seals_nothing(make_station: Statio
 
 
 @pytest.mark.parametrize("numbers, message", [
-    ("sscc_first = 0", "sscc_first must be at least 1"),
+    ("sscc_first = -1", "sscc_first must be at least 1"),
     ("sscc_first = 10\nsscc_last = 9", "not below it"),
     ("sscc_last = 1000000000", "must stay below 1000000000"),  # 9 serial digits with a 7-digit prefix
     ("block_size = 0", "block_size must be at least 1"),

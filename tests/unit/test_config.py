@@ -65,10 +65,35 @@ def test_no_file_and_no_environment_is_the_embedded_demo(monkeypatch: pytest.Mon
     assert config.data_dir == tmp_path / "data"
     assert config.database_url == f"sqlite:///{tmp_path / 'data' / 'packstation.db'}"
     assert config.scale.protocol == "simulated"
-    # issue 8's safe defaults: leads need a PIN, a typed SKU is no item, the SSCC range is the
-    # whole serial space the 7-digit company prefix leaves (9 digits)
+    # issue 8's safe defaults: leads need a PIN, a typed SKU is no item, and the SSCC range is
+    # BENCH-01's own slice (the second of 100) of the 9 serial digits the 7-digit prefix leaves
     assert config.security.lead_pin_required is True and config.packing.accept_typed_sku is False
-    assert config.sscc_range == (1, 999_999_999)
+    assert config.sscc_range == (10_000_000, 19_999_999) and not config.sscc_range_configured
+
+
+@pytest.mark.parametrize("station_id, expected", [
+    ("BENCH-00", (1, 9_999_999)), ("BENCH-01", (10_000_000, 19_999_999)),
+    ("BENCH-02", (20_000_000, 29_999_999)), ("PACK 17", (170_000_000, 179_999_999)),
+    ("BENCH-199", (990_000_000, 999_999_999)),
+])
+def test_a_standalone_station_without_a_range_takes_its_own_slice(
+        tmp_path: Path, station_id: str, expected: tuple[int, int]) -> None:
+    config = parse_config(f'data_dir = "{tmp_path}"\n[station]\nid = "{station_id}"\n')
+    assert config.sscc_range == expected
+
+
+def test_without_a_number_in_its_id_a_station_takes_a_stable_slice_and_shared_databases_the_whole_range(
+        tmp_path: Path) -> None:
+    named = [parse_config(f'data_dir = "{tmp_path}"\n[station]\nid = "{i}"\n').sscc_range
+             for i in ("RETURNS", "RETURNS", "DOCK")]
+    assert named[0] == named[1] and named[0][1] - named[0][0] == 9_999_999
+    central = parse_config(f'data_dir = "{tmp_path}"\n[station]\nid = "BENCH-05"\n'
+                           '[database]\ncentral = "postgresql+psycopg://c/x"\n')
+    shared = parse_config(f'data_dir = "{tmp_path}"\n[station]\nid = "BENCH-05"\n'
+                          '[database]\nlocal = "postgresql+psycopg://db/shared"\n')
+    assert central.sscc_range == shared.sscc_range == (1, 999_999_999)
+    given = parse_config(f'data_dir = "{tmp_path}"\n[station]\nid = "BENCH-05"\n[numbers]\nsscc_last = 500\n')
+    assert given.sscc_range == (1, 500) and given.sscc_range_configured
 
 
 def test_a_full_file_is_read_with_every_section(tmp_path: Path) -> None:
@@ -155,7 +180,7 @@ def test_a_fractional_value_for_a_whole_number_is_refused_not_truncated() -> Non
         ('[station]\nid = ""', "id cannot be empty"),
         ('[packing]\nunknown_lot = "ignore"', "unknown_lot must be refuse or warn"),
         ("[security]\nlead_pin_required = 0", "lead_pin_required must be true or false"),
-        ("[numbers]\nsscc_first = 0", "sscc_first must be at least 1"),
+        ("[numbers]\nsscc_first = -1", "sscc_first must be at least 1"),
         ('[packing]\ngs1_company_prefix = "061414100000"\n[numbers]\nsscc_last = 10000', "must stay below 10000"),
     ],
 )

@@ -32,6 +32,11 @@ class SeriesExhausted(StorageError):
 class SeriesRange:
     first: int
     last: int
+    # False: a default (the station's own slot, when its config sets no range): it only sets up a
+    # series its database does not have yet; a database's existing series keeps its range (two
+    # stations sharing a database then share its range, drawing disjoint blocks). True: the
+    # config's range, which moves an existing series onto it.
+    configured: bool = True
 
 
 class BlockSource(ABC):
@@ -64,11 +69,14 @@ class LocalBlocks(BlockSource):
             conn.execute(_insert(conn).values(series=series, next_value=wanted.first, last_value=wanted.last)
                          .on_conflict_do_nothing(index_elements=[ns.series]))
             row = conn.execute(locked).one()
-        start, last = max(int(row[0]), wanted.first), int(row[1])
-        if last != wanted.last:  # the range was set (after an upgrade) or changed in the config
-            last = wanted.last
+        start, last = int(row[0]), int(row[1])
+        if wanted.configured:
+            start = max(start, wanted.first)
+            if last != wanted.last:  # the range was set (after an upgrade) or changed in the config
+                last = wanted.last
         if start > last:
-            raise SeriesExhausted(f"Number series {series!r} is used up (range {wanted.first}-{wanted.last}): "
+            span = f"{wanted.first}-{last}" if wanted.configured else f"up to {last}"
+            raise SeriesExhausted(f"Number series {series!r} is used up (range {span}): "
                                   "give this station a new range in [numbers] of its config.")
         end = min(start + self.block_sizes.get(series, self.block_size) - 1, last)
         res = conn.execute(update(t.number_series).where(ns.series == series)
