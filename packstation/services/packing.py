@@ -415,7 +415,9 @@ def _refused(ctx: Context, session: Session, pack: PackSession, outcome: Outcome
 
 
 def _store_item(ctx: Context, session: Session, pack: PackSession, decision: ItemDecision, barcode: str,
-                source: str) -> Outcome:
+                source: str, *, detail_source: str | None = None) -> Outcome:
+    """Store an accepted item (or record a refusal). *detail_source*: how the answer to a lot /
+    expiry / serial prompt arrived, when it did (the item's own scan is *source*)."""
     if decision.item is None:
         pack.apply_item(decision)
         outcome = Outcome(decision.verdict, decision.message, sku=decision.sku, data=dict(decision.data))
@@ -439,7 +441,8 @@ def _store_item(ctx: Context, session: Session, pack: PackSession, decision: Ite
             record(uow, ctx, session, "scan.recorded", order_id,
                    {"scan_id": item.scan_id, "sku": item.sku, "qty": item.qty, "carton": item.carton_seq,
                     "lot": item.lot, "expiry": item.expiry, "serial": item.serial, "barcode": item.barcode,
-                    "source": item.source, **({"lot_unverified": True} if decision.data.get("lot_unverified") else {})})
+                    "source": item.source, **({"detail_source": detail_source} if detail_source else {}),
+                    **({"lot_unverified": True} if decision.data.get("lot_unverified") else {})})
             uow.commit()
         pack.apply_item(decision)
         line = pack.line(item.line_no)
@@ -505,7 +508,7 @@ def record_detail(ctx: Context, session: Session, pack: PackSession, text: str, 
     decision = pack.evaluate_detail(text, today, user=session.name, scan_id=str(uuid.uuid4()),
                                     serial_shipped=serial_shipped, known_lots=lots, unknown_lot=ctx.packing.unknown_lot)
     return _store_item(ctx, session, pack, decision, pending.barcode if pending else text.strip(),
-                       pending.source if pending else source)
+                       pending.source if pending else source, detail_source=source if pending else None)
 
 
 def _serial_shipped(ctx: Context, sku: str, serial: str) -> bool:

@@ -103,6 +103,9 @@ def test_every_scan_records_its_source_in_the_scans_and_their_events(station: St
     assert [(kind, p["source"]) for kind, p in events] == [
         ("scan.recorded", "wedge"), ("scan.recorded", "serial"), ("scan.recorded", "evdev"),
         ("scan.recorded", "typed"), ("scan.recorded", "serial"), ("scan.refused", "typed")]
+    # ... and the lot, typed in answer to the prompt, says so in its scan's event
+    assert [p.get("detail_source") for _, p in events] == [None, None, None, None, "typed", None]
+    assert events[4][1]["lot"] == "M-1"
     status = {ln["sku"]: ln for ln in order_status(station.ctx, hf.admin(station), "SO-2")["lines"]}
     assert [s["source"] for s in status["TS-1"]["scans"]] == ["wedge", "serial", "evdev", "typed"]
 
