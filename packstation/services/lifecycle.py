@@ -10,6 +10,7 @@ from packstation.domain.identity import Session
 from packstation.domain.lifecycle import (
     OrderStatus,
     ReturnStatus,
+    TransitionRefused,
     order_transition,
     return_transition,
 )
@@ -50,4 +51,19 @@ def apply_return_status(uow: UnitOfWork, rma_id: str, current: ReturnStatus, tar
     uow.returns.set_status(rma_id, current, target, at)
 
 
-__all__ = ["apply_return_status", "change_return_status", "change_status"]
+# what an order this station holds may take from the centre: the centre stopped it
+CENTRE_WITHDRAWS = frozenset({OrderStatus.CANCELLED, OrderStatus.ON_HOLD})
+
+
+def withdraw_by_centre(uow: UnitOfWork, order_id: str, target: OrderStatus, at: datetime) -> None:
+    """The centre cancelled or held an order this station holds (or has not pushed yet): its
+    status, decided at the centre through :func:`change_status` with the centre's event, replaces
+    the local one, and this station's claim ends. Nothing else comes this way: an order's other
+    changes at the centre never overwrite a bench's work in progress."""
+    if target not in CENTRE_WITHDRAWS:
+        raise TransitionRefused(f"Order {order_id}: the centre can only cancel or hold an order a bench holds, "
+                                f"not make it {target.value.replace('_', ' ')}.")
+    uow.orders.withdraw(order_id, target, at)
+
+
+__all__ = ["CENTRE_WITHDRAWS", "apply_return_status", "change_return_status", "change_status", "withdraw_by_centre"]

@@ -17,7 +17,7 @@ from packstation.bootstrap import Station
 from packstation.domain.lifecycle import OrderStatus, TransitionRefused
 from packstation.domain.packing import Verdict
 from packstation.services import packing as p
-from packstation.services.lifecycle import change_status
+from packstation.services.lifecycle import CENTRE_WITHDRAWS, change_status, withdraw_by_centre
 from packstation.services.picking import create_pick_wave
 from packstation.services.ports import Conflict
 
@@ -111,18 +111,24 @@ def test_a_held_order_paid_later_is_released_through_the_lifecycle(station: Stat
     assert status_events(station, "SO-HOLD")[-1][::2] == ("order.released", {"from": "on_hold", "to": "released"})
 
 
+# the repository methods that write a status: set_status (a transition), withdraw (the centre's
+# cancellation or hold replacing a bench's status)
+STATUS_WRITERS = ("set_status", "withdraw")
+
+
 def _set_status_callers(root: Path) -> set[str]:
     callers = set()
     for path in root.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "set_status":
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in STATUS_WRITERS:
                 callers.add(path.relative_to(root).as_posix())
     return callers
 
 
 def test_only_the_lifecycle_service_sets_a_status() -> None:
-    """Structural: ``set_status(`` is called from services/lifecycle.py and nowhere else."""
+    """Structural: ``set_status(`` and ``withdraw(`` are called from services/lifecycle.py and
+    nowhere else (the repositories, their fakes and tests aside: they are not in the package)."""
     assert _set_status_callers(PACKAGE) == {"services/lifecycle.py"}
 
 
@@ -131,7 +137,23 @@ def test_the_structural_check_sees_a_call_elsewhere(tmp_path: Path) -> None:
     (tmp_path / "services").mkdir()
     (tmp_path / "services" / "lifecycle.py").write_text("def f(uow):\n    uow.orders.set_status(1, 2, 3, 4)\n")
     (tmp_path / "services" / "sneaky.py").write_text("def g(uow):\n    uow.orders.set_status('SO-1', a, b, now)\n")
-    assert _set_status_callers(tmp_path) == {"services/lifecycle.py", "services/sneaky.py"}
+    (tmp_path / "services" / "pull.py").write_text("def h(uow):\n    uow.orders.withdraw('SO-1', a, now)\n")
+    assert _set_status_callers(tmp_path) == {"services/lifecycle.py", "services/sneaky.py", "services/pull.py"}
+
+
+def test_the_centre_only_withdraws_an_order_by_cancelling_or_holding_it(station: Station) -> None:
+    before = hf.rows(station, "orders", order_id="SO-1")[0]["status"]
+    for target in OrderStatus:
+        with station.uow() as uow:
+            if target in CENTRE_WITHDRAWS:
+                continue
+            with pytest.raises(TransitionRefused, match="can only cancel or hold"):
+                withdraw_by_centre(uow, "SO-1", target, station.ctx.clock())
+    assert hf.rows(station, "orders", order_id="SO-1")[0]["status"] == before
+    with station.uow() as uow:
+        withdraw_by_centre(uow, "SO-1", OrderStatus.ON_HOLD, station.ctx.clock())
+        uow.commit()
+    assert hf.rows(station, "orders", order_id="SO-1")[0]["status"] == "on_hold"
 
 
 def test_a_return_import_cannot_move_a_return_back(station: Station) -> None:

@@ -41,15 +41,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from packstation.domain.identity import Permission, Session
-from packstation.domain.lifecycle import OrderStatus
 from packstation.domain.model import CartonType, Order, Product, StockLot
 from packstation.services.context import Context
+from packstation.services.lifecycle import CENTRE_WITHDRAWS, withdraw_by_centre
 from packstation.services.ports import Change, Claim, Credentials, StorageError, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 CURSOR, HIGH, GAPS, LAST_PULL = "pull_cursor", "pull_high", "pull_gaps", "last_pull"
-_REACHES_HELD = (OrderStatus.CANCELLED, OrderStatus.ON_HOLD)  # what a held order takes from the centre
 _MAX_GAP_RANGES = 200
 
 
@@ -292,8 +291,8 @@ def _write(uow: UnitOfWork, ctx: Context, page: _Page, report: PullReport) -> No
         order, fingerprint, claim = page.orders[order_id]
         here = local.get(order_id)
         if here is not None and (here.held_by == ctx.station_id or order_id in unpushed):
-            if order.status in _REACHES_HELD and here.status != order.status.value:
-                uow.orders.withdraw(order_id, order.status, now)
+            if order.status in CENTRE_WITHDRAWS and here.status != order.status.value:
+                withdraw_by_centre(uow, order_id, order.status, now)
                 report.withdrawn.append(order_id)
             else:
                 report.kept.append(order_id)
