@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from packstation.domain.identity import Desk
+from packstation.domain.identity import ActorKind, Desk, Role
 from packstation.domain.packing import Tone, Verdict
 from packstation.services import reports, users
 
@@ -25,6 +25,7 @@ def test_login_screen_shows_demo_badges_and_logs_in(qtbot, type_scan, window):
     assert window.login.title.text() == "Scan your badge"
     assert "PACKER-001" in window.login.demo_hint.text()
     assert "LEAD-001" in window.login.demo_hint.text()
+    assert "PIN <b><tt>1234</tt></b>" in window.login.demo_hint.text()  # the demo lead's PIN is shown (issue 8)
 
     outcome = type_scan(window, "PACKER-001")
 
@@ -271,3 +272,36 @@ def test_carton_closes_on_a_real_serial_scale_off_the_gui_thread(qtbot, type_sca
         qtbot.waitUntil(lambda: window.controller.last.verdict is Verdict.ORDER_COMPLETE, timeout=15_000)
         assert f"{expected + 4} g" in window.band.message.text()
         window.shutdown()
+
+
+def test_a_code_typed_by_hand_into_the_scan_line_is_recorded_as_typed(qtbot, type_scan, window, station):
+    """Issue 8: every scan records its source. A scanner's burst is ``wedge``; the same barcode
+    typed key by key (slower than wedge_max_interval_ms) into the scan line is ``typed``."""
+    from packstation.demo import catalog, orders
+    from packstation.domain.model import Tracking
+    from packstation.services.reports import order_status
+
+    with station.uow(readonly=True) as uow:
+        def plain_lines(order_id: str) -> list:
+            order = uow.orders.get(order_id)
+            if order is None or order.status.value != "released":
+                return []
+            products = uow.catalog.products(ln.sku for ln in order.lines)
+            return [ln for ln in order.lines if products[ln.sku].tracking is Tracking.NONE and products[ln.sku].barcodes]
+        order_id = next(o["order_id"] for o in orders(catalog()) if len(plain_lines(o["order_id"])) >= 2)
+    type_scan(window, "PACKER-001")
+    assert type_scan(window, order_id).verdict is Verdict.ORDER_OPENED
+    assert type_scan(window, "BOX-L").verdict is Verdict.CARTON_OPENED
+    pack = window.controller.bench.pack
+    plain = [ln for ln in pack.order.lines if pack.products[ln.sku].tracking is Tracking.NONE]
+    first, second = (pack.products[ln.sku].barcodes[0] for ln in plain[:2])
+    assert type_scan(window, first).verdict is Verdict.ACCEPTED  # a burst: the scanner
+    before = window.controller.last
+    window.scan_edit.setFocus()
+    qtbot.keyClicks(window.scan_edit, second, delay=80)  # a person: 80 ms between keys
+    qtbot.keyClick(window.scan_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.controller.last is not before, timeout=5_000)
+    assert window.controller.last.verdict is Verdict.ACCEPTED
+    admin = station.ctx.auth.system(ActorKind.CLI, "test", Role.ADMIN)
+    status = {ln["sku"]: ln for ln in order_status(station.ctx, admin, order_id)["lines"]}
+    assert [[s["source"] for s in status[ln.sku]["scans"]] for ln in plain[:2]] == [["wedge"], ["typed"]]
