@@ -99,6 +99,7 @@ def station(config_file: Path) -> Station:
     admin = built.system_session()
     users.add_user(built.ctx, admin, "Pat Packer", "packer", "PACKER-001")
     users.add_user(built.ctx, admin, "Rita Returns", "returns", "RETURNS-001")
+    users.add_user(built.ctx, admin, "Dan Dispatch", "dispatch", "DISPATCH-001")
     yield built
     built.close()
 
@@ -121,6 +122,22 @@ def pack(station: Station, order_id: str, *codes: str) -> None:
     sealed = bench.handler.close_with_weight(int(asked.data["expected_g"]))  # type: ignore[union-attr]
     assert sealed.verdict is Verdict.ORDER_COMPLETE, sealed.message
     bench.scan("CMD-LOGOUT")
+
+
+def dispatch(station: Station, *order_ids: str) -> None:
+    """The dock: every carton of the orders onto today's DHL manifest, closed; the orders are handed over."""
+    dock = station.terminal()
+    scans(dock, "DISPATCH-001", "CARRIER-DHL")
+    with station.uow(readonly=True) as uow:
+        types = {ct.code: ct for ct in uow.catalog.carton_types()}
+        ssccs = [c.sscc for o in order_ids for c in uow.shipments.cartons(o, types)]
+    for sscc in ssccs:
+        assert scans(dock, str(sscc)).verdict is Verdict.CARTON_LOADED
+    closed = scans(dock, "CMD-CLOSE-MANIFEST")
+    assert closed.verdict is Verdict.MANIFEST_CLOSED, closed.message
+    dock.scan("CMD-LOGOUT")
+    with station.uow(readonly=True) as uow:
+        assert {uow.orders.get(o).status.value for o in order_ids} == {"handed_over"}  # type: ignore[union-attr]
 
 
 def track(station: Station, tmp_path: Path, order_id: str) -> None:
@@ -154,8 +171,12 @@ def test_a_return_from_import_to_credit_note_restock_and_replacement(station: St
                                                                     tmp_path: Path, capsys) -> None:
     pack(station, "SO-7", TEE, TEE, BUDS, "SN-701", BUDS, "SN-702", MUG, "L-7")
     pack(station, "SO-8", TEE, BUDS, "SN-801")
+    dispatch(station, "SO-7", "SO-8")
     for order_id in ("SO-7", "SO-8"):
         track(station, tmp_path, order_id)
+    for order_id in ("SO-7", "SO-8"):
+        stages = [s["stage"] for s in cli_json(config_file, capsys, "status", order_id)["stages"]]  # type: ignore[index]
+        assert stages[-4:] == ["packed", "handed_over", "in_transit", "delivered"], stages
     announce(station, tmp_path, "RMA-7", "SO-7", {"TS-1": 2, "EL-1": 1})
 
     desk = station.terminal()
