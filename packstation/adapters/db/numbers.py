@@ -72,8 +72,8 @@ class LocalBlocks(BlockSource):
         start, last = int(row[0]), int(row[1])
         if wanted.configured:
             start = max(start, wanted.first)
-            if last != wanted.last:  # the range was set (after an upgrade) or changed in the config
-                last = wanted.last
+        if wanted.configured or last == 0:  # changed in the config, or not set yet (migration 0004's row)
+            last = wanted.last
         if start > last:
             span = f"{wanted.first}-{last}" if wanted.configured else f"up to {last}"
             raise SeriesExhausted(f"Number series {series!r} is used up (range {span}): "
