@@ -169,6 +169,9 @@ class Return:
     status: ReturnStatus
     lines: list[ReturnLine] = field(default_factory=list)
     origin: str = "import"  # import | desk (opened at the returns desk without notice)
+    # the return parcel, when the shop's record names it: its carrier's tracking moves the return to picked
+    tracking_number: str | None = None
+    carrier: str | None = None  # the carrier account that carries it (the order's carrier unless the record says)
 
     @property
     def open(self) -> bool:
