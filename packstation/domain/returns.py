@@ -539,6 +539,8 @@ def plan_resolution(ret: Return, items: Sequence[ReceivedItem], kind: Resolution
             if ln is None:
                 raise ResolutionRefused(f"Return {ret.rma_id} has no line {n}.")
             wanted.append(ln)
+    if amounts:
+        _check_amounts(ret, kind, wanted, amounts)
     key = resolution_key(ret.rma_id, kind, [ln.line_no for ln in wanted])
     prior = next((r for r in resolutions if r.key == key), None)
     if prior is not None:
@@ -568,6 +570,20 @@ def plan_resolution(ret: Return, items: Sequence[ReceivedItem], kind: Resolution
         fee = policy.fee(gross)
         out.append(ResolvedLine(ln.line_no, n, gross - fee, fee))
     return ResolutionPlan(ret.rma_id, kind, tuple(out), key)
+
+
+def _check_amounts(ret: Return, kind: ResolutionKind, wanted: Sequence[ReturnLine], amounts: Mapping[int, Decimal]) -> None:
+    """Amounts given per line: only for money back, only for lines this resolution settles."""
+    if not kind.pays:
+        raise ResolutionRefused(f"A {kind.label} pays no money: an amount is only for a refund or a credit note.")
+    covered = {ln.line_no for ln in wanted}
+    for n in sorted(amounts):
+        if ret.line(n) is None:
+            raise ResolutionRefused(f"Return {ret.rma_id} has no line {n} (its lines: "
+                                    f"{', '.join(str(ln.line_no) for ln in ret.lines) or 'none'}).")
+        if n not in covered:
+            raise ResolutionRefused(f"Return {ret.rma_id} line {n} is not settled by this {kind.label} (it is resolved "
+                                    "already, or nothing that can be paid for was received on it): no amount for it.")
 
 
 def status_after_inspection(ret: Return, items: Sequence[ReceivedItem], policy: ReturnsPolicy) -> ReturnStatus:

@@ -559,7 +559,10 @@ def _credit_note_data(ctx: Context, number: str, order: Order, ret: Return, line
             price = (line.unit_price or Decimal("0"))
             credit.append(CreditLine(line.sku, name, resolved.qty, price, policy.tax_rate))
         if resolved.fee:
-            credit.append(CreditLine("FEE", f"Restocking fee ({line.sku})", 1, -resolved.fee, policy.tax_rate))
+            # the policy's fee, or what the desk / command line agreed not to pay back (an amount given)
+            fee = resolved.fee == policy.fee((line.unit_price or Decimal("0")) * resolved.qty)
+            what = "Restocking fee" if fee else "Deduction"
+            credit.append(CreditLine("FEE", f"{what} ({line.sku})", 1, -resolved.fee, policy.tax_rate))
     return CreditNoteData(number=number, issued=issued.date(), order_id=order.order_id,
                           customer=doc_address(order.ship_to, order.customer_phone), issuer=issuer,
                           currency=order.currency, lines=tuple(credit), reason=ret.reason, rma_id=ret.rma_id)
