@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from decimal import Decimal
 from typing import Any
 
 from packstation.config import Config
 from packstation.domain.lifecycle import ReturnStatus
-from packstation.domain.returns import ResolutionKind
-
-_MONEY = re.compile(r"^-?\d+(\.\d{1,2})?$")
+from packstation.domain.returns import ResolutionKind, parse_amount
 
 
 class AmountError(ValueError):
@@ -34,12 +31,10 @@ def parse_amounts(values: list[str]) -> dict[int, Decimal]:
         if not line.isdigit() or int(line) < 1:
             raise AmountError(f"--amount {value}: LINE is the line's number on the return (1, 2, ...; see "
                               f"packstation returns show RMA), got {line!r}.")
-        if not _MONEY.match(amount):
-            raise AmountError(f"--amount {value}: AMOUNT is a number with at most two decimals and a point, "
-                              f"e.g. 15.00; got {amount!r}.")
-        money = Decimal(amount)
-        if money < 0:
-            raise AmountError(f"--amount {value}: an amount cannot be negative (0 pays nothing back for the line).")
+        try:
+            money = parse_amount(amount)
+        except ValueError as exc:
+            raise AmountError(f"--amount {value}: {exc}.") from None
         n = int(line)
         if n in out:
             raise AmountError(f"--amount: line {n} is given twice ({out[n]} and {money}).")

@@ -15,6 +15,7 @@ or nothing due). A return closes when every line is resolved.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from packstation.domain.model import Product, Tracking
 from packstation.domain.packing import Verdict
 
 CENT = Decimal("0.01")
+_AMOUNT = re.compile(r"-?\d{1,9}(\.\d{1,2})?")
 CREDIT_NOTE_SERIES = "credit-note:"  # + legal entity + ":" + station id: one series per station and entity
 
 # the reasons a desk asks for (by number) when it opens a return the customer did not announce
@@ -475,6 +477,17 @@ class ResolutionRefused(ValueError):
     """The resolution cannot be made as asked; the message says why."""
 
 
+def parse_amount(text: str) -> Decimal:
+    """What a line pays back, as a person types it (``15``, ``15.5``, ``15.00``); ValueError says why not."""
+    text = text.strip()
+    if not _AMOUNT.fullmatch(text):
+        raise ValueError(f"the amount is a number with at most two decimals and a point, e.g. 15.00; got {text!r}")
+    amount = Decimal(text)
+    if amount < 0:
+        raise ValueError("an amount cannot be negative (0 pays nothing back for the line)")
+    return amount
+
+
 @dataclass(frozen=True)
 class ResolutionPlan:
     rma_id: str
@@ -597,6 +610,7 @@ def status_after_inspection(ret: Return, items: Sequence[ReceivedItem], policy: 
 __all__ = [
     "CREDIT_NOTE_SERIES", "DEFAULT_GRADES", "RETURN_REASONS", "CreditNote", "Disposition", "Grade", "Photo", "Receipt", "ReceiveDecision",
     "ReceivedItem", "Resolution", "ResolutionKind", "ResolutionPlan", "ResolutionRefused", "ResolvedLine", "Return",
-    "ReturnLine", "ReturnsPolicy", "ShippedUnit", "customer_key", "evaluate_receive", "parse_grade", "plan_resolution",
+    "ReturnLine", "ReturnsPolicy", "ShippedUnit", "customer_key", "evaluate_receive", "parse_amount", "parse_grade",
+    "plan_resolution",
     "refundable_units", "resolution_key", "status_after_inspection",
 ]

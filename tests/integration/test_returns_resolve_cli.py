@@ -58,10 +58,10 @@ def cli(config_file: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tu
     (["1"], "packstation returns resolve: --amount takes LINE=AMOUNT, e.g. --amount 2=15.00; got '1'."),
     (["one=5"], "packstation returns resolve: --amount one=5: LINE is the line's number on the return (1, 2, ...; "
                 "see packstation returns show RMA), got 'one'."),
-    (["1=5,5"], "packstation returns resolve: --amount 1=5,5: AMOUNT is a number with at most two decimals and a "
-                "point, e.g. 15.00; got '5,5'."),
-    (["1=1.005"], "packstation returns resolve: --amount 1=1.005: AMOUNT is a number with at most two decimals and "
-                  "a point, e.g. 15.00; got '1.005'."),
+    (["1=5,5"], "packstation returns resolve: --amount 1=5,5: the amount is a number with at most two decimals and "
+                "a point, e.g. 15.00; got '5,5'."),
+    (["1=1.005"], "packstation returns resolve: --amount 1=1.005: the amount is a number with at most two decimals "
+                  "and a point, e.g. 15.00; got '1.005'."),
     (["1=2", "1=3"], "packstation returns resolve: --amount: line 1 is given twice (2 and 3)."),
 ])
 def test_a_bad_amount_is_refused_with_what_to_fix_and_nothing_is_resolved(station, config_file, tmp_path, capsys,
