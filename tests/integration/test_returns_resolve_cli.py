@@ -119,3 +119,18 @@ def test_a_credit_note_with_a_partial_amount_prints_that_amount(station, config_
     text = pdf_text(station.info.documents_dir / "credit-notes" / "CN-ACME-BENCH-01-000001.pdf")
     assert "39.95" in text and "-19.00" in text  # 9.95 + 49.00 - 19.00 not paid back on line 2
     assert "Deduction (EL-1)" in text and "Restocking fee" not in text
+
+
+def test_returns_show_names_the_return_parcel(station, config_file, tmp_path, capsys) -> None:
+    from packstation.domain.identity import ActorKind
+    from packstation.services.imports import import_file
+
+    pack(station, "SO-8", TEE, BUDS, "SN-801")
+    track(station, tmp_path, "SO-8")
+    path = tmp_path / "returns.json"
+    path.write_text(json.dumps([{"rma_id": "RMA-8", "order_id": "SO-8", "reason": "wrong size", "status": "initiated",
+                                 "tracking_number": "JJD0099887766", "lines": [{"sku": "TS-1", "qty": 1}]}]))
+    assert import_file(station.ctx, station.system_session(ActorKind.IMPORT, "shop"), "returns", path).ok
+    code, out, _ = cli(config_file, capsys, "returns", "show", "RMA-8")
+    assert code == 0 and out.splitlines()[:2] == ["Return RMA-8 for order SO-8: initiated (wrong size)",
+                                                  "  return parcel JJD0099887766 (DHL)"]
