@@ -352,8 +352,9 @@ class TrackingMove:
 
     order_id: str
     carrier: str  # the account code
-    before: str  # the order's status before the round
+    before: str  # the order's status before the round (a return's, when rma_id is set)
     after: str  # and after it
+    rma_id: str | None = None  # a return of the order, whose return parcel the carrier has (initiated -> picked)
 
 
 @dataclass
@@ -403,6 +404,20 @@ class TrackingWorker(_Loop):
         with (self.ctx.central or self.ctx.uow)(readonly=True) as uow:
             return {order_id: status.value for order_id, status, _number in uow.manifests.on_the_way(code)}
 
+    def _awaiting(self, code: str) -> list[str]:
+        with (self.ctx.central or self.ctx.uow)(readonly=True) as uow:
+            return [rma_id for rma_id, _number in uow.returns.awaiting_pickup(code)]
+
+    def _return_moves(self, code: str, before: list[str]) -> list[TrackingMove]:
+        after = set(self._awaiting(code))
+        moves = []
+        with (self.ctx.central or self.ctx.uow)(readonly=True) as uow:
+            for rma_id in before:
+                ret = uow.returns.get(rma_id) if rma_id not in after else None
+                if ret is not None and ret.status.value != "initiated":
+                    moves.append(TrackingMove(ret.order_id, code, "initiated", ret.status.value, rma_id=rma_id))
+        return moves
+
     def _moves(self, code: str, before: dict[str, str]) -> list[TrackingMove]:
         after = self._on_the_way(code)
         moves = []
@@ -428,10 +443,11 @@ class TrackingWorker(_Loop):
             result.polled.append(code)
             try:
                 before = self._on_the_way(code) if self.report else {}
+                awaiting = self._awaiting(code) if self.report else []
                 written = poll_tracking(self.ctx, self.poller, accounts=[code])
                 result.events += written
                 if written and self.report:
-                    result.moved += self._moves(code, before)
+                    result.moved += self._moves(code, before) + self._return_moves(code, awaiting)
             except StorageError:
                 raise  # the database: the loop pauses and retries
             except Exception as exc:  # noqa: BLE001 - one carrier's failure must not stop the others

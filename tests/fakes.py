@@ -1203,6 +1203,15 @@ class FakeReturns(_Repo, ReturnRepository):
         rows.sort(key=lambda r: r.updated_at, reverse=True)
         return [x for r in rows[:limit] if (x := self.get(r.ret.rma_id)) is not None]
 
+    def with_tracking(self, number: str) -> list[Return]:
+        ids = sorted(i for i, r in self.s.returns.items() if r.ret.tracking_number == number)
+        return [r for i in ids if (r := self.get(i)) is not None]
+
+    def awaiting_pickup(self, carrier: str) -> list[tuple[str, str]]:
+        return sorted((i, r.ret.tracking_number) for i, r in self.s.returns.items()
+                      if r.ret.status is ReturnStatus.INITIATED and r.ret.tracking_number
+                      and (r.ret.carrier or "").upper() == carrier.upper())
+
     def shipped(self, order_id: str) -> list[ShippedUnit]:
         out = []
         for scan in sorted((r for r in self.s.scans.values() if r.order_id == order_id and r.undone_at is None),

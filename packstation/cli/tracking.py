@@ -19,7 +19,8 @@ from packstation.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("tracking", help="carrier tracking: move orders to in transit / delivered")
+    p = sub.add_parser("tracking", help="carrier tracking: move orders to in transit / delivered, "
+                                               "returns to picked")
     tsub = p.add_subparsers(dest="tracking_command", metavar="poll", required=True)
     poll = tsub.add_parser("poll", help="ask every carrier account about its parcels on the way (until stopped)")
     poll.add_argument("--once", action="store_true", help="one round, then exit (for cron)")
@@ -29,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def round_json(result: Any) -> dict[str, Any]:
     return {"polled": result.polled, "events": len(result.events),
-            "moved": [{"order_id": m.order_id, "carrier": m.carrier, "from": m.before, "to": m.after}
-                      for m in result.moved],
+            "moved": [{"order_id": m.order_id, "carrier": m.carrier, "from": m.before, "to": m.after,
+                       **({"rma_id": m.rma_id} if m.rma_id else {})} for m in result.moved],
             "failed": result.failed}
 
 
@@ -40,7 +41,8 @@ def _print_round(result: Any, *, as_json: bool, quiet_when_idle: bool) -> None:
             print(json.dumps(round_json(result), ensure_ascii=False), flush=True)
         return
     for move in result.moved:
-        print(f"{move.order_id}: {move.before} -> {move.after} ({move.carrier})", flush=True)
+        what = f"{move.rma_id} (return of {move.order_id})" if move.rma_id else move.order_id
+        print(f"{what}: {move.before} -> {move.after} ({move.carrier})", flush=True)
     for code, error in result.failed.items():
         print(f"packstation tracking poll: {code} failed: {error} (asked again next time)", file=sys.stderr, flush=True)
     if not result.moved and not quiet_when_idle:

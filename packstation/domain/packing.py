@@ -105,6 +105,8 @@ class Verdict(StrEnum):
     NEEDS_NOTE = "needs_note"
     DISPOSITION_SET = "disposition_set"
     NEEDS_LOCATION = "needs_location"  # restock: scan the bin
+    NEEDS_AMOUNT = "needs_amount"  # the returns desk: type what a line pays back
+    AMOUNT_SET = "amount_set"
     RESTOCKED = "restocked"
     RETURN_RESOLVED = "return_resolved"
     PARCEL_DONE = "parcel_done"
@@ -176,6 +178,8 @@ _TONES = {
     Verdict.NEEDS_NOTE: Tone.PROMPT,
     Verdict.DISPOSITION_SET: Tone.OK,
     Verdict.NEEDS_LOCATION: Tone.PROMPT,
+    Verdict.NEEDS_AMOUNT: Tone.PROMPT,
+    Verdict.AMOUNT_SET: Tone.OK,
     Verdict.RESTOCKED: Tone.OK,
     Verdict.RETURN_RESOLVED: Tone.OK,
     Verdict.PARCEL_DONE: Tone.OK,

@@ -15,6 +15,7 @@ or nothing due). A return closes when every line is resolved.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from packstation.domain.model import Product, Tracking
 from packstation.domain.packing import Verdict
 
 CENT = Decimal("0.01")
+_AMOUNT = re.compile(r"-?\d{1,9}(\.\d{1,2})?")
 CREDIT_NOTE_SERIES = "credit-note:"  # + legal entity + ":" + station id: one series per station and entity
 
 # the reasons a desk asks for (by number) when it opens a return the customer did not announce
@@ -169,6 +171,9 @@ class Return:
     status: ReturnStatus
     lines: list[ReturnLine] = field(default_factory=list)
     origin: str = "import"  # import | desk (opened at the returns desk without notice)
+    # the return parcel, when the shop's record names it: its carrier's tracking moves the return to picked
+    tracking_number: str | None = None
+    carrier: str | None = None  # the carrier account that carries it (the order's carrier unless the record says)
 
     @property
     def open(self) -> bool:
@@ -472,6 +477,17 @@ class ResolutionRefused(ValueError):
     """The resolution cannot be made as asked; the message says why."""
 
 
+def parse_amount(text: str) -> Decimal:
+    """What a line pays back, as a person types it (``15``, ``15.5``, ``15.00``); ValueError says why not."""
+    text = text.strip()
+    if not _AMOUNT.fullmatch(text):
+        raise ValueError(f"the amount is a number with at most two decimals and a point, e.g. 15.00; got {text!r}")
+    amount = Decimal(text)
+    if amount < 0:
+        raise ValueError("an amount cannot be negative (0 pays nothing back for the line)")
+    return amount
+
+
 @dataclass(frozen=True)
 class ResolutionPlan:
     rma_id: str
@@ -536,6 +552,8 @@ def plan_resolution(ret: Return, items: Sequence[ReceivedItem], kind: Resolution
             if ln is None:
                 raise ResolutionRefused(f"Return {ret.rma_id} has no line {n}.")
             wanted.append(ln)
+    if amounts:
+        _check_amounts(ret, kind, wanted, amounts)
     key = resolution_key(ret.rma_id, kind, [ln.line_no for ln in wanted])
     prior = next((r for r in resolutions if r.key == key), None)
     if prior is not None:
@@ -567,6 +585,20 @@ def plan_resolution(ret: Return, items: Sequence[ReceivedItem], kind: Resolution
     return ResolutionPlan(ret.rma_id, kind, tuple(out), key)
 
 
+def _check_amounts(ret: Return, kind: ResolutionKind, wanted: Sequence[ReturnLine], amounts: Mapping[int, Decimal]) -> None:
+    """Amounts given per line: only for money back, only for lines this resolution settles."""
+    if not kind.pays:
+        raise ResolutionRefused(f"A {kind.label} pays no money: an amount is only for a refund or a credit note.")
+    covered = {ln.line_no for ln in wanted}
+    for n in sorted(amounts):
+        if ret.line(n) is None:
+            raise ResolutionRefused(f"Return {ret.rma_id} has no line {n} (its lines: "
+                                    f"{', '.join(str(ln.line_no) for ln in ret.lines) or 'none'}).")
+        if n not in covered:
+            raise ResolutionRefused(f"Return {ret.rma_id} line {n} is not settled by this {kind.label} (it is resolved "
+                                    "already, or nothing that can be paid for was received on it): no amount for it.")
+
+
 def status_after_inspection(ret: Return, items: Sequence[ReceivedItem], policy: ReturnsPolicy) -> ReturnStatus:
     """received -> inspected once every received item of the return is graded and decided."""
     mine = [i for i in items if i.rma_id == ret.rma_id]
@@ -578,6 +610,7 @@ def status_after_inspection(ret: Return, items: Sequence[ReceivedItem], policy: 
 __all__ = [
     "CREDIT_NOTE_SERIES", "DEFAULT_GRADES", "RETURN_REASONS", "CreditNote", "Disposition", "Grade", "Photo", "Receipt", "ReceiveDecision",
     "ReceivedItem", "Resolution", "ResolutionKind", "ResolutionPlan", "ResolutionRefused", "ResolvedLine", "Return",
-    "ReturnLine", "ReturnsPolicy", "ShippedUnit", "customer_key", "evaluate_receive", "parse_grade", "plan_resolution",
+    "ReturnLine", "ReturnsPolicy", "ShippedUnit", "customer_key", "evaluate_receive", "parse_amount", "parse_grade",
+    "plan_resolution",
     "refundable_units", "resolution_key", "status_after_inspection",
 ]

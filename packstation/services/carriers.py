@@ -17,8 +17,9 @@ lists what waits. After a failure the next seals for that carrier within a minut
 for it again (they go straight to the retry queue), so one packer waits, not every packer.
 
 **Tracking** (:func:`poll_tracking`, for a worker): asks each account for the parcels it carries
-that are handed over or in transit, no more often than the account allows, and moves orders on
-through the lifecycle (never backwards, a status seen again changes nothing).
+that are handed over or in transit, and for the return parcels of its initiated returns, no more
+often than the account allows, and moves orders on through the lifecycle and those returns to
+*picked* (never backwards, a status seen again changes nothing).
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 from packstation.domain.documents import Address as DocAddress
 from packstation.domain.identity import ActorKind, Permission, Role, Session
-from packstation.domain.lifecycle import OrderStatus, TransitionRefused
+from packstation.domain.lifecycle import OrderStatus, ReturnStatus, TransitionRefused
 from packstation.domain.model import Address, Order
 from packstation.domain.packing import Carton, PackSession
 from packstation.domain.print_jobs import PrintJob
 from packstation.domain.shipping import LabelRequest, LabelRequestStatus, retry_delay_s
 from packstation.services.context import Context, record
-from packstation.services.lifecycle import change_status
+from packstation.services.lifecycle import change_return_status, change_status
 from packstation.services.ports import StorageError
 
 if TYPE_CHECKING:
@@ -478,10 +479,11 @@ def poll_tracking(ctx: Context, poller: TrackingPoller, *, accounts: Iterable[st
         now = poller.clock()
         with uow_factory(readonly=True) as uow:
             parcels = uow.manifests.on_the_way(code)
-        if not parcels:
+            awaiting = uow.returns.awaiting_pickup(code)  # return parcels the customer is to hand in
+        if not parcels and not awaiting:
             poller.last_asked[code] = now
             continue
-        numbers = sorted({p[2] for p in parcels})
+        numbers = sorted({p[2] for p in parcels} | {number for _rma, number in awaiting})
         updates: dict[str, TrackingUpdate] = {}
         for start in range(0, len(numbers), account.track_batch):
             # one request per batch: the rate limit counts requests
@@ -493,6 +495,34 @@ def poll_tracking(ctx: Context, poller: TrackingPoller, *, accounts: Iterable[st
                 log.warning("tracking at %s failed: %s", code, exc)
                 break
         written += _apply_tracking(ctx, uow_factory, code, parcels, updates, poller)
+        written += _apply_return_tracking(ctx, uow_factory, code, awaiting, updates)
+    return written
+
+
+def _apply_return_tracking(ctx: Context, uow_factory: Any, code: str, awaiting: list[tuple[str, str]],
+                           updates: dict[str, TrackingUpdate]) -> list[str]:
+    """Initiated returns whose parcel the carrier has (collected, on the way, even delivered to the
+    warehouse) become *picked*; *received* is the returns desk's, when the items are counted in."""
+    session = carrier_session(ctx, code)
+    written = []
+    for rma_id, number in awaiting:
+        update = updates.get(number)
+        if update is None or update.status is None:
+            continue  # not handed in yet (or a status that says nothing about where it is)
+        try:
+            with uow_factory() as uow:
+                ret = uow.returns.get(rma_id)
+                if ret is None or ret.status is not ReturnStatus.INITIATED:
+                    continue  # never backwards; a repeat changes nothing
+                event = change_return_status(uow, ctx, session, ret, ReturnStatus.PICKED, source="carrier",
+                                             carrier=code, tracking_number=number, tracking_status=update.status.value,
+                                             at=update.at, description=update.description)
+                uow.commit()
+        except (TransitionRefused, StorageError) as exc:
+            log.warning("tracking: return %s not moved to picked: %s", rma_id, exc)
+            continue
+        if event is not None:
+            written.append(event)
     return written
 
 

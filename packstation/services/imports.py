@@ -84,7 +84,7 @@ from packstation.services.import_files import (
     iter_records,
     open_checked,
 )
-from packstation.services.lifecycle import change_status
+from packstation.services.lifecycle import change_return_status, change_status
 from packstation.services.ports import (
     BatchState,
     Conflict,
@@ -516,8 +516,17 @@ def _return(rec: dict[str, Any]) -> tuple[str, dict[str, Any], list[dict[str, An
             lines.append({"rma_id": rma, "line_no": i, "sku": _text(ln, "sku", max_len=64), "qty": _int(ln, "qty", minimum=1, maximum=MAX_QTY)})
         except RecordError as exc:
             raise RecordError(f"lines[{i}].{exc}") from None
-    row = {"rma_id": rma, "order_id": _ident(rec, "order_id"), "reason": _text(rec, "reason"), "status": status}
-    row["content_hash"] = _hash([row, [(ln["sku"], ln["qty"]) for ln in lines]])
+    row: dict[str, Any] = {"rma_id": rma, "order_id": _ident(rec, "order_id"), "reason": _text(rec, "reason"),
+                           "status": status}
+    # the return parcel (optional): its tracking moves the return to picked
+    number = _text(rec, "tracking_number", required=False, max_len=64)
+    carrier = _text(rec, "carrier", required=False, max_len=64)
+    if carrier and not number:
+        raise RecordError("carrier is the return parcel's carrier: give the parcel's tracking_number too")
+    # a record without a return parcel keeps the fingerprint it always had (importing it again changes nothing)
+    parcel = [(number, carrier)] if number else []
+    row["content_hash"] = _hash([row, [(ln["sku"], ln["qty"]) for ln in lines], *parcel])
+    row["tracking_number"], row["carrier"] = number or None, carrier or None
     return rma, row, lines
 
 
@@ -1569,6 +1578,10 @@ def _apply_returns(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan,
                 break
         for sku, qty in wanted.items():
             in_file[(order_id, sku)] = in_file.get((order_id, sku), 0) + qty
+        number = row.get("tracking_number")
+        if number and (outbound := uow.orders.find_by_tracking(number)) is not None:
+            report.rejected.append(Rejection(plan.positions[k], k, f"tracking_number {number} is the parcel order "
+                                             f"{outbound} went out in, not a return parcel"))
     existing = uow.returns.imported(list(plan.rows))
     new, changed = _split({k: v.fingerprint for k, v in existing.items()}, plan, report)
     for k in changed:
@@ -1588,20 +1601,55 @@ def _apply_returns(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan,
     now = ctx.clock()
     for k in new + changed:
         row = plan.rows[k]
+        number = row.get("tracking_number")
+        carrier = (row.get("carrier") or _order_carrier(uow, row["order_id"])) if number else None
         ret = Return(rma_id=k, order_id=row["order_id"], reason=row["reason"], status=ReturnStatus(row["status"]),
-                     lines=[ReturnLine(line_no=ln["line_no"], sku=ln["sku"], qty=ln["qty"]) for ln in plan.children[k]])
+                     lines=[ReturnLine(line_no=ln["line_no"], sku=ln["sku"], qty=ln["qty"]) for ln in plan.children[k]],
+                     tracking_number=number, carrier=carrier)
         uow.returns.put(ret, row["content_hash"], now)
         # complete enough to replay the return elsewhere (the central sync)
+        parcel = {"tracking_number": number, "carrier": carrier} if number else {}
         record(uow, ctx, session, "return." + row["status"], row["order_id"],
                {"rma_id": k, "order_id": row["order_id"], "reason": row["reason"], "status": row["status"],
                 "origin": "import", "lines": [{"line_no": ln["line_no"], "sku": ln["sku"], "qty": ln["qty"]}
-                                              for ln in plan.children[k]]})
+                                              for ln in plan.children[k]], **parcel})
     report.created += len(new)
     report.updated += len(changed)
 
 
+def _order_carrier(uow: UnitOfWork, order_id: str) -> str | None:
+    order = uow.orders.get(order_id)
+    return order.carrier if order is not None else None
+
+
+def _return_parcel(uow: UnitOfWork, ctx: Context, session: Session, row: dict[str, Any]) -> bool | None:
+    """A tracking row of a return parcel: its initiated returns become picked (whatever the status:
+    a return parcel delivered to the warehouse is still only picked; *received* is the desk's).
+    None: the number is no return parcel's; else whether anything moved."""
+    number = row["tracking_number"]
+    if not number:
+        return None
+    parcel = [r for r in uow.returns.with_tracking(number) if not row["order_id"] or r.order_id == row["order_id"]]
+    if not parcel:
+        return None
+    moved = False
+    for ret in parcel:
+        if ret.status is ReturnStatus.INITIATED:  # never backwards; a repeat changes nothing
+            change_return_status(uow, ctx, session, ret, ReturnStatus.PICKED, source="import", tracking_number=number,
+                                 carrier=ret.carrier, tracking_status=row["status"], at=row["at"])
+            moved = True
+    return moved
+
+
 def _apply_tracking(uow: UnitOfWork, ctx: Context, session: Session, plan: _Plan, report: ImportReport) -> None:
     for k, row in plan.rows.items():
+        moved = _return_parcel(uow, ctx, session, row)
+        if moved is not None:
+            if moved:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+            continue
         order_id = row["order_id"] or uow.orders.find_by_tracking(row["tracking_number"])
         if not order_id:
             report.rejected.append(Rejection(plan.positions[k], row["key"], f"no order has tracking number {row['tracking_number']}"))

@@ -532,6 +532,17 @@ class ReturnRepository(ABC):
     def recent(self, status: ReturnStatus | None = None, limit: int = 500) -> list[Return]:
         """Returns (of one status), the most recently changed first."""
 
+    # the return parcel (its carrier's tracking)
+    @abstractmethod
+    def with_tracking(self, number: str) -> list[Return]:
+        """The returns whose return parcel has this tracking number (one parcel may carry several
+        returns of one customer), by RMA id; any status."""
+
+    @abstractmethod
+    def awaiting_pickup(self, carrier: str) -> list[tuple[str, str]]:
+        """(RMA id, tracking number) of the *initiated* returns whose return parcel *carrier* carries
+        (the carrier compared without regard to case), by RMA id: what the tracking poller asks about."""
+
     # what left in the order (the bench's scans and cartons)
     @abstractmethod
     def shipped(self, order_id: str) -> list[ShippedUnit]:

@@ -116,13 +116,15 @@ def _code_of(bc: Barcode | str) -> tuple[str, str | None]:
 
 def find(ctx: Context, session: Session, code: Barcode | str) -> Found:
     """What a scanned code at the desk stands for: the return code on the slip (``RET-<order>``),
-    an RMA id, an order number (or tote), a carton's SSCC or its tracking barcode."""
+    an RMA id, an order number (or tote), a carton's SSCC or its tracking barcode, or the return
+    parcel's tracking barcode (its return label)."""
     ctx.auth.require(session, Permission.RETURNS, "The returns desk")
     text, sscc = _code_of(code)
     with ctx.uow(readonly=True) as uow:
         order_id: str | None = None
         via = "order"
         only: Return | None = None
+        parcel: list[Return] = []  # the returns a return parcel's tracking number stands for
         if text.upper().startswith("RET-") and len(text) > 4:
             order_id, via = uow.orders.find_id(text[4:]), "return code"
         if order_id is None:
@@ -139,6 +141,8 @@ def find(ctx: Context, session: Session, code: Barcode | str) -> Found:
             found = uow.orders.find_by_tracking(text)
             if found is not None:
                 order_id, via = found, "tracking number"
+        if order_id is None and (parcel := uow.returns.with_tracking(text)):  # the return label on the parcel
+            order_id, via = parcel[0].order_id, "return parcel"
         if order_id is None and ctx.central is not None:  # a carton another bench packed: the centre knows it
             order_id, via = _carton_at_centre(ctx, text, sscc) or (None, via)
             if order_id is not None and uow.orders.get(order_id) is None:
@@ -152,6 +156,11 @@ def find(ctx: Context, session: Session, code: Barcode | str) -> Found:
             if not only.open:
                 raise ReturnRefused(f"Return {only.rma_id} is {only.status.value}: nothing more can be received on it.")
             returns: tuple[Return, ...] = (only,)
+        elif parcel:
+            returns = tuple(r for r in parcel if r.open)
+            if not returns:
+                raise ReturnRefused(f"The return(s) of parcel {text} ({', '.join(r.rma_id for r in parcel)}) are "
+                                    f"{parcel[0].status.value}: nothing more can be received on them.")
         else:
             returns = tuple(r for r in uow.returns.for_order(order_id) if r.open)
     if not order.status.shipped:
@@ -550,7 +559,10 @@ def _credit_note_data(ctx: Context, number: str, order: Order, ret: Return, line
             price = (line.unit_price or Decimal("0"))
             credit.append(CreditLine(line.sku, name, resolved.qty, price, policy.tax_rate))
         if resolved.fee:
-            credit.append(CreditLine("FEE", f"Restocking fee ({line.sku})", 1, -resolved.fee, policy.tax_rate))
+            # the policy's fee, or what the desk / command line agreed not to pay back (an amount given)
+            fee = resolved.fee == policy.fee((line.unit_price or Decimal("0")) * resolved.qty)
+            what = "Restocking fee" if fee else "Deduction"
+            credit.append(CreditLine("FEE", f"{what} ({line.sku})", 1, -resolved.fee, policy.tax_rate))
     return CreditNoteData(number=number, issued=issued.date(), order_id=order.order_id,
                           customer=doc_address(order.ship_to, order.customer_phone), issuer=issuer,
                           currency=order.currency, lines=tuple(credit), reason=ret.reason, rma_id=ret.rma_id)
@@ -742,7 +754,7 @@ def detail(ctx: Context, session: Session, rma_id: str) -> dict[str, Any]:
         })
     return {
         "rma_id": ret.rma_id, "order_id": ret.order_id, "status": ret.status.value, "reason": ret.reason,
-        "origin": ret.origin, "lines": out_lines,
+        "origin": ret.origin, "tracking_number": ret.tracking_number, "carrier": ret.carrier, "lines": out_lines,
         "items": [{"id": i.id, "line_no": i.line_no, "sku": i.sku, "qty": i.qty, "lot": i.lot, "serial": i.serial,
                    "unexpected": i.unexpected, "grade": i.grade, "notes": i.notes, "disposition": i.disposition,
                    "location": i.location, "restocked_at": _iso(i.restocked_at), "photos": list(i.photos),

@@ -13,12 +13,15 @@ returns``), so the keyboard is only needed for notes:
 4. Decide: ``DISP-RESTOCK`` (then the bin, ``DISP-RESTOCK`` again for the product's home bin, or
    ``RET-LATER``), ``DISP-BSTOCK``, ``DISP-REFURBISH``, ``DISP-QUARANTINE``, ``DISP-RTV``, ``DISP-SCRAP``.
 5. Resolve: ``RES-REFUND``, ``RES-CREDIT``, ``RES-REPLACE``, ``RES-NONE``; ``RET-DONE`` ends the parcel.
+   ``RET-AMOUNT`` then a typed amount: what the item's line pays back at the next RES-REFUND or
+   RES-CREDIT, instead of its price less the restocking fee.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from packstation.domain.barcodes import Barcode, BarcodeError, BarcodeKind, RawScan, prompt_value
@@ -34,6 +37,7 @@ from packstation.domain.returns import (
     Return,
     ReturnsPolicy,
     ShippedUnit,
+    parse_amount,
 )
 from packstation.services import returns as rs
 from packstation.services.context import Context
@@ -49,7 +53,8 @@ DISPOSITION_CODES = {
 RESOLUTION_CODES = {"RES-REFUND": ResolutionKind.REFUND, "RES-CREDIT": ResolutionKind.CREDIT_NOTE,
                     "RES-REPLACE": ResolutionKind.REPLACEMENT, "RES-NONE": ResolutionKind.NONE}
 DESK_CODES = {"RET-PHOTO": "take a photo of the item", "RET-NOTE": "add a note (then type it)",
-              "RET-LATER": "restock later (at the bin prompt)", "RET-DONE": "parcel done"}
+              "RET-LATER": "restock later (at the bin prompt)",
+              "RET-AMOUNT": "amount the item's line pays back (then type it)", "RET-DONE": "parcel done"}
 GRADE_PREFIX = "GRADE-"
 
 
@@ -62,7 +67,7 @@ def _desk_code(value: str) -> bool:
 class Prompt:
     """What the desk waits for: a reason (opening a return), a lot or serial, a bin, a note."""
 
-    kind: str  # reason | lot | serial | location | note
+    kind: str  # reason | lot | serial | location | note | amount
     order_id: str | None = None  # reason: the order to open a return for
     barcode: Barcode | None = None  # lot / serial: the item scan waiting for it
     lot: str | None = None
@@ -86,6 +91,8 @@ class ReturnsDesk:
     prompt: Prompt | None = None
     last_closed: list[str] = field(default_factory=list)  # the returns of the parcel that just closed
     index: dict[str, tuple[str, int]] = field(default_factory=dict)  # barcode -> (sku, units): the parcel's products
+    # (RMA id, line no) -> what the line pays back at the next refund / credit note (RET-AMOUNT)
+    amounts: dict[tuple[str, int], Decimal] = field(default_factory=dict)
 
     # --- the desk protocol ------------------------------------------------------------------
     def start(self) -> Outcome:
@@ -207,6 +214,12 @@ class ReturnsDesk:
                 return None
             self.prompt = None
             return self._decide(prompt.item_id, Disposition.RESTOCK, (scan.data or bc.raw or value).strip())
+        if prompt.kind == "amount":
+            assert prompt.item_id is not None
+            if _desk_code(value) or bc.kind is BarcodeKind.GTIN:
+                self.prompt = None
+                return None  # a desk code or an item: no amount is kept
+            return self._amount(prompt.item_id, (scan.data or bc.raw or value).strip())
         if prompt.kind == "note":
             assert prompt.item_id is not None
             self.prompt = None
@@ -231,6 +244,8 @@ class ReturnsDesk:
             return Outcome(Verdict.NOT_ALLOWED, "Scan a returned item first (or pick one on the screen).")
         if value == "RET-PHOTO":
             return self._photo(item)
+        if value == "RET-AMOUNT":
+            return self._amount_prompt(item)
         if value == "RET-NOTE":
             self.prompt = Prompt("note", item_id=item.id)
             return Outcome(Verdict.NEEDS_NOTE, f"Note for {self._name(item.sku)}: type it and press Enter "
@@ -382,6 +397,46 @@ class ReturnsDesk:
         return "It is done."
 
     # --- resolving ----------------------------------------------------------------------------
+    def _line_price(self, rma_id: str, line_no: int) -> tuple[str, Decimal | None, str]:
+        """The line's SKU, its price per unit (the order's when the line has none) and the currency."""
+        ret = self.return_of(rma_id)
+        line = ret.line(line_no) if ret is not None else None
+        order = self.orders.get(ret.order_id) if ret is not None else None
+        sku = line.sku if line is not None else "?"
+        price = line.unit_price if line is not None else None
+        if price is None and order is not None and (sold := order.line_for(sku)) is not None:
+            price = sold.unit_price
+        return sku, price, order.currency if order is not None else ""
+
+    def _amount_prompt(self, item: ReceivedItem) -> Outcome:
+        sku, price, currency = self._line_price(item.rma_id, item.line_no)
+        each = f", {price} {currency} each" if price is not None else ""
+        self.prompt = Prompt("amount", item_id=item.id)
+        return Outcome(Verdict.NEEDS_AMOUNT, f"Amount line {item.line_no} of {item.rma_id} ({self._name(sku)}{each}) "
+                       "pays back at the next RES-REFUND or RES-CREDIT: type it (e.g. 15.00) and press Enter "
+                       "(CMD-UNDO cancels).", sku=sku, data={"rma_id": item.rma_id, "line_no": item.line_no})
+
+    def _amount(self, item_id: str, text: str) -> Outcome:
+        item = self._item(item_id)
+        try:
+            amount = parse_amount(text)
+        except ValueError as exc:  # the prompt stays: type it again
+            return Outcome(Verdict.INVALID_SCAN, f"Not an amount: {exc}. Type the amount again (CMD-UNDO cancels).",
+                           data={"headline": "NOT AN AMOUNT"})
+        self.prompt = None
+        self.amounts[(item.rma_id, item.line_no)] = amount
+        sku, price, currency = self._line_price(item.rma_id, item.line_no)
+        instead = f" (its price: {price} {currency} per unit, less the restocking fee)" if price is not None else ""
+        return Outcome(Verdict.AMOUNT_SET, f"Line {item.line_no} of {item.rma_id} ({self._name(sku)}) pays back "
+                       f"{amount} {currency} at RES-REFUND or RES-CREDIT{instead}.", sku=sku,
+                       data={"rma_id": item.rma_id, "line_no": item.line_no, "amount": str(amount)})
+
+    def _amounts_of(self, rma_id: str, kind: ResolutionKind) -> dict[int, Decimal] | None:
+        if not kind.pays:
+            return None  # a replacement or nothing due pays no money: the amounts wait for a refund
+        given = {n: a for (r, n), a in self.amounts.items() if r == rma_id}
+        return given or None
+
     def _resolve(self, kind: ResolutionKind) -> Outcome:
         if self.receipt is None and self.last_closed:
             # the parcel just closed and the code was scanned again: say what was done, do nothing
@@ -396,7 +451,10 @@ class ReturnsDesk:
         refusals: list[str] = []
         for ret in self.returns:
             try:
-                done.append(rs.resolve(self.ctx, self.session, ret.rma_id, kind))
+                done.append(rs.resolve(self.ctx, self.session, ret.rma_id, kind,
+                                       amounts=self._amounts_of(ret.rma_id, kind)))
+                for ln in done[-1].resolution.lines:  # settled: its amount was used (or is moot)
+                    self.amounts.pop((ret.rma_id, ln.line_no), None)
             except rs.ReturnRefused as exc:
                 refusals.append(str(exc))
         if not done:
@@ -442,7 +500,7 @@ class ReturnsDesk:
     # --- state --------------------------------------------------------------------------------
     def _clear(self) -> None:
         self.receipt, self.returns, self.items, self.current, self.prompt = None, [], [], None, None
-        self.last_closed = []
+        self.last_closed, self.amounts = [], {}
         self.shipped, self.orders = {}, {}
 
     def _load(self, receipt: Receipt) -> None:

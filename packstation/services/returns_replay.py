@@ -68,7 +68,8 @@ def _opened(uow: UnitOfWork, event: Event) -> None:
     if uow.returns.get(p["rma_id"]) is not None:
         return
     lines = [ReturnLine(int(x["line_no"]), x["sku"], int(x["qty"])) for x in p.get("lines", [])]
-    ret = Return(p["rma_id"], p["order_id"], p["reason"], ReturnStatus(p["status"]), lines, origin=p.get("origin", "desk"))
+    ret = Return(p["rma_id"], p["order_id"], p["reason"], ReturnStatus(p["status"]), lines, origin=p.get("origin", "desk"),
+                 tracking_number=p.get("tracking_number"), carrier=p.get("carrier"))
     at = _at(None, event)
     if ret.origin == "desk":
         uow.returns.add(ret, at)
@@ -198,7 +199,11 @@ APPLIERS: dict[str, Callable[[UnitOfWork, Event], None]] = {
 
 
 def _imported(uow: UnitOfWork, event: Event) -> None:
-    """``return.initiated`` / ``return.picked`` from an import: the announced return with its lines."""
+    """``return.initiated`` / ``return.picked`` from an import: the announced return with its lines;
+    ``return.picked`` from carrier tracking or a tracking import: a status change (``from`` / ``to``)."""
+    if "from" in event.payload and "to" in event.payload:
+        _status(uow, event)
+        return
     _opened(uow, event)
 
 

@@ -1003,6 +1003,43 @@ class TestReturns:
             assert u.returns.get("RMA-1") == again
             assert u.returns.imported(["RMA-1"])["RMA-1"].fingerprint == "fp-1b"
 
+    def test_a_return_parcel_is_found_by_its_tracking_number_and_awaits_pickup_while_initiated(
+            self, packing: UnitOfWorkFactory) -> None:
+        def ret(rma_id: str, order_id: str, status: ReturnStatus, number: str | None, carrier: str | None) -> Return:
+            return Return(rma_id, order_id, "too small", status, [ReturnLine(1, "EL-1", 1)], tracking_number=number,
+                          carrier=carrier)
+
+        rma1 = ret("RMA-1", "SO-1", ReturnStatus.INITIATED, "JJD-RET-1", "DHL")
+        with packing() as u:
+            u.returns.put(ret("RMA-3", "SO-2", ReturnStatus.INITIATED, "JJD-RET-1", "DHL"), "fp-3", NOW)  # same parcel
+            u.returns.put(rma1, "fp-1", NOW)
+            u.returns.put(ret("RMA-2", "SO-1", ReturnStatus.PICKED, "JJD-RET-2", "DHL"), "fp-2", NOW)
+            u.returns.put(ret("RMA-4", "SO-2", ReturnStatus.INITIATED, "1Z-RET-4", "UPS"), "fp-4", NOW)
+            u.returns.put(ret("RMA-5", "SO-2", ReturnStatus.INITIATED, None, None), "fp-5", NOW)  # no parcel named
+            u.returns.add(Return("RMA-6", "SO-1", "desk", ReturnStatus.INITIATED, [], origin="desk",
+                                 tracking_number="JJD-RET-6", carrier="dhl"), NOW)
+            u.commit()
+        with packing(readonly=True) as u:
+            assert u.returns.get("RMA-1") == rma1  # the parcel is stored with the return
+            assert [r.rma_id for r in u.returns.with_tracking("JJD-RET-1")] == ["RMA-1", "RMA-3"]
+            assert u.returns.with_tracking("JJD-RET-1")[0] == rma1
+            assert [r.rma_id for r in u.returns.with_tracking("JJD-RET-2")] == ["RMA-2"]  # any status
+            assert u.returns.with_tracking("JJD-404") == []
+            assert u.returns.with_tracking("jjd-ret-1") == []  # a tracking number is taken as it is
+            assert u.returns.for_order("SO-2")[0].tracking_number == "JJD-RET-1"
+            # initiated only (RMA-2 is picked), of that carrier whatever its case, by RMA id
+            assert u.returns.awaiting_pickup("DHL") == [("RMA-1", "JJD-RET-1"), ("RMA-3", "JJD-RET-1"),
+                                                        ("RMA-6", "JJD-RET-6")]
+            assert u.returns.awaiting_pickup("ups") == [("RMA-4", "1Z-RET-4")]
+            assert u.returns.awaiting_pickup("GLS") == []
+        with packing() as u:
+            u.returns.set_status("RMA-1", ReturnStatus.INITIATED, ReturnStatus.PICKED, NOW + hours(1))
+            u.returns.put(ret("RMA-4", "SO-2", ReturnStatus.INITIATED, None, None), "fp-4b", NOW)  # parcel dropped
+            u.commit()
+        with packing(readonly=True) as u:
+            assert u.returns.awaiting_pickup("DHL") == [("RMA-3", "JJD-RET-1"), ("RMA-6", "JJD-RET-6")]
+            assert u.returns.awaiting_pickup("UPS") == [] and u.returns.with_tracking("1Z-RET-4") == []
+
     def test_a_return_of_no_order_is_refused(self, packing: UnitOfWorkFactory) -> None:
         with pytest.raises(StorageError), packing() as u:
             u.returns.put(Return("RMA-9", "SO-404", "?", ReturnStatus.INITIATED, []), "fp", NOW)

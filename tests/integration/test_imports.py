@@ -198,6 +198,35 @@ def test_returns_and_tracking_after_packing(station: Station) -> None:
     assert hf.table_counts(station) == before
 
 
+def test_a_return_parcels_tracking_row_moves_its_return_to_picked(station: Station, tmp_path: Path) -> None:
+    _base(station)
+    _import(station, "orders", FIXTURES / "orders.ndjson")
+    hf.add_user(station, "Pat Packer", "packer", hf.BADGE)
+    bench = station.terminal()
+    hf.login(bench, hf.BADGE)
+    hf.pack_order(bench, "WEB-5001")
+    # a returns CSV (one row per line item) naming the return parcel and its carrier
+    returns = tmp_path / "returns.csv"
+    returns.write_text("rma_id,order_id,reason,status,tracking_number,carrier,sku,qty\n"
+                       "RMA-7001,WEB-5001,wrong size,initiated,JJD0099887766,DHL,TS-2001,1\n", encoding="utf-8")
+    assert _import(station, "returns", returns).created == 1
+    [row] = _rows(station, "returns")
+    assert (row["tracking_number"], row["carrier"], row["status"]) == ("JJD0099887766", "DHL", "initiated")
+    tracking = tmp_path / "tracking.csv"
+    tracking.write_text("order_id,tracking_number,status,at\n"
+                        ",JJD0099887766,in_transit,2026-11-24T09:30:00+01:00\n"
+                        ",JJD0099887766,delivered,2026-11-25T11:00:00+01:00\n", encoding="utf-8")
+    report = _import(station, "tracking", tracking)
+    assert report.ok and (report.updated, report.unchanged) == (1, 1), report.rejected
+    assert _rows(station, "returns")[0]["status"] == "picked"  # delivered to the warehouse: still only picked
+    [event] = _rows(station, "events", kind="return.picked")
+    assert event["actor"] == "import:tests"
+    assert _rows(station, "orders", order_id="WEB-5001")[0]["status"] == "packed"  # the order is not touched
+    before = hf.table_counts(station)
+    again = _import(station, "tracking", tracking)
+    assert (again.updated, again.unchanged) == (0, 2) and hf.table_counts(station) == before
+
+
 def test_tracking_rejection_names_the_order_not_the_position(station: Station, tmp_path: Path) -> None:
     _base(station)
     _import(station, "orders", FIXTURES / "orders.ndjson")

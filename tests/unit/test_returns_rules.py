@@ -79,6 +79,23 @@ def test_an_amount_given_per_line_replaces_the_default_within_the_price() -> Non
         plan_resolution(ret, items, ResolutionKind.REFUND, ReturnsPolicy(), amounts={1: Decimal("20")})
 
 
+def test_an_amount_is_only_for_a_line_the_resolution_settles_and_only_for_money_back() -> None:
+    ret = inspected([ReturnLine(1, "TS-1", 1, unit_price=Decimal("9.95")), ReturnLine(2, "TS-1", 1,
+                                                                                   unit_price=Decimal("9.95"))])
+    items = [item("RMA-A", "SO-A", line_no=1), item("RMA-A", "SO-A", line_no=2, grade="MISSING")]
+    with pytest.raises(ResolutionRefused, match=r"^Return RMA-A has no line 3 \(its lines: 1, 2\)\.$"):
+        plan_resolution(ret, items, ResolutionKind.REFUND, ReturnsPolicy(), amounts={3: Decimal("1")})
+    # line 2's unit came back missing: nothing to pay for, so the refund does not settle it
+    with pytest.raises(ResolutionRefused, match="line 2 is not settled by this refund"):
+        plan_resolution(ret, items, ResolutionKind.REFUND, ReturnsPolicy(), amounts={2: Decimal("1")})
+    with pytest.raises(ResolutionRefused, match="line 2 is not settled by this credit note"):
+        plan_resolution(ret, items, ResolutionKind.CREDIT_NOTE, ReturnsPolicy(), line_nos=[1], amounts={2: Decimal("1")})
+    with pytest.raises(ResolutionRefused, match="A replacement pays no money"):
+        plan_resolution(ret, items, ResolutionKind.REPLACEMENT, ReturnsPolicy(), amounts={1: Decimal("1")})
+    with pytest.raises(ResolutionRefused, match="between 0 and 9.95"):
+        plan_resolution(ret, items, ResolutionKind.REFUND, ReturnsPolicy(), amounts={1: Decimal("-0.01")})
+
+
 def test_the_restocking_fee_rounds_half_up_to_cents() -> None:
     ret = inspected([ReturnLine(1, "TS-1", 1, unit_price=Decimal("0.30"))])
     plan = plan_resolution(ret, [item("RMA-A", "SO-A")], ResolutionKind.CREDIT_NOTE,

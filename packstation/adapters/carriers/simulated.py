@@ -7,6 +7,11 @@ memory: each created shipment gets the next tracking number of the account's pre
 barcode) and the ship-to address. ``simulate = "error"`` refuses every shipment as a carrier
 refuses a bad address; ``simulate = "timeout"`` answers after ``timeout_s`` with a timeout.
 After the close a parcel reports *in transit*, and *delivered* ``deliver_after_s`` later.
+
+Return parcels: :meth:`SimulatedCarrier.issue_return_label` hands out a return label's tracking
+number (as a shop's returns portal gets one from the carrier for its customer); the parcel reports
+nothing until :meth:`SimulatedCarrier.hand_in` (the customer drops it at a parcel shop), then *in
+transit*, and *delivered* (to the warehouse) ``deliver_after_s`` later.
 """
 
 from __future__ import annotations
@@ -91,6 +96,21 @@ class SimulatedCarrier(CarrierPort):
             close = CarrierClose(f"{self.code}-EOD-{len(self.closes) + 1:04d}")
             self.closes.append(close)
         return close
+
+    def issue_return_label(self, reference: str) -> str:
+        """A return label for a customer's parcel (not a port method: the shop asks the carrier for it)."""
+        with self._lock:
+            number = self._next_number()
+            self.shipments[f"{self.code}-RET-{number}"] = _Shipment(number, reference)
+        return number
+
+    def hand_in(self, tracking_number: str) -> None:
+        """The customer handed the return parcel in: the carrier has it from now."""
+        with self._lock:
+            shipment = next((s for s in self.shipments.values() if s.tracking_number == tracking_number), None)
+            if shipment is None:
+                raise CarrierError(f"{self.code}: no parcel {tracking_number}", retryable=False)
+            shipment.closed_at = self.clock()
 
     def track(self, tracking_numbers: list[str]) -> list[TrackingUpdate]:
         now = self.clock()

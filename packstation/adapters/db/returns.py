@@ -66,8 +66,7 @@ class SqlReturns(ReturnRepository):
             return None
         received = {n: int(q) for n, q in self.conn.execute(_RECEIVED_OF, {"rma": rma_id})}
         lines = [_line(x, received.get(x["line_no"], 0)) for x in self.conn.execute(_LINES_OF, {"rma": rma_id}).mappings()]
-        return Return(rma_id=row["rma_id"], order_id=row["order_id"], reason=row["reason"],
-                      status=ReturnStatus(row["status"]), lines=lines, origin=row["origin"])
+        return _return(row, lines)
 
     def for_order(self, order_id: str) -> list[Return]:
         rows = self.conn.execute(select(t.returns).where(r.order_id == order_id).order_by(r.rma_id)).mappings().all()
@@ -97,9 +96,19 @@ class SqlReturns(ReturnRepository):
             mine = lines[row["rma_id"]]
             for ln in mine:
                 ln.received = received.get((row["rma_id"], ln.line_no), 0)
-            out.append(Return(rma_id=row["rma_id"], order_id=row["order_id"], reason=row["reason"],
-                              status=ReturnStatus(row["status"]), lines=mine, origin=row["origin"]))
+            out.append(_return(row, mine))
         return out
+
+    def with_tracking(self, number: str) -> list[Return]:
+        rows = self.conn.execute(select(t.returns).where(r.tracking_number == number).order_by(r.rma_id)).mappings().all()
+        return self._build(rows)
+
+    def awaiting_pickup(self, carrier: str) -> list[tuple[str, str]]:
+        q = (select(r.rma_id, r.tracking_number)
+             .where(and_(r.status == ReturnStatus.INITIATED.value, r.tracking_number.is_not(None),
+                         func.upper(r.carrier) == carrier.upper()))
+             .order_by(r.rma_id))
+        return [(x[0], x[1]) for x in self.conn.execute(q)]
 
     def imported(self, rma_ids: Sequence[str]) -> dict[str, ImportedState]:
         out: dict[str, ImportedState] = {}
@@ -110,7 +119,7 @@ class SqlReturns(ReturnRepository):
 
     def put(self, ret: Return, fingerprint: str, at: datetime) -> None:
         values = {"order_id": ret.order_id, "reason": ret.reason, "status": ret.status.value, "content_hash": fingerprint,
-                  "updated_at": at, "origin": ret.origin}
+                  "updated_at": at, "origin": ret.origin, "tracking_number": ret.tracking_number, "carrier": ret.carrier}
         done = self.conn.execute(update(t.returns).where(r.rma_id == ret.rma_id).values(**values))
         if done.rowcount == 0:
             self.conn.execute(insert(t.returns).values(rma_id=ret.rma_id, created_at=at, **values))
@@ -121,7 +130,7 @@ class SqlReturns(ReturnRepository):
     def add(self, ret: Return, at: datetime) -> None:
         self.conn.execute(insert(t.returns).values(
             rma_id=ret.rma_id, order_id=ret.order_id, reason=ret.reason, status=ret.status.value, content_hash="",
-            origin=ret.origin, created_at=at, updated_at=at))
+            origin=ret.origin, tracking_number=ret.tracking_number, carrier=ret.carrier, created_at=at, updated_at=at))
         if ret.lines:
             self.conn.execute(insert(t.return_lines), [_line_row(ret.rma_id, ln) for ln in ret.lines])
 
@@ -293,6 +302,11 @@ class SqlReturns(ReturnRepository):
             q = q.where(ri.received_at >= since)
         return [ReturnFact(rma_id=x[0], reason=x[1], sku=x[2], qty=x[3], grade=x[4], packer=x[5], unexpected=bool(x[6]),
                            received_at=x[7]) for x in self.conn.execute(q.order_by(ri.received_at, ri.rma_id, ri.seq))]
+
+
+def _return(row: Any, lines: list[ReturnLine]) -> Return:
+    return Return(rma_id=row["rma_id"], order_id=row["order_id"], reason=row["reason"], status=ReturnStatus(row["status"]),
+                  lines=lines, origin=row["origin"], tracking_number=row["tracking_number"], carrier=row["carrier"])
 
 
 def _line(x: Any, received: int) -> ReturnLine:

@@ -338,6 +338,9 @@ returns = Table(
     # import (announced by the shop) or desk (opened at the returns desk when a parcel came unannounced)
     Column("origin", String(16), nullable=False, server_default="import"),
     Column("closed_at", TS, nullable=True),
+    # the return parcel (optional in the record): carrier tracking moves the return to picked
+    Column("tracking_number", String(64), nullable=True, index=True),
+    Column("carrier", String(64), nullable=True),
     Index("ix_returns_status_updated", "status", "updated_at"),
 )
 
