@@ -447,6 +447,18 @@ class TrackingPoller:
     seen: dict[str, OrderStatus] = field(default_factory=dict)  # tracking number -> furthest status seen
     clock: Callable[[], float] = time.monotonic
 
+    cursor: dict[str, str] = field(default_factory=dict)  # account -> the last tracking number asked about
+
+    def next_batch(self, code: str, numbers: list[str], size: int) -> list[str]:
+        """The next *size* of the sorted *numbers* after the last one asked about (wrapping round),
+        so every parcel is asked about in turn however many there are."""
+        after = self.cursor.get(code)
+        start = next((i for i, n in enumerate(numbers) if after is None or n > after), 0)
+        batch = (numbers[start:] + numbers[:start])[:max(1, size)]
+        if batch:
+            self.cursor[code] = batch[-1]
+        return batch
+
     def due(self, code: str, min_interval_s: float) -> bool:
         """May account *code* be asked now (its rate limit: once per *min_interval_s*)?"""
         last = self.last_asked.get(code)
@@ -484,16 +496,16 @@ def poll_tracking(ctx: Context, poller: TrackingPoller, *, accounts: Iterable[st
             poller.last_asked[code] = now
             continue
         numbers = sorted({p[2] for p in parcels} | {number for _rma, number in awaiting})
+        batch = poller.next_batch(code, numbers, account.track_batch)
         updates: dict[str, TrackingUpdate] = {}
-        for start in range(0, len(numbers), account.track_batch):
-            # one request per batch: the rate limit counts requests
-            poller.last_asked[code] = poller.clock()
-            try:
-                for update in account.track(numbers[start:start + account.track_batch]):
-                    updates[update.tracking_number] = update
-            except CarrierError as exc:
-                log.warning("tracking at %s failed: %s", code, exc)
-                break
+        # one request per round: the rate limit counts requests (more parcels than a batch are
+        # asked about in turn, round after round; an order's other parcels keep what they said)
+        poller.last_asked[code] = poller.clock()
+        try:
+            for update in account.track(batch):
+                updates[update.tracking_number] = update
+        except CarrierError as exc:
+            log.warning("tracking at %s failed: %s", code, exc)
         written += _apply_tracking(ctx, uow_factory, code, parcels, updates, poller)
         written += _apply_return_tracking(ctx, uow_factory, code, awaiting, updates)
     return written

@@ -244,6 +244,42 @@ def test_the_poller_never_moves_a_return_the_desk_received_meanwhile(ctx, shippe
     assert the_return(ctx).status is ReturnStatus.RECEIVED and dhl.asked == []  # not initiated: not asked
 
 
+def test_the_poller_makes_one_request_per_round_and_asks_about_every_parcel_in_turn(ctx, shipped) -> None:
+    """The README's promise: at most one request per account per ``track_every_s``, ``track_batch``
+    numbers at a time. Four parcels in batches of three: a request per round, all four asked
+    about by the second round (which wraps round to the first parcels)."""
+    dhl = AnsweringCarrier("DHL")
+    dhl.track_batch = 3  # type: ignore[attr-defined]
+    dhl.min_poll_interval_s = 900.0
+    ctx = with_carriers(ctx, dhl)
+    parcels = [f"JJD{n:04d}" for n in range(4)]  # SO-9 shipped four tees: four returns of one
+    assert imported(ctx, "returns", *(a_return(f"RMA-{n}", tracking_number=p) for n, p in enumerate(parcels))).ok
+    now = [0.0]
+    poller = TrackingPoller(clock=lambda: now[0])
+    poll_tracking(ctx, poller)
+    assert dhl.asked == [parcels[:3]]
+    now[0] = 899.0
+    poll_tracking(ctx, poller)
+    assert len(dhl.asked) == 1  # not due yet: no request
+    now[0] = 900.0
+    poll_tracking(ctx, poller)
+    assert dhl.asked == [parcels[:3], [parcels[3], *parcels[:2]]]
+
+
+def test_the_poller_never_moves_an_order_backwards(ctx, shipped) -> None:
+    """SO-9 was delivered (by an import): a carrier feed still saying "in transit" changes nothing."""
+    dhl = AnsweringCarrier("DHL")
+    ctx = with_carriers(ctx, dhl)
+    with ctx.uow(readonly=True) as uow:
+        (carton,) = uow.shipments.cartons("SO-9", {ct.code: ct for ct in uow.catalog.carton_types()})
+    poller = TrackingPoller(clock=lambda: 0.0)
+    poller.seen[carton.tracking_number or carton.sscc or ""] = OrderStatus.IN_TRANSIT
+    dhl.answers = {n: OrderStatus.IN_TRANSIT for n in (carton.tracking_number, carton.sscc) if n}
+    assert poll_tracking(ctx, poller) == []
+    with ctx.uow(readonly=True) as uow:
+        assert uow.orders.get("SO-9").status is OrderStatus.DELIVERED
+
+
 # --- at the centre -------------------------------------------------------------------------------
 
 
