@@ -432,14 +432,18 @@ def finish_seal(seal: PendingSeal) -> Outcome:
                            "automatically: set the carton aside until its label prints (the lead view lists it).",
                            data={**out, "headline": "LABEL NOT CREATED", "label_request": label.request.id,
                                  "label_error": label.error, "order_complete": complete})
+        # the carrier's tracking number, as the label shows it (the packer can check the label printed)
+        tracked = f", {label.carrier} tracking {sealed.tracking_number}" \
+            if label is not None and label.created is not None and sealed.tracking_number else ""
         if complete:
             return Outcome(Verdict.ORDER_COMPLETE,
-                           f"Carton {carton.seq} sealed ({measured_g} g). Order {order.order_id} packed.",
+                           f"Carton {carton.seq} sealed ({measured_g} g){tracked}. Order {order.order_id} packed.",
                            data={**out, "order_complete": True})
         remaining = sum(line.remaining for line in order.lines)
-        msg = f"Carton {carton.seq} sealed ({measured_g} g), SSCC {sscc}."
+        msg = f"Carton {carton.seq} sealed ({measured_g} g), SSCC {sscc}{tracked}."
         if approval is not None:
-            msg = f"Carton {carton.seq} sealed at {measured_g} g, overridden by {approval.name} ({reason}), SSCC {sscc}."
+            msg = (f"Carton {carton.seq} sealed at {measured_g} g, overridden by {approval.name} ({reason}), "
+                   f"SSCC {sscc}{tracked}.")
         if remaining:
             msg += f" {remaining} item(s) left: open the next carton."
         return Outcome(Verdict.CARTON_CLOSED, msg, data=out)

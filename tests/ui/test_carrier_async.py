@@ -141,7 +141,7 @@ def test_a_seal_asks_the_carrier_off_the_gui_thread_and_scans_meanwhile_count_no
     assert threading.main_thread().ident not in held.threads and len(held.threads) == 1
     [carton] = order_status(station.ctx, station.system_session(), order_id)["cartons"]
     assert carton["status"] == "closed" and carton["label_carrier"] == "DHL"
-    assert carton["tracking_number"]
+    assert carton["tracking_number"] and carton["tracking_number"] in done.message  # the verdict names it
     assert len(held.shipments) == 1  # one shipment: the carrier was asked once
     results = station.print_worker.drain()
     [label] = shipping_labels(results, carton["sscc"])
@@ -271,3 +271,45 @@ def test_the_dock_close_asks_for_the_end_of_day_close_off_the_gui_thread(qtbot, 
     assert len(closed) == 1 and closed[0].carrier_ref == held.closes[0].reference
     assert window.dock.cartons.rowCount() == 0  # the page redrawn after the close
 
+
+@pytest.fixture
+def demo_carriers_station(tmp_path):
+    """The demo station as ``scripts/run-station`` opens it: simulated DHL, UPS and PostNL accounts."""
+    from packstation.config import DEMO_CARRIERS
+
+    station = build_station(Config(station=StationConfig(demo=True), data_dir=tmp_path, carriers=DEMO_CARRIERS))
+    yield station
+    station.close()
+
+
+def test_the_bench_shows_the_carriers_tracking_number_in_the_verdict_and_the_carton_list(qtbot, make_window,
+                                                                                          demo_carriers_station):
+    """The demo's simulated DHL labels each carton: its tracking number is on the band and in the sealed list."""
+    station = demo_carriers_station
+    with station.uow(readonly=True) as uow:
+        for n in range(10001, 10063):
+            order = uow.orders.get(f"SO-{n}")
+            if order is None or order.carrier != "DHL" or order.status.value != "released" or len(order.lines) < 2:
+                continue
+            products = uow.catalog.products(ln.sku for ln in order.lines)
+            if all(p.tracking.value == "none" for p in products.values()):
+                break
+        else:
+            raise AssertionError("no plain two-line DHL order in the demo data")
+    first = [products[order.lines[0].sku].barcodes[0]] * order.lines[0].qty
+    window = make_window(station, install_wedge=False, start_workers=False)
+    controller = window.controller
+    for code in ("PACKER-001", order.order_id, "BOX-XL", *first, "CMD-CLOSE-CARTON"):
+        type_in(qtbot, window, code)
+    qtbot.waitUntil(lambda: controller.last.verdict is Verdict.CARTON_CLOSED, timeout=10_000)
+    [carton] = [c for c in order_status(station.ctx, station.system_session(), order.order_id)["cartons"]
+                if c["status"] == "closed"]
+    number = carton["tracking_number"]
+    assert number and carton["label_carrier"] == "DHL"
+    assert f"SSCC {carton['sscc']}, DHL tracking {number}." in window.band.message.text()
+    sealed = window.pack.cartons.closed.text()
+    assert f"SSCC {carton['sscc']}" in sealed and f"DHL tracking {number}" in sealed
+    # the carton list says it again after a restart of the bench (the carton read back from the database)
+    type_in(qtbot, window, "CMD-LOGOUT")
+    type_in(qtbot, window, "PACKER-001")
+    assert f"DHL tracking {number}" in window.pack.cartons.closed.text()
