@@ -143,9 +143,11 @@ class CarrierConfig:
     label_format: str = "auto"  # auto: ZPL for a ZPL label printer, else PDF
     track_every_s: float = 900.0  # tracking: at most one request per account this often
     track_batch: int = 20  # tracking numbers per request
-    # simulated connector only: what it does ("ok", "error", "timeout") and its tracking prefix
+    # simulated connector only: what it does ("ok", "error", "timeout"), its tracking prefix, and how
+    # long it takes to answer (a slow carrier; at timeout_s or more it times out)
     simulate: str = "ok"
     tracking_prefix: str = ""
+    delay_s: float = 0.0
 
     def secret(self, key: str) -> str:
         value = self.credentials.get(key, "")
@@ -223,7 +225,14 @@ def parse_carriers(raw: Any) -> tuple[CarrierConfig, ...]:
                 if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                     raise ConfigError(f"{where} {key} must be a positive number, got {value!r}")
                 values[key] = int(value) if key == "track_batch" else float(value)
+        if "delay_s" in table:
+            value = table["delay_s"]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"{where} delay_s must be a number of seconds, 0 or more; got {value!r}")
+            values["delay_s"] = float(value)
         cfg = CarrierConfig(**values)
+        if cfg.delay_s and cfg.connector != CARRIER_CONNECTOR_SIMULATED:
+            raise ConfigError(f"{where} delay_s is for the simulated carrier only")
         if cfg.label_format not in LABEL_FORMATS:
             raise ConfigError(f"{where} label_format must be one of {', '.join(LABEL_FORMATS)}; got {cfg.label_format!r}")
         if cfg.simulate not in ("ok", "error", "timeout"):

@@ -58,7 +58,8 @@ class Verdict(StrEnum):
     NEEDS_PIN = "needs_pin"
     NEEDS_DESK = "needs_desk"  # a lead or admin chooses the desk after login
     NEEDS_REASON = "needs_reason"  # a lead's action waits for its reason (picked by number)
-    WEIGHING = "weighing"  # the scale is being read: wait for the verdict
+    WEIGHING = "weighing"  # the carton is being sealed (the scale read, its label made): wait for the verdict
+    CREATING_LABEL = "creating_label"  # weighed; the carrier is asked for the label, then the carton seals
     LOGIN_REFUSED = "login_refused"
     REPRINT_REQUESTED = "reprint_requested"
     NEEDS_REPRINT_TARGET = "needs_reprint_target"
@@ -147,6 +148,7 @@ _TONES = {
     Verdict.NEEDS_DESK: Tone.PROMPT,
     Verdict.NEEDS_REASON: Tone.PROMPT,
     Verdict.WEIGHING: Tone.WARNING,
+    Verdict.CREATING_LABEL: Tone.PROMPT,
     Verdict.NEEDS_REPRINT_TARGET: Tone.PROMPT,
     Verdict.LOGIN_REFUSED: Tone.ERROR,
     Verdict.LABEL_NOT_CREATED: Tone.ERROR,

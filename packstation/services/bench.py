@@ -53,6 +53,10 @@ class Bench:
         self.lead_request: LeadRequest | None = None
         self.weighing_for: tuple[str, int] | None = None  # (order, carton) waiting for its weight
         self.reprint_target: tuple[Session, str] | None = None  # approved reprint: the next scan says of what
+        # The window sets this: a seal that waits for a carrier hands back its PendingSeal (the window
+        # asks the carrier off its GUI thread, then calls finish_seal); otherwise the seal waits here.
+        self.labels_in_background = False
+        self.sealing: p.PendingSeal | None = None  # a seal waiting for its carrier label
 
     # --- the desk protocol ------------------------------------------------------------------
     def start(self) -> Outcome:
@@ -91,7 +95,7 @@ class Bench:
         carton = self.pack.open_carton
         if wanted is None or carton is None or wanted != (self.pack.order.order_id, carton.seq):
             return Outcome(Verdict.NOT_ALLOWED, "No carton is waiting for its weight: scan CMD-CLOSE-CARTON again.")
-        outcome = p.close_carton(self.ctx, self.session, self.pack, grams)
+        outcome = p.close_carton(self.ctx, self.session, self.pack, grams, label_later=self.labels_in_background)
         if outcome.verdict is Verdict.CARTON_BLOCKED:
             self.lead_request = LeadRequest("override")
         return self._after(outcome)
@@ -99,9 +103,19 @@ class Bench:
     def weighing_failed(self) -> None:
         self.weighing_for = None
 
+    def finish_seal(self, seal: p.PendingSeal) -> Outcome:
+        """The carrier answered (or gave up) for the seal a CREATING_LABEL outcome handed out: store it."""
+        if self.sealing is seal:
+            self.sealing = None
+        return self._after(p.finish_seal(seal))
+
     # --- scans --------------------------------------------------------------------------------
     def _dispatch(self, bc: Barcode, scan: RawScan) -> Outcome:
         source = scan.source
+        if self.sealing is not None:  # nothing may change the order while its carton seals
+            return Outcome(Verdict.WEIGHING, f"Carton {self.sealing.carton.seq}: {self.sealing.carrier} is creating its "
+                           "label. Wait for the carton's verdict, nothing was counted: scan again then.",
+                           data={"headline": "CREATING LABEL — WAIT"})
         if self.weighing_for is not None:
             return self._while_weighing(bc)
         if self.lead_request is not None:
@@ -311,11 +325,16 @@ class Bench:
         if request.action == "short":
             return self._after(p.short_ship(self.ctx, self.session, self.pack, approval, request.reason))
         if request.action == "override":
-            return self._after(p.override_carton(self.ctx, self.session, self.pack, approval, request.reason))
+            return self._after(p.override_carton(self.ctx, self.session, self.pack, approval, request.reason,
+                                                 label_later=self.labels_in_background))
         return p.reprint_code(self.ctx, self.session, approval, "", request.reason, pack=self.pack)
 
     # --- helpers ------------------------------------------------------------------------------
     def _after(self, outcome: Outcome) -> Outcome:
+        seal = outcome.data.get("seal")
+        if isinstance(seal, p.PendingSeal):
+            self.sealing = seal
+            return outcome
         if outcome.verdict in (Verdict.CARTON_CLOSED, Verdict.ORDER_COMPLETE, Verdict.LABEL_NOT_CREATED) \
                 and outcome.data.get("sscc") and "seq" in outcome.data and self.pack is not None:
             outcome = self._photograph(outcome, self.pack.order.order_id, int(outcome.data["seq"]))

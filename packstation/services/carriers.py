@@ -7,14 +7,16 @@ through karrio, and as a simulated carrier for the demo and the tests. An order 
 has no account gets our own SSCC label (as before); an order that came with a marketplace label
 (``label_zpl`` / ``label_url``) prints that one.
 
-**At the seal** (:func:`label_for_seal`, called by ``packing._seal`` before its transaction) the
-carrier is asked once, within the account's ``timeout_s``; its label becomes a print job in the
-seal's transaction. A carrier that fails or does not answer never blocks packing: the carton is
-sealed all the same, a :class:`~packstation.domain.shipping.LabelRequest` is written in the seal's
-transaction, the band says LABEL NOT CREATED with the carrier's reason, and the label worker
-(:func:`retry_labels`) asks again (15 s doubling to 10 min) until the label prints; the lead view
-lists what waits. After a failure the next seals for that carrier within a minute do not wait
-for it again (they go straight to the retry queue), so one packer waits, not every packer.
+**At the seal** (:func:`label_for_seal`, called by ``packing`` before the seal's transaction, with
+no transaction open) the carrier is asked once, within the account's ``timeout_s``; its label
+becomes a print job in the seal's transaction. The window asks it on a worker thread
+(``packing.PendingSeal``; :func:`asks_carrier` says whether a seal will wait on the network).
+A carrier that fails or does not answer never blocks packing: the carton is sealed all the same,
+a :class:`~packstation.domain.shipping.LabelRequest` is written in the seal's transaction, the band
+says LABEL NOT CREATED with the carrier's reason, and the label worker (:func:`retry_labels`) asks
+again (15 s doubling to 10 min) until the label prints; the lead view lists what waits. After a
+failure the next seals for that carrier within a minute do not wait for it again (they go straight
+to the retry queue), so one packer waits, not every packer.
 
 **Tracking** (:func:`poll_tracking`, for a worker): asks each account for the parcels it carries
 that are handed over or in transit, and for the return parcels of its initiated returns, no more
@@ -220,6 +222,22 @@ def _source(ctx: Context, pack: PackSession, carton: Carton) -> tuple[str, Carri
     return (account.code, account) if account is not None else None
 
 
+def asks_carrier(ctx: Context, pack: PackSession, carton: Carton) -> str | None:
+    """The account :func:`label_for_seal` would ask over the network for *carton*'s label, or None
+    when it would not wait on anyone (our own label, a marketplace's ZPL in the order, no way to
+    fetch it, or the account failed a moment ago). The window asks those off its own thread."""
+    if ctx.documents is None:
+        return None
+    source = _source(ctx, pack, carton)
+    if source is None:
+        return None
+    code, account = source
+    if account is None or (code == MARKETPLACE and pack.order.label_zpl):
+        return None
+    assert ctx.carriers is not None
+    return None if ctx.carriers.tripped(code) else code
+
+
 def label_for_seal(ctx: Context, pack: PackSession, carton: Carton) -> SealLabel | None:
     """The carrier's label for *carton* as sealed (*pack* and *carton* show the state after the seal).
 
@@ -272,6 +290,11 @@ def _deferred(ctx: Context, code: str, order: Order, carton: Carton, error: str)
                            error=error, next_try_at=now + timedelta(seconds=retry_delay_s(1)), created_at=now,
                            updated_at=now)
     return SealLabel(code, request=request, error=error)
+
+
+def deferred_label(ctx: Context, code: str, order: Order, carton: Carton, error: str) -> SealLabel:
+    """No label now (*error* says why): a label request the label worker retries."""
+    return _deferred(ctx, code, order, carton, error)
 
 
 def label_event(label: SealLabel, carton: Carton) -> tuple[str, dict[str, Any]]:
@@ -589,7 +612,7 @@ def decode_label(data: str | bytes) -> bytes:
 
 __all__ = [
     "MARKETPLACE", "CarrierClose", "CarrierError", "CarrierPort", "CarrierTimeout", "Carriers", "CreatedLabel",
-    "LabelResult", "Parcel", "SealLabel", "ShipmentRequest", "TrackingPoller", "TrackingUpdate", "carrier_session",
-    "decode_label", "label_event", "label_for_seal", "poll_tracking", "resume_labels", "retry_label", "retry_labels",
-    "retry_now", "shipment_request", "void_quietly", "waiting_labels",
+    "LabelResult", "Parcel", "SealLabel", "ShipmentRequest", "TrackingPoller", "TrackingUpdate", "asks_carrier",
+    "carrier_session", "decode_label", "deferred_label", "label_event", "label_for_seal", "poll_tracking", "resume_labels", "retry_label",
+    "retry_labels", "retry_now", "shipment_request", "void_quietly", "waiting_labels",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from packstation.domain.barcodes import Barcode, sscc18
@@ -26,7 +27,8 @@ from packstation.services.ports import Lease, StorageError, UnitOfWork
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "OrderRefused", "Outcome", "claim_next_order", "claim_order", "close_carton", "open_carton", "override_carton",
+    "OrderRefused", "Outcome", "PendingSeal", "claim_next_order", "claim_order", "close_carton", "finish_seal",
+    "open_carton", "override_carton",
     "record_detail", "record_item_scan", "release_claim", "release_order", "reprint_code", "resume_session",
     "set_quantity", "short_ship", "undo_last_scan",
 ]
@@ -241,8 +243,12 @@ def open_carton(ctx: Context, session: Session, pack: PackSession, type_code: st
     return _guarded(run)
 
 
-def close_carton(ctx: Context, session: Session, pack: PackSession, measured_g: int) -> Outcome:
-    """Close the open carton with a stable scale weight; out of tolerance blocks it."""
+def close_carton(ctx: Context, session: Session, pack: PackSession, measured_g: int, *,
+                 label_later: bool = False) -> Outcome:
+    """Close the open carton with a stable scale weight; out of tolerance blocks it.
+
+    ``label_later``: a seal that would wait for a carrier returns a :class:`PendingSeal` to finish
+    instead (the window asks the carrier off its GUI thread)."""
     ctx.auth.require(session, Permission.PACK, "Closing a carton")
     decision = pack.evaluate_close(measured_g, ctx.packing.tolerance)
     carton = pack.open_carton
@@ -266,11 +272,14 @@ def close_carton(ctx: Context, session: Session, pack: PackSession, measured_g: 
     if decision.verdict is not Verdict.CARTON_CLOSED:
         return Outcome(decision.verdict, decision.message)
     assert carton is not None
-    return _seal(ctx, session, pack, carton, measured_g, decision.expected_g, approval=None, reason="", data=data)
+    return _seal(ctx, session, pack, carton, measured_g, decision.expected_g, approval=None, reason="", data=data,
+                 label_later=label_later)
 
 
-def override_carton(ctx: Context, session: Session, pack: PackSession, approval: Session, reason: str) -> Outcome:
-    """A lead (badge + PIN) accepts a blocked carton at its measured weight, with a reason."""
+def override_carton(ctx: Context, session: Session, pack: PackSession, approval: Session, reason: str, *,
+                    label_later: bool = False) -> Outcome:
+    """A lead (badge + PIN) accepts a blocked carton at its measured weight, with a reason (``label_later``:
+    as :func:`close_carton`)."""
     ctx.auth.require(session, Permission.PACK, "Closing a carton")
     ctx.auth.require(approval, Permission.APPROVE, "Overriding a blocked carton")
     carton = pack.open_carton
@@ -280,11 +289,53 @@ def override_carton(ctx: Context, session: Session, pack: PackSession, approval:
         return Outcome(Verdict.NOT_ALLOWED, "An override needs a reason: pick one from the list.")
     expected = pack.expected_weight(carton)
     return _seal(ctx, session, pack, carton, carton.measured_g, expected, approval=approval, reason=reason.strip(),
-                 data={"expected_g": expected, "measured_g": carton.measured_g})
+                 data={"expected_g": expected, "measured_g": carton.measured_g}, label_later=label_later)
+
+
+@dataclass
+class PendingSeal:
+    """A seal decided and numbered whose carrier label is still to be asked for.
+
+    :func:`close_carton` and :func:`override_carton` called with ``label_later=True`` hand it back
+    (``data["seal"]`` of a CREATING_LABEL outcome) instead of waiting for the carrier themselves,
+    when the seal would wait on the network (:func:`carriers.asks_carrier`). :meth:`ask_carrier` is
+    the slow part -- the carrier, bounded by its account's ``timeout_s``; no database, so it may run
+    on any thread -- and :func:`finish_seal` then stores the seal, its label job or label request,
+    in one transaction as before. Until then nothing of the seal is stored but its SSCC's number.
+    """
+
+    ctx: Context
+    session: Session
+    pack: PackSession
+    carton: Carton
+    measured_g: int
+    expected_g: int
+    approval: Session | None
+    reason: str
+    data: dict[str, Any]
+    sscc: str
+    after: PackSession  # the order as it will be once sealed: what the label (and the slip) print
+    sealed: Carton  # the carton in *after*
+    complete: bool
+    empty: list[int]  # empty open cartons the order's completion removes
+    carrier: str | None = None  # the account asked over the network, if any
+    label: carriers.SealLabel | None = None
+    asked: bool = False
+
+    def ask_carrier(self) -> PendingSeal:
+        """The carrier's (or marketplace's) label for the carton; a failure leaves a label request."""
+        try:
+            self.label = carriers.label_for_seal(self.ctx, self.after, self.sealed)
+        except Exception as exc:  # noqa: BLE001 - a bug in a carrier adapter must not lose the seal
+            log.exception("carrier label for %s/%s failed", self.pack.order.order_id, self.carton.seq)
+            self.label = carriers.deferred_label(self.ctx, self.carrier or "carrier", self.after.order, self.sealed,
+                                                 f"unexpected error: {exc!r}")
+        self.asked = True
+        return self
 
 
 def _seal(ctx: Context, session: Session, pack: PackSession, carton: Carton, measured_g: int, expected_g: int, *,
-          approval: Session | None, reason: str, data: dict[str, Any]) -> Outcome:
+          approval: Session | None, reason: str, data: dict[str, Any], label_later: bool = False) -> Outcome:
     order = pack.order
     try:
         sscc = _reserve_sscc(ctx)
@@ -301,9 +352,30 @@ def _seal(ctx: Context, session: Session, pack: PackSession, carton: Carton, mea
     if complete:
         after.cartons = [c for c in after.cartons if c.seq not in empty]
         after.order.status = OrderStatus.PACKED
+    seal = PendingSeal(ctx, session, pack, carton, measured_g, expected_g, approval, reason, data, sscc, after, sealed,
+                       complete, empty, carrier=carriers.asks_carrier(ctx, after, sealed))
+    if label_later and seal.carrier is not None:
+        return Outcome(Verdict.CREATING_LABEL,
+                       f"Carton {carton.seq} weighed ({measured_g} g): {seal.carrier} is creating its label. "
+                       "Wait for the verdict; scans wait too.",
+                       data={"seal": seal, "seq": carton.seq, "carrier": seal.carrier,
+                             "headline": f"CREATING {seal.carrier} LABEL…"})
     # the carrier's label (or the marketplace's) instead of ours, asked for before the transaction
     # (bounded by the account's timeout); a carrier that fails leaves a label request instead
-    label = carriers.label_for_seal(ctx, after, sealed)
+    return finish_seal(seal.ask_carrier())
+
+
+def finish_seal(seal: PendingSeal) -> Outcome:
+    """Store a seal whose carrier was asked (:meth:`PendingSeal.ask_carrier`): the carton, its label
+    job or label request, the slip of a completed order, in one transaction. A seal that cannot be
+    stored voids the carrier's shipment."""
+    assert seal.asked, "ask the carrier first"
+    ctx, session, pack, carton, approval, reason = seal.ctx, seal.session, seal.pack, seal.carton, seal.approval, \
+        seal.reason
+    measured_g, expected_g, sscc, data = seal.measured_g, seal.expected_g, seal.sscc, seal.data
+    after, sealed, complete, empty, label = seal.after, seal.sealed, seal.complete, seal.empty, seal.label
+    order = pack.order
+    override_by = approval.name if approval is not None else None
     try:
         if label is None:
             jobs = printing.seal_jobs(ctx, after, sealed, completes=complete)
@@ -360,14 +432,18 @@ def _seal(ctx: Context, session: Session, pack: PackSession, carton: Carton, mea
                            "automatically: set the carton aside until its label prints (the lead view lists it).",
                            data={**out, "headline": "LABEL NOT CREATED", "label_request": label.request.id,
                                  "label_error": label.error, "order_complete": complete})
+        # the carrier's tracking number, as the label shows it (the packer can check the label printed)
+        tracked = f", {label.carrier} tracking {sealed.tracking_number}" \
+            if label is not None and label.created is not None and sealed.tracking_number else ""
         if complete:
             return Outcome(Verdict.ORDER_COMPLETE,
-                           f"Carton {carton.seq} sealed ({measured_g} g). Order {order.order_id} packed.",
+                           f"Carton {carton.seq} sealed ({measured_g} g){tracked}. Order {order.order_id} packed.",
                            data={**out, "order_complete": True})
         remaining = sum(line.remaining for line in order.lines)
-        msg = f"Carton {carton.seq} sealed ({measured_g} g), SSCC {sscc}."
+        msg = f"Carton {carton.seq} sealed ({measured_g} g), SSCC {sscc}{tracked}."
         if approval is not None:
-            msg = f"Carton {carton.seq} sealed at {measured_g} g, overridden by {approval.name} ({reason}), SSCC {sscc}."
+            msg = (f"Carton {carton.seq} sealed at {measured_g} g, overridden by {approval.name} ({reason}), "
+                   f"SSCC {sscc}{tracked}.")
         if remaining:
             msg += f" {remaining} item(s) left: open the next carton."
         return Outcome(Verdict.CARTON_CLOSED, msg, data=out)

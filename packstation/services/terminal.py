@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from packstation.domain.barcodes import Barcode, BarcodeError, RawScan, interpret
 from packstation.domain.identity import Desk, Permission, Session
@@ -78,6 +78,14 @@ class DeskHandler(Protocol):
 DeskFactory = Callable[[Context, Session], DeskHandler]
 
 
+@runtime_checkable
+class WaitsForCarriers(Protocol):
+    """A desk whose actions may wait for a carrier (the bench's seal): with ``labels_in_background``
+    it hands the wait back to its caller (the window runs it off the GUI thread)."""
+
+    labels_in_background: bool
+
+
 @dataclass
 class Terminal:
     ctx: Context
@@ -86,6 +94,7 @@ class Terminal:
     handler: DeskHandler | None = None
     pin_wait: PinWait | None = None
     choosing: bool = False  # logged in with a role of several desks, none chosen yet
+    labels_in_background: bool = False  # the caller (the window) asks carriers off its own thread
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     # --- entry points ---------------------------------------------------------------------
@@ -205,6 +214,8 @@ class Terminal:
         self.session = session
         self.choosing = False
         self.handler = self.desks[session.desk](self.ctx, session)
+        if self.labels_in_background and isinstance(self.handler, WaitsForCarriers):
+            self.handler.labels_in_background = True
         return self.handler.start()
 
     def logout(self, why: str = "") -> Outcome:
@@ -241,4 +252,4 @@ class ComingSoonDesk:
         pass
 
 
-__all__ = ["DESK_CODES", "ComingSoonDesk", "DeskHandler", "PinCheck", "PinWait", "Terminal"]
+__all__ = ["DESK_CODES", "ComingSoonDesk", "DeskHandler", "PinCheck", "PinWait", "Terminal", "WaitsForCarriers"]

@@ -7,20 +7,32 @@ freezes and no write lock is held while a PIN is hashed. Scans that arrive meanw
 order and are handled right after. ``outcome`` is emitted after the state changed, so views
 redraw from ``terminal`` itself. Print results come from the station's print worker thread
 through ``printed``.
+
+**The carrier is never asked on the GUI thread.** A seal whose label comes from a carrier account
+(``services.packing.PendingSeal``) is weighed and numbered here, the carrier is asked on the worker
+thread (bounded by the account's ``timeout_s``) while the band says CREATING LABEL…, and the seal
+is stored back here, in one transaction as before. A dock close whose carrier has an end-of-day
+close runs on the worker whole. Meanwhile the window stays live and every scan is answered at once
+with "wait, nothing was counted" (it would race the seal or the close); the one worker thread
+keeps seals, closes and PIN checks in order, so nothing is sealed or closed twice.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from packstation.domain.barcodes import RawScan
+from packstation.domain.barcodes import BarcodeError, BarcodeKind, RawScan, interpret
 from packstation.domain.identity import Desk
 from packstation.domain.packing import Verdict
 from packstation.services.bench import Bench
 from packstation.services.dock import Dock
-from packstation.services.outcome import Outcome
+from packstation.services.outcome import Outcome, storage_failed
+from packstation.services.packing import PendingSeal
+from packstation.services.ports import StorageError
 from packstation.services.terminal import PinCheck, Terminal
 from packstation.ui.background import run_in_pool
 from packstation.ui.weighing import Weigher
@@ -33,17 +45,21 @@ class StationController(QObject):
     printed = Signal(object)  # services.printing.JobResult, from the print worker
     interrupted = Signal(object)  # print jobs found half-sent at start (list)
     busy_changed = Signal(bool)  # a PIN is being checked
+    carrier_busy = Signal(str)  # what the worker asks a carrier for ("" when done)
     synced = Signal(object)  # services.sync.status.RoundResult, from the sync worker
 
     def __init__(self, terminal: Terminal, weigher: Weigher, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.terminal = terminal
+        terminal.labels_in_background = True  # seals hand their carrier call back (see above)
         self.weigher = weigher
         self.last: Outcome | None = None
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._pool.setExpiryTimeout(0)
         self._checking = False
+        self._sealing: PendingSeal | None = None  # a seal whose carrier is being asked on the worker
+        self._closing = ""  # a dock close running on the worker: its carrier
         self._waiting: deque[RawScan] = deque(maxlen=50)
         self._closed = False
         # The last print results this window saw (status bar, tests). Bounded: each holds its job,
@@ -62,12 +78,22 @@ class StationController(QObject):
     def checking_pin(self) -> bool:
         return self._checking
 
+    @property
+    def asking_carrier(self) -> bool:
+        """A seal's label or a dock's end-of-day close is being asked of a carrier on the worker."""
+        return self._sealing is not None or bool(self._closing)
+
     # --- inputs ---------------------------------------------------------------------------
     def scan(self, scan: RawScan | str) -> Outcome | None:
         if isinstance(scan, str):
             scan = RawScan.from_wire(scan.strip(), source="typed")
         if self._checking:  # the PIN is being checked: this scan follows right after
             self._waiting.append(scan)
+            return None
+        if self.asking_carrier:
+            return self._emit(self._wait_for_carrier())
+        if self._dock_closes(scan):
+            self._dock_in_background(lambda: self.terminal.scan(scan))
             return None
         outcome = self.terminal.scan(scan)
         if outcome.verdict is Verdict.NEEDS_WEIGHT:
@@ -96,6 +122,8 @@ class StationController(QObject):
             return
         if error is not None or result is None:
             self._emit(Outcome(Verdict.LOGIN_REFUSED, f"The PIN could not be checked ({error}). Scan your badge again."))
+        elif result.wait.purpose == "approve" and self._dock_close_account() is not None:
+            self._dock_in_background(lambda: self.terminal.finish_pin(result))  # a split approved: the close
         else:
             self._emit(self.terminal.finish_pin(result))
         while self._waiting and not self._checking:
@@ -106,21 +134,33 @@ class StationController(QObject):
         self.busy_changed.emit(value)
 
     def choose_desk(self, desk: Desk) -> Outcome:
+        if self.asking_carrier:
+            return self._emit(self._wait_for_carrier())
         return self._emit(self.terminal.choose_desk(desk))
 
     def pick_reason(self, reason: str) -> Outcome | None:
         bench = self.bench
         handler = self.terminal.handler
+        if self.asking_carrier:
+            return None
         if bench is None and isinstance(handler, Dock):  # a split at the dock: its reason
-            picked = handler.set_split_reason(reason)
-            awaited = picked.data.get("await_pin") if picked is not None else None
-            if awaited is not None:
-                self.terminal.pin_wait = awaited
+            if handler.session.role.can_authorise and handler.split is not None \
+                    and self._dock_close_account() is not None:  # a lead's own reason closes at once
+                self._dock_in_background(lambda: self._dock_reason(handler, reason))
+                return None
+            picked = self._dock_reason(handler, reason)
             return self._emit(picked) if picked is not None else None
         if bench is None:
             return None
         outcome = bench.set_lead_reason(reason)
         return self._emit(outcome) if outcome is not None else None
+
+    def _dock_reason(self, handler: Dock, reason: str) -> Outcome | None:
+        picked = handler.set_split_reason(reason)
+        awaited = picked.data.get("await_pin") if picked is not None else None
+        if awaited is not None:
+            self.terminal.pin_wait = awaited
+        return picked
 
     def select_return_item(self, item_id: str) -> Outcome | None:
         """A click on a returned item at the returns desk: the next grade / photo / disposition is for it."""
@@ -132,6 +172,8 @@ class StationController(QObject):
         return self._emit(handler.select(item_id))
 
     def logout(self) -> Outcome:
+        if self.asking_carrier:
+            return self._emit(self._wait_for_carrier())
         return self._emit(self.terminal.logout())
 
     def idle_logout(self, idle_s: int) -> Outcome:
@@ -147,7 +189,7 @@ class StationController(QObject):
     def close_with_weight(self, grams: int) -> Outcome:
         """A weight read (or typed by a lead) for the carton CMD-CLOSE-CARTON named."""
         bench = self.bench
-        if bench is None:
+        if bench is None or self._sealing is not None:
             return self._emit(Outcome(Verdict.NOT_ALLOWED, "No carton is waiting for its weight."))
         return self._emit(bench.close_with_weight(grams))
 
@@ -183,12 +225,108 @@ class StationController(QObject):
         if not self._closed:
             self.interrupted.emit(jobs)
 
+    # --- the carrier, on the worker thread ------------------------------------------------------
+    def _wait_for_carrier(self) -> Outcome:
+        """The answer to a scan while a carrier is asked: it would race the seal or the close."""
+        seal = self._sealing
+        if seal is not None:
+            return Outcome(Verdict.WEIGHING, f"Carton {seal.carton.seq}: {seal.carrier} is creating its label. Wait for "
+                           "the carton's verdict; nothing was counted: scan again then.",
+                           data={"headline": "CREATING LABEL — WAIT"})
+        return Outcome(Verdict.WEIGHING, f"The {self._closing} manifest is closing ({self._closing}'s end-of-day close "
+                       "is asked for). Wait for its verdict; nothing was counted: scan again then.",
+                       data={"headline": "CLOSING — WAIT"})
+
+    def _start_seal(self, seal: PendingSeal) -> None:
+        self._sealing = seal
+        self.carrier_busy.emit(f"{seal.carrier} label for carton {seal.carton.seq}")
+        run_in_pool(self._pool, self, seal.ask_carrier, self._seal_asked)
+
+    def _seal_asked(self, result: PendingSeal | None, error: BaseException | None) -> None:
+        seal = self._sealing
+        if seal is None or (result is not None and result is not seal):
+            return  # finished already (the window closed meanwhile)
+        self._sealing = None
+        self.carrier_busy.emit("")
+        if error is not None:  # ask_carrier keeps its errors; this is a last resort: never lose the seal
+            from packstation.services.carriers import deferred_label
+
+            seal.label = deferred_label(seal.ctx, seal.carrier or "carrier", seal.after.order, seal.sealed, str(error))
+            seal.asked = True
+        if self._closed:
+            return
+        self._emit(self._finish_seal(seal))
+
+    def _finish_seal(self, seal: PendingSeal) -> Outcome:
+        from packstation.services.packing import finish_seal
+
+        bench = self.bench
+        try:
+            if bench is not None and bench.sealing is seal:
+                return bench.finish_seal(seal)
+            return finish_seal(seal)  # the bench was left meanwhile: the carton is sealed all the same
+        except StorageError as exc:
+            return storage_failed(exc)
+
+    def _dock_close_account(self) -> str | None:
+        """The carrier of the dock's open manifest, when closing it asks that carrier (its end-of-day close)."""
+        handler = self.terminal.handler
+        if not isinstance(handler, Dock) or handler.manifest is None or self.terminal.ctx.carriers is None:
+            return None
+        account = self.terminal.ctx.carriers.for_carrier(handler.manifest.carrier)
+        return account.code if account is not None and account.supports_close else None
+
+    def _dock_closes(self, scan: RawScan) -> bool:
+        """Would this scan (may it) close the dock's manifest and so wait for the carrier?"""
+        handler = self.terminal.handler
+        if not isinstance(handler, Dock) or self.terminal.pin_wait is not None or self._dock_close_account() is None:
+            return False
+        try:
+            bc = interpret(scan)
+        except BarcodeError:
+            return False
+        if bc.is_command:
+            return bc.value == "CMD-CLOSE-MANIFEST"  # (CMD-UNDO cancels a split: no close)
+        if handler.split == "":  # the split's reason by number: a lead at the dock closes with it at once
+            return bc.kind is BarcodeKind.NUMBER and handler.session.role.can_authorise
+        return handler.split is not None  # a lead's badge for the split: one without a PIN closes at once
+
+    def _dock_in_background(self, fn: Callable[[], Outcome | None]) -> None:
+        """Run a dock input that may close the manifest on the worker; its outcome is shown here."""
+        code = self._dock_close_account() or "carrier"
+        self._closing = code
+        self.carrier_busy.emit(f"{code} end-of-day close")
+
+        def done(result: Any, error: BaseException | None) -> None:
+            self._closing = ""
+            self.carrier_busy.emit("")
+            if self._closed:
+                return
+            if isinstance(error, StorageError):
+                self._emit(storage_failed(error))
+            elif error is not None:
+                self._emit(Outcome(Verdict.NOT_ALLOWED, f"The manifest was not closed: {error}",
+                                   data={"headline": "MANIFEST NOT CLOSED"}))
+            elif isinstance(result, Outcome):
+                self._emit(result)
+
+        run_in_pool(self._pool, self, fn, done)
+
     def _emit(self, outcome: Outcome) -> Outcome:
         self.last = outcome
+        seal = outcome.data.get("seal") if outcome.data else None
+        if isinstance(seal, PendingSeal) and self._sealing is None and not self._closed:
+            self._start_seal(seal)  # before the views redraw: they see the seal under way
         self.outcome.emit(outcome)
         return outcome
 
     def close(self) -> None:
         self._closed = True
         self.weigher.close()
-        self._pool.waitForDone(10_000)
+        seal = self._sealing
+        # a carrier being asked is bounded by its account's timeout_s (at most 60 s): wait for it,
+        # so that a seal whose label came is stored (and one that could not be, voided)
+        self._pool.waitForDone(-1 if seal is not None or self._closing else 10_000)
+        if seal is not None and self._sealing is seal and seal.asked:
+            self._sealing = None
+            self._finish_seal(seal)

@@ -83,8 +83,9 @@ class LeadView(QDialog):
         self.controller = controller
         self.now = now
         self.setWindowTitle(f"Lead view — {lead.name}")
-        # what the central database answers is asked on this pool, never on the GUI thread: an
-        # unreachable centre takes its connect timeout to say so, and the dialog stays usable
+        # what the central database and the carriers answer is asked on this pool, never on the GUI
+        # thread: an unreachable centre takes its connect timeout to say so, a slow carrier its
+        # account's timeout_s, and the dialog stays usable
         # (the application's pool: closing the dialog never waits for an answer, which is dropped)
         self._central_pool = QThreadPool.globalInstance()
         self._asked = {"conflicts": 0, "push": 0}  # the latest request of each: older answers are dropped
@@ -286,20 +287,29 @@ class LeadView(QDialog):
         return page
 
     def retry_label_selected(self) -> None:
+        """Ask the carrier again on the pool (it may take the account's timeout_s); the answer shows here."""
         row = self.labels.currentRow()
         if row < 0:
             self._say(Tone.WARNING, "Select a carton first.")
             return
-        try:
-            result = carriers.retry_now(self.ctx, self.lead, self.labels.item(row, 0).text())
-        except (NotAllowed, StorageError) as exc:
-            self._say(Tone.ERROR, str(exc))
-            return
-        if result is None:
-            self._say(Tone.WARNING, "That label is being asked for right now, or is done.")
-        else:
-            self._say(Tone.OK if result.ok else Tone.ERROR, result.message)
-        self.reload()
+        request_id, carrier = self.labels.item(row, 0).text(), self.labels.item(row, 3).text()
+        self.label_retry_button.setEnabled(False)
+        self._say(Tone.PROMPT, f"Asking {carrier} for the label of carton {self.labels.item(row, 2).text()}…")
+
+        def answered(result: carriers.LabelResult | None, error: BaseException | None) -> None:
+            self.label_retry_button.setEnabled(True)
+            if isinstance(error, NotAllowed | StorageError):
+                self._say(Tone.ERROR, str(error))
+                return
+            if error is not None:
+                self._say(Tone.ERROR, f"{carrier} could not be asked: {error}")
+            elif result is None:
+                self._say(Tone.WARNING, "That label is being asked for right now, or is done.")
+            else:
+                self._say(Tone.OK if result.ok else Tone.ERROR, result.message)
+            self.reload()
+
+        self._ask(lambda: carriers.retry_now(self.ctx, self.lead, request_id), answered)
 
     # --- common ---------------------------------------------------------------------------
     # --- sync with the central database -----------------------------------------------------

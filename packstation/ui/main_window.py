@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         self.controller.printed.connect(self._on_printed)
         self.controller.interrupted.connect(self._on_interrupted)
         self.controller.busy_changed.connect(self._on_busy)
+        self.controller.carrier_busy.connect(self._on_carrier_busy)
         self.controller.synced.connect(lambda _result: self.devices.check_sync())
         self.signals.scanned.connect(self.on_scan)
         self.signals.scan_rejected.connect(self._scan_rejected)
@@ -205,6 +206,12 @@ class MainWindow(QMainWindow):
         if busy:
             self.band.show_text(Tone.PROMPT, "CHECKING PIN…", "One moment.")
 
+    def _on_carrier_busy(self, what: str) -> None:
+        """A carrier is asked on the worker (a seal's label: its CREATING LABEL outcome says so)."""
+        if what and self.controller.asking_carrier and isinstance(self.terminal.handler, Dock):
+            self.band.show_text(Tone.PROMPT, "CLOSING THE MANIFEST…",
+                                f"Asking for the {what}: the window stays live; scans wait until it answers.")
+
     def _on_printed(self, result: JobResult) -> None:
         slot = "document printer" if result.job.printer == "document" else "label printer"
         what = "SLIP" if result.job.kind == "packing_slip" else "LABEL"
@@ -237,7 +244,8 @@ class MainWindow(QMainWindow):
     def _idle(self) -> None:
         if self.terminal.session is None:
             return
-        if self.controller.weighing or self.controller.checking_pin:  # never in the middle of a weighing
+        if self.controller.weighing or self.controller.checking_pin or self.controller.asking_carrier:
+            # never in the middle of a weighing, a PIN check, a seal or a close
             self.idle_timer.start()
             return
         self.controller.idle_logout(self.idle_timer.interval() // 1000)
@@ -294,7 +302,8 @@ class MainWindow(QMainWindow):
                 self.pages.setCurrentWidget(self.desks)
             elif isinstance(terminal.handler, Dock):  # the dispatch dock (issue 11)
                 try:
-                    self.dock.show_view(terminal.handler.view(), session.name)
+                    if not self.controller.asking_carrier:  # a close on the worker owns the dock meanwhile
+                        self.dock.show_view(terminal.handler.view(), session.name)
                 except StorageError:  # the band says why; the page keeps what it showed
                     pass
                 self.pages.setCurrentWidget(self.dock)

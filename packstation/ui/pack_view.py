@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from packstation.domain.packing import CartonStatus, PackSession
+from packstation.domain.packing import Carton, CartonStatus, PackSession
 from packstation.services.bench import LeadRequest
+from packstation.services.carriers import MARKETPLACE
 from packstation.ui import theme
 from packstation.ui.lines_model import COLUMNS, LinesModel
 
@@ -141,8 +142,16 @@ class CartonPanel(QFrame):
                 or "Empty: scan the items."
             )
         sealed = [c for c in session.cartons if c.status is CartonStatus.CLOSED]
-        self.closed.setText("\n".join(
-            f"✔ Carton {c.seq} {c.type.code}: {c.measured_g} g, SSCC {c.sscc}" for c in sealed))
+        self.closed.setText("\n".join(_sealed_line(c) for c in sealed))
+
+
+def _sealed_line(carton: Carton) -> str:
+    """A sealed carton: weight and SSCC, and the carrier's tracking number its label carries."""
+    line = f"✔ Carton {carton.seq} {carton.type.code}: {carton.measured_g} g, SSCC {carton.sscc}"
+    if carton.tracking_number:
+        who = "marketplace label" if carton.label_carrier == MARKETPLACE else (carton.label_carrier or "carrier")
+        line += f"\n      {who} tracking {carton.tracking_number}"
+    return line
 
 
 class LeadPanel(QFrame):

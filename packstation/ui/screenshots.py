@@ -26,6 +26,14 @@ def _wait(app: object, cond: Callable[[], bool], timeout_s: float = 10.0) -> Non
         time.sleep(0.01)
 
 
+def _settled(c: object) -> None:
+    """Wait (the event loop running) until no carrier is being asked: a seal's label or a dock's close
+    runs on the controller's worker, and scans wait for it."""
+    from PySide6.QtWidgets import QApplication
+
+    _wait(QApplication.instance(), lambda: not c.asking_carrier)  # type: ignore[attr-defined]
+
+
 _PROMPTS = ("needs_lot", "needs_expiry", "needs_serial")
 
 
@@ -72,6 +80,7 @@ def _approve(c: object, app: object, reason_number: str) -> None:
     c.scan(reason_number)  # type: ignore[attr-defined]
     c.scan("LEAD-001")  # type: ignore[attr-defined]
     c.enter_pin_now(DEMO_LEAD_PIN)  # type: ignore[attr-defined]
+    _settled(c)
 
 
 def _demo_photos(folder: Path, kind: str) -> None:
@@ -182,8 +191,10 @@ def _pack_in_cartons(c: object, station: object, order_id: str, cartons: int) ->
         if n < cartons - 1 and n < len(lines) - 1:
             c.scan("CMD-CLOSE-CARTON")  # type: ignore[attr-defined]
             c.close_with_weight(pack.expected_weight(pack.open_carton))  # type: ignore[attr-defined]
+            _settled(c)
     c.scan("CMD-CLOSE-CARTON")  # type: ignore[attr-defined]
     c.close_with_weight(pack.expected_weight(pack.open_carton))  # type: ignore[attr-defined]
+    _settled(c)
 
 
 def _dock_shots(c: object, station: object, window: object, shot: Callable[[str], None]) -> None:
@@ -224,11 +235,13 @@ def _dock_shots(c: object, station: object, window: object, shot: Callable[[str]
     window.refresh(c.last)  # type: ignore[attr-defined]
     shot("dock-wrong-carrier.png")
     c.scan("CMD-CLOSE-MANIFEST")  # type: ignore[attr-defined]
+    _settled(c)
     window.refresh(c.last)  # type: ignore[attr-defined]
     shot("dock-split.png")
     c.scan("CMD-UNDO")  # type: ignore[attr-defined]
     c.scan(ssccs(dhl[1])[1])  # type: ignore[attr-defined]
     c.scan("CMD-CLOSE-MANIFEST")  # type: ignore[attr-defined]
+    _settled(c)
     window.refresh(c.last)  # type: ignore[attr-defined]
     shot("dock-closed.png")
 

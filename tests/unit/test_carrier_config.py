@@ -45,6 +45,8 @@ def test_carrier_accounts_are_read_with_their_credentials_from_the_environment(m
     ('[carriers."D H L"]\nconnector = "simulated"\n', "letters, digits"),
     ('[carriers.DHL]\nconnector = "simulated"\n[carriers.dhl]\nconnector = "simulated"\n', "configured twice"),
     ('carriers = "DHL"\n', "one table per carrier"),
+    ('[carriers.DHL]\nconnector = "simulated"\ndelay_s = -1\n', "delay_s must be a number of seconds"),
+    ('[carriers.DHL]\nconnector = "dhl_parcel_de"\ndelay_s = 2\n', "for the simulated carrier only"),
 ])
 def test_bad_carrier_sections_are_refused_with_what_to_fix(text: str, says: str) -> None:
     with pytest.raises(ConfigError, match=says):

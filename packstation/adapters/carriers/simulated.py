@@ -5,7 +5,8 @@ It behaves like a carrier API seen from the station (``services.carriers.Carrier
 memory: each created shipment gets the next tracking number of the account's prefix and a label
 (ZPL for a ZPL label printer, else PDF) that names the carrier, the tracking number (as a Code 128
 barcode) and the ship-to address. ``simulate = "error"`` refuses every shipment as a carrier
-refuses a bad address; ``simulate = "timeout"`` answers after ``timeout_s`` with a timeout.
+refuses a bad address; ``simulate = "timeout"`` answers after ``timeout_s`` with a timeout;
+``delay_s`` makes it slow (it answers after that long, or times out at ``timeout_s``).
 After the close a parcel reports *in transit*, and *delivered* ``deliver_after_s`` later.
 
 Return parcels: :meth:`SimulatedCarrier.issue_return_label` hands out a return label's tracking
@@ -66,9 +67,11 @@ class SimulatedCarrier(CarrierPort):
     # --- the port -----------------------------------------------------------------------
     def create_shipment(self, request: ShipmentRequest) -> CreatedLabel:
         self.requests.append(request)
-        if self.cfg.simulate == "timeout":
+        if self.cfg.simulate == "timeout" or self.cfg.delay_s >= self.cfg.timeout_s:
             time.sleep(self.cfg.timeout_s)
             raise CarrierTimeout(f"{self.code} did not answer within {self.cfg.timeout_s:g} s (simulated)")
+        if self.cfg.delay_s:
+            time.sleep(self.cfg.delay_s)  # a slow carrier: the answer comes, late
         if self.cfg.simulate == "error":
             raise CarrierError(f"{self.code}: the consignee's address could not be verified (simulated refusal)")
         with self._lock:
