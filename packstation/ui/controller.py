@@ -61,6 +61,7 @@ class StationController(QObject):
         self._sealing: PendingSeal | None = None  # a seal whose carrier is being asked on the worker
         self._closing = ""  # a dock close running on the worker: its carrier
         self._waiting: deque[RawScan] = deque(maxlen=50)
+        self._handling = False  # a scan is being handled (on this thread; see scan())
         self._closed = False
         # The last print results this window saw (status bar, tests). Bounded: each holds its job,
         # document bytes and all, and a bench prints two documents an order all shift long.
@@ -92,15 +93,33 @@ class StationController(QObject):
             return None
         if self.asking_carrier:
             return self._emit(self._wait_for_carrier())
+        if self._handling:
+            # a scan arriving while another is being handled: a camera's capture runs Qt's event
+            # loop inside the RET-PHOTO / seal it serves, and a scanner's burst or line can land
+            # there. It follows right after, in order, never in the middle of the other.
+            self._waiting.append(scan)
+            return None
         if self._dock_closes(scan):
             self._dock_in_background(lambda: self.terminal.scan(scan))
             return None
-        outcome = self.terminal.scan(scan)
+        outcome = self._emit(self._guarded(lambda: self.terminal.scan(scan)))
         if outcome.verdict is Verdict.NEEDS_WEIGHT:
-            self._emit(outcome)
             self.weigher.request(int(outcome.data.get("expected_g", 0)))
-            return outcome
-        return self._emit(outcome)
+        self._drain()
+        return outcome
+
+    def _guarded(self, handle: Callable[[], Outcome]) -> Outcome:
+        """Run one input's use case; scans that arrive meanwhile (see scan()) wait for its end."""
+        self._handling = True
+        try:
+            return handle()
+        finally:
+            self._handling = False
+
+    def _drain(self) -> None:
+        """The scans that waited (for a PIN check, or for the input being handled), in order."""
+        while self._waiting and not self._checking and not self._handling:
+            self.scan(self._waiting.popleft())
 
     def enter_pin(self, pin: str) -> None:
         """Check a PIN off the GUI thread; the outcome is emitted when the check is done."""
@@ -126,8 +145,7 @@ class StationController(QObject):
             self._dock_in_background(lambda: self.terminal.finish_pin(result))  # a split approved: the close
         else:
             self._emit(self.terminal.finish_pin(result))
-        while self._waiting and not self._checking:
-            self.scan(self._waiting.popleft())
+        self._drain()
 
     def _set_checking(self, value: bool) -> None:
         self._checking = value
@@ -191,7 +209,9 @@ class StationController(QObject):
         bench = self.bench
         if bench is None or self._sealing is not None:
             return self._emit(Outcome(Verdict.NOT_ALLOWED, "No carton is waiting for its weight."))
-        return self._emit(bench.close_with_weight(grams))
+        outcome = self._emit(self._guarded(lambda: bench.close_with_weight(grams)))
+        self._drain()
+        return outcome
 
     @property
     def weighing(self) -> bool:
@@ -255,7 +275,8 @@ class StationController(QObject):
             seal.asked = True
         if self._closed:
             return
-        self._emit(self._finish_seal(seal))
+        self._emit(self._guarded(lambda: self._finish_seal(seal)))
+        self._drain()
 
     def _finish_seal(self, seal: PendingSeal) -> Outcome:
         from packstation.services.packing import finish_seal

@@ -170,3 +170,53 @@ def test_jpeg_scales_a_large_picture_down(qtbot):
     data = jpeg(image)
     back = QImage.fromData(data, "JPEG")
     assert data[:3] == b"\xff\xd8\xff" and (back.width(), back.height()) == (MAX_SIDE, MAX_SIDE * 3 // 4)
+
+
+class NestedLoopCamera:
+    """A camera that behaves like Qt Multimedia's capture: it runs Qt's event loop while the
+    picture is being taken (ui/camera.py's QEventLoop), here for 150 ms."""
+
+    name = "nested-loop camera"
+
+    def __init__(self, during=None) -> None:  # type: ignore[no-untyped-def]
+        self.during = during  # called inside the capture's event loop (a scanner's scan lands there)
+
+    def capture(self):  # type: ignore[no-untyped-def]
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        from packstation.services.photos import Picture
+
+        loop = QEventLoop()
+        if self.during is not None:
+            QTimer.singleShot(20, self.during)
+        QTimer.singleShot(150, loop.quit)
+        loop.exec()
+        return Picture(png(9), "image/png")
+
+
+def test_a_scan_during_a_cameras_capture_waits_for_the_photo(qtbot, make_window, tmp_path, type_scan):
+    """The desk's camera runs Qt's event loop while it takes the picture: a grade scanned in that
+    moment must follow the photo, not be handled in the middle of RET-PHOTO (where it found no
+    photo yet: PHOTO REQUIRED, and the photo then landed on an item already graded)."""
+    from packstation.domain.barcodes import RawScan
+    from packstation.services.photos import CameraSlot
+
+    st = build_station(Config(station=StationConfig(demo=True), data_dir=tmp_path / "data",
+                              returns=ReturnsConfig(camera="qt")))
+    try:
+        codes = shipped_and_returned(st)
+        window = make_window(st)
+        slot = st.cameras.returns
+        assert isinstance(slot, CameraSlot)
+        slot.install(NestedLoopCamera(during=lambda: window.controller.scan(RawScan.from_wire("GRADE-B"))))
+        seen: list[Verdict] = []
+        window.controller.outcome.connect(lambda o: seen.append(o.verdict))
+        for code in ("RETURNS-001", f"RET-{ORDER}", codes["none"]):
+            type_scan(window, code)
+        seen.clear()
+        type_scan(window, "RET-PHOTO")
+        assert seen == [Verdict.PHOTO_TAKEN, Verdict.GRADED]
+        items = window.terminal.handler.items
+        assert items[0].grade == "B" and len(items[0].photos) == 1
+    finally:
+        st.close()
