@@ -263,3 +263,16 @@ class SqlLabelRequests(LabelRequestRepository):
             error="the station stopped while asking the carrier: asked again"))
         rows = self.conn.execute(select(t.label_requests).where(lr.id.in_(ids)).order_by(lr.created_at, lr.id)).mappings()
         return [_request(r) for r in rows]
+
+    def mirror(self, request: LabelRequest) -> None:
+        # the caller holds the order (the push locks its row): no one else writes this carton's request now
+        found = self.for_carton(request.order_id, request.carton_seq)
+        if found is None:
+            self.add(request)
+            return
+        if not found.status.waiting:
+            return
+        self.conn.execute(update(t.label_requests).where(lr.id == found.id).values(
+            status=request.status.value, attempts=max(found.attempts, request.attempts), error=request.error or None,
+            next_try_at=request.next_try_at, carrier=request.carrier, station_id=request.station_id,
+            updated_at=request.updated_at or request.created_at))
