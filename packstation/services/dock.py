@@ -388,9 +388,12 @@ class Dock:
         self.ctx.auth.require(self.session, Permission.DISPATCH, "The dispatch dock")
         try:
             pull = to_pull(self.ctx, self.session)
-            printing.take_from_centre(self.ctx)  # a manifest closed just before this station stopped
         except StorageError:
             pull = []
+        try:
+            printing.take_from_centre(self.ctx)  # a manifest closed just before this station stopped
+        except StorageError as exc:
+            log.warning("print jobs held at the central database not taken yet: %s", exc)
         text = f"Hello {self.session.name}. Scan a carrier (CARRIER-…) from the dock card to open its manifest."
         if pull:
             orders = sorted({c.order_id for c in pull})
