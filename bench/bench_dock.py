@@ -1,16 +1,21 @@
 """Dispatch dock benchmark (issue 11): dock scan verdict latency and the close of a 500-carton manifest.
 
 Each run builds a station on a fresh temporary SQLite file (``build_station``), stocks 250 packed
-DHL orders of two sealed cartons each through the repositories, logs a dock hand in and scans every
-carton onto the DHL manifest through the terminal (``Terminal.scan`` -> the dock desk -> one
-transaction: read the truth, check, store the load and its event), with a refused scan (already
-loaded) after every tenth carton. Then ``CMD-CLOSE-MANIFEST`` closes the 500 cartons: the number,
-250 orders handed over through the lifecycle, the manifest PDF rendered and its print job, all in
-the close's transaction.
+DHL orders of two sealed cartons each (each with its carrier tracking number) through the
+repositories, logs a dock hand in and scans every carton onto the DHL manifest through the terminal
+(``Terminal.scan`` -> the dock desk -> one transaction: read the truth, check, store the load and
+its event), every other one by its SSCC and the others by the carrier's tracking barcode, with two
+refused scans after every tenth carton (the same carton again: already loaded; a code no carton
+has: unknown code). Then ``CMD-CLOSE-MANIFEST`` closes the 500 cartons: the number, 250 orders
+handed over through the lifecycle, the manifest PDF rendered and its print job, all in the close's
+transaction.
 
-With PostgreSQL installed (as the tests use it) the same runs are made again with the dock
-working on a *central* PostgreSQL database (``[database] central``), the way a synced station's
-dock checks every scan against the centre.
+With PostgreSQL installed (as the tests use it) the same runs are made again with the dock working
+on a real *central* database: set up by ``central init`` (schema, change-log triggers, the two
+roles), stocked as its admin, and the dock station on its own SQLite with ``[database] central``
+logged in as the *station role*, the way a synced dock checks every scan against the centre. Its
+close writes the manifest's print job at the centre and takes it into the station's journal, which
+the measured close includes.
 
     .venv/bin/python bench/bench_dock.py
 
@@ -37,7 +42,8 @@ TARGET_SCAN_P99_MS = 10.0
 TARGET_CLOSE_S = 2.0
 
 
-def _stock(uow_factory: Any) -> list[str]:
+def _stock(uow_factory: Any) -> list[tuple[str, str]]:
+    """(SSCC, tracking number) of every carton stocked."""
     from datetime import UTC, datetime
     from decimal import Decimal
 
@@ -68,24 +74,30 @@ def _stock(uow_factory: Any) -> list[str]:
                 uow.shipments.add_carton(o.order_id, Carton(seq, box), "Pat Packer", "BENCH-01", now)
                 uow.shipments.save_carton(o.order_id, Carton(seq, box, CartonStatus.CLOSED, measured_g=480, sscc=sscc,
                                                              tracking_number=f"0034043400{serial:010d}",
-                                                             label_carrier="DHL"), now)
-                codes.append(sscc)
+                                                             label_carrier="DHL", shipment_id=f"DHL-{serial}"), now)
+                codes.append((sscc, f"0034043400{serial:010d}"))
         uow.commit()
     return codes
 
 
-def _run(central_url: str | None, root: str | None = None) -> dict[str, float]:
+def _run(centre: tuple[str, str] | None, root: str | None = None) -> dict[str, float]:
+    """One run; *centre*: (the centre's admin URL, its station role's URL), or None for a standalone dock."""
     from packstation.bootstrap import build_station
     from packstation.config import Config, DatabaseConfig, StationConfig
     from packstation.domain.packing import Verdict
     from packstation.services import users
 
     with tempfile.TemporaryDirectory(dir=root) as tmp:
+        admin = None
+        if centre is not None:  # the warehouse's data at the centre, stocked as its admin
+            admin = build_station(Config(station=StationConfig(id="CENTRE"), data_dir=Path(tmp) / "centre",
+                                         database=DatabaseConfig(local=centre[0])), seed_demo=False)
         config = Config(station=StationConfig(id="DOCK-01"), data_dir=Path(tmp),
-                        database=DatabaseConfig(central=central_url or ""))
+                        database=DatabaseConfig(local=f"sqlite:///{Path(tmp) / 'dock.db'}",
+                                                central=centre[1] if centre else ""))
         station = build_station(config, seed_demo=False)
         try:
-            codes = _stock(station.ctx.central or station.ctx.uow)
+            codes = _stock(admin.ctx.uow if admin is not None else station.ctx.uow)
             users.add_user(station.ctx, station.system_session(), "Dan Dispatch", "dispatch", "DISPATCH-001")
             terminal = station.terminal()
             terminal.scan("DISPATCH-001")
@@ -93,16 +105,18 @@ def _run(central_url: str | None, root: str | None = None) -> dict[str, float]:
             times = []
             before = pressure()
             started = time.perf_counter()
-            for n, code in enumerate(codes, 1):
+            for n, (sscc, tracking) in enumerate(codes, 1):
+                code = sscc if n % 2 else tracking
                 t0 = time.perf_counter()
                 out = terminal.scan(code)
                 times.append((time.perf_counter() - t0) * 1000)
                 assert out.verdict is Verdict.CARTON_LOADED, out.message
                 if n % 10 == 0:
-                    t0 = time.perf_counter()
-                    again = terminal.scan(code)
-                    times.append((time.perf_counter() - t0) * 1000)
-                    assert again.verdict is Verdict.ALREADY_LOADED
+                    for again, verdict in ((code, Verdict.ALREADY_LOADED), (f"0034043499{n:010d}", Verdict.UNKNOWN_CODE)):
+                        t0 = time.perf_counter()
+                        out = terminal.scan(again)
+                        times.append((time.perf_counter() - t0) * 1000)
+                        assert out.verdict is verdict, out.message
             stall = stall_pct(before, time.perf_counter() - started)
             t0 = time.perf_counter()
             closed = terminal.scan("CMD-CLOSE-MANIFEST")
@@ -112,6 +126,8 @@ def _run(central_url: str | None, root: str | None = None) -> dict[str, float]:
             assert [j.job.kind for j in jobs] == ["manifest"] and jobs[0].ok
         finally:
             station.close()
+            if admin is not None:
+                admin.close()
     return {"p50": statistics.median(times), "p99": percentile(times, 99), "max": max(times), "scans": len(times),
             "close_s": close_s, "cpu_stall": stall.get("cpu", 0.0)}
 
@@ -184,16 +200,17 @@ def main() -> int:
         return 0 if ok else 1
     server, _ = pg
     try:
-        from packstation.adapters.db.engine import make_engine, migrate
+        from packstation.bootstrap import init_central_database
 
         runs = []
         for _ in range(RUNS):
-            url = server.url(server.create_database(f"dock_{uuid.uuid4().hex[:8]}"))
-            engine = make_engine(url)
-            migrate(engine)
-            engine.dispose()
-            runs.append(_run(url))
-        ok = _report("PostgreSQL as the central database (the dock on ctx.central)", runs) and ok
+            name = server.create_database(f"dock_{uuid.uuid4().hex[:8]}")
+            url = server.url(name)
+            init_central_database(url, station_password="pw")  # `packstation central init`
+            runs.append(_run((url, f"postgresql+psycopg://packstation_station:pw@127.0.0.1:{server.port}/{name}")))
+            server.drop_database(name)
+        ok = _report("PostgreSQL as the central database (central init; the dock on ctx.central as the station role)",
+                     runs) and ok
     finally:
         server.stop()
     return 0 if ok else 1

@@ -1562,6 +1562,16 @@ class FakeLabelRequests(_Repo, LabelRequestRepository):
                 found.append(r)
         return found
 
+    def mirror(self, request: LabelRequest) -> None:
+        found = self.for_carton(request.order_id, request.carton_seq)
+        if found is None:
+            self.add(request)
+        elif found.status.waiting:
+            self.s.label_requests[found.id] = replace(
+                found, status=request.status, attempts=max(found.attempts, request.attempts), error=request.error,
+                next_try_at=_utc(request.next_try_at), carrier=request.carrier, station_id=request.station_id,
+                updated_at=_utc(request.updated_at or request.created_at))
+
 
 # --- the central sync: change log, sync state, stock ledger ----------------------------------
 
@@ -2295,6 +2305,10 @@ class FakeDocuments(Documents):
         text = f"CREDIT NOTE {data.number} {data.order_id} {data.rma_id}: {lines} total {data.total} {data.currency}"
         return PrintJob(id="", printer="document", target="fake://document", kind="credit_note",
                         ref=f"{data.order_id}/{data.number}", payload=text.encode(), reason=reason)
+
+    def carrier_label(self, order_id: str, sscc: str, payload: bytes, label_format: str, *, reason: str) -> PrintJob:
+        return PrintJob(id="", printer="label", target="fake://label", kind="shipping_label", ref=f"{order_id}/{sscc}",
+                        payload=payload, reason=reason)
 
     def wake(self) -> None:
         self.wakes += 1

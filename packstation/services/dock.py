@@ -276,14 +276,17 @@ def close_manifest(ctx: Context, session: Session, manifest_id: str, *, close_ke
             "split_by": manifest.split_by, "reason": manifest.split_reason, "carrier_ref": carrier_ref,
             "carrier_error": carrier_error or None, "station": ctx.station_id,
         })
-        if ctx.documents is not None and ctx.central is None:
+        if ctx.documents is not None:
+            # in the close's own commit: with a centre, in the centre's journal for this station, which
+            # takes it into its own right after (and at its next start if it stops in between)
             job = printing.add_job(uow, ctx, session, manifest_job(ctx, manifest, session))
         uow.commit()
-    if ctx.documents is not None and ctx.central is not None:
-        # the centre holds the manifest; this station's printer journal is local
-        with ctx.uow() as local:
-            job = printing.add_job(local, ctx, session, manifest_job(ctx, manifest, session))
-            local.commit()
+    if job is not None and ctx.central is not None:
+        try:
+            printing.take_from_centre(ctx)
+        except StorageError as exc:
+            log.warning("manifest %s: its print job waits at the central database (taken at the next start or "
+                        "dock login): %s", manifest.code, exc)
     if job is not None and ctx.documents is not None:
         ctx.documents.wake()
     return CloseResult(manifest, carrier_error=carrier_error, job_id=job.id if job else "")
@@ -387,6 +390,10 @@ class Dock:
             pull = to_pull(self.ctx, self.session)
         except StorageError:
             pull = []
+        try:
+            printing.take_from_centre(self.ctx)  # a manifest closed just before this station stopped
+        except StorageError as exc:
+            log.warning("print jobs held at the central database not taken yet: %s", exc)
         text = f"Hello {self.session.name}. Scan a carrier (CARRIER-…) from the dock card to open its manifest."
         if pull:
             orders = sorted({c.order_id for c in pull})

@@ -748,6 +748,12 @@ class LabelRequestRepository(ABC):
     def interrupt_working(self, station_id: str, at: datetime) -> list[LabelRequest]:
         """At start: requests a stopped station left 'working' become 'failed' (retried); returns them."""
 
+    @abstractmethod
+    def mirror(self, request: LabelRequest) -> None:
+        """The centre's copy of a station's request, as that station's latest label event tells it: stored,
+        or the carton's request brought up to date (attempts never go down). A finished one (done,
+        cancelled) stays finished, so a late report of an earlier failure changes nothing."""
+
 
 # --- central sync: pull, numbers from the centre, the stock ledger (issue 10) ----------------
 

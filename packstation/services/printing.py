@@ -15,6 +15,7 @@ written by the worker, under a safe file name, never over an earlier file.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import time
 import uuid
@@ -28,7 +29,9 @@ from packstation.domain.packing import Carton, PackSession
 from packstation.domain.print_jobs import JobStatus, PrintJob
 from packstation.services.context import Context, record
 from packstation.services.documents import label_data, packing_slip_data
-from packstation.services.ports import UnitOfWork
+from packstation.services.ports import StorageError, UnitOfWork
+
+log = logging.getLogger(__name__)
 
 REPRINT_REASONS = ("label damaged", "label lost", "printer jammed", "wrong printer", "carrier asked", "other")
 
@@ -190,13 +193,44 @@ class JobResult:
 
 
 def resume(ctx: Context, session: Session) -> list[PrintJob]:
-    """At start: jobs a stopped station left half-sent become interrupted (shown to a lead)."""
+    """At start: jobs a stopped station left half-sent become interrupted (shown to a lead); jobs the
+    centre holds for this station come into its journal (:func:`take_from_centre`)."""
     with ctx.uow() as uow:
         jobs = uow.print_jobs.interrupt_sending(ctx.station_id, ctx.clock())
         for job in jobs:
             record(uow, ctx, session, "print.interrupted", job.order_id, {"job": job.id, "ref": job.ref})
         uow.commit()
+    try:
+        take_from_centre(ctx)
+    except StorageError as exc:
+        log.warning("print jobs held at the central database for %s not taken yet: %s", ctx.station_id, exc)
     return jobs
+
+
+def take_from_centre(ctx: Context) -> list[PrintJob]:
+    """Jobs the centre holds for this station into its own journal, where the print worker sends them.
+
+    A use case that works on the centre (the dock's close) writes its print job there, in its own
+    commit, for this station (its printers); this takes each pending one into the local journal
+    (same id: one already there is not added again), then marks the centre's copy done. A stop
+    between the two leaves the centre's pending, and the next call finds it: nothing is lost, nothing
+    printed twice. Returns the jobs added here. Raises StorageError when a database cannot be reached."""
+    if ctx.central is None:
+        return []
+    with ctx.central(readonly=True) as central:
+        held = [j for j in central.print_jobs.waiting(ctx.station_id) if j.status is JobStatus.PENDING]
+    if not held:
+        return []
+    with ctx.uow() as uow:
+        new = [j for j in held if uow.print_jobs.get(j.id) is None]
+        for job in new:
+            uow.print_jobs.add(job, ctx.station_id, ctx.clock())
+        uow.commit()
+    with ctx.central() as central:
+        for job in held:
+            central.print_jobs.finish(job.id, JobStatus.DONE, "", ctx.clock())
+        central.commit()
+    return new
 
 
 def send_next(ctx: Context, session: Session, printers: Printers) -> JobResult | None:
@@ -248,5 +282,6 @@ def retry(ctx: Context, session: Session, job_id: str) -> PrintJob:
 
 __all__ = [
     "REPRINT_REASONS", "Documents", "JobResult", "PrinterFailure", "Printers", "ReprintResult", "add_job",
-    "label_job", "new_job_id", "reprint", "resume", "retry", "seal_jobs", "send_next", "slip_job", "waiting_jobs",
+    "label_job", "new_job_id", "reprint", "resume", "retry", "seal_jobs", "send_next", "slip_job", "take_from_centre",
+    "waiting_jobs",
 ]

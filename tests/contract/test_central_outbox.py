@@ -496,3 +496,52 @@ def test_a_scan_goes_into_the_carton_it_names_and_one_the_centre_lacks_is_refuse
     assert "Carton 7 of order SO-1 is not at the central database" in (refused.answers[0].reason or "")
     with centre.uow(readonly=True) as u:
         assert [len(c.items) for c in u.shipments.cartons("SO-1", {})] == [2]
+
+
+def test_a_carriers_label_reaches_the_centre_and_a_missing_one_waits_there(centre: Centre) -> None:
+    """carton.label_failed leaves the centre a waiting label request (the centre's dock refuses the
+    carton); the label worker's carton.label_created later gives the carton its tracking number,
+    label carrier and shipment id, and the request is done."""
+    from packstation.adapters.carriers.simulated import SimulatedCarrier
+    from packstation.config import CarrierConfig
+    from packstation.domain.packing import Verdict
+    from packstation.domain.shipping import LabelRequestStatus as L
+    from packstation.services import carriers
+
+    bench = Bench()
+    dhl = SimulatedCarrier(CarrierConfig(code="DHL", connector="simulated", simulate="error", label_format="ZPL",
+                                         tracking_prefix="00340434"))
+    bench.ctx = replace(bench.ctx, carriers=carriers.Carriers({"DHL": dhl}))
+    pack = bench.pack("SO-1", wh.TEE, wh.TEE, close=False)
+    sealed = packing.close_carton(bench.ctx, bench.pat, pack, pack.expected_weight(pack.open_carton))
+    assert sealed.verdict is Verdict.LABEL_NOT_CREATED, sealed.message
+    first = bench.outbox()
+    assert [e.event.kind for e in first if e.event.kind.startswith("carton.")] == ["carton.opened", "carton.closed",
+                                                                                   "carton.label_failed"]
+    receipt = bench.send(centre, first)
+    assert set(states(receipt)) == {"applied"} and receipt.batched  # batched: not received again one by one
+    with centre.uow(readonly=True) as u:
+        [carton] = u.shipments.cartons("SO-1", {})
+        waiting = u.label_requests.for_carton("SO-1", 1)
+    assert (carton.label_carrier, carton.tracking_number, carton.shipment_id) == ("DHL", None, None)
+    assert waiting is not None and waiting.status is L.FAILED and waiting.station_id == "BENCH-01"
+    assert waiting.attempts == 1 and "could not be verified" in waiting.error and waiting.next_try_at is not None
+
+    dhl.cfg = replace(dhl.cfg, simulate="ok")
+    with bench.ctx.uow(readonly=True) as u:
+        [request] = u.label_requests.waiting()
+    result = carriers.retry_label(bench.ctx, bench.worker, request.id)
+    assert result is not None and result.ok
+    later = bench.outbox()[len(first):]
+    assert "carton.label_created" in [e.event.kind for e in later]
+    receipt = bench.send(centre, later)
+    assert set(states(receipt)) == {"applied"} and receipt.batched
+    with centre.uow(readonly=True) as u:
+        [carton] = u.shipments.cartons("SO-1", {})
+        done = u.label_requests.for_carton("SO-1", 1)
+        order = u.orders.get("SO-1")
+    assert carton.tracking_number == result.tracking_number and carton.label_carrier == "DHL"
+    assert carton.shipment_id == f"DHL-{result.tracking_number}" and carton.status is CartonStatus.CLOSED
+    assert carton.closed_at is not None and order.status is OrderStatus.PACKED
+    assert done is not None and done.status is L.DONE and done.attempts == 2
+

@@ -419,7 +419,9 @@ def test_import_refuses_a_bad_marketplace_label(shipping_station):
 
 @pytest.mark.postgres
 def test_with_a_central_database_the_dock_works_on_the_centre(make_shipping_station, fresh_pg_database, tmp_path):
-    """ctx.central set: every dock scan is checked against the centre, the manifest is stored there."""
+    """ctx.central set: every dock scan is checked against the centre, the manifest is stored there.
+    (The cartons are packed on the centre directly here; tests/integration/test_central_dock.py has
+    them come from a synced bench's push, carrier labels and all.)"""
     from packstation.adapters.db.engine import make_engine, migrate
     from packstation.config import DatabaseConfig
 

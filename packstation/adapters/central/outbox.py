@@ -585,7 +585,8 @@ def _prefetch(conn: Connection, cp: _Copy, station_id: str, events: Sequence[Out
         carton = Carton(seq=r["seq"], type=CartonType(r["type_code"], r["type_code"], 0),
                         status=CartonStatus(r["status"]), measured_g=r["measured_g"], sscc=r["sscc"],
                         override_by=r["override_by"], tracking_number=r["tracking_number"],
-                        expected_g=r["expected_g"], closed_at=r["closed_at"])
+                        expected_g=r["expected_g"], closed_at=r["closed_at"], label_carrier=r["label_carrier"],
+                        shipment_id=r["shipment_id"])
         cp.cartons[r["order_id"]][r["seq"]] = _Ctn(carton, r["id"], r["opened_by"], r["station_id"], r["opened_at"],
                                                    in_db=True)
     for r in rows.get("scans", ()):
@@ -659,11 +660,13 @@ WHERE c.order_id = v.o AND c.seq = v.seq""")
 _SAVE_CARTONS = text("""
 UPDATE cartons AS c SET type_code = v.type_code, status = v.status, expected_g = v.expected_g,
        measured_g = v.measured_g, sscc = v.sscc, tracking_number = v.tracking_number, override_by = v.override_by,
-       closed_at = v.closed_at
+       closed_at = v.closed_at, label_carrier = v.label_carrier, shipment_id = v.shipment_id
 FROM unnest(CAST(:o AS text[]), CAST(:seq AS integer[]), CAST(:type_code AS text[]), CAST(:status AS text[]),
             CAST(:expected_g AS integer[]), CAST(:measured_g AS integer[]), CAST(:sscc AS text[]),
-            CAST(:tracking_number AS text[]), CAST(:override_by AS text[]), CAST(:closed_at AS timestamptz[]))
-     AS v(o, seq, type_code, status, expected_g, measured_g, sscc, tracking_number, override_by, closed_at)
+            CAST(:tracking_number AS text[]), CAST(:override_by AS text[]), CAST(:closed_at AS timestamptz[]),
+            CAST(:label_carrier AS text[]), CAST(:shipment_id AS text[]))
+     AS v(o, seq, type_code, status, expected_g, measured_g, sscc, tracking_number, override_by, closed_at,
+          label_carrier, shipment_id)
 WHERE c.order_id = v.o AND c.seq = v.seq""")
 _UNDO_SCANS = text("""
 UPDATE scans AS s SET undone_at = v.at, undone_by = v.by
@@ -699,13 +702,14 @@ def _flush(conn: Connection, cp: _Copy) -> None:
         conn.execute(_SET_SHORT, _columns([(k[0], k[1], v[0], v[1]) for k, v in cp.shorts.items()], "o", "l", "s", "r"))
     if cp.deleted_cartons:
         conn.execute(_DROP_CARTONS, _columns(sorted(cp.deleted_cartons), "o", "seq"))
-    names = ("type_code", "status", "expected_g", "measured_g", "sscc", "tracking_number", "override_by", "closed_at")
+    names = ("type_code", "status", "expected_g", "measured_g", "sscc", "tracking_number", "override_by", "closed_at",
+             "label_carrier", "shipment_id")
     new_cartons, changed_cartons = [], []
     for order_id, by_seq in cp.cartons.items():
         for x in by_seq.values():
             k = x.carton
             values = (k.type.code, k.status.value, k.expected_g, k.measured_g, k.sscc, k.tracking_number,
-                      k.override_by, k.closed_at)
+                      k.override_by, k.closed_at, k.label_carrier, k.shipment_id)
             if not x.in_db:
                 new_cartons.append({"id": x.id, "order_id": order_id, "seq": k.seq, "opened_by": x.opened_by,
                                     "station_id": x.station_id, "opened_at": x.opened_at,
@@ -847,6 +851,7 @@ class _BatchShipments(ShipmentRepository):
         k = x.carton
         k.type, k.status, k.measured_g, k.expected_g = carton.type, carton.status, carton.measured_g, carton.expected_g
         k.sscc, k.override_by, k.tracking_number = carton.sscc, carton.override_by, carton.tracking_number
+        k.label_carrier, k.shipment_id = carton.label_carrier, carton.shipment_id
         if carton.status is CartonStatus.CLOSED:
             k.closed_at = at
         x.dirty = True
@@ -969,13 +974,16 @@ class _BatchUnitOfWork(UnitOfWork):
         self.shipments = _BatchShipments(conn, cp)
         self.catalog: CatalogRepository = _BatchCatalog(conn, cp)
         self.events = _BatchEvents()
-        # the returns desk's events apply straight to these tables, in the batch's transaction
-        # (nothing the batch's copy holds: a rewind to event by event rolls them back with the rest)
+        # the returns desk's events (and the carrier labels' requests) apply straight to these tables, in
+        # the batch's transaction (nothing the batch's copy holds: a rewind to event by event rolls them
+        # back with the rest)
+        from packstation.adapters.db.manifests import SqlLabelRequests
         from packstation.adapters.db.photos import SqlPhotos
         from packstation.adapters.db.returns import SqlReturns
         from packstation.adapters.db.stock import SqlStockLedger
 
         self.returns = SqlReturns(conn)
+        self.label_requests = SqlLabelRequests(conn)
         self.photos = SqlPhotos(conn)
         self.stock = SqlStockLedger(conn)
         self._conn = conn

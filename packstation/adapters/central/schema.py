@@ -51,13 +51,15 @@ _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # What a station may do, table by table (everything else: SELECT only).
 _RETURNS = ("returns", "return_lines", "return_receipts", "return_receipt_rmas", "return_items", "photos")
 STATION_GRANTS = {
-    # the bench's and the returns desk's pushed events are applied as the station; the dock works on
-    # the centre directly (manifests). Credit notes and resolutions are never changed once written.
+    # the bench's and the returns desk's pushed events are applied as the station (carrier labels still
+    # to come: label_requests); the dock works on the centre directly (manifests, and the manifest's print
+    # job written with its close, for the dock's station to take). Credit notes and resolutions are never
+    # changed once written.
     "INSERT": ("events", "conflicts", "stock_movements", "scans", "cartons", "serial_registry", "leases",
                "station_sync", "number_blocks", "number_series", "manifests", "manifest_cartons",
-               "return_resolutions", "credit_notes", *_RETURNS),
+               "return_resolutions", "credit_notes", "label_requests", "print_jobs", *_RETURNS),
     "UPDATE": ("orders", "order_lines", "cartons", "scans", "leases", "station_sync", "number_series",
-               "number_blocks", "manifests", "manifest_cartons", *_RETURNS),
+               "number_blocks", "manifests", "manifest_cartons", "label_requests", "print_jobs", *_RETURNS),
     "DELETE": ("cartons", "serial_registry", "manifest_cartons", "return_receipt_rmas"),
 }
 

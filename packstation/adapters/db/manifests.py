@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
 
 from packstation.adapters.db import tables as t
 from packstation.adapters.db.chunks import chunks
@@ -58,8 +58,11 @@ def _dock(r: Any) -> DockCarton:
 
 
 # built once: the dock's scan path reuses the compiled statements
-_BY_SSCC = _dock_query().where(c.sscc == bindparam("code"))
-_BY_TRACKING = _dock_query().where(c.tracking_number == bindparam("code")).order_by(c.order_id, c.seq).limit(1)
+# one statement for both: a carton whose SSCC is the code, else the first whose tracking number is
+# (a carrier's tracking barcode often reads as a GS1 SSCC too, so a scan may try two codes: one
+# round trip each, not two)
+_BY_CODE = (_dock_query().where(or_(c.sscc == bindparam("code"), c.tracking_number == bindparam("code")))
+            .order_by(case((c.sscc == bindparam("code"), 0), else_=1), c.order_id, c.seq).limit(1))
 _LOAD_STATE = select(m.status, select(func.coalesce(func.max(mc.load_seq), 0) + 1)
                      .where(mc.manifest_id == bindparam("mid")).scalar_subquery()).where(m.id == bindparam("mid"))
 
@@ -73,9 +76,7 @@ class SqlManifests(ManifestRepository):
         code = code.strip()
         if not code:
             return None
-        row = self.conn.execute(_BY_SSCC, {"code": code}).first()
-        if row is None:
-            row = self.conn.execute(_BY_TRACKING, {"code": code}).first()
+        row = self.conn.execute(_BY_CODE, {"code": code}).first()
         return _dock(row) if row else None
 
     def cartons_of(self, order_ids: Iterable[str]) -> dict[str, list[DockCarton]]:
@@ -263,3 +264,16 @@ class SqlLabelRequests(LabelRequestRepository):
             error="the station stopped while asking the carrier: asked again"))
         rows = self.conn.execute(select(t.label_requests).where(lr.id.in_(ids)).order_by(lr.created_at, lr.id)).mappings()
         return [_request(r) for r in rows]
+
+    def mirror(self, request: LabelRequest) -> None:
+        # the caller holds the order (the push locks its row): no one else writes this carton's request now
+        found = self.for_carton(request.order_id, request.carton_seq)
+        if found is None:
+            self.add(request)
+            return
+        if not found.status.waiting:
+            return
+        self.conn.execute(update(t.label_requests).where(lr.id == found.id).values(
+            status=request.status.value, attempts=max(found.attempts, request.attempts), error=request.error or None,
+            next_try_at=request.next_try_at, carrier=request.carrier, station_id=request.station_id,
+            updated_at=request.updated_at or request.created_at))

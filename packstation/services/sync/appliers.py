@@ -20,6 +20,15 @@ Kinds:
 - ``scan.recorded``: the item into its carton on the order's line of that SKU, the line's count,
   and a ``packed`` stock movement out of the lot's (else the product's) location.
   ``scan.undone``: taken back, with an ``unpacked`` movement back in.
+- ``carton.label_created``: the carton's tracking number, label carrier and shipment id (what the
+  dock loads by, the manifest lists, the carrier's close and tracking need); its label request,
+  if the centre has one, is done. ``carton.label_failed``: the centre's copy of the station's label
+  request (its attempts, the carrier's reason, the next try), so the centre's dock refuses the
+  carton (NO CARRIER LABEL YET) until a ``carton.label_created`` comes. ``label.cancelled``: the
+  request is cancelled. None of them is fenced or needs a packable order: a carrier's label is a
+  fact about a carton sealed there (it comes after ``order.packed`` when a retry made it), whoever
+  holds the order now; the carton must be at the centre with the same SSCC. A finished request
+  stays finished and a created label stays: a late report of an earlier failure changes nothing.
 - audit only (stored, nothing else): ``order.claimed``, ``order.received``, ``order.updated``,
   ``scan.refused``, ``label.reprinted``, ``print.*``, ``user.*``, ``import.*``, ``return.*``,
   ``station.started``, ``conflict.resolved``; and every kind this version does not know (a newer
@@ -43,6 +52,7 @@ from packstation.domain.identity import Session
 from packstation.domain.lifecycle import OrderStatus, TransitionRefused, describe, order_transition
 from packstation.domain.model import CartonType, Order, OrderLine
 from packstation.domain.packing import Carton, CartonStatus, PackedItem
+from packstation.domain.shipping import LabelRequest, LabelRequestStatus
 from packstation.services import returns_replay
 from packstation.services.context import Context
 from packstation.services.lifecycle import change_status
@@ -355,6 +365,63 @@ def _scan_undone(job: _Job) -> None:
     job.move(item.sku, item.lot, item.qty, "unpacked")
 
 
+def _labelled_carton(job: _Job) -> Carton:
+    """The sealed carton a label event names (any order status: the label belongs to the carton)."""
+    job.claim()
+    seq = int(job.p["seq"])
+    carton = job.uow.shipments.carton(job.order_id, seq)
+    if carton is None:
+        raise Refused(f"Carton {seq} of order {job.order_id} is not at the central database: its carrier label "
+                      "cannot be recorded.", {"carton": None})
+    sscc = job.p.get("sscc")
+    if sscc and carton.sscc != sscc:
+        raise Refused(f"Carton {seq} of order {job.order_id} has SSCC {carton.sscc} at the central database, the "
+                      f"station's label is for {sscc}.", {"carton": {"seq": seq, "sscc": carton.sscc}})
+    return carton
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _label_created(job: _Job) -> None:
+    carton = _labelled_carton(job)
+    carton.label_carrier = str(job.p["carrier"])
+    carton.tracking_number = job.p.get("tracking_number") or carton.tracking_number
+    carton.shipment_id = job.p.get("shipment_id") or None
+    job.uow.shipments.save_carton(job.order_id, carton, carton.closed_at or job.at)
+    waiting = job.uow.label_requests.for_carton(job.order_id, carton.seq)
+    if waiting is not None and waiting.status.waiting:
+        job.uow.label_requests.mirror(replace(waiting, status=LabelRequestStatus.DONE, error="", next_try_at=None,
+                                              attempts=int(job.p.get("attempts") or waiting.attempts),
+                                              updated_at=job.at))
+
+
+def _label_failed(job: _Job) -> None:
+    carton = _labelled_carton(job)
+    carrier = str(job.p["carrier"])
+    if carton.label_carrier is not None and (carton.tracking_number or carton.shipment_id):
+        return  # its label was created already (reported before this failure): nothing waits
+    if carton.label_carrier != carrier:
+        carton.label_carrier = carrier
+        job.uow.shipments.save_carton(job.order_id, carton, carton.closed_at or job.at)
+    job.uow.label_requests.mirror(LabelRequest(
+        id=str(job.p["request"]), order_id=job.order_id, carton_seq=carton.seq, sscc=str(job.p.get("sscc") or carton.sscc),
+        carrier=carrier, station_id=job.ev.station_id, status=LabelRequestStatus.FAILED,
+        attempts=int(job.p.get("attempts") or 1), error=str(job.p.get("reason") or ""),
+        next_try_at=_when(job.p.get("retry_at")), created_at=job.at, updated_at=job.at))
+
+
+def _label_cancelled(job: _Job) -> None:
+    job.claim()
+    found = job.uow.label_requests.get(str(job.p["request"]))
+    if found is not None and found.status.waiting:
+        job.uow.label_requests.mirror(replace(found, status=LabelRequestStatus.CANCELLED, next_try_at=None,
+                                              error="the order was cancelled", updated_at=job.at))
+
+
 _HANDLERS: dict[str, Callable[[_Job], None]] = {
     "order.put_back": _put_back,
     "order.claim_released": _claim_released,
@@ -366,6 +433,9 @@ _HANDLERS: dict[str, Callable[[_Job], None]] = {
     "carton.overridden": _carton_sealed,
     "scan.recorded": _scan_recorded,
     "scan.undone": _scan_undone,
+    "carton.label_created": _label_created,
+    "carton.label_failed": _label_failed,
+    "label.cancelled": _label_cancelled,
 }
 
 

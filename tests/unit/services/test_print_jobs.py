@@ -247,3 +247,45 @@ def test_retrying_wakes_the_worker(ctx: Context, pat: Session, lee: Session, wor
     wakes = docs.wakes
     printing.retry(ctx, lee, failed.job.id)
     assert docs.wakes == wakes + 1
+
+
+def test_jobs_the_centre_holds_for_this_station_come_into_its_journal_once() -> None:
+    """A use case that works on the centre (the dock's close) writes its print job there, for this
+    station; take_from_centre brings it into the station's journal and marks the centre's copy done.
+    A station that stopped between the two finds the centre's copy still pending: not added twice."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    centre = FakeDatabase(central=True)
+    ctx = fake_context(station_id="DOCK-01", central=centre)
+    assert ctx.central is not None
+    manifest = PrintJob(id="J-1", printer="document", target="fake://document", kind="manifest", ref="M-000001",
+                        payload=b"%PDF manifest", reason="manifest closed")
+    with ctx.central() as u:
+        u.print_jobs.add(manifest, "DOCK-01", now)
+        u.print_jobs.add(PrintJob(id="J-2", printer="document", target="fake://document", kind="manifest",
+                                  ref="M-000002", payload=b"%PDF other"), "DOCK-02", now)  # another dock's
+        u.commit()
+
+    [taken] = printing.take_from_centre(ctx)
+
+    assert (taken.id, taken.payload, taken.status) == ("J-1", b"%PDF manifest", JobStatus.PENDING)
+    assert [j.id for j in jobs(ctx)] == ["J-1"]
+    with ctx.central(readonly=True) as u:
+        assert u.print_jobs.get("J-1").status is JobStatus.DONE
+        assert u.print_jobs.get("J-2").status is JobStatus.PENDING
+    assert printing.take_from_centre(ctx) == []
+
+    # stopped after its own commit, before the centre's copy was marked: that copy is still pending
+    with ctx.central() as u:
+        u.print_jobs.add(PrintJob(id="J-3", printer="document", target="fake://document", kind="manifest",
+                                  ref="M-000003", payload=b"%PDF third"), "DOCK-01", now)
+        u.commit()
+    with ctx.uow() as u:
+        u.print_jobs.add(PrintJob(id="J-3", printer="document", target="fake://document", kind="manifest",
+                                  ref="M-000003", payload=b"%PDF third"), "DOCK-01", now)
+        u.commit()
+    assert printing.take_from_centre(ctx) == []
+    assert [j.id for j in jobs(ctx)] == ["J-1", "J-3"]
+    with ctx.central(readonly=True) as u:
+        assert u.print_jobs.get("J-3").status is JobStatus.DONE
