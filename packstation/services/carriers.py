@@ -446,7 +446,8 @@ def _ask(ctx: Context, pack: PackSession, carton: Carton, req: LabelRequest) -> 
 
 
 def waiting_labels(ctx: Context, session: Session) -> list[LabelRequest]:
-    """Carrier labels not created yet, at every station (the lead view)."""
+    """Carrier labels not created yet, from this station's database (the lead view): every bench on it; a
+    synced bench lists its own, which it is the one to ask for again (the centre keeps a copy)."""
     ctx.auth.require(session, Permission.PACK, "The carrier-label list")
     with ctx.uow(readonly=True) as uow:
         return uow.label_requests.waiting()
