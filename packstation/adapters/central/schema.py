@@ -4,10 +4,11 @@ The centre has the same tables as a station (the same Alembic migrations), so it
 and written through the same repositories. On top, this module installs what only the centre
 needs, idempotently (running it again upgrades and keeps data and roles):
 
-- the change log: a trigger on orders, order lines, products, barcodes, carton types, users and
-  stock lots appends ``(entity, key)`` to ``changes`` (and stamps the row's ``change_seq``), then
-  ``pg_notify('packstation', entity)`` wakes the stations' pull workers. Order lines and barcodes
-  have statement triggers: one change per order (product) and statement, not one per row. The
+- the change log: a trigger on orders, order lines, products, barcodes, carton types, users,
+  stock lots and returns (their lines and received items) appends ``(entity, key)`` to ``changes``
+  (and stamps the row's ``change_seq``), then ``pg_notify('packstation', entity)`` wakes the
+  stations' pull workers. Order lines, barcodes and the returns' tables have statement triggers:
+  one change per order (product, return) and statement, not one per row. The
   trigger functions are SECURITY DEFINER, so stations need no rights on ``changes``.
 - ``lease_token_seq``: the fencing tokens of order leases.
 - events written at the centre itself (not pushed) are stored *applied*: they happened there.
@@ -35,6 +36,11 @@ WATCHED = {
     "carton_types": ("carton_type", "R.code"),
     "users": ("user", "R.name"),
     "stock_lots": ("stock_lot", "R.sku || chr(31) || R.lot"),
+    # a return: announced by an import, received, graded, decided, resolved (its lines carry the
+    # resolution) at any desk; a station pulls it whole (services/sync/pull.py)
+    "returns": ("return", "R.rma_id"),
+    "return_lines": ("return", "R.rma_id"),
+    "return_items": ("return", "R.rma_id"),
 }
 # The order API's own tables (tokens' hashes, subscribers' signing secrets, shops' raw deliveries,
 # stored answers): only the admin role (the API servers) reads them; a station has no business there.
