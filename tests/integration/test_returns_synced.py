@@ -19,7 +19,7 @@ from packstation.bootstrap import Station, build_station
 from packstation.config import BenchConfig, Config, DatabaseConfig, NumbersConfig, StationConfig
 from packstation.domain.barcodes import RawScan
 from packstation.domain.identity import ActorKind
-from packstation.domain.lifecycle import ReturnStatus
+from packstation.domain.lifecycle import OrderStatus, ReturnStatus
 from packstation.domain.packing import Verdict
 from packstation.services import returns, users
 from packstation.services.imports import import_records
@@ -177,3 +177,38 @@ def test_a_pull_keeps_the_desk_work_the_centre_does_not_have_yet(centre: Centre,
         assert here is not None and here.status is ReturnStatus.RECEIVED and here.lines[0].received == 1
         assert uow.sync_state.get("pull_returns_kept") == "[]"
     assert _central_returns(centre) == [("RMA-C1", "received", [("TS-1", 1, "RET-01")])]
+
+
+def test_a_replacement_made_at_a_synced_desk_is_packed_at_another_bench(centre: Centre, shipped: Station) -> None:
+    desk_station, desk = _desk(centre)
+    assert desk.scan("RMA-C1").verdict is Verdict.RETURN_OPENED
+    for _ in range(2):
+        assert _scans(desk, TEE, "GRADE-A", "DISP-BSTOCK").verdict is Verdict.DISPOSITION_SET
+    resolved = desk.scan("RES-REPLACE")
+    assert resolved.verdict is Verdict.RETURN_RESOLVED, resolved
+    (new,) = resolved.data["replacement_orders"]
+    assert new == "RMA-C1-R1"
+    for _ in range(2):
+        assert desk_station.sync_now().drained
+    with centre.admin.uow(readonly=True) as uow:
+        order = uow.orders.get(new)
+        assert order is not None and order.status is OrderStatus.RELEASED
+        assert [(ln.sku, ln.qty, str(ln.unit_price)) for ln in order.lines] == [("TS-1", 2, "0.00")]
+        assert [e.kind for e in uow.events.for_order(new)] == ["order.received"]  # the desk's, once
+        assert [r.status.value for r in uow.returns.for_order("SO-1")] == ["closed"]
+    other = centre.station("BENCH-02")  # another synced bench: it pulls the order, claims and packs it
+    users.add_user(centre.admin.ctx, centre.session(), "Paul Packer", "packer", "PACKER-002")
+    other.sync_now()
+    t = other.terminal()
+    assert t.scan("PACKER-002").verdict is Verdict.LOGGED_IN
+    assert t.scan(new).verdict is Verdict.ORDER_OPENED
+    assert t.scan("BOX-S").verdict is Verdict.CARTON_OPENED
+    for _ in range(2):
+        assert t.scan(RawScan.from_wire(TEE)).verdict is Verdict.ACCEPTED
+    assert t.scan("CMD-CLOSE-CARTON").verdict is Verdict.NEEDS_WEIGHT
+    assert t.handler.close_with_weight(150 + 2 * 200).verdict is Verdict.ORDER_COMPLETE
+    assert other.sync_now().drained
+    with centre.admin.uow(readonly=True) as uow:
+        order = uow.orders.get(new)
+        assert order is not None and order.status is OrderStatus.PACKED
+        assert [(ln.sku, ln.packed) for ln in order.lines] == [("TS-1", 2)]

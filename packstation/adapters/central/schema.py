@@ -59,7 +59,9 @@ _RETURNS = ("returns", "return_lines", "return_receipts", "return_receipt_rmas",
 STATION_GRANTS = {
     # the bench's and the returns desk's pushed events are applied as the station; the dock works on
     # the centre directly (manifests). Credit notes and resolutions are never changed once written.
+    # Orders: a returns desk's replacement order (services/sync/appliers.py, order.received).
     "INSERT": ("events", "conflicts", "stock_movements", "scans", "cartons", "serial_registry", "leases",
+               "orders", "order_lines",
                "station_sync", "number_blocks", "number_series", "manifests", "manifest_cartons",
                "return_resolutions", "credit_notes", *_RETURNS),
     "UPDATE": ("orders", "order_lines", "cartons", "scans", "leases", "station_sync", "number_series",
