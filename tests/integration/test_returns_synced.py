@@ -23,6 +23,7 @@ from packstation.domain.lifecycle import OrderStatus, ReturnStatus
 from packstation.domain.packing import Verdict
 from packstation.services import returns, users
 from packstation.services.imports import import_records
+from packstation.services.photos import photo_data
 from packstation.services.sync.pull import pull_once
 
 pytestmark = pytest.mark.postgres
@@ -212,3 +213,20 @@ def test_a_replacement_made_at_a_synced_desk_is_packed_at_another_bench(centre: 
         order = uow.orders.get(new)
         assert order is not None and order.status is OrderStatus.PACKED
         assert [(ln.sku, ln.packed) for ln in order.lines] == [("TS-1", 2)]
+
+
+def test_the_bench_carton_photo_shows_at_a_desk_on_another_station(centre: Centre, shipped: Station) -> None:
+    desk_station, desk = _desk(centre)
+    assert desk.scan("RMA-C1").verdict is Verdict.RETURN_OPENED
+    assert desk.scan(RawScan.from_wire(TEE)).verdict is Verdict.ITEM_RECEIVED
+    item = desk.handler.current_item
+    evidence = desk.handler.evidence(item)
+    assert evidence is not None and evidence.packer == "Pat Packer" and evidence.carton_photo
+    found = photo_data(desk_station.ctx, desk.session, evidence.carton_photo)
+    assert found is not None
+    photo, data = found
+    assert data == PHOTO and photo.mime == "image/png" and photo.station_id == "BENCH-01"
+    centre.path.cut()  # once seen, the desk has it offline too
+    again = photo_data(desk_station.ctx, desk.session, evidence.carton_photo)
+    centre.path.mend()
+    assert again is not None and again[1] == PHOTO
