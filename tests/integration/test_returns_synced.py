@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pull_support import TEE, Centre, centre_on
+from pull_support import STATION_PW, TEE, Centre, centre_on
 
 from packstation.bootstrap import Station, build_station
 from packstation.config import BenchConfig, Config, DatabaseConfig, NumbersConfig, StationConfig
@@ -230,3 +230,28 @@ def test_the_bench_carton_photo_shows_at_a_desk_on_another_station(centre: Centr
     again = photo_data(desk_station.ctx, desk.session, evidence.carton_photo)
     centre.path.mend()
     assert again is not None and again[1] == PHOTO
+
+
+def test_returns_a_centre_had_before_their_triggers_reach_the_desks_after_central_init(centre: Centre,
+                                                                                      shipped: Station) -> None:
+    """A centre from before returns were in its change log: `central init` (run after an upgrade)
+    logs its returns once, so the desks pull them; run again, it logs nothing more."""
+    from sqlalchemy import text
+
+    from packstation.adapters.db.engine import make_engine
+    from packstation.bootstrap import init_central_database
+
+    engine = make_engine(centre.admin_url)
+    try:
+        with engine.begin() as conn:  # as an older centre has it: the return, no change for it
+            conn.execute(text("DELETE FROM changes WHERE entity = 'return'"))
+        done = init_central_database(centre.admin_url, station_password=STATION_PW)
+        assert any("1 return(s) from before their triggers" in line for line in done), done
+        init_central_database(centre.admin_url, station_password=STATION_PW)
+        with engine.connect() as conn:
+            logged = conn.execute(text("SELECT key FROM changes WHERE entity = 'return'")).scalars().all()
+    finally:
+        engine.dispose()
+    assert logged == ["RMA-C1"]
+    desk_station, desk = _desk(centre)
+    assert [r.rma_id for r in returns.find(desk_station.ctx, desk.session, "RET-SO-1").returns] == ["RMA-C1"]

@@ -122,6 +122,11 @@ def init_central(engine: Engine, roles: Roles = Roles(), *, station_password: st
                                   f"REFERENCING {ref} FOR EACH STATEMENT "
                                   f"EXECUTE FUNCTION packstation_change_{table}_{op.lower()}()"))
         done.append(f"change log: triggers on {', '.join(WATCHED)}")
+        # returns stored before their triggers existed (a centre from before this version): logged
+        # once, so that stations pull them too; a centre whose log has returns already needs nothing
+        logged = conn.execute(text(_LOG_OLD_RETURNS)).rowcount
+        if logged:
+            done.append(f"change log: {logged} return(s) from before their triggers logged for the stations")
         # an event written at the centre itself (the dock, the returns desk's lookups, the API, an
         # import) happened there: applied, with the centre's clock (a push states its own answer)
         conn.execute(text(_APPLIED_HERE))
@@ -175,6 +180,12 @@ def _literal(conn: object, value: str) -> str:
     raw = conn.connection.dbapi_connection  # type: ignore[attr-defined]
     return sql.Literal(value).as_string(raw)
 
+
+_LOG_OLD_RETURNS = """
+INSERT INTO changes (seq, entity, key)
+SELECT nextval('change_seq_seq'), 'return', rma_id FROM (SELECT rma_id FROM returns ORDER BY rma_id) AS old
+WHERE NOT EXISTS (SELECT 1 FROM changes WHERE entity = 'return')
+"""
 
 _CHANGE_FUNCTION = """
 CREATE OR REPLACE FUNCTION packstation_log_change(entity text, k text) RETURNS bigint
