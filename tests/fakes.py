@@ -1162,6 +1162,9 @@ class FakeReturns(_Repo, ReturnRepository):
         ids = sorted(i for i, r in self.s.returns.items() if r.ret.order_id == order_id)
         return [r for i in ids if (r := self.get(i)) is not None]
 
+    def get_many(self, rma_ids: Sequence[str]) -> dict[str, Return]:
+        return {i: r for i in rma_ids if (r := self.get(i)) is not None}
+
     def imported(self, rma_ids: Sequence[str]) -> dict[str, ImportedState]:
         return {i: ImportedState(fingerprint=r.fingerprint, status=r.ret.status.value, order_id=r.ret.order_id)
                 for i in rma_ids if (r := self.s.returns.get(i)) is not None}

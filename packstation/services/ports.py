@@ -509,6 +509,10 @@ class ReturnRepository(ABC):
     def for_order(self, order_id: str) -> list[Return]: ...
 
     @abstractmethod
+    def get_many(self, rma_ids: Sequence[str]) -> dict[str, Return]:
+        """The returns of these ids that exist (as :meth:`get`), in a few queries however many."""
+
+    @abstractmethod
     def imported(self, rma_ids: Sequence[str]) -> dict[str, ImportedState]: ...
 
     @abstractmethod

@@ -73,6 +73,12 @@ class SqlReturns(ReturnRepository):
         rows = self.conn.execute(select(t.returns).where(r.order_id == order_id).order_by(r.rma_id)).mappings().all()
         return self._build(rows)
 
+    def get_many(self, rma_ids: Sequence[str]) -> dict[str, Return]:
+        rows: list[Any] = []
+        for part in chunks(sorted(set(rma_ids))):
+            rows += self.conn.execute(select(t.returns).where(r.rma_id.in_(part))).mappings().all()
+        return {ret.rma_id: ret for ret in self._build(rows)}
+
     def recent(self, status: ReturnStatus | None = None, limit: int = 500) -> list[Return]:
         q = select(t.returns)
         if status is not None:

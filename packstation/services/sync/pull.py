@@ -279,12 +279,11 @@ def _load_returns(uow: UnitOfWork, rma_ids: set[str], page: _Page) -> None:
     items: dict[str, list[ReceivedItem]] = {}
     for item in uow.returns.items(ids):
         items.setdefault(item.rma_id, []).append(item)
-    for rma_id in ids:
-        ret = uow.returns.get(rma_id)
-        if ret is not None:
-            page.returns[rma_id] = _ReturnCopy(ret, states[rma_id].fingerprint if rma_id in states else "",
-                                               items.get(rma_id, []), uow.returns.resolutions(rma_id),
-                                               uow.returns.credit_notes(rma_id))
+    for rma_id, ret in uow.returns.get_many(ids).items():
+        settled = any(ln.resolution_id for ln in ret.lines)  # only then has it resolutions (and credit notes)
+        page.returns[rma_id] = _ReturnCopy(ret, states[rma_id].fingerprint if rma_id in states else "",
+                                           items.get(rma_id, []), uow.returns.resolutions(rma_id) if settled else [],
+                                           uow.returns.credit_notes(rma_id) if settled else [])
 
 
 def _orders_missing(uow: UnitOfWork, page: _Page) -> set[str]:
@@ -409,8 +408,10 @@ def pull_once(ctx: Context, session: Session, *, page: int = 2000, settle_s: flo
             changes = central.changes.since(after, page, only=cursor.ranges())
             started = central.changes.started_below() if cursor.unmarked(ctx.clock(), settle_s) else None
             _load(central, changes, batch, kept)
-        with ctx.uow(readonly=True) as uow:
-            orders = _orders_missing(uow, batch)
+        orders: set[str] = set()
+        if batch.returns:
+            with ctx.uow(readonly=True) as uow:
+                orders = _orders_missing(uow, batch)
         if orders:  # a return of an order not here yet (its change is on a later page)
             with ctx.central(readonly=True) as central:
                 _load_orders(central, orders, batch)
