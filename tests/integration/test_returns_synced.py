@@ -216,19 +216,26 @@ def test_a_replacement_made_at_a_synced_desk_is_packed_at_another_bench(centre: 
 
 
 def test_the_bench_carton_photo_shows_at_a_desk_on_another_station(centre: Centre, shipped: Station) -> None:
+    """Read from the centre (the bench's event carried it there); the desk that opened the parcel
+    keeps it, so the evidence shows it with the network down too."""
     desk_station, desk = _desk(centre)
     assert desk.scan("RMA-C1").verdict is Verdict.RETURN_OPENED
     assert desk.scan(RawScan.from_wire(TEE)).verdict is Verdict.ITEM_RECEIVED
     item = desk.handler.current_item
     evidence = desk.handler.evidence(item)
     assert evidence is not None and evidence.packer == "Pat Packer" and evidence.carton_photo
-    found = photo_data(desk_station.ctx, desk.session, evidence.carton_photo)
+    other_station, other = _desk(centre, "RET-02")  # no parcel open there: asked of the centre
+    found = photo_data(other_station.ctx, other.session, evidence.carton_photo)
     assert found is not None
     photo, data = found
     assert data == PHOTO and photo.mime == "image/png" and photo.station_id == "BENCH-01"
-    centre.path.cut()  # once seen, the desk has it offline too
-    again = photo_data(desk_station.ctx, desk.session, evidence.carton_photo)
-    centre.path.mend()
+    centre.path.cut()
+    try:
+        here = photo_data(desk_station.ctx, desk.session, evidence.carton_photo)  # kept when the parcel opened
+        again = photo_data(other_station.ctx, other.session, evidence.carton_photo)  # kept when first read
+    finally:
+        centre.path.mend()
+    assert here is not None and here[1] == PHOTO
     assert again is not None and again[1] == PHOTO
 
 
