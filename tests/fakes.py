@@ -1162,6 +1162,9 @@ class FakeReturns(_Repo, ReturnRepository):
         ids = sorted(i for i, r in self.s.returns.items() if r.ret.order_id == order_id)
         return [r for i in ids if (r := self.get(i)) is not None]
 
+    def get_many(self, rma_ids: Sequence[str]) -> dict[str, Return]:
+        return {i: r for i in rma_ids if (r := self.get(i)) is not None}
+
     def imported(self, rma_ids: Sequence[str]) -> dict[str, ImportedState]:
         return {i: ImportedState(fingerprint=r.fingerprint, status=r.ret.status.value, order_id=r.ret.order_id)
                 for i in rma_ids if (r := self.s.returns.get(i)) is not None}
@@ -1336,6 +1339,23 @@ class FakeReturns(_Repo, ReturnRepository):
 
     def credit_notes(self, rma_id: str) -> list[CreditNote]:
         return sorted((n for n in self.s.credit_notes.values() if n.rma_id == rma_id), key=lambda n: (n.issued_at, n.number))
+
+    def put_copy(self, ret: Return, fingerprint: str, items: Sequence[ReceivedItem],
+                 resolutions: Sequence[Resolution], credit_notes: Sequence[CreditNote], at: datetime) -> None:
+        self.put(ret, fingerprint, at)
+        for item in items:
+            if item.id not in self.s.items:
+                self.add_item(item)
+            else:
+                self._change(item.id, line_no=item.line_no, qty=item.qty, grade=item.grade, notes=item.notes,
+                             disposition=item.disposition, location=item.location,
+                             restocked_at=_utc(item.restocked_at))
+        for resolution in resolutions:
+            if all(r.id != resolution.id for r in self.s.resolutions):
+                self.s.resolutions.append(replace(resolution, at=_utc(resolution.at)))
+        for note in credit_notes:
+            if note.number not in self.s.credit_notes:
+                self.add_credit_note(note)
 
     def facts(self, since: datetime | None = None) -> list[ReturnFact]:
         out = []

@@ -1773,6 +1773,15 @@ def add_order(uow: UnitOfWork, ctx: Context, session: Session, rec: dict[str, An
     """Store one new order record (the import's validation and arrival status) in *uow*'s
     transaction, with its ``order.received`` event (plus *event* in the payload). Raises
     RecordError. The caller checks *session*'s permission (a returns desk creates replacements)."""
+    order, row = new_order(uow, rec, ctx.clock())
+    record(uow, ctx, session, "order.received", order.order_id, {"status": row["status"], "channel": row["channel"],
+                                                                  "record": rec, **event})
+    return order
+
+
+def new_order(uow: UnitOfWork, rec: dict[str, Any], at: datetime) -> tuple[Order, dict[str, Any]]:
+    """:func:`add_order` without its event: the order and its stored row (the central database
+    applying a station's ``order.received``, whose event is the station's). Raises RecordError."""
     order_id, row, lines = _order(rec)
     missing = sorted({ln["sku"] for ln in lines} - uow.catalog.known_skus(ln["sku"] for ln in lines))
     if missing:
@@ -1780,10 +1789,8 @@ def add_order(uow: UnitOfWork, ctx: Context, session: Session, rec: dict[str, An
     if uow.orders.imported([order_id]):
         raise RecordError(f"order {order_id} exists already")
     order = _order_obj(row, lines)
-    uow.orders.add_many([(order, row["content_hash"])], ctx.clock())
-    record(uow, ctx, session, "order.received", order_id, {"status": row["status"], "channel": row["channel"],
-                                                            "record": rec, **event})
-    return order
+    uow.orders.add_many([(order, row["content_hash"])], at)
+    return order, row
 
 
 _APPLY = {"catalog": _apply_catalog, "cartons": _apply_cartons, "returns": _apply_returns,
@@ -1852,5 +1859,5 @@ def store_order_records(uow: UnitOfWork, ctx: Context, session: Session, records
 
 
 __all__ = ["CHUNK", "KINDS", "SUFFIXES", "ImportFileError", "ImportReport", "ImportStopped", "OrderRecord", "Progress",
-           "RecordError", "Rejection", "add_order", "import_file", "import_records", "recover_imports",
+           "RecordError", "Rejection", "add_order", "import_file", "import_records", "new_order", "recover_imports",
            "store_order_records", "validate_order_record"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from packstation.domain.identity import Permission, Session
 from packstation.domain.returns import Photo
 from packstation.services.context import Context, record
-from packstation.services.ports import UnitOfWork
+from packstation.services.ports import StorageError, UnitOfWork
 
 MAX_PHOTO_BYTES = 2_000_000
 _MIMES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
@@ -120,10 +120,34 @@ def photograph_carton(ctx: Context, session: Session, order_id: str, seq: int, c
 
 
 def photo_data(ctx: Context, session: Session, photo_id: str) -> tuple[Photo, bytes] | None:
+    """The photo and its bytes: from this station's database, else (a synced station) from the
+    central database, which has every station's photos (their events carry the bytes): a bench's
+    carton photo at a returns desk elsewhere (then kept here as well). None when neither has it (or
+    the centre cannot be reached: the desk shows the evidence without the picture)."""
     ctx.auth.check(session, "A photo")
     with ctx.uow(readonly=True) as uow:
-        photo = uow.photos.get(photo_id)
-        data = uow.photos.data(photo_id) if photo else None
+        found = _photo(uow, photo_id)
+    if found is not None or ctx.central is None:
+        return found
+    try:
+        with ctx.central(readonly=True) as central:
+            found = _photo(central, photo_id)
+    except StorageError:
+        return None
+    if found is not None:  # kept here too: shown again without the centre, offline included (no event:
+        try:               # a copy of the centre's, like a pull's)
+            with ctx.uow() as uow:
+                if uow.photos.get(photo_id) is None:
+                    uow.photos.add(*found)
+                    uow.commit()
+        except StorageError:
+            pass  # the copy is a convenience; the photo was read
+    return found
+
+
+def _photo(uow: UnitOfWork, photo_id: str) -> tuple[Photo, bytes] | None:
+    photo = uow.photos.get(photo_id)
+    data = uow.photos.data(photo_id) if photo else None
     return (photo, data) if photo is not None and data is not None else None
 
 

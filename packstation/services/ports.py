@@ -509,6 +509,10 @@ class ReturnRepository(ABC):
     def for_order(self, order_id: str) -> list[Return]: ...
 
     @abstractmethod
+    def get_many(self, rma_ids: Sequence[str]) -> dict[str, Return]:
+        """The returns of these ids that exist (as :meth:`get`), in a few queries however many."""
+
+    @abstractmethod
     def imported(self, rma_ids: Sequence[str]) -> dict[str, ImportedState]: ...
 
     @abstractmethod
@@ -615,6 +619,14 @@ class ReturnRepository(ABC):
     @abstractmethod
     def facts(self, since: datetime | None = None) -> list[ReturnFact]:
         """Every item received (since *since*), with its return's reason and the packer it left with."""
+
+    # a synced station's copy of the centre's truth (services/sync/pull.py)
+    @abstractmethod
+    def put_copy(self, ret: Return, fingerprint: str, items: Sequence[ReceivedItem],
+                 resolutions: Sequence[Resolution], credit_notes: Sequence[CreditNote], at: datetime) -> None:
+        """Store the central database's state of a return here: the return and its lines as there
+        (each line with its resolution), its items added or brought up to date by id (none removed),
+        its resolutions and credit notes added when missing. No event: the centre recorded them."""
 
 
 @dataclass(frozen=True)

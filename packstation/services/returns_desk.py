@@ -42,7 +42,7 @@ from packstation.domain.returns import (
 from packstation.services import returns as rs
 from packstation.services.context import Context
 from packstation.services.outcome import Outcome, storage_failed
-from packstation.services.photos import Camera, CameraError
+from packstation.services.photos import Camera, CameraError, photo_data
 from packstation.services.ports import StorageError
 from packstation.services.terminal import PinWait
 
@@ -514,6 +514,10 @@ class ReturnsDesk:
                     if order is not None:
                         self.orders[ret.order_id] = order
                         self.products.update(uow.catalog.products(ln.sku for ln in order.lines))
+        if self.ctx.central is not None:  # the bench's carton photos, kept here while the centre answers: the
+            for photo_id in sorted({u.carton_photo for units in self.shipped.values()  # evidence shows them offline
+                                    for u in units if u.carton_photo}):
+                photo_data(self.ctx, self.session, photo_id)
         self.index = build_barcode_index(self.products.values())
         self._reload()
         waiting = [i for i in self.items if i.needs(self.ctx.returns)]

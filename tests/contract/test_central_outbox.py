@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -545,3 +546,44 @@ def test_a_carriers_label_reaches_the_centre_and_a_missing_one_waits_there(centr
     assert carton.closed_at is not None and order.status is OrderStatus.PACKED
     assert done is not None and done.status is L.DONE and done.attempts == 2
 
+
+def _replacement(order_id: str, qty: int = 1) -> dict[str, Any]:
+    """A returns desk's replacement order record (as services.returns._replacement_record makes it)."""
+    return {"order_id": order_id, "channel": "web", "placed_at": "2026-03-10T09:00:00+00:00",
+            "customer": {"name": "Anna Schmidt", "email": "anna@example.com", "phone": ""},
+            "ship_to": {"name": "Anna Schmidt", "line1": "Hauptstr. 1", "line2": "", "city": "Berlin", "region": "",
+                        "postcode": "10115", "country": "DE"},
+            "currency": "EUR", "payment": {"method": "prepaid", "status": "paid"}, "carrier": "sim", "service": "std",
+            "lines": [{"sku": "TS-1", "qty": qty, "unit_price": "0.00"}]}
+
+
+def test_a_replacement_order_a_desk_made_becomes_an_order_at_the_centre_once(centre: Centre) -> None:
+    """``order.received`` with ``replacement_for``: the order is made at the centre from the event
+    (so any bench can pull and pack it); sent again it is a duplicate; another station's replacement
+    under a number the centre has for other contents is refused; an import's arrival record stays
+    audit only."""
+    from packstation.services.imports import add_order
+
+    desk = Bench("RET-01")
+    with desk.ctx.uow() as u:
+        add_order(u, desk.ctx, desk.worker, _replacement("RMA-8-R1", 2), replacement_for="RMA-8")
+        add_order(u, desk.ctx, desk.worker, _replacement("SO-LOCAL"))  # a station's own import's record
+        u.commit()
+    events = desk.outbox()
+    assert [e.event.kind for e in events] == ["user.login", "order.received", "order.received"]
+    assert states(desk.send(centre, events)) == ["applied"] * 3
+    assert states(desk.send(centre, events)) == ["duplicate"] * 3
+    with centre.uow(readonly=True) as u:
+        made = u.orders.get("RMA-8-R1")
+        assert u.orders.get("SO-LOCAL") is None
+    assert made is not None and made.status is OrderStatus.RELEASED
+    assert [(ln.sku, ln.qty, ln.unit_price) for ln in made.lines] == [("TS-1", 2, Decimal("0.00"))]
+    other = Bench("RET-02")
+    with other.ctx.uow() as u:
+        add_order(u, other.ctx, other.worker, _replacement("RMA-8-R1", 1), replacement_for="RMA-8")
+        u.commit()
+    receipt = other.send(centre, other.outbox())
+    assert states(receipt) == ["applied", "refused"] and "has another order RMA-8-R1" in receipt.answers[1].reason
+    with centre.uow(readonly=True) as u:
+        again = u.orders.get("RMA-8-R1")
+    assert again is not None and [ln.qty for ln in again.lines] == [2]

@@ -16,7 +16,7 @@ from pull_support import TEE, Centre, centre_on
 
 from packstation.cli import main as cli_main
 from packstation.domain.barcodes import RawScan
-from packstation.domain.lifecycle import OrderStatus
+from packstation.domain.lifecycle import OrderStatus, ReturnStatus
 from packstation.domain.packing import Verdict
 from packstation.services import users
 from packstation.services.sync.status import sync_status
@@ -194,8 +194,6 @@ def test_a_return_received_at_a_synced_desk_reaches_the_centre_once_even_offline
     """A parcel back from a customer: the order was packed at another bench, so the returns desk
     reads what left in it from the centre; items received while the network is down reach the
     centre once when it is back."""
-    from packstation.domain.identity import ActorKind
-
     _with_packer(centre)
     users.add_user(centre.admin.ctx, centre.session(), "Rita Returns", "returns", "RETURNS-001")
     bench, desk_station = centre.station("BENCH-01"), centre.station("RET-01")
@@ -221,8 +219,17 @@ def test_a_return_received_at_a_synced_desk_reaches_the_centre_once_even_offline
     with centre.admin.uow(readonly=True) as uow:
         [ret] = [r for r in uow.returns.for_order("SO-1")]
         received = uow.returns.items_of_order("SO-1")
-    assert len(received) == 2 and ret.status.value in ("received", "initiated")
-    del ActorKind
+        shipped = {s.item.scan_id for s in uow.shipments.scans("SO-1")}
+    # opened at the desk (reason 1), two units received, none graded yet: received, not inspected
+    assert (ret.rma_id, ret.origin, ret.reason, ret.status) == ("RMA-RET-01-00001", "desk", "damaged in transit",
+                                                              ReturnStatus.RECEIVED)
+    assert [(ln.sku, ln.qty, ln.received, ln.unexpected) for ln in ret.lines] == [("TS-1", 2, 2, False)]
+    assert sorted((i.sku, i.qty, i.station_id, i.received_by, i.grade) for i in received) == [
+        ("TS-1", 1, "RET-01", "person:Rita Returns", None)] * 2
+    assert len(shipped) == 2 and {i.matched_scan for i in received} == shipped  # each unit matched to its own scan
+    with desk_station.uow(readonly=True) as uow:  # and the desk's copy says the same
+        here = uow.returns.get("RMA-RET-01-00001")
+    assert here is not None and here.status is ReturnStatus.RECEIVED and [ln.received for ln in here.lines] == [2]
 
 
 def test_the_lead_view_shows_the_sync_state_and_refused_events(centre: Centre, qtbot: Any) -> None:

@@ -55,7 +55,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from packstation.adapters.db import tables as t
 from packstation.adapters.db.bulk import copy_rows
 from packstation.adapters.db.catalog import SqlCatalog
-from packstation.adapters.db.orders import _order
+from packstation.adapters.db.orders import SqlOrders, _order
 from packstation.adapters.db.uow import SqlUnitOfWork
 from packstation.domain.lifecycle import OrderStatus
 from packstation.domain.model import (
@@ -79,6 +79,7 @@ from packstation.services.ports import (
     Conflict,
     ConflictRecord,
     EventLog,
+    ImportedState,
     Lease,
     LedgerEntry,
     OrderRepository,
@@ -762,8 +763,21 @@ def _unavailable(port: type) -> Callable[[type], type]:
 
 @_unavailable(OrderRepository)
 class _BatchOrders(OrderRepository):
-    def __init__(self, cp: _Copy):
-        self.cp = cp
+    def __init__(self, conn: Connection, cp: _Copy):
+        self.conn, self.cp = conn, cp
+
+    # a new order (a returns desk's replacement): straight into the tables, in the batch's transaction
+    # (a rewind to event by event rolls it back with the rest), and into the copy for the batch's
+    # later events
+    def imported(self, order_ids: Sequence[str]) -> dict[str, ImportedState]:
+        return SqlOrders(self.conn).imported(order_ids)
+
+    def add_many(self, orders: Sequence[tuple[Order, str]], at: datetime) -> None:
+        SqlOrders(self.conn).add_many(orders, at)
+        for order, _ in orders:
+            new = _clone(order)
+            new.lines = [_clone(line) for line in order.lines]
+            self.cp.orders[order.order_id] = _Ord(new, new.status, None, None, None, False, at)
 
     def _o(self, order_id: str) -> _Ord:
         return self.cp.orders[order_id]
@@ -970,7 +984,7 @@ class _BatchUnitOfWork(UnitOfWork):
     """The central unit of work of a batched push: the batch's copy behind the repository ports."""
 
     def __init__(self, conn: Connection, cp: _Copy):
-        self.orders = _BatchOrders(cp)
+        self.orders = _BatchOrders(conn, cp)
         self.shipments = _BatchShipments(conn, cp)
         self.catalog: CatalogRepository = _BatchCatalog(conn, cp)
         self.events = _BatchEvents()

@@ -4,10 +4,11 @@ The centre has the same tables as a station (the same Alembic migrations), so it
 and written through the same repositories. On top, this module installs what only the centre
 needs, idempotently (running it again upgrades and keeps data and roles):
 
-- the change log: a trigger on orders, order lines, products, barcodes, carton types, users and
-  stock lots appends ``(entity, key)`` to ``changes`` (and stamps the row's ``change_seq``), then
-  ``pg_notify('packstation', entity)`` wakes the stations' pull workers. Order lines and barcodes
-  have statement triggers: one change per order (product) and statement, not one per row. The
+- the change log: a trigger on orders, order lines, products, barcodes, carton types, users,
+  stock lots and returns (their lines and received items) appends ``(entity, key)`` to ``changes``
+  (and stamps the row's ``change_seq``), then ``pg_notify('packstation', entity)`` wakes the
+  stations' pull workers. Order lines, barcodes and the returns' tables have statement triggers:
+  one change per order (product, return) and statement, not one per row. The
   trigger functions are SECURITY DEFINER, so stations need no rights on ``changes``.
 - ``lease_token_seq``: the fencing tokens of order leases.
 - events written at the centre itself (not pushed) are stored *applied*: they happened there.
@@ -35,6 +36,11 @@ WATCHED = {
     "carton_types": ("carton_type", "R.code"),
     "users": ("user", "R.name"),
     "stock_lots": ("stock_lot", "R.sku || chr(31) || R.lot"),
+    # a return: announced by an import, received, graded, decided, resolved (its lines carry the
+    # resolution) at any desk; a station pulls it whole (services/sync/pull.py)
+    "returns": ("return", "R.rma_id"),
+    "return_lines": ("return", "R.rma_id"),
+    "return_items": ("return", "R.rma_id"),
 }
 # The order API's own tables (tokens' hashes, subscribers' signing secrets, shops' raw deliveries,
 # stored answers): only the admin role (the API servers) reads them; a station has no business there.
@@ -54,8 +60,10 @@ STATION_GRANTS = {
     # the bench's and the returns desk's pushed events are applied as the station (carrier labels still
     # to come: label_requests); the dock works on the centre directly (manifests, and the manifest's print
     # job written with its close, for the dock's station to take). Credit notes and resolutions are never
-    # changed once written.
+    # changed once written. Orders: a returns desk's replacement order (services/sync/appliers.py,
+    # order.received).
     "INSERT": ("events", "conflicts", "stock_movements", "scans", "cartons", "serial_registry", "leases",
+               "orders", "order_lines",
                "station_sync", "number_blocks", "number_series", "manifests", "manifest_cartons",
                "return_resolutions", "credit_notes", "label_requests", "print_jobs", *_RETURNS),
     "UPDATE": ("orders", "order_lines", "cartons", "scans", "leases", "station_sync", "number_series",
@@ -116,6 +124,11 @@ def init_central(engine: Engine, roles: Roles = Roles(), *, station_password: st
                                   f"REFERENCING {ref} FOR EACH STATEMENT "
                                   f"EXECUTE FUNCTION packstation_change_{table}_{op.lower()}()"))
         done.append(f"change log: triggers on {', '.join(WATCHED)}")
+        # returns stored before their triggers existed (a centre from before this version): logged
+        # once, so that stations pull them too; a centre whose log has returns already needs nothing
+        logged = conn.execute(text(_LOG_OLD_RETURNS)).rowcount
+        if logged:
+            done.append(f"change log: {logged} return(s) from before their triggers logged for the stations")
         # an event written at the centre itself (the dock, the returns desk's lookups, the API, an
         # import) happened there: applied, with the centre's clock (a push states its own answer)
         conn.execute(text(_APPLIED_HERE))
@@ -169,6 +182,12 @@ def _literal(conn: object, value: str) -> str:
     raw = conn.connection.dbapi_connection  # type: ignore[attr-defined]
     return sql.Literal(value).as_string(raw)
 
+
+_LOG_OLD_RETURNS = """
+INSERT INTO changes (seq, entity, key)
+SELECT nextval('change_seq_seq'), 'return', rma_id FROM (SELECT rma_id FROM returns ORDER BY rma_id) AS old
+WHERE NOT EXISTS (SELECT 1 FROM changes WHERE entity = 'return')
+"""
 
 _CHANGE_FUNCTION = """
 CREATE OR REPLACE FUNCTION packstation_log_change(entity text, k text) RETURNS bigint

@@ -72,6 +72,12 @@ class SqlReturns(ReturnRepository):
         rows = self.conn.execute(select(t.returns).where(r.order_id == order_id).order_by(r.rma_id)).mappings().all()
         return self._build(rows)
 
+    def get_many(self, rma_ids: Sequence[str]) -> dict[str, Return]:
+        rows: list[Any] = []
+        for part in chunks(sorted(set(rma_ids))):
+            rows += self.conn.execute(select(t.returns).where(r.rma_id.in_(part))).mappings().all()
+        return {ret.rma_id: ret for ret in self._build(rows)}
+
     def recent(self, status: ReturnStatus | None = None, limit: int = 500) -> list[Return]:
         q = select(t.returns)
         if status is not None:
@@ -258,12 +264,7 @@ class SqlReturns(ReturnRepository):
     def add_resolution(self, resolution: Resolution) -> None:
         if self.conn.execute(select(res.id).where(res.key == resolution.key)).first() is not None:
             raise Conflict(f"Return {resolution.rma_id}: this resolution was submitted already.")
-        self.conn.execute(insert(t.return_resolutions).values(
-            id=resolution.id, rma_id=resolution.rma_id, kind=resolution.kind.value, key=resolution.key,
-            lines=json.dumps([{"line_no": ln.line_no, "qty": ln.qty, "amount": str(ln.amount), "fee": str(ln.fee)}
-                              for ln in resolution.lines]),
-            currency=resolution.currency, total=str(resolution.total), credit_note=resolution.credit_note,
-            replacement_order=resolution.replacement_order, created_by=resolution.by, created_at=resolution.at))
+        self.conn.execute(insert(t.return_resolutions).values(**_resolution_row(resolution)))
         for ln in resolution.lines:
             done = self.conn.execute(update(t.return_lines).where(and_(
                 rl.rma_id == resolution.rma_id, rl.line_no == ln.line_no, rl.resolution_id.is_(None)))
@@ -294,6 +295,30 @@ class SqlReturns(ReturnRepository):
                            rma_id=x["rma_id"], order_id=x["order_id"], resolution_id=x["resolution_id"],
                            currency=x["currency"], total=Decimal(x["total"]), issued_at=x["issued_at"]) for x in rows]
 
+    # --- the centre's copy (a synced station's pull) -------------------------------------------
+    def put_copy(self, ret: Return, fingerprint: str, items: Sequence[ReceivedItem],
+                 resolutions: Sequence[Resolution], credit_notes: Sequence[CreditNote], at: datetime) -> None:
+        self.put(ret, fingerprint, at)
+        if ret.status is ReturnStatus.CLOSED:
+            self.conn.execute(update(t.returns).where(and_(r.rma_id == ret.rma_id, r.closed_at.is_(None)))
+                              .values(closed_at=at))
+        known = {x[0] for x in self.conn.execute(select(ri.id).where(ri.rma_id == ret.rma_id))}
+        for item in items:
+            if item.id not in known:
+                self.add_item(item)
+                continue
+            self.conn.execute(update(t.return_items).where(ri.id == item.id).values(
+                line_no=item.line_no, qty=item.qty, grade=item.grade, notes=item.notes, disposition=item.disposition,
+                location=item.location, restocked_at=item.restocked_at))
+        have = {x[0] for x in self.conn.execute(select(res.id).where(res.rma_id == ret.rma_id))}
+        for resolution in resolutions:  # the lines came with their resolution_id (put, above)
+            if resolution.id not in have:
+                self.conn.execute(insert(t.return_resolutions).values(**_resolution_row(resolution)))
+        numbers = {x[0] for x in self.conn.execute(select(cn.number).where(cn.rma_id == ret.rma_id))}
+        for note in credit_notes:
+            if note.number not in numbers:
+                self.add_credit_note(note)
+
     # --- figures -------------------------------------------------------------------------------
     def facts(self, since: datetime | None = None) -> list[ReturnFact]:
         q = (select(ri.rma_id, r.reason, ri.sku, ri.qty, ri.grade, ri.packer, ri.unexpected, ri.received_at)
@@ -307,6 +332,15 @@ class SqlReturns(ReturnRepository):
 def _return(row: Any, lines: list[ReturnLine]) -> Return:
     return Return(rma_id=row["rma_id"], order_id=row["order_id"], reason=row["reason"], status=ReturnStatus(row["status"]),
                   lines=lines, origin=row["origin"], tracking_number=row["tracking_number"], carrier=row["carrier"])
+
+
+def _resolution_row(resolution: Resolution) -> dict[str, Any]:
+    return dict(
+        id=resolution.id, rma_id=resolution.rma_id, kind=resolution.kind.value, key=resolution.key,
+        lines=json.dumps([{"line_no": ln.line_no, "qty": ln.qty, "amount": str(ln.amount), "fee": str(ln.fee)}
+                          for ln in resolution.lines]),
+        currency=resolution.currency, total=str(resolution.total), credit_note=resolution.credit_note,
+        replacement_order=resolution.replacement_order, created_by=resolution.by, created_at=resolution.at)
 
 
 def _line(x: Any, received: int) -> ReturnLine:

@@ -29,7 +29,11 @@ Kinds:
   fact about a carton sealed there (it comes after ``order.packed`` when a retry made it), whoever
   holds the order now; the carton must be at the centre with the same SSCC. A finished request
   stays finished and a created label stays: a late report of an earlier failure changes nothing.
-- audit only (stored, nothing else): ``order.claimed``, ``order.received``, ``order.updated``,
+- ``order.received`` of a replacement order a returns desk made (``replacement_for`` and the whole
+  ``record`` in its payload): the order is created here as the desk created it (the import's
+  validation), so every station pulls it and any bench can claim and pack it; made already with
+  the same contents is a no-op. Any other ``order.received`` (an import's arrival record) is audit only.
+- audit only (stored, nothing else): ``order.claimed``, ``order.updated``,
   ``scan.refused``, ``label.reprinted``, ``print.*``, ``user.*``, ``import.*``, ``return.*``,
   ``station.started``, ``conflict.resolved``; and every kind this version does not know (a newer
   station's events are kept, applied as far as this version understands them: forward compatible).
@@ -55,6 +59,7 @@ from packstation.domain.packing import Carton, CartonStatus, PackedItem
 from packstation.domain.shipping import LabelRequest, LabelRequestStatus
 from packstation.services import returns_replay
 from packstation.services.context import Context
+from packstation.services.imports import RecordError, new_order, validate_order_record
 from packstation.services.lifecycle import change_status
 from packstation.services.ports import (
     CentralLedger,
@@ -69,7 +74,7 @@ from packstation.services.ports import (
     UnitOfWork,
 )
 
-AUDIT_KINDS = frozenset({"order.claimed", "order.received", "order.updated", "scan.refused", "label.reprinted",
+AUDIT_KINDS = frozenset({"order.claimed", "order.updated", "scan.refused", "label.reprinted",
                          "station.started", "conflict.resolved"})
 AUDIT_PREFIXES = ("print.", "user.", "import.")
 # order.<status> kinds that are lifecycle steps (order.received is the import's arrival record)
@@ -422,7 +427,31 @@ def _label_cancelled(job: _Job) -> None:
                                               error="the order was cancelled", updated_at=job.at))
 
 
+def _order_received(job: _Job) -> None:
+    rma_id, rec = job.p.get("replacement_for"), job.p.get("record")
+    if not rma_id or not isinstance(rec, dict):
+        return  # an import's arrival record (a station's own, from before it had a centre): audit only
+    what = f"The replacement order {job.order_id} for return {rma_id}"
+    try:
+        order_id, row, _ = validate_order_record(rec)
+    except RecordError as exc:
+        raise Refused(f"{what} cannot be made at the central database: {exc}.", {"record": rec}) from None
+    if order_id != job.order_id:
+        raise Refused(f"{what}: its record names order {order_id}.", {"record": rec})
+    there = job.uow.orders.imported([order_id]).get(order_id)
+    if there is not None:
+        if there.fingerprint == row["content_hash"]:
+            return  # made here already
+        raise Refused(f"{what}: the central database has another order {order_id} already.",
+                      {"order": {"status": there.status}})
+    try:
+        new_order(job.uow, rec, job.at)
+    except RecordError as exc:  # a product the centre does not know
+        raise Refused(f"{what} cannot be made at the central database: {exc}.", {"record": rec}) from None
+
+
 _HANDLERS: dict[str, Callable[[_Job], None]] = {
+    "order.received": _order_received,
     "order.put_back": _put_back,
     "order.claim_released": _claim_released,
     "order.short_shipped": _short_shipped,

@@ -1,7 +1,8 @@
 """Pull: what changed at the centre since this station last looked, copied into its own database.
 
 The centre's triggers log every insert or update of an order (or its lines), a product (or its
-barcodes), a carton type, a user and a stock lot as ``(seq, entity, key)`` in its change log.
+barcodes), a carton type, a user, a stock lot and a return (its lines, its received items) as
+``(seq, entity, key)`` in its change log.
 :func:`pull_once` reads the log after the station's cursor in pages, loads the current state of
 the records named there from the centre (through the central repositories) and writes them into
 the station's database through its repositories, one local transaction per page, the cursor
@@ -14,6 +15,13 @@ Orders this station holds (claimed here), or has work on the centre has not answ
 counts. Only a cancellation or a hold at the centre reaches them (``withdraw``); the bench then
 refuses further work on them and says why. Users come with their PIN hashes (a station checks
 PINs offline); each station keeps its own wrong-PIN counter.
+
+Returns come whole: the return and its lines, the items received on it (at any desk), its
+resolutions and credit notes, so a synced returns desk finds an announced return (by its RMA or
+the order's return code), counts what already came back at other desks and works offline on its
+own copy. A return of an order on which this station has events not pushed yet keeps its local
+state (its desk's work is on the way to the centre); it is loaded again at the next pull
+(``pull_returns_kept``) and, once the centre has that work, taken from there.
 
 Pulled records are copies of the centre's truth; the centre recorded their events, so the
 station writes none for them (they would be pushed back).
@@ -42,6 +50,7 @@ from datetime import datetime
 
 from packstation.domain.identity import Permission, Session
 from packstation.domain.model import CartonType, Order, Product, StockLot
+from packstation.domain.returns import CreditNote, ReceivedItem, Resolution, Return
 from packstation.services.context import Context
 from packstation.services.lifecycle import CENTRE_WITHDRAWS, withdraw_by_centre
 from packstation.services.ports import Change, Claim, Credentials, StorageError, UnitOfWork
@@ -49,6 +58,7 @@ from packstation.services.ports import Change, Claim, Credentials, StorageError,
 log = logging.getLogger(__name__)
 
 CURSOR, HIGH, GAPS, LAST_PULL = "pull_cursor", "pull_high", "pull_gaps", "last_pull"
+KEPT_RETURNS = "pull_returns_kept"  # returns kept local at a pull (work not pushed): loaded again next time
 _MAX_GAP_RANGES = 200
 
 
@@ -65,8 +75,10 @@ class PullReport:
     lots: int = 0
     users: int = 0
     orders: int = 0
+    returns: int = 0
     kept: list[str] = field(default_factory=list)  # orders held here: their packing state kept
     withdrawn: list[str] = field(default_factory=list)  # orders held here that the centre cancelled or held
+    returns_kept: list[str] = field(default_factory=list)  # returns with work here the centre has not yet
     cursor: int = 0  # every change up to this seq is applied
     waiting: int = 0  # seqs below the highest read that have not shown up yet (transactions running)
     numbers: dict[str, int] = field(default_factory=dict)  # numbers held per series afterwards
@@ -75,7 +87,7 @@ class PullReport:
     def summary(self) -> str:
         return (f"pulled {self.changes} change(s) in {self.pages} page(s): {self.orders} order(s), "
                 f"{self.products} product(s), {self.carton_types} carton type(s), {self.lots} lot(s), "
-                f"{self.users} user(s); {len(self.kept)} held here kept, {len(self.withdrawn)} withdrawn; "
+                f"{self.users} user(s), {self.returns} return(s); {len(self.kept)} held here kept, {len(self.withdrawn)} withdrawn; "
                 f"cursor {self.cursor}")
 
 
@@ -206,13 +218,26 @@ class _Page:
     lots: dict[tuple[str, str], StockLot] = field(default_factory=dict)
     users: dict[str, Credentials] = field(default_factory=dict)
     orders: dict[str, tuple[Order, str, Claim | None]] = field(default_factory=dict)
+    returns: dict[str, _ReturnCopy] = field(default_factory=dict)
 
 
-def _load(uow: UnitOfWork, changes: Sequence[Change], page: _Page) -> None:
-    """The current state at the centre of what *changes* name (gone records are left out)."""
+@dataclass
+class _ReturnCopy:
+    ret: Return
+    fingerprint: str
+    items: list[ReceivedItem]
+    resolutions: list[Resolution]
+    credit_notes: list[CreditNote]
+
+
+def _load(uow: UnitOfWork, changes: Sequence[Change], page: _Page, returns: Sequence[str] = ()) -> None:
+    """The current state at the centre of what *changes* name, and of the *returns* kept local at
+    the last pull (gone records are left out)."""
     keys: dict[str, set[str]] = {}
     for ch in changes:
         keys.setdefault(ch.entity, set()).add(ch.key)
+    if returns:
+        keys.setdefault("return", set()).update(returns)
     _load_products(uow, keys.get("product", set()), page)
     if keys.get("carton_type"):
         fps = uow.catalog.imported_cartons(sorted(keys["carton_type"]))
@@ -228,14 +253,42 @@ def _load(uow: UnitOfWork, changes: Sequence[Change], page: _Page) -> None:
             if stock_lot.lot in wanted:
                 page.lots[(sku, stock_lot.lot)] = stock_lot
     _load_users(uow, keys.get("user", set()), page)
-    ids = sorted(keys.get("order", set()))
+    _load_orders(uow, keys.get("order", set()), page)
+    _load_returns(uow, keys.get("return", set()), page)
+    unknown = {e for e in keys if e not in ("product", "carton_type", "stock_lot", "user", "order", "return")}
+    if unknown:
+        log.info("pull: change log entries of unknown kinds %s left alone", sorted(unknown))
+
+
+def _load_orders(uow: UnitOfWork, order_ids: set[str], page: _Page) -> None:
+    ids = sorted(order_ids - set(page.orders))
+    if not ids:
+        return
     states = uow.orders.imported(ids)
     for order_id, (order, claim) in uow.orders.get_many(ids).items():
         page.orders[order_id] = (order, states[order_id].fingerprint if order_id in states else "",
                                  claim if claim.station_id else None)
-    unknown = {e for e in keys if e not in ("product", "carton_type", "stock_lot", "user", "order")}
-    if unknown:
-        log.info("pull: change log entries of unknown kinds %s left alone", sorted(unknown))
+
+
+def _load_returns(uow: UnitOfWork, rma_ids: set[str], page: _Page) -> None:
+    ids = sorted(rma_ids - set(page.returns))
+    if not ids:
+        return
+    states = uow.returns.imported(ids)
+    items: dict[str, list[ReceivedItem]] = {}
+    for item in uow.returns.items(ids):
+        items.setdefault(item.rma_id, []).append(item)
+    for rma_id, ret in uow.returns.get_many(ids).items():
+        settled = any(ln.resolution_id for ln in ret.lines)  # only then has it resolutions (and credit notes)
+        page.returns[rma_id] = _ReturnCopy(ret, states[rma_id].fingerprint if rma_id in states else "",
+                                           items.get(rma_id, []), uow.returns.resolutions(rma_id) if settled else [],
+                                           uow.returns.credit_notes(rma_id) if settled else [])
+
+
+def _orders_missing(uow: UnitOfWork, page: _Page) -> set[str]:
+    """Orders the page's returns belong to that neither the page nor this station has."""
+    wanted = {c.ret.order_id for c in page.returns.values()} - set(page.orders)
+    return wanted - set(uow.orders.imported(sorted(wanted)))
 
 
 def _load_products(uow: UnitOfWork, skus: set[str], page: _Page) -> None:
@@ -300,10 +353,32 @@ def _write(uow: UnitOfWork, ctx: Context, page: _Page, report: PullReport) -> No
         copies.append((order, fingerprint, claim))
     uow.orders.upsert(copies, now)
     report.orders += len(copies)
+    _write_returns(uow, page, report, now)
     report.products += len(page.products)
     report.carton_types += len(page.cartons)
     report.lots += len(page.lots)
     report.users += len(page.users)
+
+
+def _write_returns(uow: UnitOfWork, page: _Page, report: PullReport, now: datetime) -> None:
+    """The centre's returns as this station's copies, but for those with work here the centre has
+    not yet: events not pushed (kept, and loaded again next time), or items the centre never took
+    (refused there: the lead's conflict; kept as they are here)."""
+    if not page.returns:
+        return
+    unpushed = uow.events.unpushed_orders(sorted({c.ret.order_id for c in page.returns.values()}))
+    here: dict[str, set[str]] = {}
+    for item in uow.returns.items(sorted(page.returns)):
+        here.setdefault(item.rma_id, set()).add(item.id)
+    for rma_id, c in sorted(page.returns.items()):
+        if c.ret.order_id in unpushed:
+            report.returns_kept.append(rma_id)
+            continue
+        if here.get(rma_id, set()) - {i.id for i in c.items}:
+            log.warning("pull: return %s has items here the central database does not: kept as it is here", rma_id)
+            continue
+        uow.returns.put_copy(c.ret, c.fingerprint, c.items, c.resolutions, c.credit_notes, now)
+        report.returns += 1
 
 
 # --- the use case ------------------------------------------------------------------------------
@@ -323,6 +398,7 @@ def pull_once(ctx: Context, session: Session, *, page: int = 2000, settle_s: flo
     report = PullReport()
     with ctx.uow(readonly=True) as uow:
         cursor = _Cursor.load(uow)
+        kept = json.loads(uow.sync_state.get(KEPT_RETURNS) or "[]")
     after = cursor.applied
     while True:
         batch = _Page()
@@ -330,7 +406,14 @@ def pull_once(ctx: Context, session: Session, *, page: int = 2000, settle_s: flo
             finished = central.changes.finished_below()  # before the read: see _settle
             changes = central.changes.since(after, page, only=cursor.ranges())
             started = central.changes.started_below() if cursor.unmarked(ctx.clock(), settle_s) else None
-            _load(central, changes, batch)
+            _load(central, changes, batch, kept)
+        orders: set[str] = set()
+        if batch.returns:
+            with ctx.uow(readonly=True) as uow:
+                orders = _orders_missing(uow, batch)
+        if orders:  # a return of an order not here yet (its change is on a later page)
+            with ctx.central(readonly=True) as central:
+                _load_orders(central, orders, batch)
         for _ in range(3):  # what the local database needs to take the page (rarely anything)
             with ctx.uow(readonly=True) as uow:
                 skus = _missing(uow, batch) - set(batch.products)
@@ -342,11 +425,13 @@ def pull_once(ctx: Context, session: Session, *, page: int = 2000, settle_s: flo
         seqs = [c.seq for c in changes]
         before = cursor.state()
         cursor.advance(seqs, seqs[-1] if full and seqs else None, finished, started, ctx.clock(), settle_s)
-        if changes or cursor.state() != before:  # an idle poll writes nothing here
+        if changes or cursor.state() != before or kept:  # an idle poll writes nothing here
             with ctx.uow() as uow:
                 _write(uow, ctx, batch, report)
                 cursor.save(uow)
+                uow.sync_state.put(KEPT_RETURNS, json.dumps(sorted(set(report.returns_kept))))
                 uow.commit()
+            kept = []  # loaded with this page; those kept again are in report.returns_kept
         report.pages += 1
         report.changes += len(changes)
         if not full:
