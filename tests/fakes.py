@@ -1505,7 +1505,7 @@ class FakeManifests(_Repo, ManifestRepository):
         out = []
         for row in sorted(self.s.cartons.values(), key=lambda r: (r.order_id, r.seq)):
             dock = self._dock(row)
-            if dock.order_status in (OrderStatus.CANCELLED, OrderStatus.ON_HOLD) and row.sscc and row.pulled_at is None \
+            if dock.order_status is OrderStatus.CANCELLED and row.sscc and row.pulled_at is None \
                     and dock.manifest_status is not ManifestStatus.CLOSED:
                 out.append(dock)
         return out

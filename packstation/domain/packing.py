@@ -85,10 +85,11 @@ class Verdict(StrEnum):
     CARTON_UNLOADED = "carton_unloaded"
     UNKNOWN_CODE = "unknown_code"
     NOT_SEALED = "not_sealed"
-    ORDER_PULLED = "order_pulled"  # cancelled or on hold after packing: pull the cartons
+    ORDER_PULLED = "order_pulled"  # cancelled after packing: pull the cartons
     WRONG_CARRIER = "wrong_carrier"  # another carrier or service
     ALREADY_LOADED = "already_loaded"
     ON_CLOSED_MANIFEST = "on_closed_manifest"
+    ON_OTHER_MANIFEST = "on_other_manifest"  # on another open manifest (another dock's, another service's)
     LABEL_MISSING = "label_missing"  # its carrier label is not created yet
     # the returns desk (domain.returns; each refusal of a returned item has its own sound)
     RETURN_OPENED = "return_opened"  # a parcel's return(s) found, or a return opened at the desk
@@ -164,6 +165,7 @@ _TONES = {
     Verdict.WRONG_CARRIER: Tone.ERROR,
     Verdict.ALREADY_LOADED: Tone.WARNING,
     Verdict.ON_CLOSED_MANIFEST: Tone.ERROR,
+    Verdict.ON_OTHER_MANIFEST: Tone.ERROR,
     Verdict.LABEL_MISSING: Tone.WARNING,
     Verdict.RETURN_OPENED: Tone.OK,
     Verdict.RETURN_REFUSED: Tone.ERROR,

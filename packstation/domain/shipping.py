@@ -109,7 +109,7 @@ class DockCarton:
     manifest_status: ManifestStatus | None = None
     manifest_number: int | None = None
     label_pending: bool = False  # its carrier label is not created yet (a label request waits)
-    pulled_at: datetime | None = None  # set aside at the dock (order cancelled or on hold)
+    pulled_at: datetime | None = None  # set aside at the dock (order cancelled after packing)
     label_carrier: str | None = None  # the carrier account that labelled it (None: our own SSCC label)
     shipment_id: str | None = None
 
@@ -155,11 +155,9 @@ def check_load(carton: DockCarton | None, manifest: Manifest, code: str) -> Load
         return LoadDecision(Verdict.UNKNOWN_CODE, f"{code} is no carton this warehouse sealed (no SSCC or tracking "
                             "number matches). Put it aside for a lead.", "UNKNOWN CODE")
     what = f"Carton {carton.ref} (order {carton.order_id})"
-    if carton.order_status in (OrderStatus.CANCELLED, OrderStatus.ON_HOLD):
-        why = "was cancelled" if carton.order_status is OrderStatus.CANCELLED else "is on hold"
-        return LoadDecision(Verdict.ORDER_PULLED, f"Order {carton.order_id} {why} after packing: do NOT load it. "
-                            "Pull every carton of the order and take them to the lead.", "PULL — ORDER "
-                            + ("CANCELLED" if carton.order_status is OrderStatus.CANCELLED else "ON HOLD"))
+    if carton.order_status is OrderStatus.CANCELLED:
+        return LoadDecision(Verdict.ORDER_PULLED, f"Order {carton.order_id} was cancelled after packing: do NOT load "
+                            "it. Pull every carton of the order and take them to the lead.", "PULL — ORDER CANCELLED")
     if carton.manifest_id == manifest.id:
         return LoadDecision(Verdict.ALREADY_LOADED, f"{what} is already on this manifest: nothing changed.",
                             "ALREADY LOADED")
@@ -181,8 +179,9 @@ def check_load(carton: DockCarton | None, manifest: Manifest, code: str) -> Load
         return LoadDecision(Verdict.WRONG_CARRIER, f"{what} is {carton.carrier} {carton.service}, this manifest takes "
                             f"{manifest.label} only.", f"WRONG SERVICE — {carton.service}")
     if carton.manifest_id is not None:  # on another open manifest (another dock, or another service's)
-        return LoadDecision(Verdict.ALREADY_LOADED, f"{what} is already on another open manifest of "
-                            f"{carton.carrier}: unload it there first (CMD-UNDO at that dock).", "ON ANOTHER MANIFEST")
+        return LoadDecision(Verdict.ON_OTHER_MANIFEST, f"{what} is on another open manifest of {carton.carrier}: "
+                            "not loaded here. Put it on that manifest's pallet, or unload it there first (CMD-UNDO "
+                            "at that dock).", "ON ANOTHER MANIFEST")
     if carton.label_pending:
         return LoadDecision(Verdict.LABEL_MISSING, f"{what} has no carrier label yet (the carrier has not answered): "
                             "set it aside until its label prints.", "NO CARRIER LABEL YET")

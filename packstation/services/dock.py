@@ -8,9 +8,9 @@ Use cases (each checks the session: ``Permission.DISPATCH``) and the desk (:clas
   opened it).
 - A carton's SSCC (its label's GS1-128) or carrier tracking barcode loads it, after
   :func:`~packstation.domain.shipping.check_load` against the truth read in the same transaction:
-  not sealed, order cancelled or on hold after packing (pull it: recorded), another carrier or
-  service, already loaded (said, nothing changes), already handed over on a closed manifest,
-  unknown code, no carrier label yet.
+  not sealed, order cancelled after packing (pull it: recorded), another carrier or service,
+  already loaded (said, nothing changes), on another open manifest, already handed over on a
+  closed manifest, unknown code, no carrier label yet.
 - ``CMD-UNDO`` unloads the last carton loaded.
 - ``CMD-CLOSE-MANIFEST`` closes it: every carton of each loaded order must be on it, or a lead
   approves the split (reason by number, badge + PIN); the close takes the manifest's number from
@@ -150,7 +150,7 @@ def check_scan(ctx: Context, session: Session, bc: Barcode, scan: RawScan | None
     ctx.auth.require(session, Permission.DISPATCH, "The dispatch dock")
     with dock_uow(ctx)() as uow:
         carton, code = find_carton(uow, bc, scan)
-    if carton is not None and carton.order_status in (OrderStatus.CANCELLED, OrderStatus.ON_HOLD):
+    if carton is not None and carton.order_status is OrderStatus.CANCELLED:
         probe = Manifest(id="", carrier=carton.carrier, service="", status=ManifestStatus.OPEN,
                          opened_at=ctx.clock(), opened_by="", station_id="")
         outcome, _ = load_carton(ctx, session, probe, bc, scan)
@@ -237,7 +237,7 @@ def close_manifest(ctx: Context, session: Session, manifest_id: str, *, close_ke
     not_packed = sorted({c.order_id for cs in cartons_by_order.values() for c in cs
                          if c.order_status is not OrderStatus.PACKED and c.order_id in manifest.order_ids})
     if not_packed:
-        raise CloseRefused(f"Order(s) {', '.join(not_packed)} are no longer packed (cancelled or held meanwhile): "
+        raise CloseRefused(f"Order(s) {', '.join(not_packed)} are no longer packed (cancelled meanwhile): "
                            "scan their cartons to pull them, then close.")
     # the carrier's end-of-day close, before our transaction (no lock held while the network answers)
     carrier_ref, carrier_error = None, ""
@@ -336,7 +336,7 @@ def find_manifest(ctx: Context, session: Session, ref: str) -> Manifest | None:
 
 
 def to_pull(ctx: Context, session: Session) -> list[DockCarton]:
-    """Cartons of orders cancelled (or put on hold) after packing, still to be pulled from the dock."""
+    """Cartons of orders cancelled after packing, still to be pulled from the dock."""
     ctx.auth.require(session, Permission.DISPATCH, "The dispatch dock")
     with dock_uow(ctx)(readonly=True) as uow:
         return uow.manifests.to_pull()
@@ -397,7 +397,7 @@ class Dock:
         text = f"Hello {self.session.name}. Scan a carrier (CARRIER-…) from the dock card to open its manifest."
         if pull:
             orders = sorted({c.order_id for c in pull})
-            text += f" PULL {len(pull)} carton(s) of cancelled or held order(s) {', '.join(orders[:5])}."
+            text += f" PULL {len(pull)} carton(s) of cancelled order(s) {', '.join(orders[:5])}."
         return Outcome(Verdict.LOGGED_IN, text, data={"headline": "DISPATCH DOCK"})
 
     def leave(self) -> None:

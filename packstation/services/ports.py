@@ -712,7 +712,7 @@ class ManifestRepository(ABC):
 
     @abstractmethod
     def to_pull(self) -> list[DockCarton]:
-        """Sealed cartons of orders cancelled or on hold after packing, not handed over nor pulled."""
+        """Sealed cartons of orders cancelled after packing, not handed over nor pulled."""
 
     @abstractmethod
     def mark_pulled(self, order_id: str, seq: int, at: datetime) -> None: ...

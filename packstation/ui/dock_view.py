@@ -137,7 +137,7 @@ class DockPage(QWidget):
         if view.pull:
             orders = sorted({c.order_id for c in view.pull})
             self.pull_title.setText(f"TO BE PULLED: {len(view.pull)} carton(s) of {len(orders)} order(s) "
-                                    "cancelled or on hold after packing")
+                                    "cancelled after packing")
             by_order: dict[str, list[str]] = {}
             for c in view.pull:
                 by_order.setdefault(c.order_id, []).append(c.sscc or f"carton {c.seq}")

@@ -44,6 +44,8 @@ VERDICT_PATTERNS: dict[Verdict, tuple[list[tuple[float, int]], bool]] = {
     Verdict.ORDER_PULLED: ([(440, 120), (0, 40), (330, 120), (0, 40), (220, 260)], True),  # falling: pull it
     Verdict.WRONG_CARRIER: ([(520, 110), (0, 50), (260, 110), (0, 50), (520, 110), (0, 50), (260, 110)], True),
     Verdict.ON_CLOSED_MANIFEST: ([(180, 150), (0, 50), (180, 150), (0, 50), (180, 150), (0, 50), (180, 150)], True),
+    # on another open manifest: a high-low pair, twice (not the no-op tone: this one was not loaded)
+    Verdict.ON_OTHER_MANIFEST: ([(990, 100), (0, 40), (330, 160), (0, 80), (990, 100), (0, 40), (330, 160)], True),
     Verdict.UNKNOWN_CODE: ([(700, 80), (0, 40), (200, 300)], True),  # chirp then buzz
     Verdict.LABEL_MISSING: ([(660, 80), (0, 60), (660, 80), (0, 60), (660, 80)], False),  # three short beeps
     Verdict.MANIFEST_CLOSED: ([(523, 120), (659, 120), (784, 240)], False),  # rising triad

@@ -46,7 +46,7 @@ def test_sound_files_are_the_generated_tones_and_all_differ(tmp_path):
             assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, sounds.RATE)
             frames[path.name] = w.readframes(w.getnframes())
     # four tones, and a sound of its own for each dock verdict (the dispatch dock) and returns desk refusal
-    assert len(set(frames.values())) == len(sounds.PATTERNS) + len(sounds.VERDICT_PATTERNS) == 4 + 9 + 4
+    assert len(set(frames.values())) == len(sounds.PATTERNS) + len(sounds.VERDICT_PATTERNS) == 4 + 10 + 4
 
 
 def test_sound_player_without_audio_device_still_records_each_verdict(qtbot):

@@ -87,7 +87,7 @@ class SqlManifests(ManifestRepository):
         return out
 
     def to_pull(self) -> list[DockCarton]:
-        q = (_dock_query().where(and_(o.status.in_([OrderStatus.CANCELLED.value, OrderStatus.ON_HOLD.value]),
+        q = (_dock_query().where(and_(o.status == OrderStatus.CANCELLED.value,
                                       c.sscc.is_not(None), c.pulled_at.is_(None),
                                       or_(m.status.is_(None), m.status != ManifestStatus.CLOSED.value)))
              .order_by(c.order_id, c.seq))
