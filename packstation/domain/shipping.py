@@ -168,7 +168,9 @@ def check_load(carton: DockCarton | None, manifest: Manifest, code: str) -> Load
     if carton.status is not CartonStatus.CLOSED or not carton.sscc:
         return LoadDecision(Verdict.NOT_SEALED, f"{what} is not sealed yet ({carton.status.value}): it goes back to "
                             "the bench.", "CARTON NOT SEALED")
-    if carton.order_status is not OrderStatus.PACKED:
+    # packed; or handed over (in transit, delivered) without this carton: a lead split the order at
+    # a close, and the rest goes on the carrier's next manifest
+    if not carton.order_status.shipped:
         return LoadDecision(Verdict.NOT_SEALED, f"Order {carton.order_id} is {carton.order_status.value.replace('_', ' ')}"
                             ", not packed: its other cartons are still at the bench. Set this one aside.",
                             "ORDER NOT PACKED")
@@ -185,7 +187,15 @@ def check_load(carton: DockCarton | None, manifest: Manifest, code: str) -> Load
     if carton.label_pending:
         return LoadDecision(Verdict.LABEL_MISSING, f"{what} has no carrier label yet (the carrier has not answered): "
                             "set it aside until its label prints.", "NO CARRIER LABEL YET")
+    if carton.order_status is not OrderStatus.PACKED:
+        return LoadDecision(Verdict.CARTON_LOADED, f"{what} loaded: the rest of an order handed over without it "
+                            "(a split). Closing this manifest hands it over.", "LOADED — REST OF A SPLIT ORDER")
     return LoadDecision(Verdict.CARTON_LOADED, f"{what} loaded.", "LOADED")
+
+
+def handed_over_elsewhere(carton: DockCarton, manifest: Manifest) -> bool:
+    """On a closed manifest other than *manifest*: it left with an earlier driver."""
+    return carton.manifest_status is ManifestStatus.CLOSED and carton.manifest_id != manifest.id
 
 
 @dataclass(frozen=True)
@@ -199,11 +209,13 @@ class MissingCartons:
 
 
 def incomplete_orders(manifest: Manifest, cartons_by_order: dict[str, list[DockCarton]]) -> list[MissingCartons]:
-    """Every loaded order must leave whole: the orders that would be split, and what is missing."""
+    """Every loaded order must leave whole: the orders that would be split, and what is missing.
+
+    Cartons handed over already (on another, closed manifest: an earlier split) are not missing."""
     loaded = {(c.order_id, c.seq) for c in manifest.cartons}
     out = []
     for order_id in manifest.order_ids:
-        all_cartons = [c for c in cartons_by_order.get(order_id, []) if c.sscc]
+        all_cartons = [c for c in cartons_by_order.get(order_id, []) if c.sscc and not handed_over_elsewhere(c, manifest)]
         missing = tuple(c.ref for c in all_cartons if (c.order_id, c.seq) not in loaded)
         if missing:
             out.append(MissingCartons(order_id, len(all_cartons) - len(missing), len(all_cartons), missing))
@@ -256,5 +268,5 @@ STAGES = ("received", "released", "picking", "packing", "packed", "handed_over",
 __all__ = [
     "CARRIER_PREFIX", "SPLIT_REASONS", "STAGES", "DockCarton", "LabelRequest", "LabelRequestStatus",
     "LoadDecision", "LoadedCarton", "Manifest", "ManifestStatus", "MissingCartons", "carrier_code", "check_load",
-    "incomplete_orders", "manifest_code", "parse_carrier_code", "parse_manifest_code", "retry_delay_s", "same",
+    "handed_over_elsewhere", "incomplete_orders", "manifest_code", "parse_carrier_code", "parse_manifest_code", "retry_delay_s", "same",
 ]

@@ -10,14 +10,16 @@ Use cases (each checks the session: ``Permission.DISPATCH``) and the desk (:clas
   :func:`~packstation.domain.shipping.check_load` against the truth read in the same transaction:
   not sealed, order cancelled after packing (pull it: recorded), another carrier or service,
   already loaded (said, nothing changes), on another open manifest, already handed over on a
-  closed manifest, unknown code, no carrier label yet.
+  closed manifest, unknown code, no carrier label yet. The rest of an order a lead split at a
+  close (the order handed over without it) loads onto the next manifest.
 - ``CMD-UNDO`` unloads the last carton loaded.
 - ``CMD-CLOSE-MANIFEST`` closes it: every carton of each loaded order must be on it, or a lead
   approves the split (reason by number, badge + PIN); the close takes the manifest's number from
   the ``manifest`` series, moves the orders to *handed over* through the lifecycle, prints the
   manifest (with the signature blocks) and calls the carrier's end-of-day close where it has one.
-  The close carries an idempotency key: a close retried after a lost answer finds the manifest it
-  made and makes no second one.
+  The rest of a split order is handed over with its own ``carton.handed_over`` event (the order
+  is handed over already). The close carries an idempotency key: a close retried after a lost
+  answer finds the manifest it made and makes no second one.
 
 With a central database configured (``ctx.central``) the dock works on the centre's units of
 work: the truth every bench writes to. Otherwise on the station's own database.
@@ -234,11 +236,13 @@ def close_manifest(ctx: Context, session: Session, manifest_id: str, *, close_ke
         raise CloseRefused(_missing_text(missing), missing)
     if missing and not reason.strip():
         raise CloseRefused("A split needs a reason: pick one from the list.", missing)
+    # packed, or handed over already without these cartons (the rest of a split order)
     not_packed = sorted({c.order_id for cs in cartons_by_order.values() for c in cs
-                         if c.order_status is not OrderStatus.PACKED and c.order_id in manifest.order_ids})
+                         if not c.order_status.shipped and c.order_id in manifest.order_ids})
     if not_packed:
         raise CloseRefused(f"Order(s) {', '.join(not_packed)} are no longer packed (cancelled meanwhile): "
                            "scan their cartons to pull them, then close.")
+    status_of = {order_id: cs[0].order_status for order_id, cs in cartons_by_order.items() if cs}
     # the carrier's end-of-day close, before our transaction (no lock held while the network answers)
     carrier_ref, carrier_error = None, ""
     account = ctx.carriers.for_carrier(manifest.carrier) if ctx.carriers else None
@@ -265,9 +269,17 @@ def close_manifest(ctx: Context, session: Session, manifest_id: str, *, close_ke
             raise Conflict(f"Manifest {manifest.label} was closed meanwhile at another dock.")
         code = manifest_code(number)
         for order_id in manifest.order_ids:
-            change_status(uow, ctx, session, order_id, OrderStatus.PACKED, OrderStatus.HANDED_OVER, desk="dock",
-                          manifest=code, manifest_id=manifest.id, carrier=manifest.carrier,
-                          cartons=[c.sscc for c in manifest.cartons if c.order_id == order_id])
+            on_it = [c for c in manifest.cartons if c.order_id == order_id]
+            if status_of.get(order_id) is OrderStatus.PACKED:
+                change_status(uow, ctx, session, order_id, OrderStatus.PACKED, OrderStatus.HANDED_OVER, desk="dock",
+                              manifest=code, manifest_id=manifest.id, carrier=manifest.carrier,
+                              cartons=[c.sscc for c in on_it])
+                continue
+            for c in on_it:  # the rest of a split order: the order is on its way already, never back
+                record(uow, ctx, session, "carton.handed_over", order_id, {
+                    "seq": c.seq, "sscc": c.sscc, "tracking_number": c.tracking_number, "manifest": code,
+                    "manifest_id": manifest.id, "carrier": manifest.carrier, "desk": "dock",
+                    "order_status": status_of[order_id].value})
         record(uow, ctx, actor, "manifest.closed", None, {
             "manifest_id": manifest.id, "number": number, "code": code, "carrier": manifest.carrier,
             "service": manifest.service, "close_key": close_key, "closed_by": session.actor,
