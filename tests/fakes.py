@@ -1444,6 +1444,9 @@ class FakeManifests(_Repo, ManifestRepository):
         found = self.s.manifests.get(manifest_id)
         return self._with_cartons(found) if found else None
 
+    def lock(self, manifest_id: str) -> Manifest | None:  # one thread at a time: nothing to lock
+        return self.get(manifest_id)
+
     def by_number(self, number: int) -> Manifest | None:
         found = next((m for m in self.s.manifests.values() if m.number == number), None)
         return self._with_cartons(found) if found else None
@@ -1472,7 +1475,8 @@ class FakeManifests(_Repo, ManifestRepository):
 
     def unload(self, manifest_id: str, order_id: str, seq: int) -> bool:
         load = self.s.loads.get((order_id, seq))
-        if load is None or load.manifest_id != manifest_id:
+        manifest = self.s.manifests.get(manifest_id)
+        if load is None or load.manifest_id != manifest_id or manifest is None or manifest.status is not ManifestStatus.OPEN:
             return False
         del self.s.loads[(order_id, seq)]
         return True

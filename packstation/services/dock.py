@@ -19,7 +19,9 @@ Use cases (each checks the session: ``Permission.DISPATCH``) and the desk (:clas
   manifest (with the signature blocks) and calls the carrier's end-of-day close where it has one.
   The rest of a split order is handed over with its own ``carton.handed_over`` event (the order
   is handed over already). The close carries an idempotency key: a close retried after a lost
-  answer finds the manifest it made and makes no second one.
+  answer finds the manifest it made and makes no second one. What closes is exactly what the close
+  read: its write locks the manifest's row and refuses if a carton was loaded or unloaded (at
+  another dock) while the carrier answered.
 
 With a central database configured (``ctx.central``) the dock works on the centre's units of
 work: the truth every bench writes to. Otherwise on the station's own database.
@@ -259,6 +261,15 @@ def close_manifest(ctx: Context, session: Session, manifest_id: str, *, close_ke
     actor = approval or session
     job = None
     with uow_factory() as uow:
+        # what closes is what was read (and goes on the PDF and the event): the row lock keeps loads
+        # and unloads out until this commits; one that came while the carrier answered refuses the close
+        current = uow.manifests.lock(manifest.id)
+        if current is not None and current.status is ManifestStatus.CLOSED and current.close_key == close_key:
+            return CloseResult(current, again=True)  # the same close, done meanwhile (a double scan)
+        if current is None or current.status is not ManifestStatus.OPEN:
+            raise Conflict(f"Manifest {manifest.label} was closed meanwhile at another dock.")
+        if _loaded(current) != _loaded(manifest):
+            raise Conflict(_changed_text(manifest, current))
         number = uow.numbers.next("manifest")
         manifest.number, manifest.closed_at, manifest.closed_by = number, ctx.clock(), session.actor
         manifest.close_key = close_key
@@ -302,6 +313,21 @@ def close_manifest(ctx: Context, session: Session, manifest_id: str, *, close_ke
     if job is not None and ctx.documents is not None:
         ctx.documents.wake()
     return CloseResult(manifest, carrier_error=carrier_error, job_id=job.id if job else "")
+
+
+def _loaded(manifest: Manifest) -> set[tuple[str, int, int]]:
+    return {(c.order_id, c.seq, c.load_seq) for c in manifest.cartons}
+
+
+def _changed_text(read: Manifest, now: Manifest) -> str:
+    before, after = {(c.order_id, c.seq): c for c in read.cartons}, {(c.order_id, c.seq): c for c in now.cartons}
+    came = [c.sscc for k, c in after.items() if k not in before]
+    went = [c.sscc for k, c in before.items() if k not in after]
+    what = "; ".join(part for part in (f"loaded meanwhile: {', '.join(came)}" if came else "",
+                                       f"unloaded meanwhile: {', '.join(went)}" if went else "") if part)
+    return (f"the {read.label} manifest changed at another dock while it was closing ({what or 'cartons reloaded'}). "
+            f"Nothing was closed. Scan CMD-CLOSE-MANIFEST again to close it as it is now ({len(now.cartons)} "
+            "carton(s)).")
 
 
 def manifest_data(ctx: Context, manifest: Manifest, dispatcher: str) -> ManifestData:
@@ -481,6 +507,7 @@ class Dock:
                 return self._reason_prompt(str(exc))
             return Outcome(Verdict.NOT_ALLOWED, str(exc), data={"headline": "MANIFEST NOT CLOSED"})
         except (TransitionRefused, Conflict) as exc:
+            self.split = None  # nothing closed: the next CMD-CLOSE-MANIFEST starts again (and asks again)
             return Outcome(Verdict.NOT_ALLOWED, f"Manifest not closed: {exc}", data={"headline": "MANIFEST NOT CLOSED"})
         manifest = result.manifest
         self.manifest, self.split, self.close_key, self.last_loaded = None, None, None, None

@@ -678,6 +678,11 @@ class ManifestRepository(ABC):
     def get(self, manifest_id: str) -> Manifest | None: ...
 
     @abstractmethod
+    def lock(self, manifest_id: str) -> Manifest | None:
+        """The manifest with its cartons, its row locked until the transaction ends: no carton is
+        loaded onto it or unloaded from it meanwhile (loads and unloads take the same lock)."""
+
+    @abstractmethod
     def by_number(self, number: int) -> Manifest | None: ...
 
     @abstractmethod
@@ -695,7 +700,7 @@ class ManifestRepository(ABC):
 
     @abstractmethod
     def unload(self, manifest_id: str, order_id: str, seq: int) -> bool:
-        """Take a carton off an open manifest; False if it was not on it."""
+        """Take a carton off an open manifest; False if it was not on it (or the manifest is closed)."""
 
     @abstractmethod
     def close(self, manifest: Manifest) -> bool:

@@ -1154,8 +1154,23 @@ class TestManifests:
         with pytest.raises(Conflict), shipped() as u:
             u.manifests.load(a.id, "SO-1", 1, "006141410000000012", "person:Dan", "DOCK-01", NOW)
         with shipped() as u:
+            assert not u.manifests.unload(a.id, "SO-2", 1)  # a closed manifest keeps its cartons
+            u.commit()
+        with shipped() as u:
+            assert [c.sscc for c in u.manifests.get(a.id).cartons] == ["006141410000000036"]
             u.manifests.add(open_manifest())  # the carrier's next manifest
             u.commit()
+
+    def test_lock_gives_the_manifest_with_its_cartons(self, shipped: UnitOfWorkFactory) -> None:
+        a = open_manifest()
+        with shipped() as u:
+            u.manifests.add(a)
+            u.manifests.load(a.id, "SO-2", 1, "006141410000000036", "person:Dan", "DOCK-01", NOW)
+            u.commit()
+        with shipped() as u:
+            locked = u.manifests.lock(a.id)
+            assert locked == u.manifests.get(a.id) and [c.seq for c in locked.cartons] == [1]
+            assert u.manifests.lock("no-such-manifest") is None
 
     def test_recent_manifests_newest_first(self, shipped: UnitOfWorkFactory) -> None:
         old, new = open_manifest("UPS", at=NOW), open_manifest("DHL", at=NOW + hours(2))

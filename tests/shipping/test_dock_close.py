@@ -8,12 +8,18 @@ work by scans, with the simulated carrier for the accounts.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
+import threading
+import time
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from packstation.domain.packing import Verdict
 from packstation.services import dock as dock_service
+from packstation.services.dock import list_manifests
 from packstation.services.reports import order_status
 
 S = sys.modules["packstation_tests_shipping"]
@@ -40,6 +46,15 @@ def split_close(dock, cartons):
     closed = dock.enter_pin(S.LEAD_PIN)
     assert closed.verdict is Verdict.MANIFEST_CLOSED, closed.message
     return closed
+
+
+def pdf_text(payload: bytes, tmp_path) -> str:
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        pytest.fail("pdftotext is missing; install the Debian package poppler-utils")
+    pdf = tmp_path / "manifest.pdf"
+    pdf.write_bytes(payload)
+    return subprocess.run([exe, str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60).stdout
 
 
 # --- a carton on another open manifest ----------------------------------------------------------
@@ -126,3 +141,118 @@ def test_the_rest_of_a_split_order_must_leave_whole_too(shipping_station):
     assert dock.scan("CMD-CLOSE-MANIFEST").verdict is Verdict.MANIFEST_CLOSED
     assert [len(m["cartons"]) for m in status(station, "SO-4C")["manifests"]] == [2, 2]
     assert len(events(station, "carton.handed_over")) == 2
+
+
+# --- a carton loaded while the close waits for the carrier -------------------------------------
+
+
+def _two_docks(make_shipping_station, url):
+    """Two dock stations on one database (PostgreSQL), or two docks of one station (SQLite file)."""
+    a_station = make_shipping_station(url=url)
+    b_station = make_shipping_station(url=url, station_id="DOCK-02", stocked=False) if url else a_station
+    return a_station, b_station
+
+
+@pytest.mark.parametrize("db", DB)
+def test_a_carton_loaded_while_the_close_waits_for_the_carrier_refuses_the_close(db, make_shipping_station,
+                                                                                 request, tmp_path):
+    url = request.getfixturevalue("fresh_pg_database") if db == "postgresql" else None
+    a_station, b_station = _two_docks(make_shipping_station, url)
+    bench = S.login(a_station, "PACKER-001")
+    S.pack(bench, "SO-1C", [["TY-1"]])
+    S.pack(bench, "SO-2C", [["TS-1", "HW-1"]])
+    one, two = (S.cartons_of(a_station, o)[0]["sscc"] for o in ("SO-1C", "SO-2C"))
+    a, b = S.login(a_station, "DISPATCH-001"), S.login(b_station, "DISPATCH-001")
+    assert a.scan("CARRIER-DHL").verdict is b.scan("CARRIER-DHL").verdict is Verdict.MANIFEST_OPENED
+    assert a.handler.manifest.id == b.handler.manifest.id  # one open DHL manifest, two docks
+    assert a.scan(one).verdict is Verdict.CARTON_LOADED
+    a_station.print_worker.drain()
+
+    # the carrier's end-of-day close is the close's window between its read and its write
+    account = a_station.ctx.carriers.for_carrier("DHL")
+    real_close = account.close_manifest
+    seen = []
+
+    def close_while_b_loads(shipment_ids, tracking_numbers):
+        if not seen:
+            seen.append(b.scan(two).verdict)
+        return real_close(shipment_ids, tracking_numbers)
+
+    account.close_manifest = close_while_b_loads
+    out = a.scan("CMD-CLOSE-MANIFEST")
+    assert seen == [Verdict.CARTON_LOADED]
+    assert out.verdict is Verdict.NOT_ALLOWED and out.data["headline"] == "MANIFEST NOT CLOSED"
+    assert f"loaded meanwhile: {two}" in out.message and "Nothing was closed" in out.message
+    # nothing closed, nothing lost: both cartons on the open manifest, both orders still packed
+    [manifest] = list_manifests(a_station.ctx, a_station.system_session())
+    assert manifest.status.value == "open" and {c.order_id for c in manifest.cartons} == {"SO-1C", "SO-2C"}
+    assert status(a_station, "SO-1C")["status"] == status(a_station, "SO-2C")["status"] == "packed"
+    assert events(a_station, "manifest.closed") == []
+    assert [r.job.kind for r in a_station.print_worker.drain()] == []
+
+    # closed again: exactly what is on it, on the PDF and in the event, with the number not used up
+    closed = a.scan("CMD-CLOSE-MANIFEST")
+    assert closed.verdict is Verdict.MANIFEST_CLOSED and closed.data["number"] == 1, closed.message
+    assert status(a_station, "SO-1C")["status"] == status(a_station, "SO-2C")["status"] == "handed_over"
+    [event] = events(a_station, "manifest.closed")
+    assert {c["sscc"] for c in event.payload["cartons"]} == {one, two}
+    [manifest] = list_manifests(a_station.ctx, a_station.system_session())
+    assert {c.sscc for c in manifest.cartons} == {one, two}
+    [job] = [r.job for r in a_station.print_worker.drain() if r.job.kind == "manifest"]
+    printed = pdf_text(job.payload, tmp_path)
+    assert "SO-1C" in printed and "SO-2C" in printed
+
+
+def _lock_waiters(engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND wait_event_type = 'Lock'")).scalar_one())
+
+
+@pytest.mark.postgres
+def test_a_load_while_the_close_writes_waits_for_it_and_is_refused(make_shipping_station, fresh_pg_database,
+                                                                   monkeypatch):
+    """PostgreSQL: the close's write transaction holds the manifest's row (FOR UPDATE); a load at
+    another dock in that moment waits for the close's commit, then finds the manifest closed."""
+    a_station, b_station = _two_docks(make_shipping_station, fresh_pg_database)
+    bench = S.login(a_station, "PACKER-001")
+    S.pack(bench, "SO-1C", [["TY-1"]])
+    S.pack(bench, "SO-2C", [["TS-1", "HW-1"]])
+    one, two = (S.cartons_of(a_station, o)[0]["sscc"] for o in ("SO-1C", "SO-2C"))
+    a, b = S.login(a_station, "DISPATCH-001"), S.login(b_station, "DISPATCH-001")
+    a.scan("CARRIER-DHL")
+    b.scan("CARRIER-DHL")
+    assert a.scan(one).verdict is Verdict.CARTON_LOADED
+    watcher = create_engine(fresh_pg_database)
+    b_out = []
+    waited = []
+    real_change = dock_service.change_status
+
+    def change_while_b_loads(*args, **kwargs):  # inside the close's write transaction
+        if not waited:
+            loader = threading.Thread(target=lambda: b_out.append(b.scan(two)), daemon=True)
+            loader.start()
+            deadline = time.monotonic() + 30
+            while not _lock_waiters(watcher) and loader.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            waited.append((loader, loader.is_alive()))
+        return real_change(*args, **kwargs)
+
+    monkeypatch.setattr(dock_service, "change_status", change_while_b_loads)
+    try:
+        closed = a.scan("CMD-CLOSE-MANIFEST")
+        [(loader, blocked)] = waited
+        loader.join(30)
+    finally:
+        watcher.dispose()
+    assert blocked, f"the load did not wait for the close: {b_out[0].verdict if b_out else 'still running'}"
+    assert closed.verdict is Verdict.MANIFEST_CLOSED, closed.message
+    [refused] = b_out
+    assert refused.verdict is Verdict.ALREADY_LOADED and refused.data["headline"] == "NOT LOADED"
+    assert "closed meanwhile" in refused.message
+    [manifest] = list_manifests(a_station.ctx, a_station.system_session())
+    assert [c.sscc for c in manifest.cartons] == [one]
+    assert status(a_station, "SO-2C")["status"] == "packed" and status(a_station, "SO-2C")["manifests"] == []
+    # the carton goes on the next manifest
+    b.scan("CARRIER-DHL")
+    assert b.scan(two).verdict is Verdict.CARTON_LOADED

@@ -63,8 +63,13 @@ def _dock(r: Any) -> DockCarton:
 # round trip each, not two)
 _BY_CODE = (_dock_query().where(or_(c.sscc == bindparam("code"), c.tracking_number == bindparam("code")))
             .order_by(case((c.sscc == bindparam("code"), 0), else_=1), c.order_id, c.seq).limit(1))
-_LOAD_STATE = select(m.status, select(func.coalesce(func.max(mc.load_seq), 0) + 1)
-                     .where(mc.manifest_id == bindparam("mid")).scalar_subquery()).where(m.id == bindparam("mid"))
+# the manifest's row is locked (FOR UPDATE; SQLite's BEGIN IMMEDIATE serializes writers anyway) by
+# every load and unload and by the close, so a carton cannot join or leave a manifest between the
+# close's last look at its cartons and the close's commit
+_LOAD_STATE = (select(m.status, select(func.coalesce(func.max(mc.load_seq), 0) + 1)
+                      .where(mc.manifest_id == bindparam("mid")).scalar_subquery()).where(m.id == bindparam("mid"))
+               .with_for_update(of=t.manifests))
+_LOCK = select(m.status).where(m.id == bindparam("mid")).with_for_update()
 
 
 class SqlManifests(ManifestRepository):
@@ -145,6 +150,10 @@ class SqlManifests(ManifestRepository):
     def get(self, manifest_id: str) -> Manifest | None:
         return self._one(m.id == manifest_id)
 
+    def lock(self, manifest_id: str) -> Manifest | None:
+        found = self._manifests(select(t.manifests).where(m.id == manifest_id).with_for_update())
+        return found[0] if found else None
+
     def by_number(self, number: int) -> Manifest | None:
         return self._one(m.number == number)
 
@@ -176,6 +185,9 @@ class SqlManifests(ManifestRepository):
             loaded_at=at, station_id=station_id))
 
     def unload(self, manifest_id: str, order_id: str, seq: int) -> bool:
+        state = self.conn.execute(_LOCK, {"mid": manifest_id}).first()
+        if state is None or state[0] != ManifestStatus.OPEN.value:
+            return False  # closed meanwhile: its cartons stay on it
         res = self.conn.execute(delete(t.manifest_cartons).where(and_(
             mc.manifest_id == manifest_id, mc.order_id == order_id, mc.carton_seq == seq)))
         return res.rowcount == 1
