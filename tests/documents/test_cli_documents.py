@@ -111,3 +111,40 @@ def test_the_returns_desk_card_holds_every_code_the_desk_reads(
     expected = set(DESK_CODES) | set(DISPOSITION_CODES) | set(RESOLUTION_CODES) | {"GRADE-A", "GRADE-Z", "1", "2",
                                                                                     "CMD-UNDO", "CMD-LOGOUT"}
     assert found == expected
+
+
+def test_the_dock_card_holds_the_dock_commands_and_one_barcode_per_carrier_in_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every code decodes (zbarimg) to a dock command or a CARRIER-<CODE>: one per carrier account
+    and per carrier of the orders not yet handed over, and per service where a carrier has several."""
+    import json
+    from collections import Counter
+
+    config = tmp_path / "station.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n[database]\nlocal = "sqlite:///{tmp_path / "s.db"}"\n'
+                      '[carriers.DHL]\nconnector = "simulated"\n[carriers.UPS]\nconnector = "simulated"\n')
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps([{"sku": "TY-1", "name": "Wooden puzzle", "barcodes": ["5901234123457"],
+                                    "weight_g": 300, "location": "C-01-01"}]))
+
+    def order(order_id: str, carrier: str, service: str) -> dict[str, object]:
+        return {"order_id": order_id, "channel": "shop-web", "placed_at": "2026-03-10T07:00:00Z",
+                "customer": {"name": "Anna Schmidt", "email": "anna@example.com"},
+                "ship_to": {"name": "Anna Schmidt", "line1": "Hauptstraße 12", "city": "Berlin", "postcode": "10115",
+                            "country": "DE"},
+                "currency": "EUR", "payment": {"method": "prepaid", "status": "paid"}, "carrier": carrier,
+                "service": service, "lines": [{"sku": "TY-1", "qty": 1, "unit_price": "9.95"}]}
+
+    orders = tmp_path / "orders.json"
+    orders.write_text(json.dumps([order("SO-1", "DHL", "Paket"), order("SO-2", "DHL", "Express"),
+                                  order("SO-3", "DPD", "Classic")]))
+    base = ["--config", str(config)]
+    assert main([*base, "import", "catalog", str(catalog)]) == 0
+    assert main([*base, "import", "orders", str(orders)]) == 0
+    out = tmp_path / "dock.pdf"
+    assert main([*base, "commands-sheet", "--desk", "dock", "--out", str(out)]) == 0
+    assert "Wrote the dock card" in capsys.readouterr().out
+    found = Counter(s.data for page in pdf_symbols(out.read_bytes(), tmp_path, dpi=200) for s in page)
+    assert found == Counter({"CMD-CLOSE-MANIFEST", "CMD-UNDO", "CMD-LOGOUT", "CARRIER-DHL", "CARRIER-DHL/EXPRESS",
+                             "CARRIER-DHL/PAKET", "CARRIER-DPD", "CARRIER-UPS"})

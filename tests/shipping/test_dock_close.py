@@ -17,8 +17,10 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
+from packstation.domain.lifecycle import TransitionRefused
 from packstation.domain.packing import Verdict
 from packstation.services import dock as dock_service
+from packstation.services.carriers import CarrierError, CarrierTimeout
 from packstation.services.dock import list_manifests
 from packstation.services.reports import order_status
 
@@ -256,3 +258,104 @@ def test_a_load_while_the_close_writes_waits_for_it_and_is_refused(make_shipping
     # the carton goes on the next manifest
     b.scan("CARRIER-DHL")
     assert b.scan(two).verdict is Verdict.CARTON_LOADED
+
+
+# --- the carrier's end-of-day close fails -------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", [CarrierError("DHL: 503 Service Unavailable (end of day)"),
+                                     CarrierTimeout("DHL did not answer within 5 s")])
+def test_a_failing_end_of_day_close_is_said_and_recorded_and_the_hand_over_stands(shipping_station, failure):
+    station = shipping_station
+    S.pack(S.login(station, "PACKER-001"), "SO-2C", [["TS-1"], ["HW-1"]])
+    cartons = S.cartons_of(station, "SO-2C")
+    account = station.ctx.carriers.for_carrier("DHL")
+
+    def refuse(shipment_ids, tracking_numbers):
+        raise failure
+
+    account.close_manifest = refuse
+    dock = S.login(station, "DISPATCH-001")
+    dock.scan("CARRIER-DHL")
+    for c in cartons:
+        dock.scan(c["sscc"])
+    station.print_worker.drain()
+    out = dock.scan("CMD-CLOSE-MANIFEST")
+    # the driver leaves with the cartons: the manifest closes and prints; the dock hand is told
+    assert out.verdict is Verdict.MANIFEST_CLOSED and out.data["number"] == 1
+    assert f"DHL's end-of-day close FAILED ({failure}): tell the lead." in out.message
+    assert [r.job.kind for r in station.print_worker.drain()] == ["manifest"]
+    assert status(station, "SO-2C")["status"] == "handed_over"
+    [manifest] = list_manifests(station.ctx, station.system_session())
+    assert manifest.carrier_ref == f"end-of-day close failed: {failure}"
+    [event] = events(station, "manifest.closed")
+    assert event.payload["carrier_error"] == str(failure) and event.payload["carrier_ref"] is None
+    assert len(event.payload["cartons"]) == 2
+
+
+# --- manifest numbers: two docks at once, a close that fails -------------------------------------
+
+
+@pytest.mark.postgres
+def test_two_docks_closing_at_once_get_consecutive_numbers_and_a_failed_close_gives_its_number_back(
+        make_shipping_station, fresh_pg_database, monkeypatch):
+    rounds = 4
+    extra = [S.order(f"SO-D{i}", {"TY-1": 1}) for i in range(rounds)]
+    extra += [S.order(f"SO-U{i}", {"TS-1": 1}, carrier="UPS", service="Standard") for i in range(rounds)]
+    a_station = make_shipping_station(url=fresh_pg_database, stocked=False)
+    S.stock(a_station, [*S.ORDERS, *extra])
+    b_station = make_shipping_station(url=fresh_pg_database, station_id="DOCK-02", stocked=False)
+    bench = S.login(a_station, "PACKER-001")
+    for i in range(rounds):
+        S.pack(bench, f"SO-D{i}", [["TY-1"]])
+        S.pack(bench, f"SO-U{i}", [["TS-1"]])
+    S.pack(bench, "SO-1C", [["TY-1"]])
+    a, b = S.login(a_station, "DISPATCH-001"), S.login(b_station, "DISPATCH-001")
+
+    # a close that fails after it drew its number gives the number back
+    a.scan("CARRIER-DHL")
+    a.scan(S.cartons_of(a_station, "SO-1C")[0]["sscc"])
+
+    def refuse(*args, **kwargs):
+        raise TransitionRefused("the order changed while closing (injected after the number was drawn)")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dock_service, "change_status", refuse)
+        failed = a.scan("CMD-CLOSE-MANIFEST")
+    assert failed.verdict is Verdict.NOT_ALLOWED and "injected" in failed.message
+    assert list_manifests(a_station.ctx, a_station.system_session(), status=dock_service.ManifestStatus.CLOSED) == []
+    assert a.scan("CMD-UNDO").verdict is Verdict.CARTON_UNLOADED  # SO-1C waits for the last round
+
+    numbers: dict[str, list[int]] = {"A": [], "B": []}
+    errors: list[BaseException] = []
+    start = threading.Barrier(2, timeout=60)
+
+    def work(name, terminal, station, carrier, prefix):
+        try:
+            for i in range(rounds):
+                assert terminal.scan(f"CARRIER-{carrier}").verdict is Verdict.MANIFEST_OPENED
+                out = terminal.scan(S.cartons_of(station, f"{prefix}{i}")[0]["sscc"])
+                assert out.verdict is Verdict.CARTON_LOADED, out.message
+                start.wait()  # both docks close together
+                out = terminal.scan("CMD-CLOSE-MANIFEST")
+                assert out.verdict is Verdict.MANIFEST_CLOSED, out.message
+                numbers[name].append(out.data["number"])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=work, args=("A", a, a_station, "DHL", "SO-D")),
+               threading.Thread(target=work, args=("B", b, b_station, "UPS", "SO-U"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    given = numbers["A"] + numbers["B"]
+    assert sorted(given) == list(range(1, 2 * rounds + 1)), numbers  # no gap (the failed close's 1 too), no twice
+    # and the next close, at either dock, takes the next number
+    a.scan("CARRIER-DHL")
+    a.scan(S.cartons_of(a_station, "SO-1C")[0]["sscc"])
+    assert a.scan("CMD-CLOSE-MANIFEST").data["number"] == 2 * rounds + 1
+    codes = sorted(m.code for m in list_manifests(b_station.ctx, b_station.system_session()))
+    assert codes == [f"M-{n:06d}" for n in range(1, 2 * rounds + 2)]
