@@ -137,8 +137,15 @@ def load_carton(ctx: Context, session: Session, manifest: Manifest, bc: Barcode,
                 record(uow, ctx, session, "dock.refused", carton.order_id if carton else None,
                        {"verdict": decision.verdict.value, "code": code, "manifest_id": manifest.id})
             uow.commit()
-    except Conflict as exc:  # loaded at another dock, or the manifest was closed meanwhile
-        return Outcome(Verdict.ALREADY_LOADED, f"{exc} Nothing changed here.", data={"headline": "NOT LOADED"}), None
+    except Conflict as exc:  # the manifest was closed meanwhile, or the carton loaded at another dock
+        # a refusal either way (never the already-loaded no-op: this carton is on no manifest of this dock)
+        with dock_uow(ctx)(readonly=True) as uow:
+            current = uow.manifests.get(manifest.id)
+        if current is None or current.status is not ManifestStatus.OPEN:
+            return Outcome(Verdict.NO_MANIFEST, f"{exc} The carton was NOT loaded: scan "
+                           f"{carrier_code(manifest.carrier, manifest.service)} to open the next manifest, then the "
+                           "carton again.", data={"headline": "MANIFEST CLOSED — NOT LOADED"}), None
+        return Outcome(Verdict.ON_OTHER_MANIFEST, f"{exc} Not loaded here.", data={"headline": "NOT LOADED"}), None
     return _outcome(decision, carton), carton
 
 
@@ -463,6 +470,8 @@ class Dock:
         if outcome.verdict is Verdict.CARTON_LOADED:
             self.last_loaded = carton
             self.close_key = None  # the manifest changed: a close from now on is a new one
+        elif outcome.verdict is Verdict.NO_MANIFEST:  # closed at another dock meanwhile
+            self.manifest, self.split, self.close_key, self.last_loaded = None, None, None, None
         return outcome
 
     def _open(self, carrier: str, service: str) -> Outcome:

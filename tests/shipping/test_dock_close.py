@@ -250,13 +250,39 @@ def test_a_load_while_the_close_writes_waits_for_it_and_is_refused(make_shipping
     assert blocked, f"the load did not wait for the close: {b_out[0].verdict if b_out else 'still running'}"
     assert closed.verdict is Verdict.MANIFEST_CLOSED, closed.message
     [refused] = b_out
-    assert refused.verdict is Verdict.ALREADY_LOADED and refused.data["headline"] == "NOT LOADED"
-    assert "closed meanwhile" in refused.message
+    assert refused.verdict is Verdict.NO_MANIFEST and refused.data["headline"] == "MANIFEST CLOSED — NOT LOADED"
+    assert "closed meanwhile" in refused.message and "scan CARRIER-DHL" in refused.message
     [manifest] = list_manifests(a_station.ctx, a_station.system_session())
     assert [c.sscc for c in manifest.cartons] == [one]
     assert status(a_station, "SO-2C")["status"] == "packed" and status(a_station, "SO-2C")["manifests"] == []
     # the carton goes on the next manifest
     b.scan("CARRIER-DHL")
+    assert b.scan(two).verdict is Verdict.CARTON_LOADED
+
+
+def test_a_carton_scanned_onto_a_manifest_another_dock_closed_is_refused_not_a_no_op(shipping_station):
+    """Dock B still shows the DHL manifest dock A has closed: B's next carton is not loaded, and B
+    hears a refusal, not the already-loaded tone; the carton goes on the next manifest."""
+    station = shipping_station
+    bench = S.login(station, "PACKER-001")
+    S.pack(bench, "SO-1C", [["TY-1"]])
+    S.pack(bench, "SO-2C", [["TS-1", "HW-1"]])
+    one, two = (S.cartons_of(station, o)[0]["sscc"] for o in ("SO-1C", "SO-2C"))
+    a, b = S.login(station, "DISPATCH-001"), S.login(station, "DISPATCH-001")
+    a.scan("CARRIER-DHL")
+    b.scan("CARRIER-DHL")
+    a.scan(one)
+    assert a.scan("CMD-CLOSE-MANIFEST").verdict is Verdict.MANIFEST_CLOSED
+    out = b.scan(two)
+    assert out.verdict is Verdict.NO_MANIFEST and out.data["headline"] == "MANIFEST CLOSED — NOT LOADED"
+    from packstation.ui.sounds import PATTERNS, VERDICT_PATTERNS
+
+    # its sound: the no-manifest warning, not the already-loaded tone (the dock has its own for that)
+    assert out.verdict not in VERDICT_PATTERNS and PATTERNS[out.verdict.tone] != VERDICT_PATTERNS[Verdict.ALREADY_LOADED][0]
+    assert status(station, "SO-2C")["manifests"] == [] and status(station, "SO-2C")["status"] == "packed"
+    # the dock let go of the closed manifest: the next scan asks for the carrier, then the carton loads
+    assert b.scan(two).verdict is Verdict.NO_MANIFEST
+    assert b.scan("CARRIER-DHL").verdict is Verdict.MANIFEST_OPENED
     assert b.scan(two).verdict is Verdict.CARTON_LOADED
 
 
