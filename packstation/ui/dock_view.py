@@ -100,7 +100,7 @@ class DockPage(QWidget):
         side.addWidget(self.pull_frame)
         side.addStretch(1)
         body = QHBoxLayout()
-        body.addWidget(self.cartons, 3)
+        body.addWidget(self.cartons, 5)  # the seven columns fit whole at 1400 px
         body.addLayout(side, 2)
         box = QVBoxLayout(self)
         box.addWidget(self.title)

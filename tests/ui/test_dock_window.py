@@ -71,6 +71,14 @@ def test_the_dock_page_loads_refuses_and_closes_with_a_lead_approving_a_split(qt
     assert window.dock.cartons.rowCount() == 2
     assert window.dock.cartons.item(0, 1).text() == ssccs(station, second)[0]  # the last loaded on top
     assert "Not whole yet: 1 order(s)" in window.dock.missing_title.text()
+    # at the screenshots' 1400 x 900 every column of the carton table shows whole (no scrolling)
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: window.width() == 1400)
+    table = window.dock.cartons
+    header = table.horizontalHeader()
+    needed = sum(table.sizeHintForColumn(c) for c in range(table.columnCount()))
+    assert needed <= table.viewport().width(), (needed, table.viewport().width())
+    assert header.sectionSize(table.columnCount() - 1) >= table.sizeHintForColumn(table.columnCount() - 1)
     # a refused scan: its own headline, tone and sound
     type_scan(qtbot, window, "006141419999999997")
     assert window.band.headline.text() == "UNKNOWN CODE" and window.band.verdict is Verdict.UNKNOWN_CODE
