@@ -41,6 +41,7 @@ def one_run(delay_s: float, hang: bool = False) -> tuple[float, float]:
 
     from packstation.bootstrap import build_station
     from packstation.config import CarrierConfig, Config, StationConfig
+    from packstation.demo import plain_orders
     from packstation.ui.app import create_window
     from packstation.ui.sounds import SoundPlayer
     from packstation.ui.weighing import SimulatedWeigher
@@ -58,13 +59,7 @@ def one_run(delay_s: float, hang: bool = False) -> tuple[float, float]:
         window.show()
         c = window.controller
         with station.uow(readonly=True) as uow:
-            for n in range(10001, 10063):
-                order = uow.orders.get(f"SO-{n}")
-                if order is None or order.carrier != "DHL" or order.status.value != "released":
-                    continue
-                products = uow.catalog.products(ln.sku for ln in order.lines)
-                if all(p.tracking.value == "none" for p in products.values()):
-                    break
+            order, products = plain_orders(uow, "DHL")[0]
         codes = [products[ln.sku].barcodes[0] for ln in order.lines for _ in range(ln.qty)]
         for code in ("PACKER-001", order.order_id, "BOX-XL", *codes):
             c.scan(code)

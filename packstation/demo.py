@@ -163,6 +163,22 @@ def showcase_orders(products: list[dict[str, Any]], after: int, now: datetime) -
     ]
 
 
+def plain_orders(uow: Any, carrier: str | None = None, *, min_lines: int = 1, skip: tuple[str, ...] = ()) -> list[Any]:
+    """The demo's released orders (of *carrier*, with at least *min_lines* lines) whose products need
+    no lot or serial, each as ``(order, products by SKU)``: orders a bench packs by item scans
+    alone (the walkthroughs, the window's tests, the benchmarks)."""
+    found = []
+    for n in range(10001, 10063):  # the demo's orders and its showcase orders
+        order = uow.orders.get(f"SO-{n}")
+        if (order is None or order.order_id in skip or order.status.value != "released"
+                or (carrier is not None and order.carrier != carrier) or len(order.lines) < min_lines):
+            continue
+        products = uow.catalog.products(ln.sku for ln in order.lines)
+        if all(p.tracking.value == "none" for p in products.values()):
+            found.append((order, products))
+    return found
+
+
 DEMO_LEAD_PIN = "1234"  # shown on the demo login screen; leads approve with badge + PIN
 
 

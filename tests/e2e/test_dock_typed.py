@@ -20,6 +20,7 @@ import pytest
 from packstation.bootstrap import build_station
 from packstation.cli import main as cli_main
 from packstation.config import Config, StationConfig
+from packstation.demo import plain_orders
 
 pytestmark = pytest.mark.xvfb
 
@@ -38,15 +39,9 @@ def plain_dhl_order(data_dir: Path) -> tuple[str, list[str]]:
     station = build_station(Config(station=StationConfig(demo=True), data_dir=data_dir))
     try:
         with station.uow(readonly=True) as uow:
-            for n in range(10001, 10063):
-                order = uow.orders.get(f"SO-{n}")
-                if order is None or order.carrier != "DHL" or order.status.value != "released":
-                    continue
-                products = uow.catalog.products(ln.sku for ln in order.lines)
-                if all(p.tracking.value == "none" for p in products.values()):
-                    break
-            else:
-                raise AssertionError("no plain DHL order in the demo data")
+            found = plain_orders(uow, "DHL")
+        assert found, "no plain DHL order in the demo data"
+        order, products = found[0]
     finally:
         station.close()
     codes = [order.order_id, "BOX-XL"]

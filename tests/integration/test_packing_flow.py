@@ -237,10 +237,14 @@ def test_ssccs_keep_counting_across_a_new_station_on_the_same_file(station: Stat
     assert sorted(r["sscc"] for r in hf.rows(again, "cartons")) == sorted([first, second])
 
 
+# BENCH-01 on a database of its own, no [numbers] range: its own slice of the serials (config.sscc_range)
+FIRST_SERIAL = 10_000_000
+
+
 def test_failed_seal_burns_its_sscc_and_the_retry_gets_a_new_one(station: Station) -> None:
     """A counter behind the SSCCs in use (restored backup) must not block closing for ever."""
     prefix = station.ctx.packing.gs1_company_prefix
-    taken = sscc18(station.ctx.packing.sscc_extension, prefix, 1)
+    taken = sscc18(station.ctx.packing.sscc_extension, prefix, FIRST_SERIAL)
     with station.uow() as uow:  # a carton of another order already carries serial 1
         uow.conn.execute(sa.update(tables.orders).where(tables.orders.c.order_id == "SO-HOLD").values(status="packed"))
         uow.conn.execute(sa.insert(tables.cartons).values(
@@ -257,23 +261,24 @@ def test_failed_seal_burns_its_sscc_and_the_retry_gets_a_new_one(station: Statio
     doc = status(station, "SO-1")
     assert doc["status"] == "packing" and doc["cartons"][0]["status"] == "open" and doc["cartons"][0]["sscc"] is None
     retry = close(bench, BOX_S + 2 * TEE_G, Verdict.ORDER_COMPLETE)
-    assert retry.data["sscc"] == sscc18(0, prefix, 2)
+    assert retry.data["sscc"] == sscc18(0, prefix, FIRST_SERIAL + 1)
 
 
 def test_a_counter_value_is_handed_out_only_when_its_unit_of_work_commits(station: Station) -> None:
-    """A rolled-back reservation hands nothing out (so 2 comes again); the seal commits its own."""
+    """A rolled-back reservation hands nothing out (so its number comes again); the seal commits its own."""
+    first = FIRST_SERIAL
     with station.uow() as uow:
-        assert uow.numbers.next("sscc") == 1
+        assert uow.numbers.next("sscc") == first
         uow.commit()
     with station.uow() as uow:
-        assert uow.numbers.next("sscc") == 2
-        # no commit: rolled back, value 2 was never handed to anyone
+        assert uow.numbers.next("sscc") == first + 1
+        # no commit: rolled back, that value was never handed to anyone
     with station.uow() as uow:
-        assert uow.numbers.next("sscc") == 2
-        assert uow.numbers.next("sscc") == 3
+        assert uow.numbers.next("sscc") == first + 1
+        assert uow.numbers.next("sscc") == first + 2
         uow.commit()
     sscc = pack_single(station, "SO-1", BOX_S + 2 * TEE_G, (TEE_EAN, TEE_EAN))
-    assert int(sscc[8:17]) == 4
+    assert int(sscc[8:17]) == first + 3
 
 
 # --- cartons: blocked, fixed, overridden --------------------------------------------------------------------

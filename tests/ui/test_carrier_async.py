@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt, QTimer
 from packstation.adapters.carriers.simulated import SimulatedCarrier
 from packstation.bootstrap import Station, build_station
 from packstation.config import CarrierConfig, Config, StationConfig
-from packstation.demo import DEMO_LEAD_PIN
+from packstation.demo import DEMO_LEAD_PIN, plain_orders
 from packstation.domain.packing import Verdict
 from packstation.services.carriers import CarrierClose, CreatedLabel, ShipmentRequest
 from packstation.services.reports import order_status
@@ -70,14 +70,10 @@ def slow_station(tmp_path):
 def plain_order(station: Station, carrier: str, skip: tuple[str, ...] = ()) -> tuple[str, list[str]]:
     """A released demo order of *carrier* whose products need no lot or serial: (id, barcodes to scan)."""
     with station.uow(readonly=True) as uow:
-        for n in range(10001, 10063):
-            order = uow.orders.get(f"SO-{n}")
-            if order is None or order.order_id in skip or order.carrier != carrier or order.status.value != "released":
-                continue
-            products = uow.catalog.products(ln.sku for ln in order.lines)
-            if all(p.tracking.value == "none" for p in products.values()):
-                return order.order_id, [products[ln.sku].barcodes[0] for ln in order.lines for _ in range(ln.qty)]
-    raise AssertionError(f"no plain {carrier} order in the demo data")
+        found = plain_orders(uow, carrier, skip=skip)
+    assert found, f"no plain {carrier} order in the demo data"
+    order, products = found[0]
+    return order.order_id, [products[ln.sku].barcodes[0] for ln in order.lines for _ in range(ln.qty)]
 
 
 def type_in(qtbot, window, code: str) -> None:
@@ -287,15 +283,9 @@ def test_the_bench_shows_the_carriers_tracking_number_in_the_verdict_and_the_car
     """The demo's simulated DHL labels each carton: its tracking number is on the band and in the sealed list."""
     station = demo_carriers_station
     with station.uow(readonly=True) as uow:
-        for n in range(10001, 10063):
-            order = uow.orders.get(f"SO-{n}")
-            if order is None or order.carrier != "DHL" or order.status.value != "released" or len(order.lines) < 2:
-                continue
-            products = uow.catalog.products(ln.sku for ln in order.lines)
-            if all(p.tracking.value == "none" for p in products.values()):
-                break
-        else:
-            raise AssertionError("no plain two-line DHL order in the demo data")
+        found = plain_orders(uow, "DHL", min_lines=2)
+    assert found, "no plain two-line DHL order in the demo data"
+    order, products = found[0]
     first = [products[order.lines[0].sku].barcodes[0]] * order.lines[0].qty
     window = make_window(station, install_wedge=False, start_workers=False)
     controller = window.controller

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from packstation.demo import DEMO_LEAD_PIN
+from packstation.demo import DEMO_LEAD_PIN, plain_orders
 from packstation.domain.packing import Verdict
 from packstation.services.reports import order_status
 from packstation.ui.sounds import VERDICT_PATTERNS
@@ -17,14 +17,7 @@ def pack_plain_orders(station, carrier: str, count: int, cartons: int = 2) -> li
     terminal.scan("PACKER-001")
     packed = []
     with station.uow(readonly=True) as uow:
-        candidates = []
-        for n in range(10001, 10063):
-            order = uow.orders.get(f"SO-{n}")
-            if order is None or order.carrier != carrier or order.status.value != "released" or len(order.lines) < cartons:
-                continue
-            products = uow.catalog.products(ln.sku for ln in order.lines)
-            if all(p.tracking.value == "none" for p in products.values()):
-                candidates.append((order.order_id, products))
+        candidates = [(order.order_id, products) for order, products in plain_orders(uow, carrier, min_lines=cartons)]
     for order_id, products in candidates[:count]:
         terminal.scan(order_id)
         pack = terminal.handler.pack
