@@ -123,6 +123,8 @@ def run_show(args: argparse.Namespace, config: Config) -> int:
               f"  {ln['disposition'] or '-'}  {how}")
     if shown["credit_note"]:
         print(f"  credit note {shown['credit_note']}")
+    for r in shown["refused"]:
+        print(f"  refused {r['at'][:19]} {r['verdict']}: {r['reason']}")
     return 0
 
 

@@ -308,7 +308,8 @@ def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, 
         if hit is None:
             decision = ReceiveDecision(Verdict.UNKNOWN_BARCODE, f"Unknown barcode {code}: no product of the catalog. "
                                        "Put the item aside for a lead (recorded).")
-            event = _refusal(uow, ctx, session, receipt, decision, code, lot, serial, source)
+            orders = list(dict.fromkeys(r.order_id for i in receipt.rma_ids if (r := uow.returns.get(i)) is not None))
+            event = _refusal(uow, ctx, session, receipt, decision, code, lot, serial, source, orders)
             uow.commit()
             return Received(decision, None, event_id=event)
         item_product, multiple = hit
@@ -325,7 +326,7 @@ def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, 
         if decision.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_SERIAL):
             return Received(decision, item_product)
         if not decision.accepted:
-            event = _refusal(uow, ctx, session, receipt, decision, code, lot, serial, source)
+            event = _refusal(uow, ctx, session, receipt, decision, code, lot, serial, source, orders)
             uow.commit()
             return Received(decision, item_product, event_id=event)
         assert decision.line is not None and decision.rma_id is not None and decision.order_id is not None
@@ -362,8 +363,10 @@ def receive(ctx: Context, session: Session, receipt: Receipt, barcode: Barcode, 
 
 
 def _refusal(uow: UnitOfWork, ctx: Context, session: Session, receipt: Receipt, decision: ReceiveDecision, code: str,
-             lot: str | None, serial: str | None, source: str) -> str:
-    return record(uow, ctx, session, "return.scan_refused", None, {
+             lot: str | None, serial: str | None, source: str, orders: list[str]) -> str:
+    """``return.scan_refused``, under the order the parcel's returns are of when they are all of one
+    (so ``returns show`` lists it with the return); a parcel of several orders' returns: under none."""
+    return record(uow, ctx, session, "return.scan_refused", orders[0] if len(orders) == 1 else None, {
         "receipt_id": receipt.id, "rma_ids": list(receipt.rma_ids), "verdict": decision.verdict.value,
         "sku": decision.sku, "barcode": code[:64], "lot": lot, "serial": serial, "source": source,
         "reason": decision.message})
@@ -731,7 +734,8 @@ def detail(ctx: Context, session: Session, rma_id: str) -> dict[str, Any]:
         movements = restock_movements(uow, ret)
         shipped = {u.scan_id: u for u in shipped_units(ctx, uow, ret.order_id)}
         products = uow.catalog.products(ln.sku for ln in ret.lines)
-        events = [e for e in uow.events.for_order(ret.order_id) if e.payload.get("rma_id") == rma_id]
+        events = [e for e in uow.events.for_order(ret.order_id)
+                  if e.payload.get("rma_id") == rma_id or rma_id in (e.payload.get("rma_ids") or ())]
     out_lines = []
     for ln in ret.lines:
         mine = [i for i in items if i.line_no == ln.line_no]
@@ -771,6 +775,10 @@ def detail(ctx: Context, session: Session, rma_id: str) -> dict[str, Any]:
                        "at": _iso(m.at)} for m in movements],
         "events": [{"kind": e.kind, "at": _iso(e.occurred_at), "actor": e.actor, "station": e.station_id}
                    for e in events],
+        "refused": [{"at": _iso(e.occurred_at), "by": e.actor, "verdict": e.payload.get("verdict"),
+                     "sku": e.payload.get("sku"), "barcode": e.payload.get("barcode"), "lot": e.payload.get("lot"),
+                     "serial": e.payload.get("serial"), "reason": e.payload.get("reason")}
+                    for e in events if e.kind == "return.scan_refused"],
     }
 
 

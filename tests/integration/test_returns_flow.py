@@ -212,6 +212,12 @@ def test_a_return_from_import_to_credit_note_restock_and_replacement(station: St
     assert (lines["EL-1"]["received"], lines["EL-1"]["grade"], lines["EL-1"]["resolution"]["amount"]) == (1, "A", "49.00")
     assert [(m["sku"], m["location"], m["qty"]) for m in shown["movements"]] == [  # type: ignore[index]
         ("TS-1", "R-09-01", 1), ("EL-1", "D-04-01", 1)]
+    # the refused scans of the parcel are listed with the return (a third tee; SO-8's earbud)
+    assert [(r["verdict"], r["serial"]) for r in shown["refused"]] == [  # type: ignore[index]
+        ("more_than_shipped", None), ("serial_not_shipped", "SN-801")]
+    capsys.readouterr()
+    assert cli_main(["--config", str(config_file), "returns", "show", "RMA-7"]) == 0
+    assert "refused" in capsys.readouterr().out and "left in order SO-8" in shown["refused"][1]["reason"]  # type: ignore[index]
     evidence = shown["items"][0]["shipped"]  # type: ignore[index]
     assert evidence["packer"] == "Pat Packer" and evidence["sscc"] and evidence["weight_g"]
     assert cli_main(["--config", str(config_file), "returns", "restock", "RMA-7"]) == 0  # nothing left to restock

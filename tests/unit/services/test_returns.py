@@ -183,6 +183,11 @@ def test_a_serial_that_never_shipped_in_the_order_is_refused_and_recorded(ctx, r
         refused = [e for e in uow.events.since(ctx.clock()) if e.kind == "return.scan_refused"]
     assert [(e.payload["verdict"], e.payload["serial"], e.actor) for e in refused] == \
         [("serial_not_shipped", "SN-OTHER", "person:Rae Returns")]
+    # ... and the return's detail (returns show) lists it, with the reason the desk gave
+    shown = rs.detail(ctx, rae, "RMA-9")
+    assert [(r["verdict"], r["serial"], r["by"]) for r in shown["refused"]] == \
+        [("serial_not_shipped", "SN-OTHER", "person:Rae Returns")]
+    assert "never shipped in order SO-9" in shown["refused"][0]["reason"]
 
 
 def test_a_serial_returned_twice_is_refused(ctx, rae, shipped) -> None:
