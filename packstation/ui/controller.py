@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
@@ -38,6 +38,7 @@ from packstation.ui.background import run_in_pool
 from packstation.ui.weighing import Weigher
 
 RECENT_PRINT_RESULTS = 50
+_T = TypeVar("_T")
 
 
 class StationController(QObject):
@@ -108,8 +109,9 @@ class StationController(QObject):
         self._drain()
         return outcome
 
-    def _guarded(self, handle: Callable[[], Outcome]) -> Outcome:
-        """Run one input's use case; scans that arrive meanwhile (see scan()) wait for its end."""
+    def _guarded(self, handle: Callable[[], _T]) -> _T:
+        """Run one input's use case; scans that arrive meanwhile (see scan()) wait for its end.
+        Every input that may seal (and photograph) a carton or take a photo runs through here."""
         self._handling = True
         try:
             return handle()
@@ -133,7 +135,9 @@ class StationController(QObject):
 
     def enter_pin_now(self, pin: str) -> Outcome:
         """The same on this thread (tests that do not run an event loop)."""
-        return self._emit(self.terminal.enter_pin(pin))
+        outcome = self._emit(self._guarded(lambda: self.terminal.enter_pin(pin)))
+        self._drain()
+        return outcome
 
     def _pin_checked(self, result: PinCheck | None, error: BaseException | None) -> None:
         self._set_checking(False)
@@ -143,8 +147,8 @@ class StationController(QObject):
             self._emit(Outcome(Verdict.LOGIN_REFUSED, f"The PIN could not be checked ({error}). Scan your badge again."))
         elif result.wait.purpose == "approve" and self._dock_close_account() is not None:
             self._dock_in_background(lambda: self.terminal.finish_pin(result))  # a split approved: the close
-        else:
-            self._emit(self.terminal.finish_pin(result))
+        else:  # an approval may seal (and photograph) a carton: scans meanwhile wait for it
+            self._emit(self._guarded(lambda: self.terminal.finish_pin(result)))
         self._drain()
 
     def _set_checking(self, value: bool) -> None:
@@ -154,7 +158,9 @@ class StationController(QObject):
     def choose_desk(self, desk: Desk) -> Outcome:
         if self.asking_carrier:
             return self._emit(self._wait_for_carrier())
-        return self._emit(self.terminal.choose_desk(desk))
+        outcome = self._emit(self._guarded(lambda: self.terminal.choose_desk(desk)))
+        self._drain()
+        return outcome
 
     def pick_reason(self, reason: str) -> Outcome | None:
         bench = self.bench
@@ -166,12 +172,16 @@ class StationController(QObject):
                     and self._dock_close_account() is not None:  # a lead's own reason closes at once
                 self._dock_in_background(lambda: self._dock_reason(handler, reason))
                 return None
-            picked = self._dock_reason(handler, reason)
+            picked = self._guarded(lambda: self._dock_reason(handler, reason))
+            self._drain()
             return self._emit(picked) if picked is not None else None
         if bench is None:
             return None
-        outcome = bench.set_lead_reason(reason)
-        return self._emit(outcome) if outcome is not None else None
+        outcome = self._guarded(lambda: bench.set_lead_reason(reason))  # a lead's own reason may seal
+        if outcome is not None:
+            self._emit(outcome)
+        self._drain()
+        return outcome
 
     def _dock_reason(self, handler: Dock, reason: str) -> Outcome | None:
         picked = handler.set_split_reason(reason)
@@ -187,7 +197,9 @@ class StationController(QObject):
         handler = self.terminal.handler
         if not isinstance(handler, ReturnsDesk):
             return None
-        return self._emit(handler.select(item_id))
+        outcome = self._emit(self._guarded(lambda: handler.select(item_id)))
+        self._drain()
+        return outcome
 
     def logout(self) -> Outcome:
         if self.asking_carrier:

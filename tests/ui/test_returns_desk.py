@@ -220,3 +220,47 @@ def test_a_scan_during_a_cameras_capture_waits_for_the_photo(qtbot, make_window,
         assert items[0].grade == "B" and len(items[0].photos) == 1
     finally:
         st.close()
+
+
+def test_a_scan_during_the_benchs_carton_photo_after_a_leads_override_waits_for_the_seal(
+        qtbot, type_scan, make_window, tmp_path, approve):
+    """A lead's badge + PIN approving a blocked carton seals it, and the bench camera photographs
+    it (Qt's event loop runs meanwhile). A scan in that moment follows the seal, it is not handled
+    in its middle (it was: an order scanned then got UNKNOWN BARCODE, before ORDER COMPLETE)."""
+    from dataclasses import replace as dc_replace
+
+    from packstation_tests_ui import demo_config, fresh_lot
+
+    from packstation.domain.barcodes import RawScan
+    from packstation.ui.weighing import SimulatedWeigher
+
+    st = build_station(dc_replace(demo_config(tmp_path / "d"), bench=BenchConfig(camera="qt")))
+    try:
+        weigher = SimulatedWeigher(delay_ms=1, noise_g=0)
+        weigher.offset_g = 900  # the carton is far too heavy: blocked, a lead overrides
+        window = make_window(st, weigher=weigher)
+        st.cameras.bench.install(NestedLoopCamera(during=lambda: window.controller.scan(RawScan.from_wire("SO-10009"))))
+        type_scan(window, "PACKER-001")
+        type_scan(window, "SO-10011")
+        type_scan(window, "BOX-M")
+        model = window.pack.model
+        cols = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+        rows = [{cols[c]: model.data(model.index(r, c)) for c in range(model.columnCount())}
+                for r in range(model.rowCount())]
+        for row in rows:
+            for _ in range(int(row["Needed"])):
+                out = type_scan(window, row["Barcode to scan"])
+                while out.verdict in (Verdict.NEEDS_LOT, Verdict.NEEDS_EXPIRY, Verdict.NEEDS_SERIAL):
+                    out = type_scan(window, "2099-12-31" if out.verdict is Verdict.NEEDS_EXPIRY else
+                                    "SN-RE-1" if out.verdict is Verdict.NEEDS_SERIAL else fresh_lot(st, window))
+        type_scan(window, "CMD-CLOSE-CARTON")
+        qtbot.waitUntil(lambda: window.controller.last.verdict is Verdict.CARTON_BLOCKED, timeout=10_000)
+        seen: list[Verdict] = []
+        window.controller.outcome.connect(lambda o: seen.append(o.verdict))
+        approve(window, "1")
+        qtbot.waitUntil(lambda: Verdict.ORDER_OPENED in seen, timeout=10_000)
+        assert seen.index(Verdict.ORDER_COMPLETE) < seen.index(Verdict.ORDER_OPENED), seen
+        assert Verdict.UNKNOWN_BARCODE not in seen
+        assert window.controller.bench.pack.order.order_id == "SO-10009"
+    finally:
+        st.close()
