@@ -475,13 +475,15 @@ class TrackingPoller:
 
     def next_batch(self, code: str, numbers: list[str], size: int) -> list[str]:
         """The next *size* of the sorted *numbers* after the last one asked about (wrapping round),
-        so every parcel is asked about in turn however many there are."""
+        so every parcel is asked about in turn however many there are. (:meth:`asked` moves on
+        once the carrier answered: a batch whose request failed is the next one again.)"""
         after = self.cursor.get(code)
         start = next((i for i, n in enumerate(numbers) if after is None or n > after), 0)
-        batch = (numbers[start:] + numbers[:start])[:max(1, size)]
+        return (numbers[start:] + numbers[:start])[:max(1, size)]
+
+    def asked(self, code: str, batch: list[str]) -> None:
         if batch:
             self.cursor[code] = batch[-1]
-        return batch
 
     def due(self, code: str, min_interval_s: float) -> bool:
         """May account *code* be asked now (its rate limit: once per *min_interval_s*)?"""
@@ -528,6 +530,7 @@ def poll_tracking(ctx: Context, poller: TrackingPoller, *, accounts: Iterable[st
         try:
             for update in account.track(batch):
                 updates[update.tracking_number] = update
+            poller.asked(code, batch)
         except CarrierError as exc:
             log.warning("tracking at %s failed: %s", code, exc)
         written += _apply_tracking(ctx, uow_factory, code, parcels, updates, poller)

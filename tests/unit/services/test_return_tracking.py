@@ -20,6 +20,7 @@ from packstation.domain.packing import Verdict
 from packstation.services import imports
 from packstation.services import returns as rs
 from packstation.services.carriers import (
+    CarrierError,
     CarrierPort,
     Carriers,
     CreatedLabel,
@@ -53,8 +54,12 @@ class AnsweringCarrier(CarrierPort):
     def void(self, shipment_id: str) -> None:
         raise AssertionError("no labels in these tests")
 
+    failing = False  # True: every tracking request fails as a carrier's outage does
+
     def track(self, tracking_numbers: list[str]) -> list[TrackingUpdate]:
         self.asked.append(list(tracking_numbers))
+        if self.failing:
+            raise CarrierError("DHL: 503 Service Unavailable (test)")
         at = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
         return [TrackingUpdate(n, self.answers[n], at, "Parcel handed in at a parcel shop", "PU")
                 for n in tracking_numbers if n in self.answers]
@@ -264,6 +269,14 @@ def test_the_poller_makes_one_request_per_round_and_asks_about_every_parcel_in_t
     now[0] = 900.0
     poll_tracking(ctx, poller)
     assert dhl.asked == [parcels[:3], [parcels[3], *parcels[:2]]]
+    # a request that fails: the same batch is the next round's (not skipped until the turn comes round)
+    dhl.failing = True  # type: ignore[attr-defined]
+    now[0] = 1800.0
+    poll_tracking(ctx, poller)
+    dhl.failing = False  # type: ignore[attr-defined]
+    now[0] = 2700.0
+    poll_tracking(ctx, poller)
+    assert dhl.asked[-2] == dhl.asked[-1] == [parcels[2], parcels[3], parcels[0]]
 
 
 def test_the_poller_never_moves_an_order_backwards(ctx, shipped) -> None:
