@@ -76,6 +76,7 @@ class NumbersConfig:
 # A standalone station without a [numbers] range takes one of this many equal slices of the
 # SSCC serials, chosen by the number its station id ends in (see Config.sscc_range).
 SSCC_SLOTS = 100
+MIN_SLOT_SERIALS = 1_000_000  # a slice smaller than this would run out within a few years at a bench
 
 
 def station_slot(station_id: str) -> int:
@@ -374,17 +375,20 @@ class Config:
     def sscc_range(self) -> tuple[int, int]:
         """This station's range of SSCC serials: the configured one; without one, a station with a
         database of its own takes the slot of its id's number (one of ``SSCC_SLOTS`` equal ranges:
-        ``BENCH-01`` the first, ``BENCH-02`` the next, ...), so that two standalone stations never
-        hand out the same SSCC; stations sharing a database (or a central one) draw disjoint
-        blocks from one shared range, the whole of it."""
+        ``BENCH-01`` the second, ``BENCH-02`` the next, ...), so that two standalone stations whose
+        ids end in different numbers below ``SSCC_SLOTS`` never hand out the same SSCC (any other
+        set of stations needs ``[numbers]``); stations sharing a database (or a central one) draw
+        disjoint blocks from one shared range, the whole of it. A company prefix of 9 digits or
+        more leaves too few serials to share out (a slice under ``MIN_SLOT_SERIALS``): the whole
+        range then, as stations sharing one."""
         digits = 16 - len(self.packing.gs1_company_prefix)
         top = 10**digits - 1
         first, last = self.numbers.sscc_first, self.numbers.sscc_last
         if first or last:
             return first or 1, last or top
-        if self.database.central or not self.database_url.startswith("sqlite"):
-            return 1, top
         size = (top + 1) // SSCC_SLOTS
+        if self.database.central or not self.database_url.startswith("sqlite") or size < MIN_SLOT_SERIALS:
+            return 1, top  # shared, or a long company prefix whose serials are too few to share out
         slot = station_slot(self.station.id)
         return max(1, slot * size), slot * size + size - 1
 

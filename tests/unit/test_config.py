@@ -94,6 +94,13 @@ def test_without_a_number_in_its_id_a_station_takes_a_stable_slice_and_shared_da
     assert central.sscc_range == shared.sscc_range == (1, 999_999_999)
     given = parse_config(f'data_dir = "{tmp_path}"\n[station]\nid = "BENCH-05"\n[numbers]\nsscc_last = 500\n')
     assert given.sscc_range == (1, 500) and given.sscc_range_configured
+    # a 10-digit company prefix leaves 6 serial digits: slices of 10,000 would run out: the whole range
+    long_prefix = parse_config(f'data_dir = "{tmp_path}"\n[station]\nid = "BENCH-05"\n'
+                               '[packing]\ngs1_company_prefix = "4012345678"\n')
+    assert long_prefix.sscc_range == (1, 999_999)
+    eight = parse_config(f'data_dir = "{tmp_path}"\n[station]\nid = "BENCH-05"\n'
+                         '[packing]\ngs1_company_prefix = "40123456"\n')
+    assert eight.sscc_range == (5_000_000, 5_999_999)  # 8 digits: slices of 1,000,000
 
 
 def test_a_full_file_is_read_with_every_section(tmp_path: Path) -> None:
