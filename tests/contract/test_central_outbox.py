@@ -562,16 +562,25 @@ def test_a_replacement_order_a_desk_made_becomes_an_order_at_the_centre_once(cen
     (so any bench can pull and pack it); sent again it is a duplicate; another station's replacement
     under a number the centre has for other contents is refused; an import's arrival record stays
     audit only."""
+    from packstation.domain.lifecycle import ReturnStatus
+    from packstation.domain.returns import Return
     from packstation.services.imports import add_order
 
+    with centre.uow() as u:  # the return it replaces is at the centre (its events came first)
+        u.returns.add(Return(rma_id="RMA-8", order_id="SO-1", reason="too small", status=ReturnStatus.PROCESSED), NOW)
+        u.commit()
     desk = Bench("RET-01")
     with desk.ctx.uow() as u:
         add_order(u, desk.ctx, desk.worker, _replacement("RMA-8-R1", 2), replacement_for="RMA-8")
         add_order(u, desk.ctx, desk.worker, _replacement("SO-LOCAL"))  # a station's own import's record
+        add_order(u, desk.ctx, desk.worker, _replacement("RMA-NONE-R1"), replacement_for="RMA-NONE")
         u.commit()
     events = desk.outbox()
-    assert [e.event.kind for e in events] == ["user.login", "order.received", "order.received"]
-    assert states(desk.send(centre, events)) == ["applied"] * 3
+    assert [e.event.kind for e in events] == ["user.login", "order.received", "order.received", "order.received"]
+    receipt = desk.send(centre, events)
+    assert states(receipt) == ["applied"] * 3 + ["refused"]  # a replacement for no return the centre has
+    assert "has no return RMA-NONE" in receipt.answers[3].reason
+    events = events[:3]
     assert states(desk.send(centre, events)) == ["duplicate"] * 3
     with centre.uow(readonly=True) as u:
         made = u.orders.get("RMA-8-R1")

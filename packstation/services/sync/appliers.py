@@ -438,6 +438,8 @@ def _order_received(job: _Job) -> None:
         raise Refused(f"{what} cannot be made at the central database: {exc}.", {"record": rec}) from None
     if order_id != job.order_id:
         raise Refused(f"{what}: its record names order {order_id}.", {"record": rec})
+    if job.uow.returns.get(str(rma_id)) is None:  # its return's events come first in the same push
+        raise Refused(f"{what}: the central database has no return {rma_id}.", {"return": None})
     there = job.uow.orders.imported([order_id]).get(order_id)
     if there is not None:
         if there.fingerprint == row["content_hash"]:
