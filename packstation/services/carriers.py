@@ -211,7 +211,10 @@ def shipment_request(ctx: Context, order: Order, carton: Carton, *, label_url: s
 
 
 def _source(ctx: Context, pack: PackSession, carton: Carton) -> tuple[str, CarrierPort | None] | None:
-    """Who makes this carton's label: the marketplace's (once per order), a carrier account, or us (None)."""
+    """Who makes this carton's label: the marketplace's (once per order), a carrier account, or us
+    (None; also a station that prints nothing)."""
+    if ctx.documents is None:
+        return None
     order = pack.order
     has_market_label = any(c.label_carrier == MARKETPLACE for c in pack.cartons if c.seq != carton.seq)
     if (order.label_zpl or order.label_url) and not has_market_label:
@@ -226,8 +229,6 @@ def asks_carrier(ctx: Context, pack: PackSession, carton: Carton) -> str | None:
     """The account :func:`label_for_seal` would ask over the network for *carton*'s label, or None
     when it would not wait on anyone (our own label, a marketplace's ZPL in the order, no way to
     fetch it, or the account failed a moment ago). The window asks those off its own thread."""
-    if ctx.documents is None:
-        return None
     source = _source(ctx, pack, carton)
     if source is None:
         return None
@@ -245,8 +246,6 @@ def label_for_seal(ctx: Context, pack: PackSession, carton: Carton) -> SealLabel
     print job of the carrier's label, or a label request when the carrier failed (the carton
     is sealed all the same). *carton* gets the tracking number, carrier and shipment id.
     """
-    if ctx.documents is None:
-        return None
     source = _source(ctx, pack, carton)
     if source is None:
         return None
