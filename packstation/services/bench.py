@@ -113,9 +113,7 @@ class Bench:
     def _dispatch(self, bc: Barcode, scan: RawScan) -> Outcome:
         source = scan.source
         if self.sealing is not None:  # nothing may change the order while its carton seals
-            return Outcome(Verdict.WEIGHING, f"Carton {self.sealing.carton.seq}: {self.sealing.carrier} is creating its "
-                           "label. Wait for the carton's verdict, nothing was counted: scan again then.",
-                           data={"headline": "CREATING LABEL — WAIT"})
+            return self.sealing.wait_outcome()
         if self.weighing_for is not None:
             return self._while_weighing(bc)
         if self.lead_request is not None:

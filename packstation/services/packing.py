@@ -322,6 +322,12 @@ class PendingSeal:
     label: carriers.SealLabel | None = None
     asked: bool = False
 
+    def wait_outcome(self) -> Outcome:
+        """The answer to any input while the carrier is asked: it would race the seal."""
+        return Outcome(Verdict.WEIGHING, f"Carton {self.carton.seq}: {self.carrier} is creating its label. Wait for "
+                       "the carton's verdict; nothing was counted: scan again then.",
+                       data={"headline": "CREATING LABEL — WAIT"})
+
     def ask_carrier(self) -> PendingSeal:
         """The carrier's (or marketplace's) label for the carton; a failure leaves a label request."""
         try:

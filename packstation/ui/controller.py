@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
@@ -118,6 +118,19 @@ class StationController(QObject):
         finally:
             self._handling = False
 
+    @overload
+    def _run(self, handle: Callable[[], Outcome]) -> Outcome: ...
+    @overload
+    def _run(self, handle: Callable[[], Outcome | None]) -> Outcome | None: ...
+
+    def _run(self, handle: Callable[[], Outcome | None]) -> Outcome | None:
+        """An input other than a scan: its use case guarded, its outcome shown, then the scans that waited."""
+        outcome = self._guarded(handle)
+        if outcome is not None:
+            self._emit(outcome)
+        self._drain()
+        return outcome
+
     def _drain(self) -> None:
         """The scans that waited (for a PIN check, or for the input being handled), in order."""
         while self._waiting and not self._checking and not self._handling:
@@ -135,9 +148,7 @@ class StationController(QObject):
 
     def enter_pin_now(self, pin: str) -> Outcome:
         """The same on this thread (tests that do not run an event loop)."""
-        outcome = self._emit(self._guarded(lambda: self.terminal.enter_pin(pin)))
-        self._drain()
-        return outcome
+        return self._run(lambda: self.terminal.enter_pin(pin))
 
     def _pin_checked(self, result: PinCheck | None, error: BaseException | None) -> None:
         self._set_checking(False)
@@ -158,9 +169,7 @@ class StationController(QObject):
     def choose_desk(self, desk: Desk) -> Outcome:
         if self.asking_carrier:
             return self._emit(self._wait_for_carrier())
-        outcome = self._emit(self._guarded(lambda: self.terminal.choose_desk(desk)))
-        self._drain()
-        return outcome
+        return self._run(lambda: self.terminal.choose_desk(desk))
 
     def pick_reason(self, reason: str) -> Outcome | None:
         bench = self.bench
@@ -172,16 +181,10 @@ class StationController(QObject):
                     and self._dock_close_account() is not None:  # a lead's own reason closes at once
                 self._dock_in_background(lambda: self._dock_reason(handler, reason))
                 return None
-            picked = self._guarded(lambda: self._dock_reason(handler, reason))
-            self._drain()
-            return self._emit(picked) if picked is not None else None
+            return self._run(lambda: self._dock_reason(handler, reason))
         if bench is None:
             return None
-        outcome = self._guarded(lambda: bench.set_lead_reason(reason))  # a lead's own reason may seal
-        if outcome is not None:
-            self._emit(outcome)
-        self._drain()
-        return outcome
+        return self._run(lambda: bench.set_lead_reason(reason))  # a lead's own reason may seal
 
     def _dock_reason(self, handler: Dock, reason: str) -> Outcome | None:
         picked = handler.set_split_reason(reason)
@@ -197,9 +200,7 @@ class StationController(QObject):
         handler = self.terminal.handler
         if not isinstance(handler, ReturnsDesk):
             return None
-        outcome = self._emit(self._guarded(lambda: handler.select(item_id)))
-        self._drain()
-        return outcome
+        return self._run(lambda: handler.select(item_id))
 
     def logout(self) -> Outcome:
         if self.asking_carrier:
@@ -221,9 +222,7 @@ class StationController(QObject):
         bench = self.bench
         if bench is None or self._sealing is not None:
             return self._emit(Outcome(Verdict.NOT_ALLOWED, "No carton is waiting for its weight."))
-        outcome = self._emit(self._guarded(lambda: bench.close_with_weight(grams)))
-        self._drain()
-        return outcome
+        return self._run(lambda: bench.close_with_weight(grams))
 
     @property
     def weighing(self) -> bool:
@@ -262,9 +261,7 @@ class StationController(QObject):
         """The answer to a scan while a carrier is asked: it would race the seal or the close."""
         seal = self._sealing
         if seal is not None:
-            return Outcome(Verdict.WEIGHING, f"Carton {seal.carton.seq}: {seal.carrier} is creating its label. Wait for "
-                           "the carton's verdict; nothing was counted: scan again then.",
-                           data={"headline": "CREATING LABEL — WAIT"})
+            return seal.wait_outcome()
         return Outcome(Verdict.WEIGHING, f"The {self._closing} manifest is closing ({self._closing}'s end-of-day close "
                        "is asked for). Wait for its verdict; nothing was counted: scan again then.",
                        data={"headline": "CLOSING — WAIT"})
@@ -287,8 +284,7 @@ class StationController(QObject):
             seal.asked = True
         if self._closed:
             return
-        self._emit(self._guarded(lambda: self._finish_seal(seal)))
-        self._drain()
+        self._run(lambda: self._finish_seal(seal))
 
     def _finish_seal(self, seal: PendingSeal) -> Outcome:
         from packstation.services.packing import finish_seal
